@@ -1,0 +1,78 @@
+-- name: insert_merchant
+INSERT INTO merchants (merchant_id, name) VALUES ($1, $2)
+
+-- name: insert_store
+INSERT INTO stores (merchant_id, store_id, name, timezone) VALUES ($1, $2, $3, $4)
+
+-- name: list_stores
+SELECT merchant_id, store_id, name, timezone
+FROM stores
+WHERE merchant_id = $1
+ORDER BY name, store_id
+
+-- name: get_store
+SELECT merchant_id, store_id, name, timezone
+FROM stores
+WHERE merchant_id = $1 AND store_id = $2
+
+-- name: insert_user
+INSERT INTO user_accounts (user_id, email, display_name, password_hash)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (email) DO NOTHING
+RETURNING user_id
+
+-- name: user_by_email
+SELECT user_id, email, display_name, password_hash
+FROM user_accounts
+WHERE email = $1
+
+-- name: update_password_hash
+UPDATE user_accounts SET password_hash = $2 WHERE user_id = $1
+
+-- name: upsert_membership
+INSERT INTO memberships (merchant_id, user_id, role) VALUES ($1, $2, $3)
+ON CONFLICT (merchant_id, user_id) DO UPDATE SET role = EXCLUDED.role
+
+-- name: memberships_of
+SELECT m.merchant_id, merchants.name AS merchant_name, m.role
+FROM memberships m
+JOIN merchants USING (merchant_id)
+WHERE m.user_id = $1
+ORDER BY merchants.name, m.merchant_id
+
+-- name: insert_login_attempt
+INSERT INTO login_attempts (email, succeeded) VALUES ($1, $2)
+
+-- name: lockout_ends_at
+-- When the email has $3 or more failures in the window since its last success, the lock lifts
+-- once the $3-th most recent of them leaves the window.
+SELECT attempted_at + $2::interval AS ends_at
+FROM login_attempts
+WHERE email = $1
+  AND NOT succeeded
+  AND attempted_at > now() - $2::interval
+  AND attempted_at > coalesce(
+      (SELECT max(attempted_at) FROM login_attempts WHERE email = $1 AND succeeded),
+      '-infinity')
+ORDER BY attempted_at DESC
+OFFSET $3 - 1
+LIMIT 1
+
+-- name: insert_session
+INSERT INTO console_sessions (session_hash, user_id, csrf_token, expires_at)
+VALUES ($1, $2, $3, $4)
+
+-- name: session_by_hash
+SELECT u.user_id, u.email, u.display_name, s.csrf_token, s.expires_at
+FROM console_sessions s
+JOIN user_accounts u USING (user_id)
+WHERE s.session_hash = $1 AND s.expires_at > now()
+
+-- name: delete_session
+DELETE FROM console_sessions WHERE session_hash = $1
+
+-- name: delete_expired_sessions
+DELETE FROM console_sessions WHERE expires_at <= now()
+
+-- name: delete_old_login_attempts
+DELETE FROM login_attempts WHERE attempted_at < now() - $1::interval

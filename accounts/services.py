@@ -1,0 +1,330 @@
+"""Merchants, stores, console users and their sessions; other domains call these, never the tables.
+
+Passwords are argon2 hashes. A console session is a random token kept in the browser; only its
+SHA-256 is stored, with a per-session CSRF token that every POST form must carry back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import math
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from kernel.errors import PorticoError
+from kernel.sql import load_queries
+
+__all__ = [
+    "ROLES",
+    "AccountError",
+    "ConsoleSession",
+    "EmailTaken",
+    "InvalidCredentials",
+    "InvalidEmail",
+    "InvalidName",
+    "InvalidRole",
+    "InvalidTimezone",
+    "LoginLocked",
+    "Membership",
+    "NewSession",
+    "Store",
+    "UnknownMerchantOrUser",
+    "User",
+    "WeakPassword",
+    "add_membership",
+    "authenticate",
+    "create_merchant",
+    "create_store",
+    "create_user",
+    "csrf_matches",
+    "end_session",
+    "get_store",
+    "list_stores",
+    "memberships_of",
+    "purge_expired",
+    "session_for_token",
+    "start_session",
+]
+
+queries = load_queries(__file__)
+
+ROLES = ("owner", "staff")
+MIN_PASSWORD_LENGTH = 8  # NIST SP 800-63B minimum for a password a person chooses
+MAX_PASSWORD_LENGTH = 1024  # hashing megabytes of "password" is a cheap denial of service
+MAX_NAME_LENGTH = 200
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+
+# Errors ------------------------------------------------------------------------------------
+
+
+class AccountError(PorticoError):
+    message_id = "error_account"
+
+
+class InvalidEmail(AccountError):
+    message_id = "error_invalid_email"
+
+
+class WeakPassword(AccountError):
+    message_id = "error_weak_password"
+
+
+class InvalidName(AccountError):
+    message_id = "error_invalid_name"
+
+
+class EmailTaken(AccountError):
+    message_id = "error_email_taken"
+    status = 409
+
+
+class InvalidTimezone(AccountError):
+    message_id = "error_invalid_timezone"
+
+
+class InvalidRole(AccountError):
+    message_id = "error_invalid_role"
+
+
+class UnknownMerchantOrUser(AccountError):
+    message_id = "error_unknown_merchant_or_user"
+    status = 404
+
+
+class InvalidCredentials(AccountError):
+    message_id = "error_invalid_credentials"
+    status = 401
+
+
+class LoginLocked(AccountError):
+    message_id = "error_login_locked"
+    status = 429
+
+
+# Records -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Store:
+    merchant_id: uuid.UUID
+    store_id: uuid.UUID
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    merchant_id: uuid.UUID
+    merchant_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """What the browser gets once: the raw token is never stored."""
+
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    user: User
+    csrf_token: str
+    expires_at: datetime
+
+
+# Merchants and stores ----------------------------------------------------------------------
+
+
+async def create_merchant(conn: Executor, name: str) -> uuid.UUID:
+    merchant_id = uuid.uuid4()
+    await conn.execute(queries.insert_merchant, merchant_id, _clean_name(name))
+    return merchant_id
+
+
+async def create_store(
+    conn: Executor, merchant_id: uuid.UUID, name: str, timezone: str = "Asia/Shanghai"
+) -> uuid.UUID:
+    _check_timezone(timezone)
+    store_id = uuid.uuid4()
+    try:
+        await conn.execute(queries.insert_store, merchant_id, store_id, _clean_name(name), timezone)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise UnknownMerchantOrUser(f"no merchant {merchant_id}") from exc
+    return store_id
+
+
+async def list_stores(db: Executor, merchant_id: uuid.UUID) -> list[Store]:
+    """The merchant's stores by name. The caller has checked the user may see this merchant."""
+    return [Store(**dict(r)) for r in await db.fetch(queries.list_stores, merchant_id)]
+
+
+async def get_store(db: Executor, merchant_id: uuid.UUID, store_id: uuid.UUID) -> Store | None:
+    row = await db.fetchrow(queries.get_store, merchant_id, store_id)
+    return Store(**dict(row)) if row else None
+
+
+def _check_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidTimezone(f"unknown time zone {timezone!r}", timezone=timezone) from exc
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"a name must have 1 to {MAX_NAME_LENGTH} characters")
+    return name
+
+
+# Users and memberships ---------------------------------------------------------------------
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_user(conn: Executor, email: str, display_name: str, password: str) -> uuid.UUID:
+    email = normalize_email(email)
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidEmail(f"{email!r} is not an email address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
+            min_length=MIN_PASSWORD_LENGTH,
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    user_id = await conn.fetchval(
+        queries.insert_user, uuid.uuid4(), email, _clean_name(display_name), password_hash
+    )
+    if user_id is None:
+        raise EmailTaken(f"a user with email {email} already exists")
+    return user_id
+
+
+async def add_membership(
+    conn: Executor, merchant_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> None:
+    """Make the user an owner or staff of the merchant (changing the role if already a member)."""
+    if role not in ROLES:
+        raise InvalidRole(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    try:
+        await conn.execute(queries.upsert_membership, merchant_id, user_id, role)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise UnknownMerchantOrUser(f"no merchant {merchant_id} or no user {user_id}") from exc
+
+
+async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
+    """The merchants this user may see: the basis of every per-tenant check in the console."""
+    return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
+
+
+# Authentication ----------------------------------------------------------------------------
+
+
+async def authenticate(db: asyncpg.Pool, email: str, password: str) -> User:
+    """The user with this email and password, or InvalidCredentials / LoginLocked."""
+    email = normalize_email(email)
+    ends_at = await db.fetchval(queries.lockout_ends_at, email, LOCKOUT_WINDOW, LOCKOUT_FAILURES)
+    if ends_at is not None:
+        minutes = max(1, math.ceil((ends_at - datetime.now(UTC)) / timedelta(minutes=1)))
+        raise LoginLocked(f"too many failed sign-ins for {email}", minutes=minutes)
+    row = await db.fetchrow(queries.user_by_email, email)
+    checkable = row is not None and len(password) <= MAX_PASSWORD_LENGTH
+    # Otherwise still verify one hash, so the time taken does not reveal which emails exist.
+    stored_hash = row["password_hash"] if checkable else _dummy_hash()
+    ok = await asyncio.to_thread(_verify, stored_hash, password if checkable else "")
+    succeeded = checkable and ok
+    await db.execute(queries.insert_login_attempt, email, succeeded)
+    if not succeeded:
+        raise InvalidCredentials("wrong email or password")
+    if _hasher.check_needs_rehash(stored_hash):
+        new_hash = await asyncio.to_thread(_hasher.hash, password)
+        await db.execute(queries.update_password_hash, row["user_id"], new_hash)
+    return User(row["user_id"], row["email"], row["display_name"])
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+# Sessions and CSRF -------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def start_session(
+    db: Executor, user_id: uuid.UUID, lifetime: timedelta = SESSION_LIFETIME
+) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + lifetime
+    csrf_token = secrets.token_urlsafe(32)
+    await db.execute(queries.insert_session, _token_hash(token), user_id, csrf_token, expires_at)
+    return NewSession(token, expires_at)
+
+
+async def session_for_token(db: Executor, token: str) -> ConsoleSession | None:
+    """The live session the browser's token names, or None (unknown or expired)."""
+    if not token or len(token) > 128:
+        return None
+    row = await db.fetchrow(queries.session_by_hash, _token_hash(token))
+    if row is None:
+        return None
+    user = User(row["user_id"], row["email"], row["display_name"])
+    return ConsoleSession(user, row["csrf_token"], row["expires_at"])
+
+
+async def end_session(db: Executor, token: str) -> None:
+    await db.execute(queries.delete_session, _token_hash(token))
+
+
+def csrf_matches(expected: str, submitted: str | None) -> bool:
+    if not expected or not submitted:
+        return False
+    return hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+async def purge_expired(db: Executor) -> None:
+    """Drop expired sessions and login attempts too old to matter for the lockout."""
+    await db.execute(queries.delete_expired_sessions)
+    await db.execute(queries.delete_old_login_attempts, LOCKOUT_WINDOW)

@@ -1,0 +1,88 @@
+"""Console sign-in and sign-out."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from accounts import services
+from accounts.web import (
+    LOGIN_CSRF_COOKIE,
+    SESSION,
+    SESSION_COOKIE,
+    clear_login_csrf_cookie,
+    clear_session_cookie,
+    redirect,
+    render_page,
+    set_login_csrf_cookie,
+    set_session_cookie,
+)
+from kernel.web import DB
+
+HOME_ROUTE = "dashboard"  # where a signed-in user lands
+
+
+def _url(request: web.Request, route: str) -> str:
+    return str(request.app.router[route].url_for())
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    route = HOME_ROUTE if request.get(SESSION) else "login"
+    return redirect(_url(request, route))
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if request.get(SESSION):
+        return redirect(_url(request, HOME_ROUTE))
+    return _login_page(request)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    email = str(form.get("email", ""))
+    password = str(form.get("password", ""))
+    db = request.app[DB]
+    try:
+        user = await services.authenticate(db, email, password)
+    except (services.InvalidCredentials, services.LoginLocked) as exc:
+        return _login_page(request, email=email, error=exc, status=exc.status)
+    old_token = request.cookies.get(SESSION_COOKIE)
+    if old_token:
+        await services.end_session(db, old_token)  # a fresh token at every sign-in
+    new_session = await services.start_session(db, user.user_id)
+    response = redirect(_url(request, HOME_ROUTE))
+    set_session_cookie(request, response, new_session.token, new_session.expires_at)
+    clear_login_csrf_cookie(response)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await services.end_session(request.app[DB], token)
+    response = redirect(_url(request, "login"))
+    clear_session_cookie(response)
+    return response
+
+
+def _login_page(
+    request: web.Request,
+    email: str = "",
+    error: services.AccountError | None = None,
+    status: int = 200,
+) -> web.Response:
+    # Keep the browser's token across reloads and tabs; mint one on the first visit.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not 32 <= len(token) <= 64:
+        token = secrets.token_urlsafe(32)
+    response = render_page(
+        request,
+        "accounts/login.html",
+        status=status,
+        email=email,
+        error=error,
+        login_csrf_token=token,
+    )
+    set_login_csrf_cookie(request, response, token)
+    return response

@@ -1,0 +1,210 @@
+"""The console's web shell: who is signed in, CSRF checks, language, page layout, error pages.
+
+Console views of every domain use `login_required` and `render_page`; the composition root
+(`portico.console_app`) installs the middlewares and the merged message catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from accounts import services
+from kernel.errors import PorticoError
+from kernel.i18n import LANGUAGES, Catalog, negotiate, translator
+from kernel.web import DB, SETTINGS, TEMPLATES, Handler
+
+log = logging.getLogger("portico.console")
+
+SESSION_COOKIE = "portico_session"
+LOGIN_CSRF_COOKIE = "portico_login_csrf"
+LANG_COOKIE = "portico_lang"
+CSRF_FIELD = "csrf_token"
+LOGIN_ROUTE = "login"
+
+SESSION = web.RequestKey("console_session", services.ConsoleSession)
+CATALOG = web.AppKey("console_catalog", dict)
+
+SessionHandler = Callable[[web.Request, services.ConsoleSession], Awaitable[web.StreamResponse]]
+
+
+class CsrfRejected(PorticoError):
+    message_id = "error_csrf"
+    status = 403
+
+
+def merge_catalogs(*catalogs: Catalog) -> dict[str, Mapping[str, str]]:
+    """One catalog for the whole console; two domains may not define the same message id."""
+    merged: dict[str, Mapping[str, str]] = {}
+    for catalog in catalogs:
+        clash = sorted(merged.keys() & catalog.keys())
+        if clash:
+            raise ValueError(f"message ids defined twice: {', '.join(clash)}")
+        merged.update(catalog)
+    return merged
+
+
+# Language and pages ------------------------------------------------------------------------
+
+
+def request_language(request: web.Request) -> str:
+    """An explicit `?lang=` wins, then the remembered choice, then Accept-Language."""
+    explicit = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
+    return negotiate(request.headers.get("Accept-Language"), explicit)
+
+
+def language_links(request: web.Request) -> list[tuple[str, str, bool]]:
+    """(language, URL of this page in it, is current) for the language switch."""
+    current = request_language(request)
+    links = []
+    for language in LANGUAGES:
+        query = {k: v for k, v in request.query.items() if k != "lang"} | {"lang": language}
+        links.append((language, f"{request.path}?{urlencode(query)}", language == current))
+    return links
+
+
+def render_page(
+    request: web.Request, template: str, status: int = 200, **context: object
+) -> web.Response:
+    """Render a console page in the request's language with the layout's common values."""
+    language = request_language(request)
+    session = request.get(SESSION)
+    env = request.app[TEMPLATES]
+    text = env.get_template(template).render(
+        _=translator(request.app[CATALOG], language),
+        lang=language,
+        language_links=language_links(request),
+        session=session,
+        csrf_token=session.csrf_token if session else "",
+        **context,
+    )
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    if request.query.get("lang") in LANGUAGES:
+        # Remember the switch so the next page (and the POST that follows a form) keeps it.
+        response.set_cookie(
+            LANG_COOKIE, language, max_age=365 * 86400, httponly=True, samesite="Lax"
+        )
+    return response
+
+
+def redirect(location: str) -> web.Response:
+    """A 303 returned (not raised), so middlewares still add their headers."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def login_required(handler: SessionHandler) -> Handler:
+    """Call `handler(request, session)` for a signed-in user; send anyone else to sign in."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        session = request.get(SESSION)
+        if session is None:
+            return redirect(str(request.app.router[LOGIN_ROUTE].url_for()))
+        return await handler(request, session)
+
+    return wrapper
+
+
+# Cookies -----------------------------------------------------------------------------------
+
+
+def _secure_cookies(request: web.Request) -> bool:
+    settings = request.app[SETTINGS]
+    return settings.production or settings.console_url.startswith("https://")
+
+
+def set_session_cookie(
+    request: web.Request, response: web.StreamResponse, token: str, expires_at: datetime
+) -> None:
+    max_age = max(0, int((expires_at - datetime.now(expires_at.tzinfo)).total_seconds()))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_secure_cookies(request),
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+
+
+def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    # Before sign-in there is no session: the login form uses a double-submit cookie instead.
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure_cookies(request),
+    )
+
+
+def clear_login_csrf_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login", httponly=True, samesite="Strict")
+
+
+# Middlewares -------------------------------------------------------------------------------
+
+
+@web.middleware
+async def console_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the signed-in session, and refuse any POST whose form lacks the right CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await services.session_for_token(request.app[DB], token) if token else None
+    if session is not None:
+        request[SESSION] = session
+    if request.method == "POST":
+        await _check_csrf(request, session)
+    return await handler(request)
+
+
+async def _check_csrf(request: web.Request, session: services.ConsoleSession | None) -> None:
+    form = await request.post()
+    submitted = form.get(CSRF_FIELD)
+    submitted = submitted if isinstance(submitted, str) else None
+    route = request.match_info.route.name
+    if route == LOGIN_ROUTE:
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    else:
+        expected = session.csrf_token if session else ""
+    if not services.csrf_matches(expected, submitted):
+        raise CsrfRejected(f"missing or wrong CSRF token on POST {request.path}")
+
+
+_HTTP_MESSAGES = {404: "error_not_found", 405: "error_method_not_allowed"}
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Expected failures and HTTP errors become a page in the user's language; others a 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message_id = _HTTP_MESSAGES.get(exc.status, "error_generic")
+        return _error_page(request, exc.status, message_id)
+    except PorticoError as exc:
+        log.info("console %s %s: %s", request.method, request.path, exc)
+        return _error_page(request, exc.status, exc.message_id, **exc.values)
+    except Exception:
+        log.exception("console %s %s failed", request.method, request.path)
+        return _error_page(request, 500, "error_server")
+
+
+def _error_page(
+    request: web.Request, status: int, message_id: str, **values: object
+) -> web.Response:
+    return render_page(
+        request, "accounts/error.html", status=status, message_id=message_id, values=values
+    )

@@ -1,0 +1,154 @@
+"""What the portal asks of ads: the ad to show, its image, and a coupon claim."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from ads import codes
+from kernel.errors import PorticoError
+from kernel.sql import load_queries
+
+queries = load_queries(__file__)
+
+TIER_ORDER = ("sponsorship", "guaranteed", "performance", "house")
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/svg+xml"})
+
+
+class CouponsGone(PorticoError):
+    message_id = "error_coupons_gone"
+    status = 409
+
+
+class UnknownCoupon(PorticoError):
+    message_id = "error_unknown_coupon"
+    status = 404
+
+
+@dataclass(frozen=True)
+class Ad:
+    campaign_id: uuid.UUID
+    creative_id: uuid.UUID
+    advertiser: str
+    headline: str
+    body: str
+    coupon_id: uuid.UUID | None
+    coupon_title: str | None
+
+
+async def choose_ad(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, language: str, now: datetime | None = None
+) -> Ad | None:
+    """The ad for one splash view: the highest tier in flight, one random draw within it."""
+    rows = await db.fetch(queries.eligible_ads, merchant_id, now or datetime.now(UTC))
+    if not rows:
+        return None
+    best = min(TIER_ORDER.index(r["tier"]) for r in rows)
+    row = random.choice([r for r in rows if TIER_ORDER.index(r["tier"]) == best])
+    zh = language == "zh-CN"
+    return Ad(
+        campaign_id=row["campaign_id"],
+        creative_id=row["creative_id"],
+        advertiser=row["advertiser"],
+        headline=row["headline_zh"] if zh else row["headline_en"],
+        body=row["body_zh"] if zh else row["body_en"],
+        coupon_id=row["coupon_id"],
+        coupon_title=(row["coupon_zh"] if zh else row["coupon_en"]) if row["coupon_id"] else None,
+    )
+
+
+async def creative_image(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, creative_id: uuid.UUID
+) -> tuple[str, bytes] | None:
+    row = await db.fetchrow(queries.creative_image, merchant_id, creative_id)
+    return (row["image_type"], row["image"]) if row else None
+
+
+async def claim_coupon(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, shopper: str
+) -> str:
+    """The shopper's code for this coupon: the one they already hold, or the next free one."""
+    async with conn.transaction():
+        held = await conn.fetchval(queries.code_claimed_by, merchant_id, coupon_id, shopper)
+        if held:
+            return held
+        code = await conn.fetchval(queries.claim_next_code, merchant_id, coupon_id, shopper)
+    if code is None:
+        raise CouponsGone(f"no codes left for coupon {coupon_id}")
+    return code
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    campaign_id: uuid.UUID
+    creative_id: uuid.UUID
+    coupon_id: uuid.UUID | None
+
+
+async def create_campaign(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    *,
+    advertiser: str,
+    name: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    headline_en: str,
+    headline_zh: str,
+    body_en: str,
+    body_zh: str,
+    image_type: str,
+    image: bytes,
+    approved: bool = True,
+    tier: str = "sponsorship",
+    coupon: tuple[str, str, datetime, int] | None = None,
+) -> NewCampaign:
+    """A campaign with one creative and, optionally, a coupon (title en, title zh, until, codes)."""
+    if image_type not in IMAGE_TYPES:
+        raise ValueError(f"creative image type {image_type!r} is not allowed")
+    campaign_id, creative_id = uuid.uuid4(), uuid.uuid4()
+    coupon_id = uuid.uuid4() if coupon else None
+    async with conn.transaction():
+        await conn.execute(
+            queries.insert_campaign,
+            merchant_id,
+            campaign_id,
+            advertiser,
+            name,
+            tier,
+            approved,
+            starts_at,
+            ends_at,
+        )
+        await conn.execute(
+            queries.insert_creative,
+            merchant_id,
+            creative_id,
+            campaign_id,
+            headline_en,
+            headline_zh,
+            body_en,
+            body_zh,
+            image_type,
+            image,
+        )
+        if coupon:
+            title_en, title_zh, valid_until, count = coupon
+            await conn.execute(
+                queries.insert_coupon,
+                merchant_id,
+                coupon_id,
+                campaign_id,
+                title_en,
+                title_zh,
+                valid_until,
+            )
+            await conn.executemany(
+                queries.insert_code,
+                [(merchant_id, codes.new_code(), coupon_id) for _ in range(count)],
+            )
+    return NewCampaign(campaign_id, creative_id, coupon_id)

@@ -1,0 +1,84 @@
+"""Recording events and reading login counts; other domains call these, never the tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from kernel.sql import load_queries
+
+queries = load_queries(__file__)
+
+EVENT_KINDS = frozenset({"login", "ad_impression", "coupon_claim"})
+
+
+@dataclass(frozen=True)
+class StoreLogins:
+    store_id: uuid.UUID
+    logins: int
+    devices: int
+    last_login: datetime | None
+
+
+async def record_event(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    kind: str,
+    *,
+    store_id: uuid.UUID | None = None,
+    device_hash: str | None = None,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> None:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    await conn.execute(
+        queries.insert_event, merchant_id, store_id, kind, device_hash, data or {}, occurred_at
+    )
+
+
+def day_bounds(day: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """Start and end of the calendar day containing `day`, in the store's time zone."""
+    local = day.astimezone(ZoneInfo(timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+async def logins_by_store(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, start: datetime, end: datetime
+) -> dict[uuid.UUID, StoreLogins]:
+    rows = await db.fetch(queries.logins_by_store_between, merchant_id, start, end)
+    return {r["store_id"]: StoreLogins(**dict(r)) for r in rows}
+
+
+async def recent_logins(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, since: datetime, limit: int = 50
+) -> list[asyncpg.Record]:
+    return await db.fetch(queries.recent_logins, merchant_id, since, limit)
+
+
+async def logins_today(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_timezones: Mapping[uuid.UUID, str],
+    now: datetime,
+) -> dict[uuid.UUID, StoreLogins]:
+    """Each store's logins on its own calendar day at `now`; stores without any count as 0."""
+    stores_by_zone: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for store_id, timezone in store_timezones.items():
+        stores_by_zone[timezone].append(store_id)
+    # One query per time zone in use: stores sharing a zone share the same day bounds.
+    result = {}
+    for timezone, store_ids in stores_by_zone.items():
+        start, end = day_bounds(now, timezone)
+        counts = await logins_by_store(db, merchant_id, start, end)
+        for store_id in store_ids:
+            result[store_id] = counts.get(store_id) or StoreLogins(store_id, 0, 0, None)
+    return result

@@ -1,0 +1,1 @@
+"""Benchmarks against real PostgreSQL and Mosquitto (see bench/README.md, docs/benchmarks.md)."""

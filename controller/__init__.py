@@ -1,0 +1,1 @@
+"""The router fleet: routers, the MQTT contract, commands and their acks."""

@@ -1,0 +1,34 @@
+-- name: find_router
+SELECT r.merchant_id, r.router_id, r.store_id, r.name, r.gateway_mac, r.faskey, r.online
+FROM router_directory d
+JOIN routers r ON r.merchant_id = d.merchant_id AND r.router_id = d.router_id
+WHERE d.router_id = $1
+
+-- name: insert_directory_entry
+INSERT INTO router_directory (router_id, merchant_id) VALUES ($1, $2)
+
+-- name: insert_router
+INSERT INTO routers (merchant_id, router_id, store_id, name, gateway_mac, faskey, mqtt_password_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+
+-- name: list_routers
+SELECT router_id, store_id, name, online, last_seen FROM routers WHERE merchant_id = $1 ORDER BY name
+
+-- name: insert_command
+INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+
+-- name: record_ack
+UPDATE router_commands SET status = $3, code = $4, acked_at = now()
+WHERE merchant_id = $1 AND command_id = $2
+
+-- name: record_timeout
+UPDATE router_commands SET status = 'timeout'
+WHERE merchant_id = $1 AND command_id = $2 AND status = 'sent'
+
+-- name: record_status
+UPDATE routers SET online = $3, last_status = $4, last_seen = now()
+WHERE merchant_id = $1 AND router_id = $2
+
+-- name: insert_event
+INSERT INTO router_events (merchant_id, router_id, type, payload) VALUES ($1, $2, $3, $4)

@@ -1,0 +1,126 @@
+"""What other domains may ask of the controller: find a router, let a client through."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from argon2 import PasswordHasher
+
+from controller import topics
+from controller.commands import Ack, CommandFailed, CommandSender, RouterRef, RouterUnreachable
+from kernel.sql import load_queries
+
+__all__ = [
+    "AccessPolicy",
+    "Ack",
+    "CommandFailed",
+    "CommandSender",
+    "Router",
+    "RouterUnreachable",
+    "authorize_client",
+    "find_router",
+    "register_router",
+]
+
+log = logging.getLogger("portico.controller")
+queries = load_queries(__file__)
+
+
+@dataclass(frozen=True)
+class Router:
+    merchant_id: uuid.UUID
+    router_id: str
+    store_id: uuid.UUID
+    name: str
+    gateway_mac: str | None
+    faskey: str
+    online: bool
+
+    @property
+    def ref(self) -> RouterRef:
+        return RouterRef(self.merchant_id, self.router_id)
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    minutes: int
+    up_kbps: int = 0
+    down_kbps: int = 0
+    up_quota_kb: int = 0
+    down_quota_kb: int = 0
+
+
+@dataclass(frozen=True)
+class NewRouter:
+    router: Router
+    mqtt_password: str  # shown once to the installer; only its hash is stored
+
+
+async def find_router(db: asyncpg.Pool | asyncpg.Connection, router_id: str) -> Router | None:
+    if not topics.ROUTER_ID.match(router_id):
+        return None
+    row = await db.fetchrow(queries.find_router, router_id)
+    return Router(**dict(row)) if row else None
+
+
+async def register_router(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    router_id: str,
+    name: str,
+    *,
+    gateway_mac: str | None = None,
+    faskey: str | None = None,
+    mqtt_password: str | None = None,
+) -> NewRouter:
+    """Add a router to a store with its own faskey and MQTT password."""
+    faskey = faskey or secrets.token_hex(32)
+    mqtt_password = mqtt_password or secrets.token_urlsafe(24)
+    password_hash = PasswordHasher().hash(mqtt_password)
+    async with conn.transaction():
+        await conn.execute(queries.insert_directory_entry, router_id, merchant_id)
+        await conn.execute(
+            queries.insert_router,
+            merchant_id,
+            router_id,
+            store_id,
+            name,
+            gateway_mac,
+            faskey,
+            password_hash,
+        )
+    router = Router(merchant_id, router_id, store_id, name, gateway_mac, faskey, False)
+    return NewRouter(router, mqtt_password)
+
+
+async def authorize_client(
+    sender: CommandSender,
+    router: Router,
+    *,
+    mac: str,
+    hid: str,
+    policy: AccessPolicy,
+    custom: str = "",
+) -> Ack:
+    """Ask the router to let `mac` through; the agent checks `hid` against openNDS's token."""
+    args: dict[str, Any] = {
+        "mac": mac,
+        "hid": hid,
+        "minutes": policy.minutes,
+        "up_kbps": policy.up_kbps,
+        "down_kbps": policy.down_kbps,
+        "up_quota_kb": policy.up_quota_kb,
+        "down_quota_kb": policy.down_quota_kb,
+        "custom": custom,
+    }
+    return await sender.send(router.ref, "auth", args)
+
+
+async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await db.fetch(queries.list_routers, merchant_id)

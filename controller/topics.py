@@ -1,0 +1,54 @@
+"""Topic names and payload checks of the MQTT contract (docs/mqtt-contract.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+VERSION = 1
+ROOT = "ap/v1"
+MAX_PAYLOAD = 4096
+ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ACK_STATUSES = frozenset({"done", "error", "rejected", "expired", "duplicate"})
+EVENT_TYPES = frozenset({"agent_started", "nds_restarted"})
+
+
+class BadMessage(ValueError):
+    """An MQTT message that does not follow the contract."""
+
+
+def topic(router_id: str, leaf: str) -> str:
+    if not ROUTER_ID.match(router_id):
+        raise ValueError(f"invalid router id {router_id!r}")
+    return f"{ROOT}/{router_id}/{leaf}"
+
+
+def split_topic(name: str) -> tuple[str, str]:
+    """`ap/v1/<router>/<leaf>` -> (router, leaf); BadMessage for anything else."""
+    parts = name.split("/")
+    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != ROOT or not ROUTER_ID.match(parts[2]):
+        raise BadMessage(f"topic {name!r} is not ap/v1/<router>/<leaf>")
+    return parts[2], parts[3]
+
+
+def decode(payload: bytes | bytearray | str) -> dict[str, Any]:
+    """Parse a contract payload: a JSON object of at most 4 KiB with "v": 1."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if len(payload) > MAX_PAYLOAD:
+        raise BadMessage(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessage(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("payload is not a JSON object")
+    if data.get("v") != VERSION:
+        raise BadMessage(f"payload version {data.get('v')!r} is not {VERSION}")
+    return data
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps({"v": VERSION, **data}, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""The shared kernel: settings, database, MQTT, web shell. Imports no domain package."""

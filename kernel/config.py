@@ -1,0 +1,141 @@
+"""Settings: every environment variable the platform reads, each default written once.
+
+Values come from the environment, then an optional TOML file (`PORTICO_CONFIG`), then the
+defaults below. Secrets have no usable default in production (`PORTICO_ENV=production`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """The configuration is missing something or holds a value that cannot work."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = ""  # empty: start the embedded PostgreSQL
+    mqtt_url: str = ""  # empty: start the embedded MQTT broker
+    data_dir: Path = Path("var")
+    bind: str = "127.0.0.1"
+    portal_port: int = 8080
+    console_port: int = 8000
+    embedded_mqtt_port: int = 1884
+    # The address routers and phones use to reach the portal (what openNDS's faspath points at).
+    public_portal_url: str = ""
+    public_console_url: str = ""
+    secret_key: str = field(default="", repr=False)
+    ack_timeout: float = 5.0
+    command_ttl: int = 30
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def portal_url(self) -> str:
+        return self.public_portal_url or f"http://{_host_for_url(self.bind)}:{self.portal_port}"
+
+    @property
+    def console_url(self) -> str:
+        return self.public_console_url or f"http://{_host_for_url(self.bind)}:{self.console_port}"
+
+
+def _host_for_url(bind: str) -> str:
+    return "127.0.0.1" if bind in ("0.0.0.0", "") else bind  # noqa: S104 - only a display name
+
+
+_ENV_PREFIX = "PORTICO_"
+_UNPREFIXED = {"database_url": "DATABASE_URL", "mqtt_url": "MQTT_URL"}
+
+
+def env_name(name: str) -> str:
+    return _UNPREFIXED.get(name, _ENV_PREFIX + name.upper())
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, the optional TOML file and keyword overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    raw: dict[str, Any] = {}
+    config_file = environ.get("PORTICO_CONFIG")
+    if config_file:
+        raw.update(_read_toml(Path(config_file)))
+    for f in fields(Settings):
+        value = environ.get(env_name(f.name))
+        if value is not None and value != "":
+            raw[f.name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    values = {
+        f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
+    }
+    settings = Settings(**values)
+    return _check_secrets(settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"PORTICO_CONFIG points at {path}, which does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}")
+    return data
+
+
+def _coerce(name: str, type_name: Any, value: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{env_name(name)}={value!r} is not a valid {kind}") from exc
+    return str(value)
+
+
+def _check_secrets(settings: Settings) -> Settings:
+    if settings.env not in ("development", "production", "test"):
+        raise ConfigError("PORTICO_ENV must be development, production or test")
+    if settings.secret_key:
+        if len(settings.secret_key) < 32:
+            raise ConfigError("PORTICO_SECRET_KEY must be at least 32 characters")
+        return settings
+    if settings.production:
+        raise ConfigError("PORTICO_SECRET_KEY must be set in production (32+ random characters)")
+    return _with_dev_secret(settings)
+
+
+def _with_dev_secret(settings: Settings) -> Settings:
+    """Outside production, keep one random secret per data directory so cookies survive restarts."""
+    path = settings.data_dir / "dev-secret"
+    if path.exists():
+        secret = path.read_text().strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+    return _replace(settings, secret_key=secret)
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)

@@ -1,0 +1,15 @@
+"""The base of every domain error: a message id a person can read, and the HTTP status."""
+
+from __future__ import annotations
+
+
+class PorticoError(Exception):
+    """A failure we expect and explain; `message_id` names its text in the domain's catalog."""
+
+    message_id = "error_generic"
+    status = 400
+
+    def __init__(self, detail: str = "", **values: object) -> None:
+        super().__init__(detail or self.message_id)
+        self.detail = detail
+        self.values = values

@@ -1,0 +1,63 @@
+"""The web shell shared by the portal and the console: app keys, templates, headers, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from kernel.config import Settings
+
+log = logging.getLogger("portico.web")
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", asyncpg.Pool)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Pages carry no external resources: everything is served from our own origin.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:"
+)
+
+
+def make_templates(*packages: str) -> jinja2.Environment:
+    """One jinja2 environment over the `templates/` folders of the given packages."""
+    loader = jinja2.ChoiceLoader([jinja2.PackageLoader(p, "templates") for p in packages])
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        enable_async=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(
+    request: web.Request, template: str, status: int = 200, **context: object
+) -> web.Response:
+    env = request.app[TEMPLATES]
+    text = env.get_template(template).render(**context)
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or ""

@@ -1,0 +1,1 @@
+"""The shopper side: captive-portal pages for each gateway protocol, and the login flow."""

@@ -1,0 +1,168 @@
+"""openNDS Forward Authentication Service (FAS), level 1.
+
+openNDS answers a captive client with a redirect to `<faspath>?fas=<base64>`. The base64 is the
+standard alphabet and is not percent-encoded, so it is read from the raw query string (a `+`
+must not become a space). Decoded, it is `key=value` pairs separated by ", ".
+Level 1 is not signed: every field is a claim until the router confirms it (the agent checks
+`hid` against the token openNDS holds for the MAC; openNDS checks `rhid` on /opennds_auth/).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+from kernel.errors import PorticoError
+from kernel.privacy import normalize_mac
+
+MAX_FAS_LENGTH = 4096  # openNDS's own redirect is well under 2 KiB
+MAX_FIELD_LENGTH = 1024
+_HID = re.compile(r"^[0-9a-f]{64}$")
+_GATEWAY_ADDRESS = re.compile(r"^([0-9.]{7,15}|\[[0-9a-fA-F:]+\]):(\d{1,5})$")
+
+
+class BadRedirect(PorticoError):
+    """The gateway redirect is missing, malformed or inconsistent."""
+
+    message_id = "error_bad_redirect"
+    status = 400
+
+
+@dataclass(frozen=True)
+class FasClient:
+    hid: str
+    client_ip: str
+    client_mac: str
+    gateway_address: str  # ip:port of the router's openNDS
+    gateway_mac: str | None
+    gateway_name: str
+    origin_url: str
+    client_type: str
+    extra: dict[str, str]
+
+
+def raw_query_param(query_string: str, name: str) -> str | None:
+    """A query parameter as sent, without form decoding ('+' stays '+')."""
+    for pair in query_string.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+def parse_fas(raw: str | None) -> FasClient:
+    if not raw:
+        raise BadRedirect("no fas parameter")
+    if len(raw) > MAX_FAS_LENGTH:
+        raise BadRedirect(f"fas parameter of {len(raw)} characters is too long")
+    # Some clients percent-encode it anyway; base64 never contains '%'.
+    text = _b64decode(unquote(raw) if "%" in raw else raw)
+    fields = _split_fields(text)
+    return _client_from_fields(fields)
+
+
+def _b64decode(raw: str) -> str:
+    try:
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+        return data.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise BadRedirect("fas parameter is not valid base64 text") from exc
+
+
+def _split_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in text.split(", "):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            continue
+        if len(value) > MAX_FIELD_LENGTH:
+            raise BadRedirect(f"field {key!r} is too long")
+        if value == "(null)":
+            value = ""
+        fields.setdefault(key, value.strip())
+    return fields
+
+
+def _client_from_fields(fields: dict[str, str]) -> FasClient:
+    hid = fields.get("hid", "").lower()
+    if not _HID.match(hid):
+        raise BadRedirect("hid is missing or not a sha256 hex digest")
+    mac = normalize_mac(fields.get("clientmac", ""))
+    if mac is None:
+        raise BadRedirect("clientmac is missing or not a MAC address")
+    client_ip = _ip(fields.get("clientip", ""), "clientip")
+    gateway_address = fields.get("gatewayaddress", "")
+    match = _GATEWAY_ADDRESS.match(gateway_address)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise BadRedirect("gatewayaddress is missing or not ip:port")
+    _ip(match.group(1).strip("[]"), "gatewayaddress")
+    gateway_mac_text = fields.get("gatewaymac", "")
+    gateway_mac = normalize_mac(gateway_mac_text) if gateway_mac_text else None
+    if gateway_mac_text and gateway_mac is None:
+        raise BadRedirect("gatewaymac is not a MAC address")
+    known = {"hid", "clientmac", "clientip", "gatewayaddress", "gatewaymac", "gatewayname"}
+    return FasClient(
+        hid=hid,
+        client_ip=client_ip,
+        client_mac=mac,
+        gateway_address=gateway_address,
+        gateway_mac=gateway_mac,
+        gateway_name=_gateway_name(fields.get("gatewayname", "")),
+        origin_url=safe_origin_url(unquote(fields.get("originurl", ""))),
+        client_type=fields.get("client_type", "cpd_can")[:16],
+        extra={k: v for k, v in fields.items() if k not in known},
+    )
+
+
+def _ip(value: str, name: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise BadRedirect(f"{name} is missing or not an IP address") from None
+
+
+def _gateway_name(encoded: str) -> str:
+    """openNDS url-encodes the name and appends " Node:<mac> "; keep the merchant's part."""
+    name = unquote(encoded)
+    return name.split(" Node:")[0].strip()[:100]
+
+
+def safe_origin_url(url: str) -> str:
+    """The URL the shopper first asked for, if it is a plain http(s) URL; else ''."""
+    if not url or len(url) > 2048:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    if any(ch in url for ch in "\r\n\t <>\"'"):
+        return ""
+    return url
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rhid(hid: str, faskey: str) -> str:
+    """What openNDS expects back on /opennds_auth/: sha256hex(hid + faskey)."""
+    return sha256_hex(hid + faskey)
+
+
+def auth_url(client: FasClient, faskey: str, landing_url: str) -> str:
+    """The gateway URL that makes openNDS itself check the grant and then send the shopper on."""
+    return (
+        f"http://{client.gateway_address}/opennds_auth/"
+        f"?tok={rhid(client.hid, faskey)}&redir={quote(landing_url, safe='')}"
+    )
+
+
+def encode_fas(fields: dict[str, str]) -> str:
+    """Build a `fas=` value as openNDS does (used by the simulated gateway and tests)."""
+    text = ", ".join(f"{k}={v}" for k, v in fields.items())
+    return base64.b64encode(text.encode()).decode()

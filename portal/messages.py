@@ -1,0 +1,73 @@
+"""The shopper pages' texts in zh-CN and English."""
+
+CATALOG = {
+    "title": {"en": "Free WiFi", "zh-CN": "免费 WiFi"},
+    "welcome_default": {"en": "Welcome! Enjoy free WiFi.", "zh-CN": "欢迎光临！畅享免费 WiFi。"},
+    "sponsored": {"en": "Sponsored", "zh-CN": "赞助"},
+    "coupon_claim": {"en": "Get coupon", "zh-CN": "领取优惠券"},
+    "coupon_yours": {
+        "en": "Your coupon code — show it at the till (take a screenshot):",
+        "zh-CN": "您的优惠券码 — 结账时出示（请截屏保存）：",
+    },
+    "accept_terms": {
+        "en": "I accept the terms of use and privacy notice",
+        "zh-CN": "我同意使用条款和隐私声明",
+    },
+    "terms_summary": {
+        "en": (
+            "We record a pseudonymous id of your device and the time of your visit to run this "
+            "network and count visits. No personal data is sold."
+        ),
+        "zh-CN": (
+            "我们会记录您设备的匿名标识和到访时间，用于运营本网络和统计客流，"
+            "不会出售个人信息。"
+        ),
+    },
+    "connect": {"en": "Connect", "zh-CN": "连接上网"},
+    "switch_language": {"en": "中文", "zh-CN": "English"},
+    "online_title": {"en": "You're online", "zh-CN": "您已连接网络"},
+    "online_text": {
+        "en": "You can close this page and browse freely.",
+        "zh-CN": "您可以关闭此页面，畅快上网。",
+    },
+    "error_title": {"en": "Something went wrong", "zh-CN": "出了点问题"},
+    "try_again": {"en": "Try again", "zh-CN": "重试"},
+    "reconnect_hint": {
+        "en": "Turn WiFi off and on again, then open any web page.",
+        "zh-CN": "请关闭再打开 WiFi，然后打开任意网页。",
+    },
+    "error_bad_redirect": {
+        "en": "This login link is not valid. Please reconnect to the WiFi.",
+        "zh-CN": "登录链接无效，请重新连接 WiFi。",
+    },
+    "error_unknown_gateway": {
+        "en": "This WiFi hotspot is not registered with us.",
+        "zh-CN": "此 WiFi 热点尚未登记。",
+    },
+    "error_router": {
+        "en": "The WiFi router did not answer in time. Please try again in a moment.",
+        "zh-CN": "路由器未及时响应，请稍后重试。",
+    },
+    "error_device_not_verified": {
+        "en": "We could not confirm your device on this WiFi. Please reconnect and try again.",
+        "zh-CN": "无法在此 WiFi 上确认您的设备，请重新连接后再试。",
+    },
+    "error_terms_required": {
+        "en": "Please accept the terms of use to connect.",
+        "zh-CN": "请先同意使用条款再连接。",
+    },
+    "error_method_disabled": {
+        "en": "This login method is not available here.",
+        "zh-CN": "此处不支持该登录方式。",
+    },
+    "error_coupons_gone": {
+        "en": "Sorry, all coupons have been claimed.",
+        "zh-CN": "抱歉，优惠券已领完。",
+    },
+    "error_unknown_coupon": {"en": "This coupon is not available.", "zh-CN": "该优惠券不可用。"},
+    "error_not_found": {"en": "Page not found.", "zh-CN": "页面不存在。"},
+    "error_generic": {
+        "en": "Something went wrong on our side. Please try again.",
+        "zh-CN": "系统出现问题，请重试。",
+    },
+}

@@ -1,0 +1,208 @@
+"""The shopper's journey behind a router: who the gateway is, what to show, how to let them in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+import analytics.services as analytics
+from controller.services import (
+    AccessPolicy,
+    CommandSender,
+    Router,
+    authorize_client,
+    find_router,
+)
+from kernel.errors import PorticoError
+from kernel.privacy import device_hash
+from kernel.sql import load_queries
+from portal.fas import BadRedirect, FasClient, parse_fas
+
+log = logging.getLogger("portico.portal")
+queries = load_queries(__file__)
+
+LOGIN_METHODS = frozenset({"click", "sms", "voucher", "email"})
+
+
+class UnknownGateway(PorticoError):
+    message_id = "error_unknown_gateway"
+    status = 404
+
+
+class DeviceNotVerified(PorticoError):
+    """The router refused the grant: the MAC/hid pair is not a client it knows."""
+
+    message_id = "error_device_not_verified"
+    status = 403
+
+
+class TermsRequired(PorticoError):
+    message_id = "error_terms_required"
+    status = 400
+
+
+class MethodDisabled(PorticoError):
+    message_id = "error_method_disabled"
+    status = 403
+
+
+@dataclass(frozen=True)
+class StorePortal:
+    brand_name: str
+    brand_color: str
+    welcome_en: str
+    welcome_zh: str
+    login_methods: list[str]
+    terms_version: str
+    session_minutes: int
+    up_kbps: int
+    down_kbps: int
+    up_quota_kb: int
+    down_quota_kb: int
+    landing_url: str
+
+    @property
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy(
+            self.session_minutes, self.up_kbps, self.down_kbps, self.up_quota_kb, self.down_quota_kb
+        )
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A verified-as-far-as-we-can shopper arrival: router, store settings and the client."""
+
+    router: Router
+    portal: StorePortal
+    client: FasClient
+    device: str  # pseudonymous device id
+
+    @property
+    def merchant_id(self) -> uuid.UUID:
+        return self.router.merchant_id
+
+
+async def open_visit(
+    db: asyncpg.Pool, secret_key: str, router_id: str, raw_fas: str | None
+) -> Visit:
+    """Check an openNDS redirect against the router it claims to come from."""
+    router = await find_router(db, router_id)
+    if router is None:
+        raise UnknownGateway(f"no router {router_id!r}")
+    client = parse_fas(raw_fas)
+    if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:
+        raise BadRedirect(f"gatewaymac {client.gateway_mac} is not router {router_id}'s")
+    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
+    if row is None:
+        raise UnknownGateway(f"store of router {router_id} has no portal settings")
+    portal = StorePortal(**dict(row))
+    device = device_hash(secret_key, str(router.merchant_id), client.client_mac)
+    return Visit(router, portal, client, device)
+
+
+def landing_url(visit: Visit, fallback: str) -> str:
+    return visit.portal.landing_url or visit.client.origin_url or fallback
+
+
+async def click_through(
+    db: asyncpg.Pool, sender: CommandSender, visit: Visit, *, accepted_terms: bool
+) -> uuid.UUID:
+    """Let the shopper in: the router confirms the grant first, then the session is stored."""
+    if "click" not in visit.portal.login_methods:
+        raise MethodDisabled("click-through is not enabled for this store")
+    if not accepted_terms:
+        raise TermsRequired("terms not accepted")
+    session_id = uuid.uuid4()
+    ack = await authorize_client(
+        sender,
+        visit.router,
+        mac=visit.client.client_mac,
+        hid=visit.client.hid,
+        policy=visit.portal.policy,
+        custom=session_id.hex[:16],
+    )
+    if not ack.ok:
+        log.warning(
+            "router %s refused %s for a client: %s/%s",
+            visit.router.router_id,
+            ack.command_id,
+            ack.status,
+            ack.code,
+        )
+        if ack.status == "rejected":
+            raise DeviceNotVerified(f"router said {ack.code}")
+        raise PorticoError(f"router said {ack.status}/{ack.code}")
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(
+            queries.insert_session,
+            visit.merchant_id,
+            session_id,
+            visit.router.store_id,
+            visit.router.router_id,
+            visit.device,
+            visit.client.client_mac,
+            visit.client.client_ip,
+            "click",
+            visit.portal.terms_version,
+            ack.command_id,
+            visit.portal.session_minutes,
+        )
+        await analytics.record_event(
+            conn,
+            visit.merchant_id,
+            "login",
+            store_id=visit.router.store_id,
+            device_hash=visit.device,
+            data={"method": "click", "router": visit.router.router_id, "session": str(session_id)},
+        )
+    log.info("login %s at router %s (click)", session_id, visit.router.router_id)
+    return session_id
+
+
+def impression_signature(secret_key: str, *parts: str) -> str:
+    """Signs an ad-image URL so only pages we rendered can count an impression."""
+    message = "|".join(("impression", *parts)).encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+async def upsert_store_portal(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    *,
+    brand_name: str,
+    brand_color: str = "#0a7d5a",
+    welcome_en: str = "",
+    welcome_zh: str = "",
+    login_methods: tuple[str, ...] = ("click",),
+    session_minutes: int = 60,
+    up_kbps: int = 0,
+    down_kbps: int = 0,
+    up_quota_kb: int = 0,
+    down_quota_kb: int = 0,
+    landing_url: str = "",
+) -> None:
+    unknown = set(login_methods) - LOGIN_METHODS
+    if unknown:
+        raise ValueError(f"unknown login methods {sorted(unknown)}")
+    await conn.execute(
+        queries.upsert_store_portal,
+        merchant_id,
+        store_id,
+        brand_name,
+        brand_color,
+        welcome_en,
+        welcome_zh,
+        list(login_methods),
+        session_minutes,
+        up_kbps,
+        down_kbps,
+        up_quota_kb,
+        down_quota_kb,
+        landing_url,
+    )

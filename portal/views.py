@@ -1,0 +1,231 @@
+"""HTTP handlers for the shopper pages (openNDS FAS level 1)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from urllib.parse import quote
+
+from aiohttp import web
+
+import ads.services as ads
+import analytics.services as analytics
+from kernel.errors import PorticoError
+from kernel.i18n import negotiate, translator
+from kernel.web import DB, SETTINGS, Handler, render
+from portal import fas, services
+from portal.keys import SENDER
+from portal.messages import CATALOG
+
+log = logging.getLogger("portico.portal.views")
+routes = web.RouteTableDef()
+RETRY_URL = web.RequestKey("retry_url", str)
+LANGUAGE = web.RequestKey("language", str)
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+def language(request: web.Request, form_lang: str | None = None) -> str:
+    explicit = form_lang or request.query.get("lang")
+    chosen = negotiate(request.headers.get("Accept-Language"), explicit)
+    request[LANGUAGE] = chosen  # error pages answer in the language the shopper picked
+    return chosen
+
+
+def splash_url(router_id: str, raw_fas: str, lang: str | None = None) -> str:
+    url = f"/fas/{router_id}/?fas={quote(raw_fas, safe='')}"
+    return url + (f"&lang={lang}" if lang else "")
+
+
+def other_language(lang: str) -> str:
+    return "en" if lang == "zh-CN" else "zh-CN"
+
+
+async def _splash(
+    request: web.Request, visit: services.Visit, raw_fas: str, lang: str, **extra: object
+) -> web.Response:
+    settings = request.app[SETTINGS]
+    ad = await ads.choose_ad(request.app[DB], visit.merchant_id, lang)
+    ad_image = None
+    if ad is not None:
+        parts = (
+            str(visit.merchant_id),
+            str(ad.creative_id),
+            str(visit.router.store_id),
+            visit.device,
+        )
+        sig = services.impression_signature(settings.secret_key, *parts, str(ad.campaign_id))
+        ad_image = (
+            f"/ad/{visit.merchant_id}/{ad.creative_id}"
+            f"?s={visit.router.store_id}&c={ad.campaign_id}&d={visit.device}&sig={sig}"
+        )
+    router_id = visit.router.router_id
+    return render(
+        request,
+        "portal/splash.html",
+        status=int(extra.pop("status", 200)),  # type: ignore[call-overload]
+        _=translator(CATALOG, lang),
+        lang=lang,
+        portal=visit.portal,
+        welcome=visit.portal.welcome_zh if lang == "zh-CN" else visit.portal.welcome_en,
+        ad=ad,
+        ad_image=ad_image,
+        raw_fas=raw_fas,
+        login_action=f"/fas/{router_id}/login",
+        coupon_action=f"/fas/{router_id}/coupon",
+        switch_url=splash_url(router_id, raw_fas, other_language(lang)),
+        coupon_code=extra.pop("coupon_code", None),
+        error=extra.pop("error", None),
+    )
+
+
+@routes.get("/fas/{router_id}/", name="splash")
+@routes.get("/fas/{router_id}", name="splash_no_slash")
+async def splash(request: web.Request) -> web.Response:
+    raw_fas = fas.raw_query_param(request.query_string, "fas")
+    visit = await services.open_visit(
+        request.app[DB], request.app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
+    )
+    return await _splash(request, visit, raw_fas or "", language(request))
+
+
+async def _read_form(request: web.Request) -> dict[str, str]:
+    if request.content_length and request.content_length > MAX_FORM_BYTES:
+        raise fas.BadRedirect("form too large")
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@routes.post("/fas/{router_id}/login", name="login")
+async def login(request: web.Request) -> web.Response:
+    form = await _read_form(request)
+    raw_fas = form.get("fas", "")
+    lang = language(request, form.get("lang"))
+    router_id = request.match_info["router_id"]
+    request[RETRY_URL] = splash_url(router_id, raw_fas, lang)
+    settings = request.app[SETTINGS]
+    visit = await services.open_visit(request.app[DB], settings.secret_key, router_id, raw_fas)
+    try:
+        await services.click_through(
+            request.app[DB], request.app[SENDER], visit, accepted_terms=form.get("accept") == "1"
+        )
+    except services.TermsRequired as exc:
+        return await _splash(request, visit, raw_fas, lang, error=exc.message_id, status=400)
+    done_url = f"{settings.portal_url}/online?lang={lang}&m={quote(visit.portal.brand_name)}"
+    target = services.landing_url(visit, done_url)
+    raise web.HTTPSeeOther(fas.auth_url(visit.client, visit.router.faskey, target))
+
+
+@routes.post("/fas/{router_id}/coupon", name="coupon")
+async def claim_coupon(request: web.Request) -> web.Response:
+    form = await _read_form(request)
+    raw_fas = form.get("fas", "")
+    lang = language(request, form.get("lang"))
+    router_id = request.match_info["router_id"]
+    request[RETRY_URL] = splash_url(router_id, raw_fas, lang)
+    db = request.app[DB]
+    visit = await services.open_visit(db, request.app[SETTINGS].secret_key, router_id, raw_fas)
+    try:
+        coupon_id = uuid.UUID(form.get("coupon", ""))
+    except ValueError:
+        raise ads.UnknownCoupon("coupon id is not a uuid") from None
+    async with db.acquire() as conn:
+        code = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
+        await analytics.record_event(
+            conn,
+            visit.merchant_id,
+            "coupon_claim",
+            store_id=visit.router.store_id,
+            device_hash=visit.device,
+            data={"coupon": str(coupon_id)},
+        )
+    return await _splash(request, visit, raw_fas, lang, coupon_code=code)
+
+
+@routes.get("/ad/{merchant_id}/{creative_id}", name="ad_image")
+async def ad_image(request: web.Request) -> web.Response:
+    try:
+        merchant_id = uuid.UUID(request.match_info["merchant_id"])
+        creative_id = uuid.UUID(request.match_info["creative_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    image = await ads.creative_image(request.app[DB], merchant_id, creative_id)
+    if image is None:
+        raise web.HTTPNotFound()
+    await _count_impression(request, merchant_id, creative_id)
+    content_type, body = image
+    response = web.Response(body=body, content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"  # each view is one impression
+    return response
+
+
+async def _count_impression(
+    request: web.Request, merchant_id: uuid.UUID, creative_id: uuid.UUID
+) -> None:
+    q = request.query
+    store, campaign, device, sig = q.get("s", ""), q.get("c", ""), q.get("d", ""), q.get("sig", "")
+    secret = request.app[SETTINGS].secret_key
+    expected = services.impression_signature(
+        secret, str(merchant_id), str(creative_id), store, device, campaign
+    )
+    if not sig or not _same(sig, expected):
+        return  # an image fetched outside our page: served, not counted
+    await analytics.record_event(
+        request.app[DB],
+        merchant_id,
+        "ad_impression",
+        store_id=uuid.UUID(store),
+        device_hash=device,
+        data={"campaign": campaign, "creative": str(creative_id)},
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@routes.get("/online", name="online")
+async def online(request: web.Request) -> web.Response:
+    lang = language(request)
+    return render(
+        request,
+        "portal/online.html",
+        _=translator(CATALOG, lang),
+        lang=lang,
+        brand=request.query.get("m", "")[:100],
+    )
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except PorticoError as exc:
+        log.warning("%s %s: %s (%s)", request.method, request.path, exc.message_id, exc.detail)
+        return _error_page(request, exc.message_id, exc.status)
+    except web.HTTPNotFound:
+        return _error_page(request, "error_not_found", 404)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return _error_page(request, "error_generic", 500)
+
+
+def _error_page(request: web.Request, message_id: str, status: int) -> web.Response:
+    lang = request.get(LANGUAGE) or language(request)
+    return render(
+        request,
+        "portal/error.html",
+        status=status,
+        _=translator(CATALOG, lang),
+        lang=lang,
+        message_id=message_id,
+        retry_url=request.get(RETRY_URL),
+    )

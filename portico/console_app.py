@@ -1,0 +1,67 @@
+"""The merchant console: wires the accounts and analytics views into one aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+import accounts.messages
+import analytics.messages
+from accounts import services as account_services
+from accounts import views as account_views
+from accounts.web import CATALOG, console_session, error_pages, login_required, merge_catalogs
+from analytics import views as analytics_views
+from kernel.config import Settings
+from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
+
+log = logging.getLogger("portico.console")
+
+PURGE_INTERVAL = 3600.0  # seconds between sweeps of expired sessions and old login attempts
+
+
+def make_console_app(settings: Settings, db: asyncpg.Pool) -> web.Application:
+    """The console application; the caller owns (opens and closes) the pool."""
+    app = web.Application(middlewares=[security_headers, error_pages, console_session])
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[TEMPLATES] = make_templates("accounts", "analytics")
+    app[CATALOG] = merge_catalogs(accounts.messages.MESSAGES, analytics.messages.MESSAGES)
+    add_routes(app.router)
+    app.cleanup_ctx.append(_purge_periodically)
+    return app
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", account_views.index, name="index")
+    login = router.add_resource("/login", name="login")
+    login.add_route("GET", account_views.login_form)
+    login.add_route("POST", account_views.login)
+    router.add_post("/logout", account_views.logout, name="logout")
+    router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
+    router.add_get("/healthz", healthz, name="healthz")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_purge_loop(app[DB]))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _purge_loop(db: asyncpg.Pool) -> None:
+    while True:
+        try:
+            await account_services.purge_expired(db)
+        except (OSError, asyncpg.PostgresError):
+            log.exception("could not purge expired console sessions; will retry")
+        await asyncio.sleep(PURGE_INTERVAL)

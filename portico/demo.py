@@ -1,0 +1,176 @@
+"""`portico demo` (what `make run` runs): demo data, the whole platform, simulated routers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import accounts.services as accounts
+import asyncpg
+
+import ads.services as ads
+import portal.services as portal
+from controller.services import find_router, register_router
+from kernel.config import Settings
+from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
+from portico.simulator import SimulatedRouter
+
+log = logging.getLogger("portico.demo")
+
+DEMO_MERCHANT = "Demo Mall"
+DEMO_EMAIL = "demo@portico.local"
+DEMO_PASSWORD = "portico-demo"  # noqa: S105 - printed for the person trying the demo
+DEMO_STORES = (
+    ("Demo Mall · Ground Floor", "演示商场 · 一楼", ("ap-demo-1", "ap-demo-2")),
+    ("Demo Mall · Food Court", "演示商场 · 美食广场", ("ap-demo-3",)),
+)
+GATEWAY_PORTS = (2050, 2051, 2052)
+
+
+@dataclass(frozen=True)
+class DemoRouter:
+    router_id: str
+    store_name: str
+
+
+async def seed(conn: asyncpg.Connection) -> uuid.UUID:
+    """Create the demo merchant once; later runs find it and change nothing."""
+    existing = await conn.fetchval(
+        "SELECT merchant_id FROM merchants WHERE name = $1", DEMO_MERCHANT
+    )
+    if existing:
+        return existing
+    async with conn.transaction():
+        merchant_id = await accounts.create_merchant(conn, DEMO_MERCHANT)
+        user_id = await accounts.create_user(conn, DEMO_EMAIL, "Demo Owner", DEMO_PASSWORD)
+        await accounts.add_membership(conn, merchant_id, user_id, "owner")
+        for index, (name, name_zh, router_ids) in enumerate(DEMO_STORES):
+            store_id = await accounts.create_store(conn, merchant_id, name)
+            await portal.upsert_store_portal(
+                conn,
+                merchant_id,
+                store_id,
+                brand_name=name,
+                brand_color=("#0a7d5a", "#b45309")[index],
+                welcome_en="Welcome! Free WiFi for our shoppers.",
+                welcome_zh=f"欢迎光临{name_zh}！顾客免费 WiFi。",
+                login_methods=("click",),
+                session_minutes=120,
+                down_kbps=20_000,
+                up_kbps=5_000,
+            )
+            for number, router_id in enumerate(router_ids):
+                await register_router(
+                    conn,
+                    merchant_id,
+                    store_id,
+                    router_id,
+                    f"{name} AP {number + 1}",
+                    gateway_mac=_demo_gateway_mac(router_id),
+                )
+        now = datetime.now(UTC)
+        await ads.create_campaign(
+            conn,
+            merchant_id,
+            advertiser="Lucky Bean Coffee",
+            name="Autumn latte launch",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=365),
+            headline_en="Lucky Bean: any latte ¥9.9 this week",
+            headline_zh="幸运豆咖啡：本周任意拿铁 9.9 元",
+            body_en="Two steps from the main entrance. Claim your coupon below.",
+            body_zh="主入口旁两步即到，立即领取下方优惠券。",
+            image_type="image/svg+xml",
+            image=_demo_ad_image(),
+            coupon=("¥10 off a latte", "拿铁立减 10 元", now + timedelta(days=365), 500),
+        )
+    log.info("seeded the demo merchant %s", DEMO_MERCHANT)
+    return merchant_id
+
+
+def _demo_gateway_mac(router_id: str) -> str:
+    number = int(router_id.rsplit("-", 1)[1])
+    return f"02:00:5e:00:00:{number:02x}"
+
+
+def _demo_ad_image() -> bytes:
+    return (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="400" viewBox="0 0 800 400">'
+        b'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
+        b'<stop offset="0" stop-color="#6b3e26"/><stop offset="1" stop-color="#c08552"/>'
+        b"</linearGradient></defs>"
+        b'<rect width="800" height="400" fill="url(#g)"/>'
+        b'<circle cx="620" cy="200" r="120" fill="#f5e6d3"/>'
+        b'<circle cx="620" cy="200" r="92" fill="#8b5a3c"/>'
+        b'<path d="M575 190 q45 -50 90 0 q-45 50 -90 0z" fill="#f5e6d3"/>'
+        b'<text x="60" y="170" font-family="sans-serif" font-size="64" font-weight="700" '
+        b'fill="#fff">Lucky Bean</text>'
+        b'<text x="60" y="250" font-family="sans-serif" font-size="44" fill="#fde68a">'
+        b"Latte \xc2\xa59.9</text></svg>"
+    )
+
+
+async def start_fleet(
+    settings: Settings, db: asyncpg.Pool, host: str = "127.0.0.1"
+) -> list[SimulatedRouter]:
+    fleet = []
+    for port, (_name, _zh, router_id) in zip(GATEWAY_PORTS, _all_router_ids(), strict=True):
+        router = await find_router(db, router_id)
+        if router is None:
+            raise RuntimeError(f"demo router {router_id} is missing from the database")
+        sim = SimulatedRouter(
+            router_id,
+            mqtt_url=settings.mqtt_url,
+            password="demo",  # noqa: S106 - the embedded broker accepts any password
+            faskey=router.faskey,
+            portal_url=settings.portal_url,
+            gateway_mac=router.gateway_mac or _demo_gateway_mac(router_id),
+            gateway_name=DEMO_MERCHANT,
+            gateway_host=host,
+            gateway_port=port,
+        )
+        await sim.start()
+        fleet.append(sim)
+    return fleet
+
+
+def _all_router_ids() -> list[tuple[str, str, str]]:
+    return [(name, zh, rid) for name, zh, rids in DEMO_STORES for rid in rids]
+
+
+async def run_demo(settings: Settings) -> None:
+    async with infrastructure(settings) as infra:
+        async with infra.db.acquire() as conn:
+            await seed(conn)
+        async with running_roles(infra, ROLES):
+            fleet = await start_fleet(infra.settings, infra.db)
+            try:
+                _print_banner(infra.settings, fleet)
+                await wait_for_stop_signal()
+            finally:
+                for sim in fleet:
+                    await sim.stop()
+
+
+def _print_banner(settings: Settings, fleet: list[SimulatedRouter]) -> None:
+    stores = {rid: name for name, _zh, rid in _all_router_ids()}
+    lines = [
+        "",
+        "Portico demo is running. Press Ctrl-C to stop.",
+        "",
+        "Shopper: open a simulated router's captive page in a browser; it sends you to the",
+        "portal exactly as openNDS would (one new phone per visit):",
+    ]
+    lines += [
+        f"  http://{sim.gateway_address}/   router {sim.router_id} · {stores[sim.router_id]}"
+        for sim in fleet
+    ]
+    lines += [
+        "",
+        f"Merchant console: {settings.console_url}/   login {DEMO_EMAIL} / {DEMO_PASSWORD}",
+        f"Portal (what routers redirect to): {settings.portal_url}/fas/<router-id>/",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,122 @@
+"""Bringing the platform up: infrastructure (real or embedded), migrations, the three roles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import asyncpg
+from aiohttp import web
+
+from controller.listener import FleetListener
+from controller.services import CommandSender
+from kernel.config import Settings
+from kernel.db import create_pool, migrate
+from kernel.embedded import embedded_broker, start_embedded_postgres
+from portal.app import make_portal_app
+
+log = logging.getLogger("portico")
+
+ROLES = ("portal", "console", "controller")
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    settings: Settings  # with database_url and mqtt_url filled in
+    db: asyncpg.Pool
+    embedded_mqtt: bool
+
+
+@contextlib.asynccontextmanager
+async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
+    """PostgreSQL and MQTT as configured, or the embedded ones; migrated; a pool open."""
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = settings.database_url
+        if database_url:
+            log.info("using PostgreSQL from DATABASE_URL")
+        else:
+            database_url, server = await asyncio.to_thread(
+                start_embedded_postgres, settings.data_dir
+            )
+            stack.callback(server.cleanup)
+        mqtt_url = settings.mqtt_url
+        if mqtt_url:
+            log.info("using the MQTT broker from MQTT_URL")
+        else:
+            mqtt_url = await stack.enter_async_context(embedded_broker(settings.embedded_mqtt_port))
+        applied = await migrate(database_url)
+        log.info("database schema up to date (%d migrations applied now)", len(applied))
+        db = await create_pool(database_url, size=settings.db_pool_size)
+        stack.push_async_callback(db.close)
+        settled = replace(settings, database_url=database_url, mqtt_url=mqtt_url)
+        yield Infrastructure(settled, db, embedded_mqtt=not settings.mqtt_url)
+
+
+async def _serve_app(
+    stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int
+) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, host, port, backlog=1024).start()
+
+
+@contextlib.asynccontextmanager
+async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncIterator[None]:
+    """Start the given roles; stop them when the context ends."""
+    settings = infra.settings
+    async with contextlib.AsyncExitStack() as stack:
+        if "controller" in roles:
+            listener = FleetListener(
+                settings.mqtt_url,
+                infra.db,
+                # amqtt, the embedded broker, has no shared subscriptions.
+                shared_group=None if infra.embedded_mqtt else "ctrl",
+            )
+            task = asyncio.create_task(listener.run(), name="controller")
+            stack.push_async_callback(_cancel, task)
+            await asyncio.wait_for(listener.connected.wait(), timeout=15)
+            log.info("controller role up")
+        if "portal" in roles:
+            sender = CommandSender(
+                settings.mqtt_url,
+                infra.db,
+                ack_timeout=settings.ack_timeout,
+                ttl=settings.command_ttl,
+            )
+            await sender.start()
+            stack.push_async_callback(sender.stop)
+            app = make_portal_app(settings, infra.db, sender)
+            await _serve_app(stack, app, settings.bind, settings.portal_port)
+            log.info("portal role up at %s", settings.portal_url)
+        if "console" in roles:
+            from portico.console_app import make_console_app
+
+            app = make_console_app(settings, infra.db)
+            await _serve_app(stack, app, settings.bind, settings.console_port)
+            log.info("console role up at %s", settings.console_url)
+        yield
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+
+
+async def serve(settings: Settings, roles: tuple[str, ...]) -> None:
+    async with infrastructure(settings) as infra, running_roles(infra, roles):
+        await wait_for_stop_signal()

@@ -1,0 +1,89 @@
+"""Shared test fixtures: a database of its own for each test run, and the MQTT broker.
+
+`DATABASE_URL` and `MQTT_URL` name real servers (CI: the machine's PostgreSQL and Mosquitto).
+Without them the tests start the same embedded defaults the platform uses. Each run creates
+its own database `portico_test_<random>` and drops it at the end, so runs never interfere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from kernel.config import Settings, load_settings
+from kernel.db import create_pool, migrate
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The PostgreSQL server to create test databases on."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    from kernel.embedded import start_embedded_postgres
+
+    url, server = start_embedded_postgres(tmp_path_factory.mktemp("pg"))
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test run."""
+    name = f"portico_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def mqtt_url() -> AsyncIterator[str]:
+    url = os.environ.get("MQTT_URL")
+    if url:
+        yield url
+        return
+    from kernel.embedded import embedded_broker
+
+    async with embedded_broker(port=18830 + os.getpid() % 1000) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, mqtt_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("var")
+    return load_settings(
+        {},
+        env="test",
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        data_dir=str(data_dir),
+        secret_key="test-secret-" + "x" * 40,
+        ack_timeout="2",
+    )

@@ -1,0 +1,76 @@
+"""Building test tenants through the domains' own services (never their tables)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+import accounts.services as accounts
+import ads.services as ads
+import portal.services as portal
+from controller.services import Router, register_router
+
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db40000000049454e44ae426082"
+)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    merchant_id: uuid.UUID
+    store_id: uuid.UUID
+    router: Router
+    mqtt_password: str
+    coupon_id: uuid.UUID | None
+
+
+async def make_tenant(
+    db: asyncpg.Pool,
+    *,
+    session_minutes: int = 45,
+    with_ad: bool = True,
+    gateway_mac: str | None = None,
+    codes: int = 5,
+) -> Tenant:
+    suffix = uuid.uuid4().hex[:10]
+    async with db.acquire() as conn, conn.transaction():
+        merchant_id = await accounts.create_merchant(conn, f"Test Merchant {suffix}")
+        store_id = await accounts.create_store(conn, merchant_id, f"Store {suffix}")
+        await portal.upsert_store_portal(
+            conn,
+            merchant_id,
+            store_id,
+            brand_name=f"Store {suffix}",
+            session_minutes=session_minutes,
+            up_kbps=1000,
+            down_kbps=4000,
+            welcome_en="Hello",
+            welcome_zh="你好",
+        )
+        new = await register_router(
+            conn, merchant_id, store_id, f"ap-{suffix}", "AP", gateway_mac=gateway_mac
+        )
+        coupon_id = None
+        if with_ad:
+            now = datetime.now(UTC)
+            campaign = await ads.create_campaign(
+                conn,
+                merchant_id,
+                advertiser="Acme Tea",
+                name="Test",
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(days=1),
+                headline_en="Tea for you",
+                headline_zh="为你奉茶",
+                body_en="",
+                body_zh="",
+                image_type="image/png",
+                image=PNG_1X1,
+                coupon=("5 off", "减 5 元", now + timedelta(days=1), codes),
+            )
+            coupon_id = campaign.coupon_id
+    return Tenant(merchant_id, store_id, new.router, new.mqtt_password, coupon_id)

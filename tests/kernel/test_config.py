@@ -1,0 +1,75 @@
+"""Settings from the environment and a TOML file; secrets in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kernel.config import ConfigError, load_settings
+
+
+def test_defaults_and_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"PORTICO_DATA_DIR": str(tmp_path), "PORTICO_PORTAL_PORT": "9090", "MQTT_URL": "mqtt://b"}
+    )
+    assert settings.portal_port == 9090
+    assert settings.console_port == 8000
+    assert settings.mqtt_url == "mqtt://b"
+    assert settings.database_url == ""
+    assert settings.portal_url == "http://127.0.0.1:9090"
+
+
+def test_development_secret_is_generated_once_per_data_dir(tmp_path: Path) -> None:
+    first = load_settings({"PORTICO_DATA_DIR": str(tmp_path)})
+    second = load_settings({"PORTICO_DATA_DIR": str(tmp_path)})
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "dev-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PORTICO_SECRET_KEY must be set"):
+        load_settings({"PORTICO_ENV": "production", "PORTICO_DATA_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="at least 32"):
+        load_settings({"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": "short"})
+    ok = load_settings({"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": "k" * 40})
+    assert ok.production
+
+
+def test_toml_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "portico.toml"
+    config.write_text('console_port = 8100\nportal_port = 8180\nbind = "0.0.0.0"\n')
+    settings = load_settings(
+        {
+            "PORTICO_CONFIG": str(config),
+            "PORTICO_PORTAL_PORT": "8280",
+            "PORTICO_DATA_DIR": str(tmp_path),
+        }
+    )
+    assert (settings.console_port, settings.portal_port, settings.bind) == (8100, 8280, "0.0.0.0")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PORTICO_PORTAL_PORT": "eighty"}, "PORTICO_PORTAL_PORT='eighty' is not a valid int"),
+        ({"PORTICO_ENV": "staging"}, "PORTICO_ENV must be"),
+        ({"PORTICO_CONFIG": "/nonexistent/portico.toml"}, "does not exist"),
+    ],
+)
+def test_bad_configuration_is_explained(
+    tmp_path: Path, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"PORTICO_DATA_DIR": str(tmp_path), **environ})
+
+
+def test_unknown_or_broken_toml_is_explained(tmp_path: Path) -> None:
+    config = tmp_path / "portico.toml"
+    config.write_text("portal_prot = 1\n")
+    with pytest.raises(ConfigError, match="unknown settings portal_prot"):
+        load_settings({"PORTICO_CONFIG": str(config)})
+    config.write_text("portal_port = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"PORTICO_CONFIG": str(config)})

@@ -1,0 +1,111 @@
+"""Applying every migration to an empty database gives exactly the expected schema.
+
+After a new migration, regenerate the reference with `PORTICO_UPDATE_SCHEMA=1 pytest
+tests/kernel/test_migrations.py` and review the diff of expected_schema.txt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from kernel.db import list_migrations, migrate
+
+EXPECTED = Path(__file__).with_name("expected_schema.txt")
+# Global look-up tables (Citus reference tables); every other table is keyed by merchant.
+GLOBAL_TABLES = {
+    "console_sessions",
+    "login_attempts",
+    "merchants",
+    "router_directory",
+    "schema_migrations",
+    "user_accounts",
+}
+
+SCHEMA_QUERY = """
+SELECT 'column ' || c.table_name || '.' || c.column_name || ' ' || c.data_type
+       || CASE WHEN c.is_nullable = 'NO' THEN ' not null' ELSE '' END
+       || coalesce(' default ' || c.column_default, '') AS line
+FROM information_schema.columns c WHERE c.table_schema = 'public'
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+ORDER BY 1
+"""
+
+
+async def schema_of(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(SCHEMA_QUERY)
+    finally:
+        await conn.close()
+    return "\n".join(r["line"] for r in rows) + "\n"
+
+
+@pytest.fixture
+async def empty_database(server_url: str):
+    name = f"portico_schema_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path="/" + name))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_all_migrations_give_the_expected_schema(empty_database: str) -> None:
+    applied = await migrate(empty_database)
+    assert applied == [m.version for m in list_migrations()]
+    schema = await schema_of(empty_database)
+    if os.environ.get("PORTICO_UPDATE_SCHEMA"):
+        EXPECTED.write_text(schema)
+    assert schema == EXPECTED.read_text()
+    assert await migrate(empty_database) == []  # a second run changes nothing
+
+
+async def test_concurrent_migrations_do_not_race(empty_database: str) -> None:
+    results = await asyncio.gather(*(migrate(empty_database) for _ in range(3)))
+    assert sorted(len(r) for r in results) == [0, 0, len(list_migrations())]
+
+
+async def test_every_tenant_table_has_merchant_id_first_in_its_primary_key(
+    database_url: str,
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT c.relname AS table, a.attname AS first_key
+               FROM pg_constraint k
+               JOIN pg_class c ON c.oid = k.conrelid
+               JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+               WHERE k.contype = 'p' AND k.connamespace = 'public'::regnamespace"""
+        )
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )
+    finally:
+        await conn.close()
+    keyed = {r["table"]: r["first_key"] for r in rows}
+    assert {t["tablename"] for t in tables} <= set(keyed), "every table has a primary key"
+    wrong = {t: k for t, k in keyed.items() if t not in GLOBAL_TABLES and k != "merchant_id"}
+    assert wrong == {}
+
+
+def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1")
+    (tmp_path / "0003_b.sql").write_text("SELECT 1")
+    with pytest.raises(ValueError, match="without gaps"):
+        list_migrations(tmp_path)
+    (tmp_path / "0003_b.sql").rename(tmp_path / "bad-name.sql")
+    with pytest.raises(ValueError, match="NNNN_name"):
+        list_migrations(tmp_path)

@@ -1,0 +1,245 @@
+"""The shopper's login through the portal against a simulated router on the real broker."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, quote, urlsplit
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from kernel.config import Settings
+from portal.fas import encode_fas, rhid, sha256_hex
+from portico.simulator import SimulatedRouter
+from tests.factories import Tenant, make_tenant
+
+
+@pytest.fixture
+async def tenant(db: asyncpg.Pool) -> Tenant:
+    return await make_tenant(db, session_minutes=45)
+
+
+@pytest.fixture
+async def router(settings: Settings, tenant: Tenant) -> AsyncIterator[SimulatedRouter]:
+    sim = SimulatedRouter(
+        tenant.router.router_id,
+        mqtt_url=settings.mqtt_url,
+        password=tenant.mqtt_password,
+        faskey=tenant.router.faskey,
+        portal_url="http://portal.test",
+        gateway_mac="02:00:00:00:00:01",
+        gateway_host="192.168.8.1",
+        gateway_port=2050,
+    )
+    # Only the MQTT side runs here; the gateway's HTTP side is exercised by the e2e tests.
+    sim._start_gateway = _no_gateway  # type: ignore[method-assign]
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+async def _no_gateway() -> None:
+    return None
+
+
+def splash_path(sim: SimulatedRouter, fields: dict[str, str]) -> str:
+    return f"/fas/{sim.router_id}/?fas={encode_fas(fields)}"
+
+
+async def active_sessions(db: asyncpg.Pool, tenant: Tenant) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM portal_sessions WHERE merchant_id = $1 AND status = 'active'",
+        tenant.merchant_id,
+    )
+
+
+async def test_splash_shows_brand_ad_and_coupon_in_both_languages(
+    portal_client: TestClient, router: SimulatedRouter
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:01", "10.0.0.5")
+    path = splash_path(router, router.fas_fields(client))
+    zh = await portal_client.get(path, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert zh.status == 200
+    text = await zh.text()
+    assert "为你奉茶" in text and "领取优惠券" in text and "连接上网" in text
+    en = await portal_client.get(path, headers={"Accept-Language": "en-US,en;q=0.9"})
+    text = await en.text()
+    assert "Tea for you" in text and "Get coupon" in text and "Connect" in text
+    assert "http://" not in re.sub(r'href="[^"]*"|action="[^"]*"', "", text.split("<body>")[0])
+    assert en.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_click_through_grants_access_and_records_the_login(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:02", "10.0.0.6")
+    fields = router.fas_fields(client, origin_url="http://example.com/start")
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/login",
+        data={"fas": encode_fas(fields), "accept": "1", "lang": "en"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    target = urlsplit(response.headers["Location"])
+    assert (target.netloc, target.path) == ("192.168.8.1:2050", "/opennds_auth/")
+    query = parse_qs(target.query)
+    assert query["tok"] == [rhid(sha256_hex(client.token), tenant.router.faskey)]
+    assert query["redir"] == ["http://example.com/start"]
+    assert client.authenticated and client.grant["minutes"] == 45
+    assert client.grant["down_kbps"] == 4000
+    sessions = await active_sessions(db, tenant)
+    assert len(sessions) == 1 and sessions[0]["client_mac"] == "aa:bb:cc:00:00:02"
+    assert sessions[0]["device_hash"] != "aa:bb:cc:00:00:02"
+    command = await db.fetchrow(
+        "SELECT status, op FROM router_commands WHERE merchant_id = $1 AND command_id = $2",
+        tenant.merchant_id,
+        sessions[0]["command_id"],
+    )
+    assert (command["op"], command["status"]) == ("auth", "done")
+    logins = await db.fetchval(
+        "SELECT count(*) FROM events WHERE merchant_id = $1 AND kind = 'login'",
+        tenant.merchant_id,
+    )
+    assert logins == 1
+
+
+async def test_terms_must_be_accepted(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:03", "10.0.0.7")
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/login",
+        data={"fas": encode_fas(router.fas_fields(client)), "lang": "en"},
+        allow_redirects=False,
+    )
+    assert response.status == 400
+    assert "Please accept the terms" in await response.text()
+    assert not client.authenticated
+    assert await active_sessions(db, tenant) == []
+
+
+@pytest.mark.parametrize("forgery", ["other_mac", "wrong_hid"])
+async def test_forged_redirect_gets_no_grant(
+    portal_client: TestClient,
+    router: SimulatedRouter,
+    tenant: Tenant,
+    db: asyncpg.Pool,
+    forgery: str,
+) -> None:
+    victim = router.add_client("aa:bb:cc:00:00:04", "10.0.0.8")
+    fields = router.fas_fields(victim)
+    if forgery == "other_mac":
+        fields["clientmac"] = "aa:bb:cc:00:00:99"  # a device the router has never seen
+    else:
+        fields["hid"] = sha256_hex("deadbeef")  # a token the router never issued
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/login",
+        data={"fas": encode_fas(fields), "accept": "1", "lang": "en"},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "could not confirm your device" in await response.text()
+    assert not victim.authenticated
+    assert await active_sessions(db, tenant) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/fas/ap-nobody/?fas=" + encode_fas({"hid": "a" * 64}), 404, "not registered"),
+        ("/fas/{router}/?fas=%%%garbage", 400, "not valid"),
+        ("/fas/{router}/?fas=" + "QUFB" * 2000, 400, "not valid"),
+        ("/fas/{router}/", 400, "not valid"),
+        ("/fas/" + "x" * 300 + "/?fas=QUFB", 404, "not registered"),
+    ],
+)
+async def test_bad_redirects_get_a_clear_error_page(
+    portal_client: TestClient, router: SimulatedRouter, path: str, status: int, text: str
+) -> None:
+    response = await portal_client.get(
+        path.replace("{router}", router.router_id), headers={"Accept-Language": "en"}
+    )
+    assert response.status == status
+    assert text in await response.text()
+
+
+async def test_wrong_gateway_mac_is_refused(
+    portal_client: TestClient, db: asyncpg.Pool, settings: Settings
+) -> None:
+    tenant = await make_tenant(db, gateway_mac="02:00:00:00:00:aa", with_ad=False)
+    fields = {
+        "hid": "b" * 64,
+        "clientip": "10.0.0.9",
+        "clientmac": "aa:bb:cc:00:00:05",
+        "gatewayaddress": "192.168.8.1:2050",
+        "gatewaymac": "020000000001",
+    }
+    response = await portal_client.get(
+        f"/fas/{tenant.router.router_id}/?fas={encode_fas(fields)}",
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status == 400
+
+
+async def test_no_ack_gives_try_again_page_and_no_session(
+    portal_client: TestClient, db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await make_tenant(db, with_ad=False)  # no simulated router answers for it
+    fields = {
+        "hid": "c" * 64,
+        "clientip": "10.0.0.10",
+        "clientmac": "aa:bb:cc:00:00:06",
+        "gatewayaddress": "192.168.8.1:2050",
+    }
+    raw = encode_fas(fields)
+    with caplog.at_level(logging.ERROR, logger="portico.controller.commands"):
+        response = await portal_client.post(
+            f"/fas/{tenant.router.router_id}/login",
+            data={"fas": raw, "accept": "1", "lang": "en"},
+            allow_redirects=False,
+        )
+    assert response.status == 503
+    text = await response.text()
+    assert "did not answer in time" in text and "Try again" in text
+    assert f"/fas/{tenant.router.router_id}/?fas={quote(raw, safe='')}" in text
+    assert any("got no ack" in r.getMessage() for r in caplog.records)
+    assert await active_sessions(db, tenant) == []
+    statuses = await db.fetch(
+        "SELECT status FROM router_commands WHERE merchant_id = $1", tenant.merchant_id
+    )
+    assert [r["status"] for r in statuses] == ["timeout"]
+
+
+async def test_coupon_claim_shows_a_code_once_per_device(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:07", "10.0.0.11")
+    form = {"fas": encode_fas(router.fas_fields(client)), "coupon": str(tenant.coupon_id)}
+    first = await portal_client.post(f"/fas/{router.router_id}/coupon", data=form)
+    assert first.status == 200
+    code = re.search(r'id="coupon-code">([0-9A-Z-]+)<', await first.text())
+    assert code is not None
+    second = await portal_client.post(f"/fas/{router.router_id}/coupon", data=form)
+    assert code.group(1) in await second.text()
+    bad = await portal_client.post(
+        f"/fas/{router.router_id}/coupon", data={**form, "coupon": "nope"}
+    )
+    assert bad.status == 404
+
+
+async def test_ad_impression_counts_only_signed_image_fetches(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:08", "10.0.0.12")
+    page = await (await portal_client.get(splash_path(router, router.fas_fields(client)))).text()
+    image_url = re.search(r'<img src="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert (await portal_client.get(image_url)).status == 200
+    assert (await portal_client.get(image_url.replace("sig=", "sig=0"))).status == 200
+    count = await db.fetchval(
+        "SELECT count(*) FROM events WHERE merchant_id = $1 AND kind = 'ad_impression'",
+        tenant.merchant_id,
+    )
+    assert count == 1
