@@ -1,0 +1,1 @@
+"""Merchants, stores, console users, their sessions, and the console's web shell."""

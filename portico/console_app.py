@@ -62,6 +62,6 @@ async def _purge_loop(db: asyncpg.Pool) -> None:
     while True:
         try:
             await account_services.purge_expired(db)
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("could not purge expired console sessions; will retry")
         await asyncio.sleep(PURGE_INTERVAL)

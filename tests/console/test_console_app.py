@@ -4,6 +4,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
@@ -180,7 +181,8 @@ async def test_dashboard_shows_todays_logins_of_my_stores_only(
     me = await new_member(db)
     await accounts.create_store(db, me.merchant_id, "Second shop", "Europe/London")
     rival = await new_member(db, store_name=f"Rival store {uuid.uuid4().hex[:6]}")
-    for device in ("aaaa1111bbbb", "aaaa1111bbbb", "cccc2222dddd"):
+    now = datetime.now(UTC).replace(microsecond=0)
+    for seconds_ago, device in ((3, "aaaa1111bbbb"), (2, "aaaa1111bbbb"), (1, "cccc2222dddd")):
         await analytics.record_event(
             db,
             me.merchant_id,
@@ -188,7 +190,9 @@ async def test_dashboard_shows_todays_logins_of_my_stores_only(
             store_id=me.store_id,
             device_hash=device,
             data={"method": "click"},
+            occurred_at=now - timedelta(seconds=seconds_ago),
         )
+    last_login = (now - timedelta(seconds=1)).astimezone(ZoneInfo("Asia/Shanghai"))
     start, _ = analytics.day_bounds(datetime.now(UTC), "Asia/Shanghai")
     await analytics.record_event(  # yesterday in the store's time zone: not today's count
         db,
@@ -213,9 +217,12 @@ async def test_dashboard_shows_todays_logins_of_my_stores_only(
     assert response.status == 200
     html = await response.text()
     row = re.escape(me.store_name) + r'<span class="zone">Asia/Shanghai</span></td>\s*'
-    assert re.search(row + r'<td class="num">3</td>\s*<td class="num">2</td>', html)
+    cells = [f'<td class="num">{value}</td>' for value in (3, 2, f"{last_login:%H:%M}")]
+    assert re.search(row + r"\s*".join(cells), html)
     second = r'Second shop<span class="zone">Europe/London</span></td>\s*'
-    assert re.search(second + r'<td class="num">0</td>\s*<td class="num">0</td>', html)
+    assert re.search(
+        second + r'<td class="num">0</td>\s*<td class="num">0</td>\s*<td class="num">—</td>', html
+    )
     assert "aaaa1111" in html and "aaaa1111bbbb" not in html  # shortened pseudonymous id
     assert "Click-through" in html
     assert '<meta http-equiv="refresh" content="30">' in html
