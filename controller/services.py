@@ -25,6 +25,7 @@ __all__ = [
     "authorize_client",
     "find_router",
     "register_router",
+    "restore_client",
 ]
 
 log = logging.getLogger("portico.controller")
@@ -120,6 +121,22 @@ async def authorize_client(
         "custom": custom,
     }
     return await sender.send(router.ref, "auth", args)
+
+
+async def restore_client(
+    sender: CommandSender, router: Router, *, mac: str, policy: AccessPolicy, custom: str = ""
+) -> Ack:
+    """Re-grant a session we verified before (after openNDS restarted and forgot it)."""
+    args: dict[str, Any] = {
+        "mac": mac,
+        "minutes": policy.minutes,
+        "up_kbps": policy.up_kbps,
+        "down_kbps": policy.down_kbps,
+        "up_quota_kb": policy.up_quota_kb,
+        "down_quota_kb": policy.down_quota_kb,
+        "custom": custom,
+    }
+    return await sender.send(router.ref, "restore", args)
 
 
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -19,8 +19,7 @@ CATALOG = {
             "network and count visits. No personal data is sold."
         ),
         "zh-CN": (
-            "我们会记录您设备的匿名标识和到访时间，用于运营本网络和统计客流，"
-            "不会出售个人信息。"
+            "我们会记录您设备的匿名标识和到访时间，用于运营本网络和统计客流，不会出售个人信息。"
         ),
     },
     "connect": {"en": "Connect", "zh-CN": "连接上网"},

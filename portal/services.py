@@ -6,17 +6,19 @@ import hashlib
 import hmac
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 
 import analytics.services as analytics
 from controller.services import (
     AccessPolicy,
+    CommandFailed,
     CommandSender,
     Router,
     authorize_client,
     find_router,
+    restore_client,
 )
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
@@ -162,6 +164,37 @@ async def click_through(
         )
     log.info("login %s at router %s (click)", session_id, visit.router.router_id)
     return session_id
+
+
+async def restore_sessions(db: asyncpg.Pool, sender: CommandSender, router: Router) -> int:
+    """After openNDS on `router` restarted, re-grant its active sessions; return how many."""
+    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
+    sessions = await db.fetch(
+        queries.active_sessions_of_router, router.merchant_id, router.router_id
+    )
+    if row is None or not sessions:
+        return 0
+    portal = StorePortal(**dict(row))
+    restored = 0
+    for session in sessions:
+        policy = replace(portal.policy, minutes=max(1, session["minutes_left"]))
+        try:
+            ack = await restore_client(
+                sender,
+                router,
+                mac=session["client_mac"],
+                policy=policy,
+                custom=session["session_id"].hex[:16],
+            )
+        except CommandFailed as exc:
+            log.error("could not restore sessions on %s: %s", router.router_id, exc)
+            break  # the router is not answering; it will report nds_restarted again
+        if ack.ok:
+            restored += 1
+        else:
+            log.warning("router %s did not restore a session: %s", router.router_id, ack.code)
+    log.info("restored %d of %d sessions on %s", restored, len(sessions), router.router_id)
+    return restored
 
 
 def impression_signature(secret_key: str, *parts: str) -> str:

@@ -13,10 +13,11 @@ import asyncpg
 from aiohttp import web
 
 from controller.listener import FleetListener
-from controller.services import CommandSender
+from controller.services import CommandSender, Router
 from kernel.config import Settings
 from kernel.db import create_pool, migrate
 from kernel.embedded import embedded_broker, start_embedded_postgres
+from portal import services as portal_services
 from portal.app import make_portal_app
 
 log = logging.getLogger("portico")
@@ -70,26 +71,32 @@ async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncI
     """Start the given roles; stop them when the context ends."""
     settings = infra.settings
     async with contextlib.AsyncExitStack() as stack:
+        # One command sender serves both roles when they share a process.
+        if "controller" in roles or "portal" in roles:
+            sender = await _command_sender(stack, infra)
         if "controller" in roles:
+            restoring: set[asyncio.Task[int]] = set()
+
+            async def on_nds_restarted(router: Router) -> None:
+                # In the background: the listener must not wait for a whole router's acks.
+                task = asyncio.create_task(
+                    portal_services.restore_sessions(infra.db, sender, router)
+                )
+                restoring.add(task)
+                task.add_done_callback(restoring.discard)
+
             listener = FleetListener(
                 settings.mqtt_url,
                 infra.db,
                 # amqtt, the embedded broker, has no shared subscriptions.
                 shared_group=None if infra.embedded_mqtt else "ctrl",
+                on_nds_restarted=on_nds_restarted,
             )
             task = asyncio.create_task(listener.run(), name="controller")
             stack.push_async_callback(_cancel, task)
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:
-            sender = CommandSender(
-                settings.mqtt_url,
-                infra.db,
-                ack_timeout=settings.ack_timeout,
-                ttl=settings.command_ttl,
-            )
-            await sender.start()
-            stack.push_async_callback(sender.stop)
             app = make_portal_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.portal_port)
             log.info("portal role up at %s", settings.portal_url)
@@ -100,6 +107,18 @@ async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncI
             await _serve_app(stack, app, settings.bind, settings.console_port)
             log.info("console role up at %s", settings.console_url)
         yield
+
+
+async def _command_sender(stack: contextlib.AsyncExitStack, infra: Infrastructure) -> CommandSender:
+    sender = CommandSender(
+        infra.settings.mqtt_url,
+        infra.db,
+        ack_timeout=infra.settings.ack_timeout,
+        ttl=infra.settings.command_ttl,
+    )
+    await sender.start()
+    stack.push_async_callback(sender.stop)
+    return sender
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -149,6 +149,8 @@ class SimulatedRouter:
             return _ack(command_id, "done", "ok")
         if op == "auth":
             return self._auth(command_id, args)
+        if op == "restore":
+            return self._restore(command_id, args)
         if op == "deauth":
             return self._deauth(command_id, args)
         return _ack(command_id, "rejected", "unknown_op")
@@ -156,23 +158,32 @@ class SimulatedRouter:
     def _auth(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
         mac, hid, custom = args.get("mac"), args.get("hid"), args.get("custom", "")
         limits = {k: args.get(k, 0) for k in _LIMIT_KEYS}
-        if (
-            not isinstance(mac, str)
-            or not _MAC.match(mac)
-            or not isinstance(hid, str)
-            or not _HID.match(hid)
-            or not isinstance(custom, str)
-            or not _CUSTOM.match(custom)
-            or not all(type(v) is int and 0 <= v <= 10_000_000 for v in limits.values())
-        ):
+        if not isinstance(hid, str) or not _HID.match(hid) or not _valid_grant(mac, custom, limits):
             return _ack(command_id, "rejected", "bad_args")
-        client = self.clients.get(mac)
+        client = self.clients.get(mac)  # type: ignore[arg-type]
         if client is None:
             return _ack(command_id, "rejected", "no_client")
         if sha256_hex(client.token) != hid:
             return _ack(command_id, "rejected", "hid_mismatch")
         client.authenticated, client.grant = True, limits
         return _ack(command_id, "done", "ok")
+
+    def _restore(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        mac, custom = args.get("mac"), args.get("custom", "")
+        limits = {k: args.get(k, 0) for k in _LIMIT_KEYS}
+        if not _valid_grant(mac, custom, limits):
+            return _ack(command_id, "rejected", "bad_args")
+        client = self.clients.get(mac)  # type: ignore[arg-type]
+        if client is None:
+            return _ack(command_id, "error", "ndsctl_failed")  # openNDS answers "No"
+        client.authenticated, client.grant = True, limits
+        return _ack(command_id, "done", "ok")
+
+    def restart_nds(self) -> None:
+        """openNDS restarted: every grant is gone and every client has a new token."""
+        for client in self.clients.values():
+            client.authenticated, client.grant = False, {}
+            client.token = secrets.token_hex(4)
 
     def _deauth(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
         mac = args.get("mac")
@@ -239,7 +250,7 @@ class SimulatedRouter:
                 "agent": "portico-simulator/1.0",
                 "fw": "simulated",
                 "boot_id": secrets.token_hex(8),
-                "caps": ["auth", "deauth", "ping"],
+                "caps": ["auth", "restore", "deauth", "ping"],
                 "ts": int(time.time()),
             }
         )
@@ -273,6 +284,16 @@ class SimulatedRouter:
                 raise web.HTTPFound(target)
         # openNDS silently bounces a wrong token back to the portal.
         raise web.HTTPFound(f"{self.portal_url}/fas/{self.router_id}/")
+
+
+def _valid_grant(mac: object, custom: object, limits: dict[str, object]) -> bool:
+    return (
+        isinstance(mac, str)
+        and bool(_MAC.match(mac))
+        and isinstance(custom, str)
+        and bool(_CUSTOM.match(custom))
+        and all(type(v) is int and 0 <= v <= 10_000_000 for v in limits.values())  # type: ignore[operator]
+    )
 
 
 def _ack(command_id: str, status: str, code: str) -> dict[str, Any]:

@@ -243,3 +243,23 @@ async def test_ad_impression_counts_only_signed_image_fetches(
         tenant.merchant_id,
     )
     assert count == 1
+
+
+async def test_sessions_are_restored_after_opennds_restarts(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool, sender
+) -> None:
+    import portal.services
+
+    client = router.add_client("aa:bb:cc:00:00:09", "10.0.0.13")
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/login",
+        data={"fas": encode_fas(router.fas_fields(client)), "accept": "1"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    router.restart_nds()
+    assert not client.authenticated
+    restored = await portal.services.restore_sessions(db, sender, tenant.router)
+    assert restored == 1
+    assert client.authenticated and 44 <= client.grant["minutes"] <= 45
+    assert client.grant["down_kbps"] == 4000
