@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import accounts.services as accounts
 import asyncpg
 
+import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
 from controller.services import find_router, register_router

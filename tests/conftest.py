@@ -15,9 +15,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from controller.services import CommandSender
 from kernel.config import Settings, load_settings
 from kernel.db import create_pool, migrate
+from portal.app import make_portal_app
 
 
 def _with_database(url: str, name: str) -> str:
@@ -87,3 +90,21 @@ def settings(
         secret_key="test-secret-" + "x" * 40,
         ack_timeout="2",
     )
+
+
+@pytest.fixture(scope="session")
+async def sender(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[CommandSender]:
+    sender = CommandSender(settings.mqtt_url, db, ack_timeout=settings.ack_timeout)
+    await sender.start()
+    yield sender
+    await sender.stop()
+
+
+@pytest.fixture
+async def portal_client(
+    settings: Settings, db: asyncpg.Pool, sender: CommandSender
+) -> AsyncIterator[TestClient]:
+    """The portal app on a test server, with the real database and broker."""
+    app = make_portal_app(settings, db, sender)
+    async with TestClient(TestServer(app)) as client:
+        yield client

@@ -90,9 +90,7 @@ async def test_every_tenant_table_has_merchant_id_first_in_its_primary_key(
                JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
                WHERE k.contype = 'p' AND k.connamespace = 'public'::regnamespace"""
         )
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     finally:
         await conn.close()
     keyed = {r["table"]: r["first_key"] for r in rows}

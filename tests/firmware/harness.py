@@ -1,0 +1,574 @@
+"""Helpers to run the router agent (firmware-scripts/) in tests: busybox environment with
+stubs, the broker and an MQTT probe, and the agent process. The fixtures that wrap them are in
+tests/firmware/conftest.py, which describes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIRMWARE = REPO / "firmware-scripts"
+FILES = FIRMWARE / "files"
+AGENT_SCRIPT = FILES / "usr/sbin/portico-agent"
+JSON_AWK = FILES / "usr/lib/portico/json.awk"
+INSTALL_SH = FIRMWARE / "install.sh"
+BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
+
+MISSING_TOOLS = [
+    tool for tool in ("busybox", "mosquitto_sub", "mosquitto_pub") if shutil.which(tool) is None
+]
+needs_tools = pytest.mark.skipif(
+    bool(MISSING_TOOLS),
+    reason=f"missing {', '.join(MISSING_TOOLS)} (apt-get install busybox mosquitto-clients)",
+)
+
+WAIT = 5.0  # seconds, the default bound of every wait on the agent
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_device_id() -> str:
+    return f"t-{uuid.uuid4().hex[:20]}"
+
+
+def new_cmd_id() -> str:
+    return uuid.uuid4().hex
+
+
+def command(
+    op: str,
+    args: dict[str, Any] | None = None,
+    *,
+    cmd_id: str | None = None,
+    exp: int | None = None,
+    v: int = 1,
+) -> dict[str, Any]:
+    """A contract cmd payload; exp defaults to now + 30 s."""
+    return {
+        "v": v,
+        "id": cmd_id or new_cmd_id(),
+        "op": op,
+        "args": {} if args is None else args,
+        "exp": int(time.time()) + 30 if exp is None else exp,
+    }
+
+
+def wait_until(check: Callable[[], Any], timeout: float = WAIT, step: float = 0.05) -> Any:
+    """Poll check() until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)
+
+
+# ---------------------------------------------------------------------------- stubs
+
+NDSCTL_STUB = r"""#!{sh}
+# Fake ndsctl: records its argv (tab-separated) and serves clients from a file.
+dir='{dir}'
+printf '%s\t' "$@" >>"$dir/ndsctl.calls"
+printf '\n' >>"$dir/ndsctl.calls"
+if [ -f "$dir/ndsctl.fail.$1" ]; then
+	cat "$dir/ndsctl.fail.$1" >&2
+	exit 1
+fi
+line=$(grep "^$2 " "$dir/clients")
+case $1 in
+json)
+	if [ -z "$line" ]; then
+		echo '{{}}'
+		exit 0
+	fi
+	set -- $line
+	printf '{{\n  "gatewayname":"Portico%%20Test",\n  "gatewayaddress":"192.168.1.1:2050",\n'
+	printf '  "mac":"%s",\n  "ip":"192.168.1.23",\n  "clientif":"br-lan",\n' "$1"
+	printf '  "session_start":"0",\n  "session_end":"null",\n  "last_active":"1764000000",\n'
+	printf '  "token":"%s",\n  "state":"%s",\n  "download_rate_limit":"0"\n}}\n' "$2" "$3"
+	;;
+auth | deauth)
+	if [ -z "$line" ]; then
+		echo "Client not found" >&2
+		exit 1
+	fi
+	echo "Client authentication changed"
+	;;
+esac
+"""
+
+UCI_STUB = r"""#!{sh}
+# Fake uci: records its argv; get/set/commit on a KEY=VALUE file.
+dir='{dir}'
+printf '%s\t' "$@" >>"$dir/uci.calls"
+printf '\n' >>"$dir/uci.calls"
+while [ $# -gt 0 ]; do
+	case $1 in
+	-q) shift ;;
+	-c) shift 2 ;;
+	*) break ;;
+	esac
+done
+case $1 in
+get)
+	line=$(grep "^$2=" "$dir/uci.db" | tail -n 1)
+	[ -n "$line" ] || exit 1
+	printf '%s\n' "${{line#*=}}"
+	;;
+set) printf '%s\n' "$2" >>"$dir/uci.db" ;;
+commit) ;;
+*)
+	echo "uci stub: unsupported command $1" >&2
+	exit 1
+	;;
+esac
+"""
+
+LOGGER_STUB = r"""#!{sh}
+# Fake logger: appends "tag: message" lines to a file.
+tag=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	-t) tag=$2; shift 2 ;;
+	-p) shift 2 ;;
+	*) break ;;
+	esac
+done
+printf '%s: %s\n' "$tag" "$*" >>'{dir}/logger.log'
+"""
+
+PIDOF_STUB = r"""#!{sh}
+# Fake pidof: the pid of opennds comes from a file.
+[ "$1" = opennds ] && [ -s '{dir}/opennds.pid' ] || exit 1
+cat '{dir}/opennds.pid'
+"""
+
+OPKG_STUB = r"""#!{sh}
+# Fake opkg: records its argv; list-installed prints the names in opkg.installed.
+dir='{dir}'
+printf '%s\t' "$@" >>"$dir/opkg.calls"
+printf '\n' >>"$dir/opkg.calls"
+while [ $# -gt 0 ]; do
+	case $1 in
+	-o) shift 2 ;;
+	*) break ;;
+	esac
+done
+case $1 in
+list-installed) sed 's/$/ - 1.0-1/' "$dir/opkg.installed" ;;
+update) [ ! -f "$dir/opkg.fail" ] || exit 1 ;;
+install)
+	shift
+	for p in "$@"; do echo "$p" >>"$dir/opkg.installed"; done
+	;;
+*) exit 1 ;;
+esac
+"""
+
+
+def read_calls(path: Path) -> list[list[str]]:
+    """Calls recorded by a stub: one list of arguments per call."""
+    if not path.exists():
+        return []
+    return [line.split("\t")[:-1] for line in path.read_text().splitlines()]
+
+
+@dataclass
+class BusyboxEnv:
+    """A temp dir with busybox applets and stubs, for running the agent or the installer."""
+
+    root: Path
+    bin: Path
+    stubs: Path
+    state_dir: Path
+
+    @classmethod
+    def create(cls, root: Path, busybox_bin_dir: Path) -> BusyboxEnv:
+        stubs = root / "stubs"
+        stubs.mkdir(parents=True)
+        state_dir = root / "state"
+        sh = busybox_bin_dir / "sh"
+        for name, text in [
+            ("ndsctl", NDSCTL_STUB),
+            ("uci", UCI_STUB),
+            ("logger", LOGGER_STUB),
+            ("pidof", PIDOF_STUB),
+            ("opkg", OPKG_STUB),
+        ]:
+            path = stubs / name
+            path.write_text(text.format(sh=sh, dir=stubs))
+            path.chmod(0o755)
+        for name in ("clients", "uci.db", "opkg.installed"):
+            (stubs / name).write_text("")
+        return cls(root=root, bin=busybox_bin_dir, stubs=stubs, state_dir=state_dir)
+
+    @property
+    def ndsctl_calls_path(self) -> Path:
+        return self.stubs / "ndsctl.calls"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.stubs}:{self.bin}:/usr/bin",
+            "HOME": str(self.root),
+            "LC_ALL": "C",
+        }
+        env.update(extra)
+        return env
+
+    def set_clients(self, clients: dict[str, str | tuple[str, str]]) -> None:
+        """The fake openNDS client table: mac -> token, or mac -> (token, state)."""
+        lines = []
+        for mac, entry in clients.items():
+            token, state = (entry, "Preauthenticated") if isinstance(entry, str) else entry
+            lines.append(f"{mac} {token} {state}\n")
+        (self.stubs / "clients").write_text("".join(lines))
+
+    def ndsctl_calls(self) -> list[list[str]]:
+        return read_calls(self.ndsctl_calls_path)
+
+    def fail_ndsctl(self, subcommand: str, message: str = "ndsctl: failed") -> None:
+        """Make `ndsctl <subcommand>` print message on stderr and exit 1."""
+        (self.stubs / f"ndsctl.fail.{subcommand}").write_text(message + "\n")
+
+    def set_nds_pid(self, pid: str | None) -> None:
+        """What `pidof opennds` prints; None: openNDS is not running."""
+        (self.stubs / "opennds.pid").write_text(pid or "")
+
+    def uci_calls(self) -> list[list[str]]:
+        return read_calls(self.stubs / "uci.calls")
+
+    def uci_db(self) -> dict[str, str]:
+        pairs = (line.split("=", 1) for line in (self.stubs / "uci.db").read_text().splitlines())
+        return {key: value for key, value in pairs}
+
+    def opkg_calls(self) -> list[list[str]]:
+        return read_calls(self.stubs / "opkg.calls")
+
+    def log_text(self) -> str:
+        path = self.stubs / "logger.log"
+        return path.read_text() if path.exists() else ""
+
+
+# ---------------------------------------------------------------------------- MQTT
+
+
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect and stop the network thread, which closes the client's sockets."""
+    client.disconnect()
+    client.loop_stop()
+
+
+@dataclass
+class Message:
+    kind: str  # status, ack or evt
+    payload: bytes
+    retain: bool
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class Probe:
+    """A paho client subscribed to ap/v1/<device_id>/{status,ack,evt}; records all it gets."""
+
+    def __init__(self, broker: Broker, device_id: str) -> None:
+        self.device_id = device_id
+        self.messages: list[Message] = []
+        self.ignored_ids: set[str] = set()  # acks of AgentProcess.wait_ready's pings
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self._client = broker.client()
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        topics = [(f"ap/v1/{device_id}/{kind}", 1) for kind in ("status", "ack", "evt")]
+        self._client.subscribe(topics)
+        if not self._subscribed.wait(WAIT):
+            self.close()
+            raise AssertionError("probe: no SUBACK from the broker")
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            kind = msg.topic.rsplit("/", 1)[-1]
+            self.messages.append(Message(kind, bytes(msg.payload), bool(msg.retain)))
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        close_client(self._client)
+
+    def _of_kind(self, kind: str) -> list[Message]:
+        return [
+            m
+            for m in self.messages
+            if m.kind == kind and not (kind == "ack" and m.json().get("id") in self.ignored_ids)
+        ]
+
+    def of_kind(self, kind: str) -> list[Message]:
+        """Messages of kind (status, ack, evt) so far, in order."""
+        with self._cond:
+            return self._of_kind(kind)
+
+    def wait_for(
+        self,
+        kind: str,
+        match: Callable[[Message], bool] = lambda m: True,
+        timeout: float = WAIT,
+        skip: int = 0,
+    ) -> Message:
+        """The first message of kind (after the first `skip` of that kind) that matches."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self._of_kind(kind)[skip:]
+                for message in found:
+                    if match(message):
+                        return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no matching {kind} within {timeout}s; got {[m.payload for m in found]}"
+                    )
+                self._cond.wait(left)
+
+    def publish_cmd(self, payload: dict[str, Any] | str | bytes) -> None:
+        data = json.dumps(payload) if isinstance(payload, dict) else payload
+        info = self._client.publish(f"ap/v1/{self.device_id}/cmd", data, qos=1)
+        info.wait_for_publish(WAIT)
+        assert info.is_published(), "probe: command not published"
+
+    def send_and_wait_ack(
+        self, payload: dict[str, Any] | str | bytes, timeout: float = WAIT
+    ) -> dict[str, Any]:
+        """Publish a command and return the next ack (the agent answers in order)."""
+        seen = len(self.of_kind("ack"))
+        self.publish_cmd(payload)
+        return self.wait_for("ack", timeout=timeout, skip=seen).json()
+
+    def request(self, op: str, args: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Send a command and return its ack (matched by id)."""
+        cmd = command(op, args, **kw)
+        self.publish_cmd(cmd)
+        return self.wait_for("ack", lambda m: m.json()["id"] == cmd["id"]).json()
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> Broker:
+        parsed = urlparse(url)
+        if parsed.scheme != "mqtt" or not parsed.hostname:
+            raise ValueError(f"MQTT_URL must look like mqtt://host:port, not {url!r}")
+        return cls(parsed.hostname, parsed.port or 1883, parsed.username, parsed.password)
+
+    def client(self, client_id: str = "", clean: bool = True) -> mqtt.Client:
+        """A connected client with its network loop running."""
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean,
+            protocol=mqtt.MQTTv311,
+        )
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        connected = threading.Event()
+        client.on_connect = lambda *_: connected.set()
+        client.connect(self.host, self.port, keepalive=30)
+        client.loop_start()
+        if not connected.wait(WAIT):
+            close_client(client)
+            raise AssertionError(f"no CONNACK from {self.host}:{self.port}")
+        return client
+
+    def probe(self, device_id: str) -> Probe:
+        return Probe(self, device_id)
+
+    def retained(self, topic: str, timeout: float = 2.0) -> bytes | None:
+        """The retained message on topic, as a new subscriber gets it (None: none)."""
+        got: list[bytes] = []
+        event = threading.Event()
+
+        def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            if msg.retain:
+                got.append(bytes(msg.payload))
+                event.set()
+
+        client = self.client()
+        client.on_message = on_message
+        client.subscribe(topic, qos=1)
+        event.wait(timeout)
+        close_client(client)
+        return got[0] if got else None
+
+    def forget(self, device_id: str) -> None:
+        """Drop what a test device leaves on the broker: its retained status, its session."""
+        client = self.client()
+        client.publish(f"ap/v1/{device_id}/status", b"", qos=1, retain=True).wait_for_publish(WAIT)
+        client.loop_stop()
+        client.disconnect()
+        # A clean-session connect with the agent's client id deletes its persistent session.
+        self.client(client_id=f"{device_id}-cmd", clean=True).disconnect()
+
+
+# ---------------------------------------------------------------------------- agent
+
+
+@dataclass
+class AgentProcess:
+    device_id: str
+    env: BusyboxEnv
+    broker: Broker
+    proc: subprocess.Popen[bytes]
+    output_path: Path
+    probe: Probe | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def ndsctl_calls_path(self) -> Path:
+        return self.env.ndsctl_calls_path
+
+    def ndsctl_calls(self) -> list[list[str]]:
+        return self.env.ndsctl_calls()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def subscriber_pid(self) -> int | None:
+        path = self.env.state_dir / "sub.pid"
+        text = path.read_text().strip() if path.exists() else ""
+        return int(text) if text else None
+
+    def request(self, op: str, args: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        assert self.probe is not None, "started with_probe=False"
+        return self.probe.request(op, args, **kw)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Ping until an ack comes back: mosquitto_sub has subscribed."""
+        assert self.probe is not None, "started with_probe=False"
+        deadline = time.monotonic() + timeout
+        sent: list[str] = []
+        while time.monotonic() < deadline:
+            assert self.alive(), f"agent exited:\n{self.logs()}"
+            # A ping sent before the subscription exists is lost; one after it is answered
+            # within milliseconds, so 0.3 s without an ack means "try again".
+            cmd = command("ping")
+            sent.append(cmd["id"])
+            self.probe.publish_cmd(cmd)
+            try:
+                self.probe.wait_for("ack", lambda m: m.json()["id"] in sent, timeout=0.3)
+            except AssertionError:
+                continue
+            self.probe.ignored_ids.update(sent)  # later tests count acks of their own only
+            return
+        raise AssertionError(f"agent not answering within {timeout}s:\n{self.logs()}")
+
+    def terminate(self, timeout: float = WAIT) -> int:
+        """SIGTERM to the agent's shell only (as procd does); returns its exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill9(self) -> None:
+        """SIGKILL to the agent and all its children, as a crash or power loss would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(WAIT)
+
+    def logs(self) -> str:
+        return f"--- logger\n{self.env.log_text()}--- output\n{self.output_path.read_text()}"
+
+    def stop(self) -> None:
+        """Stop the agent's whole process group and forget its broker state. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # the group is gone already
+        try:
+            self.proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            pass  # SIGKILL below
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers, e.g. a child mid-sleep
+        except ProcessLookupError:
+            pass
+        self.proc.wait(WAIT)
+        if self.probe is not None:
+            self.probe.close()
+        self.broker.forget(self.device_id)
+
+
+def start_agent(
+    env: BusyboxEnv,
+    broker: Broker,
+    *,
+    device_id: str | None = None,
+    password: str = "secret",
+    host: str | None = None,
+    port: int | None = None,
+    clients: dict[str, str | tuple[str, str]] | None = None,
+    heartbeat: int = 60,
+    extra_env: dict[str, str] | None = None,
+    with_probe: bool = True,
+) -> AgentProcess:
+    """Start `busybox sh portico-agent` in its own process group; call stop() when done."""
+    device_id = device_id or new_device_id()
+    if clients is not None:
+        env.set_clients(clients)
+    settings = {
+        "PORTICO_DEVICE_ID": device_id,
+        "PORTICO_PASSWORD": password,
+        "PORTICO_BROKER_HOST": host or broker.host,
+        "PORTICO_BROKER_PORT": str(port or broker.port),
+        "PORTICO_TLS": "0",
+        "PORTICO_HEARTBEAT": str(heartbeat),
+        "PORTICO_STATE_DIR": str(env.state_dir),
+    }
+    settings.update(extra_env or {})
+    probe = broker.probe(device_id) if with_probe else None
+    output_path = env.root / f"agent-{device_id}.out"
+    with output_path.open("ab") as output:
+        proc = subprocess.Popen(
+            [BUSYBOX, "sh", str(AGENT_SCRIPT)],
+            env=env.env(**settings),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    agent = AgentProcess(device_id, env, broker, proc, output_path, probe)
+    if probe is not None:
+        try:
+            agent.wait_ready()
+        except BaseException:
+            agent.stop()
+            raise
+    return agent

@@ -1,0 +1,149 @@
+"""firmware-scripts/install.sh into a PORTICO_ROOT temp dir, with stub opkg and uci."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.firmware.harness import BUSYBOX, FILES, INSTALL_SH, BusyboxEnv, needs_tools
+
+pytestmark = needs_tools
+
+ARGS = ["--device-id", "ap-1", "--password", "s3cret-Pw", "--broker", "mqtt.example.com:8883"]
+
+
+def install(
+    env: BusyboxEnv, root: Path, *args: str, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BUSYBOX, "sh", str(INSTALL_SH), *args],
+        env=env.env(PORTICO_ROOT=str(root), **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_installs_packages_files_and_settings(busybox_env: BusyboxEnv, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (busybox_env.stubs / "opkg.installed").write_text("busybox\nopennds\n")
+
+    result = install(busybox_env, root, *ARGS, "--heartbeat", "30")
+
+    assert result.returncode == 0, result.stderr
+    assert busybox_env.opkg_calls() == [
+        ["-o", str(root), "list-installed"],
+        ["-o", str(root), "update"],
+        ["-o", str(root), "install", "mosquitto-client-ssl", "ca-bundle"],
+    ]
+    for rel, expected_mode in [
+        ("usr/sbin/portico-agent", 0o755),
+        ("usr/lib/portico/json.awk", 0o644),
+        ("etc/init.d/portico-agent", 0o755),
+        ("etc/config/portico", 0o600),
+    ]:
+        installed = root / rel
+        assert installed.read_bytes() == (FILES / rel).read_bytes(), rel
+        assert mode(installed) == expected_mode, rel
+    confdir = str(root / "etc/config")
+    sets = [call[3] for call in busybox_env.uci_calls() if call[:3] == ["-c", confdir, "set"]]
+    assert sets == [
+        "portico.agent=agent",
+        "portico.agent.device_id=ap-1",
+        "portico.agent.password=s3cret-Pw",
+        "portico.agent.broker_host=mqtt.example.com",
+        "portico.agent.broker_port=8883",
+        "portico.agent.tls=1",
+        "portico.agent.cafile=",
+        "portico.agent.heartbeat=30",
+        "portico.agent.enabled=1",
+    ]
+    assert busybox_env.uci_calls()[-1] == ["-c", confdir, "commit", "portico"]
+    assert "not enabling or starting the service" in result.stdout
+
+
+def test_skips_installed_packages_and_keeps_existing_config(
+    busybox_env: BusyboxEnv, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    (busybox_env.stubs / "opkg.installed").write_text("mosquitto-client-ssl\nopennds\n")
+    config = root / "etc/config/portico"
+    config.parent.mkdir(parents=True)
+    config.write_text("config agent 'agent'\n\toption custom_note 'by hand'\n")
+    cafile = root / "etc/portico-ca.pem"
+    cafile.write_text("---CERT---\n")
+
+    result = install(
+        busybox_env,
+        root,
+        "--device-id=ap-2",
+        "--broker=10.0.0.5",
+        "--no-tls",
+        "--cafile",
+        "/etc/portico-ca.pem",
+        PORTICO_PASSWORD="from-env",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [call[2] for call in busybox_env.opkg_calls()] == ["list-installed"]
+    assert "by hand" in config.read_text()
+    db = busybox_env.uci_db()
+    assert db["portico.agent.password"] == "from-env"
+    assert db["portico.agent.broker_port"] == "1883"
+    assert db["portico.agent.tls"] == "0"
+    assert db["portico.agent.cafile"] == "/etc/portico-ca.pem"
+    assert "clear text" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--device-id is required"),
+        (ARGS[2:], "--device-id is required"),
+        (["--device-id", "ap-1", "--broker", "h"], "--password (or PORTICO_PASSWORD) is required"),
+        (ARGS[:4], "--broker is required"),
+        ([*ARGS[:4], "--broker"], "--broker needs a value"),
+        (["--device-id", "ap 1", *ARGS[2:]], "--device-id must match"),
+        (["--device-id", "a" * 65, *ARGS[2:]], "--device-id must match"),
+        (["--device-id", "$(reboot)", *ARGS[2:]], "--device-id must match"),
+        ([*ARGS[:4], "--broker", "host:99999"], "--broker port must be 1..65535"),
+        ([*ARGS[:4], "--broker", "host:abc"], "--broker port must be 1..65535"),
+        ([*ARGS[:4], "--broker", "bad;host"], "--broker host must be"),
+        ([*ARGS[:2], "--password", "has space", *ARGS[4:]], "--password must be printable"),
+        ([*ARGS, "--heartbeat", "0"], "--heartbeat must be 1..86400"),
+        ([*ARGS, "--cafile", "/nonexistent.pem"], "--cafile /nonexistent.pem is not a readable"),
+        ([*ARGS, "--colour", "blue"], "unknown option: --colour"),
+        ([*ARGS, "extra"], "unexpected argument: extra"),
+    ],
+)
+def test_bad_arguments_fail_clearly(
+    busybox_env: BusyboxEnv, tmp_path: Path, args: list[str], message: str
+) -> None:
+    root = tmp_path / "root"
+
+    result = install(busybox_env, root, *args)
+
+    assert result.returncode == 2
+    assert f"portico install: error: {message}" in result.stderr
+    assert "usage: sh install.sh --device-id ID" in result.stderr
+    assert busybox_env.opkg_calls() == []
+    assert not root.exists()
+
+
+def test_opkg_failure_stops_the_install(busybox_env: BusyboxEnv, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (busybox_env.stubs / "opkg.fail").write_text("")
+
+    result = install(busybox_env, root, *ARGS)
+
+    assert result.returncode == 1
+    assert "opkg update failed" in result.stderr
+    assert not (root / "usr/sbin/portico-agent").exists()
+    assert busybox_env.uci_calls() == []

@@ -1,0 +1,623 @@
+"""The router agent against the real broker, with busybox applets and a fake ndsctl."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.firmware.harness import (
+    AGENT_SCRIPT,
+    BUSYBOX,
+    AgentProcess,
+    Broker,
+    BusyboxEnv,
+    command,
+    needs_tools,
+    new_device_id,
+    sha256_hex,
+    wait_until,
+)
+
+pytestmark = needs_tools
+
+MAC = "aa:bb:cc:dd:ee:ff"
+TOKEN = "a1b2c3d4"
+ACK_KEYS = ["v", "id", "status", "code", "msg", "ts"]
+
+Factory = Callable[..., AgentProcess]
+
+
+def auth_args(mac: str = MAC, token: str = TOKEN, **override: object) -> dict[str, object]:
+    args: dict[str, object] = {
+        "mac": mac,
+        "hid": sha256_hex(token),
+        "minutes": 60,
+        "up_kbps": 0,
+        "down_kbps": 0,
+        "up_quota_kb": 0,
+        "down_quota_kb": 0,
+        "custom": "s-12345",
+    }
+    args.update(override)
+    return args
+
+
+def auth_calls(agent: AgentProcess) -> list[list[str]]:
+    return [call for call in agent.ndsctl_calls() if call[0] == "auth"]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_status_online_retained_and_agent_started(agent_factory: Factory, broker: Broker) -> None:
+    agent = agent_factory()
+
+    started = agent.probe.wait_for("evt").json()
+    assert started["v"] == 1 and started["type"] == "agent_started"
+    assert isinstance(started["ts"], int)
+    retained = broker.retained(f"ap/v1/{agent.device_id}/status")
+    assert retained is not None, "no retained status"
+    status = json.loads(retained)
+    assert status["v"] == 1 and status["online"] is True
+    assert status["caps"] == ["auth", "restore", "deauth", "ping"]
+    assert status["agent"] == "portico-agent/1.0"
+    assert isinstance(status["ts"], int) and abs(status["ts"] - time.time()) < 60
+    assert status["boot_id"] and status["fw"]
+
+
+def test_heartbeat_republishes_status(agent: AgentProcess) -> None:
+    before = len(agent.probe.of_kind("status"))
+
+    agent.probe.wait_for("status", lambda m: m.json()["online"] is True, skip=before, timeout=4)
+
+
+def test_last_will_marks_offline_when_killed(agent: AgentProcess, broker: Broker) -> None:
+    before = len(agent.probe.of_kind("status"))
+
+    agent.kill9()
+
+    offline = agent.probe.wait_for("status", skip=before)
+    assert offline.json() == {"v": 1, "online": False}
+    assert json.loads(broker.retained(f"ap/v1/{agent.device_id}/status") or b"{}") == {
+        "v": 1,
+        "online": False,
+    }
+
+
+def test_sigterm_publishes_offline_and_stops_children(agent: AgentProcess, broker: Broker) -> None:
+    sub_pid = agent.subscriber_pid()
+    reader = int((agent.env.state_dir / "reader.pid").read_text())
+    assert sub_pid is not None and pid_alive(sub_pid) and pid_alive(reader)
+    before = len(agent.probe.of_kind("status"))
+
+    assert agent.terminate() == 0
+
+    assert agent.probe.wait_for("status", skip=before).json() == {"v": 1, "online": False}
+    assert json.loads(broker.retained(f"ap/v1/{agent.device_id}/status") or b"{}") == {
+        "v": 1,
+        "online": False,
+    }
+    wait_until(lambda: not pid_alive(sub_pid) and not pid_alive(reader))
+
+
+def test_auth_with_matching_hid_grants(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN, "11:22:33:44:55:66": "ffffffff"})
+
+    cmd = command("auth", auth_args())
+    agent.probe.publish_cmd(cmd)
+    raw = agent.probe.wait_for("ack", lambda m: m.json()["id"] == cmd["id"]).payload
+
+    assert b"\n" not in raw
+    ack = json.loads(raw)
+    assert list(ack) == ACK_KEYS
+    assert (ack["v"], ack["status"], ack["code"], ack["msg"]) == (1, "done", "ok", "")
+    assert isinstance(ack["ts"], int)
+    assert agent.ndsctl_calls() == [
+        ["json", MAC],
+        ["auth", MAC, "60", "0", "0", "0", "0", "s-12345"],
+    ]
+
+
+def test_auth_passes_limits_and_empty_custom(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+    args = auth_args(minutes=0, up_kbps=512, down_kbps=10000000, up_quota_kb=7, down_quota_kb=9)
+    del args["custom"]
+
+    assert agent.request("auth", args)["status"] == "done"
+    assert auth_calls(agent) == [["auth", MAC, "0", "512", "10000000", "7", "9", ""]]
+
+
+def test_auth_with_wrong_hid_is_rejected(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+
+    ack = agent.request("auth", auth_args(hid=sha256_hex("00000000")))
+
+    assert (ack["status"], ack["code"]) == ("rejected", "hid_mismatch")
+    assert agent.ndsctl_calls() == [["json", MAC]]
+
+
+def test_auth_for_unknown_client_is_rejected(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={"11:22:33:44:55:66": TOKEN, "22:22:33:44:55:66": "none"})
+
+    unknown = agent.request("auth", auth_args())
+    no_token = agent.request("auth", auth_args(mac="22:22:33:44:55:66", token="none"))
+
+    assert (unknown["status"], unknown["code"]) == ("rejected", "no_client")
+    assert (no_token["status"], no_token["code"]) == ("rejected", "no_client")
+    assert auth_calls(agent) == []
+
+
+def test_auth_of_an_authenticated_client_is_done_without_a_second_grant(
+    agent_factory: Factory,
+) -> None:
+    agent = agent_factory(clients={MAC: (TOKEN, "Authenticated")})
+
+    ack = agent.request("auth", auth_args())
+
+    assert (ack["status"], ack["code"], ack["msg"]) == ("done", "ok", "already authenticated")
+    assert auth_calls(agent) == []
+
+
+def test_restore_grants_without_a_hid(agent_factory: Factory) -> None:
+    # After an openNDS restart the client has a new token: restore carries no hid.
+    agent = agent_factory(clients={MAC: "0badcafe"})
+    args = auth_args(minutes=17)
+    del args["hid"]
+
+    ack = agent.request("restore", args)
+
+    assert (ack["status"], ack["code"]) == ("done", "ok")
+    assert auth_calls(agent) == [["auth", MAC, "17", "0", "0", "0", "0", "s-12345"]]
+
+
+def test_restore_validates_its_arguments_and_reports_refusals(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={})
+    args = auth_args()
+    del args["hid"]
+
+    bad = agent.request("restore", {**args, "mac": "$(reboot)"})
+    refused = agent.request("restore", args)  # openNDS does not know the client
+
+    assert (bad["status"], bad["code"]) == ("rejected", "bad_args")
+    assert (refused["status"], refused["code"]) == ("error", "ndsctl_failed")
+
+
+def test_ndsctl_lock_busy_is_tried_again(agent_factory: Factory) -> None:
+    # ndsctl exits 4 while another ndsctl holds openNDS's lock: the agent tries again.
+    agent = agent_factory(clients={MAC: TOKEN})
+    stub = agent.env.stubs / "ndsctl"
+    real = stub.read_text()
+    busy_once = agent.env.stubs / "busy-once"
+    busy_once.write_text("")
+    stub.write_text(
+        real.replace(
+            "line=$(grep",
+            f'[ "$1" = auth ] && [ -f {busy_once} ] && rm {busy_once} && exit 4\nline=$(grep',
+            1,
+        )
+    )
+
+    ack = agent.request("auth", auth_args())
+
+    assert (ack["status"], ack["code"]) == ("done", "ok")
+    assert len(auth_calls(agent)) == 2
+
+
+def test_duplicate_id_is_not_executed_again(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+    cmd = command("auth", auth_args())
+
+    first = agent.probe.send_and_wait_ack(cmd)
+    again = agent.probe.send_and_wait_ack(cmd)
+
+    assert (first["status"], first["code"]) == ("done", "ok")
+    assert (again["id"], again["status"], again["code"]) == (cmd["id"], "duplicate", "done")
+    assert len(auth_calls(agent)) == 1
+
+
+def test_duplicate_reports_first_status(agent: AgentProcess) -> None:
+    cmd = command("reboot")
+
+    assert agent.probe.send_and_wait_ack(cmd)["code"] == "unknown_op"
+    again = agent.probe.send_and_wait_ack(cmd)
+
+    assert (again["status"], again["code"]) == ("duplicate", "rejected")
+
+
+def test_only_the_last_256_ids_are_remembered(agent: AgentProcess) -> None:
+    # Fill the list directly: 300 commands over MQTT would take too long for this test.
+    handled = agent.env.state_dir / "handled"
+    handled.write_text("".join(f"old-id-{n:04d} done\n" for n in range(300)))
+
+    assert agent.request("ping")["status"] == "done"  # a new id: the list is cut to 256
+
+    assert len(handled.read_text().splitlines()) == 256
+    assert agent.request("ping", cmd_id="old-id-0299")["status"] == "duplicate"
+    assert agent.request("ping", cmd_id="old-id-0000")["status"] == "done"
+
+
+def test_expired_command_is_not_executed(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+
+    ack = agent.request("auth", auth_args(), exp=int(time.time()) - 5)
+
+    assert (ack["status"], ack["code"]) == ("expired", "expired")
+    assert agent.ndsctl_calls() == []
+
+
+def test_ndsctl_failure_is_an_error(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+    agent.env.fail_ndsctl("auth", 'ndsctl: "socket" \\ not\tfound')
+
+    ack = agent.request("auth", auth_args())
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+    assert 'ndsctl: "socket" \\ not\tfound' in ack["msg"]
+
+
+def test_ndsctl_json_failure_is_an_error(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+    agent.env.fail_ndsctl("json", "openNDS is not running")
+
+    ack = agent.request("auth", auth_args())
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+    assert auth_calls(agent) == []
+
+
+def test_deauth(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: (TOKEN, "Authenticated")})
+
+    known = agent.request("deauth", {"mac": MAC})
+    unknown = agent.request("deauth", {"mac": "11:22:33:44:55:66"})
+
+    assert (known["status"], known["code"]) == ("done", "ok")
+    assert (unknown["status"], unknown["code"]) == ("done", "ok")
+    deauths = [call for call in agent.ndsctl_calls() if call[0] == "deauth"]
+    assert deauths == [["deauth", MAC], ["deauth", "11:22:33:44:55:66"]]
+
+
+def test_deauth_failure_of_authenticated_client_is_an_error(agent_factory: Factory) -> None:
+    agent = agent_factory(clients={MAC: (TOKEN, "Authenticated")})
+    agent.env.fail_ndsctl("deauth", "deauth failed")
+
+    ack = agent.request("deauth", {"mac": MAC})
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+
+
+def test_multi_line_json_is_one_command(agent: AgentProcess) -> None:
+    cmd = command("ping")
+    text = json.dumps(cmd, indent=2)
+    assert "\n" in text
+    before = len(agent.probe.of_kind("ack"))
+
+    ack = agent.probe.send_and_wait_ack(text)
+
+    assert (ack["id"], ack["status"]) == (cmd["id"], "done")
+    time.sleep(0.5)
+    assert len(agent.probe.of_kind("ack")) == before + 1
+
+
+def test_additive_fields_are_ignored(agent: AgentProcess) -> None:
+    cmd = command("ping", {"future": [1, {"x": None}]})
+    cmd["trace"] = {"span": "abc"}
+
+    assert agent.probe.send_and_wait_ack(cmd)["status"] == "done"
+
+
+def _cmd(**override: object) -> dict[str, object]:
+    cmd: dict[str, object] = command("auth", auth_args())
+    cmd.update(override)
+    return cmd
+
+
+def _text(cmd: dict[str, object]) -> str:
+    return json.dumps(cmd)
+
+
+Payload = bytes | str | dict[str, object]
+
+
+def bad_payloads() -> list[tuple[str, Payload, str, str, bool]]:
+    """(name, payload, expected status, expected code, whether the ack carries the id).
+
+    Built when the test runs, so every exp is in the future. "{marker}" stands for a file
+    that must never be created.
+    """
+    return [
+        ("not json", "hello $(touch {marker})", "rejected", "malformed", False),
+        ("empty", b"", "rejected", "malformed", False),
+        ("unterminated object", _text(_cmd())[:-1], "rejected", "malformed", False),
+        ("unterminated string", '{"v":1,"id":"abcdefgh', "rejected", "malformed", False),
+        ("trailing garbage", _text(_cmd()) + " ; touch {marker}", "rejected", "malformed", False),
+        ("two documents", _text(_cmd()) + _text(_cmd()), "rejected", "malformed", False),
+        (
+            "bad escape",
+            _text(_cmd()).replace('"s-12345"', '"s-\\q"'),
+            "rejected",
+            "malformed",
+            False,
+        ),
+        (
+            "nul byte",
+            _text(_cmd()).encode().replace(b"s-12345", b"s-\x00"),
+            "rejected",
+            "malformed",
+            False,
+        ),
+        (
+            "raw control char",
+            _text(_cmd()).replace("s-12345", "s-\x01"),
+            "rejected",
+            "malformed",
+            False,
+        ),
+        ("too deep", _text(_cmd(x=[[[[[[[[[[1]]]]]]]]]])), "rejected", "malformed", False),
+        ("over-long", _text(_cmd(pad="x" * 5000)), "rejected", "malformed", False),
+        ("top-level array", "[1,2]", "rejected", "malformed", False),
+        ("duplicate key", _text(_cmd())[:-1] + ',"op":"ping"}', "rejected", "malformed", False),
+        ("shell in id", _cmd(id="$(touch {marker})"), "rejected", "malformed", False),
+        ("semicolon in id", _cmd(id="abcdefgh;touch {marker}"), "rejected", "malformed", False),
+        ("short id", _cmd(id="abc"), "rejected", "malformed", False),
+        ("id not a string", _cmd(id=12345678), "rejected", "malformed", False),
+        ("wrong v", _cmd(v=2), "rejected", "bad_version", True),
+        ("v as string", _cmd(v="1"), "rejected", "bad_version", True),
+        (
+            "missing exp",
+            {k: v for k, v in _cmd().items() if k != "exp"},
+            "rejected",
+            "malformed",
+            True,
+        ),
+        ("exp as string", _cmd(exp="9999999999"), "rejected", "malformed", True),
+        ("args not object", _cmd(args=[]), "rejected", "malformed", True),
+        ("unknown op", _cmd(op="shell"), "rejected", "unknown_op", True),
+        ("backticks in op", _cmd(op="ping`touch {marker}`"), "rejected", "unknown_op", True),
+        (
+            "shell in mac",
+            _cmd(args=auth_args(mac="$(touch {marker})")),
+            "rejected",
+            "bad_args",
+            True,
+        ),
+        (
+            "semicolon in mac",
+            _cmd(args=auth_args(mac="aa:bb;touch {marker}")),
+            "rejected",
+            "bad_args",
+            True,
+        ),
+        ("upper-case mac", _cmd(args=auth_args(mac=MAC.upper())), "rejected", "bad_args", True),
+        (
+            "shell in custom",
+            _cmd(args=auth_args(custom="x;touch {marker}")),
+            "rejected",
+            "bad_args",
+            True,
+        ),
+        (
+            "subshell in custom",
+            _cmd(args=auth_args(custom="$(touch {marker})")),
+            "rejected",
+            "bad_args",
+            True,
+        ),
+        ("newline in custom", _cmd(args=auth_args(custom="a\nb")), "rejected", "bad_args", True),
+        ("hid not hex", _cmd(args=auth_args(hid="z" * 64)), "rejected", "bad_args", True),
+        ("minutes negative", _cmd(args=auth_args(minutes=-1)), "rejected", "bad_args", True),
+        ("minutes fraction", _cmd(args=auth_args(minutes=1.5)), "rejected", "bad_args", True),
+        ("minutes too big", _cmd(args=auth_args(minutes=10000001)), "rejected", "bad_args", True),
+        ("minutes as string", _cmd(args=auth_args(minutes="60")), "rejected", "bad_args", True),
+        (
+            "up_kbps missing",
+            _cmd(args={k: v for k, v in auth_args().items() if k != "up_kbps"}),
+            "rejected",
+            "bad_args",
+            True,
+        ),
+    ]
+
+
+def _materialize(payload: bytes | str | dict[str, object], marker: Path) -> bytes:
+    if isinstance(payload, dict):
+        payload = json.dumps(payload)
+    if isinstance(payload, str):
+        payload = payload.replace("{marker}", str(marker)).encode()
+    return payload
+
+
+def test_bad_payloads_are_rejected_and_nothing_runs(agent_factory: Factory, tmp_path: Path) -> None:
+    agent = agent_factory(clients={MAC: TOKEN})
+    marker = tmp_path / "pwned"
+    failures = []
+
+    for name, payload, status, code, has_id in bad_payloads():
+        data = _materialize(payload, marker)
+        ack = agent.probe.send_and_wait_ack(data)
+        cmd_id = json.loads(data)["id"] if has_id else ""
+        if (ack["id"], ack["status"], ack["code"]) != (cmd_id, status, code):
+            failures.append((name, ack))
+
+    assert failures == []
+    assert agent.ndsctl_calls() == []
+    assert not marker.exists()
+    assert agent.alive()
+    assert agent.request("ping")["status"] == "done"
+
+
+def test_restarts_mosquitto_sub_when_it_dies(agent: AgentProcess) -> None:
+    sub_pid = agent.subscriber_pid()
+    before = len(agent.probe.of_kind("status"))
+
+    os.kill(sub_pid, signal.SIGKILL)
+
+    assert agent.probe.wait_for("status", skip=before).json()["online"] is False  # the Will
+    wait_until(lambda: agent.subscriber_pid() not in (None, sub_pid), timeout=8)
+    agent.wait_ready()
+    assert "mosquitto_sub exited" in agent.env.log_text()
+
+
+def test_restarts_when_the_command_reader_dies(agent: AgentProcess) -> None:
+    reader = int((agent.env.state_dir / "reader.pid").read_text())
+    sub_pid = agent.subscriber_pid()
+
+    os.kill(reader, signal.SIGKILL)
+
+    wait_until(lambda: "command reader exited" in agent.env.log_text())
+    wait_until(lambda: agent.subscriber_pid() not in (None, sub_pid), timeout=8)
+    assert agent.request("ping")["status"] == "done"
+
+
+def test_commands_sent_while_disconnected_are_delivered(agent: AgentProcess) -> None:
+    # The persistent session (-c) keeps QoS 1 commands while mosquitto_sub is down.
+    sub_pid = agent.subscriber_pid()
+    os.kill(sub_pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(sub_pid))
+    cmd = command("ping")
+
+    agent.probe.publish_cmd(cmd)
+
+    ack = agent.probe.wait_for("ack", lambda m: m.json()["id"] == cmd["id"], timeout=10)
+    assert ack.json()["status"] == "done"
+
+
+def test_nds_restart_is_reported(agent_factory: Factory, busybox_env: BusyboxEnv) -> None:
+    busybox_env.set_nds_pid("100")
+    agent = agent_factory(heartbeat=1)
+    time.sleep(2.5)  # a few heartbeats with an unchanged pid
+    assert [m.json()["type"] for m in agent.probe.of_kind("evt")] == ["agent_started"]
+
+    busybox_env.set_nds_pid("200")
+
+    evt = agent.probe.wait_for("evt", lambda m: m.json()["type"] == "nds_restarted").json()
+    assert evt["v"] == 1 and isinstance(evt["ts"], int)
+    assert "openNDS restarted (pid 100 -> 200)" in busybox_env.log_text()
+
+
+def test_nds_coming_back_is_reported(agent_factory: Factory, busybox_env: BusyboxEnv) -> None:
+    busybox_env.set_nds_pid("100")
+    agent = agent_factory(heartbeat=1)
+    busybox_env.set_nds_pid(None)
+    wait_until(lambda: "openNDS is not running" in busybox_env.log_text())
+
+    busybox_env.set_nds_pid("300")
+
+    agent.probe.wait_for("evt", lambda m: m.json()["type"] == "nds_restarted")
+
+
+def test_settings_come_from_uci(
+    agent_factory: Factory, busybox_env: BusyboxEnv, broker: Broker
+) -> None:
+    device_id = new_device_id()
+    db = {
+        "device_id": device_id,
+        "password": "from-uci",
+        "broker_host": broker.host,
+        "broker_port": str(broker.port),
+        "tls": "0",
+        "heartbeat": "1",
+    }
+    (busybox_env.stubs / "uci.db").write_text(
+        "".join(f"portico.agent.{key}={value}\n" for key, value in db.items())
+    )
+    # Only the state dir comes from the environment; an empty variable does not override.
+    agent = agent_factory(
+        device_id=device_id,
+        extra_env={
+            "PORTICO_DEVICE_ID": "",
+            "PORTICO_PASSWORD": "",
+            "PORTICO_BROKER_HOST": "",
+            "PORTICO_BROKER_PORT": "",
+            "PORTICO_TLS": "",
+            "PORTICO_HEARTBEAT": "",
+        },
+    )
+
+    assert agent.request("ping")["status"] == "done"
+    assert ["-q", "get", "portico.agent.device_id"] in busybox_env.uci_calls()
+    options = (busybox_env.state_dir / "mqtt/mosquitto_sub").read_text().splitlines()
+    assert "-u " + device_id in options and "-P from-uci" in options
+    assert "heartbeat=1s" in busybox_env.log_text()
+
+
+def group_cmdlines(pgid: int) -> list[bytes]:
+    """Command lines of the processes in process group pgid."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process exited meanwhile
+        if int(fields[2]) == pgid:
+            found.append(cmdline)
+    return found
+
+
+def test_password_is_on_no_command_line(agent_factory: Factory) -> None:
+    agent = agent_factory(password="pw-7f3a9c", heartbeat=1)
+
+    cmdlines = group_cmdlines(agent.pid)
+
+    assert any(b"mosquitto_sub" in line for line in cmdlines)
+    assert not [line for line in cmdlines if b"pw-7f3a9c" in line]
+
+
+def test_stale_subscriber_of_a_killed_agent_is_stopped(agent_factory: Factory) -> None:
+    first = agent_factory()
+    stale = first.subscriber_pid()
+    os.kill(first.pid, signal.SIGKILL)  # the shell only: its mosquitto_sub lives on
+    first.proc.wait(5)
+    assert pid_alive(stale)
+
+    second = agent_factory(device_id=first.device_id)
+
+    wait_until(lambda: not pid_alive(stale))
+    assert second.request("ping")["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"PORTICO_DEVICE_ID": "bad id"}, "device_id must match"),
+        ({"PORTICO_BROKER_PORT": "70000"}, "broker_port must be"),
+        ({"PORTICO_HEARTBEAT": "0"}, "heartbeat must be"),
+        ({"PORTICO_TLS": "yes"}, "tls must be 0 or 1"),
+        ({"PORTICO_BROKER_HOST": "host;reboot"}, "broker_host is missing or invalid"),
+    ],
+)
+def test_invalid_settings_stop_the_agent(
+    busybox_env: BusyboxEnv, override: dict[str, str], message: str
+) -> None:
+    settings = {
+        "PORTICO_DEVICE_ID": "ap-1",
+        "PORTICO_PASSWORD": "pw",
+        "PORTICO_BROKER_HOST": "127.0.0.1",
+        "PORTICO_BROKER_PORT": "1883",
+        "PORTICO_TLS": "0",
+        "PORTICO_STATE_DIR": str(busybox_env.state_dir),
+    }
+    settings.update(override)
+
+    result = subprocess.run(
+        [BUSYBOX, "sh", str(AGENT_SCRIPT)],
+        env=busybox_env.env(**settings),
+        capture_output=True,
+        timeout=10,
+    )
+
+    assert result.returncode == 1
+    assert f"portico-agent: fatal: {message}" in busybox_env.log_text()
