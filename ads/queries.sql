@@ -1,11 +1,11 @@
 -- name: eligible_ads
-SELECT c.campaign_id, c.tier, c.advertiser, cr.creative_id, cr.headline_en, cr.headline_zh,
+SELECT c.campaign_id, c.tier, c.advertiser, c.starts_at, c.ends_at, cr.creative_id, cr.headline_en, cr.headline_zh,
        cr.body_en, cr.body_zh, cp.coupon_id, cp.title_en AS coupon_en, cp.title_zh AS coupon_zh
 FROM campaigns c
 JOIN creatives cr ON cr.merchant_id = c.merchant_id AND cr.campaign_id = c.campaign_id
 LEFT JOIN coupons cp ON cp.merchant_id = c.merchant_id AND cp.campaign_id = c.campaign_id
      AND cp.valid_until > $2
-WHERE c.merchant_id = $1 AND c.approved AND c.starts_at <= $2 AND c.ends_at > $2
+WHERE c.merchant_id = $1 AND c.approved AND c.ends_at > $2
 
 -- name: creative_image
 SELECT image_type, image FROM creatives WHERE merchant_id = $1 AND creative_id = $2

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from ads import codes
+from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 
@@ -40,11 +41,29 @@ class Ad:
     coupon_title: str | None
 
 
+# Every splash view asks for an ad; a merchant's line items are read at most this often.
+LINE_ITEMS_TTL = 5.0
+_line_items: TtlCache[uuid.UUID, list[asyncpg.Record]] = TtlCache(LINE_ITEMS_TTL)
+
+
+async def _unfinished_line_items(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows = _line_items.get(merchant_id)
+    if rows is None:
+        rows = await db.fetch(queries.eligible_ads, merchant_id, datetime.now(UTC))
+        _line_items.put(merchant_id, rows)
+    return rows
+
+
 async def choose_ad(
     db: asyncpg.Pool, merchant_id: uuid.UUID, language: str, now: datetime | None = None
 ) -> Ad | None:
     """The ad for one splash view: the highest tier in flight, one random draw within it."""
-    rows = await db.fetch(queries.eligible_ads, merchant_id, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    rows = [
+        r
+        for r in await _unfinished_line_items(db, merchant_id)
+        if r["starts_at"] <= now < r["ends_at"]
+    ]
     if not rows:
         return None
     best = min(TIER_ORDER.index(r["tier"]) for r in rows)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,9 +84,19 @@ class CommandSender:
                 await self._task
 
     async def send(
-        self, router: RouterRef, op: str, args: dict[str, Any], timeout: float | None = None
+        self,
+        router: RouterRef,
+        op: str,
+        args: dict[str, Any],
+        timeout: float | None = None,
+        *,
+        record_ack: bool = True,
     ) -> Ack:
-        """Publish a command and wait for its ack; RouterUnreachable when none comes in time."""
+        """Publish a command and wait for its ack; RouterUnreachable when none comes in time.
+
+        With `record_ack=False` the caller stores the ack (`record_ack()`) in its own
+        transaction, together with what the command achieved.
+        """
         command_id = uuid.uuid4().hex
         expires = datetime.now(UTC) + timedelta(seconds=self._ttl)
         await self._db.execute(
@@ -116,9 +125,8 @@ class CommandSender:
             raise RouterUnreachable(f"router {router.router_id} did not answer") from exc
         finally:
             self._pending.pop(command_id, None)
-        await self._db.execute(
-            queries.record_ack, router.merchant_id, command_id, ack.status, ack.code
-        )
+        if record_ack:
+            await store_ack(self._db, router, ack)
         return ack
 
     async def _publish(
@@ -171,5 +179,5 @@ class CommandSender:
         )
 
 
-def now_unix() -> int:
-    return int(time.time())
+async def store_ack(conn: asyncpg.Connection | asyncpg.Pool, router: RouterRef, ack: Ack) -> None:
+    await conn.execute(queries.record_ack, router.merchant_id, ack.command_id, ack.status, ack.code)

@@ -12,7 +12,14 @@ import asyncpg
 from argon2 import PasswordHasher
 
 from controller import topics
-from controller.commands import Ack, CommandFailed, CommandSender, RouterRef, RouterUnreachable
+from controller.commands import (
+    Ack,
+    CommandFailed,
+    CommandSender,
+    RouterRef,
+    RouterUnreachable,
+    store_ack,
+)
 from kernel.sql import load_queries
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "RouterUnreachable",
     "authorize_client",
     "find_router",
+    "record_ack",
     "register_router",
     "restore_client",
 ]
@@ -108,6 +116,7 @@ async def authorize_client(
     hid: str,
     policy: AccessPolicy,
     custom: str = "",
+    record_ack: bool = True,
 ) -> Ack:
     """Ask the router to let `mac` through; the agent checks `hid` against openNDS's token."""
     args: dict[str, Any] = {
@@ -120,7 +129,12 @@ async def authorize_client(
         "down_quota_kb": policy.down_quota_kb,
         "custom": custom,
     }
-    return await sender.send(router.ref, "auth", args)
+    return await sender.send(router.ref, "auth", args, record_ack=record_ack)
+
+
+async def record_ack(conn: asyncpg.Connection | asyncpg.Pool, router: Router, ack: Ack) -> None:
+    """Store a command's ack (for callers that sent it with `record_ack=False`)."""
+    await store_ack(conn, router.ref, ack)
 
 
 async def restore_client(

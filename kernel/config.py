@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +132,4 @@ def _with_dev_secret(settings: Settings) -> Settings:
         secret = secrets.token_urlsafe(48)
         path.write_text(secret + "\n")
         path.chmod(0o600)
-    return _replace(settings, secret_key=secret)
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
+    return replace(settings, secret_key=secret)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import uuid
 from dataclasses import dataclass
@@ -35,10 +36,14 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
     )
 
 
+# Commands and acks are small packets: without TCP_NODELAY each waits for a delayed TCP ack.
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
 def make_client(url: str, client_name: str, **kwargs: object) -> aiomqtt.Client:
     """An MQTT 3.1.1 client (the contract's baseline) with a unique, readable client id."""
     address = parse_mqtt_url(url)
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         hostname=address.host,
         port=address.port,
         username=address.username,
@@ -47,5 +52,9 @@ def make_client(url: str, client_name: str, **kwargs: object) -> aiomqtt.Client:
         protocol=aiomqtt.ProtocolVersion.V311,
         tls_context=ssl.create_default_context() if address.tls else None,
         keepalive=30,
+        socket_options=NO_DELAY,
         **kwargs,  # type: ignore[arg-type]
     )
+    # Hundreds of logins a second keep many publishes in flight; that is normal, not a warning.
+    client.pending_calls_threshold = 10_000
+    return client

@@ -34,6 +34,7 @@ def make_templates(*packages: str) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         undefined=jinja2.StrictUndefined,
         enable_async=False,
+        auto_reload=False,  # templates ship with the code; no stat() per request
         trim_blocks=True,
         lstrip_blocks=True,
     )

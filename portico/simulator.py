@@ -27,7 +27,7 @@ import aiomqtt
 from aiohttp import web
 
 from controller import topics
-from kernel.mqtt import parse_mqtt_url
+from kernel.mqtt import NO_DELAY, parse_mqtt_url
 from portal.fas import encode_fas, rhid, safe_origin_url, sha256_hex
 
 log = logging.getLogger("portico.simulator")
@@ -223,6 +223,7 @@ class SimulatedRouter:
                     identifier=f"{self.router_id}-cmd",
                     protocol=aiomqtt.ProtocolVersion.V311,
                     will=will,
+                    socket_options=NO_DELAY,
                 ) as client:
                     await client.subscribe(topics.topic(self.router_id, "cmd"), qos=1)
                     await client.publish(status_topic, self._status(), qos=1, retain=True)
