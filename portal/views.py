@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
@@ -97,15 +98,31 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-@routes.post("/fas/{router_id}/login", name="login")
-async def login(request: web.Request) -> web.Response:
+@dataclass(frozen=True)
+class PostedVisit:
+    form: dict[str, str]
+    raw_fas: str
+    lang: str
+    visit: services.Visit
+
+
+async def _posted_visit(request: web.Request) -> PostedVisit:
+    """A splash form post: its fields, language, and the visit its `fas` stands for."""
     form = await _read_form(request)
     raw_fas = form.get("fas", "")
     lang = language(request, form.get("lang"))
     router_id = request.match_info["router_id"]
     request[RETRY_URL] = splash_url(router_id, raw_fas, lang)
+    secret = request.app[SETTINGS].secret_key
+    visit = await services.open_visit(request.app[DB], secret, router_id, raw_fas)
+    return PostedVisit(form, raw_fas, lang, visit)
+
+
+@routes.post("/fas/{router_id}/login", name="login")
+async def login(request: web.Request) -> web.Response:
+    posted = await _posted_visit(request)
+    form, raw_fas, lang, visit = posted.form, posted.raw_fas, posted.lang, posted.visit
     settings = request.app[SETTINGS]
-    visit = await services.open_visit(request.app[DB], settings.secret_key, router_id, raw_fas)
     try:
         await services.click_through(
             request.app[DB], request.app[SENDER], visit, accepted_terms=form.get("accept") == "1"
@@ -119,13 +136,9 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/fas/{router_id}/coupon", name="coupon")
 async def claim_coupon(request: web.Request) -> web.Response:
-    form = await _read_form(request)
-    raw_fas = form.get("fas", "")
-    lang = language(request, form.get("lang"))
-    router_id = request.match_info["router_id"]
-    request[RETRY_URL] = splash_url(router_id, raw_fas, lang)
+    posted = await _posted_visit(request)
+    form, raw_fas, lang, visit = posted.form, posted.raw_fas, posted.lang, posted.visit
     db = request.app[DB]
-    visit = await services.open_visit(db, request.app[SETTINGS].secret_key, router_id, raw_fas)
     try:
         coupon_id = uuid.UUID(form.get("coupon", ""))
     except ValueError:

@@ -8,6 +8,10 @@ its own database `portico_test_<random>` and drops it at the end, so runs never 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -64,16 +68,44 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+RUN_EMBEDDED_BROKER = """
+import asyncio, sys
+from kernel.embedded import embedded_broker
+
+async def main() -> None:
+    async with embedded_broker(int(sys.argv[1])):
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
 @pytest.fixture(scope="session")
-async def mqtt_url() -> AsyncIterator[str]:
+def mqtt_url() -> Iterator[str]:
+    """MQTT_URL, or the embedded broker in a process of its own (tests block on sockets)."""
     url = os.environ.get("MQTT_URL")
     if url:
         yield url
         return
-    from kernel.embedded import embedded_broker
-
-    async with embedded_broker(port=18830 + os.getpid() % 1000) as url:
-        yield url
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    broker = subprocess.Popen([sys.executable, "-c", RUN_EMBEDDED_BROKER, str(port)])
+    try:
+        deadline = time.monotonic() + 20
+        while not _listening(port):
+            assert broker.poll() is None, "the embedded broker did not start"
+            assert time.monotonic() < deadline, "the embedded broker did not listen in 20 s"
+            time.sleep(0.1)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

