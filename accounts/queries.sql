@@ -76,3 +76,6 @@ DELETE FROM console_sessions WHERE expires_at <= now()
 
 -- name: delete_old_login_attempts
 DELETE FROM login_attempts WHERE attempted_at < now() - $1::interval
+
+-- name: merchant_named
+SELECT merchant_id FROM merchants WHERE name = $1 ORDER BY created_at LIMIT 1

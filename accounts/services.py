@@ -169,6 +169,11 @@ async def create_merchant(conn: Executor, name: str) -> uuid.UUID:
     return merchant_id
 
 
+async def merchant_named(db: Executor, name: str) -> uuid.UUID | None:
+    """The oldest merchant with exactly this name (names are not unique; the demo's is)."""
+    return await db.fetchval(queries.merchant_named, name)
+
+
 async def create_store(
     conn: Executor, merchant_id: uuid.UUID, name: str, timezone: str = "Asia/Shanghai"
 ) -> uuid.UUID:

@@ -37,3 +37,6 @@ WHERE merchant_id = $1 AND code = (
     WHERE merchant_id = $1 AND coupon_id = $2 AND state = 'available'
     LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING code
+
+-- name: coupon_exists
+SELECT EXISTS (SELECT 1 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2)

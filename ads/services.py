@@ -87,18 +87,26 @@ async def creative_image(
     return (row["image_type"], row["image"]) if row else None
 
 
+@dataclass(frozen=True)
+class Claim:
+    code: str
+    new: bool  # False: the shopper already held this code
+
+
 async def claim_coupon(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, shopper: str
-) -> str:
+) -> Claim:
     """The shopper's code for this coupon: the one they already hold, or the next free one."""
     async with conn.transaction():
         held = await conn.fetchval(queries.code_claimed_by, merchant_id, coupon_id, shopper)
         if held:
-            return held
+            return Claim(held, new=False)
         code = await conn.fetchval(queries.claim_next_code, merchant_id, coupon_id, shopper)
-    if code is None:
-        raise CouponsGone(f"no codes left for coupon {coupon_id}")
-    return code
+    if code is not None:
+        return Claim(code, new=True)
+    if not await conn.fetchval(queries.coupon_exists, merchant_id, coupon_id):
+        raise UnknownCoupon(f"merchant {merchant_id} has no coupon {coupon_id}")
+    raise CouponsGone(f"no codes left for coupon {coupon_id}")
 
 
 @dataclass(frozen=True)

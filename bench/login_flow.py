@@ -56,7 +56,7 @@ import ads.services as ads
 import portal.services as portal
 from controller.services import register_router
 from kernel.db import create_pool, migrate
-from kernel.mqtt import parse_mqtt_url
+from kernel.mqtt import make_client
 from portal.fas import encode_fas, rhid, sha256_hex
 from portico.simulator import SimClient, SimulatedRouter
 
@@ -686,16 +686,9 @@ def _wrk_version() -> str:
 async def server_versions(db: asyncpg.Pool, mqtt_url: str) -> dict[str, str]:
     postgres = str(await db.fetchval("SHOW server_version"))
     mosquitto = "unknown"
-    address = parse_mqtt_url(mqtt_url)
     with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
         async with asyncio.timeout(5):
-            async with aiomqtt.Client(
-                address.host,
-                address.port,
-                username=address.username,
-                password=address.password,
-                identifier=f"portico-bench-{uuid.uuid4().hex[:8]}",
-            ) as client:
+            async with make_client(mqtt_url, "bench") as client:
                 await client.subscribe("$SYS/broker/version")
                 async for message in client.messages:
                     mosquitto = bytes(message.payload).decode(errors="replace")  # type: ignore[arg-type]

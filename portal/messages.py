@@ -47,6 +47,10 @@ CATALOG = {
         "en": "The WiFi router did not answer in time. Please try again in a moment.",
         "zh-CN": "路由器未及时响应，请稍后重试。",
     },
+    "error_grant_failed": {
+        "en": "The WiFi router could not let you through. Please try again in a moment.",
+        "zh-CN": "路由器暂时无法为您开通网络，请稍后重试。",
+    },
     "error_device_not_verified": {
         "en": "We could not confirm your device on this WiFi. Please reconnect and try again.",
         "zh-CN": "无法在此 WiFi 上确认您的设备，请重新连接后再试。",

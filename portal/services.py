@@ -45,6 +45,13 @@ class DeviceNotVerified(PorticoError):
     status = 403
 
 
+class GrantFailed(PorticoError):
+    """The router tried to let the device through and openNDS refused or failed."""
+
+    message_id = "error_grant_failed"
+    status = 503
+
+
 class TermsRequired(PorticoError):
     message_id = "error_terms_required"
     status = 400
@@ -157,7 +164,7 @@ async def click_through(
         )
         if ack.status == "rejected":
             raise DeviceNotVerified(f"router said {ack.code}")
-        raise PorticoError(f"router said {ack.status}/{ack.code}")
+        raise GrantFailed(f"router said {ack.status}/{ack.code}")
     async with db.acquire() as conn, conn.transaction():
         await record_ack(conn, visit.router, ack)
         await conn.execute(

@@ -44,7 +44,14 @@ def other_language(lang: str) -> str:
 
 
 async def _splash(
-    request: web.Request, visit: services.Visit, raw_fas: str, lang: str, **extra: object
+    request: web.Request,
+    visit: services.Visit,
+    raw_fas: str,
+    lang: str,
+    *,
+    status: int = 200,
+    coupon_code: str | None = None,
+    error: str | None = None,
 ) -> web.Response:
     settings = request.app[SETTINGS]
     ad = await ads.choose_ad(request.app[DB], visit.merchant_id, lang)
@@ -65,7 +72,7 @@ async def _splash(
     return render(
         request,
         "portal/splash.html",
-        status=int(extra.pop("status", 200)),  # type: ignore[call-overload]
+        status=status,
         _=translator(CATALOG, lang),
         lang=lang,
         portal=visit.portal,
@@ -76,8 +83,8 @@ async def _splash(
         login_action=f"/fas/{router_id}/login",
         coupon_action=f"/fas/{router_id}/coupon",
         switch_url=splash_url(router_id, raw_fas, other_language(lang)),
-        coupon_code=extra.pop("coupon_code", None),
-        error=extra.pop("error", None),
+        coupon_code=coupon_code,
+        error=error,
     )
 
 
@@ -144,7 +151,9 @@ async def claim_coupon(request: web.Request) -> web.Response:
     except ValueError:
         raise ads.UnknownCoupon("coupon id is not a uuid") from None
     async with db.acquire() as conn:
-        code = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
+        claim = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
+        if not claim.new:
+            return await _splash(request, visit, raw_fas, lang, coupon_code=claim.code)
         await analytics.record_event(
             conn,
             visit.merchant_id,
@@ -153,7 +162,7 @@ async def claim_coupon(request: web.Request) -> web.Response:
             device_hash=visit.device,
             data={"coupon": str(coupon_id)},
         )
-    return await _splash(request, visit, raw_fas, lang, coupon_code=code)
+    return await _splash(request, visit, raw_fas, lang, coupon_code=claim.code)
 
 
 @routes.get("/ad/{merchant_id}/{creative_id}", name="ad_image")

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from kernel.config import ConfigError, load_settings
+from kernel.config import ConfigError, Settings, load_settings
 from portico.runtime import ROLES
 
 
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _event_loop_runner():  # type: ignore[no-untyped-def]
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
     """uvloop where it is installed (about 15% more requests per core), else asyncio."""
     try:
         import uvloop
@@ -53,18 +55,18 @@ def _event_loop_runner():  # type: ignore[no-untyped-def]
     return uvloop.run
 
 
-async def _run(args: argparse.Namespace, settings: object) -> None:
+async def _run(args: argparse.Namespace, settings: Settings) -> None:
     from portico import demo, runtime
 
     if args.command == "migrate":
-        async with runtime.infrastructure(settings):  # type: ignore[arg-type]
+        async with runtime.infrastructure(settings):
             return
     if args.command == "serve":
         roles = (args.role,) if args.role else ROLES
-        await runtime.serve(settings, roles)  # type: ignore[arg-type]
+        await runtime.serve(settings, roles)
         return
     if args.command == "demo":
-        await demo.run_demo(settings)  # type: ignore[arg-type]
+        await demo.run_demo(settings)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,7 @@ class DemoRouter:
 
 async def seed(conn: asyncpg.Connection) -> uuid.UUID:
     """Create the demo merchant once; later runs find it and change nothing."""
-    existing = await conn.fetchval(
-        "SELECT merchant_id FROM merchants WHERE name = $1", DEMO_MERCHANT
-    )
+    existing = await accounts.merchant_named(conn, DEMO_MERCHANT)
     if existing:
         return existing
     async with conn.transaction():

@@ -212,3 +212,20 @@ async def test_router_that_never_acks_gives_a_try_again_page(
         "SELECT status FROM router_commands WHERE merchant_id = $1", tenant.merchant_id
     )
     assert [row["status"] for row in statuses] == ["timeout"]
+
+
+async def test_router_that_fails_to_grant_gives_a_try_again_page(
+    portal_client: TestClient, router_agent: AgentProcess, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    router_agent.env.fail_ndsctl("auth", "ndsctl: opennds probably not started")
+
+    response = await login(portal_client, tenant, redirect_fields(SHOPPER_MAC, SHOPPER_TOKEN))
+
+    assert response.status == 503
+    text = await response.text()
+    assert "could not let you through" in text and "Try again" in text
+    assert await sessions(db, tenant) == []
+    statuses = await db.fetch(
+        "SELECT status, code FROM router_commands WHERE merchant_id = $1", tenant.merchant_id
+    )
+    assert [tuple(row) for row in statuses] == [("error", "ndsctl_failed")]
