@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-gateways lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# Opt-in: logins through a real openNDS in network namespaces (root; docs/real-gateway-tests.md).
+test-gateways: $(STAMP)
+	OPENNDS_ROOT="$(OPENNDS_ROOT)" $(BIN)/pytest -q tests/gateways
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -40,3 +40,11 @@ RETURNING code
 
 -- name: coupon_exists
 SELECT EXISTS (SELECT 1 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2)
+
+-- name: codes_held_by
+SELECT cc.code, cp.title_en, cp.title_zh
+FROM coupon_codes cc
+JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
+WHERE cc.merchant_id = $1 AND cc.claimed_by = $2 AND cc.state = 'claimed' AND cp.valid_until > now()
+ORDER BY cc.claimed_at DESC
+LIMIT 5

@@ -110,6 +110,21 @@ async def claim_coupon(
 
 
 @dataclass(frozen=True)
+class HeldCoupon:
+    title: str
+    code: str
+
+
+async def coupons_held_by(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, shopper: str, language: str
+) -> list[HeldCoupon]:
+    """The codes a shopper claimed and can still redeem, newest first (for the online page)."""
+    rows = await db.fetch(queries.codes_held_by, merchant_id, shopper)
+    zh = language == "zh-CN"
+    return [HeldCoupon(row["title_zh"] if zh else row["title_en"], row["code"]) for row in rows]
+
+
+@dataclass(frozen=True)
 class NewCampaign:
     campaign_id: uuid.UUID
     creative_id: uuid.UUID

@@ -6,7 +6,7 @@ What it does, all on 127.0.0.1:
   1. creates a database `portico_bench_<random>` on DATABASE_URL's server, migrates it and seeds
      one merchant (stores, portal settings, routers, an ad campaign) through the services;
   2. starts the portal role as production runs it (`python -m portico.cli serve portal`) in
-     its own process, and the simulated routers (`portico.simulator`, real MQTT on MQTT_URL,
+     its own process, and the simulated routers (`simulators.router`, real MQTT on MQTT_URL,
      acking every command) in a second one; this process is the load generator;
   3. measures, at 64 concurrent keep-alive connections, after a warm-up and bounded by a
      request count and a time (whichever first):
@@ -57,8 +57,8 @@ import portal.services as portal
 from controller.services import register_router
 from kernel.db import create_pool, migrate
 from kernel.mqtt import make_client
-from portal.fas import encode_fas, rhid, sha256_hex
-from portico.simulator import SimClient, SimulatedRouter
+from portal.fas import encode_fas
+from simulators.router import SimClient, SimulatedRouter
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -620,10 +620,7 @@ async def login_aiohttp(
             client = bench_client(fleet.seed, spec.index, number)
             fields = twin.fas_fields(client, ORIGIN_URL)
             form = {"fas": encode_fas(fields), "accept": "1", "lang": "en"}
-            expected = (
-                f"http://{twin.gateway_address}/opennds_auth/"
-                f"?tok={rhid(sha256_hex(client.token), spec.faskey)}&"
-            )
+            expected = f"/fas/{spec.router_id}/online?s="
             try:
                 async with session.post(
                     f"{base_url}/fas/{spec.router_id}/login", data=form, allow_redirects=False
@@ -1000,7 +997,7 @@ def format_markdown(report: Report) -> str:
             f"{o.login_requests:,} logins or {o.duration:g} s, whichever came first. Splash: GET "
             f"with a valid fas for a known client (a pool of {SPLASH_POOL} per router), page "
             "with an ad. Login: each a fresh client, POST → PostgreSQL → MQTT cmd → agent "
-            "ack → session stored → 303 to the gateway.",
+            "ack → session stored → 303 to the portal's online page.",
             "",
             *table,
             "",

@@ -33,6 +33,7 @@ class CommandFailed(PorticoError):
 
     message_id = "error_router"
     status = 503
+    retry_same_request = True  # a late or lost ack: a new command usually goes through
 
 
 class RouterUnreachable(CommandFailed):
@@ -45,6 +46,7 @@ class Ack:
     status: str
     code: str
     msg: str
+    attempts: int | None = None  # ndsctl calls the router made (auth, restore, deauth)
 
     @property
     def ok(self) -> bool:
@@ -110,9 +112,12 @@ class CommandSender:
         )
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = future
+        wait = timeout or self._ack_timeout
         try:
-            await self._publish(router.router_id, command_id, op, args, int(expires.timestamp()))
-            ack = await asyncio.wait_for(future, timeout or self._ack_timeout)
+            await self._publish(
+                router.router_id, command_id, op, args, int(expires.timestamp()), wait_ms(wait)
+            )
+            ack = await asyncio.wait_for(future, wait)
         except (TimeoutError, aiomqtt.MqttError) as exc:
             await self._db.execute(queries.record_timeout, router.merchant_id, command_id)
             log.error(
@@ -130,12 +135,14 @@ class CommandSender:
         return ack
 
     async def _publish(
-        self, router_id: str, command_id: str, op: str, args: dict[str, Any], exp: int
+        self, router_id: str, command_id: str, op: str, args: dict[str, Any], exp: int, wait: int
     ) -> None:
         if not self._connected.is_set():
             await asyncio.wait_for(self._connected.wait(), timeout=1)
         assert self._client is not None
-        payload = topics.encode({"id": command_id, "op": op, "args": args, "exp": exp})
+        payload = topics.encode(
+            {"id": command_id, "op": op, "args": args, "exp": exp, "wait_ms": wait}
+        )
         await self._client.publish(topics.topic(router_id, "cmd"), payload, qos=1)
 
     async def _run(self) -> None:
@@ -174,10 +181,31 @@ class CommandSender:
             # Another sender's command, or one we already gave up on (logged when it timed out).
             log.debug("ack %s from %s matches no waiting command", command_id, router_id)
             return
+        attempts = data.get("attempts")
+        if type(attempts) is not int or not 0 <= attempts <= 10_000:
+            attempts = None  # absent (older agents, ping) or not a count
         future.set_result(
-            Ack(command_id, status, str(data.get("code", ""))[:64], str(data.get("msg", ""))[:200])
+            Ack(
+                command_id,
+                status,
+                str(data.get("code", ""))[:64],
+                str(data.get("msg", ""))[:200],
+                attempts,
+            )
         )
 
 
+# The command's trip to the router and the ack's trip back take this long at most, on a
+# normal link; the router spends the rest of the sender's wait retrying a refused ndsctl call.
+TRANSIT_MS = 500
+
+
+def wait_ms(ack_timeout: float) -> int:
+    """The `wait_ms` a command carries: how long the router may work on it before it acks."""
+    return max(0, min(topics.MAX_WAIT_MS, int(ack_timeout * 1000) - TRANSIT_MS))
+
+
 async def store_ack(conn: asyncpg.Connection | asyncpg.Pool, router: RouterRef, ack: Ack) -> None:
-    await conn.execute(queries.record_ack, router.merchant_id, ack.command_id, ack.status, ack.code)
+    await conn.execute(
+        queries.record_ack, router.merchant_id, ack.command_id, ack.status, ack.code, ack.attempts
+    )

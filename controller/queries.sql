@@ -19,7 +19,7 @@ INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expir
 VALUES ($1, $2, $3, $4, $5, $6)
 
 -- name: record_ack
-UPDATE router_commands SET status = $3, code = $4, acked_at = now()
+UPDATE router_commands SET status = $3, code = $4, attempts = $5, acked_at = now()
 WHERE merchant_id = $1 AND command_id = $2
 
 -- name: record_timeout

@@ -9,6 +9,7 @@ from typing import Any
 VERSION = 1
 ROOT = "ap/v1"
 MAX_PAYLOAD = 4096
+MAX_WAIT_MS = 60_000  # the longest `wait_ms` a router accepts in a command
 ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ACK_STATUSES = frozenset({"done", "error", "rejected", "expired", "duplicate"})

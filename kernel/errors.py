@@ -8,6 +8,9 @@ class PorticoError(Exception):
 
     message_id = "error_generic"
     status = 400
+    # The same request may well succeed if the person simply sends it again (a router that
+    # refused by accident or answered late): the page offers to resend it, not to start over.
+    retry_same_request = False
 
     def __init__(self, detail: str = "", **values: object) -> None:
         super().__init__(detail or self.message_id)

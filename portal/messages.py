@@ -29,6 +29,25 @@ CATALOG = {
         "en": "You can close this page and browse freely.",
         "zh-CN": "您可以关闭此页面，畅快上网。",
     },
+    "online_ended_title": {"en": "Your WiFi session has ended", "zh-CN": "本次上网已结束"},
+    "online_ended": {
+        "en": "To go online again, turn WiFi off and on, then open any web page.",
+        "zh-CN": "如需继续上网，请关闭再打开 WiFi，然后打开任意网页。",
+    },
+    "online_time_left": {"en": "Time left:", "zh-CN": "剩余时间："},
+    "online_data": {"en": "Data:", "zh-CN": "流量："},
+    "hours_minutes": {"en": "{h} h {m} min", "zh-CN": "{h} 小时 {m} 分钟"},
+    "minutes": {"en": "{m} min", "zh-CN": "{m} 分钟"},
+    "data_allowance": {
+        "en": "{down} MB download, {up} MB upload",
+        "zh-CN": "下载 {down} MB，上传 {up} MB",
+    },
+    "data_unlimited": {"en": "no limit", "zh-CN": "不限"},
+    "online_continue": {"en": "Continue", "zh-CN": "继续浏览"},
+    "error_bad_online_link": {
+        "en": "This page link is not valid. If you are not online, reconnect to the WiFi.",
+        "zh-CN": "此页面链接无效。如尚未连上网络，请重新连接 WiFi。",
+    },
     "error_title": {"en": "Something went wrong", "zh-CN": "出了点问题"},
     "try_again": {"en": "Try again", "zh-CN": "重试"},
     "reconnect_hint": {
@@ -44,12 +63,18 @@ CATALOG = {
         "zh-CN": "此 WiFi 热点尚未登记。",
     },
     "error_router": {
-        "en": "The WiFi router did not answer in time. Please try again in a moment.",
-        "zh-CN": "路由器未及时响应，请稍后重试。",
+        "en": (
+            "The WiFi router did not answer in time, so you may not be online yet. "
+            "Tap Try again: it usually works."
+        ),
+        "zh-CN": "路由器未及时响应，您可能尚未连上网络。请点击“重试”，通常即可成功。",
     },
     "error_grant_failed": {
-        "en": "The WiFi router could not let you through. Please try again in a moment.",
-        "zh-CN": "路由器暂时无法为您开通网络，请稍后重试。",
+        "en": (
+            "The WiFi router could not let you through this time. This happens now and then. "
+            "Tap Try again: it usually works."
+        ),
+        "zh-CN": "路由器这次未能为您开通网络，这种情况偶尔会发生。请点击“重试”，通常即可成功。",
     },
     "error_device_not_verified": {
         "en": "We could not confirm your device on this WiFi. Please reconnect and try again.",

@@ -27,3 +27,9 @@ SELECT session_id, client_mac,
 FROM portal_sessions
 WHERE merchant_id = $1 AND router_id = $2 AND status = 'active' AND expires_at > now()
       AND client_mac IS NOT NULL
+
+-- name: session_status
+SELECT router_id, device_hash, status,
+       greatest(0, ceil(extract(epoch FROM expires_at - now()) / 60))::integer AS minutes_left
+FROM portal_sessions
+WHERE merchant_id = $1 AND session_id = $2

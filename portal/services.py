@@ -46,10 +46,15 @@ class DeviceNotVerified(PorticoError):
 
 
 class GrantFailed(PorticoError):
-    """The router tried to let the device through and openNDS refused or failed."""
+    """The router tried to let the device through and openNDS kept refusing.
+
+    openNDS refuses good grants by accident (its binauth race, see the agent), and the agent
+    retries inside the portal's wait; a shopper's own retry sends a new grant.
+    """
 
     message_id = "error_grant_failed"
     status = 503
+    retry_same_request = True
 
 
 class TermsRequired(PorticoError):
@@ -104,7 +109,8 @@ SETTINGS_TTL = 5.0
 _gateways: TtlCache[str, tuple[Router, StorePortal]] = TtlCache(SETTINGS_TTL)
 
 
-async def _gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, StorePortal]:
+async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, StorePortal]:
+    """The router named in the portal URL and its store's portal settings (cached)."""
     cached = _gateways.get(router_id)
     if cached is not None:
         return cached
@@ -123,7 +129,7 @@ async def open_visit(
     db: asyncpg.Pool, secret_key: str, router_id: str, raw_fas: str | None
 ) -> Visit:
     """Check an openNDS redirect against the router it claims to come from."""
-    router, portal = await _gateway(db, router_id)
+    router, portal = await store_gateway(db, router_id)
     client = parse_fas(raw_fas)
     if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:
         raise BadRedirect(f"gatewaymac {client.gateway_mac} is not router {router_id}'s")
@@ -131,8 +137,9 @@ async def open_visit(
     return Visit(router, portal, client, device)
 
 
-def landing_url(visit: Visit, fallback: str) -> str:
-    return visit.portal.landing_url or visit.client.origin_url or fallback
+def landing_url(visit: Visit) -> str:
+    """Where the online page sends the shopper on: the merchant's page, or what they asked."""
+    return visit.portal.landing_url or visit.client.origin_url
 
 
 async def click_through(

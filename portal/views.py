@@ -6,7 +6,7 @@ import hmac
 import logging
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -15,13 +15,15 @@ import analytics.services as analytics
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.web import DB, SETTINGS, Handler, render
-from portal import fas, services
+from portal import fas, online, services
 from portal.keys import SENDER
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.views")
 routes = web.RouteTableDef()
 RETRY_URL = web.RequestKey("retry_url", str)
+# A form that sends the same post again: (action, hidden fields).
+RETRY_FORM = web.RequestKey("retry_form", tuple[str, dict[str, str]])
 LANGUAGE = web.RequestKey("language", str)
 
 MAX_FORM_BYTES = 16 * 1024
@@ -88,9 +90,20 @@ async def _splash(
     )
 
 
+@routes.get("/fas/{router_id}/&status=authenticated", name="authenticated_no_query")
+async def authenticated_no_query(request: web.Request) -> web.Response:
+    """openNDS's authenticated() with an empty query appends `&status=authenticated` to the
+    FAS path itself (no "?"), as recorded on a real openNDS 11."""
+    return await _store_online_page(request)
+
+
 @routes.get("/fas/{router_id}/", name="splash")
 @routes.get("/fas/{router_id}", name="splash_no_slash")
 async def splash(request: web.Request) -> web.Response:
+    if request.query.get("status") == "authenticated":
+        # openNDS sends a client it already let through back here (authenticated(),
+        # src/http_microhttpd.c) with the query it got and no fas: it is online.
+        return await _store_online_page(request)
     raw_fas = fas.raw_query_param(request.query_string, "fas")
     visit = await services.open_visit(
         request.app[DB], request.app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
@@ -130,15 +143,20 @@ async def login(request: web.Request) -> web.Response:
     posted = await _posted_visit(request)
     form, raw_fas, lang, visit = posted.form, posted.raw_fas, posted.lang, posted.visit
     settings = request.app[SETTINGS]
+    # If the router refuses by accident or answers late, the shopper's retry resends the login.
+    request[RETRY_FORM] = (request.path, {"fas": raw_fas, "accept": "1", "lang": lang})
     try:
-        await services.click_through(
+        session_id = await services.click_through(
             request.app[DB], request.app[SENDER], visit, accepted_terms=form.get("accept") == "1"
         )
     except services.TermsRequired as exc:
         return await _splash(request, visit, raw_fas, lang, error=exc.message_id, status=400)
-    done_url = f"{settings.portal_url}/online?lang={lang}&m={quote(visit.portal.brand_name)}"
-    target = services.landing_url(visit, done_url)
-    raise web.HTTPSeeOther(fas.auth_url(visit.client, visit.router.faskey, target))
+    # The router's ack means openNDS holds the client as Authenticated: straight to our own
+    # "you're online" page (portal/online.py says why there is no hop through the gateway).
+    link = online.online_link(
+        settings.secret_key, visit, session_id, services.landing_url(visit), lang
+    )
+    raise web.HTTPSeeOther(link)
 
 
 @routes.post("/fas/{router_id}/coupon", name="coupon")
@@ -208,15 +226,74 @@ def _same(a: str, b: str) -> bool:
 
 
 @routes.get("/online", name="online")
-async def online(request: web.Request) -> web.Response:
+async def generic_online(request: web.Request) -> web.Response:
+    """A plain "you're online" page for links that name no router."""
     lang = language(request)
+    return _online_page(request, lang, brand=request.query.get("m", "")[:100])
+
+
+@routes.get("/fas/{router_id}/online", name="session_online")
+async def session_online(request: web.Request) -> web.Response:
+    """The online page of one session, reached by the signed link the login ended on."""
+    lang = language(request)
+    router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    q = request.query
+    session_id, next_url, sig = q.get("s", ""), q.get("next", ""), q.get("sig", "")
+    secret = request.app[SETTINGS].secret_key
+    if not online.link_is_ours(secret, router.router_id, session_id, next_url, sig):
+        raise online.BadOnlineLink("online link signature does not match")
+    status = await online.session_status(
+        request.app[DB], router.merchant_id, router.router_id, uuid.UUID(session_id), lang
+    )
+    if status is None:
+        raise online.BadOnlineLink(f"no session {session_id} at router {router.router_id}")
+    return _online_page(
+        request,
+        lang,
+        portal=portal,
+        session=status,
+        next_url=fas.safe_origin_url(next_url),
+        switch_url=f"{request.path}?{_with_lang(request, other_language(lang))}",
+    )
+
+
+async def _store_online_page(request: web.Request) -> web.Response:
+    lang = language(request)
+    _router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    return _online_page(
+        request, lang, portal=portal, next_url=fas.safe_origin_url(portal.landing_url)
+    )
+
+
+def _online_page(
+    request: web.Request,
+    lang: str,
+    *,
+    portal: services.StorePortal | None = None,
+    session: online.OnlineSession | None = None,
+    next_url: str = "",
+    brand: str = "",
+    switch_url: str = "",
+) -> web.Response:
+    down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     return render(
         request,
         "portal/online.html",
         _=translator(CATALOG, lang),
         lang=lang,
-        brand=request.query.get("m", "")[:100],
+        brand=portal.brand_name if portal else brand,
+        brand_color=portal.brand_color if portal else "#0a7d5a",
+        session=session,
+        down_mb=down_mb,
+        up_mb=up_mb,
+        next_url=next_url,
+        switch_url=switch_url,
     )
+
+
+def _with_lang(request: web.Request, lang: str) -> str:
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    return urlencode({**query, "lang": lang})
 
 
 @routes.get("/healthz")
@@ -230,7 +307,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except PorticoError as exc:
         log.warning("%s %s: %s (%s)", request.method, request.path, exc.message_id, exc.detail)
-        return _error_page(request, exc.message_id, exc.status)
+        retry_form = request.get(RETRY_FORM) if exc.retry_same_request else None
+        return _error_page(request, exc.message_id, exc.status, retry_form)
     except web.HTTPNotFound:
         return _error_page(request, "error_not_found", 404)
     except web.HTTPException:
@@ -240,7 +318,12 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error_page(request, "error_generic", 500)
 
 
-def _error_page(request: web.Request, message_id: str, status: int) -> web.Response:
+def _error_page(
+    request: web.Request,
+    message_id: str,
+    status: int,
+    retry_form: tuple[str, dict[str, str]] | None = None,
+) -> web.Response:
     lang = request.get(LANGUAGE) or language(request)
     return render(
         request,
@@ -250,4 +333,5 @@ def _error_page(request: web.Request, message_id: str, status: int) -> web.Respo
         lang=lang,
         message_id=message_id,
         retry_url=request.get(RETRY_URL),
+        retry_form=retry_form,
     )

@@ -15,7 +15,7 @@ import portal.services as portal
 from controller.services import find_router, register_router
 from kernel.config import Settings
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
-from portico.simulator import SimulatedRouter
+from simulators.router import SimulatedRouter
 
 log = logging.getLogger("portico.demo")
 
@@ -128,10 +128,16 @@ async def start_fleet(
             gateway_name=DEMO_MERCHANT,
             gateway_host=host,
             gateway_port=port,
+            # A real openNDS 11 refuses some good grants by accident (its binauth race); the
+            # demo's routers do too, so the agent's retries are part of what the demo shows.
+            refusal_rate=DEMO_REFUSAL_RATE,
         )
         await sim.start()
         fleet.append(sim)
     return fleet
+
+
+DEMO_REFUSAL_RATE = 0.25
 
 
 def _all_router_ids() -> list[tuple[str, str, str]]:

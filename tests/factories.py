@@ -26,6 +26,7 @@ class Tenant:
     router: Router
     mqtt_password: str
     coupon_id: uuid.UUID | None
+    brand_name: str
 
 
 async def make_tenant(
@@ -73,4 +74,6 @@ async def make_tenant(
                 coupon=("5 off", "减 5 元", now + timedelta(days=1), codes),
             )
             coupon_id = campaign.coupon_id
-    return Tenant(merchant_id, store_id, new.router, new.mqtt_password, coupon_id)
+    return Tenant(
+        merchant_id, store_id, new.router, new.mqtt_password, coupon_id, f"Store {suffix}"
+    )

@@ -61,15 +61,19 @@ def command(
     cmd_id: str | None = None,
     exp: int | None = None,
     v: int = 1,
+    wait_ms: int | None = None,
 ) -> dict[str, Any]:
-    """A contract cmd payload; exp defaults to now + 30 s."""
-    return {
+    """A contract cmd payload; exp defaults to now + 30 s, wait_ms to the agent's default."""
+    payload: dict[str, Any] = {
         "v": v,
         "id": cmd_id or new_cmd_id(),
         "op": op,
         "args": {} if args is None else args,
         "exp": int(time.time()) + 30 if exp is None else exp,
     }
+    if wait_ms is not None:
+        payload["wait_ms"] = wait_ms
+    return payload
 
 
 def wait_until(check: Callable[[], Any], timeout: float = WAIT, step: float = 0.05) -> Any:
@@ -87,33 +91,64 @@ def wait_until(check: Callable[[], Any], timeout: float = WAIT, step: float = 0.
 # ---------------------------------------------------------------------------- stubs
 
 NDSCTL_STUB = r"""#!{sh}
-# Fake ndsctl: records its argv (tab-separated) and serves clients from a file.
+# Fake ndsctl: a model of openNDS 11's ndsctl and the openNDS behind it. Records its argv
+# (tab-separated) and keeps openNDS's client table in "clients", one "mac token state" a line.
+#   ndsctl main():         joins the arguments with "," into the request's parameter.
+#   ndsctl_do():           "Yes" prints ifyes and exits 0, "No" prints ifno and exits 1 (stdout).
+#   connect_to_server():   no openNDS (file ndsctl.down): "probably not yet started", exit 3.
+#   ndsctl_json_one():     the client as a JSON object, or {{}} for a client it does not hold.
+#   ndsctl_auth():         grants only a Preauthenticated client (auth_change_state, src/auth.c);
+#                          binauth_action()'s system() returns -1 when sigchld_handler()
+#                          (src/main.c) reaps the child first, and the client stays
+#                          Preauthenticated: refused here in ndsctl.refuse percent of calls.
+#   ndsctl_deauth():       deletes an Authenticated client from the list (auth_change_state).
 dir='{dir}'
 printf '%s\t' "$@" >>"$dir/ndsctl.calls"
 printf '\n' >>"$dir/ndsctl.calls"
-if [ -f "$dir/ndsctl.fail.$1" ]; then
+if [ -f "$dir/ndsctl.fail.$1" ]; then # a test's own failure
 	cat "$dir/ndsctl.fail.$1" >&2
 	exit 1
 fi
-line=$(grep "^$2 " "$dir/clients")
-case $1 in
+if [ -f "$dir/ndsctl.down" ]; then
+	echo "ndsctl: opennds probably not yet started (Error: Connection refused)" >&2
+	exit 3
+fi
+cmd=$1
+shift
+param=$(printf '%s,' "$@")
+param=${{param%,}}
+line=$(grep "^$1 " "$dir/clients")
+set -- $line
+case $cmd in
 json)
 	if [ -z "$line" ]; then
 		echo '{{}}'
 		exit 0
 	fi
-	set -- $line
 	printf '{{\n  "gatewayname":"Portico%%20Test",\n  "gatewayaddress":"192.168.1.1:2050",\n'
 	printf '  "mac":"%s",\n  "ip":"192.168.1.23",\n  "clientif":"br-lan",\n' "$1"
 	printf '  "session_start":"0",\n  "session_end":"null",\n  "last_active":"1764000000",\n'
 	printf '  "token":"%s",\n  "state":"%s",\n  "download_rate_limit":"0"\n}}\n' "$2" "$3"
 	;;
-auth | deauth)
-	if [ -z "$line" ]; then
-		echo "Client not found" >&2
-		exit 1
+auth)
+	refuse=$(cat "$dir/ndsctl.refuse" 2>/dev/null)
+	roll=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
+	if [ "$3" = Preauthenticated ] && [ $((roll * 100)) -ge $((${{refuse:-0}} * 256)) ]; then
+		sed -i "s/^$1 $2 Preauthenticated$/$1 $2 Authenticated/" "$dir/clients"
+		echo "Client $param authenticated."
+		exit 0
 	fi
-	echo "Client authentication changed"
+	echo "Failed to authenticate client $param."
+	exit 1
+	;;
+deauth)
+	if [ "$3" = Authenticated ]; then
+		sed -i "/^$1 /d" "$dir/clients"
+		echo "Client $param deauthenticated."
+		exit 0
+	fi
+	echo "Client $param not found."
+	exit 1
 	;;
 esac
 """
@@ -250,6 +285,23 @@ class BusyboxEnv:
     def fail_ndsctl(self, subcommand: str, message: str = "ndsctl: failed") -> None:
         """Make `ndsctl <subcommand>` print message on stderr and exit 1."""
         (self.stubs / f"ndsctl.fail.{subcommand}").write_text(message + "\n")
+
+    def refuse_auth(self, percent: int) -> None:
+        """Make openNDS refuse this share of `ndsctl auth` calls by accident (binauth race)."""
+        (self.stubs / "ndsctl.refuse").write_text(f"{percent}\n")
+
+    def set_nds_down(self, down: bool) -> None:
+        """openNDS not running (or still starting): ndsctl cannot connect and exits 3."""
+        path = self.stubs / "ndsctl.down"
+        if down:
+            path.write_text("")
+        else:
+            path.unlink(missing_ok=True)
+
+    def client_states(self) -> dict[str, str]:
+        """The fake openNDS client table now: mac -> state."""
+        rows = (line.split() for line in (self.stubs / "clients").read_text().splitlines())
+        return {row[0]: row[2] for row in rows if len(row) == 3}
 
     def set_nds_pid(self, pid: str | None) -> None:
         """What `pidof opennds` prints; None: openNDS is not running."""

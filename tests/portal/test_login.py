@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from kernel.config import Settings
-from portal.fas import encode_fas, rhid, sha256_hex
-from portico.simulator import SimulatedRouter
+from portal.fas import encode_fas, sha256_hex
+from simulators.router import SimClient, SimulatedRouter
 from tests.factories import Tenant, make_tenant
 
 
@@ -84,15 +85,16 @@ async def test_click_through_grants_access_and_records_the_login(
         allow_redirects=False,
     )
     assert response.status == 303
+    # Straight to the portal's own online page: the agent's grant is done, no gateway hop.
     target = urlsplit(response.headers["Location"])
-    assert (target.netloc, target.path) == ("192.168.8.1:2050", "/opennds_auth/")
+    assert (target.netloc, target.path) == ("", f"/fas/{router.router_id}/online")
     query = parse_qs(target.query)
-    assert query["tok"] == [rhid(sha256_hex(client.token), tenant.router.faskey)]
-    assert query["redir"] == ["http://example.com/start"]
+    assert query["next"] == ["http://example.com/start"] and query["lang"] == ["en"]
     assert client.authenticated and client.grant["minutes"] == 45
     assert client.grant["down_kbps"] == 4000
     sessions = await active_sessions(db, tenant)
     assert len(sessions) == 1 and sessions[0]["client_mac"] == "aa:bb:cc:00:00:02"
+    assert query["s"] == [str(sessions[0]["session_id"])]
     assert sessions[0]["device_hash"] != "aa:bb:cc:00:00:02"
     command = await db.fetchrow(
         "SELECT status, op FROM router_commands WHERE merchant_id = $1 AND command_id = $2",
@@ -205,7 +207,9 @@ async def test_no_ack_gives_try_again_page_and_no_session(
     assert response.status == 503
     text = await response.text()
     assert "did not answer in time" in text and "Try again" in text
-    assert f"/fas/{tenant.router.router_id}/?fas={quote(raw, safe='')}" in text
+    # One tap on Try again posts the same login again.
+    assert f'action="/fas/{tenant.router.router_id}/login"' in text
+    assert f'name="fas" value="{raw}"' in text
     assert any("got no ack" in r.getMessage() for r in caplog.records)
     assert await active_sessions(db, tenant) == []
     statuses = await db.fetch(
@@ -276,3 +280,107 @@ async def test_sessions_are_restored_after_opennds_restarts(
     assert restored == 1
     assert client.authenticated and 44 <= client.grant["minutes"] <= 45
     assert client.grant["down_kbps"] == 4000
+
+
+async def login_to_online_page(
+    portal_client: TestClient, router: SimulatedRouter, client: SimClient, **fields: str
+) -> str:
+    """Log `client` in and return the online page link the login ended on."""
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/login",
+        data={"fas": encode_fas({**router.fas_fields(client), **fields}), "accept": "1"},
+        headers={"Accept-Language": "en"},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    return response.headers["Location"]
+
+
+async def test_the_online_page_shows_time_data_coupon_and_the_way_on(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:0a", "10.0.0.14")
+    form = {"fas": encode_fas(router.fas_fields(client)), "coupon": str(tenant.coupon_id)}
+    claimed = await (await portal_client.post(f"/fas/{router.router_id}/coupon", data=form)).text()
+    code = re.search(r'id="coupon-code">([^<]+)<', claimed).group(1)
+
+    link = await login_to_online_page(
+        portal_client, router, client, originurl="http%3A%2F%2Fexample.com%2Fnews"
+    )
+    page = await portal_client.get(link)
+
+    assert page.status == 200
+    text = html.unescape(await page.text())
+    assert "You're online" in text and tenant.brand_name in text
+    assert re.search(r'id="time-left">Time left: <strong>4[45] min</strong>', text)
+    assert "Data: <strong>no limit</strong>" in text
+    assert code in text  # the coupon stays in view after the login
+    assert 'href="http://example.com/news"' in text
+    zh = await portal_client.get(link.replace("lang=en", "lang=zh-CN"))
+    assert "您已连接网络" in await zh.text() and "剩余时间" in await zh.text()
+
+
+@pytest.mark.parametrize("tamper", ["sig", "next", "session"])
+async def test_an_online_link_that_we_did_not_sign_is_refused(
+    portal_client: TestClient, router: SimulatedRouter, tamper: str
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:0b", "10.0.0.15")
+    link = await login_to_online_page(portal_client, router, client)
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if tamper == "sig":
+        query["sig"] = "0" * 32
+    elif tamper == "next":
+        query["next"] = "http://evil.example/"
+    else:
+        query["s"] = str(uuid.uuid4())
+    response = await portal_client.get(parts.path, params=query)
+    assert response.status == 404
+    assert "This page link is not valid" in await response.text()
+
+
+async def test_an_online_link_of_another_router_is_refused(
+    portal_client: TestClient, router: SimulatedRouter, db: asyncpg.Pool
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:0c", "10.0.0.16")
+    link = await login_to_online_page(portal_client, router, client)
+    other = await make_tenant(db, with_ad=False)
+    response = await portal_client.get(link.replace(router.router_id, other.router.router_id))
+    assert response.status == 404
+
+
+async def test_an_ended_session_says_so(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    client = router.add_client("aa:bb:cc:00:00:0d", "10.0.0.17")
+    link = await login_to_online_page(portal_client, router, client)
+    await db.execute(
+        "UPDATE portal_sessions SET expires_at = now() - interval '1 minute'"
+        " WHERE merchant_id = $1",
+        tenant.merchant_id,
+    )
+    text = await (await portal_client.get(link)).text()
+    assert "Your WiFi session has ended" in text and "Time left" not in text
+
+
+async def test_openNDS_sending_an_authenticated_client_back_gets_the_online_page(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant
+) -> None:
+    # authenticated() (openNDS src/http_microhttpd.c) rebuilds the query from MHD's decoded
+    # arguments and appends status=authenticated; there is no fas.
+    path = (
+        f"/fas/{router.router_id}/?tok={'a' * 64}"
+        "&redir=http://captive.apple.com/hotspot-detect.html&status=authenticated"
+    )
+    response = await portal_client.get(path, headers={"Accept-Language": "en"})
+    assert response.status == 200
+    text = html.unescape(await response.text())
+    assert "You're online" in text and tenant.brand_name in text
+
+
+async def test_the_authenticated_bounce_with_no_query_gets_the_online_page(
+    portal_client: TestClient, router: SimulatedRouter
+) -> None:
+    response = await portal_client.get(f"/fas/{router.router_id}/&status=authenticated")
+    assert response.status == 200
+    assert "You&#39;re online" in await response.text() or "您已连接网络" in await response.text()

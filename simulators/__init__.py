@@ -1,0 +1,12 @@
+"""Models of the real components around Portico, for the demo, the benchmarks and tests.
+
+Each model follows a real program and names the function it follows in a comment:
+  opennds.py  openNDS 11 (openNDS/openNDS, src/): its client table, ndsctl, the gateway's HTTP
+              answers (FAS level 1 redirect, /opennds_auth/, the authenticated branch), and the
+              binauth race that refuses good grants by accident;
+  agent.py    our router agent (firmware-scripts/files/usr/sbin/portico-agent): the MQTT
+              contract's checks and its ndsctl retries;
+  router.py   a router running both, on the real broker and a real HTTP port.
+Tests of the real agent run the shell script itself (tests/firmware, tests/e2e); the models are
+checked against the same expectations there (tests/simulators).
+"""

@@ -1,0 +1,191 @@
+"""A model of our router agent (firmware-scripts/files/usr/sbin/portico-agent) over OpenNds.
+
+It answers one `cmd` payload with one ack as the shell agent does: the same checks (version,
+id, expiry, duplicates, argument ranges, hid against openNDS's token) and the same retries of a
+refused ndsctl call inside the sender's `wait_ms`. Each step names the shell function it follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import OrderedDict
+from typing import Any
+
+from controller import topics
+from portal.fas import sha256_hex
+from simulators.opennds import OpenNds
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_HID = re.compile(r"^[0-9a-f]{64}$")
+_CUSTOM = re.compile(r"^[A-Za-z0-9_=-]{0,64}$")
+_LIMIT_KEYS = ("minutes", "up_kbps", "down_kbps", "up_quota_kb", "down_quota_kb")
+WAIT_DEFAULT_MS = 4000  # WAIT_DEFAULT
+ACK_MARGIN = 0.3  # seconds, ACK_MARGIN
+DUP_KEEP = 256  # DUP_KEEP
+MAX_DEPTH = 8  # MAX_DEPTH: JSON nesting accepted in a command
+
+
+class AgentModel:
+    """`pauses`: back_off's two sleeps (seconds); tests may shorten them, nothing else."""
+
+    def __init__(self, nds: OpenNds, *, pauses: tuple[float, float] = (0.1, 0.25)) -> None:
+        self.nds = nds
+        self.pauses = pauses
+        self._handled: OrderedDict[str, str] = OrderedDict()  # command id -> first status
+
+    async def handle_command(self, payload: bytes) -> dict[str, Any]:
+        """handle_message: one payload in, one ack out, in the shell agent's order of checks."""
+        data = _json_object(payload)
+        if data is None:
+            return ack("", "rejected", "malformed")
+        command_id = data.get("id")
+        if not isinstance(command_id, str) or not topics.COMMAND_ID.match(command_id):
+            return ack("", "rejected", "malformed")
+        if command_id in self._handled:
+            return ack(command_id, "duplicate", self._handled[command_id])
+        result = await self._execute(command_id, data)
+        self._handled[command_id] = result["status"]  # finish
+        if len(self._handled) > DUP_KEEP:
+            self._handled.popitem(last=False)
+        return result
+
+    async def _execute(self, command_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("v") != 1 or isinstance(data.get("v"), bool):
+            return ack(command_id, "rejected", "bad_version")
+        op, exp, args = data.get("op"), data.get("exp"), data.get("args")
+        if not isinstance(op, str) or not _is_count(exp, 10**12 - 1):
+            return ack(command_id, "rejected", "malformed")
+        if not isinstance(args, dict):
+            return ack(command_id, "rejected", "malformed")
+        wait_ms = data.get("wait_ms", WAIT_DEFAULT_MS)
+        if not _is_count(wait_ms, topics.MAX_WAIT_MS):
+            return ack(command_id, "rejected", "malformed")
+        if exp < int(time.time()):  # type: ignore[operator]
+            return ack(command_id, "expired", "expired")
+        # start_clock: retry while the sender waits, and never past exp.
+        retry_until = min(
+            time.monotonic() + wait_ms / 1000 - ACK_MARGIN,
+            time.monotonic() + (exp - time.time()),  # type: ignore[operator]
+        )
+        if op == "ping":
+            return ack(command_id, "done", "ok")
+        if op in ("auth", "restore"):
+            return await self._grant(command_id, op, args, retry_until)
+        if op == "deauth":
+            return await self._deauth(command_id, args, retry_until)
+        return ack(command_id, "rejected", "unknown_op")
+
+    async def _grant(
+        self, command_id: str, op: str, args: dict[str, Any], retry_until: float
+    ) -> dict[str, Any]:
+        """grant_args, then grant: read the client's state before every try."""
+        mac, custom = args.get("mac"), args.get("custom", "")
+        limits = [args.get(key) for key in _LIMIT_KEYS]
+        if not (isinstance(mac, str) and _MAC.match(mac)):
+            return ack(command_id, "rejected", "bad_args")
+        if not all(_is_count(value, 10_000_000) for value in limits):
+            return ack(command_id, "rejected", "bad_args")
+        if not (isinstance(custom, str) and _CUSTOM.match(custom)):
+            return ack(command_id, "rejected", "bad_args")
+        hid = args.get("hid") if op == "auth" else None
+        if op == "auth" and not (isinstance(hid, str) and _HID.match(hid)):
+            return ack(command_id, "rejected", "bad_args")
+        attempts = 0
+        while True:
+            client = self.nds.ndsctl_json(mac)
+            if not client.get("token") and (op == "auth" or attempts > 0):
+                return ack(command_id, "rejected", "no_client", attempts=attempts)
+            if hid is not None and sha256_hex(client["token"]) != hid:
+                return ack(command_id, "rejected", "hid_mismatch", attempts=attempts)
+            if client.get("state") == "Authenticated":
+                note = "already authenticated" if attempts == 0 else ""
+                return ack(command_id, "done", "ok", note, attempts=attempts)
+            attempts += 1
+            result = self.nds.ndsctl_auth(mac, *limits, custom)  # type: ignore[arg-type]
+            if result.exit_code == 0:
+                return ack(command_id, "done", "ok", attempts=attempts)
+            if not await self._back_off(attempts, retry_until):
+                message = f"openNDS refused {attempts} times; last: ndsctl auth: {result.output}"
+                return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
+
+    async def _back_off(self, attempts: int, retry_until: float) -> bool:
+        """back_off: a short pause for the first five tries, then a longer one, while the
+        sender still waits; False when the next try would end after that."""
+        pause = self.pauses[0] if attempts <= 5 else self.pauses[1]
+        if time.monotonic() + pause >= retry_until:
+            return False
+        await asyncio.sleep(pause)
+        return True
+
+    async def _deauth(
+        self, command_id: str, args: dict[str, Any], retry_until: float
+    ) -> dict[str, Any]:
+        """op_deauth: a client that is gone or not Authenticated is done."""
+        mac = args.get("mac")
+        if not (isinstance(mac, str) and _MAC.match(mac)):
+            return ack(command_id, "rejected", "bad_args")
+        attempts = 0
+        while True:
+            attempts += 1
+            result = self.nds.ndsctl_deauth(mac)
+            if result.exit_code == 0:
+                return ack(command_id, "done", "ok", attempts=attempts)
+            if self.nds.ndsctl_json(mac).get("state") != "Authenticated":
+                return ack(
+                    command_id, "done", "ok", "client was not authenticated", attempts=attempts
+                )
+            if not await self._back_off(attempts, retry_until):
+                message = f"openNDS refused {attempts} times; last: ndsctl deauth: {result.output}"
+                return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
+
+
+def _is_count(value: object, most: int) -> bool:
+    """is_uint with a bound: a JSON integer (not a bool) from 0 to `most`."""
+    return type(value) is int and 0 <= value <= most
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _value in pairs]
+    if len(set(keys)) != len(keys):
+        raise _Invalid("duplicate key")
+    return dict(pairs)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
+    """json.awk with root=object, max_depth=MAX_DEPTH: one strict JSON object of at most
+    MAX_PAYLOAD bytes (no duplicate keys, no raw control characters), else None."""
+    if len(payload) > topics.MAX_PAYLOAD:
+        return None
+    try:
+        data = json.loads(payload, object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError):  # JSONDecodeError and _Invalid are ValueErrors
+        return None
+    if not isinstance(data, dict) or _depth(data) > MAX_DEPTH:
+        return None
+    return data
+
+
+def ack(
+    command_id: str, status: str, code: str, msg: str = "", *, attempts: int | None = None
+) -> dict[str, Any]:
+    """ack: the payload the agent publishes (attempts only for ops that call ndsctl)."""
+    payload: dict[str, Any] = {"v": 1, "id": command_id, "status": status, "code": code, "msg": msg}
+    if attempts is not None:
+        payload["attempts"] = attempts
+    payload["ts"] = int(time.time())
+    return payload

@@ -1,0 +1,186 @@
+"""A model of openNDS 11 on one router (openNDS/openNDS, src/; commit b9fbb8d).
+
+What a router's openNDS holds and answers, as far as Portico meets it: the client table with each
+client's token and state, the three ndsctl calls the agent makes, and the gateway's HTTP answers
+to a phone. Every behaviour names the openNDS function it follows.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from urllib.parse import parse_qsl, quote
+
+from portal.fas import encode_fas, rhid, sha256_hex
+
+PREAUTHENTICATED = "Preauthenticated"
+AUTHENTICATED = "Authenticated"
+
+
+@dataclass
+class SimClient:
+    """One entry of openNDS's client list (t_client, src/client_list.h)."""
+
+    mac: str
+    ip: str
+    token: str
+    authenticated: bool = False
+    grant: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return AUTHENTICATED if self.authenticated else PREAUTHENTICATED
+
+
+class Ndsctl(NamedTuple):
+    """What one ndsctl call ends with: its exit status and what it printed."""
+
+    exit_code: int
+    output: str
+
+
+class OpenNds:
+    """openNDS's client table and ndsctl, with its accidental refusals.
+
+    `refusal_rate` is the share of `ndsctl auth` calls that openNDS refuses for no reason of the
+    client's: binauth_action() (src/auth.c) runs the binauth script with system(), and
+    sigchld_handler() (src/main.c) reaps any child with waitpid(-1); when the handler wins,
+    system() returns -1, auth_change_state() returns 1 and the client stays Preauthenticated.
+    Seen on a real openNDS 11 on 4 of 6 logins (openNDS issues #256, #284).
+    """
+
+    def __init__(self, *, refusal_rate: float = 0.0, rng: random.Random | None = None) -> None:
+        if not 0.0 <= refusal_rate <= 1.0:
+            raise ValueError("refusal_rate must be between 0 and 1")
+        self.refusal_rate = refusal_rate
+        self.clients: dict[str, SimClient] = {}
+        self._rng = rng or random.SystemRandom()
+
+    def add_client(self, mac: str, ip: str) -> SimClient:
+        """client_list_add_client (src/client_list.c): a new client gets a token "%04hx%04hx"."""
+        client = SimClient(mac=mac, ip=ip, token=secrets.token_hex(4))
+        self.clients[mac] = client
+        return client
+
+    def ndsctl_json(self, mac: str) -> dict[str, str]:
+        """ndsctl_json_one (src/util.c): the client's fields, or {} for one it does not hold."""
+        client = self.clients.get(mac)
+        if client is None:
+            return {}
+        return {"mac": client.mac, "ip": client.ip, "token": client.token, "state": client.state}
+
+    def ndsctl_auth(
+        self,
+        mac: str,
+        minutes: int,
+        up: int,
+        down: int,
+        up_quota: int,
+        down_quota: int,
+        custom: str,
+    ) -> Ndsctl:
+        """ndsctl_auth (src/ndsctl_thread.c): grants only a Preauthenticated client.
+
+        ndsctl joins its arguments with "," (main, src/ndsctl.c) and prints "Failed to
+        authenticate client …" with exit 1 for every "No": a refusal, an unknown client or one
+        already authenticated look the same.
+        """
+        param = ",".join(str(v) for v in (mac, minutes, up, down, up_quota, down_quota, custom))
+        client = self.clients.get(mac)
+        refused = self._rng.random() < self.refusal_rate
+        if client is None or client.authenticated or refused:
+            return Ndsctl(1, f"Failed to authenticate client {param}.")
+        client.authenticated = True
+        client.grant = {
+            "minutes": minutes,
+            "up_kbps": up,
+            "down_kbps": down,
+            "up_quota_kb": up_quota,
+            "down_quota_kb": down_quota,
+        }
+        return Ndsctl(0, f"Client {param} authenticated.")
+
+    def ndsctl_deauth(self, mac: str) -> Ndsctl:
+        """ndsctl_deauth: auth_change_state (src/auth.c) deletes an Authenticated client."""
+        client = self.clients.get(mac)
+        if client is None or not client.authenticated:
+            return Ndsctl(1, f"Client {mac} not found.")
+        del self.clients[mac]
+        return Ndsctl(0, f"Client {mac} deauthenticated.")
+
+    def restart(self) -> None:
+        """openNDS restarted: grants are gone, and each client comes back with a new token."""
+        for client in self.clients.values():
+            client.authenticated, client.grant = False, {}
+            client.token = secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """An HTTP answer of the gateway: a status and where it sends the browser."""
+
+    status: int
+    location: str = ""
+
+
+@dataclass
+class Gateway:
+    """The gateway's HTTP answers to a phone (src/http_microhttpd.c), at FAS level 1."""
+
+    nds: OpenNds
+    fas_url: str  # http://<fasremotefqdn>:<fasport><faspath>
+    faskey: str
+    gateway_name: str
+    gateway_mac: str
+    gateway_address: str  # ip:port
+
+    def fas_fields(self, client: SimClient, origin_url: str = "") -> dict[str, str]:
+        """construct_querystring at fas_secure_enabled=1, as a real gateway sent it."""
+        return {
+            "hid": sha256_hex(client.token),
+            "clientip": client.ip,
+            "clientmac": client.mac,
+            "client_type": "cpd_can",
+            "cpi_query": "(null)",
+            "gatewayname": quote(f"{self.gateway_name} Node:{self.gateway_mac.replace(':', '')} "),
+            "gatewayurl": quote(f"http://{self.gateway_address.split(':')[0]}", safe=""),
+            "version": "11.0.0",
+            "gatewayaddress": self.gateway_address,
+            "gatewaymac": self.gateway_mac.replace(":", ""),
+            "originurl": quote(origin_url, safe=""),
+            "clientif": "br-lan",
+            "themespec": "",
+        }
+
+    def splash_redirect(self, client: SimClient, origin_url: str = "") -> str:
+        """encode_and_redirect_to_splashpage: `<fas_url>?fas=<base64>`, not %-encoded."""
+        return f"{self.fas_url}?fas={encode_fas(self.fas_fields(client, origin_url))}"
+
+    def opennds_auth(self, client: SimClient, query: str) -> Redirect:
+        """A GET of /opennds_auth/?<query> from `client`.
+
+        authenticated(): the tok is not checked; 307 to `<fas_url>?<query>&status=authenticated`,
+        the query rebuilt by get_query() from MHD's decoded arguments (no "?" when it is empty).
+        preauthenticated(): no tok or no redir is 403; a wrong tok goes back to the splash
+        (encode_and_redirect_to_splashpage); a good one goes through authenticate_client(),
+        whose auth_client_auth() runs binauth and can lose the same race as ndsctl: then 503
+        (send_error) and the client stays Preauthenticated. Otherwise 307 to redir as sent.
+        """
+        arguments = parse_qsl(query, keep_blank_values=True)
+        if client.authenticated:
+            rebuilt = "&".join(f"{key}={value}" for key, value in arguments)
+            return Redirect(
+                307, f"{self.fas_url}{'?' if rebuilt else ''}{rebuilt}&status=authenticated"
+            )
+        values = dict(arguments)
+        redir, tok = values.get("redir"), values.get("tok")
+        if redir is None or tok is None:
+            return Redirect(403)
+        if tok != rhid(sha256_hex(client.token), self.faskey):
+            return Redirect(307, self.splash_redirect(client, redir))
+        granted = self.nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "")
+        if granted.exit_code != 0:
+            return Redirect(503)
+        return Redirect(307, redir)

@@ -1,0 +1,214 @@
+"""A simulated router: openNDS (simulators.opennds) and our agent (simulators.agent) at once.
+
+It holds openNDS's client table, answers commands on `ap/v1/<id>/cmd` with acks as the shell
+agent does, publishes a retained status with a Last Will, and serves the gateway URLs a phone
+sees: any URL (a new phone is sent to the portal with an openNDS `fas=` redirect) and
+`/opennds_auth/` (openNDS's own check). Used by `portico demo`, the benchmarks and tests; the
+real agent's tests run the shell script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import secrets
+import time
+from typing import Any
+
+import aiomqtt
+from aiohttp import web
+
+from controller import topics
+from kernel.mqtt import NO_DELAY, parse_mqtt_url
+from portal.fas import rhid, sha256_hex
+from simulators.agent import AgentModel
+from simulators.opennds import Gateway, OpenNds, SimClient
+
+__all__ = ["SimClient", "SimulatedRouter"]
+
+log = logging.getLogger("portico.simulator")
+
+
+class SimulatedRouter:
+    def __init__(
+        self,
+        router_id: str,
+        *,
+        mqtt_url: str,
+        password: str,
+        faskey: str,
+        portal_url: str,
+        gateway_mac: str,
+        gateway_name: str = "Portico Demo",
+        gateway_host: str = "127.0.0.1",
+        gateway_port: int = 0,
+        refusal_rate: float = 0.0,
+        rng: random.Random | None = None,
+        retry_pauses: tuple[float, float] = (0.1, 0.25),
+    ) -> None:
+        self.router_id = router_id
+        self.faskey = faskey
+        self.portal_url = portal_url.rstrip("/")
+        self.gateway_mac = gateway_mac
+        self.gateway_name = gateway_name
+        self.gateway_host = gateway_host
+        self.gateway_port = gateway_port
+        self.nds = OpenNds(refusal_rate=refusal_rate, rng=rng)
+        self.agent = AgentModel(self.nds, pauses=retry_pauses)
+        self.acks: list[dict[str, Any]] = []
+        self._mqtt_url = mqtt_url
+        self._password = password
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    # -- openNDS side -------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> dict[str, SimClient]:
+        return self.nds.clients
+
+    @property
+    def gateway_address(self) -> str:
+        return f"{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def gateway(self) -> Gateway:
+        return Gateway(
+            nds=self.nds,
+            fas_url=f"{self.portal_url}/fas/{self.router_id}/",
+            faskey=self.faskey,
+            gateway_name=self.gateway_name,
+            gateway_mac=self.gateway_mac,
+            gateway_address=self.gateway_address,
+        )
+
+    def add_client(self, mac: str, ip: str) -> SimClient:
+        return self.nds.add_client(mac, ip)
+
+    def new_visitor(self) -> SimClient:
+        """A phone joining the WiFi: random (locally administered) MAC, next free IP."""
+        mac = "da:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
+        n = len(self.clients)
+        return self.add_client(mac, f"10.{n // 250 % 250}.0.{n % 250 + 2}")
+
+    def fas_fields(self, client: SimClient, origin_url: str = "") -> dict[str, str]:
+        return self.gateway.fas_fields(client, origin_url)
+
+    def redirect_url(self, client: SimClient, origin_url: str = "") -> str:
+        """Where openNDS sends this captive client: the portal with `fas=` (not %-encoded)."""
+        return self.gateway.splash_redirect(client, origin_url)
+
+    def restart_nds(self) -> None:
+        self.nds.restart()
+
+    # -- agent side ---------------------------------------------------------------------------
+
+    async def handle_command(self, payload: bytes) -> dict[str, Any]:
+        """What the agent does with one `cmd` payload; returns the ack to publish."""
+        return await self.agent.handle_command(payload)
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._start_gateway()
+        self._task = asyncio.create_task(self._run_mqtt(), name=f"sim-{self.router_id}")
+        await asyncio.wait_for(self.ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _run_mqtt(self) -> None:
+        address = parse_mqtt_url(self._mqtt_url)
+        status_topic = topics.topic(self.router_id, "status")
+        will = aiomqtt.Will(status_topic, topics.encode({"online": False}), qos=1, retain=True)
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    address.host,
+                    address.port,
+                    username=self.router_id,
+                    password=self._password,
+                    identifier=f"{self.router_id}-cmd",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    will=will,
+                    socket_options=NO_DELAY,
+                ) as client:
+                    await client.subscribe(topics.topic(self.router_id, "cmd"), qos=1)
+                    await client.publish(status_topic, self._status(), qos=1, retain=True)
+                    await client.publish(
+                        topics.topic(self.router_id, "evt"),
+                        topics.encode({"type": "agent_started", "ts": int(time.time())}),
+                        qos=1,
+                    )
+                    self.ready.set()
+                    # The shell agent reads commands one at a time (read_commands).
+                    async for message in client.messages:
+                        ack = await self.handle_command(bytes(message.payload))  # type: ignore[arg-type]
+                        self.acks.append(ack)
+                        del self.acks[:-1000]
+                        await client.publish(
+                            topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1
+                        )
+            except aiomqtt.MqttError as exc:
+                log.warning("simulated router %s lost the broker: %s", self.router_id, exc)
+                await asyncio.sleep(1)
+
+    def _status(self) -> bytes:
+        return topics.encode(
+            {
+                "online": True,
+                "agent": "portico-simulator/1.0",
+                "fw": "simulated",
+                "boot_id": secrets.token_hex(8),
+                "caps": ["auth", "restore", "deauth", "ping"],
+                "ts": int(time.time()),
+            }
+        )
+
+    async def _start_gateway(self) -> None:
+        app = web.Application()
+        app.router.add_get("/opennds_auth/", self._opennds_auth)
+        app.router.add_get("/{tail:.*}", self._captive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.gateway_host, self.gateway_port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.gateway_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def _captive(self, request: web.Request) -> web.Response:
+        """A new phone's first web request: openNDS answers 307 to the portal."""
+        client = self.new_visitor()
+        # Real openNDS passes the URL the phone asked for; the demo has no internet behind it.
+        raise web.HTTPTemporaryRedirect(self.redirect_url(client, f"{self.portal_url}/"))
+
+    async def _opennds_auth(self, request: web.Request) -> web.Response:
+        # openNDS knows the client by its IP; every browser here comes from 127.0.0.1, so the
+        # simulator finds it by the tok instead, and a tok of nobody's is a new phone.
+        tok = request.query.get("tok", "")
+        client = (
+            next(
+                (c for c in self.clients.values() if rhid(sha256_hex(c.token), self.faskey) == tok),
+                None,
+            )
+            or self.new_visitor()
+        )
+        answer = self.gateway.opennds_auth(client, request.query_string)
+        if answer.status == 403:
+            raise web.HTTPForbidden()
+        if answer.status == 503:  # send_error(connection, 503)
+            raise web.HTTPServiceUnavailable(
+                text="<h1>Error 503 - Service Unavailable. This may be a temporary condition.</h1>",
+                content_type="text/html",
+            )
+        raise web.HTTPTemporaryRedirect(answer.location)

@@ -1,0 +1,279 @@
+"""Shoppers log in through a real openNDS, with the real agent on it (opt-in: make test-gateways).
+
+Needs OPENNDS_ROOT (an openNDS install tree built by hand from openNDS/openNDS; see
+docs/real-gateway-tests.md), root, iproute2, util-linux, nftables, busybox and the mosquitto
+clients; skipped otherwise. opennds_harness.py builds the namespaces; phone.py is the browser.
+
+Each phone, from a client namespace of its own: GET http://10.200.0.99/ -> openNDS's 307 to the
+portal (fas=...) -> splash -> POST the login form (terms accepted) -> the portal asks the agent
+over MQTT (via a relay to the broker) to `ndsctl auth` the phone -> follow every redirect. What
+the issues ask (15 and 5): each of 6 phones logs in, is let go (`ndsctl deauth`) and logs in
+again, and every login ends Authenticated in `ndsctl json`, and its browser ends
+on the "You're online" page, never on an error page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from controller.services import CommandSender
+from kernel.config import Settings
+from kernel.mqtt import parse_mqtt_url
+from portal.app import make_portal_app
+from tests.factories import Tenant, make_tenant
+from tests.firmware.harness import AGENT_SCRIPT, BUSYBOX, JSON_AWK, Broker, Probe, command
+from tests.gateways.opennds_harness import (
+    OPENNDS_ROOT,
+    ORIGIN_IP,
+    PORTAL_IP,
+    PORTAL_PORT,
+    OpenNDS,
+    Relay,
+    Topology,
+    client_mac,
+    skip_reason,
+    socket_in_netns,
+)
+
+REASON = skip_reason()
+if REASON:
+    pytest.skip(REASON, allow_module_level=True)
+
+PHONES = 6
+PHONE_SCRIPT = Path(__file__).with_name("phone.py")
+ACK_TIMEOUT = 5.0  # the production default (PORTICO_ACK_TIMEOUT)
+
+
+@dataclass
+class Gateway:
+    topology: Topology
+    nds: OpenNDS
+    tenant: Tenant
+    probe: Probe
+    startup: list[str]  # what ndsctl said while openNDS started
+
+
+async def _agent_ready(probe: Probe, agent: Any, timeout: float = 30.0) -> None:
+    """Ping the agent until it acks (its mosquitto_sub has subscribed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert agent.poll() is None, "the agent exited"
+        cmd = command("ping")
+        await asyncio.to_thread(probe.publish_cmd, cmd)
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            acks = [m for m in probe.of_kind("ack") if m.json().get("id") == cmd["id"]]
+            if acks:
+                probe.ignored_ids.add(cmd["id"])
+                return
+    raise AssertionError(f"the agent did not answer a ping within {timeout}s")
+
+
+def _origin_app() -> web.Application:
+    """The site behind ORIGIN_IP: what a phone reaches once it is online."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<title>origin</title><h1>the open internet</h1>")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    return app
+
+
+@pytest.fixture
+async def gateway(settings: Settings, db: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Gateway]:
+    tenant = await make_tenant(db, session_minutes=120)
+    router = tenant.router
+    portal_settings = replace(
+        settings, public_portal_url=f"http://{PORTAL_IP}:{PORTAL_PORT}", ack_timeout=ACK_TIMEOUT
+    )
+    topology = Topology(clients=PHONES)
+    work = tmp_path / "gw"
+    work.mkdir()
+    nds = OpenNDS(topology, Path(OPENNDS_ROOT), work, router.faskey, f"/fas/{router.router_id}/")
+    broker = Broker.from_url(settings.mqtt_url)
+    address = parse_mqtt_url(settings.mqtt_url)
+    sender = CommandSender(settings.mqtt_url, db, ack_timeout=ACK_TIMEOUT)
+    runners: list[web.AppRunner] = []
+    relay: Relay | None = None
+    probe: Probe | None = None
+    try:
+        topology.create()
+        nds.prepare(PHONES)
+        nds.enter()
+        nds.start()
+        await sender.start()
+        for app, host, port in [
+            (make_portal_app(portal_settings, db, sender), PORTAL_IP, PORTAL_PORT),
+            (_origin_app(), ORIGIN_IP, 80),
+        ]:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            runners.append(runner)
+            await web.SockSite(runner, socket_in_netns(topology.wan, host, port)).start()
+        relay = Relay(
+            socket_in_netns(topology.gateway, "127.0.0.1", 1883), address.host, address.port
+        )
+        await relay.start()
+        startup = await nds.wait_ready()
+        (work / "bb").mkdir()
+        subprocess.run([BUSYBOX, "--install", "-s", str(work / "bb")], check=True, timeout=20)
+        probe = broker.probe(router.router_id)
+        agent = nds.spawn(
+            [BUSYBOX, "sh", str(AGENT_SCRIPT)],
+            work / "agent.out",
+            env={
+                "PATH": f"{work / 'bb'}:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": str(work),
+                "LC_ALL": "C",
+                "PORTICO_DEVICE_ID": router.router_id,
+                "PORTICO_PASSWORD": tenant.mqtt_password,
+                "PORTICO_BROKER_HOST": "127.0.0.1",
+                "PORTICO_BROKER_PORT": "1883",
+                "PORTICO_TLS": "0",
+                "PORTICO_HEARTBEAT": "60",
+                "PORTICO_STATE_DIR": str(work / "agent-state"),
+                "PORTICO_JSON_AWK": str(JSON_AWK),
+            },
+        )
+        await _agent_ready(probe, agent)
+        yield Gateway(topology, nds, tenant, probe, startup)
+    finally:
+        errors = await asyncio.to_thread(nds.stop)
+        if probe is not None:
+            probe.close()
+            await asyncio.to_thread(broker.forget, router.router_id)
+        if relay is not None:
+            await relay.stop()
+        for runner in runners:
+            await runner.cleanup()
+        await sender.stop()
+        errors += topology.destroy()
+        for name in ("agent.out", "opennds.out", "ns-setup.out"):
+            path = work / name
+            if path.exists():
+                print(f"--- {name}\n{path.read_text(errors='replace')[-6000:]}")
+        assert not errors, errors
+
+
+async def phone_login(gateway: Gateway, index: int) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        "ip",
+        "netns",
+        "exec",
+        gateway.topology.client(index),
+        sys.executable,
+        str(PHONE_SCRIPT),
+        f"http://{ORIGIN_IP}/",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return {"hops": [], "error": "the phone took more than 120 s"}
+    if proc.returncode != 0:
+        return {"hops": [], "error": f"phone.py exited {proc.returncode}: {err.decode()[-500:]}"}
+    return json.loads(out)
+
+
+async def client_state(gateway: Gateway, mac: str) -> str:
+    rc, out, err = await gateway.nds.ndsctl("json", mac)
+    if rc != 0:
+        return f"ndsctl json exit {rc}: {(err or out).strip()}"
+    try:
+        return json.loads(out).get("state", "not on the client list")
+    except json.JSONDecodeError:
+        return f"not JSON: {out[:100]!r}"
+
+
+def auth_requests(syslog: str, mac: str) -> int:
+    """How many `ndsctl auth` openNDS received for mac (its debuglevel 3 log)."""
+    return len(re.findall(rf"ndsctl request received: \[auth {re.escape(mac)},", syslog))
+
+
+def describe(hop: dict[str, Any]) -> str:
+    path = re.sub(r"([?&](fas|tok)=)[^&]{12}[^&]*", r"\1…", hop["url"])
+    where = f" -> {hop['location'][:90]}" if hop["location"] else ""
+    return f"{hop['method']} {path[:110]} {hop['status']}{where} [{hop['summary'][:80]}]"
+
+
+async def test_every_phone_gets_online_through_a_real_opennds(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = []
+    _, status, _ = await gateway.nds.ndsctl("status")
+    upstream = next((ln for ln in status.splitlines() if "pstream" in ln), "?")
+    report = [
+        f"openNDS at {OPENNDS_ROOT}; while it started, ndsctl said: {gateway.startup}",
+        f"at the first login openNDS reported: {upstream.strip()}",
+    ]
+    for round_, index in [(r, i) for r in (1, 2) for i in range(1, PHONES + 1)]:
+        mac = client_mac(index)
+        if round_ == 2:  # the same phone again, after openNDS let it go (a new token)
+            rc, out, err = await gateway.nds.ndsctl("deauth", mac)
+            report.append(f"ndsctl deauth {mac}: exit {rc}: {(out or err).strip()}")
+        acks_before = len(gateway.probe.of_kind("ack"))
+        auths_before = auth_requests(gateway.nds.syslog(), mac)
+        started = time.monotonic()
+        browsed = await phone_login(gateway, index)
+        seconds = time.monotonic() - started
+        state = await client_state(gateway, mac)
+        for _ in range(20):  # bounded: a grant may still be finishing
+            if state == "Authenticated":
+                break
+            await asyncio.sleep(0.25)
+            state = await client_state(gateway, mac)
+        acks = [m.json() for m in gateway.probe.of_kind("ack")[acks_before:]]
+        grant = next((a for a in acks if a.get("status") != "duplicate"), {})
+        hops = browsed["hops"]
+        final = hops[-1] if hops else {}
+        result = {
+            "mac": mac,
+            "state": state,
+            "final_status": final.get("status"),
+            "online_page": bool(final.get("online_page")) and not final.get("error_page"),
+            "error": browsed["error"],
+            "ack": {k: grant.get(k) for k in ("status", "code", "msg", "attempts")},
+            "ndsctl_auth_calls": auth_requests(gateway.nds.syslog(), mac) - auths_before,
+            "seconds": round(seconds, 1),
+        }
+        results.append(result)
+        report.append(f"login {len(results)}, phone {index} {mac}: {json.dumps(result)}")
+        report += [f"    {describe(hop)}" for hop in hops]
+    syslog = gateway.nds.syslog()
+    report.append(
+        f"openNDS log: {syslog.count('binauth return code -1')} x 'binauth return code -1', "
+        f"{syslog.count('binauth return code 0')} x 'binauth return code 0'"
+    )
+    (gateway.nds.work.parent / "report.txt").write_text("\n".join(report) + "\n")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+
+    logins = len(results)
+    assert [r["state"] for r in results] == ["Authenticated"] * logins, report
+    assert [r["online_page"] for r in results] == [True] * logins, report
+    assert [r["error"] for r in results] == [None] * logins, report
+
+
+def test_opennds_root_is_outside_the_repository() -> None:
+    """The repository holds no openNDS code or binaries (issue 15)."""
+    repo = Path(__file__).resolve().parents[2]
+    assert not Path(OPENNDS_ROOT).resolve().is_relative_to(repo)
+    assert os.access(Path(OPENNDS_ROOT) / "usr/bin/opennds", os.X_OK)

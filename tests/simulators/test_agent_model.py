@@ -1,0 +1,171 @@
+"""The simulated agent (simulators/agent.py) against the expectations the shell agent meets."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators.agent import AgentModel
+from simulators.opennds import OpenNds
+from tests.firmware.harness import command, sha256_hex
+from tests.firmware.payloads import MAC, TOKEN, auth_args, bad_payloads, materialize
+
+FAST = (0.01, 0.02)  # back_off's pauses, shortened: the model's logic, not its timing, is tested
+
+
+class CountingNds(OpenNds):
+    """openNDS that counts the ndsctl calls made of it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: list[str] = []
+
+    def ndsctl_json(self, mac: str) -> dict[str, str]:
+        self.calls.append("json")
+        return super().ndsctl_json(mac)
+
+    def ndsctl_auth(self, *args: Any) -> Any:
+        self.calls.append("auth")
+        return super().ndsctl_auth(*args)
+
+    def ndsctl_deauth(self, mac: str) -> Any:
+        self.calls.append("deauth")
+        return super().ndsctl_deauth(mac)
+
+
+def nds_with_client(**kwargs: Any) -> CountingNds:
+    nds = CountingNds(**kwargs)
+    nds.add_client(MAC, "192.168.1.23").token = TOKEN
+    return nds
+
+
+async def send(agent: AgentModel, payload: dict[str, Any] | bytes) -> dict[str, Any]:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return await agent.handle_command(data)
+
+
+async def test_the_hostile_payload_table_is_answered_as_the_shell_agent_does(
+    tmp_path: Path,
+) -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds, pauses=FAST)
+    failures = []
+
+    for name, payload, status, code, has_id in bad_payloads():
+        data = materialize(payload, tmp_path / "pwned")
+        ack = await send(agent, data)
+        cmd_id = json.loads(data)["id"] if has_id else ""
+        if (ack["id"], ack["status"], ack["code"]) != (cmd_id, status, code):
+            failures.append((name, ack))
+
+    assert failures == []
+    assert nds.calls == []
+
+
+async def test_a_grant_matches_the_shell_agents_ack() -> None:
+    nds = nds_with_client()
+    ack = await send(AgentModel(nds, pauses=FAST), command("auth", auth_args()))
+
+    assert list(ack) == ["v", "id", "status", "code", "msg", "attempts", "ts"]
+    assert (ack["status"], ack["code"], ack["msg"], ack["attempts"]) == ("done", "ok", "", 1)
+    assert nds.calls == ["json", "auth"]
+    assert nds.clients[MAC].grant["minutes"] == 60
+
+
+async def test_refusals_are_retried_inside_the_wait_and_then_reported() -> None:
+    nds = nds_with_client(refusal_rate=1.0)
+    started = time.monotonic()
+
+    ack = await send(AgentModel(nds, pauses=FAST), command("auth", auth_args(), wait_ms=800))
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+    assert ack["attempts"] == nds.calls.count("auth") >= 3
+    assert f"Failed to authenticate client {MAC},60,0,0,0,0,s-12345." in ack["msg"]
+    assert time.monotonic() - started < 0.8
+    assert not nds.clients[MAC].authenticated
+
+
+async def test_at_half_refusals_every_grant_ends_done() -> None:
+    nds = CountingNds(refusal_rate=0.5, rng=random.Random(15))
+    agent = AgentModel(nds, pauses=FAST)
+    clients = [nds.add_client(f"aa:bb:cc:00:01:{n:02x}", f"10.0.1.{n}") for n in range(100)]
+
+    acks = [
+        await send(agent, command("auth", auth_args(c.mac, c.token), wait_ms=4500)) for c in clients
+    ]
+
+    assert {(a["status"], a["code"]) for a in acks} == {("done", "ok")}
+    assert sum(a["attempts"] for a in acks) == nds.calls.count("auth") > len(clients)
+
+
+async def test_unknown_clients_and_wrong_hids_are_rejected_without_retries() -> None:
+    nds = nds_with_client(refusal_rate=1.0)
+    agent = AgentModel(nds, pauses=FAST)
+
+    unknown = await send(agent, command("auth", auth_args(mac="11:22:33:44:55:66")))
+    wrong = await send(agent, command("auth", auth_args(hid=sha256_hex("00000000"))))
+    restore_args = {k: v for k, v in auth_args(mac="11:22:33:44:55:66").items() if k != "hid"}
+    restore = await send(agent, command("restore", restore_args))
+
+    assert (unknown["status"], unknown["code"], unknown["attempts"]) == (
+        "rejected",
+        "no_client",
+        0,
+    )
+    assert (wrong["status"], wrong["code"]) == ("rejected", "hid_mismatch")
+    assert (restore["status"], restore["code"], restore["attempts"]) == (
+        "rejected",
+        "no_client",
+        1,
+    )
+    assert nds.calls == ["json", "json", "json", "auth", "json"]
+
+
+async def test_an_authenticated_client_is_done_without_a_grant() -> None:
+    nds = nds_with_client()
+    nds.clients[MAC].authenticated = True
+
+    ack = await send(AgentModel(nds), command("auth", auth_args()))
+
+    assert (ack["status"], ack["msg"], ack["attempts"]) == ("done", "already authenticated", 0)
+    assert nds.calls == ["json"]
+
+
+async def test_deauth_deletes_the_client_and_an_unknown_one_is_done() -> None:
+    nds = nds_with_client()
+    nds.clients[MAC].authenticated = True
+    agent = AgentModel(nds)
+
+    known = await send(agent, command("deauth", {"mac": MAC}))
+    unknown = await send(agent, command("deauth", {"mac": MAC}))
+
+    assert (known["status"], known["msg"]) == ("done", "")
+    assert (unknown["status"], unknown["msg"]) == ("done", "client was not authenticated")
+    assert nds.clients == {}
+
+
+async def test_duplicates_and_expired_commands() -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds)
+    cmd = command("ping")
+
+    assert (await send(agent, cmd))["status"] == "done"
+    again = await send(agent, cmd)
+    late = await send(agent, command("auth", auth_args(), exp=int(time.time()) - 5))
+
+    assert (again["status"], again["code"]) == ("duplicate", "done")
+    assert (late["status"], late["code"]) == ("expired", "expired")
+    assert "attempts" not in again and nds.calls == []
+
+
+@pytest.mark.parametrize("wait_ms", [-1, 60001, 1.5, "100", 10**12, True])
+async def test_a_bad_wait_ms_is_rejected(wait_ms: object) -> None:
+    nds = nds_with_client()
+    ack = await send(AgentModel(nds), command("auth", auth_args(), wait_ms=wait_ms))  # type: ignore[arg-type]
+    assert (ack["status"], ack["code"]) == ("rejected", "malformed")
+    assert nds.calls == []

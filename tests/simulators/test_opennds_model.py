@@ -1,0 +1,126 @@
+"""The openNDS model (simulators/opennds.py) against openNDS 11's source and recorded answers."""
+
+from __future__ import annotations
+
+import random
+from urllib.parse import parse_qs, urlsplit
+
+from portal.fas import parse_fas, raw_query_param, rhid, sha256_hex
+from simulators.opennds import Gateway, OpenNds, Redirect
+
+FAS_URL = "http://portal.test:8080/fas/ap-1/"
+FASKEY = "k" * 64
+
+
+def gateway(nds: OpenNds) -> Gateway:
+    return Gateway(
+        nds=nds,
+        fas_url=FAS_URL,
+        faskey=FASKEY,
+        gateway_name="Real Gateway",
+        gateway_mac="d2:ed:73:a9:b4:ea",
+        gateway_address="192.168.77.1:2050",
+    )
+
+
+def test_a_new_client_gets_an_eight_hex_token_and_is_preauthenticated() -> None:
+    nds = OpenNds()
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    assert len(client.token) == 8 and int(client.token, 16) >= 0
+    assert nds.ndsctl_json(client.mac)["state"] == "Preauthenticated"
+    assert nds.ndsctl_json("11:22:33:44:55:66") == {}
+
+
+def test_ndsctl_auth_says_the_same_for_every_no() -> None:
+    # ndsctl_do (src/ndsctl.c) prints ifno for any "No": unknown, authenticated, refused.
+    nds = OpenNds()
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    granted = nds.ndsctl_auth(client.mac, 120, 5000, 20000, 0, 0, "s-1")
+    again = nds.ndsctl_auth(client.mac, 120, 5000, 20000, 0, 0, "s-1")
+    unknown = nds.ndsctl_auth("11:22:33:44:55:66", 1, 0, 0, 0, 0, "")
+    assert granted == (0, "Client 56:95:51:9c:82:a8,120,5000,20000,0,0,s-1 authenticated.")
+    assert again == (1, "Failed to authenticate client 56:95:51:9c:82:a8,120,5000,20000,0,0,s-1.")
+    assert unknown.exit_code == 1 and unknown.output.startswith("Failed to authenticate")
+
+
+def test_the_binauth_race_refuses_at_its_rate_and_leaves_the_client_preauthenticated() -> None:
+    nds = OpenNds(refusal_rate=0.5, rng=random.Random(7))
+    refused = 0
+    for n in range(400):
+        client = nds.add_client(f"aa:00:00:00:{n // 256:02x}:{n % 256:02x}", "10.0.0.2")
+        result = nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "")
+        if result.exit_code:
+            refused += 1
+            assert nds.ndsctl_json(client.mac)["state"] == "Preauthenticated"
+    assert 150 < refused < 250
+
+
+def test_deauth_deletes_an_authenticated_client() -> None:
+    nds = OpenNds()
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    assert nds.ndsctl_deauth(client.mac) == (1, "Client 56:95:51:9c:82:a8 not found.")
+    nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "")
+    assert nds.ndsctl_deauth(client.mac) == (0, "Client 56:95:51:9c:82:a8 deauthenticated.")
+    assert nds.ndsctl_json(client.mac) == {}
+
+
+def test_the_splash_redirect_is_a_level_one_fas_the_portal_reads() -> None:
+    nds = OpenNds()
+    gw = gateway(nds)
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    location = gw.splash_redirect(client, "http://10.200.0.2/x")
+    assert location.startswith(FAS_URL + "?fas=")
+    parsed = parse_fas(raw_query_param(urlsplit(location).query, "fas"))
+    assert parsed.hid == sha256_hex(client.token)
+    assert (parsed.client_mac, parsed.gateway_mac) == (client.mac, "d2:ed:73:a9:b4:ea")
+    assert parsed.gateway_name == "Real Gateway"
+    assert parsed.origin_url == "http://10.200.0.2/x"
+
+
+def test_opennds_auth_of_an_authenticated_client_bounces_back_with_status_authenticated() -> None:
+    nds = OpenNds()
+    gw = gateway(nds)
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "")
+    answer = gw.opennds_auth(
+        client, "tok=anything&redir=http%3A%2F%2Fportal.test%2Fonline%3Flang%3Den"
+    )
+    # get_query() rebuilds the query from MHD's decoded arguments: redir arrives decoded.
+    assert answer == Redirect(
+        307,
+        FAS_URL + "?tok=anything&redir=http://portal.test/online?lang=en&status=authenticated",
+    )
+
+
+def test_opennds_auth_of_a_preauthenticated_client_checks_the_tok() -> None:
+    nds = OpenNds()
+    gw = gateway(nds)
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    good = rhid(sha256_hex(client.token), FASKEY)
+    assert gw.opennds_auth(client, f"tok={good}").status == 403  # no redir
+    assert gw.opennds_auth(client, "redir=http%3A%2F%2Fexample.com%2F").status == 403  # no tok
+    wrong = gw.opennds_auth(client, "tok=bad&redir=http%3A%2F%2Fexample.com%2F")
+    assert wrong.status == 307 and wrong.location.startswith(FAS_URL + "?fas=")
+    assert not client.authenticated
+    right = gw.opennds_auth(client, f"tok={good}&redir=http%3A%2F%2Fexample.com%2F")
+    assert right == Redirect(307, "http://example.com/") and client.authenticated
+    assert parse_qs(urlsplit(wrong.location).query)  # a fresh splash redirect
+
+
+def test_opennds_auth_with_no_query_from_an_authenticated_client_has_no_question_mark() -> None:
+    # Recorded on openNDS 11: Location: http://10.200.0.2:8080/fas/ap-test/&status=authenticated
+    nds = OpenNds()
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "")
+    assert gateway(nds).opennds_auth(client, "") == Redirect(307, FAS_URL + "&status=authenticated")
+
+
+def test_a_good_tok_that_loses_the_binauth_race_is_a_503() -> None:
+    # Recorded once on openNDS 11: 503 "Error 503 - Service Unavailable", still Preauthenticated.
+    nds = OpenNds(refusal_rate=1.0)
+    client = nds.add_client("56:95:51:9c:82:a8", "192.168.77.10")
+    good = rhid(sha256_hex(client.token), FASKEY)
+    assert gateway(nds).opennds_auth(client, f"tok={good}&redir=http%3A%2F%2Fx.org%2F") == Redirect(
+        503
+    )
+    assert not client.authenticated
