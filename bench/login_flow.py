@@ -54,7 +54,7 @@ from yarl import URL
 import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
-from controller.services import register_router
+from controller.services import record_router_status, register_router
 from kernel.db import create_pool, migrate
 from kernel.mqtt import make_client
 from portal.fas import encode_fas
@@ -192,6 +192,10 @@ async def seed_tenant(db: asyncpg.Pool, routers: int) -> list[RouterSpec]:
                 f"ap-bench-{suffix}-{index}",
                 f"AP {index + 1}",
                 gateway_mac=_gateway_mac(index),
+            )
+            # No controller role runs in the bench: say the router is online, as its status would.
+            await record_router_status(
+                conn, new.router, online=True, status={"v": 1, "online": True}
             )
             specs.append(
                 RouterSpec(

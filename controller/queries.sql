@@ -1,5 +1,6 @@
 -- name: find_router
-SELECT r.merchant_id, r.router_id, r.store_id, r.name, r.gateway_mac, r.faskey, r.online
+SELECT r.merchant_id, r.router_id, r.store_id, r.name, r.gateway_mac, r.faskey, r.online,
+       r.gateway, r.fas_level
 FROM router_directory d
 JOIN routers r ON r.merchant_id = d.merchant_id AND r.router_id = d.router_id
 WHERE d.router_id = $1
@@ -8,11 +9,13 @@ WHERE d.router_id = $1
 INSERT INTO router_directory (router_id, merchant_id) VALUES ($1, $2)
 
 -- name: insert_router
-INSERT INTO routers (merchant_id, router_id, store_id, name, gateway_mac, faskey, mqtt_password_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO routers (merchant_id, router_id, store_id, name, gateway_mac, faskey, mqtt_password_hash,
+                     gateway, fas_level)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: list_routers
-SELECT router_id, store_id, name, online, last_seen FROM routers WHERE merchant_id = $1 ORDER BY name
+SELECT router_id, store_id, name, online, last_seen, gateway, fas_level
+FROM routers WHERE merchant_id = $1 ORDER BY name
 
 -- name: insert_command
 INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at)

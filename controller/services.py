@@ -32,6 +32,7 @@ __all__ = [
     "authorize_client",
     "find_router",
     "record_ack",
+    "record_router_status",
     "register_router",
     "restore_client",
 ]
@@ -49,10 +50,16 @@ class Router:
     gateway_mac: str | None
     faskey: str
     online: bool
+    gateway: str = "opennds"  # GATEWAYS
+    fas_level: int = 1  # openNDS's fas_secure_enabled: 1, 2 or 3
 
     @property
     def ref(self) -> RouterRef:
         return RouterRef(self.merchant_id, self.router_id)
+
+
+GATEWAYS = ("opennds", "wifidog")
+FAS_LEVELS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,14 @@ async def register_router(
     gateway_mac: str | None = None,
     faskey: str | None = None,
     mqtt_password: str | None = None,
+    gateway: str = "opennds",
+    fas_level: int = 1,
 ) -> NewRouter:
     """Add a router to a store with its own faskey and MQTT password."""
+    if gateway not in GATEWAYS:
+        raise ValueError(f"gateway must be one of {GATEWAYS}, not {gateway!r}")
+    if fas_level not in FAS_LEVELS:
+        raise ValueError(f"fas_level must be one of {FAS_LEVELS}, not {fas_level!r}")
     faskey = faskey or secrets.token_hex(32)
     mqtt_password = mqtt_password or secrets.token_urlsafe(24)
     password_hash = PasswordHasher().hash(mqtt_password)
@@ -103,8 +116,12 @@ async def register_router(
             gateway_mac,
             faskey,
             password_hash,
+            gateway,
+            fas_level,
         )
-    router = Router(merchant_id, router_id, store_id, name, gateway_mac, faskey, False)
+    router = Router(
+        merchant_id, router_id, store_id, name, gateway_mac, faskey, False, gateway, fas_level
+    )
     return NewRouter(router, mqtt_password)
 
 
@@ -145,6 +162,13 @@ def _grant_args(mac: str, policy: AccessPolicy, custom: str) -> dict[str, Any]:
         "down_quota_kb": policy.down_quota_kb,
         "custom": custom,
     }
+
+
+async def record_router_status(
+    db: asyncpg.Pool | asyncpg.Connection, router: Router, *, online: bool, status: dict[str, Any]
+) -> None:
+    """Store what a router last said of itself (the listener does this for every status)."""
+    await db.execute(queries.record_status, router.merchant_id, router.router_id, online, status)
 
 
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:

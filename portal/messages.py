@@ -69,6 +69,13 @@ CATALOG = {
         ),
         "zh-CN": "路由器未及时响应，您可能尚未连上网络。请点击“重试”，通常即可成功。",
     },
+    "error_router_offline": {
+        "en": (
+            "The WiFi router is not connected to us right now, so we cannot let you through. "
+            "Please try again in a minute."
+        ),
+        "zh-CN": "路由器当前未与我们连接，暂时无法为您开通网络。请一分钟后重试。",
+    },
     "error_grant_failed": {
         "en": (
             "The WiFi router could not let you through this time. This happens now and then. "

@@ -57,6 +57,14 @@ class GrantFailed(PorticoError):
     retry_same_request = True
 
 
+class RouterOffline(PorticoError):
+    """The controller knows the router is offline (its Last Will): no command can reach it."""
+
+    message_id = "error_router_offline"
+    status = 503
+    retry_same_request = True  # it may be back in a moment (a reboot, a broker reconnect)
+
+
 class TermsRequired(PorticoError):
     message_id = "error_terms_required"
     status = 400
@@ -150,6 +158,9 @@ async def click_through(
         raise MethodDisabled("click-through is not enabled for this store")
     if not accepted_terms:
         raise TermsRequired("terms not accepted")
+    if not visit.router.online:
+        # Fail fast: a command to a router the controller knows is offline would only time out.
+        raise RouterOffline(f"router {visit.router.router_id} is offline")
     session_id = uuid.uuid4()
     ack = await authorize_client(
         sender,

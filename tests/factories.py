@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -11,7 +11,7 @@ import asyncpg
 import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
-from controller.services import Router, register_router
+from controller.services import Router, record_router_status, register_router
 
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -36,7 +36,10 @@ async def make_tenant(
     with_ad: bool = True,
     gateway_mac: str | None = None,
     codes: int = 5,
+    online: bool = True,
 ) -> Tenant:
+    """A merchant with one store and one router. `online`: the controller has seen the router's
+    status say so (the portal fails fast for a router it knows is offline)."""
     suffix = uuid.uuid4().hex[:10]
     async with db.acquire() as conn, conn.transaction():
         merchant_id = await accounts.create_merchant(conn, f"Test Merchant {suffix}")
@@ -54,6 +57,9 @@ async def make_tenant(
         )
         new = await register_router(
             conn, merchant_id, store_id, f"ap-{suffix}", "AP", gateway_mac=gateway_mac
+        )
+        await record_router_status(
+            conn, new.router, online=online, status={"v": 1, "online": online}
         )
         coupon_id = None
         if with_ad:
@@ -74,6 +80,5 @@ async def make_tenant(
                 coupon=("5 off", "减 5 元", now + timedelta(days=1), codes),
             )
             coupon_id = campaign.coupon_id
-    return Tenant(
-        merchant_id, store_id, new.router, new.mqtt_password, coupon_id, f"Store {suffix}"
-    )
+    router = replace(new.router, online=online)
+    return Tenant(merchant_id, store_id, router, new.mqtt_password, coupon_id, f"Store {suffix}")

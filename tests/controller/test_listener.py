@@ -72,7 +72,7 @@ async def router_row(db: asyncpg.Pool, tenant: Tenant) -> asyncpg.Record:
 async def test_status_events_and_last_will(
     listener: FleetListener, settings: Settings, db: asyncpg.Pool, restarted: list[Router]
 ) -> None:
-    tenant = await make_tenant(db, with_ad=False)
+    tenant = await make_tenant(db, with_ad=False, online=False)  # not heard from yet
     rid = tenant.router.router_id
     async with device_client(settings, rid) as device:
         status = topics.encode({"online": True, "agent": "test", "caps": ["auth"]})
@@ -129,7 +129,7 @@ async def _true(value: bool) -> bool:
 async def test_bad_messages_are_ignored_and_the_listener_carries_on(
     listener: FleetListener, settings: Settings, db: asyncpg.Pool
 ) -> None:
-    tenant = await make_tenant(db, with_ad=False)
+    tenant = await make_tenant(db, with_ad=False, online=False)  # not heard from yet
     rid = tenant.router.router_id
     async with device_client(settings, rid) as device:
         for payload in (b"not json", b"[]", b'{"v":2,"online":true}', b"x" * 5000):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
@@ -384,3 +385,29 @@ async def test_the_authenticated_bounce_with_no_query_gets_the_online_page(
     response = await portal_client.get(f"/fas/{router.router_id}/&status=authenticated")
     assert response.status == 200
     assert "You&#39;re online" in await response.text() or "您已连接网络" in await response.text()
+
+
+async def test_a_router_the_controller_knows_is_offline_fails_at_once(
+    portal_client: TestClient, db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await make_tenant(db, with_ad=False, online=False)  # its Last Will was the last word
+    fields = {
+        "hid": "d" * 64,
+        "clientip": "10.0.0.18",
+        "clientmac": "aa:bb:cc:00:00:0e",
+        "gatewayaddress": "192.168.8.1:2050",
+    }
+    started = time.monotonic()
+    response = await portal_client.post(
+        f"/fas/{tenant.router.router_id}/login",
+        data={"fas": encode_fas(fields), "accept": "1", "lang": "en"},
+        allow_redirects=False,
+    )
+    assert time.monotonic() - started < 1.0  # not after the ack timeout
+    assert response.status == 503
+    text = html.unescape(await response.text())
+    assert "not connected to us right now" in text and "Try again" in text
+    commands = await db.fetchval(
+        "SELECT count(*) FROM router_commands WHERE merchant_id = $1", tenant.merchant_id
+    )
+    assert commands == 0 and await active_sessions(db, tenant) == []
