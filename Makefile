@@ -34,6 +34,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.login_flow
+	$(BIN)/python -m bench.login_flow --fas-level 3
+	$(BIN)/python -m bench.wifidog
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -45,4 +45,26 @@ MESSAGES: Catalog = {
     "method_voucher": {"en": "Voucher", "zh-CN": "上网券"},
     "method_email": {"en": "Email", "zh-CN": "邮箱"},
     "method_returning": {"en": "Returning device", "zh-CN": "回头客免登录"},
+    "routers_title": {"en": "Routers", "zh-CN": "路由器"},
+    "routers_none": {"en": "No routers yet.", "zh-CN": "还没有路由器。"},
+    "col_router": {"en": "Router", "zh-CN": "路由器"},
+    "col_gateway": {"en": "Gateway", "zh-CN": "网关类型"},
+    "col_status": {"en": "Status", "zh-CN": "状态"},
+    "col_last_seen": {"en": "Last heard (store time)", "zh-CN": "最近联系（门店时间）"},
+    "gateway_opennds_1": {
+        "en": "openNDS + agent, FAS level 1",
+        "zh-CN": "openNDS + 代理，FAS 1 级",
+    },
+    "gateway_opennds_2": {
+        "en": "openNDS + agent, FAS level 2",
+        "zh-CN": "openNDS + 代理，FAS 2 级",
+    },
+    "gateway_opennds_3": {
+        "en": "openNDS + agent, FAS level 3",
+        "zh-CN": "openNDS + 代理，FAS 3 级",
+    },
+    "gateway_wifidog": {"en": "WiFiDog gateway", "zh-CN": "WiFiDog 网关"},
+    "router_online": {"en": "Online", "zh-CN": "在线"},
+    "router_offline": {"en": "Offline", "zh-CN": "离线"},
+    "never": {"en": "never", "zh-CN": "从未"},
 }

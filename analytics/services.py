@@ -16,7 +16,7 @@ from kernel.sql import load_queries
 
 queries = load_queries(__file__)
 
-EVENT_KINDS = frozenset({"login", "ad_impression", "coupon_claim"})
+EVENT_KINDS = frozenset({"login", "logout", "ad_impression", "coupon_claim"})
 
 
 @dataclass(frozen=True)

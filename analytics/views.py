@@ -18,12 +18,16 @@ from aiohttp import web
 from accounts import services as accounts
 from accounts.web import render_page
 from analytics import services as analytics
+from controller import services as controller
 from kernel.web import DB
 
 RECENT_WINDOW = timedelta(hours=24)
 RECENT_LIMIT = 10
 DEVICE_ID_LENGTH = 8  # enough to tell devices apart on one screen
 KNOWN_METHODS = frozenset({"click", "sms", "voucher", "email", "returning"})
+# A WiFiDog gateway pings every CheckInterval (60 s by default) and has no Last Will: one not
+# heard from for this long is shown offline.
+PING_SILENCE = timedelta(minutes=3)
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,22 @@ class RecentLogin:
 
 
 @dataclass(frozen=True)
+class RouterRow:
+    name: str
+    router_id: str
+    store: str | None
+    kind_id: str  # the catalog's name of its gateway: openNDS level N, or WiFiDog
+    online: bool
+    last_seen: str  # store-local, or "" when never
+
+
+@dataclass(frozen=True)
 class MerchantPanel:
     membership: accounts.Membership
     stores: list[StoreRow]
     total_logins: int
     recent: list[RecentLogin]
+    routers: list[RouterRow]
     updated: str
     zone: str
 
@@ -75,11 +90,13 @@ async def _merchant_panel(
     recent = await analytics.recent_logins(db, merchant_id, now - RECENT_WINDOW, RECENT_LIMIT)
     by_id = {s.store_id: s for s in stores}
     zone = Counter(zones.values()).most_common(1)[0][0] if zones else "UTC"
+    routers = await controller.list_routers(db, merchant_id)
     return MerchantPanel(
         membership=membership,
         stores=rows,
         total_logins=sum(r.logins for r in rows),
         recent=[_recent_login(r, by_id, now) for r in recent],
+        routers=[_router_row(r, by_id, now) for r in routers],
         updated=now.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S"),
         zone=zone,
     )
@@ -93,6 +110,30 @@ def _store_row(store: accounts.Store, counts: analytics.StoreLogins) -> StoreRow
         logins=counts.logins,
         devices=counts.devices,
         last_login=last.astimezone(ZoneInfo(store.timezone)).strftime("%H:%M") if last else "",
+    )
+
+
+def _router_row(
+    record: asyncpg.Record, stores: dict[uuid.UUID, accounts.Store], now: datetime
+) -> RouterRow:
+    store = stores.get(record["store_id"])
+    zone = ZoneInfo(store.timezone) if store else UTC
+    seen = record["last_seen"]
+    online = bool(record["online"])
+    if record["gateway"] == "wifidog":
+        online = online and seen is not None and now - seen < PING_SILENCE
+        kind_id = "gateway_wifidog"
+    else:
+        kind_id = f"gateway_opennds_{record['fas_level']}"
+    local = seen.astimezone(zone) if seen else None
+    same_day = local is not None and local.date() == now.astimezone(zone).date()
+    return RouterRow(
+        name=record["name"],
+        router_id=record["router_id"],
+        store=store.name if store else None,
+        kind_id=kind_id,
+        online=online,
+        last_seen=local.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M") if local else "",
     )
 
 

@@ -30,48 +30,70 @@ import hmac
 import json
 import math
 import os
-import platform
 import re
 import secrets
-import shutil
-import signal
-import socket
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
-import aiomqtt
 import asyncpg
-from yarl import URL
 
 import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
+from bench.harness import (
+    CHILD_START_TIMEOUT,
+    DOCS,
+    ROOT,
+    BenchError,
+    Bounds,
+    Child,
+    Outcome,
+    bare_baseline,
+    bench_broker,
+    bench_database,
+    describe,
+    drive,
+    free_port,
+    http_session,
+    load_tool,
+    machine_facts,
+    marker,
+    measure_get,
+    ratio,
+    read_tagged_line,
+    server_versions,
+    spawn,
+    stop,
+    wait_healthy,
+    write_section,
+)
 from controller.services import record_router_status, register_router
 from kernel.db import create_pool, migrate
-from kernel.mqtt import make_client
-from portal.fas import encode_fas
 from simulators.router import SimClient, SimulatedRouter
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 GATEWAY_NAME = "Bench Mall"
 ORIGIN_URL = "http://example.com/"
 SPLASH_POOL = 32  # fas values per router reused by the splash scenario
-CHILD_START_TIMEOUT = 60.0
-# PRODUCT.md §6.
-TARGETS = {
-    "splash": (4000.0, 50.0),  # requests/s at least, p99 ms below
-    "login": (500.0, 100.0),
+
+
+def section_name(fas_level: int) -> str:
+    """This benchmark's sections in docs/benchmarks.md, one per FAS level."""
+    return "login_flow" if fas_level == 1 else f"login_flow_level{fas_level}"
+
+
+# PRODUCT.md §6 and issue 5: requests/s at least, p99 ms below, share of the bare handler at least.
+TARGETS: dict[str, tuple[float | None, float | None, float | None]] = {
+    "splash": (4000.0, 50.0, 0.30),
+    "login": (1000.0, 100.0, None),
+    "splash_workers": (None, None, None),
 }
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -94,6 +116,8 @@ class Options:
     login_requests: int
     splash_client: str
     wrk_threads: int
+    portal_workers: int  # processes for the all-cores splash; 0: one per core
+    fas_level: int  # openNDS's FAS level of every router: 1, 2 or 3
     write: bool
 
 
@@ -120,6 +144,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument(
+        "--fas-level",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="openNDS FAS level of the routers (default 1; 3: encrypted redirects)",
+    )
+    parser.add_argument(
+        "--portal-workers",
+        type=int,
+        default=0,
+        help="portal processes for the all-cores splash (default: one per core)",
+    )
+    parser.add_argument(
         "--write", action="store_true", help="replace today's section of docs/benchmarks.md"
     )
     parser.add_argument("--role", choices=("routers",), help=argparse.SUPPRESS)
@@ -137,6 +174,7 @@ class RouterSpec:
     faskey: str
     gateway_mac: str
     mqtt_password: str
+    fas_level: int
 
 
 @dataclass(frozen=True)
@@ -161,7 +199,7 @@ def _gateway_mac(index: int) -> str:
     return f"02:00:5e:00:{index >> 8 & 0xFF:02x}:{index & 0xFF:02x}"
 
 
-async def seed_tenant(db: asyncpg.Pool, routers: int) -> list[RouterSpec]:
+async def seed_tenant(db: asyncpg.Pool, routers: int, fas_level: int) -> list[RouterSpec]:
     """One merchant, two routers a store, portal settings and a live ad: through the services."""
     suffix = uuid.uuid4().hex[:8]
     specs = []
@@ -192,6 +230,7 @@ async def seed_tenant(db: asyncpg.Pool, routers: int) -> list[RouterSpec]:
                 f"ap-bench-{suffix}-{index}",
                 f"AP {index + 1}",
                 gateway_mac=_gateway_mac(index),
+                fas_level=fas_level,
             )
             # No controller role runs in the bench: say the router is online, as its status would.
             await record_router_status(
@@ -204,6 +243,7 @@ async def seed_tenant(db: asyncpg.Pool, routers: int) -> list[RouterSpec]:
                     new.router.faskey,
                     _gateway_mac(index),
                     new.mqtt_password,
+                    fas_level,
                 )
             )
         await ads.create_campaign(
@@ -235,6 +275,7 @@ def _sim_router(fleet: FleetSpec, spec: RouterSpec, gateway_port: int = 0) -> Si
         gateway_name=GATEWAY_NAME,
         gateway_host="127.0.0.1",
         gateway_port=gateway_port,
+        fas_level=spec.fas_level,
     )
 
 
@@ -269,338 +310,6 @@ def _load_fleet(path: Path) -> FleetSpec:
     return FleetSpec(**raw)
 
 
-# -- child processes ------------------------------------------------------------------------------
-
-
-@dataclass
-class Child:
-    name: str
-    proc: asyncio.subprocess.Process
-    log_path: Path
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text[-lines:])
-
-
-async def _spawn(name: str, args: list[str], env: dict[str, str], log_path: Path) -> Child:
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            env=env,
-            cwd=str(ROOT),
-        )
-    return Child(name, proc, log_path)
-
-
-async def _read_tagged_line(child: Child, tag: str, timeout: float) -> str:
-    """The first stdout line starting with `tag `, within `timeout` seconds."""
-    assert child.proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    for _ in range(10_000):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            line = await asyncio.wait_for(child.proc.stdout.readline(), remaining)
-        except TimeoutError:
-            break
-        if not line:
-            break
-        text = line.decode(errors="replace").strip()
-        if text.startswith(tag + " "):
-            return text[len(tag) + 1 :]
-    raise BenchError(f"{child.name} did not report {tag}; its log ends with:\n{child.log_tail()}")
-
-
-async def _stop(child: Child, timeout: float = 15.0) -> None:
-    proc = child.proc
-    if proc.returncode is None:
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        if child.name == "portal":
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-async def _wait_healthy(child: Child, url: str, timeout: float) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(int(timeout / 0.1)):
-            if child.proc.returncode is not None:
-                break
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise BenchError(f"the portal did not come up at {url}; its log ends with:\n{child.log_tail()}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class BenchError(Exception):
-    pass
-
-
-# -- load generation ------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    client: str
-    concurrency: int
-    requests: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    p50_ms: float = math.nan
-    p99_ms: float = math.nan
-    warmup_requests: int = 0
-    ok_total: int = 0  # successful requests, warm-up included
-    error_samples: list[str] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class Bounds:
-    warmup_s: float
-    warmup_max: int
-    duration_s: float
-    max_requests: int
-
-
-def _percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return math.nan
-    rank = max(0, math.ceil(pct / 100 * len(sorted_values)) - 1)
-    return sorted_values[rank]
-
-
-async def drive(
-    send: Callable[[], Awaitable[str | None]],
-    *,
-    scenario: str,
-    concurrency: int,
-    bounds: Bounds,
-) -> Outcome:
-    """`concurrency` workers calling `send` (None = success, else an error text): a warm-up,
-    then requests started until `max_requests` or `duration_s`, whichever comes first."""
-    outcome = Outcome(scenario, "aiohttp", concurrency)
-    latencies: list[float] = []
-    clock = time.perf_counter
-    warm_deadline = clock() + bounds.warmup_s
-    start: float | None = None
-    measure_deadline = math.inf
-    issued = 0
-    last_done = 0.0
-
-    async def worker() -> None:
-        nonlocal start, measure_deadline, issued, last_done
-        for _ in range(bounds.warmup_max + bounds.max_requests):
-            now = clock()
-            if start is None and (
-                now >= warm_deadline or outcome.warmup_requests >= bounds.warmup_max
-            ):
-                start, measure_deadline = now, now + bounds.duration_s
-            measured = start is not None
-            if measured:
-                if issued >= bounds.max_requests or now >= measure_deadline:
-                    return
-                issued += 1
-            else:
-                outcome.warmup_requests += 1
-            t0 = clock()
-            error = await send()
-            t1 = clock()
-            if error is None:
-                outcome.ok_total += 1
-            if not measured:
-                continue
-            last_done = max(last_done, t1)
-            outcome.requests += 1
-            latencies.append(t1 - t0)
-            if error is not None:
-                outcome.errors += 1
-                if len(outcome.error_samples) < 5:
-                    outcome.error_samples.append(error)
-
-    timeout = bounds.warmup_s + bounds.duration_s + 60
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
-    if start is not None:
-        outcome.seconds = last_done - start
-    latencies.sort()
-    outcome.p50_ms = _percentile(latencies, 50) * 1000
-    outcome.p99_ms = _percentile(latencies, 99) * 1000
-    return outcome
-
-
-@contextlib.asynccontextmanager
-async def http_session(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        yield session
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:200]
-
-
-async def splash_aiohttp(
-    base_url: str, paths: list[str], concurrency: int, bounds: Bounds
-) -> Outcome:
-    # encoded=True: the fas value goes out as openNDS sends it (base64, not %-encoded).
-    urls = [URL(base_url + p, encoded=True) for p in paths]
-    counter = iter(range(10**12))
-
-    async with http_session(concurrency) as session:
-
-        async def send() -> str | None:
-            url = urls[next(counter) % len(urls)]
-            try:
-                async with session.get(url, allow_redirects=False) as resp:
-                    body = await resp.read()
-                    if resp.status != 200 or b"<form" not in body:
-                        return f"HTTP {resp.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                return _describe(exc)
-            return None
-
-        return await drive(send, scenario="splash", concurrency=concurrency, bounds=bounds)
-
-
-def _wrk_script(paths: list[str], limit: int) -> str:
-    for path in paths:
-        if not re.fullmatch(r"[A-Za-z0-9/?=+_.&%-]+", path):
-            raise BenchError(f"unexpected character in {path!r}")
-    table = ",\n".join(f'  "{p}"' for p in paths)
-    return f"""-- generated by bench/login_flow.py
-local ffi = require("ffi")  -- wrk runs LuaJIT: a monotonic clock in microseconds
-ffi.cdef[[
-typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
-int clock_gettime(int clock_id, bench_timespec *tp);
-]]
-local ts = ffi.new("bench_timespec")
-local function now_us()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
-end
-
-local paths = {{
-{table}
-}}
-local n = 0
-local limit = {limit}
-count = 0
-bad = 0
-first_us = 0
-last_us = 0
-local threads = {{}}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-function request()
-  if first_us == 0 then first_us = now_us() end
-  n = n % #paths + 1
-  return wrk.format("GET", paths[n])
-end
-
-function response(status, headers, body)
-  count = count + 1
-  last_us = now_us()
-  if status ~= 200 or not string.find(body, "<form", 1, true) then bad = bad + 1 end
-  if count >= limit then wrk.thread:stop() end
-end
-
--- The elapsed time runs from the first request sent to the last response read: wrk's own
--- duration would include the rest of -d after every thread stopped at its request limit.
-function done(summary, latency, requests)
-  local b, first, last = 0, math.huge, 0
-  for _, t in ipairs(threads) do
-    b = b + t:get("bad")
-    if t:get("first_us") > 0 then first = math.min(first, t:get("first_us")) end
-    last = math.max(last, t:get("last_us"))
-  end
-  local elapsed = last > first and last - first or summary.duration
-  local e = summary.errors
-  io.write(string.format(
-    "WRK_RESULT requests=%d elapsed_us=%d connect=%d read=%d write=%d status=%d timeout=%d " ..
-    "bad=%d p50_us=%d p99_us=%d\\n",
-    summary.requests, elapsed, e.connect, e.read, e.write, e.status, e.timeout, b,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-async def _run_wrk(
-    url: str, script: Path, concurrency: int, threads: int, seconds: float
-) -> dict[str, int]:
-    args = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{concurrency}",
-        f"-d{max(1, math.ceil(seconds))}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-    ]
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), seconds + 60)
-    text = out.decode(errors="replace")
-    match = re.search(r"^WRK_RESULT (.*)$", text, re.MULTILINE)
-    if proc.returncode != 0 or not match:
-        raise BenchError(f"wrk failed (exit {proc.returncode}):\n{text[-2000:]}")
-    return {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
-
-
-async def splash_wrk(
-    base_url: str, paths: list[str], opts: Options, bounds: Bounds, workdir: Path
-) -> Outcome:
-    outcome = Outcome("splash", "wrk", opts.concurrency)
-    threads = max(1, opts.wrk_threads)
-    url = base_url + "/healthz"  # host and port only: every request's path comes from the script
-    warm = workdir / "warm.lua"
-    warm.write_text(_wrk_script(paths, math.ceil(bounds.warmup_max / threads)))
-    measured = workdir / "splash.lua"
-    measured.write_text(_wrk_script(paths, math.ceil(bounds.max_requests / threads)))
-    result = await _run_wrk(url, warm, opts.concurrency, threads, bounds.warmup_s)
-    outcome.warmup_requests = result["requests"]
-    result = await _run_wrk(url, measured, opts.concurrency, threads, bounds.duration_s)
-    errors = sum(result[k] for k in ("connect", "read", "write", "timeout")) + result["bad"]
-    outcome.requests = result["requests"]
-    outcome.errors = errors
-    outcome.seconds = result["elapsed_us"] / 1e6
-    outcome.p50_ms = result["p50_us"] / 1000
-    outcome.p99_ms = result["p99_us"] / 1000
-    if errors:
-        outcome.error_samples.append(json.dumps(result))
-    return outcome
-
-
 async def login_aiohttp(
     base_url: str,
     fleet: FleetSpec,
@@ -622,8 +331,9 @@ async def login_aiohttp(
             next_number[r] += 1
             twin, spec = twins[r], fleet.routers[r]
             client = bench_client(fleet.seed, spec.index, number)
-            fields = twin.fas_fields(client, ORIGIN_URL)
-            form = {"fas": encode_fas(fields), "accept": "1", "lang": "en"}
+            # What the splash's form carries: `fas` (and `&iv=` at levels 2 and 3) as sent.
+            carried = urlsplit(twin.redirect_url(client, ORIGIN_URL)).query.removeprefix("fas=")
+            form = {"fas": carried, "accept": "1", "lang": "en"}
             expected = f"/fas/{spec.router_id}/online?s="
             try:
                 async with session.post(
@@ -635,87 +345,13 @@ async def login_aiohttp(
                     if not resp.headers.get("Location", "").startswith(expected):
                         return "303 to an unexpected place"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                return _describe(exc)
+                return describe(exc)
             return None
 
         return await drive(send, scenario="login", concurrency=concurrency, bounds=bounds)
 
 
-# -- facts about the machine and the servers -------------------------------------------------------
-
-
-def machine_facts() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
-        "ram": ram,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "aiohttp": aiohttp.__version__,
-        "wrk": _wrk_version(),
-    }
-
-
-def _wrk_version() -> str:
-    path = shutil.which("wrk")
-    if not path:
-        return "not installed"
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    match = re.search(r"wrk (\S+)", out.stdout + out.stderr)
-    return match.group(1) if match else "unknown"
-
-
-async def server_versions(db: asyncpg.Pool, mqtt_url: str) -> dict[str, str]:
-    postgres = str(await db.fetchval("SHOW server_version"))
-    mosquitto = "unknown"
-    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-        async with asyncio.timeout(5):
-            async with make_client(mqtt_url, "bench") as client:
-                await client.subscribe("$SYS/broker/version")
-                async for message in client.messages:
-                    mosquitto = bytes(message.payload).decode(errors="replace")  # type: ignore[arg-type]
-                    break
-    return {"postgres": postgres.split(" ")[0], "mqtt_broker": mosquitto}
-
-
 # -- the run --------------------------------------------------------------------------------------
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-@contextlib.asynccontextmanager
-async def bench_database(server_url: str) -> AsyncIterator[str]:
-    name = f"portico_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield _with_database(server_url, name)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @dataclass
@@ -723,30 +359,15 @@ class Report:
     date: str
     facts: dict[str, str]
     opts: Options
+    bare: Outcome
     outcomes: list[Outcome]
     checks: list[str]
     problems: list[str]
     server: dict[str, str]
 
 
-def _splash_client(opts: Options) -> tuple[str, str]:
-    """Which client measures the splash, and a note when wrk was wanted but is missing."""
-    has_wrk = shutil.which("wrk") is not None
-    if opts.splash_client == "aiohttp":
-        return "aiohttp", ""
-    if has_wrk:
-        return "wrk", ""
-    note = (
-        "wrk is not installed (apt-get install -y wrk): the splash was measured with the "
-        "aiohttp client, which takes CPU from the server on this machine"
-    )
-    if opts.splash_client == "wrk":
-        raise BenchError(note.split(":")[0])
-    return "aiohttp", note
-
-
 async def run(opts: Options) -> Report:
-    tool, tool_note = _splash_client(opts)
+    tool, tool_note = load_tool(opts.splash_client)
     if tool_note:
         print(f"NOTE: {tool_note}", file=sys.stderr)
     facts = machine_facts()
@@ -754,13 +375,26 @@ async def run(opts: Options) -> Report:
     per_router = SPLASH_POOL + math.ceil((opts.login_requests + 2000) / opts.routers) + concurrency
     with tempfile.TemporaryDirectory(prefix="portico-bench-") as tmp:
         workdir = Path(tmp)
-        async with bench_database(opts.database_url) as database_url:
+        print(f"bare aiohttp handler: {tool}, {concurrency} connections", file=sys.stderr)
+        bare = await bare_baseline(
+            tool=tool,
+            concurrency=concurrency,
+            threads=opts.wrk_threads,
+            bounds=Bounds(opts.warmup, 5_000, opts.duration, opts.splash_requests),
+            workdir=workdir,
+        )
+        async with (
+            bench_broker(workdir) as (mqtt_url, broker_choice),
+            bench_database(opts.database_url) as database_url,
+        ):
+            opts = replace(opts, mqtt_url=mqtt_url)
             await migrate(database_url)
             db = await create_pool(database_url, size=2)
             try:
                 server = await server_versions(db, opts.mqtt_url)
-                specs = await seed_tenant(db, opts.routers)
-                port = _free_port()
+                server["broker_choice"] = broker_choice
+                specs = await seed_tenant(db, opts.routers, opts.fas_level)
+                port = free_port()
                 portal_url = f"http://127.0.0.1:{port}"
                 fleet = FleetSpec(
                     opts.mqtt_url, portal_url, secrets.token_hex(8), per_router, specs
@@ -779,11 +413,11 @@ async def run(opts: Options) -> Report:
             finally:
                 await db.close()
     if tool_note:
-        for outcome in outcomes:
-            if outcome.scenario == "splash":
+        for outcome in [bare, *outcomes]:
+            if outcome.client == "aiohttp" and outcome.scenario != "login":
                 outcome.note = tool_note
     date = datetime.now(UTC).strftime("%Y-%m-%d")
-    return Report(date, facts, opts, outcomes, checks, problems, server)
+    return Report(date, facts, opts, bare, outcomes, checks, problems, server)
 
 
 def _server_settings() -> dict[str, str]:
@@ -817,25 +451,18 @@ async def _measure(
     workdir: Path,
     db: asyncpg.Pool,
 ) -> tuple[list[Outcome], list[str], list[str]]:
-    port = int(urlsplit(fleet.portal_url).port or 0)
     python = sys.executable
-    routers = await _spawn(
+    routers = await spawn(
         "routers",
         [python, "-m", "bench.login_flow", "--role", "routers", "--spec", str(spec_path)],
         dict(os.environ, PYTHONUNBUFFERED="1"),
         workdir / "routers.log",
     )
-    portal_proc: Child | None = None
+    portal_logs: list[Child] = []
     stats: dict[str, int] = {}
+    splash_bounds = Bounds(opts.warmup, 5_000, opts.duration, opts.splash_requests)
     try:
-        ports = json.loads(await _read_tagged_line(routers, "READY", CHILD_START_TIMEOUT))
-        portal_proc = await _spawn(
-            "portal",
-            [python, "-m", "portico.cli", "serve", "portal"],
-            _portal_env(database_url, opts.mqtt_url, port),
-            workdir / "portal.log",
-        )
-        await _wait_healthy(portal_proc, f"{fleet.portal_url}/healthz", CHILD_START_TIMEOUT)
+        ports = json.loads(await read_tagged_line(routers, "READY", CHILD_START_TIMEOUT))
         twins = [_sim_router(fleet, spec, ports[spec.router_id]) for spec in fleet.routers]
         paths = [
             urlsplit(twin.redirect_url(bench_client(fleet.seed, spec.index, n), ORIGIN_URL))
@@ -844,39 +471,78 @@ async def _measure(
             for twin, spec in zip(twins, fleet.routers, strict=True)
             for n in range(SPLASH_POOL)
         ]
-        splash_bounds = Bounds(opts.warmup, 5_000, opts.duration, opts.splash_requests)
-        print(f"splash: {tool}, {opts.concurrency} connections", file=sys.stderr)
-        if tool == "wrk":
-            splash = await splash_wrk(fleet.portal_url, paths, opts, splash_bounds, workdir)
-        else:
-            splash = await splash_aiohttp(fleet.portal_url, paths, opts.concurrency, splash_bounds)
-        print(f"login: aiohttp, {opts.concurrency} connections", file=sys.stderr)
-        login_bounds = Bounds(opts.warmup, 2_000, opts.duration, opts.login_requests)
-        login = await login_aiohttp(fleet.portal_url, fleet, twins, opts.concurrency, login_bounds)
+
+        async def splash(scenario: str) -> Outcome:
+            print(f"{scenario}: {tool}, {opts.concurrency} connections", file=sys.stderr)
+            return await measure_get(
+                fleet.portal_url,
+                paths,
+                scenario=scenario,
+                expect="<form",
+                tool=tool,
+                concurrency=opts.concurrency,
+                threads=opts.wrk_threads,
+                bounds=splash_bounds,
+                workdir=workdir,
+            )
+
+        async with _portal(opts, fleet, database_url, workdir, workers=1) as portal_proc:
+            portal_logs.append(portal_proc)
+            one = await splash("splash")
+            print(f"login: aiohttp, {opts.concurrency} connections", file=sys.stderr)
+            login_bounds = Bounds(opts.warmup, 2_000, opts.duration, opts.login_requests)
+            login = await login_aiohttp(
+                fleet.portal_url, fleet, twins, opts.concurrency, login_bounds
+            )
+        workers = opts.portal_workers or len(os.sched_getaffinity(0))
+        async with _portal(opts, fleet, database_url, workdir, workers=workers) as portal_proc:
+            portal_logs.append(portal_proc)
+            many = await splash("splash_workers")
+            many.note = f"`portico serve portal --workers {workers}`"
     finally:
-        if portal_proc is not None:
-            await _stop(portal_proc)
         if routers.proc.returncode is None:
             with contextlib.suppress(BenchError):
                 stats = json.loads(await _read_tagged_line_after_stop(routers))
-        await _stop(routers)
-    checks, problems = await _verify(db, login, stats, portal_proc)
-    for outcome in (splash, login):
+        await stop(routers)
+    checks, problems = await _verify(db, login, stats, portal_logs)
+    for outcome in (one, login, many):
         if outcome.errors:
             problems.append(
                 f"{outcome.scenario}: {outcome.errors} errors, e.g. {outcome.error_samples}"
             )
-    return [splash, login], checks, problems
+    return [one, login, many], checks, problems
+
+
+@contextlib.asynccontextmanager
+async def _portal(
+    opts: Options, fleet: FleetSpec, database_url: str, workdir: Path, *, workers: int
+) -> AsyncIterator[Child]:
+    """The portal role as production runs it, with `workers` processes."""
+    port = int(urlsplit(fleet.portal_url).port or 0)
+    child = await spawn(
+        "portal",
+        [sys.executable, "-m", "portico.cli", "serve", "portal", "--workers", str(workers)],
+        _portal_env(database_url, opts.mqtt_url, port),
+        workdir / f"portal-{workers}.log",
+        terminate=True,
+    )
+    try:
+        await wait_healthy(child, f"{fleet.portal_url}/healthz", CHILD_START_TIMEOUT)
+        if workers > 1:
+            await asyncio.sleep(2)  # every worker listening, not just the first
+        yield child
+    finally:
+        await stop(child)
 
 
 async def _read_tagged_line_after_stop(child: Child) -> str:
     assert child.proc.stdin is not None
     child.proc.stdin.close()
-    return await _read_tagged_line(child, "STATS", 15)
+    return await read_tagged_line(child, "STATS", 15)
 
 
 async def _verify(
-    db: asyncpg.Pool, login: Outcome, stats: dict[str, int], portal_proc: Child | None
+    db: asyncpg.Pool, login: Outcome, stats: dict[str, int], portals: list[Child]
 ) -> tuple[list[str], list[str]]:
     """Every login answered 303 is a stored session, an acked command and a granted client."""
     sessions = await db.fetchval("SELECT count(*) FROM portal_sessions")
@@ -893,7 +559,7 @@ async def _verify(
     problems = []
     if not sessions == commands.get("done", 0) == granted == login.ok_total:
         problems.append("logins, sessions, acked commands and grants do not add up: " + str(checks))
-    if portal_proc is not None:
+    for portal_proc in portals:
         lines = portal_proc.log_tail(10**7).splitlines()
         errors = [line for line in lines if " ERROR " in line or "Traceback" in line]
         if errors:
@@ -912,23 +578,39 @@ async def _verify(
 # -- output ---------------------------------------------------------------------------------------
 
 
-def _verdict(outcome: Outcome) -> str:
-    rps_target, p99_target = TARGETS[outcome.scenario]
-    rate = "meets" if outcome.rps >= rps_target else "misses"
-    tail = "meets" if outcome.p99_ms < p99_target else "misses"
-    return (
-        f"{outcome.rps:,.0f}/s is {outcome.rps / rps_target:.0%} of the ≥ {rps_target:,.0f}/s "
-        f"target ({rate}); p99 {outcome.p99_ms:.1f} ms vs < {p99_target:.0f} ms ({tail})"
-    )
+def _verdict(outcome: Outcome, report: Report) -> str:
+    rps_target, p99_target, ratio_target = TARGETS[outcome.scenario]
+    share = ratio(outcome, report.bare)
+    parts = [
+        f"{outcome.rps:,.0f}/s, {share:.0%} of the bare handler's {report.bare.rps:,.0f}/s",
+    ]
+    if ratio_target is not None:
+        verdict = "meets" if share >= ratio_target else "misses"
+        parts.append(f"target ≥ {ratio_target:.0%} ({verdict})")
+    if rps_target is not None:
+        verdict = "meets" if outcome.rps >= rps_target else "misses"
+        parts.append(f"≥ {rps_target:,.0f}/s ({verdict})")
+    if p99_target is not None:
+        verdict = "meets" if outcome.p99_ms < p99_target else "misses"
+        parts.append(f"p99 {outcome.p99_ms:.1f} ms vs < {p99_target:.0f} ms ({verdict})")
+    if outcome.scenario == "splash_workers":
+        one = next(o for o in report.outcomes if o.scenario == "splash")
+        speedup = outcome.rps / one.rps if one.rps else math.nan
+        parts.append(f"{speedup:.2f}× one worker on {report.facts['nproc']} cores")
+    return "; ".join(parts)
 
 
-SCENARIO_NAMES = {"splash": "splash GET", "login": "click-through login"}
+SCENARIO_NAMES = {
+    "bare": "bare aiohttp handler",
+    "splash": "splash GET",
+    "login": "click-through login",
+    "splash_workers": "splash GET, all cores",
+}
 
 
 def _rows(report: Report) -> list[list[str]]:
     rows = []
-    for o in report.outcomes:
-        rps_target, p99_target = TARGETS[o.scenario]
+    for o in [report.bare, *report.outcomes]:
         rows.append(
             [
                 SCENARIO_NAMES[o.scenario],
@@ -938,9 +620,9 @@ def _rows(report: Report) -> list[list[str]]:
                 f"{o.seconds:.1f}",
                 str(o.errors),
                 f"{o.rps:,.0f}",
+                f"{ratio(o, report.bare):.0%}",
                 f"{o.p50_ms:.1f}",
                 f"{o.p99_ms:.1f}",
-                f"≥ {rps_target:,.0f}/s, p99 < {p99_target:.0f} ms",
             ]
         )
     return rows
@@ -954,9 +636,9 @@ HEADERS = [
     "seconds",
     "errors",
     "req/s",
+    "× bare",
     "p50 ms",
     "p99 ms",
-    "target",
 ]
 
 
@@ -966,37 +648,40 @@ def format_table(report: Report) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     out = ["", *lines, ""]
-    out += [f"{SCENARIO_NAMES[o.scenario]}: {_verdict(o)}" for o in report.outcomes]
-    out += [f"note: {o.note}" for o in report.outcomes if o.note]
+    out += [f"{SCENARIO_NAMES[o.scenario]}: {_verdict(o, report)}" for o in report.outcomes]
+    out += [f"note: {o.note}" for o in [report.bare, *report.outcomes] if o.note]
     out += ["", *report.checks]
     out += [f"PROBLEM: {p}" for p in report.problems]
     return "\n".join(out)
-
-
-def _marker(date: str, end: bool = False) -> str:
-    return f"<!-- {'/' if end else ''}login_flow {date} -->"
 
 
 def format_markdown(report: Report) -> str:
     f, s, o = report.facts, report.server, report.opts
     table = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     table += ["| " + " | ".join(row) + " |" for row in _rows(report)]
-    verdicts = [f"- {SCENARIO_NAMES[x.scenario]}: {_verdict(x)}." for x in report.outcomes]
-    notes = [f"- Note: {x.note}." for x in report.outcomes if x.note]
+    verdicts = [f"- {SCENARIO_NAMES[x.scenario]}: {_verdict(x, report)}." for x in report.outcomes]
+    notes = [
+        f"- {SCENARIO_NAMES[x.scenario]}: {x.note}."
+        for x in [report.bare, *report.outcomes]
+        if x.note
+    ]
     problems = [f"- **Problem:** {p}" for p in report.problems] or ["- Errors: none."]
     return "\n".join(
         [
-            _marker(report.date),
-            f"## {report.date} · login flow (`python -m bench.login_flow`)",
+            marker(section_name(o.fas_level), report.date),
+            f"## {report.date} · login flow, FAS level {o.fas_level} "
+            f"(`python -m bench.login_flow --fas-level {o.fas_level}`)",
             "",
             f"Machine: nproc {f['nproc']}, {f['cpu']}, {f['ram']} RAM, Linux {f['kernel']}; "
             f"Python {f['python']}, aiohttp {f['aiohttp']}; PostgreSQL {s['postgres']}, "
-            f"{s['mqtt_broker']}, wrk {f['wrk']}; everything on loopback.",
+            f"{s['mqtt_broker']} ({s['broker_choice']}), wrk {f['wrk']}; everything on loopback.",
             "",
-            "Measured: the portal role as production runs it (`portico serve portal`, "
-            f"DB pool {s['db_pool_size']}, log level {s['log_level']}) in one process; "
-            f"{o.routers} simulated routers (real MQTT, an ack for every command) in a second; "
-            f"the load generator in a third. {o.concurrency} keep-alive connections; "
+            "Measured, one after another: a bare aiohttp handler (`bench/bare.py`, uvloop, one "
+            "process) as the baseline; the portal role as production runs it (`portico serve "
+            f"portal`, DB pool {s['db_pool_size']}, log level {s['log_level']}) in one process, "
+            "then with one worker per core; "
+            f"{o.routers} simulated routers (real MQTT, an ack for every command) in another "
+            f"process; the load generator in a third. {o.concurrency} keep-alive connections; "
             f"{o.warmup:g} s warm-up, then up to {o.splash_requests:,} splash requests / "
             f"{o.login_requests:,} logins or {o.duration:g} s, whichever came first. Splash: GET "
             f"with a valid fas for a known client (a pool of {SPLASH_POOL} per router), page "
@@ -1012,28 +697,9 @@ def format_markdown(report: Report) -> str:
             *problems,
             "",
             "Checks: " + "; ".join(report.checks) + ".",
-            _marker(report.date, end=True),
+            marker(section_name(o.fas_level), report.date, end=True),
         ]
     )
-
-
-DOCS_HEADER = """# Benchmarks
-
-Sections between `<!-- login_flow DATE -->` markers are written by
-`python -m bench.login_flow --write`: one per day, a rerun on the same day replaces it.
-"""
-
-
-def write_docs(report: Report, path: Path = DOCS) -> None:
-    text = path.read_text() if path.exists() else DOCS_HEADER
-    section = format_markdown(report)
-    start, end = _marker(report.date), _marker(report.date, end=True)
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -1050,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     opts = Options(
         database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        mqtt_url=os.environ.get("MQTT_URL") or DEFAULT_MQTT_URL,
+        mqtt_url=os.environ.get("MQTT_URL", ""),  # "": a private Mosquitto (bench_broker)
         concurrency=args.concurrency,
         routers=args.routers,
         warmup=max(0.0, args.warmup),
@@ -1059,9 +725,11 @@ def main(argv: list[str] | None = None) -> int:
         login_requests=args.login_requests,
         splash_client=args.splash_client,
         wrk_threads=args.wrk_threads,
+        portal_workers=args.portal_workers,
+        fas_level=args.fas_level,
         write=args.write,
     )
-    for url in (opts.database_url, opts.mqtt_url):
+    for url in (opts.database_url, opts.mqtt_url or "mqtt://127.0.0.1"):
         if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
             print(f"refusing to benchmark against a non-loopback server: {url}", file=sys.stderr)
             return 2
@@ -1072,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_table(report))
     if opts.write:
-        write_docs(report)
+        write_section(section_name(opts.fas_level), report.date, format_markdown(report))
         print(f"\nwrote {DOCS.relative_to(ROOT)}")
     return 1 if report.problems else 0
 

@@ -3,6 +3,13 @@
 A `CommandSender` keeps one MQTT connection (reconnecting by itself), subscribes to every
 router's `ack` topic and matches acks to the commands it sent by id. Each command is written
 to PostgreSQL before it is published, and its outcome (ack or timeout) afterwards.
+
+A grant (`auth` or `restore`) the sender gave up on may still be carried out: the router got
+the command and acks `done` after the portal showed its failure page and stored no session.
+The sender remembers such commands (router and MAC) for the command's lifetime; when one is
+acked `done` late, it sends a compensating `deauth` for that MAC, unless the client is wanted
+after all: a later grant for the same MAC succeeded (the shopper's Try again), or, where a
+`client_wanted` check is wired in, an active session needs the client.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,17 +68,45 @@ class RouterRef:
     router_id: str
 
 
+# "Does an active session need this client on this router?" (the composition root wires the
+# portal's answer; the controller cannot read the portal's sessions itself).
+ClientWanted = Callable[[RouterRef, str], Awaitable[bool]]
+
+GRANT_OPS = ("auth", "restore")
+# How many given-up grants the sender remembers at most (the oldest are forgotten first).
+MAX_GIVEN_UP = 10_000
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """A grant whose ack did not come in time: what a late `done` would have to undo."""
+
+    router: RouterRef
+    op: str
+    mac: str
+    forget_at: float  # time.monotonic(): after this the router can no longer carry it out
+
+
 class CommandSender:
     def __init__(
-        self, mqtt_url: str, db: asyncpg.Pool, *, ack_timeout: float = 5.0, ttl: int = 30
+        self,
+        mqtt_url: str,
+        db: asyncpg.Pool,
+        *,
+        ack_timeout: float = 5.0,
+        ttl: int = 30,
+        client_wanted: ClientWanted | None = None,
     ) -> None:
         self._mqtt_url = mqtt_url
         self._db = db
         self._ack_timeout = ack_timeout
         self._ttl = ttl
+        self.client_wanted = client_wanted
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._pending: dict[str, asyncio.Future[Ack]] = {}
+        self._given_up: dict[str, GivenUp] = {}
+        self._compensations: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -80,6 +117,11 @@ class CommandSender:
             log.error("command sender: no connection to the broker yet; will keep trying")
 
     async def stop(self) -> None:
+        for task in list(self._compensations):
+            task.cancel()
+        for task in list(self._compensations):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,6 +162,7 @@ class CommandSender:
             ack = await asyncio.wait_for(future, wait)
         except (TimeoutError, aiomqtt.MqttError) as exc:
             await self._db.execute(queries.record_timeout, router.merchant_id, command_id)
+            self._remember_given_up(command_id, router, op, args)
             log.error(
                 "command %s %s to router %s got no ack: %s",
                 command_id,
@@ -176,22 +219,162 @@ class CommandSender:
         except topics.BadMessage as exc:
             log.warning("ignored a bad ack on %s: %s", topic_name, exc)
             return
-        future = self._pending.get(command_id)
-        if future is None or future.done():
-            # Another sender's command, or one we already gave up on (logged when it timed out).
-            log.debug("ack %s from %s matches no waiting command", command_id, router_id)
-            return
         attempts = data.get("attempts")
         if type(attempts) is not int or not 0 <= attempts <= 10_000:
             attempts = None  # absent (older agents, ping) or not a count
-        future.set_result(
-            Ack(
-                command_id,
-                status,
-                str(data.get("code", ""))[:64],
-                str(data.get("msg", ""))[:200],
-                attempts,
+        ack = Ack(
+            command_id,
+            status,
+            str(data.get("code", ""))[:64],
+            str(data.get("msg", ""))[:200],
+            attempts,
+        )
+        future = self._pending.get(command_id)
+        if future is not None and not future.done():
+            future.set_result(ack)
+            return
+        given_up = self._given_up.pop(command_id, None)
+        if given_up is None or given_up.router.router_id != router_id:
+            # Another sender's command, or one we already gave up on that needs no undoing.
+            log.debug("ack %s from %s matches no waiting command", command_id, router_id)
+            return
+        task = asyncio.create_task(self._late_grant(given_up, ack), name=f"late-{command_id}")
+        self._compensations.add(task)
+        task.add_done_callback(self._compensations.discard)
+
+    def _remember_given_up(
+        self, command_id: str, router: RouterRef, op: str, args: dict[str, Any]
+    ) -> None:
+        mac = args.get("mac")
+        if op not in GRANT_OPS or not isinstance(mac, str):
+            return
+        now = time.monotonic()
+        for old_id, old in list(self._given_up.items()):
+            if old.forget_at > now and len(self._given_up) < MAX_GIVEN_UP:
+                break  # insertion order: the rest are younger
+            del self._given_up[old_id]
+        # The router refuses the command once `exp` (now + ttl) has passed; its ack may still
+        # be on its way for the sender's wait and the trip back after that.
+        forget_at = now + self._ttl + self._ack_timeout + 5
+        self._given_up[command_id] = GivenUp(router, op, mac, forget_at)
+
+    async def _late_grant(self, given_up: GivenUp, ack: Ack) -> None:
+        """A grant we gave up on was acked after all: record it, and undo it if nobody wants it."""
+        router = given_up.router
+        try:
+            await self._db.execute(
+                queries.record_late_ack,
+                router.merchant_id,
+                ack.command_id,
+                ack.status,
+                ack.code,
+                ack.attempts,
             )
+            if not ack.ok:
+                log.info(
+                    "late ack %s/%s for %s %s on %s: nothing to undo",
+                    ack.status,
+                    ack.code,
+                    given_up.op,
+                    ack.command_id,
+                    router.router_id,
+                )
+                return
+            reason = await self._still_wanted(given_up, ack.command_id)
+            if reason:
+                log.info(
+                    "late done for %s %s on %s: client kept (%s)",
+                    given_up.op,
+                    ack.command_id,
+                    router.router_id,
+                    reason,
+                )
+                await self._record_compensation(given_up, ack.command_id, "kept", reason)
+                return
+            await self._compensate(given_up, ack.command_id)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.error("late ack %s on %s not handled: %s", ack.command_id, router.router_id, exc)
+
+    async def _still_wanted(self, given_up: GivenUp, command_id: str) -> str:
+        """Why the client must stay let through ("" if nothing needs it).
+
+        A later grant for the same MAC that is still in flight is waited for (bounded by the
+        ack timeout): the shopper's Try again may be about to store a session.
+        """
+        router = given_up.router
+        deadline = time.monotonic() + self._ack_timeout + 1
+        while True:
+            state = await self._db.fetchval(
+                queries.later_grant_state,
+                router.merchant_id,
+                router.router_id,
+                given_up.mac,
+                command_id,
+            )
+            if state == "done":
+                return "a later grant for the client succeeded"
+            if state != "sent" or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        if self.client_wanted is not None:
+            if await self.client_wanted(router, given_up.mac):
+                return "an active session needs the client"
+        elif given_up.op == "restore":
+            # A restore is only sent for a session we verified; without a session check we
+            # cannot tell that it has ended since, so the grant stays.
+            return "a restore, and no session check is wired in"
+        return ""
+
+    async def _compensate(self, given_up: GivenUp, command_id: str) -> None:
+        router = given_up.router
+        log.warning(
+            "late done for %s %s on %s: no session needs the client; sending deauth",
+            given_up.op,
+            command_id,
+            router.router_id,
+        )
+        try:
+            deauth = await self.send(router, "deauth", {"mac": given_up.mac})
+        except CommandFailed as exc:
+            log.error("compensating deauth on %s got no ack: %s", router.router_id, exc)
+            await self._record_compensation(given_up, command_id, "no_ack", str(exc))
+            return
+        outcome = "deauthed" if deauth.ok else "refused"
+        log.log(
+            logging.INFO if deauth.ok else logging.ERROR,
+            "compensating deauth %s on %s: %s/%s",
+            deauth.command_id,
+            router.router_id,
+            deauth.status,
+            deauth.code,
+        )
+        await self._record_compensation(
+            given_up, command_id, outcome, deauth.code, deauth_command=deauth.command_id
+        )
+
+    async def _record_compensation(
+        self,
+        given_up: GivenUp,
+        command_id: str,
+        outcome: str,
+        detail: str,
+        *,
+        deauth_command: str | None = None,
+    ) -> None:
+        # No MAC in the event: the raw MAC stays in the commands only (PRODUCT.md §5).
+        payload = {
+            "command": command_id,
+            "op": given_up.op,
+            "outcome": outcome,
+            "detail": detail[:200],
+            "deauth_command": deauth_command,
+        }
+        await self._db.execute(
+            queries.insert_event,
+            given_up.router.merchant_id,
+            given_up.router.router_id,
+            "late_grant",
+            payload,
         )
 
 

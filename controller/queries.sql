@@ -35,3 +35,22 @@ WHERE merchant_id = $1 AND router_id = $2
 
 -- name: insert_event
 INSERT INTO router_events (merchant_id, router_id, type, payload) VALUES ($1, $2, $3, $4)
+
+-- name: record_gateway_pings
+UPDATE routers r SET online = true, last_seen = p.seen, last_status = p.status::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) AS p(merchant_id, router_id, status, seen)
+WHERE r.merchant_id = p.merchant_id AND r.router_id = p.router_id
+
+-- name: record_late_ack
+UPDATE router_commands SET status = $3, code = $4, attempts = $5, acked_at = now()
+WHERE merchant_id = $1 AND command_id = $2 AND status = 'timeout'
+
+-- name: later_grant_state
+-- After a grant we gave up on ($4): 'done' when a later grant for the same MAC succeeded,
+-- else 'sent' when one is still waiting for its ack, else NULL.
+SELECT CASE WHEN bool_or(c.status = 'done') THEN 'done'
+            WHEN bool_or(c.status = 'sent' AND c.expires_at > now()) THEN 'sent' END
+FROM router_commands c
+JOIN router_commands g ON g.merchant_id = c.merchant_id AND g.command_id = $4
+WHERE c.merchant_id = $1 AND c.router_id = $2 AND c.op IN ('auth', 'restore')
+      AND c.args ->> 'mac' = $3 AND c.command_id <> $4 AND c.created_at >= g.created_at

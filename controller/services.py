@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -27,11 +29,14 @@ __all__ = [
     "Ack",
     "CommandFailed",
     "CommandSender",
+    "GatewayPing",
     "Router",
     "RouterUnreachable",
     "authorize_client",
+    "deauth_client",
     "find_router",
     "record_ack",
+    "record_gateway_pings",
     "record_router_status",
     "register_router",
     "restore_client",
@@ -173,3 +178,34 @@ async def record_router_status(
 
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(queries.list_routers, merchant_id)
+
+
+@dataclass(frozen=True)
+class GatewayPing:
+    """A router's own gateway saying it is alive (a WiFiDog `ping/`), with what it reported."""
+
+    merchant_id: uuid.UUID
+    router_id: str
+    status: dict[str, Any]
+    seen: datetime
+
+
+async def record_gateway_pings(
+    db: asyncpg.Pool | asyncpg.Connection, pings: list[GatewayPing]
+) -> None:
+    """Mark routers online as of their latest ping, in one statement for a batch of them."""
+    if not pings:
+        return
+    await db.execute(
+        queries.record_gateway_pings,
+        [p.merchant_id for p in pings],
+        [p.router_id for p in pings],
+        [json.dumps(p.status) for p in pings],
+        [p.seen for p in pings],
+    )
+
+
+async def deauth_client(sender: CommandSender, router: Router, *, mac: str) -> Ack:
+    """Ask the router to end `mac`'s access (the agent's `deauth`: done when it is not let
+    through any more, also when it was not). RouterUnreachable when no ack comes in time."""
+    return await sender.send(router.ref, "deauth", {"mac": mac})

@@ -11,6 +11,9 @@
 #   --no-tls              plain MQTT, for a broker on a trusted network only
 #   --cafile PATH         CA certificate of the broker (default: the system's CA bundle)
 #   --heartbeat SECONDS   how often the agent republishes its status (default 60)
+#   --captive-api-url URL the RFC 8908 Captive Portal API URI that the router's DHCP server
+#                         hands to phones (DHCPv4 option 114, RFC 8910), https:// only, e.g.
+#                         https://wifi.example.com/captive-api/ap-1 (docs/captive-api.md)
 #
 # It installs the packages the agent needs (opkg, skipping those already installed), copies
 # files/ into place, writes the settings with uci and enables and (re)starts the service.
@@ -33,7 +36,7 @@ die() {
 usage_error() {
 	printf 'portico install: error: %s\n' "$*" >&2
 	echo "usage: sh install.sh --device-id ID --password PASSWORD --broker HOST[:PORT]" \
-		"[--no-tls] [--cafile PATH] [--heartbeat SECONDS]" >&2
+		"[--no-tls] [--cafile PATH] [--heartbeat SECONDS] [--captive-api-url URL]" >&2
 	exit 2
 }
 
@@ -43,6 +46,7 @@ is_uint() {
 
 parse_args() {
 	DEVICE_ID='' PASSWORD=${PORTICO_PASSWORD:-} BROKER='' TLS=1 CAFILE='' HEARTBEAT=60
+	CAPTIVE_API_URL=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--no-tls)
@@ -67,6 +71,7 @@ parse_args() {
 		--broker) BROKER=$value ;;
 		--cafile) CAFILE=$value ;;
 		--heartbeat) HEARTBEAT=$value ;;
+		--captive-api-url) CAPTIVE_API_URL=$value ;;
 		*) usage_error "unknown option: $name" ;;
 		esac
 	done
@@ -100,6 +105,23 @@ validate_args() {
 		usage_error "--cafile $CAFILE is not a readable file"
 	fi
 	[ "$TLS" = 1 ] || say "warning: --no-tls sends the password in clear text"
+	validate_captive_api_url
+}
+
+# RFC 8908 wants the API over TLS; RFC 8910 keeps the URI to 255 bytes. dnsmasq splits an
+# option's value at commas, and the value goes through uci: no commas, quotes or spaces.
+validate_captive_api_url() {
+	[ -n "$CAPTIVE_API_URL" ] || return 0
+	case $CAPTIVE_API_URL in
+	https://?*) ;;
+	*) usage_error "--captive-api-url must be an https:// URL" ;;
+	esac
+	case $CAPTIVE_API_URL in
+	*[!!-~]* | *[,#\'\"\\]*)
+		usage_error "--captive-api-url must be printable ASCII without spaces, commas, quotes or #"
+		;;
+	esac
+	[ "${#CAPTIVE_API_URL}" -le 255 ] || usage_error "--captive-api-url must be at most 255 bytes"
 }
 
 opkg_root() {
@@ -162,6 +184,27 @@ configure() {
 	say "settings written to $ROOT/etc/config/portico"
 }
 
+# DHCPv4 option 114 on the LAN's dnsmasq, replacing one set before (other options stay).
+configure_captive_api() {
+	[ -n "$CAPTIVE_API_URL" ] || return 0
+	options=$(uci_root -q get dhcp.lan.dhcp_option) || options=''
+	for option in $options; do
+		case $option in
+		114,* | option:114,* | option:captive-portal,*)
+			uci_root del_list "dhcp.lan.dhcp_option=$option" ||
+				die "uci del_list dhcp.lan.dhcp_option failed"
+			;;
+		esac
+	done
+	uci_root add_list "dhcp.lan.dhcp_option=114,$CAPTIVE_API_URL" ||
+		die "uci add_list dhcp.lan.dhcp_option failed"
+	uci_root commit dhcp || die "uci commit dhcp failed"
+	say "DHCP option 114 (captive portal API) set to $CAPTIVE_API_URL"
+	if [ -z "$ROOT" ]; then
+		/etc/init.d/dnsmasq reload || die "cannot reload dnsmasq"
+	fi
+}
+
 start_service() {
 	if [ -n "$ROOT" ]; then
 		say "PORTICO_ROOT is set: not enabling or starting the service"
@@ -177,4 +220,5 @@ validate_args
 install_packages
 install_files
 configure
+configure_captive_api
 start_service

@@ -211,6 +211,9 @@ def mosquitto_config(
         "log_type notice",
         "connection_messages false",
         "max_queued_messages 10000",
+        # Without it Mosquitto's small writes wait on Nagle and the peer's delayed ACK: about
+        # 40 ms on every command and ack (a login took 58 ms at 4 connections, 18 ms with it).
+        "set_tcp_nodelay true",
     ]
     if password_file is None:
         lines.append("allow_anonymous true")

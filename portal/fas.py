@@ -44,6 +44,10 @@ class FasClient:
     origin_url: str
     client_type: str
     extra: dict[str, str]
+    # sha256hex of the gatewayname field as sent: what authmon sends as `gatewayhash`
+    # (main.c runs `libopennds.sh hash_str <url_encoded_gw_name>`; fas-aes-https.php hashes
+    # the decrypted gatewayname the same way).
+    gateway_hash: str = ""
 
 
 def raw_query_param(query_string: str, name: str) -> str | None:
@@ -61,9 +65,35 @@ def parse_fas(raw: str | None) -> FasClient:
     if len(raw) > MAX_FAS_LENGTH:
         raise BadRedirect(f"fas parameter of {len(raw)} characters is too long")
     # Some clients percent-encode it anyway; base64 never contains '%'.
-    text = _b64decode(unquote(raw) if "%" in raw else raw)
-    fields = _split_fields(text)
-    return _client_from_fields(fields)
+    return parse_fas_text(_b64decode(unquote(raw) if "%" in raw else raw))
+
+
+def parse_fas_text(text: str) -> FasClient:
+    """The decoded (level 1) or decrypted (levels 2/3) `key=value, ...` text."""
+    return _client_from_fields(_split_fields(text))
+
+
+IV_MARK = "&iv="
+
+
+def carried_redirect(query_string: str) -> str | None:
+    """The redirect as the splash carries it in its forms: `fas`, plus `&iv=<iv>` at levels
+    2/3 (openNDS sends `?fas=<...>&iv=<...>`; both raw, neither percent-encoded)."""
+    raw_fas = raw_query_param(query_string, "fas")
+    raw_iv = raw_query_param(query_string, "iv")
+    if raw_fas is None or raw_iv is None:
+        return raw_fas
+    return f"{raw_fas}{IV_MARK}{raw_iv}"
+
+
+def split_carried(carried: str | None) -> tuple[str | None, str | None]:
+    """(fas, iv) from a carried redirect; a percent-encoded one (a retry link) is decoded."""
+    if not carried:
+        return None, None
+    if "%" in carried:
+        carried = unquote(carried)
+    raw_fas, sep, raw_iv = carried.partition(IV_MARK)
+    return raw_fas, (raw_iv if sep else None)
 
 
 def _b64decode(raw: str) -> str:
@@ -117,6 +147,7 @@ def _client_from_fields(fields: dict[str, str]) -> FasClient:
         origin_url=safe_origin_url(unquote(fields.get("originurl", ""))),
         client_type=fields.get("client_type", "cpd_can")[:16],
         extra={k: v for k, v in fields.items() if k not in known},
+        gateway_hash=sha256_hex(fields.get("gatewayname", "")),
     )
 
 

@@ -23,6 +23,12 @@ CATALOG = {
         ),
     },
     "connect": {"en": "Connect", "zh-CN": "连接上网"},
+    "connecting_title": {"en": "Connecting you…", "zh-CN": "正在为您连接…"},
+    "connecting_text": {
+        "en": "The WiFi router is letting your device through. This takes a few seconds.",
+        "zh-CN": "WiFi 路由器正在为您的设备开通网络，请稍候几秒。",
+    },
+    "connecting_refresh": {"en": "Check again", "zh-CN": "再次检查"},
     "switch_language": {"en": "中文", "zh-CN": "English"},
     "online_title": {"en": "You're online", "zh-CN": "您已连接网络"},
     "online_text": {
@@ -44,6 +50,35 @@ CATALOG = {
     },
     "data_unlimited": {"en": "no limit", "zh-CN": "不限"},
     "online_continue": {"en": "Continue", "zh-CN": "继续浏览"},
+    "logout_button": {"en": "Log out", "zh-CN": "退出登录"},
+    "logout_hint": {
+        "en": "Logging out ends free WiFi on this device.",
+        "zh-CN": "退出后，本设备将断开免费 WiFi。",
+    },
+    "logged_out_title": {"en": "You're logged out", "zh-CN": "您已退出登录"},
+    "logged_out_text": {
+        "en": (
+            "This device is no longer online through this WiFi. To go online again, turn WiFi "
+            "off and on, then open any web page."
+        ),
+        "zh-CN": (
+            "本设备已断开此 WiFi 的上网权限。如需再次上网，请关闭再打开 WiFi，然后打开任意网页。"
+        ),
+    },
+    "error_logout_failed": {
+        "en": (
+            "The WiFi router did not confirm that you are logged out, so you are still online. "
+            "Tap Try again."
+        ),
+        "zh-CN": "路由器未确认退出，您仍在线。请点击“重试”。",
+    },
+    "error_logout_offline": {
+        "en": (
+            "The WiFi router is not connected to us right now, so we cannot log you out yet. "
+            "Please try again in a minute."
+        ),
+        "zh-CN": "路由器当前未与我们连接，暂时无法为您退出登录。请一分钟后重试。",
+    },
     "error_bad_online_link": {
         "en": "This page link is not valid. If you are not online, reconnect to the WiFi.",
         "zh-CN": "此页面链接无效。如尚未连上网络，请重新连接 WiFi。",
@@ -104,5 +139,37 @@ CATALOG = {
     "error_generic": {
         "en": "Something went wrong on our side. Please try again.",
         "zh-CN": "系统出现问题，请重试。",
+    },
+    # WiFiDog gateways (portal/wifidog.py): gw_message.php?message=… and login/ errors
+    "wifidog_denied_title": {"en": "Access denied", "zh-CN": "无法上网"},
+    "wifidog_denied": {
+        "en": (
+            "This WiFi did not let your device through: the login link was already used, "
+            "expired, or belongs to another device. Turn WiFi off and on, then open any web "
+            "page to log in again."
+        ),
+        "zh-CN": "此 WiFi 未允许您的设备上网：登录链接已使用、已过期或属于其他设备。"
+        "请关闭再打开 WiFi，然后打开任意网页重新登录。",
+    },
+    "wifidog_activate_title": {"en": "Almost there", "zh-CN": "即将完成"},
+    "wifidog_activate": {
+        "en": "You are online for a short while to confirm your account. Please confirm it now.",
+        "zh-CN": "您已获得短时上网以确认账户，请现在完成确认。",
+    },
+    "wifidog_failed_validation_title": {"en": "Confirmation expired", "zh-CN": "确认已过期"},
+    "wifidog_failed_validation": {
+        "en": "Your account was not confirmed in time. Turn WiFi off and on to log in again.",
+        "zh-CN": "您的账户未在规定时间内确认。请关闭再打开 WiFi 后重新登录。",
+    },
+    "error_wifidog_message": {
+        "en": "This page does not exist. If you are not online, reconnect to the WiFi.",
+        "zh-CN": "此页面不存在。如尚未连上网络，请重新连接 WiFi。",
+    },
+    "error_wifidog_no_mac": {
+        "en": (
+            "The WiFi router could not identify your device. Turn WiFi off and on, then open "
+            "any web page."
+        ),
+        "zh-CN": "路由器无法识别您的设备。请关闭再打开 WiFi，然后打开任意网页。",
     },
 }

@@ -33,3 +33,114 @@ SELECT router_id, device_hash, status,
        greatest(0, ceil(extract(epoch FROM expires_at - now()) / 60))::integer AS minutes_left
 FROM portal_sessions
 WHERE merchant_id = $1 AND session_id = $2
+
+-- name: wifidog_issue_token
+INSERT INTO wifidog_tokens (merchant_id, token, router_id, client_mac, client_ip, origin_url,
+                            terms_version, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+
+-- name: wifidog_use_token
+UPDATE wifidog_tokens SET used_at = now(), session_id = $6
+WHERE merchant_id = $1 AND token = $2 AND router_id = $3 AND used_at IS NULL
+      AND expires_at > now() AND client_mac = $4 AND client_ip = $5::inet
+RETURNING terms_version
+
+-- name: wifidog_token_state
+SELECT router_id, client_mac, host(client_ip) AS client_ip, used_at IS NOT NULL AS used,
+       expires_at <= now() AS expired
+FROM wifidog_tokens WHERE merchant_id = $1 AND token = $2
+
+-- name: wifidog_token_session
+SELECT t.router_id, t.session_id, t.client_mac, host(t.client_ip) AS client_ip, t.origin_url,
+       s.status, extract(epoch FROM s.expires_at)::float8 AS expires_epoch
+FROM wifidog_tokens t JOIN portal_sessions s
+     ON s.merchant_id = t.merchant_id AND s.session_id = t.session_id
+WHERE t.merchant_id = $1 AND t.token = $2
+
+-- name: wifidog_record_usage
+INSERT INTO wifidog_usage AS u (merchant_id, session_id, incoming, outgoing, reports)
+SELECT m, s, i, o, 1 FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) AS x(m, s, i, o)
+ON CONFLICT (merchant_id, session_id) DO UPDATE SET
+    incoming = greatest(u.incoming, EXCLUDED.incoming),
+    outgoing = greatest(u.outgoing, EXCLUDED.outgoing),
+    reports = u.reports + 1, updated_at = now()
+
+-- name: wifidog_usage_of
+SELECT incoming, outgoing, reports FROM wifidog_usage WHERE merchant_id = $1 AND session_id = $2
+
+-- name: wifidog_end_session
+WITH ended AS (
+    UPDATE portal_sessions SET status = 'ended', client_mac = NULL
+    WHERE merchant_id = $1 AND session_id = $2 AND status = 'active'
+    RETURNING session_id
+)
+UPDATE wifidog_tokens SET client_mac = NULL
+WHERE merchant_id = $1 AND session_id = $2
+
+-- name: authmon_learn_gateway
+INSERT INTO authmon_routers (merchant_id, router_id, gateway_hash) VALUES ($1, $2, $3)
+ON CONFLICT (merchant_id, router_id) DO UPDATE SET gateway_hash = EXCLUDED.gateway_hash,
+    learned_at = now()
+WHERE authmon_routers.gateway_hash <> EXCLUDED.gateway_hash
+
+-- name: authmon_gateway_hash
+SELECT gateway_hash FROM authmon_routers WHERE merchant_id = $1 AND router_id = $2
+
+-- name: authmon_enqueue
+INSERT INTO authmon_grants (merchant_id, router_id, rhid, gateway_hash, session_id, store_id,
+                            device_hash, client_mac, client_ip, method, terms_version, minutes,
+                            up_kbps, down_kbps, up_quota_kb, down_quota_kb, custom, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        now() + make_interval(secs => $18))
+ON CONFLICT (merchant_id, router_id, rhid) DO UPDATE SET expires_at = EXCLUDED.expires_at
+RETURNING session_id
+
+-- name: authmon_purge_expired
+DELETE FROM authmon_grants WHERE merchant_id = $1 AND router_id = $2 AND expires_at <= now()
+
+-- name: authmon_view
+SELECT rhid, minutes, up_kbps, down_kbps, up_quota_kb, down_quota_kb, custom
+FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3 AND expires_at > now()
+ORDER BY created_at, rhid
+LIMIT $4
+
+-- name: authmon_ack
+DELETE FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3 AND rhid = ANY($4::text[])
+RETURNING session_id, store_id, device_hash, client_mac, client_ip, method, terms_version, minutes,
+          rhid
+
+-- name: authmon_clear
+DELETE FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3
+      AND created_at < now() - make_interval(secs => $4)
+
+-- name: authmon_pending
+SELECT EXISTS (
+    SELECT 1 FROM authmon_grants
+    WHERE merchant_id = $1 AND router_id = $2 AND session_id = $3 AND expires_at > now()
+) AS pending
+
+-- name: session_for_logout
+SELECT router_id, status, client_mac, store_id, device_hash
+FROM portal_sessions WHERE merchant_id = $1 AND session_id = $2
+
+-- name: end_session
+-- Ends an active session and drops its raw MAC (PRODUCT.md §5); no row when it had ended.
+UPDATE portal_sessions SET status = 'ended', client_mac = NULL
+WHERE merchant_id = $1 AND session_id = $2 AND status = 'active'
+RETURNING store_id, device_hash
+
+-- name: client_has_active_session
+SELECT EXISTS (
+    SELECT 1 FROM portal_sessions
+    WHERE merchant_id = $1 AND router_id = $2 AND client_mac = $3 AND status = 'active'
+          AND expires_at > now()
+)
+
+-- name: session_api_status
+SELECT router_id, status = 'active' AND expires_at > now() AS active,
+       greatest(0, floor(extract(epoch FROM expires_at - now())))::bigint AS seconds_left
+FROM portal_sessions
+WHERE merchant_id = $1 AND session_id = $2

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 
 import asyncpg
 
@@ -25,7 +25,9 @@ from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
 from kernel.sql import load_queries
-from portal.fas import BadRedirect, FasClient, parse_fas
+from portal import authmon
+from portal.fas import BadRedirect, FasClient, parse_fas, parse_fas_text, split_carried
+from portal.fas_aes import decrypt_fas
 
 log = logging.getLogger("portico.portal")
 queries = load_queries(__file__)
@@ -136,13 +138,30 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
 async def open_visit(
     db: asyncpg.Pool, secret_key: str, router_id: str, raw_fas: str | None
 ) -> Visit:
-    """Check an openNDS redirect against the router it claims to come from."""
+    """Check an openNDS redirect against the router it claims to come from.
+
+    `raw_fas` is the redirect as the splash carries it (fas.carried_redirect): at FAS level 1
+    the base64 `fas`; at levels 2 and 3 `<fas>&iv=<iv>`, which must decrypt with the router's
+    faskey (portal/fas_aes.py), so those redirects are authenticated by the router.
+    """
     router, portal = await store_gateway(db, router_id)
-    client = parse_fas(raw_fas)
+    fas_part, iv_part = split_carried(raw_fas)
+    if router.fas_level >= 2:
+        client = parse_fas_text(decrypt_fas(fas_part, iv_part, router.faskey))
+    else:
+        client = parse_fas(fas_part)
     if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:
         raise BadRedirect(f"gatewaymac {client.gateway_mac} is not router {router_id}'s")
     device = device_hash(secret_key, str(router.merchant_id), client.client_mac)
     return Visit(router, portal, client, device)
+
+
+def granted_by_authmon(visit: Visit) -> bool:
+    """Which path lets this shopper through (docs/login-flow.md, "FAS levels 2 and 3"):
+    our agent over MQTT whenever it is connected, at every level (an acked grant in well under
+    a second); openNDS's own authmon only at level 3 when the agent is not connected (the grant
+    waits for authmon's next poll, 5 s by default)."""
+    return visit.router.fas_level == 3 and not visit.router.online
 
 
 def landing_url(visit: Visit) -> str:
@@ -158,10 +177,26 @@ async def click_through(
         raise MethodDisabled("click-through is not enabled for this store")
     if not accepted_terms:
         raise TermsRequired("terms not accepted")
+    session_id = uuid.uuid4()
+    if granted_by_authmon(visit):
+        # Level 3 without our agent: openNDS's authmon fetches the grant on its next poll and
+        # the session is recorded when it acks (portal/authmon.py).
+        return await authmon.enqueue(
+            db,
+            visit.router,
+            hid=visit.client.hid,
+            gateway_hash=visit.client.gateway_hash,
+            session_id=session_id,
+            device_hash=visit.device,
+            client_mac=visit.client.client_mac,
+            client_ip=visit.client.client_ip,
+            method="click",
+            terms_version=visit.portal.terms_version,
+            policy=astuple(visit.portal.policy),
+        )
     if not visit.router.online:
         # Fail fast: a command to a router the controller knows is offline would only time out.
         raise RouterOffline(f"router {visit.router.router_id} is offline")
-    session_id = uuid.uuid4()
     ack = await authorize_client(
         sender,
         visit.router,

@@ -15,7 +15,7 @@ import analytics.services as analytics
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.web import DB, SETTINGS, Handler, render
-from portal import fas, online, services
+from portal import authmon_views, captive_api, fas, online, services
 from portal.keys import SENDER
 from portal.messages import CATALOG
 
@@ -54,7 +54,10 @@ async def _splash(
     status: int = 200,
     coupon_code: str | None = None,
     error: str | None = None,
+    actions: tuple[str, str, str] | None = None,
 ) -> web.Response:
+    """`actions`: (login, coupon, language switch) URLs of another gateway's pages (WiFiDog);
+    by default the openNDS FAS ones."""
     settings = request.app[SETTINGS]
     ad = await ads.choose_ad(request.app[DB], visit.merchant_id, lang)
     ad_image = None
@@ -82,9 +85,9 @@ async def _splash(
         ad=ad,
         ad_image=ad_image,
         raw_fas=raw_fas,
-        login_action=f"/fas/{router_id}/login",
-        coupon_action=f"/fas/{router_id}/coupon",
-        switch_url=splash_url(router_id, raw_fas, other_language(lang)),
+        login_action=actions[0] if actions else f"/fas/{router_id}/login",
+        coupon_action=actions[1] if actions else f"/fas/{router_id}/coupon",
+        switch_url=actions[2] if actions else splash_url(router_id, raw_fas, other_language(lang)),
         coupon_code=coupon_code,
         error=error,
     )
@@ -104,7 +107,9 @@ async def splash(request: web.Request) -> web.Response:
         # openNDS sends a client it already let through back here (authenticated(),
         # src/http_microhttpd.c) with the query it got and no fas: it is online.
         return await _store_online_page(request)
-    raw_fas = fas.raw_query_param(request.query_string, "fas")
+    if "auth_get" in request.query:  # openNDS authmon without php (wget_request), level 3
+        return await authmon_views.answer_poll(request, request.query)
+    raw_fas = fas.carried_redirect(request.query_string)  # levels 2/3: `<fas>&iv=<iv>`
     visit = await services.open_visit(
         request.app[DB], request.app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
     )
@@ -151,6 +156,11 @@ async def login(request: web.Request) -> web.Response:
         )
     except services.TermsRequired as exc:
         return await _splash(request, visit, raw_fas, lang, error=exc.message_id, status=400)
+    if services.granted_by_authmon(visit):  # level 3, no agent: wait for authmon's poll
+        link = authmon_views.connecting_link(
+            settings.secret_key, visit, session_id, services.landing_url(visit), lang
+        )
+        raise web.HTTPSeeOther(link)
     # The router's ack means openNDS holds the client as Authenticated: straight to our own
     # "you're online" page (portal/online.py says why there is no hop through the gateway).
     link = online.online_link(
@@ -234,19 +244,31 @@ async def generic_online(request: web.Request) -> web.Response:
 
 @routes.get("/fas/{router_id}/online", name="session_online")
 async def session_online(request: web.Request) -> web.Response:
-    """The online page of one session, reached by the signed link the login ended on."""
+    """The online page of one session, reached by the signed link the login ended on.
+
+    Asked with `Accept: application/captive+json`, the same link answers as the session's
+    RFC 8908 API (portal/captive_api.py)."""
     lang = language(request)
     router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    if captive_api.wants_captive_json(request):
+        return await captive_api.session_answer(
+            request, router.router_id, router.merchant_id, portal
+        )
     q = request.query
     session_id, next_url, sig = q.get("s", ""), q.get("next", ""), q.get("sig", "")
-    secret = request.app[SETTINGS].secret_key
-    if not online.link_is_ours(secret, router.router_id, session_id, next_url, sig):
-        raise online.BadOnlineLink("online link signature does not match")
     status = await online.session_status(
-        request.app[DB], router.merchant_id, router.router_id, uuid.UUID(session_id), lang
+        request.app[DB],
+        router.merchant_id,
+        router.router_id,
+        _signed_session(request, router.router_id, session_id, next_url, sig),
+        lang,
     )
     if status is None:
         raise online.BadOnlineLink(f"no session {session_id} at router {router.router_id}")
+    logout_form = None
+    if status.active and router.gateway == "opennds":
+        fields = {"s": session_id, "next": next_url, "sig": sig, "lang": lang}
+        logout_form = (f"/fas/{router.router_id}/logout", fields)
     return _online_page(
         request,
         lang,
@@ -254,7 +276,47 @@ async def session_online(request: web.Request) -> web.Response:
         session=status,
         next_url=fas.safe_origin_url(next_url),
         switch_url=f"{request.path}?{_with_lang(request, other_language(lang))}",
+        logout_form=logout_form,
     )
+
+
+def _signed_session(
+    request: web.Request, router_id: str, session_id: str, next_url: str, sig: str
+) -> uuid.UUID:
+    """The session a signed online link names (its signature is the shopper's capability)."""
+    secret = request.app[SETTINGS].secret_key
+    if not online.link_is_ours(secret, router_id, session_id, next_url, sig):
+        raise online.BadOnlineLink("online link signature does not match")
+    try:
+        return uuid.UUID(session_id)
+    except ValueError:
+        raise online.BadOnlineLink("online link names no session") from None
+
+
+@routes.post("/fas/{router_id}/logout", name="session_logout")
+async def session_logout(request: web.Request) -> web.Response:
+    """Log out from the online page: the form posts the page's signed link back (the captive
+    browser has no cookie to forge a request with; the link is the capability). The router
+    deauths the client first; a second submission finds the session ended and says so."""
+    form = await _read_form(request)
+    lang = language(request, form.get("lang"))
+    router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    session_id, next_url, sig = form.get("s", ""), form.get("next", ""), form.get("sig", "")
+    sid = _signed_session(request, router.router_id, session_id, next_url, sig)
+    fields = {"s": session_id, "next": next_url, "sig": sig, "lang": lang}
+    request[RETRY_FORM] = (request.path, fields)
+    ended = await online.log_out(request.app[DB], request.app[SENDER], router, sid)
+    log.info(
+        "logout of session %s at %s: %s",
+        sid,
+        router.router_id,
+        "ended" if ended else "had ended already",
+    )
+    secret = request.app[SETTINGS].secret_key
+    other = online.online_link_for(
+        secret, router.router_id, session_id, next_url, other_language(lang)
+    )
+    return _online_page(request, lang, portal=portal, switch_url=other, logged_out=True)
 
 
 async def _store_online_page(request: web.Request) -> web.Response:
@@ -274,6 +336,8 @@ def _online_page(
     next_url: str = "",
     brand: str = "",
     switch_url: str = "",
+    logout_form: tuple[str, dict[str, str]] | None = None,
+    logged_out: bool = False,
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     return render(
@@ -288,6 +352,8 @@ def _online_page(
         up_mb=up_mb,
         next_url=next_url,
         switch_url=switch_url,
+        logout_form=logout_form,
+        logged_out=logged_out,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -20,9 +21,33 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations and exit")
     serve = sub.add_parser("serve", help="run the platform (all roles, or one)")
     serve.add_argument("role", nargs="?", choices=ROLES, help="run only this role")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes serving the portal and console on the same ports (SO_REUSEPORT), so "
+        "every core is used; 'auto' = one per core (default 1)",
+    )
+    # A worker started by `--workers`: bind with SO_REUSEPORT, run no embedded servers.
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     demo = sub.add_parser("demo", help="seed demo data, run everything plus simulated routers")
     demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
     return parser
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--workers takes a number or 'auto', not {text!r}"
+        ) from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError("--workers must be between 1 and 64")
+    return workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +92,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
             return
     if args.command == "serve":
         roles = (args.role,) if args.role else ROLES
-        await runtime.serve(settings, roles)
+        if args.workers > 1:
+            await runtime.serve_workers(settings, roles, args.workers)
+        else:
+            await runtime.serve(settings, roles, reuse_port=args.reuse_port)
         return
     if args.command == "demo":
         await demo.run_demo(settings)

@@ -16,6 +16,7 @@ from controller.services import find_router, register_router
 from kernel.config import Settings
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
 from simulators.router import SimulatedRouter
+from simulators.wifidog import WifidogGateway
 
 log = logging.getLogger("portico.demo")
 
@@ -23,28 +24,65 @@ DEMO_MERCHANT = "Demo Mall"
 DEMO_EMAIL = "demo@portico.local"
 DEMO_PASSWORD = "portico-demo"  # noqa: S105 - printed for the person trying the demo
 DEMO_STORES = (
-    ("Demo Mall · Ground Floor", "演示商场 · 一楼", ("ap-demo-1", "ap-demo-2")),
-    ("Demo Mall · Food Court", "演示商场 · 美食广场", ("ap-demo-3",)),
+    ("Demo Mall · Ground Floor", "演示商场 · 一楼"),
+    ("Demo Mall · Food Court", "演示商场 · 美食广场"),
 )
-GATEWAY_PORTS = (2050, 2051, 2052)
 
 
 @dataclass(frozen=True)
 class DemoRouter:
     router_id: str
-    store_name: str
+    store: int  # index into DEMO_STORES
+    gateway: str  # "opennds" (with our agent) or "wifidog"
+    fas_level: int
+    port: int  # where its simulated gateway answers a browser
+    agent: bool = True  # runs our agent; without it a level-3 openNDS grants through authmon
+
+
+# One router of each kind a merchant may own: openNDS with our agent (FAS level 1), openNDS at
+# FAS level 3 without the agent (its authmon polls the portal), and a WiFiDog gateway.
+DEMO_ROUTERS = (
+    DemoRouter("ap-demo-1", 0, "opennds", 1, 2050),
+    DemoRouter("ap-demo-2", 0, "opennds", 1, 2051),
+    DemoRouter("ap-demo-3", 1, "opennds", 1, 2052),
+    DemoRouter("ap-demo-4", 1, "opennds", 3, 2053, agent=False),
+    DemoRouter("wd-demo-5", 1, "wifidog", 1, 2060),
+)
+AUTHMON_INTERVAL = 2.0  # seconds between authmon's polls (openNDS: 5); a shorter wait to watch
 
 
 async def seed(conn: asyncpg.Connection) -> uuid.UUID:
-    """Create the demo merchant once; later runs find it and change nothing."""
-    existing = await accounts.merchant_named(conn, DEMO_MERCHANT)
-    if existing:
-        return existing
+    """Create the demo merchant once, and any demo router it lacks (a data folder from an
+    older version gets the new ones); what exists is left as it is."""
+    merchant_id = await accounts.merchant_named(conn, DEMO_MERCHANT)
+    if merchant_id is None:
+        merchant_id = await _seed_merchant(conn)
+    stores = await accounts.list_stores(conn, merchant_id)
+    by_name = {store.name: store.store_id for store in stores}
+    for demo in DEMO_ROUTERS:
+        if await find_router(conn, demo.router_id) is not None:
+            continue
+        name = DEMO_STORES[demo.store][0]
+        await register_router(
+            conn,
+            merchant_id,
+            by_name[name],
+            demo.router_id,
+            f"{name} AP {demo.router_id.rsplit('-', 1)[1]}",
+            gateway_mac=_demo_gateway_mac(demo.router_id) if demo.gateway == "opennds" else None,
+            gateway=demo.gateway,
+            fas_level=demo.fas_level,
+        )
+        log.info("added the demo router %s", demo.router_id)
+    return merchant_id
+
+
+async def _seed_merchant(conn: asyncpg.Connection) -> uuid.UUID:
     async with conn.transaction():
         merchant_id = await accounts.create_merchant(conn, DEMO_MERCHANT)
         user_id = await accounts.create_user(conn, DEMO_EMAIL, "Demo Owner", DEMO_PASSWORD)
         await accounts.add_membership(conn, merchant_id, user_id, "owner")
-        for index, (name, name_zh, router_ids) in enumerate(DEMO_STORES):
+        for index, (name, name_zh) in enumerate(DEMO_STORES):
             store_id = await accounts.create_store(conn, merchant_id, name)
             await portal.upsert_store_portal(
                 conn,
@@ -59,15 +97,6 @@ async def seed(conn: asyncpg.Connection) -> uuid.UUID:
                 down_kbps=20_000,
                 up_kbps=5_000,
             )
-            for number, router_id in enumerate(router_ids):
-                await register_router(
-                    conn,
-                    merchant_id,
-                    store_id,
-                    router_id,
-                    f"{name} AP {number + 1}",
-                    gateway_mac=_demo_gateway_mac(router_id),
-                )
         now = datetime.now(UTC)
         await ads.create_campaign(
             conn,
@@ -110,38 +139,66 @@ def _demo_ad_image() -> bytes:
     )
 
 
+@dataclass
+class RunningRouter:
+    demo: DemoRouter
+    url: str  # the simulated gateway's address for a browser
+    sim: SimulatedRouter | WifidogGateway
+
+
 async def start_fleet(
     settings: Settings, db: asyncpg.Pool, host: str = "127.0.0.1"
-) -> list[SimulatedRouter]:
+) -> list[RunningRouter]:
     fleet = []
-    for port, (_name, _zh, router_id) in zip(GATEWAY_PORTS, _all_router_ids(), strict=True):
-        router = await find_router(db, router_id)
-        if router is None:
-            raise RuntimeError(f"demo router {router_id} is missing from the database")
-        sim = SimulatedRouter(
-            router_id,
-            mqtt_url=settings.mqtt_url,
-            password="demo",  # noqa: S106 - the embedded broker accepts any password
-            faskey=router.faskey,
-            portal_url=settings.portal_url,
-            gateway_mac=router.gateway_mac or _demo_gateway_mac(router_id),
-            gateway_name=DEMO_MERCHANT,
-            gateway_host=host,
-            gateway_port=port,
-            # A real openNDS 11 refuses some good grants by accident (its binauth race); the
-            # demo's routers do too, so the agent's retries are part of what the demo shows.
-            refusal_rate=DEMO_REFUSAL_RATE,
-        )
-        await sim.start()
-        fleet.append(sim)
+    try:
+        for demo in DEMO_ROUTERS:
+            router = await find_router(db, demo.router_id)
+            if router is None:
+                raise RuntimeError(f"demo router {demo.router_id} is missing from the database")
+            sim: SimulatedRouter | WifidogGateway
+            if demo.gateway == "wifidog":
+                sim = WifidogGateway(
+                    demo.router_id,
+                    auth_server=f"{settings.portal_url}/wifidog/",
+                    gateway_host=host,
+                    gateway_port=demo.port,
+                )
+                await sim.start()
+                url = sim.gateway_url
+            else:
+                sim = SimulatedRouter(
+                    demo.router_id,
+                    mqtt_url=settings.mqtt_url,
+                    password="demo",  # noqa: S106 - the embedded broker accepts any password
+                    faskey=router.faskey,
+                    portal_url=settings.portal_url,
+                    gateway_mac=router.gateway_mac or _demo_gateway_mac(demo.router_id),
+                    gateway_name=DEMO_MERCHANT,
+                    gateway_host=host,
+                    gateway_port=demo.port,
+                    fas_level=router.fas_level,
+                    with_agent=demo.agent,
+                    authmon_interval=AUTHMON_INTERVAL,
+                    authmon_start_delay=AUTHMON_INTERVAL,
+                    # A real openNDS 11 refuses some good grants by accident (its binauth race);
+                    # the demo's routers do too, so the agent's retries are part of the demo.
+                    refusal_rate=DEMO_REFUSAL_RATE,
+                )
+                await sim.start()
+                url = f"http://{sim.gateway_address}/"
+            fleet.append(RunningRouter(demo, url, sim))
+    except BaseException:
+        await stop_fleet(fleet)
+        raise
     return fleet
 
 
+async def stop_fleet(fleet: list[RunningRouter]) -> None:
+    for running in fleet:
+        await running.sim.stop()
+
+
 DEMO_REFUSAL_RATE = 0.25
-
-
-def _all_router_ids() -> list[tuple[str, str, str]]:
-    return [(name, zh, rid) for name, zh, rids in DEMO_STORES for rid in rids]
 
 
 async def run_demo(settings: Settings) -> None:
@@ -154,22 +211,20 @@ async def run_demo(settings: Settings) -> None:
                 _print_banner(infra.settings, fleet)
                 await wait_for_stop_signal()
             finally:
-                for sim in fleet:
-                    await sim.stop()
+                await stop_fleet(fleet)
 
 
-def _print_banner(settings: Settings, fleet: list[SimulatedRouter]) -> None:
-    stores = {rid: name for name, _zh, rid in _all_router_ids()}
+def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
     lines = [
         "",
         "Portico demo is running. Press Ctrl-C to stop.",
         "",
         "Shopper: open a simulated router's captive page in a browser; it sends you to the",
-        "portal exactly as openNDS would (one new phone per visit):",
+        "portal exactly as that gateway would (one new phone per visit):",
     ]
     lines += [
-        f"  http://{sim.gateway_address}/   router {sim.router_id} · {stores[sim.router_id]}"
-        for sim in fleet
+        f"  {r.url:<26} {r.demo.router_id} · {_kind(r.demo)} · {DEMO_STORES[r.demo.store][0]}"
+        for r in fleet
     ]
     lines += [
         "",
@@ -178,3 +233,11 @@ def _print_banner(settings: Settings, fleet: list[SimulatedRouter]) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _kind(demo: DemoRouter) -> str:
+    if demo.gateway == "wifidog":
+        return "WiFiDog gateway"
+    if not demo.agent:
+        return f"openNDS FAS level {demo.fas_level}, authmon, no agent"
+    return f"openNDS FAS level {demo.fas_level} + agent"

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -23,6 +25,7 @@ from kernel.embedded import (
     mosquitto_binary,
     start_embedded_postgres,
 )
+from portal import online as portal_online
 from portal import services as portal_services
 from portal.app import make_portal_app
 
@@ -75,13 +78,17 @@ async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
 
 
 async def _serve_app(
-    stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int
+    stack: contextlib.AsyncExitStack,
+    app: web.Application,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
 ) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     try:
-        await web.TCPSite(runner, host, port, backlog=1024).start()
+        await web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port).start()
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -92,8 +99,11 @@ async def _serve_app(
 
 
 @contextlib.asynccontextmanager
-async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncIterator[None]:
-    """Start the given roles; stop them when the context ends."""
+async def running_roles(
+    infra: Infrastructure, roles: tuple[str, ...], reuse_port: bool = False
+) -> AsyncIterator[None]:
+    """Start the given roles; stop them when the context ends. `reuse_port`: the HTTP roles
+    share their ports with other worker processes (SO_REUSEPORT)."""
     settings = infra.settings
     async with contextlib.AsyncExitStack() as stack:
         # One command sender serves both roles when they share a process.
@@ -123,13 +133,13 @@ async def running_roles(infra: Infrastructure, roles: tuple[str, ...]) -> AsyncI
             log.info("controller role up")
         if "portal" in roles:
             app = make_portal_app(settings, infra.db, sender)
-            await _serve_app(stack, app, settings.bind, settings.portal_port)
+            await _serve_app(stack, app, settings.bind, settings.portal_port, reuse_port)
             log.info("portal role up at %s", settings.portal_url)
         if "console" in roles:
             from portico.console_app import make_console_app
 
             app = make_console_app(settings, infra.db)
-            await _serve_app(stack, app, settings.bind, settings.console_port)
+            await _serve_app(stack, app, settings.bind, settings.console_port, reuse_port)
             log.info("console role up at %s", settings.console_url)
         yield
 
@@ -140,6 +150,8 @@ async def _command_sender(stack: contextlib.AsyncExitStack, infra: Infrastructur
         infra.db,
         ack_timeout=infra.settings.ack_timeout,
         ttl=infra.settings.command_ttl,
+        # Before undoing a grant acked too late, ask whether a session needs that client.
+        client_wanted=portal_online.client_wanted(infra.db),
     )
     await sender.start()
     stack.push_async_callback(sender.stop)
@@ -161,6 +173,63 @@ async def wait_for_stop_signal() -> None:
     log.info("stopping")
 
 
-async def serve(settings: Settings, roles: tuple[str, ...]) -> None:
-    async with infrastructure(settings) as infra, running_roles(infra, roles):
+async def serve(settings: Settings, roles: tuple[str, ...], reuse_port: bool = False) -> None:
+    async with infrastructure(settings) as infra, running_roles(infra, roles, reuse_port):
         await wait_for_stop_signal()
+
+
+async def serve_workers(settings: Settings, roles: tuple[str, ...], workers: int) -> None:
+    """`portico serve --workers N`: this process brings the infrastructure up (embedded servers,
+    migrations) and runs the controller role if asked; N worker processes serve the HTTP roles
+    on the same ports with SO_REUSEPORT, so the kernel spreads connections over every core."""
+    http_roles = tuple(role for role in roles if role in ("portal", "console"))
+    if not http_roles:
+        raise StartupError("--workers applies to the portal and console roles")
+    async with infrastructure(settings) as infra:
+        env = {
+            **os.environ,
+            "DATABASE_URL": infra.settings.database_url,
+            "MQTT_URL": infra.settings.mqtt_url,
+            # The workers sign with the same key (a dev key lives in the data folder).
+            "PORTICO_SECRET_KEY": infra.settings.secret_key,
+        }
+        own_roles = tuple(role for role in roles if role not in http_roles)
+        async with running_roles(infra, own_roles):
+            children = [
+                await _start_worker(role, env) for role in http_roles for _ in range(workers)
+            ]
+            log.info("%d worker processes serve %s", len(children), ", ".join(http_roles))
+            try:
+                await _until_stop_or_worker_exit(children)
+            finally:
+                await asyncio.gather(*(_stop_worker(child) for child in children))
+
+
+async def _start_worker(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "portico.cli", "serve", role, "--reuse-port", env=env
+    )
+
+
+async def _until_stop_or_worker_exit(children: list[asyncio.subprocess.Process]) -> None:
+    stop = asyncio.create_task(wait_for_stop_signal())
+    exits = [asyncio.create_task(child.wait()) for child in children]
+    done, _pending = await asyncio.wait([stop, *exits], return_when=asyncio.FIRST_COMPLETED)
+    if stop not in done:
+        stop.cancel()
+        gone = next(c for c, e in zip(children, exits, strict=True) if e in done)
+        raise StartupError(f"worker process {gone.pid} exited with status {gone.returncode}")
+    for task in exits:
+        task.cancel()
+
+
+async def _stop_worker(child: asyncio.subprocess.Process) -> None:
+    if child.returncode is not None:
+        return
+    child.terminate()
+    try:
+        await asyncio.wait_for(child.wait(), timeout=15)
+    except TimeoutError:
+        log.error("worker %d did not stop within 15 s; killing it", child.pid)
+        child.kill()
+        await child.wait()

@@ -2,8 +2,10 @@
 
 Each model follows a real program and names the function it follows in a comment:
   opennds.py  openNDS 11 (openNDS/openNDS, src/): its client table, ndsctl, the gateway's HTTP
-              answers (FAS level 1 redirect, /opennds_auth/, the authenticated branch), and the
-              binauth race that refuses good grants by accident;
+              answers (FAS level 1 redirect, levels 2/3 encrypted, /opennds_auth/, the
+              authenticated branch), and the binauth race that refuses good grants by accident;
+  authmon.py  openNDS's authmon daemon (forward_authentication_service/libs/authmon.sh), which
+              polls the portal for grants at FAS level 3;
   agent.py    our router agent (firmware-scripts/files/usr/sbin/portico-agent): the MQTT
               contract's checks and its ndsctl retries;
   router.py   a router running both, on the real broker and a real HTTP port.

@@ -11,9 +11,10 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from portal.fas import encode_fas, rhid, sha256_hex
+from portal.fas_aes import encrypt_fas
 
 PREAUTHENTICATED = "Preauthenticated"
 AUTHENTICATED = "Authenticated"
@@ -51,10 +52,17 @@ class OpenNds:
     Seen on a real openNDS 11 on 4 of 6 logins (openNDS issues #256, #284).
     """
 
-    def __init__(self, *, refusal_rate: float = 0.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        refusal_rate: float = 0.0,
+        rng: random.Random | None = None,
+        faskey: str = "",
+    ) -> None:
         if not 0.0 <= refusal_rate <= 1.0:
             raise ValueError("refusal_rate must be between 0 and 1")
         self.refusal_rate = refusal_rate
+        self.faskey = faskey
         self.clients: dict[str, SimClient] = {}
         self._rng = rng or random.SystemRandom()
 
@@ -63,6 +71,20 @@ class OpenNds:
         client = SimClient(mac=mac, ip=ip, token=secrets.token_hex(4))
         self.clients[mac] = client
         return client
+
+    def find_by_any(self, arg: str) -> SimClient | None:
+        """client_list_find_by_any (src/client_list.c): by token first (longer than 8: an rhid,
+        sha256hex(hid + faskey), client_list_find_by_token), then by IP, then by MAC."""
+        for client in self.clients.values():
+            if len(arg) > 8:
+                if self.faskey and arg == rhid(sha256_hex(client.token), self.faskey):
+                    return client
+            elif arg == client.token:
+                return client
+        for client in self.clients.values():
+            if arg == client.ip:
+                return client
+        return self.clients.get(arg)
 
     def ndsctl_json(self, mac: str) -> dict[str, str]:
         """ndsctl_json_one (src/util.c): the client's fields, or {} for one it does not hold."""
@@ -88,7 +110,7 @@ class OpenNds:
         already authenticated look the same.
         """
         param = ",".join(str(v) for v in (mac, minutes, up, down, up_quota, down_quota, custom))
-        client = self.clients.get(mac)
+        client = self.find_by_any(mac)
         refused = self._rng.random() < self.refusal_rate
         if client is None or client.authenticated or refused:
             return Ndsctl(1, f"Failed to authenticate client {param}.")
@@ -117,6 +139,15 @@ class OpenNds:
             client.token = secrets.token_hex(4)
 
 
+def uh_urlencode(text: str) -> str:
+    """uh_urlencode (src/http_microhttpd_utils.c): alphanumerics and -_.~ stay, every other
+    byte becomes %xx in lowercase hex (a real gateway sent `Node%3a...`, `http%3a%2f%2f...`)."""
+    return "".join(
+        chr(b) if (chr(b).isalnum() and b < 128) or chr(b) in "-_.~" else f"%{b:02x}"
+        for b in text.encode()
+    )
+
+
 @dataclass(frozen=True)
 class Redirect:
     """An HTTP answer of the gateway: a status and where it sends the browser."""
@@ -127,7 +158,11 @@ class Redirect:
 
 @dataclass
 class Gateway:
-    """The gateway's HTTP answers to a phone (src/http_microhttpd.c), at FAS level 1."""
+    """The gateway's HTTP answers to a phone (src/http_microhttpd.c), at FAS levels 1-3.
+
+    At level 3 a real openNDS forces `https` on the fas_url (main.c); the simulated one keeps
+    the scheme it is given, so the demo's plain-http portal works.
+    """
 
     nds: OpenNds
     fas_url: str  # http://<fasremotefqdn>:<fasport><faspath>
@@ -135,28 +170,59 @@ class Gateway:
     gateway_name: str
     gateway_mac: str
     gateway_address: str  # ip:port
+    fas_level: int = 1  # fas_secure_enabled
 
     def fas_fields(self, client: SimClient, origin_url: str = "") -> dict[str, str]:
-        """construct_querystring at fas_secure_enabled=1, as a real gateway sent it."""
+        """construct_querystring's fields, as a real gateway sent them (at levels 2 and 3 it
+        adds `authdir` after `gatewaymac`)."""
+        fields = self._level_1_fields(client, origin_url)
+        if self.fas_level < 2:
+            return fields
+        ordered = {}
+        for key, value in fields.items():
+            ordered[key] = value
+            if key == "gatewaymac":
+                ordered["authdir"] = "opennds_auth"
+        return ordered
+
+    @property
+    def encoded_gateway_name(self) -> str:
+        """config->url_encoded_gw_name: the name with " Node:<mac> " appended, url-encoded."""
+        return uh_urlencode(f"{self.gateway_name} Node:{self.gateway_mac.replace(':', '')} ")
+
+    @property
+    def gateway_hash(self) -> str:
+        """What authmon sends as gatewayhash (main.c: libopennds.sh hash_str)."""
+        return sha256_hex(self.encoded_gateway_name)
+
+    def _level_1_fields(self, client: SimClient, origin_url: str) -> dict[str, str]:
         return {
             "hid": sha256_hex(client.token),
             "clientip": client.ip,
             "clientmac": client.mac,
             "client_type": "cpd_can",
             "cpi_query": "(null)",
-            "gatewayname": quote(f"{self.gateway_name} Node:{self.gateway_mac.replace(':', '')} "),
-            "gatewayurl": quote(f"http://{self.gateway_address.split(':')[0]}", safe=""),
+            "gatewayname": self.encoded_gateway_name,
+            "gatewayurl": uh_urlencode(f"http://{self.gateway_address.split(':')[0]}"),
             "version": "11.0.0",
             "gatewayaddress": self.gateway_address,
             "gatewaymac": self.gateway_mac.replace(":", ""),
-            "originurl": quote(origin_url, safe=""),
+            "originurl": uh_urlencode(origin_url),
             "clientif": "br-lan",
             "themespec": "",
         }
 
     def splash_redirect(self, client: SimClient, origin_url: str = "") -> str:
-        """encode_and_redirect_to_splashpage: `<fas_url>?fas=<base64>`, not %-encoded."""
-        return f"{self.fas_url}?fas={encode_fas(self.fas_fields(client, origin_url))}"
+        """encode_and_redirect_to_splashpage: `<fas_url>?fas=<base64>`, not %-encoded; at levels
+        2 and 3 `?fas=<base64(base64(AES-256-CBC))>&iv=<16 hex>` (construct_querystring's PHP
+        snippet, see portal/fas_aes.py), the fields joined by ", " as at level 1."""
+        fields = self.fas_fields(client, origin_url)
+        if self.fas_level < 2:
+            return f"{self.fas_url}?fas={encode_fas(fields)}"
+        # config->custom_params/vars/images/files, all unset, print as "(null)" each
+        text = ", ".join([*(f"{k}={v}" for k, v in fields.items()), "(null)" * 4])
+        encrypted, iv = encrypt_fas(text, self.faskey)
+        return f"{self.fas_url}?fas={encrypted}&iv={iv}"
 
     def opennds_auth(self, client: SimClient, query: str) -> Redirect:
         """A GET of /opennds_auth/?<query> from `client`.

@@ -25,6 +25,7 @@ from controller import topics
 from kernel.mqtt import NO_DELAY, parse_mqtt_url
 from portal.fas import rhid, sha256_hex
 from simulators.agent import AgentModel
+from simulators.authmon import AuthmonModel
 from simulators.opennds import Gateway, OpenNds, SimClient
 
 __all__ = ["SimClient", "SimulatedRouter"]
@@ -48,7 +49,19 @@ class SimulatedRouter:
         refusal_rate: float = 0.0,
         rng: random.Random | None = None,
         retry_pauses: tuple[float, float] = (0.1, 0.25),
+        fas_level: int = 1,
+        with_agent: bool = True,
+        authmon_interval: float = 5.0,
+        authmon_start_delay: float = 5.0,
     ) -> None:
+        """`fas_level`: openNDS's fas_secure_enabled (1-3). `with_agent=False` (level 3 only):
+        no agent on MQTT; openNDS's authmon polls the portal instead (simulators.authmon)."""
+        if fas_level not in (1, 2, 3):
+            raise ValueError("fas_level must be 1, 2 or 3")
+        if not with_agent and fas_level != 3:
+            raise ValueError("a router without the agent needs FAS level 3 (authmon)")
+        self.fas_level = fas_level
+        self.with_agent = with_agent
         self.router_id = router_id
         self.faskey = faskey
         self.portal_url = portal_url.rstrip("/")
@@ -56,14 +69,23 @@ class SimulatedRouter:
         self.gateway_name = gateway_name
         self.gateway_host = gateway_host
         self.gateway_port = gateway_port
-        self.nds = OpenNds(refusal_rate=refusal_rate, rng=rng)
+        self.nds = OpenNds(refusal_rate=refusal_rate, rng=rng, faskey=faskey)
         self.agent = AgentModel(self.nds, pauses=retry_pauses)
         self.acks: list[dict[str, Any]] = []
         self._mqtt_url = mqtt_url
         self._password = password
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None
+        self._stop = asyncio.Event()
         self.ready = asyncio.Event()
+        self.authmon = AuthmonModel(
+            self.nds,
+            url=f"{self.portal_url}/fas/{router_id}/",
+            gateway_hash=self.gateway.gateway_hash,
+            interval=authmon_interval,
+            start_delay=authmon_start_delay,
+        )
 
     # -- openNDS side -------------------------------------------------------------------------
 
@@ -84,6 +106,7 @@ class SimulatedRouter:
             gateway_name=self.gateway_name,
             gateway_mac=self.gateway_mac,
             gateway_address=self.gateway_address,
+            fas_level=self.fas_level,
         )
 
     def add_client(self, mac: str, ip: str) -> SimClient:
@@ -113,12 +136,33 @@ class SimulatedRouter:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        await self._start_gateway()
+    async def start(self, *, http: bool = True) -> None:
+        """Connect the agent (or start authmon); with `http`, also serve the gateway's URLs."""
+        if http:
+            await self._start_gateway()
+        if not self.with_agent:
+            # openNDS at level 3 starts authmon (main.c); nothing speaks MQTT.
+            self._task = asyncio.create_task(
+                self.authmon.run(self._stop), name=f"sim-authmon-{self.router_id}"
+            )
+            self.ready.set()
+            return
         self._task = asyncio.create_task(self._run_mqtt(), name=f"sim-{self.router_id}")
         await asyncio.wait_for(self.ready.wait(), timeout=10)
 
     async def stop(self) -> None:
+        self._stop.set()
+        if self._client is not None:
+            # shutdown() in portico-agent: a stopped router says it is offline (a clean
+            # DISCONNECT sends no Last Will).
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                async with asyncio.timeout(2):
+                    await self._client.publish(
+                        topics.topic(self.router_id, "status"),
+                        topics.encode({"online": False}),
+                        qos=1,
+                        retain=True,
+                    )
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +186,7 @@ class SimulatedRouter:
                     will=will,
                     socket_options=NO_DELAY,
                 ) as client:
+                    self._client = client
                     await client.subscribe(topics.topic(self.router_id, "cmd"), qos=1)
                     await client.publish(status_topic, self._status(), qos=1, retain=True)
                     await client.publish(
@@ -159,6 +204,7 @@ class SimulatedRouter:
                             topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1
                         )
             except aiomqtt.MqttError as exc:
+                self._client = None
                 log.warning("simulated router %s lost the broker: %s", self.router_id, exc)
                 await asyncio.sleep(1)
 

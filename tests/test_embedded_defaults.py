@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
+from kernel.db import create_pool
 from kernel.embedded import mosquitto_binary
 from portal.fas import encode_fas
 from tests.factories import make_tenant
@@ -118,7 +118,7 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
     assert "using embedded PostgreSQL" in log
     assert BROKER_LOG in log
     database_url = f"postgresql://postgres@/postgres?host={(tmp_path / 'postgres').resolve()}"
-    db = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    db = await create_pool(database_url, size=2)
     try:
         tenant = await make_tenant(db, with_ad=False)
     finally:

@@ -16,6 +16,7 @@ from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
 from accounts.web import SESSION_COOKIE
 from analytics import services as analytics
 from analytics.messages import MESSAGES as ANALYTICS_MESSAGES
+from controller import services as controller
 from kernel.config import Settings
 from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
@@ -291,3 +292,37 @@ def test_every_console_message_has_both_languages() -> None:
     for catalog in (ACCOUNT_MESSAGES, ANALYTICS_MESSAGES):
         for message_id, texts in catalog.items():
             assert set(texts) == set(LANGUAGES), message_id
+
+
+async def test_dashboard_lists_my_routers_of_every_gateway_kind(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    me = await new_member(db)
+    rival = await new_member(db)
+    suffix = uuid.uuid4().hex[:8]
+    async with db.acquire() as conn:
+        mqtt = await controller.register_router(
+            conn, me.merchant_id, me.store_id, f"ap-l3-{suffix}", "Entrance", fas_level=3
+        )
+        dog = await controller.register_router(
+            conn, me.merchant_id, me.store_id, f"wd-{suffix}", "Food court", gateway="wifidog"
+        )
+        hidden = await controller.register_router(
+            conn, rival.merchant_id, rival.store_id, f"ap-rival-{suffix}", "Rival AP"
+        )
+    await controller.record_router_status(db, mqtt.router, online=True, status={"v": 1})
+    # A WiFiDog gateway that said Pong long ago: no Last Will, so silence means offline.
+    await controller.record_router_status(db, dog.router, online=True, status={"v": 1})
+    await db.execute(
+        "UPDATE routers SET last_seen = now() - interval '10 minutes' WHERE router_id = $1",
+        dog.router.router_id,
+    )
+    await sign_in(client, me.email)
+
+    html = await (await client.get("/dashboard", headers=EN)).text()
+
+    entrance = html[html.index("Entrance") : html.index("</tr>", html.index("Entrance"))]
+    assert "openNDS + agent, FAS level 3" in entrance and 'class="status on"' in entrance
+    court = html[html.index("Food court") : html.index("</tr>", html.index("Food court"))]
+    assert "WiFiDog gateway" in court and 'class="status off"' in court
+    assert hidden.router.router_id not in html

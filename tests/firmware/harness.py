@@ -167,11 +167,22 @@ while [ $# -gt 0 ]; do
 done
 case $1 in
 get)
+	# A list (add_list) prints its values on one line, separated by spaces, like uci.
+	if grep -q "^$2=" "$dir/uci.lists" 2>/dev/null; then
+		grep "^$2=" "$dir/uci.lists" | sed 's/^[^=]*=//' | tr '\n' ' ' | sed 's/ $//'
+		echo
+		exit 0
+	fi
 	line=$(grep "^$2=" "$dir/uci.db" | tail -n 1)
 	[ -n "$line" ] || exit 1
 	printf '%s\n' "${{line#*=}}"
 	;;
 set) printf '%s\n' "$2" >>"$dir/uci.db" ;;
+add_list) printf '%s\n' "$2" >>"$dir/uci.lists" ;;
+del_list)
+	grep -vxF -e "$2" "$dir/uci.lists" >"$dir/uci.lists.new"
+	mv "$dir/uci.lists.new" "$dir/uci.lists"
+	;;
 commit) ;;
 *)
 	echo "uci stub: unsupported command $1" >&2
@@ -254,7 +265,7 @@ class BusyboxEnv:
             path = stubs / name
             path.write_text(text.format(sh=sh, dir=stubs))
             path.chmod(0o755)
-        for name in ("clients", "uci.db", "opkg.installed"):
+        for name in ("clients", "uci.db", "uci.lists", "opkg.installed"):
             (stubs / name).write_text("")
         return cls(root=root, bin=busybox_bin_dir, stubs=stubs, state_dir=state_dir)
 
@@ -313,6 +324,11 @@ class BusyboxEnv:
     def uci_db(self) -> dict[str, str]:
         pairs = (line.split("=", 1) for line in (self.stubs / "uci.db").read_text().splitlines())
         return {key: value for key, value in pairs}
+
+    def uci_list(self, key: str) -> list[str]:
+        """The values `uci add_list` gave `key` (less those `del_list` took away)."""
+        lines = (self.stubs / "uci.lists").read_text().splitlines()
+        return [line.split("=", 1)[1] for line in lines if line.startswith(key + "=")]
 
     def opkg_calls(self) -> list[list[str]]:
         return read_calls(self.stubs / "opkg.calls")

@@ -147,3 +147,63 @@ def test_opkg_failure_stops_the_install(busybox_env: BusyboxEnv, tmp_path: Path)
     assert "opkg update failed" in result.stderr
     assert not (root / "usr/sbin/portico-agent").exists()
     assert busybox_env.uci_calls() == []
+
+
+API_URL = "https://wifi.example.com/captive-api/ap-1"
+
+
+def test_captive_api_url_sets_dhcp_option_114_and_keeps_other_options(
+    busybox_env: BusyboxEnv, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    lists = busybox_env.stubs / "uci.lists"
+    lists.write_text(
+        "dhcp.lan.dhcp_option=3,192.168.1.1\n"
+        "dhcp.lan.dhcp_option=114,https://old.example/captive-api/ap-1\n"
+    )
+
+    result = install(busybox_env, root, *ARGS, "--captive-api-url", API_URL)
+
+    assert result.returncode == 0, result.stderr
+    assert busybox_env.uci_list("dhcp.lan.dhcp_option") == ["3,192.168.1.1", f"114,{API_URL}"]
+    confdir = str(root / "etc/config")
+    assert ["-c", confdir, "commit", "dhcp"] in busybox_env.uci_calls()
+    assert f"option 114 (captive portal API) set to {API_URL}" in result.stdout
+
+    again = install(busybox_env, root, *ARGS, f"--captive-api-url={API_URL}")  # idempotent
+    assert again.returncode == 0, again.stderr
+    assert busybox_env.uci_list("dhcp.lan.dhcp_option") == ["3,192.168.1.1", f"114,{API_URL}"]
+
+
+def test_without_captive_api_url_dhcp_is_left_alone(
+    busybox_env: BusyboxEnv, tmp_path: Path
+) -> None:
+    result = install(busybox_env, tmp_path / "root", *ARGS)
+
+    assert result.returncode == 0, result.stderr
+    assert not [call for call in busybox_env.uci_calls() if "dhcp" in " ".join(call)]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://wifi.example.com/captive-api/ap-1", "must be an https:// URL"),
+        ("https://", "must be an https:// URL"),
+        ("wifi.example.com", "must be an https:// URL"),
+        ("https://wifi.example.com/a,b", "must be printable ASCII without spaces"),
+        ("https://wifi.example.com/a b", "must be printable ASCII without spaces"),
+        ("https://wifi.example.com/$(reboot)'", "must be printable ASCII without spaces"),
+        ("https://wifi.example.com/#x", "must be printable ASCII without spaces"),
+        ("https://wifi.example.com/" + "a" * 240, "must be at most 255 bytes"),
+    ],
+)
+def test_a_bad_captive_api_url_fails_before_anything_is_installed(
+    busybox_env: BusyboxEnv, tmp_path: Path, url: str, message: str
+) -> None:
+    root = tmp_path / "root"
+
+    result = install(busybox_env, root, *ARGS, "--captive-api-url", url)
+
+    assert result.returncode == 2
+    assert f"--captive-api-url {message}" in result.stderr
+    assert busybox_env.uci_calls() == [] and not root.exists()

@@ -25,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import datetime
+import ipaddress
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -237,7 +240,7 @@ OPENNDS_CONF = """config opennds 'setup'
 	option fasport '{fasport}'
 	option fasremoteip '{fasremoteip}'
 	option faspath '{faspath}'
-	option fas_secure_enabled '1'
+	option fas_secure_enabled '{fas_level}'
 	option login_option_enabled '0'
 	option faskey '{faskey}'
 	option dhcp_leases_file '{leases}'
@@ -253,6 +256,8 @@ class OpenNDS:
     work: Path
     faskey: str
     faspath: str
+    fas_level: int = 1
+    ca_file: Path | None = None  # level 3: the CA php-cli (authmon) trusts for the https FAS
     holder: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     daemon: subprocess.Popen[bytes] | None = None
@@ -278,8 +283,25 @@ class OpenNDS:
                 faspath=self.faspath,
                 faskey=self.faskey,
                 leases=leases,
+                fas_level=self.fas_level,
             )
         )
+        if self.fas_level == 3:
+            self._prepare_level_3()
+
+    def _prepare_level_3(self) -> None:
+        """What an OpenWrt router at level 3 has and a Debian host lacks, inside the namespace
+        only: /bin/sh is busybox ash (authmon.sh uses `${var:0:1}`, which dash refuses), and
+        php-cli trusts the CA of the portal's test certificate (authmon's post-request.php
+        opens the https fas_url with PHP's default peer verification)."""
+        bin_dir = self.work / "usr.upper" / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        (bin_dir / "sh").symlink_to(shutil.which("busybox") or "/usr/bin/busybox")
+        assert self.ca_file is not None, "level 3 needs ca_file"
+        for conf_d in Path("/etc/php").glob("*/cli/conf.d"):
+            upper = self.work / "etc.upper" / conf_d.relative_to("/etc")
+            upper.mkdir(parents=True, exist_ok=True)
+            (upper / "99-portico-test-ca.ini").write_text(f"openssl.cafile={self.ca_file}\n")
 
     def enter(self) -> None:
         """Start the mount namespace's first process and wait until its mounts are made."""
@@ -450,3 +472,62 @@ def poll(check: Callable[[], object], timeout: float, step: float = 0.1) -> obje
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
+
+
+# ---------------------------------------------------------------------------- TLS (level 3)
+
+
+def make_test_tls(work: Path, ip: str) -> tuple[ssl.SSLContext, Path]:
+    """A throwaway CA and a server certificate for `ip` (openNDS enforces https for the FAS at
+    level 3, main.c "enforcing https for Level >= 3"). Returns the server context and the CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Portico test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_file = work / "test-ca.pem"
+    ca_file.write_bytes(ca.public_bytes(pem))
+    (work / "portal.pem").write_bytes(
+        cert.public_bytes(pem)
+        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(work / "portal.pem")
+    return context, ca_file

@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import ssl
 import sys
+import time
 from urllib.parse import urlencode, urljoin, urlsplit
 
-MAX_HOPS = 15
+MAX_HOPS = 30
+MAX_REFRESH_SECONDS = 5  # a <meta http-equiv=refresh> is followed after at most this
 TIMEOUT = 20.0
 REDIRECTS = {301, 302, 303, 307, 308}
 
 
 def fetch(method: str, url: str, form: dict[str, str] | None) -> tuple[int, str, str]:
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=TIMEOUT)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":  # the FAS at openNDS level 3; PHONE_CA_FILE is the test's CA
+        context = ssl.create_default_context(cafile=os.environ.get("PHONE_CA_FILE"))
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port or 443, timeout=TIMEOUT, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=TIMEOUT)
     try:
         path = parts.path or "/"
         if parts.query:
@@ -91,6 +102,11 @@ def browse(start: str) -> dict[str, object]:
             )
             if status in REDIRECTS and location:
                 method, url, form = "GET", urljoin(url, location), None
+                continue
+            refresh = re.search(r'<meta http-equiv="refresh" content="(\d+)"', body, re.I)
+            if status == 200 and refresh:  # the portal's "connecting" page (level 3, authmon)
+                time.sleep(min(int(refresh.group(1)), MAX_REFRESH_SECONDS))
+                method, form = "GET", None
                 continue
             found = None if posted else login_form(body)
             if status == 200 and found:

@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from aiohttp import web
 from controller.services import CommandSender
 from kernel.config import Settings
 from kernel.mqtt import parse_mqtt_url
+from kernel.web import Handler
 from portal.app import make_portal_app
 from tests.factories import Tenant, make_tenant
 from tests.firmware.harness import AGENT_SCRIPT, BUSYBOX, JSON_AWK, Broker, Probe, command
@@ -45,6 +46,7 @@ from tests.gateways.opennds_harness import (
     Relay,
     Topology,
     client_mac,
+    make_test_tls,
     skip_reason,
     socket_in_netns,
 )
@@ -63,8 +65,11 @@ class Gateway:
     topology: Topology
     nds: OpenNDS
     tenant: Tenant
-    probe: Probe
+    probe: Probe | None  # None: no agent (level 3, authmon grants)
     startup: list[str]  # what ndsctl said while openNDS started
+    fas_level: int
+    ca_file: Path | None
+    authmon_exchanges: list[dict[str, str]]
 
 
 async def _agent_ready(probe: Probe, agent: Any, timeout: float = 30.0) -> None:
@@ -94,17 +99,67 @@ def _origin_app() -> web.Application:
     return app
 
 
-@pytest.fixture
-async def gateway(settings: Settings, db: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Gateway]:
-    tenant = await make_tenant(db, session_minutes=120)
+def _recorder(
+    exchanges: list[dict[str, str]],
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Keeps what openNDS's authmon sent the portal and what it got back (for the report)."""
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and request.path.endswith("/") and len(exchanges) < 400:
+            form = await request.post()
+            body = response.text if isinstance(response, web.Response) else None
+            exchanges.append(
+                {
+                    "t": f"{time.monotonic():.2f}",
+                    "user_agent": request.headers.get("User-Agent", ""),
+                    "content_type": request.headers.get("Content-Type", ""),
+                    "body": (await request.read()).decode(errors="replace"),
+                    "fields": json.dumps({k: str(v) for k, v in form.items()}),
+                    "status": str(response.status),
+                    "answer": body or "",
+                }
+            )
+        return response
+
+    return record
+
+
+@pytest.fixture(params=[1, 2, 3], ids=["level1", "level2", "level3-authmon"])
+async def gateway(
+    request: pytest.FixtureRequest, settings: Settings, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """openNDS at FAS level 1, 2 or 3. Levels 1 and 2 grant through our agent over MQTT; the
+    level-3 router has no agent, so openNDS's authmon fetches the grants (docs/login-flow.md)."""
+    fas_level: int = request.param
+    with_agent = fas_level < 3
+    tenant = await make_tenant(db, session_minutes=120, online=with_agent)
     router = tenant.router
+    await db.execute(
+        "UPDATE routers SET fas_level = $1 WHERE merchant_id = $2 AND router_id = $3",
+        fas_level,
+        router.merchant_id,
+        router.router_id,
+    )
+    scheme = "https" if fas_level == 3 else "http"
     portal_settings = replace(
-        settings, public_portal_url=f"http://{PORTAL_IP}:{PORTAL_PORT}", ack_timeout=ACK_TIMEOUT
+        settings, public_portal_url=f"{scheme}://{PORTAL_IP}:{PORTAL_PORT}", ack_timeout=ACK_TIMEOUT
     )
     topology = Topology(clients=PHONES)
     work = tmp_path / "gw"
     work.mkdir()
-    nds = OpenNDS(topology, Path(OPENNDS_ROOT), work, router.faskey, f"/fas/{router.router_id}/")
+    tls, ca_file = make_test_tls(work, PORTAL_IP) if fas_level == 3 else (None, None)
+    nds = OpenNDS(
+        topology,
+        Path(OPENNDS_ROOT),
+        work,
+        router.faskey,
+        f"/fas/{router.router_id}/",
+        fas_level=fas_level,
+        ca_file=ca_file,
+    )
+    exchanges: list[dict[str, str]] = []
     broker = Broker.from_url(settings.mqtt_url)
     address = parse_mqtt_url(settings.mqtt_url)
     sender = CommandSender(settings.mqtt_url, db, ack_timeout=ACK_TIMEOUT)
@@ -117,19 +172,25 @@ async def gateway(settings: Settings, db: asyncpg.Pool, tmp_path: Path) -> Async
         nds.enter()
         nds.start()
         await sender.start()
-        for app, host, port in [
-            (make_portal_app(portal_settings, db, sender), PORTAL_IP, PORTAL_PORT),
-            (_origin_app(), ORIGIN_IP, 80),
+        portal_app = make_portal_app(portal_settings, db, sender)
+        portal_app.middlewares.append(_recorder(exchanges))
+        for app, host, port, context in [
+            (portal_app, PORTAL_IP, PORTAL_PORT, tls),
+            (_origin_app(), ORIGIN_IP, 80, None),
         ]:
             runner = web.AppRunner(app)
             await runner.setup()
             runners.append(runner)
-            await web.SockSite(runner, socket_in_netns(topology.wan, host, port)).start()
+            sock = socket_in_netns(topology.wan, host, port)
+            await web.SockSite(runner, sock, ssl_context=context).start()
         relay = Relay(
             socket_in_netns(topology.gateway, "127.0.0.1", 1883), address.host, address.port
         )
         await relay.start()
         startup = await nds.wait_ready()
+        if not with_agent:
+            yield Gateway(topology, nds, tenant, None, startup, fas_level, ca_file, exchanges)
+            return
         (work / "bb").mkdir()
         subprocess.run([BUSYBOX, "--install", "-s", str(work / "bb")], check=True, timeout=20)
         probe = broker.probe(router.router_id)
@@ -151,7 +212,7 @@ async def gateway(settings: Settings, db: asyncpg.Pool, tmp_path: Path) -> Async
             },
         )
         await _agent_ready(probe, agent)
-        yield Gateway(topology, nds, tenant, probe, startup)
+        yield Gateway(topology, nds, tenant, probe, startup, fas_level, ca_file, exchanges)
     finally:
         errors = await asyncio.to_thread(nds.stop)
         if probe is not None:
@@ -171,6 +232,7 @@ async def gateway(settings: Settings, db: asyncpg.Pool, tmp_path: Path) -> Async
 
 
 async def phone_login(gateway: Gateway, index: int) -> dict[str, Any]:
+    env = {**os.environ, "PHONE_CA_FILE": str(gateway.ca_file or "")}
     proc = await asyncio.create_subprocess_exec(
         "ip",
         "netns",
@@ -181,6 +243,7 @@ async def phone_login(gateway: Gateway, index: int) -> dict[str, Any]:
         f"http://{ORIGIN_IP}/",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), 120)
@@ -203,9 +266,11 @@ async def client_state(gateway: Gateway, mac: str) -> str:
         return f"not JSON: {out[:100]!r}"
 
 
-def auth_requests(syslog: str, mac: str) -> int:
-    """How many `ndsctl auth` openNDS received for mac (its debuglevel 3 log)."""
-    return len(re.findall(rf"ndsctl request received: \[auth {re.escape(mac)},", syslog))
+def auth_requests(syslog: str, mac: str | None) -> int:
+    """How many `ndsctl auth` openNDS received for mac (its debuglevel 3 log); with no mac,
+    how many authmon sent (they name the client by its rhid)."""
+    who = re.escape(mac) if mac else "[0-9a-f]{64}"
+    return len(re.findall(rf"ndsctl request received: \[auth {who},", syslog))
 
 
 def describe(hop: dict[str, Any]) -> str:
@@ -221,6 +286,8 @@ async def test_every_phone_gets_online_through_a_real_opennds(
     _, status, _ = await gateway.nds.ndsctl("status")
     upstream = next((ln for ln in status.splitlines() if "pstream" in ln), "?")
     report = [
+        f"FAS level {gateway.fas_level}, "
+        + ("grants by our agent over MQTT" if gateway.probe else "no agent: grants by authmon"),
         f"openNDS at {OPENNDS_ROOT}; while it started, ndsctl said: {gateway.startup}",
         f"at the first login openNDS reported: {upstream.strip()}",
     ]
@@ -229,8 +296,10 @@ async def test_every_phone_gets_online_through_a_real_opennds(
         if round_ == 2:  # the same phone again, after openNDS let it go (a new token)
             rc, out, err = await gateway.nds.ndsctl("deauth", mac)
             report.append(f"ndsctl deauth {mac}: exit {rc}: {(out or err).strip()}")
-        acks_before = len(gateway.probe.of_kind("ack"))
-        auths_before = auth_requests(gateway.nds.syslog(), mac)
+        probe = gateway.probe
+        acks_before = len(probe.of_kind("ack")) if probe else 0
+        auth_who = mac if probe else None
+        auths_before = auth_requests(gateway.nds.syslog(), auth_who)
         started = time.monotonic()
         browsed = await phone_login(gateway, index)
         seconds = time.monotonic() - started
@@ -240,7 +309,7 @@ async def test_every_phone_gets_online_through_a_real_opennds(
                 break
             await asyncio.sleep(0.25)
             state = await client_state(gateway, mac)
-        acks = [m.json() for m in gateway.probe.of_kind("ack")[acks_before:]]
+        acks = [m.json() for m in probe.of_kind("ack")[acks_before:]] if probe else []
         grant = next((a for a in acks if a.get("status") != "duplicate"), {})
         hops = browsed["hops"]
         final = hops[-1] if hops else {}
@@ -251,17 +320,25 @@ async def test_every_phone_gets_online_through_a_real_opennds(
             "online_page": bool(final.get("online_page")) and not final.get("error_page"),
             "error": browsed["error"],
             "ack": {k: grant.get(k) for k in ("status", "code", "msg", "attempts")},
-            "ndsctl_auth_calls": auth_requests(gateway.nds.syslog(), mac) - auths_before,
+            "ndsctl_auth_calls": auth_requests(gateway.nds.syslog(), auth_who) - auths_before,
             "seconds": round(seconds, 1),
         }
+        if hops and hops[0]["location"]:
+            result["redirect"] = hops[0]["location"]
         results.append(result)
-        report.append(f"login {len(results)}, phone {index} {mac}: {json.dumps(result)}")
+        shown = {k: v for k, v in result.items() if k != "redirect"}
+        report.append(f"login {len(results)}, phone {index} {mac}: {json.dumps(shown)}")
         report += [f"    {describe(hop)}" for hop in hops]
     syslog = gateway.nds.syslog()
     report.append(
         f"openNDS log: {syslog.count('binauth return code -1')} x 'binauth return code -1', "
         f"{syslog.count('binauth return code 0')} x 'binauth return code 0'"
     )
+    first = results and results[0].get("redirect")
+    if gateway.fas_level >= 2 and first:
+        report.append(f"first redirect, verbatim: {first}")
+    report += [f"authmon: {json.dumps(x)}" for x in gateway.authmon_exchanges[:12]]
+    report.append(f"authmon requests seen: {len(gateway.authmon_exchanges)}")
     (gateway.nds.work.parent / "report.txt").write_text("\n".join(report) + "\n")
     with capsys.disabled():
         print("\n" + "\n".join(report))

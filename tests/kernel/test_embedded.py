@@ -39,6 +39,7 @@ def test_config_listens_on_loopback_only_and_persists_in_the_data_folder(tmp_pat
     assert f"persistence_location {tmp_path}/" in lines
     assert "allow_anonymous true" in lines
     assert not [line for line in lines if line.startswith(("password_file", "acl_file"))]
+    assert "set_tcp_nodelay true" in lines  # no Nagle wait on every command and ack
 
 
 def test_config_with_password_and_acl_files_refuses_anonymous_clients(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -23,29 +22,6 @@ from tests.factories import Tenant, make_tenant
 @pytest.fixture
 async def tenant(db: asyncpg.Pool) -> Tenant:
     return await make_tenant(db, session_minutes=45)
-
-
-@pytest.fixture
-async def router(settings: Settings, tenant: Tenant) -> AsyncIterator[SimulatedRouter]:
-    sim = SimulatedRouter(
-        tenant.router.router_id,
-        mqtt_url=settings.mqtt_url,
-        password=tenant.mqtt_password,
-        faskey=tenant.router.faskey,
-        portal_url="http://portal.test",
-        gateway_mac="02:00:00:00:00:01",
-        gateway_host="192.168.8.1",
-        gateway_port=2050,
-    )
-    # Only the MQTT side runs here; the gateway's HTTP side is exercised by the e2e tests.
-    sim._start_gateway = _no_gateway  # type: ignore[method-assign]
-    await sim.start()
-    yield sim
-    await sim.stop()
-
-
-async def _no_gateway() -> None:
-    return None
 
 
 def splash_path(sim: SimulatedRouter, fields: dict[str, str]) -> str:

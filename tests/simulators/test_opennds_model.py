@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from portal import fas
 from portal.fas import parse_fas, raw_query_param, rhid, sha256_hex
-from simulators.opennds import Gateway, OpenNds, Redirect
+from simulators.opennds import AUTHENTICATED, Gateway, OpenNds, Redirect
 
 FAS_URL = "http://portal.test:8080/fas/ap-1/"
 FASKEY = "k" * 64
@@ -124,3 +128,50 @@ def test_a_good_tok_that_loses_the_binauth_race_is_a_503() -> None:
         503
     )
     assert not client.authenticated
+
+
+# -- FAS levels 2 and 3 ------------------------------------------------------------------------
+
+
+def _gateway(level: int) -> Gateway:
+    return Gateway(
+        nds=OpenNds(faskey="e93accba2290b8871a134650e8c7f38cd6fa6987b516f6cbca3c7b07221f4ccf"),
+        fas_url="http://10.200.0.2:8080/fas/ap-test/",
+        faskey="e93accba2290b8871a134650e8c7f38cd6fa6987b516f6cbca3c7b07221f4ccf",
+        gateway_name="Portico Real Gateway",
+        gateway_mac="16:c8:8c:13:7b:16",
+        gateway_address="192.168.77.1:2050",
+        fas_level=level,
+    )
+
+
+@pytest.mark.parametrize("level", [2, 3])
+def test_level_2_and_3_redirects_are_encrypted_as_the_real_gateway_sends_them(level: int) -> None:
+    from portal.fas_aes import decrypt_fas
+    from tests.portal.test_fas_aes import REAL_TEXT
+
+    gateway = _gateway(level)
+    client = gateway.nds.add_client("02:50:00:00:00:01", "192.168.77.11")
+    location = gateway.splash_redirect(client, "http://10.200.0.99/")
+    query = location.split("?", 1)[1]
+    assert re.fullmatch(r"fas=[A-Za-z0-9+/=]+&iv=[0-9a-f]{16}", query)
+    text = decrypt_fas(
+        fas.raw_query_param(query, "fas"), fas.raw_query_param(query, "iv"), gateway.faskey
+    )
+    # the real one (recorded, tests/portal/test_fas_aes.py) but for its hid and version
+    real = REAL_TEXT.replace("version=11.0.0beta", "version=11.0.0")
+    real = re.sub(r"^hid=[0-9a-f]{64}", f"hid={sha256_hex(client.token)}", real)
+    assert text == real
+
+
+def test_ndsctl_auth_finds_a_client_by_its_rhid_as_authmon_asks() -> None:
+    """client_list_find_by_any -> client_list_find_by_token: an argument longer than 8
+    characters is compared with sha256hex(hid + faskey)."""
+    gateway = _gateway(3)
+    client = gateway.nds.add_client("02:50:00:00:00:02", "192.168.77.12")
+    by_rhid = rhid(sha256_hex(client.token), gateway.faskey)
+    assert gateway.nds.ndsctl_auth("f" * 64, 5, 0, 0, 0, 0, "x").exit_code == 1
+    done = gateway.nds.ndsctl_auth(by_rhid, 5, 0, 0, 0, 0, "x")
+    assert done == (0, f"Client {by_rhid},5,0,0,0,0,x authenticated.")
+    assert client.state == AUTHENTICATED
+    assert gateway.gateway_hash == sha256_hex("Portico%20Real%20Gateway%20Node%3a16c88c137b16%20")

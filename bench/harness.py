@@ -1,0 +1,585 @@
+"""What every benchmark shares: child processes, load (wrk or aiohttp), a throwaway database,
+facts about the machine, the bare-handler baseline, and sections of docs/benchmarks.md.
+
+Absolute figures differ widely between machines of the same kind, so every run also measures a
+bare aiohttp handler (bench/bare.py) on the same machine with the same load generator, and each
+figure is reported beside it as a ratio (PRODUCT.md §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import aiomqtt
+import asyncpg
+
+from kernel.embedded import mosquitto_binary, private_mosquitto
+from kernel.mqtt import make_client
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+CHILD_START_TIMEOUT = 60.0
+
+
+# -- child processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    proc: asyncio.subprocess.Process
+    log_path: Path
+    terminate: bool = False  # stop with SIGTERM (a server); else by closing its stdin
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text[-lines:])
+
+
+async def spawn(
+    name: str, args: list[str], env: dict[str, str], log_path: Path, *, terminate: bool = False
+) -> Child:
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=str(ROOT),
+        )
+    return Child(name, proc, log_path, terminate)
+
+
+async def read_tagged_line(child: Child, tag: str, timeout: float) -> str:
+    """The first stdout line starting with `tag `, within `timeout` seconds."""
+    assert child.proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    for _ in range(10_000):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            line = await asyncio.wait_for(child.proc.stdout.readline(), remaining)
+        except TimeoutError:
+            break
+        if not line:
+            break
+        text = line.decode(errors="replace").strip()
+        if text.startswith(tag + " "):
+            return text[len(tag) + 1 :]
+    raise BenchError(f"{child.name} did not report {tag}; its log ends with:\n{child.log_tail()}")
+
+
+async def stop(child: Child, timeout: float = 15.0) -> None:
+    proc = child.proc
+    if proc.returncode is None:
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        if child.terminate:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def wait_healthy(child: Child, url: str, timeout: float) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(timeout / 0.1)):
+            if child.proc.returncode is not None:
+                break
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    tail = child.log_tail()
+    raise BenchError(f"{child.name} did not come up at {url}; its log ends with:\n{tail}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BenchError(Exception):
+    pass
+
+
+# -- load generation ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    client: str
+    concurrency: int
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    warmup_requests: int = 0
+    ok_total: int = 0  # successful requests, warm-up included
+    error_samples: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    warmup_s: float
+    warmup_max: int
+    duration_s: float
+    max_requests: int
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return math.nan
+    rank = max(0, math.ceil(pct / 100 * len(sorted_values)) - 1)
+    return sorted_values[rank]
+
+
+async def drive(
+    send: Callable[[], Awaitable[str | None]],
+    *,
+    scenario: str,
+    concurrency: int,
+    bounds: Bounds,
+) -> Outcome:
+    """`concurrency` workers calling `send` (None = success, else an error text): a warm-up,
+    then requests started until `max_requests` or `duration_s`, whichever comes first."""
+    outcome = Outcome(scenario, "aiohttp", concurrency)
+    latencies: list[float] = []
+    clock = time.perf_counter
+    warm_deadline = clock() + bounds.warmup_s
+    start: float | None = None
+    measure_deadline = math.inf
+    issued = 0
+    last_done = 0.0
+
+    async def worker() -> None:
+        nonlocal start, measure_deadline, issued, last_done
+        for _ in range(bounds.warmup_max + bounds.max_requests):
+            now = clock()
+            if start is None and (
+                now >= warm_deadline or outcome.warmup_requests >= bounds.warmup_max
+            ):
+                start, measure_deadline = now, now + bounds.duration_s
+            measured = start is not None
+            if measured:
+                if issued >= bounds.max_requests or now >= measure_deadline:
+                    return
+                issued += 1
+            else:
+                outcome.warmup_requests += 1
+            t0 = clock()
+            error = await send()
+            t1 = clock()
+            if error is None:
+                outcome.ok_total += 1
+            if not measured:
+                continue
+            last_done = max(last_done, t1)
+            outcome.requests += 1
+            latencies.append(t1 - t0)
+            if error is not None:
+                outcome.errors += 1
+                if len(outcome.error_samples) < 5:
+                    outcome.error_samples.append(error)
+
+    timeout = bounds.warmup_s + bounds.duration_s + 60
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
+    if start is not None:
+        outcome.seconds = last_done - start
+    latencies.sort()
+    outcome.p50_ms = percentile(latencies, 50) * 1000
+    outcome.p99_ms = percentile(latencies, 99) * 1000
+    return outcome
+
+
+@contextlib.asynccontextmanager
+async def http_session(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        yield session
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def wrk_script(paths: list[str], limit: int, expect: str) -> str:
+    """A wrk Lua script: GET the paths in turn, count answers that are not 200 or lack `expect`,
+    stop each thread after `limit` responses, print one WRK_RESULT line."""
+    if not re.fullmatch(r"[A-Za-z0-9 <>:_.-]+", expect):
+        raise BenchError(f"unexpected character in {expect!r}")
+    for path in paths:
+        if not re.fullmatch(r"[A-Za-z0-9/?=+_.&%:-]+", path):
+            raise BenchError(f"unexpected character in {path!r}")
+    table = ",\n".join(f'  "{p}"' for p in paths)
+    return f"""-- generated by bench/harness.py
+local ffi = require("ffi")  -- wrk runs LuaJIT: a monotonic clock in microseconds
+ffi.cdef[[
+typedef struct {{ long tv_sec; long tv_nsec; }} bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
+end
+
+local paths = {{
+{table}
+}}
+local n = 0
+local limit = {limit}
+count = 0
+bad = 0
+first_us = 0
+last_us = 0
+local threads = {{}}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function request()
+  if first_us == 0 then first_us = now_us() end
+  n = n % #paths + 1
+  return wrk.format("GET", paths[n])
+end
+
+function response(status, headers, body)
+  count = count + 1
+  last_us = now_us()
+  if status ~= 200 or not string.find(body, "{expect}", 1, true) then bad = bad + 1 end
+  if count >= limit then wrk.thread:stop() end
+end
+
+-- The elapsed time runs from the first request sent to the last response read: wrk's own
+-- duration would include the rest of -d after every thread stopped at its request limit.
+function done(summary, latency, requests)
+  local b, first, last = 0, math.huge, 0
+  for _, t in ipairs(threads) do
+    b = b + t:get("bad")
+    if t:get("first_us") > 0 then first = math.min(first, t:get("first_us")) end
+    last = math.max(last, t:get("last_us"))
+  end
+  local elapsed = last > first and last - first or summary.duration
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_RESULT requests=%d elapsed_us=%d connect=%d read=%d write=%d status=%d timeout=%d " ..
+    "bad=%d p50_us=%d p99_us=%d\\n",
+    summary.requests, elapsed, e.connect, e.read, e.write, e.status, e.timeout, b,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+async def run_wrk(
+    url: str, script: Path, concurrency: int, threads: int, seconds: float
+) -> dict[str, int]:
+    args = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{max(1, math.ceil(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), seconds + 60)
+    text = out.decode(errors="replace")
+    match = re.search(r"^WRK_RESULT (.*)$", text, re.MULTILINE)
+    if proc.returncode != 0 or not match:
+        raise BenchError(f"wrk failed (exit {proc.returncode}):\n{text[-2000:]}")
+    return {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
+
+
+# -- facts about the machine and the servers -------------------------------------------------------
+
+
+def machine_facts() -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = "unknown"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu,
+        "ram": ram,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "wrk": wrk_version(),
+    }
+
+
+def wrk_version() -> str:
+    path = shutil.which("wrk")
+    if not path:
+        return "not installed"
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    match = re.search(r"wrk (\S+)", out.stdout + out.stderr)
+    return match.group(1) if match else "unknown"
+
+
+async def server_versions(db: asyncpg.Pool, mqtt_url: str) -> dict[str, str]:
+    postgres = str(await db.fetchval("SHOW server_version"))
+    mosquitto = "unknown"
+    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        async with asyncio.timeout(5):
+            async with make_client(mqtt_url, "bench") as client:
+                await client.subscribe("$SYS/broker/version")
+                async for message in client.messages:
+                    mosquitto = bytes(message.payload).decode(errors="replace")  # type: ignore[arg-type]
+                    break
+    return {"postgres": postgres.split(" ")[0], "mqtt_broker": mosquitto}
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@contextlib.asynccontextmanager
+async def bench_database(server_url: str) -> AsyncIterator[str]:
+    name = f"portico_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(server_url, name)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def measure_wrk(
+    base_url: str,
+    paths: list[str],
+    *,
+    scenario: str,
+    expect: str,
+    concurrency: int,
+    threads: int,
+    bounds: Bounds,
+    workdir: Path,
+) -> Outcome:
+    """A warm-up run, then the measured run, of wrk over `paths` (each answered 200 with
+    `expect` in the body, or it counts as an error)."""
+    outcome = Outcome(scenario, "wrk", concurrency)
+    threads = max(1, threads)
+    url = base_url + "/"  # host and port only: every request's path comes from the script
+    warm = workdir / f"{scenario}-warm.lua"
+    warm.write_text(wrk_script(paths, math.ceil(bounds.warmup_max / threads), expect))
+    measured = workdir / f"{scenario}.lua"
+    measured.write_text(wrk_script(paths, math.ceil(bounds.max_requests / threads), expect))
+    result = await run_wrk(url, warm, concurrency, threads, bounds.warmup_s)
+    outcome.warmup_requests = result["requests"]
+    result = await run_wrk(url, measured, concurrency, threads, bounds.duration_s)
+    errors = sum(result[k] for k in ("connect", "read", "write", "timeout")) + result["bad"]
+    outcome.requests = result["requests"]
+    outcome.errors = errors
+    outcome.seconds = result["elapsed_us"] / 1e6
+    outcome.p50_ms = result["p50_us"] / 1000
+    outcome.p99_ms = result["p99_us"] / 1000
+    if errors:
+        outcome.error_samples.append(json.dumps(result))
+    return outcome
+
+
+async def measure_get(
+    base_url: str,
+    paths: list[str],
+    *,
+    scenario: str,
+    expect: str,
+    tool: str,
+    concurrency: int,
+    threads: int,
+    bounds: Bounds,
+    workdir: Path,
+) -> Outcome:
+    """GETs of `paths` with wrk, or with the aiohttp client when `tool` says so."""
+    if tool == "wrk":
+        return await measure_wrk(
+            base_url,
+            paths,
+            scenario=scenario,
+            expect=expect,
+            concurrency=concurrency,
+            threads=threads,
+            bounds=bounds,
+            workdir=workdir,
+        )
+    from yarl import URL
+
+    # encoded=True: a path goes out exactly as given (a fas value is base64, not %-encoded).
+    urls = [URL(base_url + path, encoded=True) for path in paths]
+    counter = iter(range(10**12))
+    wanted = expect.encode()
+    async with http_session(concurrency) as session:
+
+        async def send() -> str | None:
+            url = urls[next(counter) % len(urls)]
+            try:
+                async with session.get(url, allow_redirects=False) as resp:
+                    body = await resp.read()
+                    if resp.status != 200 or wanted not in body:
+                        return f"HTTP {resp.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                return describe(exc)
+            return None
+
+        return await drive(send, scenario=scenario, concurrency=concurrency, bounds=bounds)
+
+
+# -- the broker ---------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def bench_broker(workdir: Path) -> AsyncIterator[tuple[str, str]]:
+    """MQTT_URL when set, else a private Mosquitto configured as Portico configures its own
+    (kernel.embedded: set_tcp_nodelay, without which every command and ack waits about 40 ms on
+    Nagle). Yields (url, how it was chosen)."""
+    url = os.environ.get("MQTT_URL")
+    if url:
+        yield url, "MQTT_URL"
+        return
+    binary = mosquitto_binary()
+    if binary is None:
+        raise BenchError("no MQTT_URL and no mosquitto binary (apt-get install -y mosquitto)")
+    with private_mosquitto(binary, workdir / "broker") as url:
+        yield url, "a private Mosquitto with Portico's configuration (set_tcp_nodelay true)"
+
+
+# -- the bare-handler baseline ----------------------------------------------------------------
+
+
+async def bare_baseline(
+    *, tool: str, concurrency: int, threads: int, bounds: Bounds, workdir: Path
+) -> Outcome:
+    """The same load on a bare aiohttp handler (bench/bare.py, uvloop as the portal uses) in a
+    process of its own: what one process on this machine can serve at best."""
+    port = free_port()
+    child = await spawn(
+        "bare",
+        [sys.executable, "-m", "bench.bare", str(port)],
+        dict(os.environ, PYTHONUNBUFFERED="1"),
+        workdir / "bare.log",
+        terminate=True,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_healthy(child, base_url + "/", CHILD_START_TIMEOUT)
+        return await measure_get(
+            base_url,
+            ["/"],
+            scenario="bare",
+            expect="ok",
+            tool=tool,
+            concurrency=concurrency,
+            threads=threads,
+            bounds=bounds,
+            workdir=workdir,
+        )
+    finally:
+        await stop(child)
+
+
+def load_tool(choice: str) -> tuple[str, str]:
+    """Which client generates GET load, and a note when wrk was wanted but is missing."""
+    has_wrk = shutil.which("wrk") is not None
+    if choice == "aiohttp":
+        return "aiohttp", ""
+    if has_wrk:
+        return "wrk", ""
+    note = (
+        "wrk is not installed (apt-get install -y wrk): GETs were measured with the aiohttp "
+        "client, which takes CPU from the server on this machine"
+    )
+    if choice == "wrk":
+        raise BenchError(note.split(":")[0])
+    return "aiohttp", note
+
+
+# -- docs/benchmarks.md -------------------------------------------------------------------------
+
+DOCS_HEADER = """# Benchmarks
+
+Each section between `<!-- NAME DATE -->` markers is written by `python -m bench.NAME --write`:
+one per benchmark and day; a rerun on the same day replaces it. Every figure stands beside a
+bare aiohttp handler measured in the same run on the same machine (`× bare`), since absolute
+figures differ widely between machines.
+"""
+
+
+def marker(name: str, date: str, end: bool = False) -> str:
+    return f"<!-- {'/' if end else ''}{name} {date} -->"
+
+
+def write_section(name: str, date: str, section: str, path: Path = DOCS) -> None:
+    """Put `section` (which starts and ends with its markers) into docs/benchmarks.md."""
+    text = path.read_text() if path.exists() else DOCS_HEADER
+    start, end = marker(name, date), marker(name, date, end=True)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def ratio(outcome: Outcome, bare: Outcome) -> float:
+    return outcome.rps / bare.rps if bare.rps > 0 else math.nan

@@ -1,0 +1,239 @@
+"""openNDS FAS level 3: the authmon daemon's side of a login (no inbound connection needed).
+
+openNDS at fas_secure_enabled 3 starts forward_authentication_service/libs/authmon.sh with its
+fas_url (`https://<fas>:<port><faspath>`, so `/fas/<router id>/`) and `gatewayhash`
+(sha256hex of the url-encoded gateway name, main.c via `libopennds.sh hash_str`). authmon runs
+`php -f post-request.php <url> <action> <gatewayhash> <user agent> <payload>`: a POST of
+`auth_get=<action>&gatewayhash=<hash>&payload=<base64(payload)>` (http_build_query, so the
+base64 is percent-encoded), user agent `openNDS(authmon;NDS:<version>;)`. Without PHP it would
+use `libopennds.sh wget_request`: a GET of the same three parameters (payload base64 by ndsctl).
+authmon.sh's loop, which the portal answers here:
+
+1. once, 5 s after start: `clear` (payload "none"): forget this gateway's stale entries;
+2. every nat_traversal_poll_interval (1-59 s, default 5): `view` with payload "none"; the FAS
+   answers `*` and then, space-separated, one rawurlencoded entry per client:
+   `rhid minutes uprate downrate upquota downquota custom`. authmon reads at most 1024
+   characters after "* " and runs `ndsctl auth <entry>` for at most 4 of them (authcount=4);
+   ndsctl finds the client by rhid (client_list_find_by_token: sha256hex(hid + faskey));
+3. then `view` again with payload `* rhid1 rhid2 ...`: the rhids ndsctl authenticated (just "*"
+   when none). The FAS forgets those entries (fas-aes-https.php answers "ack").
+A client ndsctl refused (its binauth race, or gone) is not acked and is tried again next poll.
+`deauthed` (binauth_log.sh -> libopennds.sh send_to_fas_deauthed) reports a session's end.
+
+Here an entry is written when a shopper logs in at a level-3 router whose agent is not
+connected, and becomes a portal session when authmon acks it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+import analytics.services as analytics
+from controller.services import Router
+from kernel.errors import PorticoError
+from kernel.sql import load_queries
+from portal.fas import rhid as make_rhid
+
+log = logging.getLogger("portico.portal.authmon")
+queries = load_queries(__file__)
+
+ACTIONS = frozenset({"clear", "view", "deauthed", "custom"})
+BATCH = 4  # authmon.sh authenticates at most 4 clients per poll ("authcount=4")
+GRANT_SECONDS = 120  # a queued grant not fetched by then is dropped (the shopper is told)
+MAX_PAYLOAD = 8192
+# authmon's start-up `clear` comes 5-20 s after openNDS starts, while openNDS already redirects
+# phones: a grant queued in the last CLEAR_GRACE seconds may be for the new openNDS and is kept
+# (seen on the real gateway: the first login was wiped). A stale one fails ndsctl harmlessly
+# (its rhid matches no client) and expires.
+CLEAR_GRACE = 30
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AuthmonRefused(PorticoError):
+    """A poll the portal does not serve: answered `ERROR: ...`, which authmon logs."""
+
+    message_id = "error_bad_redirect"
+    status = 400
+
+
+class NotServed(AuthmonRefused):
+    """A well-formed poll from a router the portal does not serve this way."""
+
+    status = 403
+
+
+@dataclass(frozen=True)
+class Poll:
+    action: str
+    gateway_hash: str
+    payload: str  # decoded
+
+
+def parse_poll(params: Mapping[str, str]) -> Poll:
+    """The three parameters of post-request.php (POST) or wget_request (GET), checked."""
+    action = params.get("auth_get", "")
+    if action not in ACTIONS:
+        raise AuthmonRefused(f"auth_get {action[:20]!r} is not one of {sorted(ACTIONS)}")
+    gateway_hash = params.get("gatewayhash", "")
+    if not _HEX64.match(gateway_hash):
+        raise AuthmonRefused("gatewayhash is not a sha256 hex digest")
+    raw = params.get("payload", "")
+    if len(raw) > MAX_PAYLOAD:
+        raise AuthmonRefused("payload too long")
+    try:
+        payload = base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise AuthmonRefused("payload is not base64 text") from None
+    return Poll(action, gateway_hash, payload)
+
+
+def ack_rhids(payload: str) -> list[str] | None:
+    """The rhids of an ack payload `* rhid1 rhid2`; None for the "none" of a plain view."""
+    if payload == "none":
+        return None
+    words = payload.split()
+    if not words or words[0] != "*":
+        raise AuthmonRefused("view payload is neither 'none' nor an ack list")
+    rhids = words[1:]
+    if len(rhids) > 64 or not all(_HEX64.match(r) for r in rhids):
+        raise AuthmonRefused("ack list holds something that is not an rhid")
+    return rhids
+
+
+def entry(row: Mapping[str, object]) -> str:
+    """One authlist entry, rawurlencoded as fas-aes-https.php does (spaces become %20)."""
+    fields = ("rhid", "minutes", "up_kbps", "down_kbps", "up_quota_kb", "down_quota_kb", "custom")
+    return "%20".join(str(row[f]) for f in fields)
+
+
+async def enqueue(
+    db: asyncpg.Pool | asyncpg.Connection,
+    router: Router,
+    *,
+    hid: str,
+    gateway_hash: str,
+    session_id: uuid.UUID,
+    device_hash: str,
+    client_mac: str,
+    client_ip: str,
+    method: str,
+    terms_version: str,
+    policy: tuple[int, int, int, int, int],
+) -> uuid.UUID:
+    """Queue a grant for the router's authmon; returns the session id it will get (the one
+    already queued for this client, if it logged in twice)."""
+    minutes, up, down, up_quota, down_quota = policy
+    rhid = make_rhid(hid, router.faskey)
+    await db.execute(
+        queries.authmon_learn_gateway, router.merchant_id, router.router_id, gateway_hash
+    )
+    await db.execute(queries.authmon_purge_expired, router.merchant_id, router.router_id)
+    queued: uuid.UUID = await db.fetchval(
+        queries.authmon_enqueue,
+        router.merchant_id,
+        router.router_id,
+        rhid,
+        gateway_hash,
+        session_id,
+        router.store_id,
+        device_hash,
+        client_mac,
+        client_ip,
+        method,
+        terms_version,
+        minutes,
+        up,
+        down,
+        up_quota,
+        down_quota,
+        session_id.hex[:16],
+        float(GRANT_SECONDS),
+    )
+    log.info("authmon grant %s queued at router %s", queued, router.router_id)
+    return queued
+
+
+async def pending(db: asyncpg.Pool, router: Router, session_id: uuid.UUID) -> bool:
+    found: bool = await db.fetchval(
+        queries.authmon_pending, router.merchant_id, router.router_id, session_id
+    )
+    return found
+
+
+async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
+    """The body authmon gets for one request from `router` (already found by the URL)."""
+    if router.gateway != "opennds" or router.fas_level != 3:
+        raise NotServed(f"router {router.router_id} is not an openNDS at FAS level 3")
+    known = await db.fetchval(queries.authmon_gateway_hash, router.merchant_id, router.router_id)
+    if known is not None and known != poll.gateway_hash:
+        raise NotServed(f"gatewayhash is not router {router.router_id}'s")
+    if poll.action == "clear":
+        await db.execute(
+            queries.authmon_clear,
+            router.merchant_id,
+            router.router_id,
+            poll.gateway_hash,
+            float(CLEAR_GRACE),
+        )
+        return ""
+    if poll.action in ("deauthed", "custom"):
+        log.info("authmon %s from %s: %s", poll.action, router.router_id, poll.payload[:300])
+        return "ack"
+    rhids = ack_rhids(poll.payload)
+    if rhids is None:
+        rows = await db.fetch(
+            queries.authmon_view, router.merchant_id, router.router_id, poll.gateway_hash, BATCH
+        )
+        return " ".join(["*", *(entry(row) for row in rows)])
+    if rhids:
+        await _record_acked(db, router, poll.gateway_hash, rhids)
+    return "ack"
+
+
+async def _record_acked(
+    db: asyncpg.Pool, router: Router, gateway_hash: str, rhids: list[str]
+) -> None:
+    """authmon authenticated these clients: each queued grant becomes a session, exactly once
+    (the DELETE ... RETURNING takes each row once, however many acks race)."""
+    async with db.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            queries.authmon_ack, router.merchant_id, router.router_id, gateway_hash, rhids
+        )
+        for row in rows:
+            await conn.execute(
+                queries.insert_session,
+                router.merchant_id,
+                row["session_id"],
+                row["store_id"],
+                router.router_id,
+                row["device_hash"],
+                row["client_mac"],
+                row["client_ip"],
+                row["method"],
+                row["terms_version"],
+                f"authmon-{row['rhid'][:16]}",
+                row["minutes"],
+            )
+            await analytics.record_event(
+                conn,
+                router.merchant_id,
+                "login",
+                store_id=row["store_id"],
+                device_hash=row["device_hash"],
+                data={
+                    "method": row["method"],
+                    "router": router.router_id,
+                    "session": str(row["session_id"]),
+                    "via": "authmon",
+                },
+            )
+    for row in rows:
+        log.info("login %s at router %s (authmon)", row["session_id"], router.router_id)

@@ -1,0 +1,472 @@
+"""The WiFiDog auth-server protocol (wifidog-gateway, apfree-wifidog), served under `/wifidog/`.
+
+Derived from wifidog-gateway's source (wifidog/wifidog-gateway, commit b9771dd; apfree-wifidog
+24d03fd for its variants). Installers point the gateway here with `AuthServer { Path /wifidog/ }`
+(docs/wifidog.md); the gateway appends its fixed fragments to that path:
+
+- `login/?gw_address=&gw_port=&gw_id=&ip=&mac=&url=` (http_callback_404, src/http.c): the
+  shopper's browser, sent by the gateway. We show the store's splash; Connect issues a
+  single-use token bound to the client's MAC and IP and sends the browser to the gateway's own
+  `http://gw_address:gw_port/wifidog/auth?token=T` (http_callback_auth, src/http.c).
+- `auth/?stage=login|counters|logout&ip=&mac=&token=&incoming=&outgoing=&gw_id=`
+  (auth_server_request, src/centralserver.c): the gateway itself. It reads the whole response,
+  headers included, finds the first `Auth: ` and reads an integer after it: 1 lets the client
+  through (fw_allow), 0 denies it (fw_deny; on `counters` this kicks an online client,
+  fw_sync_with_authserver, src/firewall.c), -1 is an error that leaves the client as it is.
+  apfree-wifidog sends `incoming_bytes`/`outgoing_bytes` instead of `incoming`/`outgoing`.
+- `ping/?gw_id=&sys_uptime=&sys_memfree=&sys_load=&wifidog_uptime=` (ping(), src/ping_thread.c):
+  any body containing `Pong` keeps the auth server marked up.
+- `portal/?gw_id=&token=` after `Auth: 1`, and `gw_message.php?message=…&token=` after a
+  denial (authenticate_client, src/auth.c; apfree: `gw_message?`): pages for the shopper.
+
+Only a registered `gw_id` (the router id of a router whose gateway is 'wifidog') is served.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import re
+import uuid
+from urllib.parse import parse_qsl, urlencode
+
+import asyncpg
+from aiohttp import web
+from multidict import MultiMapping
+
+import ads.services as ads
+import analytics.services as analytics
+from controller.services import Router
+from kernel.errors import PorticoError
+from kernel.i18n import translator
+from kernel.privacy import device_hash, normalize_mac
+from kernel.web import DB, SETTINGS, render
+from portal import online, services, views
+from portal import wifidog_store as store
+from portal.fas import BadRedirect, FasClient, safe_origin_url
+from portal.messages import CATALOG
+
+log = logging.getLogger("portico.portal.wifidog")
+
+PREFIX = "/wifidog/"  # wifidog's DEFAULT_AUTHSERVPATH (src/conf.h); the installer's `Path`
+MAX_PARAM = 64
+MAX_URL = 2048
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_GW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_COUNTER = re.compile(r"^\d{1,19}$")  # %llu; PostgreSQL's bigint holds 19 digits
+STAGES = ("login", "counters", "logout")
+# gw_message.php?message=… (GATEWAY_MESSAGE_*, src/auth.h)
+MESSAGES = ("denied", "activate", "failed_validation")
+AUTH_DENIED, AUTH_ALLOWED, AUTH_ERROR = 0, 1, -1  # t_authcode, src/auth.h
+
+routes = web.RouteTableDef()
+
+
+class NotWifidogGateway(services.UnknownGateway):
+    """A gw_id that is no registered router running a WiFiDog gateway."""
+
+
+class NoClientMac(PorticoError):
+    """wifidog leaves `mac` out of login/ when arp_get() found none (http_callback_404)."""
+
+    message_id = "error_wifidog_no_mac"
+    status = 400
+
+
+class BadParameter(PorticoError):
+    message_id = "error_bad_redirect"
+    status = 400
+
+
+class UnknownMessage(PorticoError):
+    message_id = "error_wifidog_message"
+    status = 400
+
+
+def one(
+    query: MultiMapping[str], name: str, *, required: bool = True, limit: int = MAX_PARAM
+) -> str:
+    """The single value of a query parameter; missing, repeated or overlong is an error."""
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise BadParameter(f"{name} given {len(values)} times")
+    if not values or values[0] == "":
+        if required:
+            raise BadParameter(f"{name} is missing")
+        return ""
+    if len(values[0]) > limit:
+        raise BadParameter(f"{name} is longer than {limit} characters")
+    return values[0]
+
+
+def ip_param(query: MultiMapping[str], name: str) -> str:
+    try:
+        return str(ipaddress.ip_address(one(query, name)))
+    except ValueError:
+        raise BadParameter(f"{name} is not an IP address") from None
+
+
+def mac_param(query: MultiMapping[str]) -> str:
+    mac = normalize_mac(one(query, "mac"))
+    if mac is None:
+        raise BadParameter("mac is not a MAC address")
+    return mac
+
+
+async def wifidog_gateway(request: web.Request, gw_id: str) -> tuple[Router, services.StorePortal]:
+    """The router `gw_id` names and its store's portal (cached), if it runs a WiFiDog gateway."""
+    if not _GW_ID.match(gw_id):
+        raise NotWifidogGateway(f"gw_id {gw_id[:64]!r} is not a router id")
+    router, portal = await services.store_gateway(request.app[DB], gw_id)
+    if router.gateway != "wifidog":
+        raise NotWifidogGateway(f"router {gw_id} runs {router.gateway}, not wifidog")
+    return router, portal
+
+
+# -- login/: the shopper's splash and the token ----------------------------------------------
+
+
+def client_from_query(query: MultiMapping[str]) -> store.WifidogClient:
+    """The client a login/ redirect names (http_callback_404, src/http.c)."""
+    if not query.getall("mac", []):
+        raise NoClientMac("login redirect without mac")
+    gw_address = ip_param(query, "gw_address")  # wifidog's GatewayAddress is an IP address
+    port = one(query, "gw_port", limit=5)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadParameter("gw_port is not a port number")
+    url = one(query, "url", required=False, limit=MAX_URL)
+    return store.WifidogClient(gw_address, int(port), mac_param(query), ip_param(query, "ip"), url)
+
+
+def ticket(secret_key: str, router_id: str, client: store.WifidogClient) -> str:
+    """The splash form's hidden field: `router.payload.sig`, the redirect's client signed so
+    that a post cannot alter it (router ids have no dots)."""
+    fields = {
+        "a": client.gw_address,
+        "p": str(client.gw_port),
+        "m": client.mac,
+        "i": client.ip,
+        "u": client.url,
+    }
+    payload = base64.urlsafe_b64encode(urlencode(fields).encode()).decode().rstrip("=")
+    return f"{router_id}.{payload}.{_ticket_sig(secret_key, router_id, payload)}"
+
+
+def _ticket_sig(secret_key: str, router_id: str, payload: str) -> str:
+    message = f"wifidog-ticket|{router_id}|{payload}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def read_ticket(secret_key: str, value: str) -> tuple[str, store.WifidogClient]:
+    """The router id and client of a ticket we signed; anything else is a bad redirect."""
+    router_id, _, rest = value.partition(".")
+    payload, _, sig = rest.partition(".")
+    expected = _ticket_sig(secret_key, router_id, payload)
+    if not sig or not hmac.compare_digest(sig.encode(), expected.encode()):
+        raise BadRedirect("wifidog ticket signature does not match")
+    padded = payload + "=" * (-len(payload) % 4)
+    fields = dict(parse_qsl(base64.urlsafe_b64decode(padded).decode()))
+    client = store.WifidogClient(
+        fields["a"], int(fields["p"]), fields["m"], fields["i"], fields.get("u", "")
+    )
+    return router_id, client
+
+
+def _visit(
+    request: web.Request, router: Router, portal: services.StorePortal, client: store.WifidogClient
+) -> services.Visit:
+    """The openNDS-neutral shape the splash renders (a WiFiDog client has no hid)."""
+    fas_client = FasClient(
+        hid="",
+        client_ip=client.ip,
+        client_mac=client.mac,
+        gateway_address=f"{client.gw_address}:{client.gw_port}",
+        gateway_mac=None,
+        gateway_name=portal.brand_name,
+        origin_url=safe_origin_url(client.url),
+        client_type="wifidog",
+        extra={},
+    )
+    secret = request.app[SETTINGS].secret_key
+    device = device_hash(secret, str(router.merchant_id), client.mac)
+    return services.Visit(router, portal, fas_client, device)
+
+
+def _actions(router: Router, client: store.WifidogClient, lang: str) -> tuple[str, str, str]:
+    query = {
+        "gw_address": client.gw_address,
+        "gw_port": client.gw_port,
+        "gw_id": router.router_id,
+        "ip": client.ip,
+        "mac": client.mac,
+        "url": client.url,
+        "lang": views.other_language(lang),
+    }
+    return (f"{PREFIX}login/", f"{PREFIX}coupon", f"{PREFIX}login/?{urlencode(query)}")
+
+
+@routes.get(PREFIX + "login/", name="wifidog_login")
+@routes.get(PREFIX + "login", name="wifidog_login_no_slash")
+async def login_page(request: web.Request) -> web.Response:
+    lang = views.language(request)
+    router, portal = await wifidog_gateway(request, one(request.query, "gw_id"))
+    client = client_from_query(request.query)
+    raw = ticket(request.app[SETTINGS].secret_key, router.router_id, client)
+    visit = _visit(request, router, portal, client)
+    return await views._splash(request, visit, raw, lang, actions=_actions(router, client, lang))
+
+
+async def _posted(
+    request: web.Request,
+) -> tuple[dict[str, str], str, Router, services.StorePortal, store.WifidogClient]:
+    form = await views._read_form(request)
+    lang = views.language(request, form.get("lang"))
+    router_id, client = read_ticket(request.app[SETTINGS].secret_key, form.get("fas", ""))
+    router, portal = await wifidog_gateway(request, router_id)
+    return form, lang, router, portal, client
+
+
+@routes.post(PREFIX + "login/", name="wifidog_connect")
+async def connect(request: web.Request) -> web.Response:
+    """Connect on the splash: the click-through rules, then a token and the gateway's auth."""
+    form, lang, router, portal, client = await _posted(request)
+    if "click" not in portal.login_methods:
+        raise services.MethodDisabled("click-through is not enabled for this store")
+    if form.get("accept") != "1":
+        visit = _visit(request, router, portal, client)
+        return await views._splash(
+            request,
+            visit,
+            form.get("fas", ""),
+            lang,
+            error="error_terms_required",
+            status=400,
+            actions=_actions(router, client, lang),
+        )
+    token = await store.issue_token(request.app[DB], router, portal, client)
+    host = client.gw_address if ":" not in client.gw_address else f"[{client.gw_address}]"
+    # The gateway's own handler is always /wifidog/auth (gateway.c registers it so).
+    raise web.HTTPFound(f"http://{host}:{client.gw_port}/wifidog/auth?token={token}")
+
+
+@routes.post(PREFIX + "coupon", name="wifidog_coupon")
+async def claim_coupon(request: web.Request) -> web.Response:
+    form, lang, router, portal, client = await _posted(request)
+    visit = _visit(request, router, portal, client)
+    try:
+        coupon_id = uuid.UUID(form.get("coupon", ""))
+    except ValueError:
+        raise ads.UnknownCoupon("coupon id is not a uuid") from None
+    db = request.app[DB]
+    async with db.acquire() as conn:
+        claim = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
+        if claim.new:
+            await analytics.record_event(
+                conn,
+                visit.merchant_id,
+                "coupon_claim",
+                store_id=router.store_id,
+                device_hash=visit.device,
+                data={"coupon": str(coupon_id)},
+            )
+    actions = _actions(router, client, lang)
+    raw = form.get("fas", "")
+    return await views._splash(request, visit, raw, lang, coupon_code=claim.code, actions=actions)
+
+
+# -- auth/: the gateway asks -----------------------------------------------------------------
+
+
+def auth_reply(code: int, message: str, status: int = 200) -> web.Response:
+    """`Auth: N` as auth_server_request() reads it (strstr, then sscanf "Auth: %d")."""
+    return web.Response(text=f"Auth: {code}\nMessages: {message}\n", status=status)
+
+
+def _counter(query: MultiMapping[str], name: str, apfree_name: str) -> int:
+    value = one(query, name, required=False, limit=20) or one(
+        query, apfree_name, required=False, limit=20
+    )
+    if not value:
+        return 0
+    if not _COUNTER.match(value) or int(value) > 2**63 - 1:
+        raise BadParameter(f"{name} is not a byte count")
+    return int(value)
+
+
+@routes.get(PREFIX + "auth/", name="wifidog_auth")
+@routes.get(PREFIX + "auth", name="wifidog_auth_no_slash")
+async def auth(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        stage = one(q, "stage", limit=16)
+        if stage not in STAGES:
+            raise BadParameter(f"unknown stage {stage!r}")
+        router, portal = await wifidog_gateway(request, one(q, "gw_id"))
+        token, mac, ip = one(q, "token"), mac_param(q), ip_param(q, "ip")
+        incoming, outgoing = (
+            _counter(q, "incoming", "incoming_bytes"),
+            _counter(q, "outgoing", "outgoing_bytes"),
+        )
+    except services.UnknownGateway as exc:
+        log.warning("wifidog auth from an unknown gateway: %s", exc.detail)
+        return auth_reply(AUTH_DENIED, "unknown gw_id", 403)
+    except BadParameter as exc:
+        # Never let a client through on a request we cannot read; leave an online one alone.
+        code = AUTH_DENIED if q.get("stage") == "login" else AUTH_ERROR
+        return auth_reply(code, exc.detail, 400)
+    if not _TOKEN.match(token):
+        return auth_reply(AUTH_DENIED, "unknown token")
+    db = request.app[DB]
+    if stage == "login":
+        secret = request.app[SETTINGS].secret_key
+        result = await store.use_token(db, secret, router, portal, token, mac, ip)
+        if isinstance(result, uuid.UUID):
+            return auth_reply(AUTH_ALLOWED, "welcome")
+        if result == "used" and await _own_live_session(db, router, token, mac, ip):
+            # The same phone at its gateway's /wifidog/auth?token= again (a reload, the back
+            # button): its session goes on. The token still starts no second session, and is
+            # nobody else's: a used token is single-use, not a way to cut a shopper off.
+            return auth_reply(AUTH_ALLOWED, "session goes on")
+        log.info("wifidog login refused at %s: %s", router.router_id, result)
+        return auth_reply(AUTH_DENIED, f"token {result}")
+    return await _counters_or_logout(
+        request, stage, router, portal, token, mac, ip, incoming, outgoing
+    )
+
+
+async def _own_live_session(
+    db: asyncpg.Pool, router: Router, token: str, mac: str, ip: str
+) -> bool:
+    session = await store.token_session(db, router, token)
+    return (
+        session is not None
+        and session.client_mac == mac
+        and session.client_ip == ip
+        and session.active
+        and not session.expired
+    )
+
+
+async def _counters_or_logout(
+    request: web.Request,
+    stage: str,
+    router: Router,
+    portal: services.StorePortal,
+    token: str,
+    mac: str,
+    ip: str,
+    incoming: int,
+    outgoing: int,
+) -> web.Response:
+    db = request.app[DB]
+    session = await store.token_session(db, router, token)
+    if session is None:
+        return auth_reply(AUTH_DENIED, "unknown token")
+    if session.client_mac != mac or session.client_ip != ip:
+        return auth_reply(AUTH_DENIED, "token is another client's")
+    if not session.active:
+        return auth_reply(AUTH_DENIED, "session ended")
+    try:
+        await store.usage_writer(db).record(
+            router.merchant_id, session.session_id, incoming, outgoing
+        )
+    except store.UsageNotRecorded as exc:
+        return auth_reply(AUTH_ERROR, exc.detail, 503)
+    reason = ""
+    if stage == "logout":
+        reason = "logged out"
+    elif session.expired:
+        reason = "session expired"
+    elif store.over_quota(portal, incoming, outgoing):
+        reason = "data quota used up"
+    if reason:
+        await store.end_session(db, router, token, session.session_id)
+        log.info("wifidog session %s at %s ended: %s", session.session_id, router.router_id, reason)
+        return auth_reply(AUTH_DENIED, reason)
+    return auth_reply(AUTH_ALLOWED, "ok")
+
+
+# -- ping/ -----------------------------------------------------------------------------------
+
+PING_FIELDS = {
+    "sys_uptime": int,
+    "sys_memfree": int,
+    "sys_load": float,
+    "wifidog_uptime": int,
+}
+
+
+@routes.get(PREFIX + "ping/", name="wifidog_ping")
+@routes.get(PREFIX + "ping", name="wifidog_ping_no_slash")
+async def ping(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        router, _portal = await wifidog_gateway(request, one(q, "gw_id"))
+        status: dict[str, object] = {"gateway": "wifidog"}
+        for name, kind in PING_FIELDS.items():
+            value = one(q, name, required=False, limit=24)
+            if value:
+                status[name] = kind(value)
+    except services.UnknownGateway as exc:
+        # No Pong: the gateway marks this auth server down (ping(), src/ping_thread.c).
+        return web.Response(text=f"unknown gw_id: {exc.detail}\n", status=404)
+    except (BadParameter, ValueError) as exc:
+        return web.Response(text=f"bad ping: {exc}\n", status=400)
+    store.ping_recorder(request.app[DB]).note(router, status)
+    return web.Response(text="Pong")
+
+
+# -- portal/ and gw_message.php: pages for the shopper ---------------------------------------
+
+
+@routes.get(PREFIX + "portal/", name="wifidog_portal")
+@routes.get(PREFIX + "portal", name="wifidog_portal_no_slash")
+async def portal_page(request: web.Request) -> web.Response:
+    """After `Auth: 1` the gateway sends the browser here (authenticate_client, src/auth.c)."""
+    lang = views.language(request)
+    q = request.query
+    router, portal = await wifidog_gateway(request, one(q, "gw_id"))
+    token = one(q, "token")
+    db = request.app[DB]
+    session = await store.token_session(db, router, token) if _TOKEN.match(token) else None
+    if session is None:
+        raise online.BadOnlineLink(f"no wifidog session for that token at {router.router_id}")
+    status = await online.session_status(
+        db, router.merchant_id, router.router_id, session.session_id, lang
+    )
+    if status is None:
+        raise online.BadOnlineLink(f"session {session.session_id} is not {router.router_id}'s")
+    switch = urlencode(
+        {"gw_id": router.router_id, "token": token, "lang": views.other_language(lang)}
+    )
+    return views._online_page(
+        request,
+        lang,
+        portal=portal,
+        session=status,
+        next_url=safe_origin_url(portal.landing_url or session.origin_url),
+        switch_url=f"{request.path}?{switch}",
+    )
+
+
+@routes.get(PREFIX + "gw_message.php", name="wifidog_message")
+@routes.get(PREFIX + "gw_message", name="wifidog_message_apfree")
+async def gateway_message(request: web.Request) -> web.Response:
+    lang = views.language(request)
+    message = one(request.query, "message", limit=32)
+    if message not in MESSAGES:
+        raise UnknownMessage(f"message {message!r}")
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    switch = f"{request.path}?{urlencode({**query, 'lang': views.other_language(lang)})}"
+    return render(
+        request,
+        "portal/wifidog_message.html",
+        status=403 if message == "denied" else 200,
+        _=translator(CATALOG, lang),
+        lang=lang,
+        message=message,
+        switch_url=switch,
+    )

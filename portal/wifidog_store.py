@@ -1,0 +1,311 @@
+"""WiFiDog tokens, sessions and usage: what the auth-server protocol keeps in PostgreSQL.
+
+The hot paths (`auth/?stage=counters` and `ping/`, every CheckInterval for every client and
+router) stay off a per-request database round trip where durability allows:
+- the session a token stands for is cached for a few seconds (ending it clears the entry);
+- usage is written by group commit: a request waits for the one statement (one transaction)
+  that holds its write and every other write that arrived meanwhile, so it is answered only
+  once its counters are stored, yet the database sees one commit per batch;
+- liveness from `ping/` is coalesced: the latest ping of each router is written at most once a
+  second, in one statement for all routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+import analytics.services as analytics
+from controller.services import GatewayPing, Router, record_gateway_pings
+from kernel.errors import PorticoError
+from kernel.privacy import device_hash
+from kernel.sql import load_queries
+from portal.services import StorePortal
+
+log = logging.getLogger("portico.portal.wifidog")
+queries = load_queries(__file__)
+
+TOKEN_TTL_SECONDS = 300  # from the splash's Connect to the gateway's stage=login: one hop
+SESSION_CACHE_TTL = 5.0  # a session ended elsewhere is noticed within this, plus one interval
+PING_FLUSH_SECONDS = 1.0
+METHOD = "click"
+
+
+class UsageNotRecorded(PorticoError):
+    """The batch holding this counters report could not be written."""
+
+    message_id = "error_generic"
+    status = 503
+
+
+@dataclass(frozen=True)
+class WifidogClient:
+    """A client as the gateway's login/ redirect names it (http_callback_404, src/http.c)."""
+
+    gw_address: str
+    gw_port: int
+    mac: str
+    ip: str
+    url: str
+
+
+@dataclass(frozen=True)
+class TokenSession:
+    """The session a used token stands for, as the counters stage needs it."""
+
+    router_id: str
+    session_id: uuid.UUID
+    client_mac: str | None
+    client_ip: str
+    origin_url: str
+    active: bool
+    expires_epoch: float
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_epoch <= time.time()
+
+
+async def issue_token(
+    db: asyncpg.Pool, router: Router, portal: StorePortal, client: WifidogClient
+) -> str:
+    """A single-use token for this client, bound to its MAC and IP (PRODUCT.md §5)."""
+    token = secrets.token_urlsafe(24)  # 32 chars of [A-Za-z0-9_-]: nothing to url-encode
+    await db.execute(
+        queries.wifidog_issue_token,
+        router.merchant_id,
+        token,
+        router.router_id,
+        client.mac,
+        client.ip,
+        client.url,
+        portal.terms_version,
+        float(TOKEN_TTL_SECONDS),
+    )
+    return token
+
+
+async def use_token(
+    db: asyncpg.Pool,
+    secret_key: str,
+    router: Router,
+    portal: StorePortal,
+    token: str,
+    mac: str,
+    ip: str,
+) -> uuid.UUID | str:
+    """stage=login: take the token and store the session and its login event in one
+    transaction. Returns the new session id, or why the token was refused."""
+    session_id = uuid.uuid4()
+    merchant_id = router.merchant_id
+    async with db.acquire() as conn, conn.transaction():
+        # The row lock makes a second use of the same token wait, then find it used.
+        terms = await conn.fetchval(
+            queries.wifidog_use_token, merchant_id, token, router.router_id, mac, ip, session_id
+        )
+        if terms is None:
+            return await _refusal(conn, router, token, mac, ip)
+        device = device_hash(secret_key, str(merchant_id), mac)
+        await conn.execute(
+            queries.insert_session,
+            merchant_id,
+            session_id,
+            router.store_id,
+            router.router_id,
+            device,
+            mac,
+            ip,
+            METHOD,
+            terms,
+            "wifidog",
+            portal.session_minutes,
+        )
+        await analytics.record_event(
+            conn,
+            merchant_id,
+            "login",
+            store_id=router.store_id,
+            device_hash=device,
+            data={
+                "method": METHOD,
+                "router": router.router_id,
+                "session": str(session_id),
+                "gateway": "wifidog",
+            },
+        )
+    log.info("login %s at router %s (wifidog)", session_id, router.router_id)
+    return session_id
+
+
+async def _refusal(conn: asyncpg.Connection, router: Router, token: str, mac: str, ip: str) -> str:
+    row = await conn.fetchrow(queries.wifidog_token_state, router.merchant_id, token)
+    if row is None or row["router_id"] != router.router_id:
+        return "unknown"
+    if row["used"]:
+        return "used"
+    if row["expired"]:
+        return "expired"
+    if row["client_mac"] != mac:
+        return "mac_mismatch"
+    if row["client_ip"] != ip:
+        return "ip_mismatch"
+    return "unknown"
+
+
+# (merchant, token) -> (monotonic expiry, session); a plain dict so that ending a session can
+# drop its entry at once.
+_sessions: dict[tuple[uuid.UUID, str], tuple[float, TokenSession]] = {}
+MAX_CACHED_SESSIONS = 100_000
+
+
+async def token_session(db: asyncpg.Pool, router: Router, token: str) -> TokenSession | None:
+    """The session a used token stands for at this router (cached), or None."""
+    key = (router.merchant_id, token)
+    entry = _sessions.get(key)
+    found = entry[1] if entry is not None and entry[0] > time.monotonic() else None
+    if found is None:
+        row = await db.fetchrow(queries.wifidog_token_session, router.merchant_id, token)
+        if row is None:
+            return None
+        found = TokenSession(
+            row["router_id"],
+            row["session_id"],
+            row["client_mac"],
+            row["client_ip"],
+            row["origin_url"],
+            row["status"] == "active",
+            row["expires_epoch"],
+        )
+        if len(_sessions) >= MAX_CACHED_SESSIONS:
+            _sessions.pop(next(iter(_sessions)))
+        _sessions[key] = (time.monotonic() + SESSION_CACHE_TTL, found)
+    return found if found.router_id == router.router_id else None
+
+
+async def end_session(db: asyncpg.Pool, router: Router, token: str, session_id: uuid.UUID) -> None:
+    """End a WiFiDog session: the session is marked ended and its raw MAC scrubbed."""
+    await db.execute(queries.wifidog_end_session, router.merchant_id, session_id)
+    _sessions.pop((router.merchant_id, token), None)
+
+
+def over_quota(portal: StorePortal, incoming: int, outgoing: int) -> bool:
+    """The store's data quota per session (kB; 0 = none): incoming is the client's download."""
+    down, up = portal.down_quota_kb * 1024, portal.up_quota_kb * 1024
+    return bool((down and incoming > down) or (up and outgoing > up))
+
+
+class UsageWriter:
+    """Group commit of counters reports: one statement per batch, each caller answered after
+    the batch holding its report committed."""
+
+    def __init__(self, db: asyncpg.Pool) -> None:
+        self._db = db
+        self._pending: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def record(
+        self, merchant_id: uuid.UUID, session_id: uuid.UUID, incoming: int, outgoing: int
+    ) -> None:
+        key = (merchant_id, session_id)
+        old = self._pending.get(key)
+        if old is not None:
+            incoming, outgoing = max(incoming, old[0]), max(outgoing, old[1])
+        self._pending[key] = (incoming, outgoing)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush(), name="wifidog-usage")
+        await waiter
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, waiters = self._pending, self._waiters
+            self._pending, self._waiters = {}, []
+            try:
+                await self._db.execute(
+                    queries.wifidog_record_usage,
+                    [k[0] for k in batch],
+                    [k[1] for k in batch],
+                    [v[0] for v in batch.values()],
+                    [v[1] for v in batch.values()],
+                )
+            except Exception as exc:
+                log.exception("could not record a batch of %d counters reports", len(batch))
+                failure = UsageNotRecorded(f"batch of {len(batch)} not written: {exc}")
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(failure)
+                continue
+            self.batches += 1
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+
+class PingRecorder:
+    """Coalesced liveness: the latest ping per router, written at most once a second."""
+
+    def __init__(self, db: asyncpg.Pool, interval: float = PING_FLUSH_SECONDS) -> None:
+        self._db = db
+        self._interval = interval
+        self._latest: dict[tuple[uuid.UUID, str], GatewayPing] = {}
+        self._timer: asyncio.Task[None] | None = None
+
+    def note(self, router: Router, status: dict[str, Any]) -> None:
+        seen = datetime.now(UTC)
+        ping = GatewayPing(router.merchant_id, router.router_id, status, seen)
+        self._latest[(router.merchant_id, router.router_id)] = ping
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._flush_later(), name="wifidog-pings")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._interval)
+        await self._write()
+
+    async def _write(self) -> None:
+        batch, self._latest = list(self._latest.values()), {}
+        try:
+            await record_gateway_pings(self._db, batch)
+        except (TimeoutError, asyncpg.PostgresError, OSError):
+            # Liveness only: the router pings again within its CheckInterval.
+            log.exception("could not record %d gateway pings", len(batch))
+
+    async def drain(self) -> None:
+        """Write what is pending now (tests, shutdown)."""
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self._timer = None
+        await self._write()
+
+
+_writers: dict[asyncpg.Pool, UsageWriter] = {}
+_pingers: dict[asyncpg.Pool, PingRecorder] = {}
+
+
+def usage_writer(db: asyncpg.Pool) -> UsageWriter:
+    """The process's group-commit writer for this pool."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = UsageWriter(db)
+    return writer
+
+
+def ping_recorder(db: asyncpg.Pool) -> PingRecorder:
+    recorder = _pingers.get(db)
+    if recorder is None:
+        recorder = _pingers[db] = PingRecorder(db)
+    return recorder
+
+
+async def usage_of(db: asyncpg.Pool, merchant_id: uuid.UUID, session_id: uuid.UUID) -> Any:
+    return await db.fetchrow(queries.wifidog_usage_of, merchant_id, session_id)
