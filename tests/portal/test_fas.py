@@ -90,3 +90,20 @@ def test_rhid_and_auth_url() -> None:
         f"http://192.168.8.1:2050/opennds_auth/?tok={expected}"
         "&redir=http%3A%2F%2Fshop.example%2F%3Fa%3D1%26b%3D2"
     )
+
+
+def test_the_splash_link_escapes_a_redirect_exactly_as_quote_does() -> None:
+    from urllib.parse import quote
+
+    from portal.views import quote_carried
+
+    samples = [
+        "aGlkPWFiYw==",
+        "a+b/c==",
+        "Zm9v+YmFy/&iv=0123456789abcdef",
+        "",
+        "%%%garbage",
+        "fas with spaces & <tags> 中文",
+    ]
+    for raw in samples:
+        assert quote_carried(raw) == quote(raw, safe=""), raw
