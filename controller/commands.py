@@ -94,12 +94,17 @@ class CommandSender:
         db: asyncpg.Pool,
         *,
         ack_timeout: float = 5.0,
+        grant_timeout: float | None = None,
         ttl: int = 30,
         client_wanted: ClientWanted | None = None,
     ) -> None:
+        """`grant_timeout`: the wait for `auth` and `restore` (default: `ack_timeout`). A real
+        openNDS refuses good grants by accident, in runs, and each try takes it about a second
+        (its binauth script runs every time), so the agent needs room for several tries."""
         self._mqtt_url = mqtt_url
         self._db = db
         self._ack_timeout = ack_timeout
+        self._grant_timeout = grant_timeout or ack_timeout
         self._ttl = ttl
         self.client_wanted = client_wanted
         self._client: aiomqtt.Client | None = None
@@ -154,7 +159,7 @@ class CommandSender:
         )
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = future
-        wait = timeout or self._ack_timeout
+        wait = timeout or self.wait_for(op)
         try:
             await self._publish(
                 router.router_id, command_id, op, args, int(expires.timestamp()), wait_ms(wait)
@@ -162,7 +167,7 @@ class CommandSender:
             ack = await asyncio.wait_for(future, wait)
         except (TimeoutError, aiomqtt.MqttError) as exc:
             await self._db.execute(queries.record_timeout, router.merchant_id, command_id)
-            self._remember_given_up(command_id, router, op, args)
+            self._remember_given_up(command_id, router, op, args, wait)
             log.error(
                 "command %s %s to router %s got no ack: %s",
                 command_id,
@@ -242,8 +247,12 @@ class CommandSender:
         self._compensations.add(task)
         task.add_done_callback(self._compensations.discard)
 
+    def wait_for(self, op: str) -> float:
+        """How long the sender waits for the ack of an `op` command."""
+        return self._grant_timeout if op in GRANT_OPS else self._ack_timeout
+
     def _remember_given_up(
-        self, command_id: str, router: RouterRef, op: str, args: dict[str, Any]
+        self, command_id: str, router: RouterRef, op: str, args: dict[str, Any], wait: float
     ) -> None:
         mac = args.get("mac")
         if op not in GRANT_OPS or not isinstance(mac, str):
@@ -255,7 +264,7 @@ class CommandSender:
             del self._given_up[old_id]
         # The router refuses the command once `exp` (now + ttl) has passed; its ack may still
         # be on its way for the sender's wait and the trip back after that.
-        forget_at = now + self._ttl + self._ack_timeout + 5
+        forget_at = now + self._ttl + wait + 5
         self._given_up[command_id] = GivenUp(router, op, mac, forget_at)
 
     async def _late_grant(self, given_up: GivenUp, ack: Ack) -> None:
@@ -299,10 +308,10 @@ class CommandSender:
         """Why the client must stay let through ("" if nothing needs it).
 
         A later grant for the same MAC that is still in flight is waited for (bounded by the
-        ack timeout): the shopper's Try again may be about to store a session.
+        grant wait): the shopper's Try again may be about to store a session.
         """
         router = given_up.router
-        deadline = time.monotonic() + self._ack_timeout + 1
+        deadline = time.monotonic() + self._grant_timeout + 1
         while True:
             state = await self._db.fetchval(
                 queries.later_grant_state,

@@ -33,6 +33,9 @@ class Settings:
     public_console_url: str = ""
     secret_key: str = field(default="", repr=False)
     ack_timeout: float = 5.0
+    # The wait for a grant (auth, restore): room for several of openNDS's ~1 s tries when its
+    # binauth race refuses a run of them (docs/login-flow.md).
+    grant_timeout: float = 12.0
     command_ttl: int = 30
     db_pool_size: int = 10
     log_level: str = "INFO"
@@ -78,7 +81,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
     }
     settings = Settings(**values)
-    return _check_secrets(settings)
+    return _check_secrets(_check_waits(settings))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -108,6 +111,17 @@ def _coerce(name: str, type_name: Any, value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{env_name(name)}={value!r} is not a valid {kind}") from exc
     return str(value)
+
+
+def _check_waits(settings: Settings) -> Settings:
+    # A router accepts at most a minute of wait_ms (controller.topics.MAX_WAIT_MS).
+    if not 0 < settings.ack_timeout <= 60:
+        raise ConfigError("PORTICO_ACK_TIMEOUT must be more than 0 and at most 60 seconds")
+    if not settings.ack_timeout <= settings.grant_timeout <= 60:
+        raise ConfigError(
+            "PORTICO_GRANT_TIMEOUT must be between PORTICO_ACK_TIMEOUT and 60 seconds"
+        )
+    return settings
 
 
 def _check_secrets(settings: Settings) -> Settings:

@@ -77,6 +77,34 @@ WITH ended AS (
 UPDATE wifidog_tokens SET client_mac = NULL
 WHERE merchant_id = $1 AND session_id = $2
 
+-- name: wifidog_gateway_ids
+SELECT router_id FROM routers WHERE gateway = 'wifidog'
+
+-- name: wifidog_purge_unused_tokens
+-- Tokens never used, $1 seconds past their expiry; at most $2 (index wifidog_tokens_unused_expiry).
+WITH doomed AS (
+    SELECT merchant_id, token FROM wifidog_tokens
+    WHERE used_at IS NULL AND expires_at < now() - make_interval(secs => $1)
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM wifidog_tokens t USING doomed d
+WHERE t.merchant_id = d.merchant_id AND t.token = d.token
+
+-- name: wifidog_purge_used_tokens
+-- Used tokens whose session ended, or expired $1 seconds ago, issued over $1 seconds ago; at
+-- most $2 (index wifidog_tokens_used_expiry).
+WITH doomed AS (
+    SELECT t.merchant_id, t.token FROM wifidog_tokens t
+    JOIN portal_sessions s ON s.merchant_id = t.merchant_id AND s.session_id = t.session_id
+    WHERE t.used_at IS NOT NULL AND t.expires_at < now() - make_interval(secs => $1)
+          AND (s.status = 'ended' OR s.expires_at < now() - make_interval(secs => $1))
+    LIMIT $2
+    FOR UPDATE OF t SKIP LOCKED
+)
+DELETE FROM wifidog_tokens t USING doomed d
+WHERE t.merchant_id = d.merchant_id AND t.token = d.token
+
 -- name: authmon_learn_gateway
 INSERT INTO authmon_routers (merchant_id, router_id, gateway_hash) VALUES ($1, $2, $3)
 ON CONFLICT (merchant_id, router_id) DO UPDATE SET gateway_hash = EXCLUDED.gateway_hash,

@@ -19,7 +19,8 @@ Derived from wifidog-gateway's source (wifidog/wifidog-gateway, commit b9771dd; 
 - `portal/?gw_id=&token=` after `Auth: 1`, and `gw_message.php?message=…&token=` after a
   denial (authenticate_client, src/auth.c; apfree: `gw_message?`): pages for the shopper.
 
-Only a registered `gw_id` (the router id of a router whose gateway is 'wifidog') is served.
+Only a registered `gw_id` (the router id of a router whose gateway is 'wifidog') is served; an
+unregistered one is refused without a database query (wifidog_store.KnownGateways).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import ipaddress
 import logging
 import re
 import uuid
+import weakref
 from urllib.parse import parse_qsl, urlencode
 
 import asyncpg
@@ -116,10 +118,26 @@ def mac_param(query: MultiMapping[str]) -> str:
     return mac
 
 
+# The registered gw_ids, one set per portal application (in production, per process).
+_known: weakref.WeakKeyDictionary[web.Application, store.KnownGateways] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def known_gateways(app: web.Application) -> store.KnownGateways:
+    known = _known.get(app)
+    if known is None:
+        known = _known[app] = store.KnownGateways()
+    return known
+
+
 async def wifidog_gateway(request: web.Request, gw_id: str) -> tuple[Router, services.StorePortal]:
-    """The router `gw_id` names and its store's portal (cached), if it runs a WiFiDog gateway."""
+    """The router `gw_id` names and its store's portal (cached), if it runs a WiFiDog gateway.
+    A gw_id no WiFiDog router has is refused without a query (a flood of random ones too)."""
     if not _GW_ID.match(gw_id):
         raise NotWifidogGateway(f"gw_id {gw_id[:64]!r} is not a router id")
+    if not await known_gateways(request.app).may_exist(request.app[DB], gw_id):
+        raise NotWifidogGateway(f"no wifidog router {gw_id!r}")
     router, portal = await services.store_gateway(request.app[DB], gw_id)
     if router.gateway != "wifidog":
         raise NotWifidogGateway(f"router {gw_id} runs {router.gateway}, not wifidog")

@@ -7,13 +7,20 @@ router) stay off a per-request database round trip where durability allows:
   that holds its write and every other write that arrived meanwhile, so it is answered only
   once its counters are stored, yet the database sees one commit per batch;
 - liveness from `ping/` is coalesced: the latest ping of each router is written at most once a
-  second, in one statement for all routers.
+  second, in one statement for all routers;
+- which gw_ids exist is one set per process, reloaded at most every couple of seconds and only
+  when asked for an id it lacks, so a flood of unregistered gw_ids does not reach PostgreSQL.
+
+Tokens that can serve nothing any more are deleted in bounded batches (`purge_tokens`, run
+every few minutes by the portal role).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
 import secrets
 import time
 import uuid
@@ -37,6 +44,15 @@ TOKEN_TTL_SECONDS = 300  # from the splash's Connect to the gateway's stage=logi
 SESSION_CACHE_TTL = 5.0  # a session ended elsewhere is noticed within this, plus one interval
 PING_FLUSH_SECONDS = 1.0
 METHOD = "click"
+KNOWN_GATEWAYS_REFRESH = 2.0  # a router registered after a miss is served within this
+# Purge: a token never used goes an hour after it expired (a late gateway still gets "expired"
+# in the log, not "unknown"); a used one a day after its session ended or expired (its
+# `portal/` page says "ended" meanwhile). In batches, each its own short transaction.
+UNUSED_TOKEN_GRACE = 3600.0
+USED_TOKEN_RETENTION = 86400.0
+PURGE_BATCH = 5000
+PURGE_MAX_BATCHES = 100  # per run; what is left waits for the next run
+PURGE_INTERVAL = 300.0
 
 
 class UsageNotRecorded(PorticoError):
@@ -309,3 +325,90 @@ def ping_recorder(db: asyncpg.Pool) -> PingRecorder:
 
 async def usage_of(db: asyncpg.Pool, merchant_id: uuid.UUID, session_id: uuid.UUID) -> Any:
     return await db.fetchrow(queries.wifidog_usage_of, merchant_id, session_id)
+
+
+# -- which gw_ids exist ----------------------------------------------------------------------
+
+
+class KnownGateways:
+    """The gw_ids of every registered WiFiDog router: one set, reloaded from PostgreSQL only
+    when asked for an id it lacks, and then at most every `refresh` seconds.
+
+    A gw_id the set lacks is refused without a query, so a flood of random gw_ids costs at most
+    one query per `refresh` seconds and no memory (the set holds registered routers only; a
+    per-id negative cache would query for every new random id and grow with them). A router
+    registered after a miss is served from the first reload that starts after its
+    registration, within `refresh` seconds. An id in the set still goes through the usual
+    look-up (services.store_gateway), which decides."""
+
+    def __init__(self, refresh: float = KNOWN_GATEWAYS_REFRESH) -> None:
+        self.refresh = refresh
+        self.loads = 0
+        self._ids: frozenset[str] = frozenset()
+        self._loaded_at = -math.inf  # monotonic time the last load started
+        self._lock = asyncio.Lock()
+
+    async def may_exist(self, db: asyncpg.Pool, gw_id: str) -> bool:
+        if gw_id in self._ids:
+            return True
+        if time.monotonic() - self._loaded_at < self.refresh:
+            return False
+        async with self._lock:  # one reload at a time; the others wait for it
+            if time.monotonic() - self._loaded_at >= self.refresh:
+                started = time.monotonic()
+                rows = await db.fetch(queries.wifidog_gateway_ids)
+                self._ids = frozenset(row["router_id"] for row in rows)
+                self._loaded_at = started
+                self.loads += 1
+        return gw_id in self._ids
+
+
+# -- purge -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Purged:
+    unused: int
+    used: int
+
+
+async def purge_tokens(
+    db: asyncpg.Pool,
+    *,
+    batch: int = PURGE_BATCH,
+    max_batches: int = PURGE_MAX_BATCHES,
+    unused_grace: float = UNUSED_TOKEN_GRACE,
+    used_retention: float = USED_TOKEN_RETENTION,
+) -> Purged:
+    """Delete tokens that can serve nothing: never used and `unused_grace` seconds past their
+    expiry; used, with a session that ended or expired `used_retention` seconds ago (and issued
+    that long ago). At most `max_batches` statements of at most `batch` rows each; rows another
+    purge holds are skipped (several portal processes may purge at once)."""
+    counts = []
+    for query, age in (
+        (queries.wifidog_purge_unused_tokens, unused_grace),
+        (queries.wifidog_purge_used_tokens, used_retention),
+    ):
+        total = 0
+        for _ in range(max_batches):
+            status = await db.execute(query, float(age), batch)
+            deleted = int(status.rsplit(" ", 1)[1])  # "DELETE n"
+            total += deleted
+            if deleted < batch:
+                break
+        counts.append(total)
+    return Purged(*counts)
+
+
+async def purge_tokens_forever(db: asyncpg.Pool, interval: float = PURGE_INTERVAL) -> None:
+    """`purge_tokens` every `interval` seconds (the first run after a random part of one, so
+    that processes started together do not purge together) until cancelled."""
+    await asyncio.sleep(random.uniform(0.1, 1.0) * interval)
+    while True:
+        try:
+            purged = await purge_tokens(db)
+            if purged.unused or purged.used:
+                log.info("purged %d unused and %d used wifidog tokens", purged.unused, purged.used)
+        except Exception:  # the database is away, say; this loop must outlive it
+            log.exception("could not purge wifidog tokens; trying again in %.0f s", interval)
+        await asyncio.sleep(interval)

@@ -39,14 +39,16 @@ class DemoRouter:
     agent: bool = True  # runs our agent; without it a level-3 openNDS grants through authmon
 
 
-# One router of each kind a merchant may own: openNDS with our agent (FAS level 1), openNDS at
-# FAS level 3 without the agent (its authmon polls the portal), and a WiFiDog gateway.
+# One router of each kind a merchant may own: openNDS with our agent (FAS levels 1 and 2; at
+# level 2 the redirect is encrypted with the router's faskey), openNDS at FAS level 3 without
+# the agent (its authmon polls the portal), and a WiFiDog gateway.
 DEMO_ROUTERS = (
     DemoRouter("ap-demo-1", 0, "opennds", 1, 2050),
     DemoRouter("ap-demo-2", 0, "opennds", 1, 2051),
     DemoRouter("ap-demo-3", 1, "opennds", 1, 2052),
     DemoRouter("ap-demo-4", 1, "opennds", 3, 2053, agent=False),
     DemoRouter("wd-demo-5", 1, "wifidog", 1, 2060),
+    DemoRouter("ap-demo-6", 0, "opennds", 2, 2054),
 )
 AUTHMON_INTERVAL = 2.0  # seconds between authmon's polls (openNDS: 5); a shorter wait to watch
 
@@ -220,7 +222,7 @@ def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
         "Portico demo is running. Press Ctrl-C to stop.",
         "",
         "Shopper: open a simulated router's captive page in a browser; it sends you to the",
-        "portal exactly as that gateway would (one new phone per visit):",
+        "portal exactly as that gateway would (a browser is one phone; a private window, another):",
     ]
     lines += [
         f"  {r.url:<26} {r.demo.router_id} · {_kind(r.demo)} · {DEMO_STORES[r.demo.store][0]}"

@@ -27,6 +27,7 @@ from kernel.embedded import (
 )
 from portal import online as portal_online
 from portal import services as portal_services
+from portal import wifidog_store
 from portal.app import make_portal_app
 
 log = logging.getLogger("portico")
@@ -134,6 +135,8 @@ async def running_roles(
         if "portal" in roles:
             app = make_portal_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.portal_port, reuse_port)
+            purge = asyncio.create_task(wifidog_store.purge_tokens_forever(infra.db))
+            stack.push_async_callback(_cancel, purge)
             log.info("portal role up at %s", settings.portal_url)
         if "console" in roles:
             from portico.console_app import make_console_app
@@ -149,6 +152,7 @@ async def _command_sender(stack: contextlib.AsyncExitStack, infra: Infrastructur
         infra.settings.mqtt_url,
         infra.db,
         ack_timeout=infra.settings.ack_timeout,
+        grant_timeout=infra.settings.grant_timeout,
         ttl=infra.settings.command_ttl,
         # Before undoing a grant acked too late, ask whether a session needs that client.
         client_wanted=portal_online.client_wanted(infra.db),

@@ -36,8 +36,11 @@ class AgentModel:
         self.pauses = pauses
         self._handled: OrderedDict[str, str] = OrderedDict()  # command id -> first status
 
-    async def handle_command(self, payload: bytes) -> dict[str, Any]:
-        """handle_message: one payload in, one ack out, in the shell agent's order of checks."""
+    async def handle_command(self, payload: bytes, queued: float = 0.0) -> dict[str, Any]:
+        """handle_message: one payload in, one ack out, in the shell agent's order of checks.
+
+        `queued`: seconds since the payload arrived (it waited behind other commands), which
+        the shell agent measures to the hundredth (queued_since)."""
         data = _json_object(payload)
         if data is None:
             return ack("", "rejected", "malformed")
@@ -46,13 +49,15 @@ class AgentModel:
             return ack("", "rejected", "malformed")
         if command_id in self._handled:
             return ack(command_id, "duplicate", self._handled[command_id])
-        result = await self._execute(command_id, data)
+        result = await self._execute(command_id, data, queued)
         self._handled[command_id] = result["status"]  # finish
         if len(self._handled) > DUP_KEEP:
             self._handled.popitem(last=False)
         return result
 
-    async def _execute(self, command_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def _execute(
+        self, command_id: str, data: dict[str, Any], queued: float
+    ) -> dict[str, Any]:
         if data.get("v") != 1 or isinstance(data.get("v"), bool):
             return ack(command_id, "rejected", "bad_version")
         op, exp, args = data.get("op"), data.get("exp"), data.get("args")
@@ -65,9 +70,11 @@ class AgentModel:
             return ack(command_id, "rejected", "malformed")
         if exp < int(time.time()):  # type: ignore[operator]
             return ack(command_id, "expired", "expired")
+        if wait_ms > 0 and queued * 1000 >= wait_ms:  # type: ignore[operator]
+            return ack(command_id, "expired", "wait_over")
         # start_clock: retry while the sender waits, and never past exp.
         retry_until = min(
-            time.monotonic() + wait_ms / 1000 - ACK_MARGIN,
+            time.monotonic() + wait_ms / 1000 - ACK_MARGIN - queued,  # type: ignore[operator]
             time.monotonic() + (exp - time.time()),  # type: ignore[operator]
         )
         if op == "ping":

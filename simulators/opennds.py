@@ -42,6 +42,39 @@ class Ndsctl(NamedTuple):
     output: str
 
 
+class RefusalModel:
+    """When openNDS's binauth race refuses a grant: a two-state (Gilbert) chain over the
+    gateway's successive binauth runs. After a refusal the next call is refused with
+    probability 1 - 1/run (runs of mean length `run`); after a grant with the probability that
+    keeps the long-run share of refusals at `rate`. Without `run` every call is drawn on its
+    own (runs of mean length 1 / (1 - rate))."""
+
+    def __init__(self, rate: float, run: float | None, rng: random.Random) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("refusal_rate must be between 0 and 1")
+        self.rate = rate
+        self.after_refusal = self.after_grant = rate
+        if run is not None and 0.0 < rate < 1.0:
+            shortest = rate / (1.0 - rate)  # a longer run than this keeps after_grant <= 1
+            if run < max(1.0, shortest):
+                raise ValueError(f"refusal_run must be at least {max(1.0, shortest):.2f}")
+            self.after_refusal = 1.0 - 1.0 / run
+            self.after_grant = rate / (run * (1.0 - rate))
+        self._rng = rng
+        self._last_refused = rng.random() < rate  # start in the chain's stationary state
+
+    @property
+    def transitions(self) -> tuple[float, float]:
+        """The chance of a refusal after a grant and after a refusal."""
+        return self.after_grant, self.after_refusal
+
+    def refuse(self) -> bool:
+        """Whether this binauth run loses the race."""
+        p = self.after_refusal if self._last_refused else self.after_grant
+        self._last_refused = self._rng.random() < p
+        return self._last_refused
+
+
 class OpenNds:
     """openNDS's client table and ndsctl, with its accidental refusals.
 
@@ -50,21 +83,27 @@ class OpenNds:
     sigchld_handler() (src/main.c) reaps any child with waitpid(-1); when the handler wins,
     system() returns -1, auth_change_state() returns 1 and the client stays Preauthenticated.
     Seen on a real openNDS 11 on 4 of 6 logins (openNDS issues #256, #284).
+
+    The race is the gateway's, not a client's, and a real one refuses in runs (one phone was
+    refused 4 times in a row by a real openNDS, docs/real-gateway-tests.md). `refusal_run` is
+    the mean length of such a run (RefusalModel); None draws every call on its own.
     """
 
     def __init__(
         self,
         *,
         refusal_rate: float = 0.0,
+        refusal_run: float | None = None,
         rng: random.Random | None = None,
         faskey: str = "",
     ) -> None:
-        if not 0.0 <= refusal_rate <= 1.0:
-            raise ValueError("refusal_rate must be between 0 and 1")
-        self.refusal_rate = refusal_rate
+        self.refusals = RefusalModel(refusal_rate, refusal_run, rng or random.SystemRandom())
         self.faskey = faskey
         self.clients: dict[str, SimClient] = {}
-        self._rng = rng or random.SystemRandom()
+
+    @property
+    def refusal_rate(self) -> float:
+        return self.refusals.rate
 
     def add_client(self, mac: str, ip: str) -> SimClient:
         """client_list_add_client (src/client_list.c): a new client gets a token "%04hx%04hx"."""
@@ -116,8 +155,7 @@ class OpenNds:
         """
         param = ",".join(str(v) for v in (mac, minutes, up, down, up_quota, down_quota, custom))
         client = self.find_by_any(mac)
-        refused = self._rng.random() < self.refusal_rate
-        if client is None or client.authenticated or refused:
+        if client is None or client.authenticated or self.refusals.refuse():
             return Ndsctl(1, f"Failed to authenticate client {param}.")
         client.authenticated = True
         client.grant = {

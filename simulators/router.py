@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 import random
@@ -33,6 +34,14 @@ __all__ = ["SimClient", "SimulatedRouter"]
 log = logging.getLogger("portico.simulator")
 
 
+PHONE_COOKIE = "sim_phone"  # the demo's stand-in for a phone's MAC address
+INTERNET_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Online (simulated)</title>"
+    "<p>This simulated router let your phone through. On a real network this would be"
+    " <b>{url}</b>; the demo has no internet behind its routers."
+)
+
+
 class SimulatedRouter:
     def __init__(
         self,
@@ -47,6 +56,7 @@ class SimulatedRouter:
         gateway_host: str = "127.0.0.1",
         gateway_port: int = 0,
         refusal_rate: float = 0.0,
+        refusal_run: float | None = None,
         rng: random.Random | None = None,
         retry_pauses: tuple[float, float] = (0.1, 0.25),
         fas_level: int = 1,
@@ -69,7 +79,9 @@ class SimulatedRouter:
         self.gateway_name = gateway_name
         self.gateway_host = gateway_host
         self.gateway_port = gateway_port
-        self.nds = OpenNds(refusal_rate=refusal_rate, rng=rng, faskey=faskey)
+        self.nds = OpenNds(
+            refusal_rate=refusal_rate, refusal_run=refusal_run, rng=rng, faskey=faskey
+        )
         self.agent = AgentModel(self.nds, pauses=retry_pauses)
         self.acks: list[dict[str, Any]] = []
         self._mqtt_url = mqtt_url
@@ -195,18 +207,31 @@ class SimulatedRouter:
                         qos=1,
                     )
                     self.ready.set()
-                    # The shell agent reads commands one at a time (read_commands).
-                    async for message in client.messages:
-                        ack = await self.handle_command(bytes(message.payload))  # type: ignore[arg-type]
-                        self.acks.append(ack)
-                        del self.acks[:-1000]
-                        await client.publish(
-                            topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1
-                        )
+                    # mosquitto_sub writes each command with its receive time into the FIFO;
+                    # the shell agent reads them one at a time (read_commands).
+                    inbox: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+                    reader = asyncio.create_task(self._read_commands(client, inbox))
+                    # A lost link ends the loop below too; anything else must not pass unseen.
+                    reader.add_done_callback(_log_failure)
+                    try:
+                        async for message in client.messages:
+                            inbox.put_nowait((time.monotonic(), bytes(message.payload)))  # type: ignore[arg-type]
+                    finally:
+                        reader.cancel()
             except aiomqtt.MqttError as exc:
                 self._client = None
                 log.warning("simulated router %s lost the broker: %s", self.router_id, exc)
                 await asyncio.sleep(1)
+
+    async def _read_commands(
+        self, client: aiomqtt.Client, inbox: asyncio.Queue[tuple[float, bytes]]
+    ) -> None:
+        while True:
+            arrived, payload = await inbox.get()
+            ack = await self.agent.handle_command(payload, time.monotonic() - arrived)
+            self.acks.append(ack)
+            del self.acks[:-1000]
+            await client.publish(topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1)
 
     def _status(self) -> bytes:
         return topics.encode(
@@ -233,10 +258,20 @@ class SimulatedRouter:
         self.gateway_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def _captive(self, request: web.Request) -> web.Response:
-        """A new phone's first web request: openNDS answers 307 to the portal."""
-        client = self.new_visitor()
-        # Real openNDS passes the URL the phone asked for; the demo has no internet behind it.
-        raise web.HTTPTemporaryRedirect(self.redirect_url(client, f"{self.portal_url}/"))
+        """A phone's web request. openNDS knows a phone by its MAC; every browser here comes
+        from 127.0.0.1, so a cookie stands in for it. A phone it has let through reaches "the
+        internet" (the demo has none: a page that says so); any other phone is sent to the
+        portal with a 307 carrying the URL it asked for (originurl)."""
+        client = self.clients.get(request.cookies.get(PHONE_COOKIE, ""))
+        if client is not None and client.authenticated:
+            return web.Response(
+                text=INTERNET_PAGE.format(url=html.escape(str(request.url))),
+                content_type="text/html",
+            )
+        client = client or self.new_visitor()
+        answer = web.HTTPTemporaryRedirect(self.redirect_url(client, str(request.url)))
+        answer.set_cookie(PHONE_COOKIE, client.mac, httponly=True, samesite="Lax")
+        raise answer
 
     async def _opennds_auth(self, request: web.Request) -> web.Response:
         # openNDS knows the client by its IP; every browser here comes from 127.0.0.1, so the
@@ -258,3 +293,8 @@ class SimulatedRouter:
                 content_type="text/html",
             )
         raise web.HTTPTemporaryRedirect(answer.location)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("simulated agent stopped handling commands", exc_info=task.exception())

@@ -93,3 +93,24 @@ async def test_the_ack_attempts_are_stored_when_they_are_a_count(
         command["id"],
     )
     assert tuple(row) == ("done", stored)
+
+
+async def test_grants_carry_and_get_the_longer_grant_wait(
+    settings: Settings, db: asyncpg.Pool, tenant: Tenant, router: tuple[list, list[Answer]]
+) -> None:
+    received, answers = router
+    answers += [lambda _cmd: {"status": "done", "code": "ok", "msg": ""}] * 3
+    sender = CommandSender(settings.mqtt_url, db, ack_timeout=2.0, grant_timeout=9.0)
+    await sender.start()
+    try:
+        for op in ("auth", "restore", "deauth"):
+            await sender.send(tenant.router.ref, op, {"mac": "aa:bb:cc:dd:ee:ff"})
+    finally:
+        await sender.stop()
+
+    assert [(c["op"], c["wait_ms"]) for c in received] == [
+        ("auth", 9000 - TRANSIT_MS),
+        ("restore", 9000 - TRANSIT_MS),
+        ("deauth", 2000 - TRANSIT_MS),
+    ]
+    assert (sender.wait_for("auth"), sender.wait_for("ping")) == (9.0, 2.0)

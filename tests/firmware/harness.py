@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 import pytest
+
+from simulators.opennds import RefusalModel
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware-scripts"
@@ -100,7 +103,7 @@ NDSCTL_STUB = r"""#!{sh}
 #   ndsctl_auth():         grants only a Preauthenticated client (auth_change_state, src/auth.c);
 #                          binauth_action()'s system() returns -1 when sigchld_handler()
 #                          (src/main.c) reaps the child first, and the client stays
-#                          Preauthenticated: refused here in ndsctl.refuse percent of calls.
+#                          Preauthenticated: refused here as ndsctl.refuse says, in runs.
 #   ndsctl_deauth():       deletes an Authenticated client from the list (auth_change_state).
 dir='{dir}'
 printf '%s\t' "$@" >>"$dir/ndsctl.calls"
@@ -131,9 +134,16 @@ json)
 	printf '  "token":"%s",\n  "state":"%s",\n  "download_rate_limit":"0"\n}}\n' "$2" "$3"
 	;;
 auth)
-	refuse=$(cat "$dir/ndsctl.refuse" 2>/dev/null)
-	roll=$(od -An -N1 -tu1 /dev/urandom | tr -d ' ')
-	if [ "$3" = Preauthenticated ] && [ $((roll * 100)) -ge $((${{refuse:-0}} * 256)) ]; then
+	# ndsctl.refuse: "<after a grant> <after a refusal>", chances in 1/65536 of a refusal
+	# (simulators.opennds.RefusalModel); ndsctl.refused: whether the last binauth run lost.
+	read -r after_grant after_refusal <"$dir/ndsctl.refuse" 2>/dev/null
+	chance=${{after_grant:-0}}
+	[ -f "$dir/ndsctl.refused" ] && chance=${{after_refusal:-0}}
+	roll=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+	if [ "$3" = Preauthenticated ] && [ "$roll" -lt "$chance" ]; then
+		: >"$dir/ndsctl.refused"
+	elif [ "$3" = Preauthenticated ]; then
+		rm -f "$dir/ndsctl.refused"
 		sed -i "s/^$1 $2 Preauthenticated$/$1 $2 Authenticated/" "$dir/clients"
 		echo "Client $param authenticated."
 		exit 0
@@ -297,9 +307,12 @@ class BusyboxEnv:
         """Make `ndsctl <subcommand>` print message on stderr and exit 1."""
         (self.stubs / f"ndsctl.fail.{subcommand}").write_text(message + "\n")
 
-    def refuse_auth(self, percent: int) -> None:
-        """Make openNDS refuse this share of `ndsctl auth` calls by accident (binauth race)."""
-        (self.stubs / "ndsctl.refuse").write_text(f"{percent}\n")
+    def refuse_auth(self, percent: int, run: float | None = None) -> None:
+        """Make openNDS refuse this share of `ndsctl auth` calls by accident (binauth race),
+        in runs of mean length `run` (simulators.opennds.RefusalModel; None: independently)."""
+        model = RefusalModel(percent / 100, run, random.Random(0))
+        after_grant, after_refusal = (round(p * 65536) for p in model.transitions)
+        (self.stubs / "ndsctl.refuse").write_text(f"{after_grant} {after_refusal}\n")
 
     def set_nds_down(self, down: bool) -> None:
         """openNDS not running (or still starting): ndsctl cannot connect and exits 3."""

@@ -627,3 +627,42 @@ def test_invalid_settings_stop_the_agent(
 
     assert result.returncode == 1
     assert f"portico-agent: fatal: {message}" in busybox_env.log_text()
+
+
+OTHER_MAC, OTHER_TOKEN = "aa:bb:cc:dd:ee:02", "tok2"
+
+
+def queue_behind_refusals(
+    agent_factory: Factory, first_wait_ms: int, second_wait_ms: int
+) -> tuple[AgentProcess, dict, float]:
+    """Two grants in a row while openNDS refuses everything: the second waits in the FIFO for
+    the first's whole wait. Returns the agent, the second's ack and its seconds since sent."""
+    agent = agent_factory(clients={MAC: TOKEN, OTHER_MAC: OTHER_TOKEN})
+    agent.env.refuse_auth(100)
+    assert agent.probe is not None
+    second = command("auth", auth_args(OTHER_MAC, OTHER_TOKEN), wait_ms=second_wait_ms)
+    agent.probe.publish_cmd(command("auth", auth_args(), wait_ms=first_wait_ms))
+    sent = time.monotonic()
+    agent.probe.publish_cmd(second)
+    acked = agent.probe.wait_for("ack", lambda m: m.json()["id"] == second["id"], timeout=15)
+    return agent, acked.json(), time.monotonic() - sent
+
+
+def test_a_command_queued_behind_retries_keeps_only_the_rest_of_its_wait(
+    agent_factory: Factory,
+) -> None:
+    # Its clock started when it arrived, not when the agent got to it.
+    _agent, ack, took = queue_behind_refusals(agent_factory, 3000, 6000)
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+    # Without the queue counted it would retry for 6 s after the first's 3 s: about 8.7 s.
+    assert 5.0 < took < 6.0, f"acked {took:.2f}s after it was sent; the sender waits 6 s"
+
+
+def test_a_command_queued_past_its_wait_is_not_carried_out(agent_factory: Factory) -> None:
+    agent, ack, _took = queue_behind_refusals(agent_factory, 3500, 1500)
+
+    assert (ack["status"], ack["code"]) == ("expired", "wait_over")
+    # Not one ndsctl call for it: the portal has shown its shopper the Try again page already.
+    assert [call[1] for call in auth_calls(agent)] == [MAC] * len(auth_calls(agent))
+    assert len(auth_calls(agent)) > 1

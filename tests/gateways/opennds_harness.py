@@ -247,6 +247,26 @@ OPENNDS_CONF = """config opennds 'setup'
 """
 
 
+# Opt-in refusals (OpenNDS(refusals=True)): openNDS runs this in place of binauth_log.sh
+# (option binauth_deprecated, read by conf.c). It runs binauth_log.sh as usual and then, while
+# /tmp/portico-refusals holds a count above 0, fails an `ndsctl auth` grant: what a grant that
+# loses the binauth race looks like to everyone outside openNDS (the script ran to the end,
+# binauth_action() returns non-zero, auth_change_state() refuses, ndsctl prints "Failed to
+# authenticate client", the client stays Preauthenticated), on demand instead of by chance.
+REFUSING_BINAUTH = """#!/bin/sh
+/usr/lib/opennds/binauth_log.sh "$@"
+rc=$?
+left=$(cat /tmp/portico-refusals 2>/dev/null)
+if [ "$1" = ndsctl_auth ] && [ "${left:-0}" -gt 0 ]; then
+	echo $((left - 1)) >/tmp/portico-refusals
+	logger -t portico-test "refused ndsctl_auth of $2 ($((left - 1)) refusals left)"
+	exit 1
+fi
+exit $rc
+"""
+REFUSING_BINAUTH_PATH = "/usr/lib/opennds/portico-test-binauth.sh"
+
+
 @dataclass
 class OpenNDS:
     """openNDS (and whatever else is started with `spawn`) in the gateway's namespaces."""
@@ -258,6 +278,7 @@ class OpenNDS:
     faspath: str
     fas_level: int = 1
     ca_file: Path | None = None  # level 3: the CA php-cli (authmon) trusts for the https FAS
+    refusals: bool = False  # binauth through REFUSING_BINAUTH; set_refusals() arms it
     holder: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     daemon: subprocess.Popen[bytes] | None = None
@@ -286,8 +307,23 @@ class OpenNDS:
                 fas_level=self.fas_level,
             )
         )
+        if self.refusals:
+            hook = self.work / "usr.upper" / REFUSING_BINAUTH_PATH.removeprefix("/usr/")
+            hook.parent.mkdir(parents=True, exist_ok=True)
+            hook.write_text(REFUSING_BINAUTH)
+            hook.chmod(0o755)
+            with (self.work / "opennds.conf").open("a") as conf:
+                conf.write(f"\toption binauth_deprecated '{REFUSING_BINAUTH_PATH}'\n")
         if self.fas_level == 3:
             self._prepare_level_3()
+
+    async def set_refusals(self, count: int) -> None:
+        """Make openNDS refuse the next `count` ndsctl auth grants (REFUSING_BINAUTH)."""
+        assert self.refusals, "started without refusals=True"
+        proc = await asyncio.create_subprocess_exec(
+            *self.nsenter(), "sh", "-c", f"echo {int(count)} >/tmp/portico-refusals"
+        )
+        assert await asyncio.wait_for(proc.wait(), CMD_TIMEOUT) == 0
 
     def _prepare_level_3(self) -> None:
         """What an OpenWrt router at level 3 has and a Debian host lacks, inside the namespace
@@ -382,6 +418,24 @@ class OpenNDS:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"ndsctl did not answer in {timeout}s: {seen}")
             await asyncio.sleep(0.25)
+
+    def race_possible(self) -> str:
+        """Whether openNDS still catches SIGCHLD (bit 16 of SigCgt in /proc/<pid>/status).
+
+        The binauth race needs sigchld_handler() (src/main.c) installed. _execute_ret()
+        (src/util.c) sets SIGCHLD to SIG_DFL around every popen and restores what it saved;
+        two threads doing that at once can lose the handler for the rest of the process, and
+        from then on openNDS refuses no grant by accident."""
+        assert self.daemon is not None
+        try:
+            status = Path(f"/proc/{self.daemon.pid}/status").read_text()
+        except OSError as exc:
+            return f"unknown ({exc.strerror})"
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("Name", "").strip() != "opennds":
+            return f"unknown (pid {self.daemon.pid} is {fields.get('Name', '?').strip()})"
+        caught = int(fields["SigCgt"].strip(), 16) & (1 << 16)
+        return "yes (sigchld_handler installed)" if caught else "no (sigchld_handler lost)"
 
     def output(self) -> str:
         path = self.work / "opennds.out"

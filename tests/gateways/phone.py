@@ -1,9 +1,11 @@
 """What a phone's browser does behind a captive portal, run inside a client namespace:
 
-    ip netns exec <client> python phone.py http://10.200.0.99/
+    ip netns exec <client> python phone.py http://10.200.0.99/ [RETRY_AFTER_SECONDS]
 
 GET the URL, follow redirects, and on the portal's splash tick the terms box and press Connect
-(POST the login form with accept=1), then follow redirects to the end. Prints one JSON object:
+(POST the login form with accept=1), then follow redirects to the end. With RETRY_AFTER_SECONDS,
+a shopper who lands on the portal's error page with a Try again button presses it (once) after
+that many seconds of reading. Prints one JSON object:
 {"hops": [{"method", "url", "status", "location", "summary"}...], "error": str | null}.
 Standard library only; every request has a timeout and the walk has a hop limit.
 """
@@ -66,7 +68,7 @@ def summary(body: str) -> str:
     return " | ".join(found)[:300]
 
 
-def login_form(body: str) -> tuple[str, dict[str, str]] | None:
+def login_form(body: str, *, accept: bool = True) -> tuple[str, dict[str, str]] | None:
     """The splash's login form (action ending in /login) and its fields, terms accepted."""
     for match in re.finditer(r"<form([^>]*)>(.*?)</form>", body, re.S | re.I):
         action = re.search(r'action="([^"]*)"', match.group(1))
@@ -78,12 +80,20 @@ def login_form(body: str) -> tuple[str, dict[str, str]] | None:
             value = re.search(r'value="([^"]*)"', tag)
             if name:
                 fields[name.group(1)] = value.group(1).replace("&amp;", "&") if value else ""
-        fields["accept"] = "1"
+        if accept:
+            fields["accept"] = "1"
         return action.group(1), fields
     return None
 
 
-def browse(start: str) -> dict[str, object]:
+def retry_form(body: str) -> tuple[str, dict[str, str]] | None:
+    """The error page's Try again form (it posts the same login again)."""
+    if 'class="error"' not in body or 'id="retry"' not in body:
+        return None
+    return login_form(body, accept=False)
+
+
+def browse(start: str, retry_after: float | None = None) -> dict[str, object]:
     hops: list[dict[str, object]] = []
     method, url, form, posted = "GET", start, None, False
     try:
@@ -113,6 +123,12 @@ def browse(start: str) -> dict[str, object]:
                 action, form = found
                 method, url, posted = "POST", urljoin(url, action), True
                 continue
+            again = retry_form(body) if retry_after is not None else None
+            if again:
+                time.sleep(retry_after)
+                action, form = again
+                method, url, retry_after = "POST", urljoin(url, action), None
+                continue
             return {"hops": hops, "error": None}
         return {"hops": hops, "error": f"more than {MAX_HOPS} hops"}
     except OSError as exc:
@@ -120,4 +136,4 @@ def browse(start: str) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(browse(sys.argv[1])))
+    print(json.dumps(browse(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else None)))

@@ -15,6 +15,7 @@ on the "You're online" page, never on an error page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -57,7 +58,8 @@ if REASON:
 
 PHONES = 6
 PHONE_SCRIPT = Path(__file__).with_name("phone.py")
-ACK_TIMEOUT = 5.0  # the production default (PORTICO_ACK_TIMEOUT)
+ACK_TIMEOUT = 5.0  # the production defaults (PORTICO_ACK_TIMEOUT, PORTICO_GRANT_TIMEOUT)
+GRANT_TIMEOUT = 12.0
 
 
 @dataclass
@@ -132,7 +134,23 @@ async def gateway(
 ) -> AsyncIterator[Gateway]:
     """openNDS at FAS level 1, 2 or 3. Levels 1 and 2 grant through our agent over MQTT; the
     level-3 router has no agent, so openNDS's authmon fetches the grants (docs/login-flow.md)."""
-    fas_level: int = request.param
+    async with running_gateway(settings, db, tmp_path, request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def refusing_gateway(
+    settings: Settings, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """openNDS at level 1 with the agent, refusing grants on demand (nds.set_refusals)."""
+    async with running_gateway(settings, db, tmp_path, 1, refusals=True) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings, db: asyncpg.Pool, tmp_path: Path, fas_level: int, *, refusals: bool = False
+) -> AsyncIterator[Gateway]:
     with_agent = fas_level < 3
     tenant = await make_tenant(db, session_minutes=120, online=with_agent)
     router = tenant.router
@@ -144,7 +162,10 @@ async def gateway(
     )
     scheme = "https" if fas_level == 3 else "http"
     portal_settings = replace(
-        settings, public_portal_url=f"{scheme}://{PORTAL_IP}:{PORTAL_PORT}", ack_timeout=ACK_TIMEOUT
+        settings,
+        public_portal_url=f"{scheme}://{PORTAL_IP}:{PORTAL_PORT}",
+        ack_timeout=ACK_TIMEOUT,
+        grant_timeout=GRANT_TIMEOUT,
     )
     topology = Topology(clients=PHONES)
     work = tmp_path / "gw"
@@ -158,11 +179,14 @@ async def gateway(
         f"/fas/{router.router_id}/",
         fas_level=fas_level,
         ca_file=ca_file,
+        refusals=refusals,
     )
     exchanges: list[dict[str, str]] = []
     broker = Broker.from_url(settings.mqtt_url)
     address = parse_mqtt_url(settings.mqtt_url)
-    sender = CommandSender(settings.mqtt_url, db, ack_timeout=ACK_TIMEOUT)
+    sender = CommandSender(
+        settings.mqtt_url, db, ack_timeout=ACK_TIMEOUT, grant_timeout=GRANT_TIMEOUT
+    )
     runners: list[web.AppRunner] = []
     relay: Relay | None = None
     probe: Probe | None = None
@@ -231,7 +255,11 @@ async def gateway(
         assert not errors, errors
 
 
-async def phone_login(gateway: Gateway, index: int) -> dict[str, Any]:
+async def phone_login(
+    gateway: Gateway, index: int, *, retry_after: float | None = None
+) -> dict[str, Any]:
+    """One phone's browser (phone.py); with `retry_after`, it presses Try again on an error
+    page after that many seconds."""
     env = {**os.environ, "PHONE_CA_FILE": str(gateway.ca_file or "")}
     proc = await asyncio.create_subprocess_exec(
         "ip",
@@ -241,6 +269,7 @@ async def phone_login(gateway: Gateway, index: int) -> dict[str, Any]:
         sys.executable,
         str(PHONE_SCRIPT),
         f"http://{ORIGIN_IP}/",
+        *([] if retry_after is None else [str(retry_after)]),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -290,6 +319,7 @@ async def test_every_phone_gets_online_through_a_real_opennds(
         + ("grants by our agent over MQTT" if gateway.probe else "no agent: grants by authmon"),
         f"openNDS at {OPENNDS_ROOT}; while it started, ndsctl said: {gateway.startup}",
         f"at the first login openNDS reported: {upstream.strip()}",
+        f"binauth race possible at the first login: {gateway.nds.race_possible()}",
     ]
     for round_, index in [(r, i) for r in (1, 2) for i in range(1, PHONES + 1)]:
         mac = client_mac(index)
@@ -327,6 +357,7 @@ async def test_every_phone_gets_online_through_a_real_opennds(
             result["redirect"] = hops[0]["location"]
         results.append(result)
         shown = {k: v for k, v in result.items() if k != "redirect"}
+        shown["race_possible"] = gateway.nds.race_possible()[:3]
         report.append(f"login {len(results)}, phone {index} {mac}: {json.dumps(shown)}")
         report += [f"    {describe(hop)}" for hop in hops]
     syslog = gateway.nds.syslog()
@@ -334,6 +365,10 @@ async def test_every_phone_gets_online_through_a_real_opennds(
         f"openNDS log: {syslog.count('binauth return code -1')} x 'binauth return code -1', "
         f"{syslog.count('binauth return code 0')} x 'binauth return code 0'"
     )
+    # Every binauth run in order (grants and deauths): "." for 0, "X" for -1 (lost the race).
+    codes = re.findall(r"binauth return code (-?\d+)", syslog)
+    report.append("binauth runs in order: " + "".join("X" if c == "-1" else "." for c in codes))
+    report.append(f"binauth race possible at the end: {gateway.nds.race_possible()}")
     first = results and results[0].get("redirect")
     if gateway.fas_level >= 2 and first:
         report.append(f"first redirect, verbatim: {first}")
@@ -354,3 +389,74 @@ def test_opennds_root_is_outside_the_repository() -> None:
     repo = Path(__file__).resolve().parents[2]
     assert not Path(OPENNDS_ROOT).resolve().is_relative_to(repo)
     assert os.access(Path(OPENNDS_ROOT) / "usr/bin/opennds", os.X_OK)
+
+
+async def test_refused_grants_are_retried_until_openNDS_lets_the_phone_through(
+    refusing_gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Runs of refusals, made on demand through openNDS's own binauth path: phone n is refused
+    n - 1 times in a row (up to 5, each try a full binauth run of about a second) and still
+    ends online inside the grant's wait; then a run longer than the whole wait ends on the
+    Try again page, and the shopper's Try again ends online."""
+    gateway = refusing_gateway
+    probe = gateway.probe
+    assert probe is not None
+    report = [f"binauth race possible at the first login: {gateway.nds.race_possible()}"]
+    for index in range(1, PHONES + 1):
+        mac = client_mac(index)
+        await gateway.nds.set_refusals(index - 1)
+        acks_before = len(probe.of_kind("ack"))
+        started = time.monotonic()
+        browsed = await phone_login(gateway, index)
+        seconds = round(time.monotonic() - started, 1)
+        acks = [m.json() for m in probe.of_kind("ack")[acks_before:]]
+        grant = next(a for a in acks if a.get("status") != "duplicate")
+        final = browsed["hops"][-1] if browsed["hops"] else {}
+        state = await client_state(gateway, mac)
+        report.append(
+            f"phone {index}, {index - 1} refusals: state {state}, ack {grant['status']}/"
+            f"{grant['code']} attempts {grant.get('attempts')}, online page "
+            f"{final.get('online_page')}, {seconds} s"
+        )
+        assert browsed["error"] is None, browsed
+        assert (state, final.get("online_page")) == ("Authenticated", True), report
+        assert (grant["status"], grant.get("attempts")) == ("done", index), report
+
+    # A run longer than the grant's wait: the Try again page, then the shopper's own retry.
+    mac = client_mac(1)
+    rc, out, err = await gateway.nds.ndsctl("deauth", mac)
+    assert rc == 0, err or out
+    await gateway.nds.set_refusals(1000)
+    acks_before = len(probe.of_kind("ack"))
+
+    async def end_the_run_when_the_grant_fails() -> dict[str, Any]:
+        failed = await asyncio.to_thread(
+            probe.wait_for, "ack", lambda m: m.json().get("status") == "error", 40, acks_before
+        )
+        await gateway.nds.set_refusals(0)
+        return failed.json()
+
+    ender = asyncio.create_task(end_the_run_when_the_grant_fails())
+    browsed = await phone_login(gateway, 1, retry_after=3.0)
+    failed = await ender
+    hops = browsed["hops"]
+    state = await client_state(gateway, mac)
+    report.append(
+        f"phone 1, refused for the whole wait: ack {failed['status']}/{failed['code']} after "
+        f"{failed.get('attempts')} attempts; hops: "
+        + "; ".join(f"{h['method']} {h['status']}" for h in hops)
+        + f"; state {state}"
+    )
+    report += [f"    {describe(hop)}" for hop in hops]
+    syslog = gateway.nds.syslog()
+    codes = re.findall(r"binauth return code (-?\d+)", syslog)
+    report.append("binauth runs in order: " + "".join("." if c == "0" else "X" for c in codes))
+    (gateway.nds.work.parent / "report.txt").write_text("\n".join(report) + "\n")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+
+    assert browsed["error"] is None, browsed
+    assert failed["code"] == "ndsctl_failed" and failed["attempts"] >= 5, failed
+    retry_page = [h for h in hops if h["status"] == 503 and h["error_page"]]
+    assert retry_page, report  # the Try again page came first
+    assert hops[-1]["online_page"] and state == "Authenticated", report

@@ -73,3 +73,27 @@ def test_unknown_or_broken_toml_is_explained(tmp_path: Path) -> None:
     config.write_text("portal_port = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({"PORTICO_CONFIG": str(config)})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORTICO_ACK_TIMEOUT": "0"}, "PORTICO_ACK_TIMEOUT must be more than 0"),
+        ({"PORTICO_ACK_TIMEOUT": "61"}, "at most 60 seconds"),
+        (
+            {"PORTICO_ACK_TIMEOUT": "8", "PORTICO_GRANT_TIMEOUT": "6"},
+            "GRANT_TIMEOUT must be between",
+        ),
+        ({"PORTICO_GRANT_TIMEOUT": "90"}, "GRANT_TIMEOUT must be between"),
+    ],
+)
+def test_waits_a_router_cannot_honour_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"PORTICO_DATA_DIR": str(tmp_path), **env})
+
+
+def test_grants_wait_longer_than_other_commands_by_default(tmp_path: Path) -> None:
+    settings = load_settings({"PORTICO_DATA_DIR": str(tmp_path)})
+    assert (settings.ack_timeout, settings.grant_timeout) == (5.0, 12.0)

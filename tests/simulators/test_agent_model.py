@@ -169,3 +169,27 @@ async def test_a_bad_wait_ms_is_rejected(wait_ms: object) -> None:
     ack = await send(AgentModel(nds), command("auth", auth_args(), wait_ms=wait_ms))  # type: ignore[arg-type]
     assert (ack["status"], ack["code"]) == ("rejected", "malformed")
     assert nds.calls == []
+
+
+async def test_a_queued_command_keeps_only_the_rest_of_its_wait() -> None:
+    # As the shell agent (queued_since): the clock starts when the command arrived.
+    nds = nds_with_client(refusal_rate=1.0)
+    agent = AgentModel(nds, pauses=FAST)
+    payload = json.dumps(command("auth", auth_args(), wait_ms=1500)).encode()
+    started = time.monotonic()
+
+    ack = await agent.handle_command(payload, queued=1.0)
+
+    assert (ack["status"], ack["code"]) == ("error", "ndsctl_failed")
+    assert time.monotonic() - started < 0.5  # 1.5 s wait - 1.0 s queued - 0.3 s margin
+
+
+async def test_a_command_queued_past_its_wait_is_not_carried_out() -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds, pauses=FAST)
+    payload = json.dumps(command("auth", auth_args(), wait_ms=1500)).encode()
+
+    ack = await agent.handle_command(payload, queued=1.6)
+
+    assert (ack["status"], ack["code"]) == ("expired", "wait_over")
+    assert nds.calls == [] and not nds.clients[MAC].authenticated

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from portal import fas
 from portal.fas import parse_fas, raw_query_param, rhid, sha256_hex
-from simulators.opennds import AUTHENTICATED, Gateway, OpenNds, Redirect
+from simulators.opennds import AUTHENTICATED, Gateway, OpenNds, Redirect, RefusalModel
 
 FAS_URL = "http://portal.test:8080/fas/ap-1/"
 FASKEY = "k" * 64
@@ -175,3 +176,47 @@ def test_ndsctl_auth_finds_a_client_by_its_rhid_as_authmon_asks() -> None:
     assert done == (0, f"Client {by_rhid},5,0,0,0,0,x authenticated.")
     assert client.state == AUTHENTICATED
     assert gateway.gateway_hash == sha256_hex("Portico%20Real%20Gateway%20Node%3a16c88c137b16%20")
+
+
+def refusal_runs(outcomes: list[bool]) -> list[int]:
+    """The lengths of the runs of refusals (True) in a sequence of binauth outcomes."""
+    runs, current = [], 0
+    for refused in outcomes:
+        if refused:
+            current += 1
+        elif current:
+            runs.append(current)
+            current = 0
+    return runs + ([current] if current else [])
+
+
+@pytest.mark.parametrize(("rate", "run"), [(0.5, None), (0.5, 4.0), (0.25, 3.0)])
+def test_refusals_keep_their_rate_and_come_in_runs_of_the_given_mean_length(
+    rate: float, run: float | None
+) -> None:
+    model = RefusalModel(rate, run, random.Random(15))
+    outcomes = [model.refuse() for _ in range(40_000)]
+    runs = refusal_runs(outcomes)
+    expected_run = run if run is not None else 1 / (1 - rate)
+    assert sum(outcomes) / len(outcomes) == pytest.approx(rate, abs=0.02)
+    assert sum(runs) / len(runs) == pytest.approx(expected_run, rel=0.06)
+
+
+def test_the_race_is_the_gateways_so_a_run_spans_clients() -> None:
+    # After a refusal the next grant of any client is refused more often than on average.
+    nds = OpenNds(refusal_rate=0.5, refusal_run=4.0, rng=random.Random(3))
+    outcomes = []
+    for n in range(2_000):
+        client = nds.add_client(f"aa:00:00:00:{n // 256:02x}:{n % 256:02x}", "10.0.0.2")
+        outcomes.append(nds.ndsctl_auth(client.mac, 0, 0, 0, 0, 0, "").exit_code == 1)
+    after_refusal = [b for a, b in pairwise(outcomes) if a]
+    assert sum(after_refusal) / len(after_refusal) == pytest.approx(0.75, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("rate", "run", "why"),
+    [(1.5, None, "between 0 and 1"), (0.5, 0.5, "at least 1.00"), (0.8, 2.0, "at least 4.00")],
+)
+def test_an_impossible_refusal_model_is_refused(rate: float, run: float | None, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        RefusalModel(rate, run, random.Random(0))

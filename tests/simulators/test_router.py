@@ -49,6 +49,7 @@ async def refusing_router(
         portal_url=str(portal_server.make_url("")),
         gateway_mac="02:00:00:00:00:01",
         refusal_rate=0.5,  # as often as a real openNDS 11 refused (issue 15)
+        refusal_run=4.0,  # and in runs, as a real one does
         retry_pauses=(0.02, 0.05),
     )
     await sim.start()
@@ -83,3 +84,26 @@ async def test_every_login_ends_on_the_online_page_at_half_refusals(
     )
     total = sum(row["attempts"] for row in attempts)
     assert len(attempts) == LOGINS and total > LOGINS  # refusals happened, and were retried
+
+
+async def test_a_phone_let_through_reaches_what_it_asked_for(
+    refusing_router: SimulatedRouter,
+) -> None:
+    # A browser keeps the gateway's cookie (the demo's stand-in for the phone's MAC), as
+    # Chromium does for the demo's 127.0.0.1 routers.
+    asked = f"http://{refusing_router.gateway_address}/news?id=7"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        splash = await browser.get(asked)
+        again = await browser.get(asked)  # the same phone, not yet through: the same client
+        assert again.url.query["fas"] == splash.url.query["fas"]
+        done = await browser.post(
+            splash.url.with_query(None) / "login",
+            data={"fas": splash.url.query["fas"], "accept": "1", "lang": "en"},
+        )
+        assert "/online" in str(done.url)
+        assert f'href="{html.escape(asked)}"' in await done.text()  # Continue: where it was going
+        through = await browser.get(asked, allow_redirects=False)
+
+    assert through.status == 200
+    assert "let your phone through" in await through.text()
+    assert len(refusing_router.clients) == 1
