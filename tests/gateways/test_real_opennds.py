@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -217,9 +218,13 @@ async def running_gateway(
             return
         (work / "bb").mkdir()
         subprocess.run([BUSYBOX, "--install", "-s", str(work / "bb")], check=True, timeout=20)
+        # The agent runs in the gateway's mount namespace, whose /tmp is its own: a checkout
+        # under /tmp would not be there, the work directory is (NS_SETUP binds it back).
+        agent_script = Path(shutil.copy(AGENT_SCRIPT, work / "portico-agent"))
+        json_awk = Path(shutil.copy(JSON_AWK, work / "json.awk"))
         probe = broker.probe(router.router_id)
         agent = nds.spawn(
-            [BUSYBOX, "sh", str(AGENT_SCRIPT)],
+            [BUSYBOX, "sh", str(agent_script)],
             work / "agent.out",
             env={
                 "PATH": f"{work / 'bb'}:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -232,7 +237,7 @@ async def running_gateway(
                 "PORTICO_TLS": "0",
                 "PORTICO_HEARTBEAT": "60",
                 "PORTICO_STATE_DIR": str(work / "agent-state"),
-                "PORTICO_JSON_AWK": str(JSON_AWK),
+                "PORTICO_JSON_AWK": str(json_awk),
             },
         )
         await _agent_ready(probe, agent)
