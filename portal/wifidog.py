@@ -44,6 +44,7 @@ import analytics.services as analytics
 from controller.services import Router
 from kernel.errors import PorticoError
 from kernel.i18n import translator
+from kernel.logs import Throttled
 from kernel.privacy import device_hash, normalize_mac
 from kernel.web import DB, SETTINGS, render
 from portal import online, services, views
@@ -52,6 +53,7 @@ from portal.fas import BadRedirect, FasClient, safe_origin_url
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.wifidog")
+unknown_gateway_log = Throttled(log)  # random gw_ids must not flood the log
 
 PREFIX = "/wifidog/"  # wifidog's DEFAULT_AUTHSERVPATH (src/conf.h); the installer's `Path`
 MAX_PARAM = 64
@@ -329,7 +331,7 @@ async def auth(request: web.Request) -> web.Response:
             _counter(q, "outgoing", "outgoing_bytes"),
         )
     except services.UnknownGateway as exc:
-        log.warning("wifidog auth from an unknown gateway: %s", exc.detail)
+        unknown_gateway_log.warning("wifidog auth from an unknown gateway: %s", exc.detail)
         return auth_reply(AUTH_DENIED, "unknown gw_id", 403)
     except BadParameter as exc:
         # Never let a client through on a request we cannot read; leave an online one alone.
