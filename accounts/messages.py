@@ -9,6 +9,9 @@ MESSAGES: Catalog = {
     "sign_out": {"en": "Sign out", "zh-CN": "退出登录"},
     "signed_in_as": {"en": "Signed in as {name}", "zh-CN": "当前用户：{name}"},
     "switch_language": {"en": "Language", "zh-CN": "语言"},
+    "nav_main": {"en": "Pages", "zh-CN": "页面"},
+    "nav_dashboard": {"en": "Dashboard", "zh-CN": "概览"},
+    "nav_routers": {"en": "Routers", "zh-CN": "路由器"},
     "sign_in_title": {"en": "Sign in", "zh-CN": "登录"},
     "sign_in_intro": {
         "en": "Sign in to see your stores' WiFi logins.",

@@ -79,3 +79,13 @@ DELETE FROM login_attempts WHERE attempted_at < now() - $1::interval
 
 -- name: merchant_named
 SELECT merchant_id FROM merchants WHERE name = $1 ORDER BY created_at LIMIT 1
+
+-- name: find_stores
+-- Stores by id or by exact name (the command line's --store), optionally of one merchant given
+-- by id or exact name ($2 NULL: any merchant), with their merchant's name.
+SELECT s.merchant_id, s.store_id, s.name, s.timezone, m.name AS merchant_name
+FROM stores s
+JOIN merchants m USING (merchant_id)
+WHERE (s.store_id::text = $1 OR s.name = $1)
+      AND ($2::text IS NULL OR m.merchant_id::text = $2 OR m.name = $2)
+ORDER BY m.name, s.name, s.store_id

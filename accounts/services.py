@@ -196,6 +196,19 @@ async def get_store(db: Executor, merchant_id: uuid.UUID, store_id: uuid.UUID) -
     return Store(**dict(row)) if row else None
 
 
+async def find_stores(
+    db: Executor, store: str, merchant: str | None = None
+) -> list[tuple[Store, str]]:
+    """Stores whose id or exact name is `store`, of the merchant whose id or exact name is
+    `merchant` (None: any), each with its merchant's name. For operators (the command line),
+    not for console users: it crosses merchants."""
+    rows = await db.fetch(queries.find_stores, store.strip(), merchant)
+    return [
+        (Store(r["merchant_id"], r["store_id"], r["name"], r["timezone"]), r["merchant_name"])
+        for r in rows
+    ]
+
+
 def _check_timezone(timezone: str) -> None:
     try:
         ZoneInfo(timezone)

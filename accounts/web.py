@@ -80,6 +80,7 @@ def render_page(
         language_links=language_links(request),
         session=session,
         csrf_token=session.csrf_token if session else "",
+        request_path=request.path,
         **context,
     )
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")

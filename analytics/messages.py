@@ -47,6 +47,7 @@ MESSAGES: Catalog = {
     "method_returning": {"en": "Returning device", "zh-CN": "回头客免登录"},
     "routers_title": {"en": "Routers", "zh-CN": "路由器"},
     "routers_none": {"en": "No routers yet.", "zh-CN": "还没有路由器。"},
+    "routers_manage": {"en": "Add or revoke →", "zh-CN": "添加或吊销 →"},
     "col_router": {"en": "Router", "zh-CN": "路由器"},
     "col_gateway": {"en": "Gateway", "zh-CN": "网关类型"},
     "col_status": {"en": "Status", "zh-CN": "状态"},

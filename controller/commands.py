@@ -48,6 +48,10 @@ class CommandFailed(PorticoError):
 class RouterUnreachable(CommandFailed):
     """No ack within the time bound, or no connection to the broker."""
 
+    def __init__(self, message: str, command_id: str | None = None) -> None:
+        super().__init__(message)
+        self.command_id = command_id  # the command that got no ack (to resend it)
+
 
 @dataclass(frozen=True)
 class Ack:
@@ -140,23 +144,36 @@ class CommandSender:
         timeout: float | None = None,
         *,
         record_ack: bool = True,
+        resend: str | None = None,
     ) -> Ack:
         """Publish a command and wait for its ack; RouterUnreachable when none comes in time.
 
         With `record_ack=False` the caller stores the ack (`record_ack()`) in its own
         transaction, together with what the command achieved.
+
+        `resend`: the id of a command sent before that got no ack; it goes out again under the
+        same id (with a new `exp`), so a router that did receive it answers `duplicate` with
+        the first outcome instead of carrying it out twice (contract: cmd, `id`).
         """
-        command_id = uuid.uuid4().hex
+        command_id = resend or uuid.uuid4().hex
         expires = datetime.now(UTC) + timedelta(seconds=self._ttl)
-        await self._db.execute(
-            queries.insert_command,
-            router.merchant_id,
-            command_id,
-            router.router_id,
-            op,
-            args,
-            expires,
-        )
+        if resend is None:
+            await self._db.execute(
+                queries.insert_command,
+                router.merchant_id,
+                command_id,
+                router.router_id,
+                op,
+                args,
+                expires,
+            )
+        else:
+            self._given_up.pop(command_id, None)  # its ack is awaited again
+            found = await self._db.fetchval(
+                queries.resend_command, router.merchant_id, command_id, router.router_id, expires
+            )
+            if not found:
+                raise ValueError(f"no command {command_id} on router {router.router_id} to resend")
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = future
         wait = timeout or self.wait_for(op)
@@ -175,7 +192,9 @@ class CommandSender:
                 router.router_id,
                 type(exc).__name__,
             )
-            raise RouterUnreachable(f"router {router.router_id} did not answer") from exc
+            raise RouterUnreachable(
+                f"router {router.router_id} did not answer", command_id
+            ) from exc
         finally:
             self._pending.pop(command_id, None)
         if record_ack:

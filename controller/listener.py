@@ -1,30 +1,48 @@
 """The controller role: consume routers' status and events, store them, react.
 
-Each message is written to PostgreSQL before it is acknowledged to the broker (paho's manual
-ack), so a crash between the two means redelivery, never loss. Several controller replicas
-share the load through an MQTT shared subscription where the broker supports one.
+All consuming goes through `kernel.mqtt.Consumer`: a persistent MQTT session with a fixed
+client id per controller process, each message acked only after its handler has written it to
+PostgreSQL (so a crash between the two redelivers it), a dispatch table by topic leaf (other
+domains' handlers, such as telemetry, are added by the composition root), and a loop that
+survives broker and database errors. Several controller replicas share the load through an
+MQTT shared subscription where the broker supports one.
+
+Bad input (a wrong topic, an oversized or malformed payload, a wrong version, an unknown
+router) is refused: counted in `metrics`, logged, acked, never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiomqtt
 import asyncpg
 
 from controller import topics
 from controller.services import Router, find_router
-from kernel.mqtt import make_client
+from kernel.db import is_transient
+from kernel.mqtt import Consumer, Delivery, Handler, Metrics, Refused
 from kernel.sql import load_queries
 
 log = logging.getLogger("portico.controller.listener")
 queries = load_queries(__file__)
 
 RestartHook = Callable[[Router], Awaitable[None]]
+
+# A router that has not been heard from for this long is offline even without a Last Will
+# (a broker restart loses the connection state; a NAT may drop a connection silently). The
+# agent's heartbeat is 60 s by default.
+HEARTBEAT_TIMEOUT = 300  # seconds
+# A router offline this long gets one alert in the log (level ERROR).
+OFFLINE_ALERT = 900  # seconds
+SWEEP_EVERY = 30.0  # seconds
+
+
+def default_client_id() -> str:
+    return f"portico-ctrl-{socket.gethostname()}"[:64]
 
 
 class FleetListener:
@@ -35,73 +53,125 @@ class FleetListener:
         *,
         shared_group: str | None = "ctrl",
         on_nds_restarted: RestartHook | None = None,
+        client_id: str | None = None,
+        routes: dict[str, Handler] | None = None,
+        sweep_every: float = SWEEP_EVERY,
+        on_resubscribed: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        self._mqtt_url = mqtt_url
+        """`routes`: more topic leaves and their handlers (each `ap/v1/+/<leaf>`).
+        `on_resubscribed(lost_at)`: after the listener lost the broker and subscribed again
+        (the composition root asks routers to send their telemetry again: see
+        controller.telemetry.request_resend)."""
         self._db = db
         self._shared_group = shared_group
         self._on_nds_restarted = on_nds_restarted
-        self.connected = asyncio.Event()
+        self._sweep_every = sweep_every
+        table: dict[str, Handler] = {"status": self._on_status, "evt": self._on_event}
+        table.update(routes or {})
+        self.consumer = Consumer(
+            mqtt_url,
+            client_id=client_id or default_client_id(),
+            subscriptions=[self._subscription(leaf) for leaf in table],
+            routes=table,
+            max_payload=topics.MAX_PAYLOAD,
+            transient=is_transient,
+            name="controller",
+            on_resubscribed=on_resubscribed,
+            ordered=frozenset({"status", "evt"}),  # per router, in order; telemetry in any
+        )
+
+    @property
+    def connected(self) -> asyncio.Event:
+        return self.consumer.connected
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.consumer.metrics
 
     def _subscription(self, leaf: str) -> str:
         plain = f"{topics.ROOT}/+/{leaf}"
         return f"$share/{self._shared_group}/{plain}" if self._shared_group else plain
 
     async def run(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                client = make_client(self._mqtt_url, "controller")
-                client._client.manual_ack_set(True)  # aiomqtt 2.x exposes no manual ack itself
-                async with client:
-                    for leaf in ("status", "evt"):
-                        await client.subscribe(self._subscription(leaf), qos=1)
-                    self.connected.set()
-                    backoff = 0.5
-                    log.info("controller listening for router status and events")
-                    async for message in client.messages:
-                        await self._handle(str(message.topic), message.payload)
-                        client._client.ack(message.mid, message.qos)
-            except aiomqtt.MqttError as exc:
-                log.warning("controller lost the broker (%s); reconnecting", exc)
-            finally:
-                self.connected.clear()
-            await asyncio.sleep(backoff + random.random() * backoff)
-            backoff = min(backoff * 2, 10)
-
-    async def _handle(self, topic_name: str, payload: Any) -> None:
+        sweeper = asyncio.create_task(self._sweep_forever(), name="controller-sweep")
         try:
-            router_id, leaf = topics.split_topic(topic_name)
-            data = topics.decode(payload)
-        except topics.BadMessage as exc:
-            log.warning("ignored a bad message on %s: %s", topic_name, exc)
-            return
-        router = await find_router(self._db, router_id)
-        if router is None:
-            log.warning("message on %s from an unknown router", topic_name)
-            return
-        if leaf == "status":
-            await self._on_status(router, data)
-        elif leaf == "evt":
-            await self._on_event(router, data)
+            await self.consumer.run()
+        finally:
+            sweeper.cancel()
 
-    async def _on_status(self, router: Router, data: dict[str, Any]) -> None:
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _on_status(self, message: Delivery) -> None:
+        router, data = await contract_message(self._db, message)
         online = data.get("online")
         if not isinstance(online, bool):
-            log.warning("status from %s without a boolean 'online'", router.router_id)
-            return
-        await self._db.execute(
-            queries.record_status, router.merchant_id, router.router_id, online, data
+            raise Refused("bad_field", "status without a boolean 'online'")
+        was = await self._db.fetchval(
+            queries.record_status_transition, router.merchant_id, router.router_id, online, data
         )
-        log.info("router %s is %s", router.router_id, "online" if online else "offline")
+        if was is not online:  # a transition (or the first status): worth a line in the log
+            log.info(
+                "router %s is %s (was %s)",
+                router.router_id,
+                "online" if online else "offline",
+                "unknown" if was is None else ("online" if was else "offline"),
+            )
 
-    async def _on_event(self, router: Router, data: dict[str, Any]) -> None:
+    async def _on_event(self, message: Delivery) -> None:
+        router, data = await contract_message(self._db, message)
         kind = data.get("type")
         if kind not in topics.EVENT_TYPES:
-            log.warning("event of unknown type %r from %s", kind, router.router_id)
-            return
+            raise Refused("unknown_event", f"event of unknown type {str(kind)[:40]!r}")
         await self._db.execute(
             queries.insert_event, router.merchant_id, router.router_id, kind, data
         )
         log.info("router %s reported %s", router.router_id, kind)
         if kind == "nds_restarted" and self._on_nds_restarted is not None:
             await self._on_nds_restarted(router)
+
+    # -- offline without a Last Will ------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_every)
+            try:
+                await self.sweep()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.error("offline sweep failed (will try again): %r", exc)
+
+    async def sweep(self) -> None:
+        """Mark routers silent for HEARTBEAT_TIMEOUT offline; alert once for those offline for
+        OFFLINE_ALERT. Replicas may sweep at once: each transition is returned to one of them."""
+        for row in await self._db.fetch(queries.mark_silent_offline, HEARTBEAT_TIMEOUT):
+            log.warning(
+                "router %s is offline (nothing heard for %d s)", row["router_id"], HEARTBEAT_TIMEOUT
+            )
+        for row in await self._db.fetch(
+            queries.offline_too_long, OFFLINE_ALERT, OFFLINE_ALERT + self._sweep_every
+        ):
+            log.error(
+                "ALERT router %s (%s) has been offline for over %d minutes",
+                row["router_id"],
+                row["name"],
+                OFFLINE_ALERT // 60,
+            )
+
+
+async def contract_message(
+    db: asyncpg.Pool | asyncpg.Connection,
+    message: Delivery,
+    *,
+    known: Callable[[str], Router | None] = lambda _router_id: None,
+) -> tuple[Router, dict[str, Any]]:
+    """The router a message comes from and its payload, or Refused for what breaks the
+    contract (topic, size, JSON, version) or comes from a router we do not know. `known`: a
+    cache to ask before the database."""
+    try:
+        router_id, _leaf = topics.split_topic(message.topic)
+        data = topics.decode(message.payload)
+    except topics.BadMessage as exc:
+        raise Refused(exc.reason, str(exc)) from None
+    router = known(router_id) or await find_router(db, router_id)
+    if router is None:
+        raise Refused("unknown_router", f"no router {router_id!r}")
+    return router, data

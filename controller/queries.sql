@@ -3,7 +3,7 @@ SELECT r.merchant_id, r.router_id, r.store_id, r.name, r.gateway_mac, r.faskey, 
        r.gateway, r.fas_level
 FROM router_directory d
 JOIN routers r ON r.merchant_id = d.merchant_id AND r.router_id = d.router_id
-WHERE d.router_id = $1
+WHERE d.router_id = $1 AND r.revoked_at IS NULL
 
 -- name: insert_directory_entry
 INSERT INTO router_directory (router_id, merchant_id) VALUES ($1, $2)
@@ -14,12 +14,20 @@ INSERT INTO routers (merchant_id, router_id, store_id, name, gateway_mac, faskey
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: list_routers
-SELECT router_id, store_id, name, online, last_seen, gateway, fas_level
-FROM routers WHERE merchant_id = $1 ORDER BY name
+-- `installed`: the router has redeemed an install code (or was given a password directly).
+SELECT router_id, store_id, name, online, last_seen, gateway, fas_level,
+       mqtt_password_hash IS NOT NULL AS installed
+FROM routers WHERE merchant_id = $1 AND revoked_at IS NULL ORDER BY name
 
 -- name: insert_command
 INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)
+
+-- name: resend_command
+-- The same command again after it got no ack: waiting once more, with a new expiry.
+UPDATE router_commands SET status = 'sent', code = NULL, acked_at = NULL, expires_at = $4
+WHERE merchant_id = $1 AND command_id = $2 AND router_id = $3
+RETURNING true
 
 -- name: record_ack
 UPDATE router_commands SET status = $3, code = $4, attempts = $5, acked_at = now()
@@ -32,6 +40,29 @@ WHERE merchant_id = $1 AND command_id = $2 AND status = 'sent'
 -- name: record_status
 UPDATE routers SET online = $3, last_status = $4, last_seen = now()
 WHERE merchant_id = $1 AND router_id = $2
+
+-- name: record_status_transition
+-- A router's status; returns whether it was online before (NULL: never heard from).
+WITH before AS (
+    SELECT online, last_seen FROM routers WHERE merchant_id = $1 AND router_id = $2 FOR UPDATE
+)
+UPDATE routers r SET online = $3, last_status = $4, last_seen = now()
+FROM before
+WHERE r.merchant_id = $1 AND r.router_id = $2
+RETURNING CASE WHEN before.last_seen IS NULL THEN NULL ELSE before.online END
+
+-- name: mark_silent_offline
+-- Routers marked online that nothing was heard from for $1 seconds (no Last Will came).
+UPDATE routers SET online = false
+WHERE online AND last_seen < now() - make_interval(secs => $1)
+RETURNING merchant_id, router_id
+
+-- name: offline_too_long
+-- Routers that went offline between $2 and $1 seconds ago: one alert each per sweep window.
+SELECT merchant_id, router_id, name FROM routers
+WHERE NOT online AND last_seen IS NOT NULL
+      AND last_seen <= now() - make_interval(secs => $1)
+      AND last_seen > now() - make_interval(secs => $2)
 
 -- name: insert_event
 INSERT INTO router_events (merchant_id, router_id, type, payload) VALUES ($1, $2, $3, $4)
@@ -54,3 +85,74 @@ FROM router_commands c
 JOIN router_commands g ON g.merchant_id = c.merchant_id AND g.command_id = $4
 WHERE c.merchant_id = $1 AND c.router_id = $2 AND c.op IN ('auth', 'restore')
       AND c.args ->> 'mac' = $3 AND c.command_id <> $4 AND c.created_at >= g.created_at
+
+-- name: broker_router_accounts
+-- Every router the broker must let in (across merchants: there is one broker).
+SELECT router_id, mqtt_password_hash FROM routers
+WHERE mqtt_password_hash IS NOT NULL AND revoked_at IS NULL
+ORDER BY router_id
+
+-- name: notify_broker_accounts
+SELECT pg_notify('portico_broker_accounts', $1)
+
+-- name: get_router
+SELECT router_id, store_id, name, gateway, fas_level, faskey, online, last_seen,
+       mqtt_password_hash IS NOT NULL AS installed, revoked_at
+FROM routers WHERE merchant_id = $1 AND router_id = $2
+
+-- name: insert_claim
+INSERT INTO router_claims (code_hash, merchant_id, router_id, expires_at)
+VALUES ($1, $2, $3, now() + $4::interval)
+RETURNING expires_at
+
+-- name: void_claims
+-- Codes of a router not redeemed yet stop working (a newer code replaces them, or it is revoked).
+UPDATE router_claims SET voided_at = now()
+WHERE merchant_id = $1 AND router_id = $2 AND redeemed_at IS NULL AND voided_at IS NULL
+
+-- name: redeem_claim
+-- Exactly one of several concurrent redemptions of a code matches: the others wait for its row
+-- lock and then find redeemed_at set.
+UPDATE router_claims c SET redeemed_at = now(), redeemed_from = $2
+FROM routers r
+WHERE c.code_hash = $1 AND c.redeemed_at IS NULL AND c.voided_at IS NULL
+      AND c.expires_at > now()
+      AND r.merchant_id = c.merchant_id AND r.router_id = c.router_id AND r.revoked_at IS NULL
+RETURNING c.merchant_id, c.router_id, r.store_id, r.faskey, r.fas_level
+
+-- name: claim_state
+SELECT c.router_id, c.expires_at, c.expires_at <= now() AS expired, c.redeemed_at, c.voided_at,
+       r.revoked_at
+FROM router_claims c
+JOIN routers r ON r.merchant_id = c.merchant_id AND r.router_id = c.router_id
+WHERE c.code_hash = $1
+
+-- name: set_router_password
+UPDATE routers SET mqtt_password_hash = $3 WHERE merchant_id = $1 AND router_id = $2
+
+-- name: revoke_router
+UPDATE routers SET revoked_at = now(), online = false
+WHERE merchant_id = $1 AND router_id = $2 AND revoked_at IS NULL
+RETURNING router_id
+
+-- name: failed_claim_attempts
+SELECT count(*) FROM claim_attempts
+WHERE client_ip = $1 AND attempted_at > now() - $2::interval
+
+-- name: record_failed_claim
+-- Attempts older than a day count for nothing: they go at the same time.
+WITH old AS (DELETE FROM claim_attempts WHERE attempted_at < now() - interval '1 day')
+INSERT INTO claim_attempts (client_ip) VALUES ($1)
+
+-- name: insert_telemetry
+-- A batch of telemetry events; one already stored (same router, boot and sequence) is skipped.
+INSERT INTO router_telemetry (merchant_id, router_id, boot_id, seq, type, occurred_at,
+                              device_hash, randomized, rssi, data)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                     $6::timestamptz[], $7::text[], $8::boolean[], $9::smallint[], $10::jsonb[])
+ON CONFLICT DO NOTHING
+
+-- name: agent_routers_online
+-- Routers running our agent that the controller believes connected.
+SELECT merchant_id, router_id FROM routers
+WHERE online AND gateway = 'opennds' AND revoked_at IS NULL

@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from argon2 import PasswordHasher
 
-from controller import topics
+from controller import broker_auth, topics
 from controller.commands import (
     Ack,
     CommandFailed,
@@ -22,6 +21,7 @@ from controller.commands import (
     RouterUnreachable,
     store_ack,
 )
+from controller.restore import Restore, RestoreReport, StillWanted, restore_clients
 from kernel.sql import load_queries
 
 __all__ = [
@@ -30,8 +30,12 @@ __all__ = [
     "CommandFailed",
     "CommandSender",
     "GatewayPing",
+    "Restore",
+    "RestoreReport",
     "Router",
+    "RouterRef",
     "RouterUnreachable",
+    "StillWanted",
     "authorize_client",
     "deauth_client",
     "find_router",
@@ -39,7 +43,8 @@ __all__ = [
     "record_gateway_pings",
     "record_router_status",
     "register_router",
-    "restore_client",
+    "reset_router_password",
+    "restore_clients",
 ]
 
 log = logging.getLogger("portico.controller")
@@ -102,14 +107,16 @@ async def register_router(
     gateway: str = "opennds",
     fas_level: int = 1,
 ) -> NewRouter:
-    """Add a router to a store with its own faskey and MQTT password."""
+    """Add a router to a store with its own faskey and MQTT password, known to the caller
+    (tests, the demo, benchmarks); installers get theirs through an install code instead
+    (controller.provisioning)."""
     if gateway not in GATEWAYS:
         raise ValueError(f"gateway must be one of {GATEWAYS}, not {gateway!r}")
     if fas_level not in FAS_LEVELS:
         raise ValueError(f"fas_level must be one of {FAS_LEVELS}, not {fas_level!r}")
     faskey = faskey or secrets.token_hex(32)
-    mqtt_password = mqtt_password or secrets.token_urlsafe(24)
-    password_hash = PasswordHasher().hash(mqtt_password)
+    mqtt_password = mqtt_password or broker_auth.new_password()
+    password_hash = broker_auth.hash_password(mqtt_password)
     async with conn.transaction():
         await conn.execute(queries.insert_directory_entry, router_id, merchant_id)
         await conn.execute(
@@ -124,10 +131,25 @@ async def register_router(
             gateway,
             fas_level,
         )
+        # The broker sync (controller/broker_auth.py) adds the router's account at once.
+        await conn.execute(queries.notify_broker_accounts, router_id)
     router = Router(
         merchant_id, router_id, store_id, name, gateway_mac, faskey, False, gateway, fas_level
     )
     return NewRouter(router, mqtt_password)
+
+
+async def reset_router_password(
+    conn: asyncpg.Connection | asyncpg.Pool, merchant_id: uuid.UUID, router_id: str
+) -> str:
+    """Give a router a new random MQTT password and return it (the demo's simulated routers
+    get theirs at every start); the old password stops working at the broker's next reload."""
+    password = broker_auth.new_password()
+    await conn.execute(
+        queries.set_router_password, merchant_id, router_id, broker_auth.hash_password(password)
+    )
+    await conn.execute(queries.notify_broker_accounts, router_id)
+    return password
 
 
 async def authorize_client(
@@ -148,13 +170,6 @@ async def authorize_client(
 async def record_ack(conn: asyncpg.Connection | asyncpg.Pool, router: Router, ack: Ack) -> None:
     """Store a command's ack (for callers that sent it with `record_ack=False`)."""
     await store_ack(conn, router.ref, ack)
-
-
-async def restore_client(
-    sender: CommandSender, router: Router, *, mac: str, policy: AccessPolicy, custom: str = ""
-) -> Ack:
-    """Re-grant a session we verified before (after openNDS restarted and forgot it)."""
-    return await sender.send(router.ref, "restore", _grant_args(mac, policy, custom))
 
 
 def _grant_args(mac: str, policy: AccessPolicy, custom: str) -> dict[str, Any]:

@@ -14,10 +14,16 @@ ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ACK_STATUSES = frozenset({"done", "error", "rejected", "expired", "duplicate"})
 EVENT_TYPES = frozenset({"agent_started", "nds_restarted"})
+TELEMETRY_TYPES = frozenset({"heartbeat", "station", "usage"})
 
 
 class BadMessage(ValueError):
-    """An MQTT message that does not follow the contract."""
+    """An MQTT message that does not follow the contract; `reason` names the rule it breaks
+    (wrong_topic, oversized, malformed, bad_version, bad_field) for the counters."""
+
+    def __init__(self, detail: str, reason: str = "malformed") -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 def topic(router_id: str, leaf: str) -> str:
@@ -30,7 +36,7 @@ def split_topic(name: str) -> tuple[str, str]:
     """`ap/v1/<router>/<leaf>` -> (router, leaf); BadMessage for anything else."""
     parts = name.split("/")
     if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != ROOT or not ROUTER_ID.match(parts[2]):
-        raise BadMessage(f"topic {name!r} is not ap/v1/<router>/<leaf>")
+        raise BadMessage(f"topic {name!r} is not ap/v1/<router>/<leaf>", "wrong_topic")
     return parts[2], parts[3]
 
 
@@ -39,7 +45,7 @@ def decode(payload: bytes | bytearray | str) -> dict[str, Any]:
     if isinstance(payload, str):
         payload = payload.encode()
     if len(payload) > MAX_PAYLOAD:
-        raise BadMessage(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
+        raise BadMessage(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}", "oversized")
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -47,7 +53,7 @@ def decode(payload: bytes | bytearray | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadMessage("payload is not a JSON object")
     if data.get("v") != VERSION:
-        raise BadMessage(f"payload version {data.get('v')!r} is not {VERSION}")
+        raise BadMessage(f"payload version {data.get('v')!r} is not {VERSION}", "bad_version")
     return data
 
 

@@ -32,12 +32,25 @@ class Settings:
     public_portal_url: str = ""
     public_console_url: str = ""
     secret_key: str = field(default="", repr=False)
+    # Broker accounts (docs/broker-security.md). The portal role's MQTT URL, with the portal's
+    # own account (empty: MQTT_URL). How routers reach the broker, given to them when they
+    # redeem an install code (empty: MQTT_URL's host and port, without its credentials).
+    portal_mqtt_url: str = field(default="", repr=False)
+    public_mqtt_url: str = ""
+    # A Mosquitto that Portico administers: it writes portico.passwd and portico.acl into this
+    # folder and sends SIGHUP to the pid in mosquitto_pid_file when they change. Empty: the
+    # broker at MQTT_URL is the operator's to secure.
+    mosquitto_auth_dir: str = ""
+    mosquitto_pid_file: str = ""
     ack_timeout: float = 5.0
     # The wait for a grant (auth, restore): room for several of openNDS's ~1 s tries when its
     # binauth race refuses a run of them (docs/login-flow.md).
     grant_timeout: float = 12.0
     command_ttl: int = 30
     db_pool_size: int = 10
+    # The controller's MQTT client id: its persistent session (what it has not acked yet is
+    # delivered again after a crash). One per controller process; empty: portico-ctrl-<host>.
+    controller_id: str = ""
     log_level: str = "INFO"
 
     @property
@@ -47,6 +60,14 @@ class Settings:
     @property
     def portal_url(self) -> str:
         return self.public_portal_url or f"http://{_host_for_url(self.bind)}:{self.portal_port}"
+
+    @property
+    def portal_broker_url(self) -> str:
+        return self.portal_mqtt_url or self.mqtt_url
+
+    @property
+    def router_broker_url(self) -> str:
+        return self.public_mqtt_url or self.mqtt_url
 
     @property
     def console_url(self) -> str:
@@ -81,7 +102,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
     }
     settings = Settings(**values)
-    return _check_secrets(_check_waits(settings))
+    return _check_secrets(_check_waits(_check_broker_admin(settings)))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -120,6 +141,20 @@ def _check_waits(settings: Settings) -> Settings:
     if not settings.ack_timeout <= settings.grant_timeout <= 60:
         raise ConfigError(
             "PORTICO_GRANT_TIMEOUT must be between PORTICO_ACK_TIMEOUT and 60 seconds"
+        )
+    return settings
+
+
+def _check_broker_admin(settings: Settings) -> Settings:
+    if bool(settings.mosquitto_auth_dir) != bool(settings.mosquitto_pid_file):
+        raise ConfigError(
+            "PORTICO_MOSQUITTO_AUTH_DIR and PORTICO_MOSQUITTO_PID_FILE go together: Portico "
+            "writes the broker's password and ACL files into the one and signals the other"
+        )
+    if settings.mosquitto_auth_dir and not settings.mqtt_url:
+        raise ConfigError(
+            "PORTICO_MOSQUITTO_AUTH_DIR administers the broker at MQTT_URL; without MQTT_URL "
+            "Portico runs (and secures) its own embedded broker"
         )
     return settings
 

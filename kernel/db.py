@@ -107,3 +107,20 @@ async def create_pool(dsn: str, size: int = 10) -> asyncpg.Pool:
         reset=_keep_session,
         command_timeout=30,
     )
+
+
+# Errors that say the database could not be reached or is going away, not that the statement
+# was wrong: the same work may well succeed later, so it is retried, never given up on.
+_TRANSIENT = (
+    OSError,  # ConnectionError included
+    TimeoutError,
+    asyncpg.InterfaceError,  # a connection closed under us, a pool closing
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: too many connections, disk full
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error is about reaching the database rather than the data."""
+    return isinstance(exc, _TRANSIENT)

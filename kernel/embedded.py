@@ -30,7 +30,8 @@ import socket
 import subprocess
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -122,9 +123,14 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
             f"the embedded PostgreSQL in {pgdata} did not start ({exc}); its log is "
             f"{pgdata / 'log'}"
         ) from exc
-    url = f"postgresql://postgres@/postgres?host={pgdata}"
+    url = embedded_postgres_url(data_dir)
     log.info("using embedded PostgreSQL %d, data in %s", TARGET_POSTGRES_VERSION, pgdata)
     return url, server
+
+
+def embedded_postgres_url(data_dir: Path) -> str:
+    """The URL of a data folder's embedded PostgreSQL (its Unix socket is in the folder)."""
+    return f"postgresql://postgres@/postgres?host={(data_dir / 'postgres').resolve()}"
 
 
 def _pgdata_version(pgdata: Path) -> int | None:
@@ -251,10 +257,21 @@ class PrivateMosquitto:
     the main thread (Linux PR_SET_PDEATHSIG).
     """
 
-    def __init__(self, binary: str, data_dir: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        binary: str,
+        data_dir: Path,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+    ) -> None:
         self.binary = binary
         self.host = host
         self.port = port or free_port(host)
+        self.password_file = password_file
+        self.acl_file = acl_file
         self.state_dir = (data_dir / MOSQUITTO_DIR).resolve()
         self.config_path = self.state_dir / "mosquitto.conf"
         self.pid_path = self.state_dir / "mosquitto.pid"
@@ -273,7 +290,15 @@ class PrivateMosquitto:
                 f"{self.host}:{self.port} is in use by another program; choose another "
                 "PORTICO_EMBEDDED_MQTT_PORT, or unset it to get a free port"
             )
-        self.config_path.write_text(mosquitto_config(self.port, self.state_dir, host=self.host))
+        self.config_path.write_text(
+            mosquitto_config(
+                self.port,
+                self.state_dir,
+                host=self.host,
+                password_file=self.password_file,
+                acl_file=self.acl_file,
+            )
+        )
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)],
             stdin=subprocess.DEVNULL,
@@ -311,6 +336,13 @@ class PrivateMosquitto:
                 self.stop()
                 raise EmbeddedError(f"the private Mosquitto did not listen within {timeout:.0f} s")
             await asyncio.sleep(0.05)
+
+    def reload(self) -> None:
+        """Make the broker read its password and ACL files again (SIGHUP). Mosquitto then
+        disconnects every client whose account is gone or whose password changed."""
+        if self.process is None or self.process.poll() is not None:
+            raise EmbeddedError("the private Mosquitto is not running: cannot reload it")
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process is None:
@@ -382,28 +414,56 @@ def private_mosquitto(binary: str, data_dir: Path, port: int = 0) -> Iterator[st
 # ---------------------------------------------------------------------------- the broker choice
 
 
-@contextlib.asynccontextmanager
-async def embedded_broker(data_dir: Path, port: int = 0) -> AsyncIterator[str]:
-    """The private Mosquitto if installed, else amqtt, for the context; yield its URL.
+@dataclass(frozen=True)
+class EmbeddedBroker:
+    """The running embedded broker. `reload`: make it read its password and ACL files again
+    (None on amqtt, which has neither)."""
 
-    port 0 means a free loopback port.
+    url: str  # without credentials
+    host: str
+    port: int
+    reload: Callable[[], None] | None
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker(
+    data_dir: Path,
+    port: int = 0,
+    *,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
+) -> AsyncIterator[EmbeddedBroker]:
+    """The private Mosquitto if installed, else amqtt, for the context.
+
+    port 0 means a free loopback port. With `password_file` (written by the caller before,
+    with `acl_file`) the private Mosquitto lets in only its accounts; amqtt ignores both and
+    lets anyone in (a warning says so).
     """
     binary = mosquitto_binary()
     if binary is None:
-        async with amqtt_broker(port or free_port()) as url:
-            yield url
+        port = port or free_port()
+        async with amqtt_broker(port) as url:
+            if password_file is not None:
+                log.warning(
+                    "amqtt enforces no per-router accounts or ACLs: any client may publish and "
+                    "subscribe to any router's topics; install Mosquitto to get them"
+                )
+            yield EmbeddedBroker(url, "127.0.0.1", port, None)
         return
-    broker = PrivateMosquitto(binary, data_dir, port)
+    broker = PrivateMosquitto(
+        binary, data_dir, port, password_file=password_file, acl_file=acl_file
+    )
     broker.start()  # in this (the main) thread: see PrivateMosquitto
     try:
         await broker.ready()
         log.info(
-            "started the embedded MQTT broker: private Mosquitto (%s) at %s, data in %s",
+            "started the embedded MQTT broker: private Mosquitto (%s) at %s, data in %s%s",
             binary,
             broker.url,
             broker.state_dir,
+            "; accounts and ACLs from PostgreSQL" if password_file else "",
         )
-        yield broker.url
+        yield EmbeddedBroker(broker.url, broker.host, broker.port, broker.reload)
     finally:
         await asyncio.to_thread(broker.stop)
         log.info("stopped the private Mosquitto")

@@ -22,8 +22,7 @@ INSERT INTO portal_sessions (merchant_id, session_id, store_id, router_id, devic
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(mins => $11))
 
 -- name: active_sessions_of_router
-SELECT session_id, client_mac,
-       ceil(extract(epoch FROM expires_at - now()) / 60)::integer AS minutes_left
+SELECT session_id, client_mac, expires_at
 FROM portal_sessions
 WHERE merchant_id = $1 AND router_id = $2 AND status = 'active' AND expires_at > now()
       AND client_mac IS NOT NULL

@@ -6,20 +6,23 @@ import hashlib
 import hmac
 import logging
 import uuid
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, dataclass
 
 import asyncpg
 
 import analytics.services as analytics
 from controller.services import (
     AccessPolicy,
-    CommandFailed,
     CommandSender,
+    Restore,
+    RestoreReport,
     Router,
+    RouterRef,
+    StillWanted,
     authorize_client,
     find_router,
     record_ack,
-    restore_client,
+    restore_clients,
 )
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
@@ -246,35 +249,59 @@ async def click_through(
     return session_id
 
 
-async def restore_sessions(db: asyncpg.Pool, sender: CommandSender, router: Router) -> int:
-    """After openNDS on `router` restarted, re-grant its active sessions; return how many."""
+async def restore_sessions(
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    router: Router,
+    *,
+    first_pause: float = 1.0,
+) -> RestoreReport:
+    """After openNDS on `router` restarted, re-grant its active sessions, retrying each until
+    it is settled or its session ends (controller.restore); return how each ended."""
     row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
     sessions = await db.fetch(
         queries.active_sessions_of_router, router.merchant_id, router.router_id
     )
     if row is None or not sessions:
-        return 0
-    portal = StorePortal(**dict(row))
-    restored = 0
-    for session in sessions:
-        policy = replace(portal.policy, minutes=max(1, session["minutes_left"]))
-        try:
-            ack = await restore_client(
-                sender,
-                router,
-                mac=session["client_mac"],
-                policy=policy,
-                custom=session["session_id"].hex[:16],
-            )
-        except CommandFailed as exc:
-            log.error("could not restore sessions on %s: %s", router.router_id, exc)
-            break  # the router is not answering; it will report nds_restarted again
-        if ack.ok:
-            restored += 1
-        else:
-            log.warning("router %s did not restore a session: %s", router.router_id, ack.code)
-    log.info("restored %d of %d sessions on %s", restored, len(sessions), router.router_id)
-    return restored
+        return RestoreReport()
+    policy = StorePortal(**dict(row)).policy
+    restores = [
+        Restore(
+            key=session["session_id"].hex[:16],
+            mac=session["client_mac"],
+            ends_at=session["expires_at"],
+            up_kbps=policy.up_kbps,
+            down_kbps=policy.down_kbps,
+            up_quota_kb=policy.up_quota_kb,
+            down_quota_kb=policy.down_quota_kb,
+        )
+        for session in sessions
+    ]
+    report = await restore_clients(
+        sender,
+        router.ref,
+        restores,
+        still_wanted=_session_needs(db),
+        first_pause=first_pause,
+    )
+    log.info(
+        "restored %d of %d sessions on %s (%s)",
+        report.count("restored"),
+        len(sessions),
+        router.router_id,
+        report.summary(),
+    )
+    return report
+
+
+def _session_needs(db: asyncpg.Pool) -> StillWanted:
+    async def needs(router: RouterRef, mac: str) -> bool:
+        found = await db.fetchval(
+            queries.client_has_active_session, router.merchant_id, router.router_id, mac
+        )
+        return bool(found)
+
+    return needs
 
 
 def impression_signature(secret_key: str, *parts: str) -> str:

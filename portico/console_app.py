@@ -12,10 +12,12 @@ from aiohttp import web
 
 import accounts.messages
 import analytics.messages
+import controller.messages
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import CATALOG, console_session, error_pages, login_required, merge_catalogs
 from analytics import views as analytics_views
+from controller import console as controller_console
 from kernel.config import Settings
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
 
@@ -29,8 +31,10 @@ def make_console_app(settings: Settings, db: asyncpg.Pool) -> web.Application:
     app = web.Application(middlewares=[security_headers, error_pages, console_session])
     app[SETTINGS] = settings
     app[DB] = db
-    app[TEMPLATES] = make_templates("accounts", "analytics")
-    app[CATALOG] = merge_catalogs(accounts.messages.MESSAGES, analytics.messages.MESSAGES)
+    app[TEMPLATES] = make_templates("accounts", "analytics", "controller")
+    app[CATALOG] = merge_catalogs(
+        accounts.messages.MESSAGES, analytics.messages.MESSAGES, controller.messages.MESSAGES
+    )
     add_routes(app.router)
     app.cleanup_ctx.append(_purge_periodically)
     return app
@@ -43,6 +47,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login.add_route("POST", account_views.login)
     router.add_post("/logout", account_views.logout, name="logout")
     router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
+    controller_console.add_routes(router)
     router.add_get("/healthz", healthz, name="healthz")
 
 

@@ -12,7 +12,7 @@ import asyncpg
 import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
-from controller.services import find_router, register_router
+from controller.services import find_router, register_router, reset_router_password
 from kernel.config import Settings
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
 from simulators.router import SimulatedRouter
@@ -148,8 +148,19 @@ class RunningRouter:
     sim: SimulatedRouter | WifidogGateway
 
 
+async def demo_passwords(db: asyncpg.Pool, merchant_id: uuid.UUID) -> dict[str, str]:
+    """A new broker password for each demo router that runs our agent: the simulated routers
+    log in to the broker with their own accounts, as real ones do (only hashes are stored, so
+    the demo makes new ones at every start)."""
+    return {
+        demo.router_id: await reset_router_password(db, merchant_id, demo.router_id)
+        for demo in DEMO_ROUTERS
+        if demo.gateway == "opennds" and demo.agent
+    }
+
+
 async def start_fleet(
-    settings: Settings, db: asyncpg.Pool, host: str = "127.0.0.1"
+    settings: Settings, db: asyncpg.Pool, passwords: dict[str, str], host: str = "127.0.0.1"
 ) -> list[RunningRouter]:
     fleet = []
     try:
@@ -171,7 +182,7 @@ async def start_fleet(
                 sim = SimulatedRouter(
                     demo.router_id,
                     mqtt_url=settings.mqtt_url,
-                    password="demo",  # noqa: S106 - the embedded broker accepts any password
+                    password=passwords.get(demo.router_id, ""),
                     faskey=router.faskey,
                     portal_url=settings.portal_url,
                     gateway_mac=router.gateway_mac or _demo_gateway_mac(demo.router_id),
@@ -206,9 +217,12 @@ DEMO_REFUSAL_RATE = 0.25
 async def run_demo(settings: Settings) -> None:
     async with infrastructure(settings) as infra:
         async with infra.db.acquire() as conn:
-            await seed(conn)
+            merchant_id = await seed(conn)
+        passwords = await demo_passwords(infra.db, merchant_id)
+        if infra.sync_broker is not None:
+            await infra.sync_broker()  # the broker knows the new passwords before they log in
         async with running_roles(infra, ROLES):
-            fleet = await start_fleet(infra.settings, infra.db)
+            fleet = await start_fleet(infra.settings, infra.db, passwords)
             try:
                 _print_banner(infra.settings, fleet)
                 await wait_for_stop_signal()
@@ -232,6 +246,8 @@ def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
         "",
         f"Merchant console: {settings.console_url}/   login {DEMO_EMAIL} / {DEMO_PASSWORD}",
         f"Portal (what routers redirect to): {settings.portal_url}/fas/<router-id>/",
+        "Add a real router (prints its one-line install command), in another terminal:",
+        f"  .venv/bin/portico router add --store '{DEMO_STORES[1][0]}'",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -9,19 +9,23 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from controller import device_routes, telemetry
 from controller.listener import FleetListener
 from controller.services import CommandSender, Router
+from controller.telemetry import TelemetryIngest
 from kernel.config import Settings
 from kernel.db import create_pool, migrate
 from kernel.embedded import (
+    EmbeddedError,
     data_dir_lock,
-    embedded_broker,
+    embedded_postgres_url,
     mosquitto_binary,
     start_embedded_postgres,
 )
@@ -29,6 +33,7 @@ from portal import online as portal_online
 from portal import services as portal_services
 from portal import wifidog_store
 from portal.app import make_portal_app
+from portico import broker
 
 log = logging.getLogger("portico")
 
@@ -44,6 +49,8 @@ class Infrastructure:
     settings: Settings  # with database_url and mqtt_url filled in
     db: asyncpg.Pool
     amqtt: bool  # the broker is the embedded amqtt fallback (no Mosquitto installed)
+    # Write the embedded broker's accounts now (portico.broker); None with MQTT_URL.
+    sync_broker: Callable[[], Awaitable[object]] | None = None
 
 
 @contextlib.asynccontextmanager
@@ -62,20 +69,46 @@ async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
                 start_embedded_postgres, settings.data_dir
             )
             stack.callback(server.cleanup)
-        mqtt_url = settings.mqtt_url
-        if mqtt_url:
-            log.info("using the MQTT broker from MQTT_URL")
-        else:
-            mqtt_url = await stack.enter_async_context(
-                embedded_broker(settings.data_dir, settings.embedded_mqtt_port)
-            )
         applied = await migrate(database_url)
         log.info("database schema up to date (%d migrations applied now)", len(applied))
         db = await create_pool(database_url, size=settings.db_pool_size)
         stack.push_async_callback(db.close)
-        settled = replace(settings, database_url=database_url, mqtt_url=mqtt_url)
+        # The embedded broker's accounts come from the database: it starts after migrating.
+        if settings.mqtt_url:
+            log.info("using the MQTT broker from MQTT_URL")
+            urls = broker.external(settings)
+        else:
+            urls = await stack.enter_async_context(broker.embedded(settings, db, database_url))
+        settled = replace(
+            settings,
+            database_url=database_url,
+            mqtt_url=urls.controller,
+            portal_mqtt_url=urls.portal,
+            public_mqtt_url=urls.public,
+        )
         amqtt = not settings.mqtt_url and mosquitto_binary() is None
-        yield Infrastructure(settled, db, amqtt=amqtt)
+        yield Infrastructure(settled, db, amqtt=amqtt, sync_broker=urls.sync)
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A small pool on the platform's database, for a one-off command (`portico router …`):
+    DATABASE_URL; or the embedded PostgreSQL, joined while a running Portico holds the data
+    folder (`make run` in another terminal), else started for the command."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = settings.database_url
+        if not url:
+            try:
+                stack.enter_context(data_dir_lock(settings.data_dir))
+            except EmbeddedError:
+                url = embedded_postgres_url(settings.data_dir)  # the running Portico's
+            else:
+                url, server = await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+                stack.callback(server.cleanup)
+        await migrate(url)
+        db = await create_pool(url, size=2)
+        stack.push_async_callback(db.close)
+        yield db
 
 
 async def _serve_app(
@@ -109,17 +142,30 @@ async def running_roles(
     async with contextlib.AsyncExitStack() as stack:
         # One command sender serves both roles when they share a process.
         if "controller" in roles or "portal" in roles:
-            sender = await _command_sender(stack, infra)
+            # With the portal's account when it serves the portal (it only sends commands).
+            url = settings.portal_broker_url if "portal" in roles else settings.mqtt_url
+            sender = await _command_sender(stack, infra, url)
         if "controller" in roles:
-            restoring: set[asyncio.Task[int]] = set()
+            await stack.enter_async_context(broker.administered(settings, infra.db))
+        if "controller" in roles:
+            restoring: dict[str, asyncio.Task[object]] = {}
 
             async def on_nds_restarted(router: Router) -> None:
-                # In the background: the listener must not wait for a whole router's acks.
-                task = asyncio.create_task(
-                    portal_services.restore_sessions(infra.db, sender, router)
+                # In the background: the listener must not wait for a whole router's acks. A
+                # new restart makes the restores still retrying for the last one pointless.
+                earlier = restoring.pop(router.router_id, None)
+                if earlier is not None:
+                    earlier.cancel()
+                task: asyncio.Task[object] = asyncio.create_task(
+                    portal_services.restore_sessions(infra.db, sender, router),
+                    name=f"restore-{router.router_id}",
                 )
-                restoring.add(task)
-                task.add_done_callback(restoring.discard)
+                restoring[router.router_id] = task
+                task.add_done_callback(
+                    lambda done, rid=router.router_id: _restore_finished(restoring, rid, done)
+                )
+
+            stack.push_async_callback(_cancel_all, restoring)
 
             listener = FleetListener(
                 settings.mqtt_url,
@@ -127,13 +173,17 @@ async def running_roles(
                 # amqtt, the fallback embedded broker, has no shared subscriptions.
                 shared_group=None if infra.amqtt else "ctrl",
                 on_nds_restarted=on_nds_restarted,
+                client_id=settings.controller_id or None,
+                routes={"tele": TelemetryIngest(infra.db, settings.secret_key).handle},
+                # A broker that restarted dropped what routers sent until we subscribed again.
+                on_resubscribed=lambda lost_at: telemetry.request_resend(sender, infra.db, lost_at),
             )
             task = asyncio.create_task(listener.run(), name="controller")
             stack.push_async_callback(_cancel, task)
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:
-            app = make_portal_app(settings, infra.db, sender)
+            app = portal_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.portal_port, reuse_port)
             purge = asyncio.create_task(wifidog_store.purge_tokens_forever(infra.db))
             stack.push_async_callback(_cancel, purge)
@@ -147,9 +197,18 @@ async def running_roles(
         yield
 
 
-async def _command_sender(stack: contextlib.AsyncExitStack, infra: Infrastructure) -> CommandSender:
+def portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> web.Application:
+    """The portal app with the routers' install endpoints (owned by the controller) mounted."""
+    app = make_portal_app(settings, db, sender)
+    app.add_routes(device_routes.routes)
+    return app
+
+
+async def _command_sender(
+    stack: contextlib.AsyncExitStack, infra: Infrastructure, mqtt_url: str
+) -> CommandSender:
     sender = CommandSender(
-        infra.settings.mqtt_url,
+        mqtt_url,
         infra.db,
         ack_timeout=infra.settings.ack_timeout,
         grant_timeout=infra.settings.grant_timeout,
@@ -162,7 +221,21 @@ async def _command_sender(stack: contextlib.AsyncExitStack, infra: Infrastructur
     return sender
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+def _restore_finished(
+    restoring: dict[str, asyncio.Task[object]], router_id: str, task: asyncio.Task[object]
+) -> None:
+    if restoring.get(router_id) is task:
+        del restoring[router_id]
+    if not task.cancelled() and task.exception() is not None:
+        log.error("restoring sessions on %s failed", router_id, exc_info=task.exception())
+
+
+async def _cancel_all(tasks: dict[str, asyncio.Task[object]]) -> None:
+    for task in list(tasks.values()):
+        await _cancel(task)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -194,6 +267,8 @@ async def serve_workers(settings: Settings, roles: tuple[str, ...], workers: int
             **os.environ,
             "DATABASE_URL": infra.settings.database_url,
             "MQTT_URL": infra.settings.mqtt_url,
+            "PORTICO_PORTAL_MQTT_URL": infra.settings.portal_mqtt_url,
+            "PORTICO_PUBLIC_MQTT_URL": infra.settings.public_mqtt_url,
             # The workers sign with the same key (a dev key lives in the data folder).
             "PORTICO_SECRET_KEY": infra.settings.secret_key,
         }

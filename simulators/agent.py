@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 from controller import topics
 from portal.fas import sha256_hex
-from simulators.opennds import OpenNds
+from simulators.opennds import NOT_STARTED, OpenNds
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _HID = re.compile(r"^[0-9a-f]{64}$")
@@ -26,6 +27,7 @@ WAIT_DEFAULT_MS = 4000  # WAIT_DEFAULT
 ACK_MARGIN = 0.3  # seconds, ACK_MARGIN
 DUP_KEEP = 256  # DUP_KEEP
 MAX_DEPTH = 8  # MAX_DEPTH: JSON nesting accepted in a command
+SENT_KEEP = 2000  # events kept for tele_resend (the agent keeps SPOOL_MAX_KB of them)
 
 
 class AgentModel:
@@ -35,6 +37,50 @@ class AgentModel:
         self.nds = nds
         self.pauses = pauses
         self._handled: OrderedDict[str, str] = OrderedDict()  # command id -> first status
+        # init_tele: the event ids' epoch (boot id digits + 4 random ones) and sequence.
+        self.epoch = secrets.token_hex(6)
+        self.seq = 0
+        self.sent: deque[tuple[int, bytes]] = deque(maxlen=SENT_KEEP)  # tele.spool.sent
+        self.resend: list[bytes] = []  # what the last tele_resend asked for
+
+    def tele(self, kind: str, **fields: Any) -> bytes:
+        """tele: one telemetry event, numbered; kept as sent (the model has no outage)."""
+        self.seq += 1
+        ts = int(time.time())
+        event = {"v": 1, "id": f"{self.epoch}-{self.seq}", "type": kind, "ts": ts, **fields}
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        self.sent.append((ts, payload))
+        return payload
+
+    def telemetry(self, agent: str, fw: str) -> list[bytes]:
+        """tele_usage then tele_heartbeat: what one heartbeat spools (no stations: the
+        simulated router has no radio)."""
+        events = [
+            self.tele(
+                "usage",
+                mac=client.mac,
+                state=client.state,
+                down_kb=0,
+                up_kb=0,
+                session_start=0,
+                last_active=0,
+            )
+            for client in list(self.nds.clients.values())
+        ]
+        events.append(
+            self.tele(
+                "heartbeat",
+                uptime_s=int(time.monotonic()),
+                load=[0.0, 0.0, 0.0],
+                clients=len(self.nds.clients),
+                stations=0,
+                agent=agent,
+                fw=fw,
+                nds="11.0.0",
+                spool_dropped=0,
+            )
+        )
+        return events
 
     async def handle_command(self, payload: bytes, queued: float = 0.0) -> dict[str, Any]:
         """handle_message: one payload in, one ack out, in the shell agent's order of checks.
@@ -79,6 +125,8 @@ class AgentModel:
         )
         if op == "ping":
             return ack(command_id, "done", "ok")
+        if op == "tele_resend":
+            return self._tele_resend(command_id, args)
         if op in ("auth", "restore"):
             return await self._grant(command_id, op, args, retry_until)
         if op == "deauth":
@@ -103,6 +151,11 @@ class AgentModel:
         attempts = 0
         while True:
             client = self.nds.ndsctl_json(mac)
+            if client is None:  # client_info failed: ndsctl cannot connect (yet)
+                if not await self._back_off(attempts, retry_until):
+                    message = f"openNDS refused {attempts} times; last: ndsctl json: {NOT_STARTED}"
+                    return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
+                continue
             if not client.get("token") and (op == "auth" or attempts > 0):
                 return ack(command_id, "rejected", "no_client", attempts=attempts)
             if hid is not None and sha256_hex(client["token"]) != hid:
@@ -117,6 +170,14 @@ class AgentModel:
             if not await self._back_off(attempts, retry_until):
                 message = f"openNDS refused {attempts} times; last: ndsctl auth: {result.output}"
                 return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
+
+    def _tele_resend(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        """op_tele_resend: what was sent since args.since goes out again (`resend`)."""
+        since = args.get("since")
+        if not _is_count(since, 10**12 - 1):
+            return ack(command_id, "rejected", "bad_args")
+        self.resend = [payload for ts, payload in self.sent if ts >= since]  # type: ignore[operator]
+        return ack(command_id, "done", "ok", f"{len(self.resend)} events sent again")
 
     async def _back_off(self, attempts: int, retry_until: float) -> bool:
         """back_off: a short pause for the first five tries, then a longer one, while the
@@ -140,7 +201,8 @@ class AgentModel:
             result = self.nds.ndsctl_deauth(mac)
             if result.exit_code == 0:
                 return ack(command_id, "done", "ok", attempts=attempts)
-            if self.nds.ndsctl_json(mac).get("state") != "Authenticated":
+            client = self.nds.ndsctl_json(mac)
+            if client is not None and client.get("state") != "Authenticated":
                 return ack(
                     command_id, "done", "ok", "client was not authenticated", attempts=attempts
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import parse_qsl
@@ -100,6 +101,10 @@ class OpenNds:
         self.refusals = RefusalModel(refusal_rate, refusal_run, rng or random.SystemRandom())
         self.faskey = faskey
         self.clients: dict[str, SimClient] = {}
+        self._ready_at = 0.0  # time.monotonic() from when ndsctl connects (restart)
+        # binauth_log.sh's authlog: MAC -> session end (unix s, 0 = none) of each grant, which
+        # auth_restore (libopennds.sh) reads after a restart.
+        self.authlog: dict[str, int] = {}
 
     @property
     def refusal_rate(self) -> float:
@@ -130,8 +135,16 @@ class OpenNds:
                 return client
         return None
 
-    def ndsctl_json(self, mac: str) -> dict[str, str]:
-        """ndsctl_json_one (src/util.c): the client's fields, or {} for one it does not hold."""
+    def ndsctl_ready(self) -> bool:
+        """Whether ndsctl can connect: after a start, main_loop (src/main.c) sets up the
+        firewall and the web server before thread_ndsctl listens on its socket."""
+        return time.monotonic() >= self._ready_at
+
+    def ndsctl_json(self, mac: str) -> dict[str, str] | None:
+        """ndsctl_json_one (src/util.c): the client's fields, or {} for one it does not hold;
+        None while ndsctl cannot connect (connect_to_server, src/ndsctl.c: exit 3)."""
+        if not self.ndsctl_ready():
+            return None
         client = self.clients.get(mac)
         if client is None:
             return {}
@@ -154,9 +167,19 @@ class OpenNds:
         already authenticated look the same.
         """
         param = ",".join(str(v) for v in (mac, minutes, up, down, up_quota, down_quota, custom))
+        if not self.ndsctl_ready():
+            return Ndsctl(3, NOT_STARTED)
         client = self.find_by_any(mac)
         if client is None or client.authenticated or self.refusals.refuse():
             return Ndsctl(1, f"Failed to authenticate client {param}.")
+        self._grant(client, minutes, up, down, up_quota, down_quota)
+        return Ndsctl(0, f"Client {param} authenticated.")
+
+    def _grant(
+        self, client: SimClient, minutes: int, up: int, down: int, up_quota: int, down_quota: int
+    ) -> None:
+        """auth_change_state to Authenticated; binauth_log.sh appends `<b64 mac>=<session end>`
+        to its authlog."""
         client.authenticated = True
         client.grant = {
             "minutes": minutes,
@@ -165,21 +188,47 @@ class OpenNds:
             "up_quota_kb": up_quota,
             "down_quota_kb": down_quota,
         }
-        return Ndsctl(0, f"Client {param} authenticated.")
+        self.authlog[client.mac] = int(time.time()) + minutes * 60 if minutes else 0
 
     def ndsctl_deauth(self, mac: str) -> Ndsctl:
-        """ndsctl_deauth: auth_change_state (src/auth.c) deletes an Authenticated client."""
+        """ndsctl_deauth: auth_change_state (src/auth.c) deletes an Authenticated client (and
+        binauth_log.sh logs the deauth, so auth_restore leaves it out)."""
+        if not self.ndsctl_ready():
+            return Ndsctl(3, NOT_STARTED)
         client = self.clients.get(mac)
         if client is None or not client.authenticated:
             return Ndsctl(1, f"Client {mac} not found.")
         del self.clients[mac]
+        self.authlog.pop(mac, None)
         return Ndsctl(0, f"Client {mac} deauthenticated.")
 
-    def restart(self) -> None:
-        """openNDS restarted: grants are gone, and each client comes back with a new token."""
+    def restart(self, ready_after: float = 0.0) -> None:
+        """openNDS restarted: grants are gone, each client comes back with a new token, and
+        ndsctl cannot connect for `ready_after` seconds (4-18 s on a real openNDS 11)."""
+        self._ready_at = time.monotonic() + ready_after
         for client in self.clients.values():
             client.authenticated, client.grant = False, {}
             client.token = secrets.token_hex(4)
+
+    def auth_restore(self) -> int:
+        """auth_restore (libopennds.sh), run by main_loop in the background after a start: once
+        openNDS's heartbeat shows (up to 15 s), each client of the authlog whose session has not
+        ended gets a preemptive_auth file, which fw_refresh_client_list (src/auth.c) grants at
+        its next checkinterval (15 s) with what is left of the session and openNDS's *global*
+        rates and quotas, not the store's. Returns how many clients it let through."""
+        now = int(time.time())
+        restored = 0
+        for mac, session_end in self.authlog.items():
+            client = self.clients.get(mac)
+            if client is None or client.authenticated or (session_end and session_end <= now):
+                continue
+            minutes = max(1, (session_end - now) // 60) if session_end else 0
+            self._grant(client, minutes, 0, 0, 0, 0)
+            restored += 1
+        return restored
+
+
+NOT_STARTED = "ndsctl: opennds probably not yet started (Error: Connection refused)"
 
 
 def uh_urlencode(text: str) -> str:

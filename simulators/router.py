@@ -17,6 +17,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import aiomqtt
@@ -90,7 +91,10 @@ class SimulatedRouter:
         self._task: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
         self._stop = asyncio.Event()
+        self._jobs: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
+        self.nds_poll = 1.0  # check_nds: seconds between ndsctl_answers while waiting
+        self.nds_ready_wait = 90.0  # NDS_READY_WAIT
         self.authmon = AuthmonModel(
             self.nds,
             url=f"{self.portal_url}/fas/{router_id}/",
@@ -137,8 +141,47 @@ class SimulatedRouter:
         """Where openNDS sends this captive client: the portal with `fas=` (not %-encoded)."""
         return self.gateway.splash_redirect(client, origin_url)
 
-    def restart_nds(self) -> None:
-        self.nds.restart()
+    def restart_nds(
+        self, ready_after: float = 0.0, self_restore_after: float | None = None
+    ) -> None:
+        """openNDS restarts: its grants are gone and ndsctl answers only after `ready_after`
+        seconds. The agent then reports `nds_restarted` (check_nds). With `self_restore_after`,
+        openNDS's own auth_restore re-grants its authlog's clients that many seconds after the
+        restart (15-30 s on a real openNDS), with its global rates and quotas."""
+        self.nds.restart(ready_after)
+        if self._client is None or self._stop.is_set():
+            return
+        self._background(self._check_nds(), "check-nds")
+        if self_restore_after is not None:
+            self._background(self._auth_restore(self_restore_after), "auth-restore")
+
+    def _background(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(job, name=f"sim-{name}-{self.router_id}")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        task.add_done_callback(_log_failure)
+
+    async def _check_nds(self) -> None:
+        """check_nds in portico-agent: after openNDS's pid changed, ask ndsctl every second
+        (ndsctl_answers) and report nds_restarted once it answers, or after NDS_READY_WAIT."""
+        since = time.monotonic()
+        while True:
+            if self.nds.ndsctl_ready() or time.monotonic() - since >= self.nds_ready_wait:
+                break
+            await asyncio.sleep(self.nds_poll)
+        fields = {
+            "type": "nds_restarted",
+            "ts": int(time.time()),
+            "ndsctl": "ready" if self.nds.ndsctl_ready() else "not_ready",
+            "waited_s": int(time.monotonic() - since),
+        }
+        client = self._client
+        if client is not None:
+            await client.publish(topics.topic(self.router_id, "evt"), topics.encode(fields), qos=1)
+
+    async def _auth_restore(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.nds.auth_restore()
 
     # -- agent side ---------------------------------------------------------------------------
 
@@ -175,10 +218,10 @@ class SimulatedRouter:
                         qos=1,
                         retain=True,
                     )
-        if self._task:
-            self._task.cancel()
+        for job in [*self._jobs, *([self._task] if self._task else [])]:
+            job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await job
         if self._runner:
             await self._runner.cleanup()
 
@@ -232,6 +275,19 @@ class SimulatedRouter:
             self.acks.append(ack)
             del self.acks[:-1000]
             await client.publish(topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1)
+            resend, self.agent.resend = self.agent.resend, []
+            for event in resend:  # op_tele_resend
+                await client.publish(topics.topic(self.router_id, "tele"), event, qos=1)
+
+    async def publish_telemetry(self) -> int:
+        """One heartbeat's telemetry (tele_usage, tele_heartbeat, flush_tele); how many."""
+        client = self._client
+        if client is None:
+            return 0
+        events = self.agent.telemetry("portico-simulator/1.0", "simulated")
+        for event in events:
+            await client.publish(topics.topic(self.router_id, "tele"), event, qos=1)
+        return len(events)
 
     def _status(self) -> bytes:
         return topics.encode(
@@ -240,7 +296,7 @@ class SimulatedRouter:
                 "agent": "portico-simulator/1.0",
                 "fw": "simulated",
                 "boot_id": secrets.token_hex(8),
-                "caps": ["auth", "restore", "deauth", "ping"],
+                "caps": ["auth", "restore", "deauth", "ping", "tele_resend"],
                 "ts": int(time.time()),
             }
         )
@@ -296,5 +352,5 @@ class SimulatedRouter:
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+    if not task.cancelled() and task.exception() is not None:  # an MqttError included
         log.error("simulated agent stopped handling commands", exc_info=task.exception())

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import aiomqtt
+import pytest
 
 from kernel.db import create_pool
 from kernel.embedded import mosquitto_binary
@@ -117,6 +119,12 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
     log = platform.log.read_text()
     assert "using embedded PostgreSQL" in log
     assert BROKER_LOG in log
+    if mosquitto_binary():
+        # The broker of `make run` lets in only the accounts Portico wrote (broker-security.md).
+        assert "accounts and ACLs from PostgreSQL" in log
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", platform.mqtt_port, timeout=5):
+                pass
     database_url = f"postgresql://postgres@/postgres?host={(tmp_path / 'postgres').resolve()}"
     db = await create_pool(database_url, size=2)
     try:

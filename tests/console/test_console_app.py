@@ -17,6 +17,7 @@ from accounts.web import SESSION_COOKIE
 from analytics import services as analytics
 from analytics.messages import MESSAGES as ANALYTICS_MESSAGES
 from controller import services as controller
+from controller.messages import MESSAGES as CONTROLLER_MESSAGES
 from kernel.config import Settings
 from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
@@ -289,7 +290,7 @@ async def test_unknown_page_is_a_translated_404_with_security_headers(client: Te
 
 
 def test_every_console_message_has_both_languages() -> None:
-    for catalog in (ACCOUNT_MESSAGES, ANALYTICS_MESSAGES):
+    for catalog in (ACCOUNT_MESSAGES, ANALYTICS_MESSAGES, CONTROLLER_MESSAGES):
         for message_id, texts in catalog.items():
             assert set(texts) == set(LANGUAGES), message_id
 

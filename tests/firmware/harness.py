@@ -118,6 +118,24 @@ if [ -f "$dir/ndsctl.down" ]; then
 fi
 cmd=$1
 shift
+if [ "$cmd" = json ] && [ $# -eq 0 ]; then # ndsctl_json_all: every client, counters in KiB
+	n=$(grep -c . "$dir/clients")
+	printf '{{\n  "client_list_length":"%s",\n  "clients":{{\n' "$n"
+	i=0
+	while read -r mac token state down up; do
+		i=$((i + 1))
+		printf '    "%s":{{\n      "version":"11.0.0",\n' "$mac"
+		printf '      "mac":"%s",\n      "ip":"192.168.1.23",\n' "$mac"
+		printf '      "session_start":"1764000000",\n      "last_active":"1764000100",\n'
+		printf '      "token":"%s",\n      "state":"%s",\n' "$token" "$state"
+		printf '      "download_this_session":"%s",\n' "${{down:-0}}"
+		printf '      "upload_this_session":"%s"\n    }}' "${{up:-0}}"
+		[ "$i" -lt "$n" ] && printf ','
+		printf '\n'
+	done <"$dir/clients"
+	printf '  }}\n}}\n'
+	exit 0
+fi
 param=$(printf '%s,' "$@")
 param=${{param%,}}
 line=$(grep "^$1 " "$dir/clients")
@@ -144,7 +162,7 @@ auth)
 		: >"$dir/ndsctl.refused"
 	elif [ "$3" = Preauthenticated ]; then
 		rm -f "$dir/ndsctl.refused"
-		sed -i "s/^$1 $2 Preauthenticated$/$1 $2 Authenticated/" "$dir/clients"
+		sed -i "s/^$1 $2 Preauthenticated/$1 $2 Authenticated/" "$dir/clients"
 		echo "Client $param authenticated."
 		exit 0
 	fi
@@ -164,7 +182,11 @@ esac
 """
 
 UCI_STUB = r"""#!{sh}
-# Fake uci: records its argv; get/set/commit on a KEY=VALUE file.
+# Fake uci: records its argv; get/set/commit on a KEY=VALUE file (the last line of a key
+# wins), lists in another. `delete` drops an option; `export CONFIG` prints the config's lines
+# (exit 1 when it has none, like uci for a missing config) and `import CONFIG` replaces them
+# with what export printed; `add CONFIG TYPE` makes a section; `get` of a section that has
+# options prints its type.
 dir='{dir}'
 printf '%s\t' "$@" >>"$dir/uci.calls"
 printf '\n' >>"$dir/uci.calls"
@@ -175,23 +197,58 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
+# without CONFIG: keep the lines of FILE that are not of config CONFIG
+without() {{
+	grep -v "^$1\." "$2" >"$2.new"
+	mv "$2.new" "$2"
+}}
 case $1 in
 get)
 	# A list (add_list) prints its values on one line, separated by spaces, like uci.
-	if grep -q "^$2=" "$dir/uci.lists" 2>/dev/null; then
-		grep "^$2=" "$dir/uci.lists" | sed 's/^[^=]*=//' | tr '\n' ' ' | sed 's/ $//'
+	values=$(awk -v k="$2=" 'index($0, k) == 1 {{ print substr($0, length(k) + 1) }}' \
+		"$dir/uci.lists")
+	if [ -n "$values" ]; then
+		printf '%s\n' "$values" | tr '\n' ' ' | sed 's/ $//'
 		echo
 		exit 0
 	fi
-	line=$(grep "^$2=" "$dir/uci.db" | tail -n 1)
+	line=$(awk -v k="$2=" 'index($0, k) == 1' "$dir/uci.db" | tail -n 1)
+	if [ -z "$line" ] && grep -qF "$2." "$dir/uci.db"; then
+		echo "${{2%%.*}}" # a section: its type (here, the config's name)
+		exit 0
+	fi
 	[ -n "$line" ] || exit 1
+	[ -n "${{line#*=}}" ] || exit 1 # deleted
 	printf '%s\n' "${{line#*=}}"
 	;;
 set) printf '%s\n' "$2" >>"$dir/uci.db" ;;
+delete) printf '%s=\n' "$2" >>"$dir/uci.db" ;;
+add)
+	printf '%s.@%s[0].__section=%s\n' "$2" "$3" "$3" >>"$dir/uci.db"
+	echo cfg01
+	;;
 add_list) printf '%s\n' "$2" >>"$dir/uci.lists" ;;
 del_list)
 	grep -vxF -e "$2" "$dir/uci.lists" >"$dir/uci.lists.new"
 	mv "$dir/uci.lists.new" "$dir/uci.lists"
+	;;
+export)
+	{{
+		grep "^$2\." "$dir/uci.db" | sed 's/^/db /'
+		grep "^$2\." "$dir/uci.lists" | sed 's/^/list /'
+	}} >"$dir/uci.export"
+	[ -s "$dir/uci.export" ] || exit 1
+	cat "$dir/uci.export"
+	;;
+import)
+	without "$2" "$dir/uci.db"
+	without "$2" "$dir/uci.lists"
+	while IFS= read -r line; do
+		case $line in
+		"db "*) printf '%s\n' "${{line#db }}" >>"$dir/uci.db" ;;
+		"list "*) printf '%s\n' "${{line#list }}" >>"$dir/uci.lists" ;;
+		esac
+	done
 	;;
 commit) ;;
 *)
@@ -238,8 +295,89 @@ install)
 	shift
 	for p in "$@"; do echo "$p" >>"$dir/opkg.installed"; done
 	;;
+remove)
+	shift
+	for p in "$@"; do
+		grep -vx "$p" "$dir/opkg.installed" >"$dir/opkg.installed.new"
+		mv "$dir/opkg.installed.new" "$dir/opkg.installed"
+	done
+	;;
 *) exit 1 ;;
 esac
+"""
+
+APK_STUB = r"""#!{sh}
+# Fake apk (apk-tools, newer OpenWrt): records its argv; `info -e NAME` succeeds for the names
+# in apk.installed, add/del change that list, update fails when apk.fail exists.
+dir='{dir}'
+printf '%s\t' "$@" >>"$dir/apk.calls"
+printf '\n' >>"$dir/apk.calls"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--root | -p) shift 2 ;;
+	*) break ;;
+	esac
+done
+case $1 in
+info)
+	[ "$2" = -e ] || exit 1
+	grep -qx "$3" "$dir/apk.installed"
+	;;
+update) [ ! -f "$dir/apk.fail" ] || exit 1 ;;
+add)
+	shift
+	for p in "$@"; do echo "$p" >>"$dir/apk.installed"; done
+	;;
+del)
+	shift
+	for p in "$@"; do
+		grep -vx "$p" "$dir/apk.installed" >"$dir/apk.installed.new"
+		mv "$dir/apk.installed.new" "$dir/apk.installed"
+	done
+	;;
+*) exit 1 ;;
+esac
+"""
+
+
+UBUS_STUB = r"""#!{sh}
+# Fake ubus: hostapd's objects over the stations in "stations" ("mac rssi interface" lines).
+#   ubus list 'hostapd.*'              one hostapd.<interface> per interface
+#   ubus call hostapd.<if> get_clients {{"freq":2412,"clients":{{"<mac>":{{"signal":-61,...}}}}}}
+dir='{dir}'
+case $1 in
+list) awk '{{ print "hostapd." $3 }}' "$dir/stations" | sort -u ;;
+call)
+	[ "$3" = get_clients ] || exit 1
+	ifname=${{2#hostapd.}}
+	printf '{{"freq":2412,"clients":{{'
+	awk -v i="$ifname" '$3 == i {{
+		printf "%s\"%s\":{{\"auth\":true,\"signal\":%s}}", sep, $1, $2; sep = ","
+	}}' "$dir/stations"
+	printf '}}}}\n'
+	;;
+*) exit 1 ;;
+esac
+"""
+
+IW_STUB = r"""#!{sh}
+# Fake iw: `iw dev` lists the interfaces of "stations" as APs; `iw dev <if> station dump`
+# prints a block per station of that interface, as iw does.
+dir='{dir}'
+[ "$1" = dev ] || exit 1
+if [ $# -eq 1 ]; then
+	echo "phy#0"
+	for i in $(awk '{{ print $3 }}' "$dir/stations" | sort -u); do
+		printf '\tInterface %s\n\t\tifindex 5\n\t\ttype AP\n' "$i"
+	done
+	printf '\tInterface phy0-sta0\n\t\tifindex 6\n\t\ttype managed\n'
+	exit 0
+fi
+[ "$3 $4" = "station dump" ] || exit 1
+awk -v i="$2" '$3 == i {{
+	printf "Station %s (on %s)\n\tinactive time:\t10 ms\n", $1, i
+	printf "\tsignal:  \t%s [%s, %s] dBm\n", $2, $2, $2
+}}' "$dir/stations"
 """
 
 
@@ -271,11 +409,13 @@ class BusyboxEnv:
             ("logger", LOGGER_STUB),
             ("pidof", PIDOF_STUB),
             ("opkg", OPKG_STUB),
+            ("ubus", UBUS_STUB),
+            ("iw", IW_STUB),
         ]:
             path = stubs / name
             path.write_text(text.format(sh=sh, dir=stubs))
             path.chmod(0o755)
-        for name in ("clients", "uci.db", "uci.lists", "opkg.installed"):
+        for name in ("clients", "uci.db", "uci.lists", "opkg.installed", "apk.installed"):
             (stubs / name).write_text("")
         return cls(root=root, bin=busybox_bin_dir, stubs=stubs, state_dir=state_dir)
 
@@ -302,6 +442,27 @@ class BusyboxEnv:
 
     def ndsctl_calls(self) -> list[list[str]]:
         return read_calls(self.ndsctl_calls_path)
+
+    def set_stations(self, stations: list[tuple[str, int, str]]) -> None:
+        """The WiFi stations hostapd holds (what the ubus and iw stubs report):
+        [(mac, rssi, interface), ...]."""
+        text = "".join(f"{mac} {rssi} {ifname}\n" for mac, rssi, ifname in stations)
+        (self.stubs / "stations").write_text(text)
+
+    def set_usage(self, mac: str, down_kb: int, up_kb: int) -> None:
+        """A client's session counters as `ndsctl json` reports them (KiB)."""
+        path = self.stubs / "clients"
+        lines = []
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if fields and fields[0] == mac:
+                line = " ".join([*fields[:3], str(down_kb), str(up_kb)])
+            lines.append(line + "\n")
+        path.write_text("".join(lines))
+
+    def remove_stub(self, name: str) -> None:
+        """A router without this program (e.g. no ubus: the agent falls back to iw)."""
+        (self.stubs / name).unlink()
 
     def fail_ndsctl(self, subcommand: str, message: str = "ndsctl: failed") -> None:
         """Make `ndsctl <subcommand>` print message on stderr and exit 1."""
@@ -346,6 +507,16 @@ class BusyboxEnv:
     def opkg_calls(self) -> list[list[str]]:
         return read_calls(self.stubs / "opkg.calls")
 
+    def use_apk(self) -> None:
+        """A newer OpenWrt: apk instead of opkg (the stub apk, and no opkg on PATH)."""
+        path = self.stubs / "apk"
+        path.write_text(APK_STUB.format(sh=self.bin / "sh", dir=self.stubs))
+        path.chmod(0o755)
+        (self.stubs / "opkg").unlink()
+
+    def apk_calls(self) -> list[list[str]]:
+        return read_calls(self.stubs / "apk.calls")
+
     def log_text(self) -> str:
         path = self.stubs / "logger.log"
         return path.read_text() if path.exists() else ""
@@ -382,7 +553,7 @@ class Probe:
         self._client = broker.client()
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
-        topics = [(f"ap/v1/{device_id}/{kind}", 1) for kind in ("status", "ack", "evt")]
+        topics = [(f"ap/v1/{device_id}/{kind}", 1) for kind in ("status", "ack", "evt", "tele")]
         self._client.subscribe(topics)
         if not self._subscribed.wait(WAIT):
             self.close()

@@ -20,6 +20,7 @@ def test_all_scripts_are_found() -> None:
     names = {path.relative_to(FIRMWARE).as_posix() for path in SCRIPTS}
     assert names == {
         "install.sh",
+        "uninstall.sh",
         "files/usr/sbin/portico-agent",
         "files/etc/init.d/portico-agent",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,10 +91,44 @@ def test_unknown_or_broken_toml_is_explained(tmp_path: Path) -> None:
 def test_waits_a_router_cannot_honour_are_refused(
     tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings({"PORTICO_DATA_DIR": str(tmp_path), **env})
 
 
 def test_grants_wait_longer_than_other_commands_by_default(tmp_path: Path) -> None:
     settings = load_settings({"PORTICO_DATA_DIR": str(tmp_path)})
     assert (settings.ack_timeout, settings.grant_timeout) == (5.0, 12.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORTICO_MOSQUITTO_AUTH_DIR": "/x", "MQTT_URL": "mqtt://b"}, "go together"),
+        ({"PORTICO_MOSQUITTO_PID_FILE": "/x.pid", "MQTT_URL": "mqtt://b"}, "go together"),
+        (
+            {"PORTICO_MOSQUITTO_AUTH_DIR": "/x", "PORTICO_MOSQUITTO_PID_FILE": "/x.pid"},
+            "without MQTT_URL Portico runs (and secures) its own embedded broker",
+        ),
+    ],
+)
+def test_an_administered_broker_needs_its_folder_pid_file_and_url(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings({"PORTICO_DATA_DIR": str(tmp_path), **env})
+
+
+def test_routers_and_the_portal_reach_the_broker_as_told(tmp_path: Path) -> None:
+    plain = load_settings({"PORTICO_DATA_DIR": str(tmp_path), "MQTT_URL": "mqtt://c:pw@b"})
+    assert plain.portal_broker_url == plain.router_broker_url == "mqtt://c:pw@b"
+    told = load_settings(
+        {
+            "PORTICO_DATA_DIR": str(tmp_path),
+            "MQTT_URL": "mqtt://c:pw@internal",
+            "PORTICO_PORTAL_MQTT_URL": "mqtt://p:pw@internal",
+            "PORTICO_PUBLIC_MQTT_URL": "mqtts://mqtt.example.com:8883",
+        }
+    )
+    assert told.portal_broker_url == "mqtt://p:pw@internal"
+    assert told.router_broker_url == "mqtts://mqtt.example.com:8883"
+    assert "p:pw@internal" not in repr(told)  # the portal's password stays out of logs

@@ -20,9 +20,11 @@ from kernel.db import list_migrations, migrate
 EXPECTED = Path(__file__).with_name("expected_schema.txt")
 # Global look-up tables (Citus reference tables); every other table is keyed by merchant.
 GLOBAL_TABLES = {
+    "claim_attempts",
     "console_sessions",
     "login_attempts",
     "merchants",
+    "router_claims",  # looked up by install code, before the merchant is known
     "router_directory",
     "schema_migrations",
     "user_accounts",

@@ -25,7 +25,7 @@ class CountingNds(OpenNds):
         super().__init__(**kwargs)
         self.calls: list[str] = []
 
-    def ndsctl_json(self, mac: str) -> dict[str, str]:
+    def ndsctl_json(self, mac: str) -> dict[str, str] | None:
         self.calls.append("json")
         return super().ndsctl_json(mac)
 

@@ -27,8 +27,8 @@ async def tenant(db: asyncpg.Pool) -> Tenant:
 
 @pytest.fixture
 async def portal_server(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[TestServer]:
-    # The production wait (5 s): the router retries refused grants inside it.
-    sender = CommandSender(settings.mqtt_url, db, ack_timeout=5.0)
+    # The production waits (grants 12 s): the router retries refused grants inside them.
+    sender = CommandSender(settings.mqtt_url, db, ack_timeout=5.0, grant_timeout=12.0)
     await sender.start()
     server = TestServer(make_portal_app(settings, db, sender))
     await server.start_server()

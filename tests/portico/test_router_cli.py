@@ -1,0 +1,77 @@
+"""`portico router …` (portico/routers.py): which store, what is printed, what is refused."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import asyncpg
+import pytest
+
+import accounts.services as accounts
+from controller import provisioning
+from controller.services import find_router
+from kernel.config import Settings
+from portico import routers
+
+
+async def new_merchant(db: asyncpg.Pool, *stores: str) -> tuple[str, list[uuid.UUID]]:
+    name = f"CLI Merchant {uuid.uuid4().hex[:8]}"
+    merchant_id = await accounts.create_merchant(db, name)
+    return name, [await accounts.create_store(db, merchant_id, store) for store in stores]
+
+
+async def test_add_prints_the_install_command_and_a_qr_code(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    store = f"Harbour {uuid.uuid4().hex[:8]}"
+    _merchant, [store_id] = await new_merchant(db, store)
+    out = io.StringIO()
+
+    claim = await routers.add(db, settings, out, store=store, name="Till 2", fas_level=2)
+
+    text = out.getvalue()
+    assert f"Router {claim.router_id} added to {store}" in text
+    assert "openNDS FAS level 2" in text
+    assert f"  wget -qO- {settings.portal_url}/i/{claim.code} | sh\n" in text
+    assert "█" in text  # the QR code
+    router = await find_router(db, claim.router_id)
+    assert router is not None and router.store_id == store_id and router.name == "Till 2"
+
+
+async def test_a_store_is_found_by_id_too_and_names_may_need_the_merchant(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    store = f"Twin {uuid.uuid4().hex[:8]}"
+    first, [first_store] = await new_merchant(db, store)
+    _second, [second_store] = await new_merchant(db, store)
+
+    with pytest.raises(routers.CommandError, match=f"2 stores are called '{store}'"):
+        await routers.add(db, settings, io.StringIO(), store=store)
+    claim = await routers.add(db, settings, io.StringIO(), store=store, merchant=first)
+    by_id = await routers.add(db, settings, io.StringIO(), store=str(second_store))
+
+    assert (await find_router(db, claim.router_id)).store_id == first_store  # type: ignore[union-attr]
+    assert (await find_router(db, by_id.router_id)).store_id == second_store  # type: ignore[union-attr]
+    with pytest.raises(routers.CommandError, match="no store with the id or name 'Nowhere'"):
+        await routers.add(db, settings, io.StringIO(), store="Nowhere")
+
+
+async def test_code_and_revoke(db: asyncpg.Pool, settings: Settings) -> None:
+    store = f"Pier {uuid.uuid4().hex[:8]}"
+    await new_merchant(db, store)
+    first = await routers.add(db, settings, io.StringIO(), store=store)
+    out = io.StringIO()
+
+    second = await routers.new_code(db, settings, out, first.router_id)
+
+    assert "earlier codes no longer work" in out.getvalue()
+    with pytest.raises(provisioning.ClaimReplaced):
+        await provisioning.redeem_claim(db, first.code, "192.0.2.80")
+    await routers.revoke(db, out, first.router_id)
+    assert f"Router {first.router_id} is revoked" in out.getvalue()
+    assert await find_router(db, first.router_id) is None
+    with pytest.raises(provisioning.RouterRevoked):
+        await provisioning.redeem_claim(db, second.code, "192.0.2.80")
+    with pytest.raises(routers.CommandError, match="no router"):
+        await routers.revoke(db, out, first.router_id)
