@@ -63,6 +63,9 @@ _HASH = re.compile(r"^\$7\$(\d+)\$([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*)$")
 
 ROUTER_PUBLISHES = ("status", "ack", "evt", "tele", "state")
 ROUTER_READS = ("cmd", "desired")
+# Both ways, for the router alone: the agent's ping to itself after it applied a desired
+# configuration (docs/mqtt-contract.md, desired).
+ROUTER_ECHO = "echo"
 # What each service account may do. The controller reads what routers report and sends
 # commands and desired configurations; the portal only sends commands and reads their acks.
 SERVICE_RULES = {
@@ -169,6 +172,7 @@ def acl_file(accounts: Sequence[ServiceAccount]) -> str:
         "# Routers: username = router id; each touches only its own subtree.",
         *(f"pattern write {topics.ROOT}/%u/{leaf}" for leaf in ROUTER_PUBLISHES),
         *(f"pattern read {topics.ROOT}/%u/{leaf}" for leaf in ROUTER_READS),
+        f"pattern readwrite {topics.ROOT}/%u/{ROUTER_ECHO}",
     ]
     for account in accounts:
         lines += ["", f"user {account.username}", *SERVICE_RULES[account.role]]

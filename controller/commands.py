@@ -60,6 +60,7 @@ class Ack:
     code: str
     msg: str
     attempts: int | None = None  # ndsctl calls the router made (auth, restore, deauth)
+    diag: dict[str, Any] | None = None  # the facts of a `diagnostics` ack
 
     @property
     def ok(self) -> bool:
@@ -201,6 +202,13 @@ class CommandSender:
             await store_ack(self._db, router, ack)
         return ack
 
+    async def publish(self, topic_name: str, payload: bytes, *, retain: bool = False) -> None:
+        """One QoS 1 message on the sender's connection (a retained desired document)."""
+        if not self._connected.is_set():
+            await asyncio.wait_for(self._connected.wait(), timeout=5)
+        assert self._client is not None
+        await self._client.publish(topic_name, payload, qos=1, retain=retain)
+
     async def _publish(
         self, router_id: str, command_id: str, op: str, args: dict[str, Any], exp: int, wait: int
     ) -> None:
@@ -246,12 +254,14 @@ class CommandSender:
         attempts = data.get("attempts")
         if type(attempts) is not int or not 0 <= attempts <= 10_000:
             attempts = None  # absent (older agents, ping) or not a count
+        diag = data.get("diag")
         ack = Ack(
             command_id,
             status,
             str(data.get("code", ""))[:64],
             str(data.get("msg", ""))[:200],
             attempts,
+            diag if isinstance(diag, dict) else None,
         )
         future = self._pending.get(command_id)
         if future is not None and not future.done():

@@ -156,3 +156,34 @@ ON CONFLICT DO NOTHING
 -- Routers running our agent that the controller believes connected.
 SELECT merchant_id, router_id FROM routers
 WHERE online AND gateway = 'opennds' AND revoked_at IS NULL
+
+-- name: router_boot_id
+-- The boot id of the router's last online status (NULL when none said it).
+SELECT last_status->>'boot_id' FROM routers WHERE merchant_id = $1 AND router_id = $2
+
+-- name: upsert_desired
+-- A router's desired configuration: a new version only when the body changed.
+INSERT INTO router_configs (merchant_id, router_id, desired_version, desired_body, desired_sha256)
+VALUES ($1, $2, 1, $3, $4)
+ON CONFLICT (merchant_id, router_id) DO UPDATE SET
+    desired_version = router_configs.desired_version
+        + (router_configs.desired_sha256 <> EXCLUDED.desired_sha256)::int,
+    desired_body = EXCLUDED.desired_body,
+    desired_at = CASE WHEN router_configs.desired_sha256 <> EXCLUDED.desired_sha256
+        THEN now() ELSE router_configs.desired_at END,
+    desired_sha256 = EXCLUDED.desired_sha256
+RETURNING desired_version, (xmax = 0 OR desired_at = now()) AS changed
+
+-- name: record_config_state
+-- A router's retained state report (a report for a router with no desired row is dropped).
+UPDATE router_configs SET applied_version = $4, state_version = $3, state_result = $5,
+    state_error = $6, reported_at = now()
+WHERE merchant_id = $1 AND router_id = $2
+
+-- name: config_drift
+SELECT c.router_id, r.name, c.desired_version, c.applied_version, c.state_version,
+    c.state_result, c.state_error, c.reported_at,
+    c.applied_version IS NOT DISTINCT FROM c.desired_version AS in_sync
+FROM router_configs c JOIN routers r USING (merchant_id, router_id)
+WHERE c.merchant_id = $1
+ORDER BY c.router_id

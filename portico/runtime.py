@@ -17,6 +17,7 @@ import asyncpg
 from aiohttp import web
 
 from controller import device_routes, telemetry
+from controller.fleet_config import StateIngest
 from controller.listener import FleetListener
 from controller.services import CommandSender, Router
 from controller.telemetry import TelemetryIngest
@@ -174,7 +175,10 @@ async def running_roles(
                 shared_group=None if infra.amqtt else "ctrl",
                 on_nds_restarted=on_nds_restarted,
                 client_id=settings.controller_id or None,
-                routes={"tele": TelemetryIngest(infra.db, settings.secret_key).handle},
+                routes={
+                    "tele": TelemetryIngest(infra.db, settings.secret_key).handle,
+                    "state": StateIngest(infra.db).handle,  # desired vs applied configuration
+                },
                 # A broker that restarted dropped what routers sent until we subscribed again.
                 on_resubscribed=lambda lost_at: telemetry.request_resend(sender, infra.db, lost_at),
             )

@@ -8,10 +8,12 @@ refused ndsctl call inside the sender's `wait_ms`. Each step names the shell fun
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
 import time
+import uuid
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -28,6 +30,22 @@ ACK_MARGIN = 0.3  # seconds, ACK_MARGIN
 DUP_KEEP = 256  # DUP_KEEP
 MAX_DEPTH = 8  # MAX_DEPTH: JSON nesting accepted in a command
 SENT_KEEP = 2000  # events kept for tele_resend (the agent keeps SPOOL_MAX_KB of them)
+_BOOT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # is_boot_id
+AGENT = "portico-simulator/1.0"
+CAPS = [
+    *("auth", "restore", "deauth", "ping", "tele_resend", "diagnostics", "reboot"),
+    *("apply-config", "desired"),
+]
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")  # is_host
+_FASKEY = re.compile(r"^[0-9a-f]{64}$")  # is_faskey
+_SESSION = (  # desired_fields: body.session's fields and openNDS's options for them
+    ("minutes", "sessiontimeout"),
+    ("up_kbps", "uploadrate"),
+    ("down_kbps", "downloadrate"),
+    ("up_quota_kb", "uploadquota"),
+    ("down_quota_kb", "downloadquota"),
+)
+WG_MAX = 32  # WG_MAX
 
 
 class AgentModel:
@@ -42,6 +60,19 @@ class AgentModel:
         self.seq = 0
         self.sent: deque[tuple[int, bytes]] = deque(maxlen=SENT_KEEP)  # tele.spool.sent
         self.resend: list[bytes] = []  # what the last tele_resend asked for
+        self.boot_id = str(uuid.uuid4())  # /proc/sys/kernel/random/boot_id
+        self.reboots = 0  # how many times op_reboot ran `reboot`
+        self._reboot_due = False
+        # The desired configuration (apply_desired): openNDS's options as uci holds them, the
+        # version and sha256 in effect, the last document received (desired.hex), how many
+        # times openNDS restarted for one, and the broker check (a test may make it fail for
+        # a configuration, as a real one can cut the router off).
+        self.config: dict[str, Any] = {}
+        self.applied: tuple[int, str] = (0, "")
+        self.desired_doc: bytes = b""
+        self.nds_restarts = 0
+        self.broker_ok: Any = lambda config: True
+        self.states: list[dict[str, Any]] = []  # state reports not yet published
 
     def tele(self, kind: str, **fields: Any) -> bytes:
         """tele: one telemetry event, numbered; kept as sent (the model has no outage)."""
@@ -99,7 +130,18 @@ class AgentModel:
         self._handled[command_id] = result["status"]  # finish
         if len(self._handled) > DUP_KEEP:
             self._handled.popitem(last=False)
+        if self._reboot_due:  # op_reboot: the ack first, then `reboot`
+            self._reboot_due = False
+            self.reboot()
         return result
+
+    def reboot(self) -> None:
+        """What a reboot leaves: a new boot id, openNDS without clients, no handled ids (the
+        shell agent keeps them in /tmp)."""
+        self.reboots += 1
+        self.boot_id = str(uuid.uuid4())
+        self._handled.clear()
+        self.nds.clients.clear()
 
     async def _execute(
         self, command_id: str, data: dict[str, Any], queued: float
@@ -127,6 +169,12 @@ class AgentModel:
             return ack(command_id, "done", "ok")
         if op == "tele_resend":
             return self._tele_resend(command_id, args)
+        if op == "diagnostics":
+            return self._diagnostics(command_id)
+        if op == "reboot":
+            return self._reboot(command_id, args)
+        if op == "apply-config":
+            return self._apply_config(command_id)
         if op in ("auth", "restore"):
             return await self._grant(command_id, op, args, retry_until)
         if op == "deauth":
@@ -179,6 +227,99 @@ class AgentModel:
         self.resend = [payload for ts, payload in self.sent if ts >= since]  # type: ignore[operator]
         return ack(command_id, "done", "ok", f"{len(self.resend)} events sent again")
 
+    def _diagnostics(self, command_id: str) -> dict[str, Any]:
+        """op_diagnostics: the fixed facts; `ndsctl status` as the simulated openNDS would
+        print its first lines (exit 3 while ndsctl cannot connect)."""
+        ready = self.nds.ndsctl_ready()
+        nds_status = (
+            f"==================\nopenNDS Status\n====\nVersion: 11.0.0\n"
+            f"Current clients: {len(self.nds.clients)}"
+            if ready
+            else NOT_STARTED
+        )
+        result = ack(command_id, "done", "ok")
+        result["diag"] = {
+            "agent": AGENT,
+            "fw": "simulated",
+            "clock": int(time.time()),
+            "uptime_s": int(time.monotonic()),
+            "mem_total_kb": 0,
+            "mem_free_kb": 0,
+            "load": [0.0, 0.0, 0.0],
+            "boot_id": self.boot_id,
+            "nds_rc": 0 if ready else 3,
+            "nds_status": nds_status.encode()[:512].decode(errors="replace"),
+        }
+        return result
+
+    def handle_desired(self, payload: bytes) -> None:
+        """handle_desired: a retained document (empty: cleared), kept for apply-config."""
+        if payload:
+            self.desired_doc = payload
+            self.apply_desired(payload, force=False)
+
+    def apply_desired(self, payload: bytes, *, force: bool) -> tuple[str, str]:
+        """apply_desired: (result, error); a state report is queued in `states` unless the
+        version is applied already (unchanged)."""
+        try:
+            version, sha, config = _desired_fields(payload)
+        except _BadDocument as exc:
+            self._report_state(exc.version, "rejected", str(exc))
+            return "rejected", str(exc)
+        if not force and self.applied == (version, sha):
+            return "unchanged", ""
+        backup, nds_faskey = dict(self.config), self.nds.faskey
+        merged = {**self.config, **config}  # apply_uci: options set, the walled garden replaced
+        error = ""
+        if merged != self.config:
+            self.config = merged
+            self.nds.faskey = merged.get("faskey", self.nds.faskey)
+            self.nds_restarts += 1  # restart_nds
+        if not self.broker_ok(self.config):  # broker_check
+            error = "broker unreachable after applying it; rolled back"
+        if error:  # rollback
+            self.config, self.nds.faskey = backup, nds_faskey
+            self.nds_restarts += 1
+            self._report_state(version, "failed", error)
+            return "failed", error
+        self.applied = (version, sha)
+        self._report_state(version, "ok", "")
+        return "ok", ""
+
+    def _report_state(self, version: int, result: str, error: str) -> None:
+        """report_state: the retained state payload."""
+        self.states.append(
+            {
+                "v": 1,
+                "version": version,
+                "applied_version": self.applied[0],
+                "result": result,
+                "error": error,
+                "ts": int(time.time()),
+            }
+        )
+
+    def _apply_config(self, command_id: str) -> dict[str, Any]:
+        """op_apply_config: the last document again, even when it is applied."""
+        if not self.desired_doc:
+            return ack(command_id, "rejected", "no_config")
+        result, error = self.apply_desired(self.desired_doc, force=True)
+        if result == "ok":
+            return ack(command_id, "done", "ok", f"version {self.applied[0]} applied")
+        if result == "rejected":
+            return ack(command_id, "rejected", "bad_config", error)
+        return ack(command_id, "error", "apply_failed", error)
+
+    def _reboot(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        """op_reboot: only the boot named in args.boot_id reboots; another is done already."""
+        boot_id = args.get("boot_id")
+        if not (isinstance(boot_id, str) and _BOOT_ID.match(boot_id)):
+            return ack(command_id, "rejected", "bad_args")
+        if boot_id != self.boot_id:
+            return ack(command_id, "done", "ok", "already rebooted")
+        self._reboot_due = True
+        return ack(command_id, "done", "ok", "rebooting")
+
     async def _back_off(self, attempts: int, retry_until: float) -> bool:
         """back_off: a short pause for the first five tries, then a longer one, while the
         sender still waits; False when the next try would end after that."""
@@ -209,6 +350,63 @@ class AgentModel:
             if not await self._back_off(attempts, retry_until):
                 message = f"openNDS refused {attempts} times; last: ndsctl deauth: {result.output}"
                 return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
+
+
+class _BadDocument(ValueError):
+    def __init__(self, message: str, version: int = 0) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+def _desired_fields(payload: bytes) -> tuple[int, str, dict[str, Any]]:
+    """desired_fields: (version, sha256, the uci options it sets), or _BadDocument."""
+    if len(payload) > topics.MAX_PAYLOAD:
+        raise _BadDocument(f"payload longer than {topics.MAX_PAYLOAD} bytes")
+    data = _json_object(payload)
+    if data is None:
+        raise _BadDocument("malformed: not one JSON object")
+    if data.get("v") != 1 or isinstance(data.get("v"), bool):
+        raise _BadDocument("v must be 1")
+    version = data.get("version")
+    if not _is_count(version, 10**12 - 1) or version == 0:
+        raise _BadDocument("version must be a positive integer")
+    sha, body = data.get("sha256"), data.get("body")
+    if not (isinstance(sha, str) and _HID.match(sha)):
+        raise _BadDocument("sha256 must be 64 hex digits", version)  # type: ignore[arg-type]
+    if not isinstance(body, dict):
+        raise _BadDocument("body must be an object", version)  # type: ignore[arg-type]
+    text = payload.decode().split('"body":', 1)[1][:-1]
+    if hashlib.sha256(text.encode()).hexdigest() != sha:
+        raise _BadDocument("sha256 does not match the body", version)  # type: ignore[arg-type]
+    config: dict[str, Any] = {}
+    faskey = body.get("faskey")
+    if faskey is not None:
+        if not (isinstance(faskey, str) and _FASKEY.match(faskey)):
+            raise _BadDocument("body.faskey must be 64 hex digits", version)  # type: ignore[arg-type]
+        config["faskey"] = faskey
+    session = body.get("session")
+    if not isinstance(session, dict):
+        raise _BadDocument("body.session must be an object", version)  # type: ignore[arg-type]
+    for field, option in _SESSION:
+        if not _is_count(session.get(field), 10_000_000):
+            raise _BadDocument(f"body.session.{field} must be 0..10000000", version)  # type: ignore[arg-type]
+        config[option] = session[field]
+    garden = body.get("walled_garden")
+    if not isinstance(garden, list):
+        raise _BadDocument("body.walled_garden must be an array", version)  # type: ignore[arg-type]
+    if len(garden) > WG_MAX:
+        raise _BadDocument(f"body.walled_garden has over {WG_MAX} entries", version)  # type: ignore[arg-type]
+    entries = []
+    for i, entry in enumerate(garden):
+        host = entry.get("host") if isinstance(entry, dict) else None
+        port = entry.get("port") if isinstance(entry, dict) else None
+        if not (isinstance(host, str) and _HOST.match(host)):
+            raise _BadDocument(f"body.walled_garden.{i}.host is not a host", version)  # type: ignore[arg-type]
+        if not _is_count(port, 65535) or port == 0:
+            raise _BadDocument(f"body.walled_garden.{i}.port must be 1..65535", version)  # type: ignore[arg-type]
+        entries.append(f"{host}:{port}")
+    config["walled_garden"] = entries
+    return version, sha, config  # type: ignore[return-value]
 
 
 def _is_count(value: object, most: int) -> bool:

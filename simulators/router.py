@@ -26,7 +26,7 @@ from aiohttp import web
 from controller import topics
 from kernel.mqtt import NO_DELAY, parse_mqtt_url
 from portal.fas import rhid, sha256_hex
-from simulators.agent import AgentModel
+from simulators.agent import AGENT, CAPS, AgentModel
 from simulators.authmon import AuthmonModel
 from simulators.opennds import Gateway, OpenNds, SimClient
 
@@ -243,6 +243,7 @@ class SimulatedRouter:
                 ) as client:
                     self._client = client
                     await client.subscribe(topics.topic(self.router_id, "cmd"), qos=1)
+                    await client.subscribe(topics.topic(self.router_id, "desired"), qos=1)
                     await client.publish(status_topic, self._status(), qos=1, retain=True)
                     await client.publish(
                         topics.topic(self.router_id, "evt"),
@@ -252,13 +253,15 @@ class SimulatedRouter:
                     self.ready.set()
                     # mosquitto_sub writes each command with its receive time into the FIFO;
                     # the shell agent reads them one at a time (read_commands).
-                    inbox: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+                    inbox: asyncio.Queue[tuple[float, str, bytes]] = asyncio.Queue()
                     reader = asyncio.create_task(self._read_commands(client, inbox))
                     # A lost link ends the loop below too; anything else must not pass unseen.
                     reader.add_done_callback(_log_failure)
                     try:
                         async for message in client.messages:
-                            inbox.put_nowait((time.monotonic(), bytes(message.payload)))  # type: ignore[arg-type]
+                            inbox.put_nowait(
+                                (time.monotonic(), str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+                            )
                     finally:
                         reader.cancel()
             except aiomqtt.MqttError as exc:
@@ -267,17 +270,29 @@ class SimulatedRouter:
                 await asyncio.sleep(1)
 
     async def _read_commands(
-        self, client: aiomqtt.Client, inbox: asyncio.Queue[tuple[float, bytes]]
+        self, client: aiomqtt.Client, inbox: asyncio.Queue[tuple[float, str, bytes]]
     ) -> None:
         while True:
-            arrived, payload = await inbox.get()
+            arrived, topic_name, payload = await inbox.get()
+            if topic_name.endswith("/desired"):  # handle_desired
+                self.agent.handle_desired(payload)
+                await self._publish_states(client)
+                continue
             ack = await self.agent.handle_command(payload, time.monotonic() - arrived)
+            await self._publish_states(client)  # apply-config reports before it acks
             self.acks.append(ack)
             del self.acks[:-1000]
             await client.publish(topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1)
             resend, self.agent.resend = self.agent.resend, []
             for event in resend:  # op_tele_resend
                 await client.publish(topics.topic(self.router_id, "tele"), event, qos=1)
+
+    async def _publish_states(self, client: aiomqtt.Client) -> None:
+        """report_state: each state the agent queued, retained."""
+        states, self.agent.states = self.agent.states, []
+        for state in states:
+            topic_name = topics.topic(self.router_id, "state")
+            await client.publish(topic_name, json.dumps(state), qos=1, retain=True)
 
     async def publish_telemetry(self) -> int:
         """One heartbeat's telemetry (tele_usage, tele_heartbeat, flush_tele); how many."""
@@ -293,10 +308,10 @@ class SimulatedRouter:
         return topics.encode(
             {
                 "online": True,
-                "agent": "portico-simulator/1.0",
+                "agent": AGENT,
                 "fw": "simulated",
-                "boot_id": secrets.token_hex(8),
-                "caps": ["auth", "restore", "deauth", "ping", "tele_resend"],
+                "boot_id": self.agent.boot_id,
+                "caps": CAPS,
                 "ts": int(time.time()),
             }
         )

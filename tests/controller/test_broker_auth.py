@@ -234,6 +234,28 @@ async def test_a_router_publishes_and_reads_only_its_own_topics(
     assert seen_by["b"].messages == [(f"ap/v1/{b_id}/cmd", b"for-b")]
 
 
+async def test_a_router_echoes_only_to_itself(secured: SecuredBroker, db: asyncpg.Pool) -> None:
+    # The agent's broker check after a configuration change: its own echo topic, both ways.
+    a, b = await make_tenant(db, with_ad=False), await make_tenant(db, with_ad=False)
+    a_id, b_id = a.router.router_id, b.router.router_id
+    router_a, router_b = await connect_router(secured, a), await connect_router(secured, b)
+    await router_a.subscribe([(f"ap/v1/{a_id}/echo", 1), (f"ap/v1/{b_id}/echo", 1)])
+    await router_b.subscribe(f"ap/v1/{b_id}/echo", qos=1)
+    seen_by = {"a": Inbox(router_a), "b": Inbox(router_b)}
+
+    await router_a.publish(f"ap/v1/{b_id}/echo", b"forged", qos=1)
+    await router_b.publish(f"ap/v1/{b_id}/echo", b"b-token", qos=1)
+    await router_a.publish(f"ap/v1/{a_id}/echo", b"a-token", qos=1)
+
+    await seen_by["a"].wait_for(f"ap/v1/{a_id}/echo", b"a-token")
+    await seen_by["b"].wait_for(f"ap/v1/{b_id}/echo", b"b-token")
+    await asyncio.sleep(QUIET)
+    for inbox in seen_by.values():
+        inbox.stop()
+    assert seen_by["a"].messages == [(f"ap/v1/{a_id}/echo", b"a-token")]
+    assert seen_by["b"].messages == [(f"ap/v1/{b_id}/echo", b"b-token")]
+
+
 async def test_the_portal_account_only_sends_commands_and_reads_acks(
     secured: SecuredBroker, db: asyncpg.Pool
 ) -> None:

@@ -118,6 +118,16 @@ if [ -f "$dir/ndsctl.down" ]; then
 fi
 cmd=$1
 shift
+if [ "$cmd" = status ]; then # ndsctl_status: a test's text (set_ndsctl_status) or a default
+	if [ -f "$dir/ndsctl.status" ]; then
+		cat "$dir/ndsctl.status"
+		exit "$(cat "$dir/ndsctl.status.rc")"
+	fi
+	printf '==================\nopenNDS Status\n====\nVersion: 11.0.0\nUptime: 1h 2m 3s\n'
+	printf 'Gateway Name: Portico Test\nManaged interface: br-lan\n'
+	printf 'Current clients: %s\n' "$(grep -c . "$dir/clients")"
+	exit 0
+fi
 if [ "$cmd" = json ] && [ $# -eq 0 ]; then # ndsctl_json_all: every client, counters in KiB
 	n=$(grep -c . "$dir/clients")
 	printf '{{\n  "client_list_length":"%s",\n  "clients":{{\n' "$n"
@@ -271,6 +281,35 @@ done
 printf '%s: %s\n' "$tag" "$*" >>'{dir}/logger.log'
 """
 
+NDS_INIT_STUB = r"""#!{sh}
+# Fake /etc/init.d/opennds (PORTICO_NDS_INIT): records each call. A restart with a config that
+# holds the text in nds.breaks (uci.db or uci.lists) cuts the router off the network
+# (net.down: the mosquitto_pub/_sub wrappers then fail); any other restart restores it.
+dir='{dir}'
+echo "$1" >>"$dir/nds-init.calls"
+[ "$1" = restart ] || exit 0
+breaks=$(cat "$dir/nds.breaks" 2>/dev/null)
+if [ -n "$breaks" ] && cat "$dir/uci.db" "$dir/uci.lists" | grep -qF "$breaks"; then
+	: >"$dir/net.down"
+else
+	rm -f "$dir/net.down"
+fi
+"""
+
+MQTT_CLIENT_WRAPPER = r"""#!{sh}
+# {name} while the router may be cut off: fails as mosquitto does without a network while
+# net.down exists, else runs the real client.
+[ ! -f '{dir}/net.down' ] || {{ echo "Error: Network is unreachable" >&2; exit 1; }}
+exec {real} "$@"
+"""
+
+REBOOT_STUB = r"""#!{sh}
+# Fake reboot: records each call (reboot.calls) and logs it next to the agent's own lines, so a
+# test sees whether the agent acked before it rebooted.
+echo called >>'{dir}/reboot.calls'
+printf 'reboot: called\n' >>'{dir}/logger.log'
+"""
+
 PIDOF_STUB = r"""#!{sh}
 # Fake pidof: the pid of opennds comes from a file.
 [ "$1" = opennds ] && [ -s '{dir}/opennds.pid' ] || exit 1
@@ -411,6 +450,8 @@ class BusyboxEnv:
             ("opkg", OPKG_STUB),
             ("ubus", UBUS_STUB),
             ("iw", IW_STUB),
+            ("reboot", REBOOT_STUB),
+            ("nds-init", NDS_INIT_STUB),
         ]:
             path = stubs / name
             path.write_text(text.format(sh=sh, dir=stubs))
@@ -428,6 +469,7 @@ class BusyboxEnv:
             "PATH": f"{self.stubs}:{self.bin}:/usr/bin",
             "HOME": str(self.root),
             "LC_ALL": "C",
+            "PORTICO_NDS_INIT": str(self.stubs / "nds-init"),
         }
         env.update(extra)
         return env
@@ -504,6 +546,36 @@ class BusyboxEnv:
         lines = (self.stubs / "uci.lists").read_text().splitlines()
         return [line.split("=", 1)[1] for line in lines if line.startswith(key + "=")]
 
+    def break_network_with(self, text: str) -> None:
+        """Model a configuration that cuts the router off: once openNDS restarts with `text`
+        in its uci config, every new mosquitto_pub/mosquitto_sub fails (until a restart
+        without it). The agent's running subscriber is not affected."""
+        (self.stubs / "nds.breaks").write_text(text)
+        for name in ("mosquitto_pub", "mosquitto_sub"):
+            real = shutil.which(name)
+            path = self.stubs / name
+            path.write_text(
+                MQTT_CLIENT_WRAPPER.format(sh=self.bin / "sh", dir=self.stubs, name=name, real=real)
+            )
+            path.chmod(0o755)
+
+    def network_down(self) -> bool:
+        return (self.stubs / "net.down").exists()
+
+    def nds_restarts(self) -> int:
+        path = self.stubs / "nds-init.calls"
+        return path.read_text().split().count("restart") if path.exists() else 0
+
+    def reboots(self) -> int:
+        """How many times `reboot` ran."""
+        path = self.stubs / "reboot.calls"
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    def set_ndsctl_status(self, text: str, exit_code: int = 0) -> None:
+        """What `ndsctl status` prints (stdout) and its exit status."""
+        (self.stubs / "ndsctl.status").write_text(text)
+        (self.stubs / "ndsctl.status.rc").write_text(f"{exit_code}\n")
+
     def opkg_calls(self) -> list[list[str]]:
         return read_calls(self.stubs / "opkg.calls")
 
@@ -553,7 +625,8 @@ class Probe:
         self._client = broker.client()
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
-        topics = [(f"ap/v1/{device_id}/{kind}", 1) for kind in ("status", "ack", "evt", "tele")]
+        kinds = ("status", "ack", "evt", "tele", "state")
+        topics = [(f"ap/v1/{device_id}/{kind}", 1) for kind in kinds]
         self._client.subscribe(topics)
         if not self._subscribed.wait(WAIT):
             self.close()
@@ -679,7 +752,9 @@ class Broker:
     def forget(self, device_id: str) -> None:
         """Drop what a test device leaves on the broker: its retained status, its session."""
         client = self.client()
-        client.publish(f"ap/v1/{device_id}/status", b"", qos=1, retain=True).wait_for_publish(WAIT)
+        for leaf in ("status", "desired", "state", "echo"):
+            topic = f"ap/v1/{device_id}/{leaf}"
+            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(WAIT)
         client.loop_stop()
         client.disconnect()
         # A clean-session connect with the agent's client id deletes its persistent session.

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.firmware.harness import AgentProcess, Broker, needs_tools, new_device_id, wait_until
+from controller.fleet_config import DesiredConfig, desired_payload
+from tests.firmware.harness import (
+    AgentProcess,
+    Broker,
+    close_client,
+    needs_tools,
+    new_device_id,
+    wait_until,
+)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
@@ -38,6 +46,7 @@ pattern write ap/v1/%u/state
 pattern write ap/v1/%u/tele
 pattern read ap/v1/%u/cmd
 pattern read ap/v1/%u/desired
+pattern readwrite ap/v1/%u/echo
 """
 
 
@@ -117,3 +126,19 @@ def test_wrong_password_is_retried(
 
     wait_until(lambda: "mosquitto_sub exited" in agent.env.log_text(), timeout=10)
     assert agent.alive()
+
+
+def test_a_desired_configuration_passes_its_broker_check_under_the_acl(
+    acl_broker: Broker, device_id: str, agent_factory: Callable[..., AgentProcess]
+) -> None:
+    # broker_check reads back its own token on ap/v1/<id>/echo: the ACL must let it.
+    agent = agent_factory(device_id=device_id, password="device-pw", broker_=acl_broker)
+    (agent.env.stubs / "uci.db").write_text("opennds.@opennds[0].gatewayname=Test\n")
+    client = acl_broker.client()
+    payload = desired_payload(1, DesiredConfig(walled_garden=(("cdn.example.com", 443),)).body())
+    client.publish(f"ap/v1/{device_id}/desired", payload, qos=1, retain=True).wait_for_publish(5)
+    close_client(client)
+
+    state = agent.probe.wait_for("state", timeout=15).json()
+
+    assert (state["result"], state["applied_version"]) == ("ok", 1), state

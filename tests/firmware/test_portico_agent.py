@@ -66,7 +66,17 @@ def test_status_online_retained_and_agent_started(agent_factory: Factory, broker
     assert retained is not None, "no retained status"
     status = json.loads(retained)
     assert status["v"] == 1 and status["online"] is True
-    assert status["caps"] == ["auth", "restore", "deauth", "ping", "tele_resend"]
+    assert status["caps"] == [
+        "auth",
+        "restore",
+        "deauth",
+        "ping",
+        "tele_resend",
+        "diagnostics",
+        "reboot",
+        "apply-config",
+        "desired",
+    ]
     assert status["agent"] == "portico-agent/1.0"
     assert isinstance(status["ts"], int) and abs(status["ts"] - time.time()) < 60
     assert status["boot_id"] and status["fw"]
@@ -353,7 +363,7 @@ def test_duplicate_id_is_not_executed_again(agent_factory: Factory) -> None:
 
 
 def test_duplicate_reports_first_status(agent: AgentProcess) -> None:
-    cmd = command("reboot")
+    cmd = command("shell", {"cmd": "reboot"})
 
     assert agent.probe.send_and_wait_ack(cmd)["code"] == "unknown_op"
     again = agent.probe.send_and_wait_ack(cmd)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from controller.fleet_config import DesiredConfig, desired_payload
 from simulators.agent import AgentModel
 from simulators.opennds import OpenNds
 from tests.firmware.harness import command, sha256_hex
@@ -193,3 +194,115 @@ async def test_a_command_queued_past_its_wait_is_not_carried_out() -> None:
 
     assert (ack["status"], ack["code"]) == ("expired", "wait_over")
     assert nds.calls == [] and not nds.clients[MAC].authenticated
+
+
+async def test_diagnostics_answers_the_shell_agents_fixed_facts() -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds, pauses=FAST)
+
+    ack = await send(agent, command("diagnostics", {"cmd": "reboot"}))
+
+    assert (ack["status"], ack["code"]) == ("done", "ok")
+    assert set(ack["diag"]) == {
+        "agent",
+        "fw",
+        "clock",
+        "uptime_s",
+        "mem_total_kb",
+        "mem_free_kb",
+        "load",
+        "boot_id",
+        "nds_rc",
+        "nds_status",
+    }
+    assert ack["diag"]["boot_id"] == agent.boot_id and ack["diag"]["nds_rc"] == 0
+    assert agent.reboots == 0
+    nds.restart(ready_after=60)
+    assert (await send(agent, command("diagnostics")))["diag"]["nds_rc"] == 3
+
+
+async def test_reboot_acks_then_reboots_once_per_boot() -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds, pauses=FAST)
+    boot_id = agent.boot_id
+    cmd = command("reboot", {"boot_id": boot_id})
+
+    first = await send(agent, cmd)
+    # The ids handled are gone with the reboot; the boot id is what stops a second one.
+    again = await send(agent, cmd)
+
+    assert (first["status"], first["msg"]) == ("done", "rebooting")
+    assert (again["status"], again["msg"]) == ("done", "already rebooted")
+    assert agent.reboots == 1 and agent.boot_id != boot_id
+    assert nds.clients == {}
+
+
+@pytest.mark.parametrize(
+    "args", [{}, {"boot_id": 5}, {"boot_id": "$(reboot)"}, {"boot_id": "a" * 65}]
+)
+async def test_reboot_needs_a_boot_id(args: dict[str, Any]) -> None:
+    agent = AgentModel(nds_with_client(), pauses=FAST)
+
+    ack = await send(agent, command("reboot", args))
+
+    assert (ack["status"], ack["code"]) == ("rejected", "bad_args")
+    assert agent.reboots == 0
+
+
+def desired_doc(version: int, **overrides: Any) -> bytes:
+    config = DesiredConfig(walled_garden=(("cdn.example.com", 443),), minutes=90, **overrides)
+    return desired_payload(version, config.body())
+
+
+async def test_desired_is_applied_once_and_a_breaking_one_rolled_back() -> None:
+    nds = nds_with_client()
+    agent = AgentModel(nds, pauses=FAST)
+    agent.broker_ok = lambda config: "192.0.2.66:443" not in config["walled_garden"]
+
+    agent.handle_desired(desired_doc(1, faskey="ab" * 32))
+    agent.handle_desired(desired_doc(1, faskey="ab" * 32))  # redelivered: not applied again
+    assert [(s["version"], s["result"], s["applied_version"]) for s in agent.states] == [
+        (1, "ok", 1)
+    ]
+    assert agent.config["sessiontimeout"] == 90 and nds.faskey == "ab" * 32
+    assert agent.nds_restarts == 1
+
+    breaking = DesiredConfig(walled_garden=(("192.0.2.66", 443),), minutes=5)
+    agent.handle_desired(desired_payload(2, breaking.body()))
+
+    last = agent.states[-1]
+    assert (last["version"], last["result"], last["applied_version"]) == (2, "failed", 1)
+    assert "rolled back" in last["error"]
+    assert agent.config["sessiontimeout"] == 90 and nds.faskey == "ab" * 32
+    assert agent.nds_restarts == 3
+
+
+async def test_hostile_desired_documents_are_rejected_as_the_shell_agent_does() -> None:
+    agent = AgentModel(nds_with_client(), pauses=FAST)
+    good = desired_doc(3)
+    cases = [
+        (b"not json", "malformed"),
+        (good.replace(b'"v":1', b'"v":2'), "v must be 1"),
+        (good.replace(b'"version":3', b'"version":0'), "version must be"),
+        (good.replace(b'"minutes":90', b'"minutes":91'), "sha256"),
+        (b"x" * 5000, "longer than"),
+    ]
+    for payload, error in cases:
+        agent.handle_desired(payload)
+        state = agent.states.pop()
+        assert state["result"] == "rejected" and error in state["error"], (payload, state)
+    assert agent.config == {} and agent.nds_restarts == 0
+
+
+async def test_apply_config_reapplies_the_last_document() -> None:
+    agent = AgentModel(nds_with_client(), pauses=FAST)
+    none = await send(agent, command("apply-config"))
+    assert (none["status"], none["code"]) == ("rejected", "no_config")
+
+    agent.handle_desired(desired_doc(1))
+    agent.config["sessiontimeout"] = 5  # changed by hand
+    ack = await send(agent, command("apply-config"))
+
+    assert (ack["status"], ack["msg"]) == ("done", "version 1 applied")
+    assert agent.config["sessiontimeout"] == 90
+    assert [s["result"] for s in agent.states] == ["ok", "ok"]
