@@ -291,7 +291,11 @@ async def phone_login(
 
 
 async def client_state(gateway: Gateway, mac: str) -> str:
-    rc, out, err = await gateway.nds.ndsctl("json", mac)
+    for _ in range(20):  # exit 4: another ndsctl (the agent's telemetry) holds the lock
+        rc, out, err = await gateway.nds.ndsctl("json", mac)
+        if rc != 4:
+            break
+        await asyncio.sleep(0.25)
     if rc != 0:
         return f"ndsctl json exit {rc}: {(err or out).strip()}"
     try:
