@@ -41,17 +41,49 @@ class Ad:
     coupon_title: str | None
 
 
-# Every splash view asks for an ad; a merchant's line items are read at most this often.
+@dataclass(frozen=True)
+class _LineItem:
+    """An eligible line item as a splash view needs it: its flight, tier and ad per language."""
+
+    starts_at: datetime
+    ends_at: datetime
+    tier: int  # index in TIER_ORDER
+    ad_en: Ad
+    ad_zh: Ad
+
+
+def _line_item(row: asyncpg.Record) -> _LineItem:
+    def ad(zh: bool) -> Ad:
+        return Ad(
+            campaign_id=row["campaign_id"],
+            creative_id=row["creative_id"],
+            advertiser=row["advertiser"],
+            headline=row["headline_zh"] if zh else row["headline_en"],
+            body=row["body_zh"] if zh else row["body_en"],
+            coupon_id=row["coupon_id"],
+            coupon_title=(row["coupon_zh"] if zh else row["coupon_en"])
+            if row["coupon_id"]
+            else None,
+        )
+
+    return _LineItem(
+        row["starts_at"], row["ends_at"], TIER_ORDER.index(row["tier"]), ad(False), ad(True)
+    )
+
+
+# Every splash view asks for an ad; a merchant's line items are read at most this often (and
+# turned into the splash's ads once per read), again in the background in their last second.
 LINE_ITEMS_TTL = 5.0
-_line_items: TtlCache[uuid.UUID, list[asyncpg.Record]] = TtlCache(LINE_ITEMS_TTL)
+LINE_ITEMS_REFRESH_AHEAD = 1.0
+_line_items: TtlCache[uuid.UUID, list[_LineItem]] = TtlCache(LINE_ITEMS_TTL)
 
 
-async def _unfinished_line_items(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
-    rows = _line_items.get(merchant_id)
-    if rows is None:
+async def _unfinished_line_items(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[_LineItem]:
+    async def read() -> list[_LineItem]:
         rows = await db.fetch(queries.eligible_ads, merchant_id, datetime.now(UTC))
-        _line_items.put(merchant_id, rows)
-    return rows
+        return [_line_item(row) for row in rows]
+
+    return await _line_items.get_or_load(merchant_id, read, LINE_ITEMS_REFRESH_AHEAD)
 
 
 async def choose_ad(
@@ -59,25 +91,16 @@ async def choose_ad(
 ) -> Ad | None:
     """The ad for one splash view: the highest tier in flight, one random draw within it."""
     now = now or datetime.now(UTC)
-    rows = [
-        r
-        for r in await _unfinished_line_items(db, merchant_id)
-        if r["starts_at"] <= now < r["ends_at"]
+    items = [
+        i for i in await _unfinished_line_items(db, merchant_id) if i.starts_at <= now < i.ends_at
     ]
-    if not rows:
+    if not items:
         return None
-    best = min(TIER_ORDER.index(r["tier"]) for r in rows)
-    row = random.choice([r for r in rows if TIER_ORDER.index(r["tier"]) == best])
-    zh = language == "zh-CN"
-    return Ad(
-        campaign_id=row["campaign_id"],
-        creative_id=row["creative_id"],
-        advertiser=row["advertiser"],
-        headline=row["headline_zh"] if zh else row["headline_en"],
-        body=row["body_zh"] if zh else row["body_en"],
-        coupon_id=row["coupon_id"],
-        coupon_title=(row["coupon_zh"] if zh else row["coupon_en"]) if row["coupon_id"] else None,
-    )
+    if len(items) > 1:
+        best = min(i.tier for i in items)
+        items = [i for i in items if i.tier == best]
+    item = random.choice(items)
+    return item.ad_zh if language == "zh-CN" else item.ad_en
 
 
 async def creative_image(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import ipaddress
 import re
@@ -24,6 +25,17 @@ MAX_FAS_LENGTH = 4096  # openNDS's own redirect is well under 2 KiB
 MAX_FIELD_LENGTH = 1024
 _HID = re.compile(r"^[0-9a-f]{64}$")
 _GATEWAY_ADDRESS = re.compile(r"^([0-9.]{7,15}|\[[0-9a-fA-F:]+\]):(\d{1,5})$")
+# An IPv4 address exactly as ipaddress writes it (four decimal octets 0-255, no leading zeros):
+# valid and already canonical, so it needs no trip through the ipaddress module (a splash view
+# checks two addresses). Anything else still goes through ipaddress.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+# A MAC already in normalize_mac's form (openNDS sends clientmac so) is returned as it is.
+_NORMAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_KNOWN_FIELDS = frozenset(
+    {"hid", "clientmac", "clientip", "gatewayaddress", "gatewaymac", "gatewayname"}
+)
+_UNSAFE_IN_URL = re.compile("[\r\n\t <>\"']")
 
 
 class BadRedirect(PorticoError):
@@ -106,16 +118,18 @@ def _b64decode(raw: str) -> str:
 
 def _split_fields(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
+    may_be_too_long = len(text) > MAX_FIELD_LENGTH  # no field is longer than the whole text
     for item in text.split(", "):
         key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
+        if not sep:
             continue
-        if len(value) > MAX_FIELD_LENGTH:
+        key = key.strip()
+        if not key:
+            continue
+        if may_be_too_long and len(value) > MAX_FIELD_LENGTH:
             raise BadRedirect(f"field {key!r} is too long")
-        if value == "(null)":
-            value = ""
-        fields.setdefault(key, value.strip())
+        if key not in fields:  # the first one counts
+            fields[key] = "" if value == "(null)" else value.strip()
     return fields
 
 
@@ -123,39 +137,75 @@ def _client_from_fields(fields: dict[str, str]) -> FasClient:
     hid = fields.get("hid", "").lower()
     if not _HID.match(hid):
         raise BadRedirect("hid is missing or not a sha256 hex digest")
-    mac = normalize_mac(fields.get("clientmac", ""))
+    mac = _mac(fields.get("clientmac", ""))
     if mac is None:
         raise BadRedirect("clientmac is missing or not a MAC address")
     client_ip = _ip(fields.get("clientip", ""), "clientip")
-    gateway_address = fields.get("gatewayaddress", "")
-    match = _GATEWAY_ADDRESS.match(gateway_address)
-    if not match or not 0 < int(match.group(2)) < 65536:
-        raise BadRedirect("gatewayaddress is missing or not ip:port")
-    _ip(match.group(1).strip("[]"), "gatewayaddress")
+    gateway_address = _gateway_address(fields.get("gatewayaddress", ""))
     gateway_mac_text = fields.get("gatewaymac", "")
-    gateway_mac = normalize_mac(gateway_mac_text) if gateway_mac_text else None
+    gateway_mac = _gateway_mac(gateway_mac_text) if gateway_mac_text else None
     if gateway_mac_text and gateway_mac is None:
         raise BadRedirect("gatewaymac is not a MAC address")
-    known = {"hid", "clientmac", "clientip", "gatewayaddress", "gatewaymac", "gatewayname"}
+    gateway_name, gateway_hash = _gateway(fields.get("gatewayname", ""))
     return FasClient(
         hid=hid,
         client_ip=client_ip,
         client_mac=mac,
         gateway_address=gateway_address,
         gateway_mac=gateway_mac,
-        gateway_name=_gateway_name(fields.get("gatewayname", "")),
-        origin_url=safe_origin_url(unquote(fields.get("originurl", ""))),
+        gateway_name=gateway_name,
+        origin_url=_origin_url(fields.get("originurl", "")),
         client_type=fields.get("client_type", "cpd_can")[:16],
-        extra={k: v for k, v in fields.items() if k not in known},
-        gateway_hash=sha256_hex(fields.get("gatewayname", "")),
+        extra={k: v for k, v in fields.items() if k not in _KNOWN_FIELDS},
+        gateway_hash=gateway_hash,
     )
 
 
 def _ip(value: str, name: str) -> str:
+    if _CANONICAL_IPV4.fullmatch(value):
+        return value
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise BadRedirect(f"{name} is missing or not an IP address") from None
+
+
+def _mac(value: str) -> str | None:
+    """normalize_mac(value)."""
+    return value if _NORMAL_MAC.fullmatch(value) else normalize_mac(value)
+
+
+# The gateway's own fields (gatewayaddress, gatewaymac, gatewayname) are the same in every
+# redirect a router sends: pure functions of them are worked out once per router, not on every
+# splash view. A field that fails its check raises every time (exceptions are not cached).
+
+
+@functools.lru_cache(maxsize=1024)
+def _gateway_address(gateway_address: str) -> str:
+    match = _GATEWAY_ADDRESS.match(gateway_address)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise BadRedirect("gatewayaddress is missing or not ip:port")
+    _ip(match.group(1).strip("[]"), "gatewayaddress")
+    return gateway_address
+
+
+@functools.lru_cache(maxsize=1024)
+def _gateway_mac(gateway_mac: str) -> str | None:
+    return normalize_mac(gateway_mac)
+
+
+@functools.lru_cache(maxsize=1024)
+def _gateway(encoded: str) -> tuple[str, str]:
+    """(_gateway_name, sha256_hex) of a gatewayname as sent."""
+    return _gateway_name(encoded), sha256_hex(encoded)
+
+
+# What a shopper first asked for is, nearly always, their phone's captive-portal probe
+# (captive.apple.com/hotspot-detect.html, connectivitycheck.gstatic.com/generate_204, …): a
+# handful of URLs across all shoppers, so the few most recent are remembered (a pure function).
+@functools.lru_cache(maxsize=256)
+def _origin_url(encoded: str) -> str:
+    return safe_origin_url(unquote(encoded))
 
 
 def _gateway_name(encoded: str) -> str:
@@ -171,7 +221,7 @@ def safe_origin_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
-    if any(ch in url for ch in "\r\n\t <>\"'"):
+    if _UNSAFE_IN_URL.search(url):
         return ""
     return url
 

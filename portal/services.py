@@ -123,19 +123,19 @@ _gateways: TtlCache[str, tuple[Router, StorePortal]] = TtlCache(SETTINGS_TTL)
 
 
 async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, StorePortal]:
-    """The router named in the portal URL and its store's portal settings (cached)."""
-    cached = _gateways.get(router_id)
-    if cached is not None:
-        return cached
-    router = await find_router(db, router_id)
-    if router is None:
-        raise UnknownGateway(f"no router {router_id!r}")
-    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
-    if row is None:
-        raise UnknownGateway(f"store of router {router_id} has no portal settings")
-    found = (router, StorePortal(**dict(row)))
-    _gateways.put(router_id, found)
-    return found
+    """The router named in the portal URL and its store's portal settings (cached, and read
+    again in the background shortly before they expire: see TtlCache)."""
+
+    async def read() -> tuple[Router, StorePortal]:
+        router = await find_router(db, router_id)
+        if router is None:
+            raise UnknownGateway(f"no router {router_id!r}")
+        row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
+        if row is None:
+            raise UnknownGateway(f"store of router {router_id} has no portal settings")
+        return router, StorePortal(**dict(row))
+
+    return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
 
 
 async def open_visit(
