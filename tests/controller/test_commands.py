@@ -15,13 +15,7 @@ from controller import topics
 from controller.commands import TRANSIT_MS, CommandSender, wait_ms
 from kernel.config import Settings
 from kernel.mqtt import parse_mqtt_url
-from tests.factories import Tenant, make_tenant
-
-
-@pytest.fixture
-async def tenant(db: asyncpg.Pool) -> Tenant:
-    return await make_tenant(db, with_ad=False)
-
+from tests.factories import Tenant
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 

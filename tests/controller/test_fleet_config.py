@@ -20,15 +20,10 @@ from kernel.config import Settings
 from kernel.mqtt import Refused
 from simulators.router import SimulatedRouter
 from tests.controller.test_listener import device_client, forget_session, group_for_test, running
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant
 
 CONFIG = DesiredConfig(walled_garden=(("cdn.example.com", 443),), minutes=90, down_kbps=4000)
 BREAKING = "192.0.2.66"
-
-
-@pytest.fixture
-async def tenant(db: asyncpg.Pool) -> Tenant:
-    return await make_tenant(db, with_ad=False)
 
 
 @pytest.fixture

@@ -13,12 +13,7 @@ from controller.services import record_router_status
 from kernel.config import Settings
 from simulators.router import SimulatedRouter
 from tests.controller.test_listener import device_client
-from tests.factories import Tenant, make_tenant
-
-
-@pytest.fixture
-async def tenant(db: asyncpg.Pool) -> Tenant:
-    return await make_tenant(db, with_ad=False)
+from tests.factories import Tenant
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from controller import topics
 from controller.commands import CommandSender, RouterRef, RouterUnreachable
 from kernel.config import Settings
 from kernel.mqtt import parse_mqtt_url
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant
 
 MAC = "aa:bb:cc:dd:ee:01"
 GAVE_UP_AFTER = 0.5  # the sender's ack timeout in these tests
@@ -38,11 +38,6 @@ class LateRouter:
 
     def ops(self) -> list[str]:
         return [command["op"] for command in self.received]
-
-
-@pytest.fixture
-async def tenant(db: asyncpg.Pool) -> Tenant:
-    return await make_tenant(db, with_ad=False)
 
 
 @pytest.fixture

@@ -21,14 +21,9 @@ from controller.restore import Restore, restore_clients
 from kernel.config import Settings
 from kernel.mqtt import make_client
 from simulators.router import SimulatedRouter
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant
 
 MAC = "aa:bb:cc:00:00:51"
-
-
-@pytest.fixture
-async def tenant(db: asyncpg.Pool) -> Tenant:
-    return await make_tenant(db, with_ad=False)
 
 
 @pytest.fixture
