@@ -65,6 +65,16 @@ CATALOG = {
             "本设备已断开此 WiFi 的上网权限。如需再次上网，请关闭再打开 WiFi，然后打开任意网页。"
         ),
     },
+    "logged_out_text_wifidog": {
+        "en": (
+            "You are logged out. This device loses its WiFi access within a minute. To go "
+            "online again, turn WiFi off and on, then open any web page."
+        ),
+        "zh-CN": (
+            "您已退出登录，本设备将在一分钟内断开此 WiFi 的上网权限。"
+            "如需再次上网，请关闭再打开 WiFi，然后打开任意网页。"
+        ),
+    },
     "error_logout_failed": {
         "en": (
             "The WiFi router did not confirm that you are logged out, so you are still online. "

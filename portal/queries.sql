@@ -76,6 +76,17 @@ WITH ended AS (
 UPDATE wifidog_tokens SET client_mac = NULL
 WHERE merchant_id = $1 AND session_id = $2
 
+-- name: wifidog_log_out
+WITH ended AS (
+    UPDATE portal_sessions SET status = 'ended', client_mac = NULL
+    WHERE merchant_id = $1 AND session_id = $2 AND status = 'active'
+    RETURNING session_id, store_id, device_hash
+), scrubbed AS (
+    UPDATE wifidog_tokens SET client_mac = NULL
+    WHERE merchant_id = $1 AND session_id IN (SELECT session_id FROM ended)
+)
+SELECT store_id, device_hash FROM ended
+
 -- name: wifidog_gateway_ids
 SELECT router_id FROM routers WHERE gateway = 'wifidog'
 

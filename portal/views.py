@@ -474,6 +474,7 @@ def _online_page(
     switch_url: str = "",
     logout_form: tuple[str, dict[str, str]] | None = None,
     logged_out: bool = False,
+    logged_out_text: str = "logged_out_text",
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     return render(
@@ -490,6 +491,7 @@ def _online_page(
         switch_url=switch_url,
         logout_form=logout_form,
         logged_out=logged_out,
+        logged_out_text=logged_out_text,
     )
 
 

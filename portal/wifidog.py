@@ -462,6 +462,10 @@ async def portal_page(request: web.Request) -> web.Response:
     switch = urlencode(
         {"gw_id": router.router_id, "token": token, "lang": views.other_language(lang)}
     )
+    logout_form = None
+    if status.active:
+        fields = {"gw_id": router.router_id, "token": token, "lang": lang}
+        logout_form = (request.app.router["wifidog_logout"].url_for().path, fields)
     return views._online_page(
         request,
         lang,
@@ -469,6 +473,39 @@ async def portal_page(request: web.Request) -> web.Response:
         session=status,
         next_url=safe_origin_url(portal.landing_url or session.origin_url),
         switch_url=f"{request.path}?{switch}",
+        logout_form=logout_form,
+    )
+
+
+@routes.post(PREFIX + "logout", name="wifidog_logout")
+async def log_out(request: web.Request) -> web.Response:
+    """Log out from the portal page. The form posts back the page's gw_id and token (the token
+    is the shopper's capability, as on the page itself). A WiFiDog gateway takes no command
+    from an auth server: the session ends here, and the gateway drops the client when its next
+    counters report is answered `Auth: 0` (fw_sync_with_authserver, src/firewall.c, every
+    CheckInterval: 60 s by default)."""
+    if request.content_length and request.content_length > views.MAX_FORM_BYTES:
+        raise BadParameter("form too large")
+    form = await request.post()
+    lang = views.language(request, str(form.get("lang", "")) or None)
+    router, portal = await wifidog_gateway(request, one(form, "gw_id"))  # type: ignore[arg-type]
+    token = one(form, "token")  # type: ignore[arg-type]
+    db = request.app[DB]
+    session = await store.token_session(db, router, token) if _TOKEN.match(token) else None
+    if session is None:
+        raise online.BadOnlineLink(f"no wifidog session for that token at {router.router_id}")
+    if await store.log_out(db, router, token, session.session_id):
+        log.info("wifidog session %s at %s ended: logged out", session.session_id, router.router_id)
+    switch = urlencode(
+        {"gw_id": router.router_id, "token": token, "lang": views.other_language(lang)}
+    )
+    return views._online_page(
+        request,
+        lang,
+        portal=portal,
+        switch_url=f"{request.app.router['wifidog_portal'].url_for().path}?{switch}",
+        logged_out=True,
+        logged_out_text="logged_out_text_wifidog",
     )
 
 

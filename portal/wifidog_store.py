@@ -212,6 +212,24 @@ async def end_session(db: asyncpg.Pool, router: Router, token: str, session_id: 
     _sessions.pop((router.merchant_id, token), None)
 
 
+async def log_out(db: asyncpg.Pool, router: Router, token: str, session_id: uuid.UUID) -> bool:
+    """End a WiFiDog session at the shopper's request, with its logout event. False when it
+    had ended already (a second submission, its end, a counters report that ended it)."""
+    async with db.acquire() as conn, conn.transaction():
+        ended = await conn.fetchrow(queries.wifidog_log_out, router.merchant_id, session_id)
+        if ended is not None:
+            await analytics.record_event(
+                conn,
+                router.merchant_id,
+                "logout",
+                store_id=ended["store_id"],
+                device_hash=ended["device_hash"],
+                data={"router": router.router_id, "session": str(session_id)},
+            )
+    _sessions.pop((router.merchant_id, token), None)
+    return ended is not None
+
+
 def over_quota(portal: StorePortal, incoming: int, outgoing: int) -> bool:
     """The store's data quota per session (kB; 0 = none): incoming is the client's download."""
     down, up = portal.down_quota_kb * 1024, portal.up_quota_kb * 1024

@@ -386,6 +386,53 @@ async def test_logout_ends_the_session_and_the_online_page_says_so(
     assert "has ended" in await page.text()
 
 
+async def test_the_shopper_logs_out_from_the_portal_page_and_the_gateway_is_told_at_its_next_check(
+    portal_client: TestClient, wd: Wd, db: asyncpg.Pool
+) -> None:
+    token = await online_token(portal_client, wd)
+    gw = wd.router.router_id
+    page = await (
+        await portal_client.get(f"/wifidog/portal/?gw_id={gw}&token={token}&lang=en")
+    ).text()
+    form = re.search(r'<form method="post" action="([^"]+)" id="logout-form"', page)
+    assert form and form.group(1) == "/wifidog/logout"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    assert fields == {"gw_id": gw, "token": token, "lang": "en"}
+    # Hostile forms first: an unknown token, another router's id, a repeated field.
+    logout = form.group(1)
+    assert (await portal_client.post(logout, data={**fields, "token": "q" * 32})).status == 404
+    other = await make_wd(db)
+    assert (
+        await portal_client.post(form.group(1), data={**fields, "gw_id": other.router.router_id})
+    ).status == 404
+    repeated = [*fields.items(), ("token", token)]
+    assert (await portal_client.post(logout, data=repeated)).status == 400
+    assert (await session_of(db, wd, token))["status"] == "active"
+
+    done = await portal_client.post(form.group(1), data=fields)
+    assert done.status == 200 and "within a minute" in await done.text()
+    row = await session_of(db, wd, token)
+    assert row["status"] == "ended" and row["client_mac"] is None
+    events = await db.fetchval(
+        "SELECT count(*) FROM events WHERE merchant_id = $1 AND kind = 'logout'",
+        wd.tenant.merchant_id,
+    )
+    assert events == 1
+    # The gateway's next counters report is answered Auth: 0 (it drops the client), and a
+    # second submission finds the session ended without a second logout event.
+    _, body = await auth(portal_client, auth_query("counters", gw, token, inc=9))
+    assert code(body) == 0
+    assert (await portal_client.post(form.group(1), data=fields)).status == 200
+    assert events == await db.fetchval(
+        "SELECT count(*) FROM events WHERE merchant_id = $1 AND kind = 'logout'",
+        wd.tenant.merchant_id,
+    )
+    page = await (
+        await portal_client.get(f"/wifidog/portal/?gw_id={gw}&token={token}&lang=en")
+    ).text()
+    assert "has ended" in page and "logout-form" not in page
+
+
 async def test_portal_page_refuses_unknown_tokens_and_other_routers(
     portal_client: TestClient, wd: Wd, db: asyncpg.Pool
 ) -> None:
