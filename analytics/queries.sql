@@ -2,6 +2,10 @@
 INSERT INTO events (merchant_id, store_id, kind, device_hash, data, occurred_at)
 VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
 
+-- name: insert_events
+INSERT INTO events (merchant_id, store_id, kind, device_hash, data)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])
+
 -- name: logins_by_store_between
 SELECT store_id, count(*) AS logins, count(DISTINCT device_hash) AS devices,
        max(occurred_at) AS last_login

@@ -44,6 +44,32 @@ async def record_event(
     )
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event for `record_events` (the fields of `record_event`)."""
+
+    merchant_id: uuid.UUID
+    kind: str
+    store_id: uuid.UUID | None = None
+    device_hash: str | None = None
+    data: dict[str, Any] | None = None
+
+
+async def record_events(conn: asyncpg.Connection | asyncpg.Pool, events: list[Event]) -> None:
+    """Several events in one statement (a group commit of logins), each at now()."""
+    for event in events:
+        if event.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {event.kind!r}")
+    await conn.execute(
+        queries.insert_events,
+        [e.merchant_id for e in events],
+        [e.store_id for e in events],
+        [e.kind for e in events],
+        [e.device_hash for e in events],
+        [e.data or {} for e in events],
+    )
+
+
 def day_bounds(day: datetime, timezone: str) -> tuple[datetime, datetime]:
     """Start and end of the calendar day containing `day`, in the store's time zone."""
     local = day.astimezone(ZoneInfo(timezone))

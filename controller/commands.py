@@ -29,6 +29,7 @@ import aiomqtt
 import asyncpg
 
 from controller import topics
+from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
 from kernel.mqtt import make_client
 from kernel.sql import load_queries
@@ -118,6 +119,13 @@ class CommandSender:
         self._given_up: dict[str, GivenUp] = {}
         self._compensations: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        # Each command is on record before it goes out; concurrent sends share one INSERT.
+        self._command_log: GroupCommit[tuple[Any, ...]] = GroupCommit(
+            self._insert_commands, name="command-log"
+        )
+
+    async def _insert_commands(self, rows: list[tuple[Any, ...]]) -> None:
+        await self._db.execute(queries.insert_commands, *map(list, zip(*rows, strict=True)))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="command-sender")
@@ -159,14 +167,8 @@ class CommandSender:
         command_id = resend or uuid.uuid4().hex
         expires = datetime.now(UTC) + timedelta(seconds=self._ttl)
         if resend is None:
-            await self._db.execute(
-                queries.insert_command,
-                router.merchant_id,
-                command_id,
-                router.router_id,
-                op,
-                args,
-                expires,
+            await self._command_log.add(
+                (router.merchant_id, command_id, router.router_id, op, args, expires)
             )
         else:
             self._given_up.pop(command_id, None)  # its ack is awaited again
@@ -427,6 +429,18 @@ def wait_ms(ack_timeout: float) -> int:
 
 
 async def store_ack(conn: asyncpg.Connection | asyncpg.Pool, router: RouterRef, ack: Ack) -> None:
+    await store_acks(conn, [(router, ack)])
+
+
+async def store_acks(
+    conn: asyncpg.Connection | asyncpg.Pool, acks: list[tuple[RouterRef, Ack]]
+) -> None:
+    """Several commands' acks in one statement."""
     await conn.execute(
-        queries.record_ack, router.merchant_id, ack.command_id, ack.status, ack.code, ack.attempts
+        queries.record_acks,
+        [router.merchant_id for router, _ in acks],
+        [ack.command_id for _, ack in acks],
+        [ack.status for _, ack in acks],
+        [ack.code for _, ack in acks],
+        [ack.attempts for _, ack in acks],
     )

@@ -19,9 +19,10 @@ SELECT router_id, store_id, name, online, last_seen, gateway, fas_level,
        mqtt_password_hash IS NOT NULL AS installed
 FROM routers WHERE merchant_id = $1 AND revoked_at IS NULL ORDER BY name
 
--- name: insert_command
+-- name: insert_commands
 INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
+                     $6::timestamptz[])
 
 -- name: resend_command
 -- The same command again after it got no ack: waiting once more, with a new expiry.
@@ -29,9 +30,12 @@ UPDATE router_commands SET status = 'sent', code = NULL, acked_at = NULL, expire
 WHERE merchant_id = $1 AND command_id = $2 AND router_id = $3
 RETURNING true
 
--- name: record_ack
-UPDATE router_commands SET status = $3, code = $4, attempts = $5, acked_at = now()
-WHERE merchant_id = $1 AND command_id = $2
+-- name: record_acks
+UPDATE router_commands AS c SET status = a.status, code = a.code, attempts = a.attempts,
+                                acked_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[])
+     AS a(merchant_id, command_id, status, code, attempts)
+WHERE c.merchant_id = a.merchant_id AND c.command_id = a.command_id
 
 -- name: record_timeout
 UPDATE router_commands SET status = 'timeout'

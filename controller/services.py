@@ -20,6 +20,7 @@ from controller.commands import (
     RouterRef,
     RouterUnreachable,
     store_ack,
+    store_acks,
 )
 from controller.restore import Restore, RestoreReport, StillWanted, restore_clients
 from kernel.sql import load_queries
@@ -40,6 +41,7 @@ __all__ = [
     "deauth_client",
     "find_router",
     "record_ack",
+    "record_acks",
     "record_gateway_pings",
     "record_router_status",
     "register_router",
@@ -170,6 +172,13 @@ async def authorize_client(
 async def record_ack(conn: asyncpg.Connection | asyncpg.Pool, router: Router, ack: Ack) -> None:
     """Store a command's ack (for callers that sent it with `record_ack=False`)."""
     await store_ack(conn, router.ref, ack)
+
+
+async def record_acks(
+    conn: asyncpg.Connection | asyncpg.Pool, acks: list[tuple[Router, Ack]]
+) -> None:
+    """Several commands' acks in one statement (a group commit of logins)."""
+    await store_acks(conn, [(router.ref, ack) for router, ack in acks])
 
 
 def _grant_args(mac: str, policy: AccessPolicy, custom: str) -> dict[str, Any]:

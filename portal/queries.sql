@@ -21,6 +21,14 @@ INSERT INTO portal_sessions (merchant_id, session_id, store_id, router_id, devic
                              client_ip, method, terms_version, command_id, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(mins => $11))
 
+-- name: insert_sessions
+INSERT INTO portal_sessions (merchant_id, session_id, store_id, router_id, device_hash, client_mac,
+                             client_ip, method, terms_version, command_id, expires_at)
+SELECT m, s, st, r, d, mac, ip, meth, terms, cmd, now() + make_interval(mins => mins)
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+            $7::inet[], $8::text[], $9::text[], $10::text[], $11::int[])
+     AS x(m, s, st, r, d, mac, ip, meth, terms, cmd, mins)
+
 -- name: active_sessions_of_router
 SELECT session_id, client_mac, expires_at
 FROM portal_sessions

@@ -13,6 +13,7 @@ import asyncpg
 import analytics.services as analytics
 from controller.services import (
     AccessPolicy,
+    Ack,
     CommandSender,
     Restore,
     RestoreReport,
@@ -22,8 +23,10 @@ from controller.services import (
     authorize_client,
     find_router,
     record_ack,
+    record_acks,
     restore_clients,
 )
+from kernel.batch import GroupCommit
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
@@ -221,32 +224,68 @@ async def click_through(
         if ack.status == "rejected":
             raise DeviceNotVerified(f"router said {ack.code}")
         raise GrantFailed(f"router said {ack.status}/{ack.code}")
-    async with db.acquire() as conn, conn.transaction():
-        await record_ack(conn, visit.router, ack)
-        await conn.execute(
-            queries.insert_session,
-            visit.merchant_id,
-            session_id,
-            visit.router.store_id,
-            visit.router.router_id,
-            visit.device,
-            visit.client.client_mac,
-            visit.client.client_ip,
-            "click",
-            visit.portal.terms_version,
-            ack.command_id,
-            visit.portal.session_minutes,
-        )
-        await analytics.record_event(
-            conn,
-            visit.merchant_id,
-            "login",
-            store_id=visit.router.store_id,
-            device_hash=visit.device,
-            data={"method": "click", "router": visit.router.router_id, "session": str(session_id)},
-        )
+    await _login_writer(db).add(_Login(visit, session_id, ack, "click"))
     log.info("login %s at router %s (click)", session_id, visit.router.router_id)
     return session_id
+
+
+@dataclass(frozen=True)
+class _Login:
+    visit: Visit
+    session_id: uuid.UUID
+    ack: Ack
+    method: str
+
+
+async def _write_logins(db: asyncpg.Pool, logins: list[_Login]) -> None:
+    """Granted logins, each as its ack, its session and its login event, all in one
+    transaction: concurrent logins share it (kernel.batch.GroupCommit)."""
+    async with db.acquire() as conn, conn.transaction():
+        await record_acks(conn, [(login.visit.router, login.ack) for login in logins])
+        await conn.execute(
+            queries.insert_sessions,
+            [login.visit.merchant_id for login in logins],
+            [login.session_id for login in logins],
+            [login.visit.router.store_id for login in logins],
+            [login.visit.router.router_id for login in logins],
+            [login.visit.device for login in logins],
+            [login.visit.client.client_mac for login in logins],
+            [login.visit.client.client_ip for login in logins],
+            [login.method for login in logins],
+            [login.visit.portal.terms_version for login in logins],
+            [login.ack.command_id for login in logins],
+            [login.visit.portal.session_minutes for login in logins],
+        )
+        await analytics.record_events(
+            conn,
+            [
+                analytics.Event(
+                    login.visit.merchant_id,
+                    "login",
+                    store_id=login.visit.router.store_id,
+                    device_hash=login.visit.device,
+                    data={
+                        "method": login.method,
+                        "router": login.visit.router.router_id,
+                        "session": str(login.session_id),
+                    },
+                )
+                for login in logins
+            ],
+        )
+
+
+_login_writers: dict[asyncpg.Pool, GroupCommit[_Login]] = {}
+
+
+def _login_writer(db: asyncpg.Pool) -> GroupCommit[_Login]:
+    """The process's group commit of granted logins for this pool."""
+    writer = _login_writers.get(db)
+    if writer is None:
+        writer = _login_writers[db] = GroupCommit(
+            lambda logins: _write_logins(db, logins), name="portal-logins"
+        )
+    return writer
 
 
 async def restore_sessions(

@@ -32,6 +32,7 @@ import asyncpg
 
 import analytics.services as analytics
 from controller.services import GatewayPing, Router, record_gateway_pings
+from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
 from kernel.sql import load_queries
@@ -237,53 +238,40 @@ def over_quota(portal: StorePortal, incoming: int, outgoing: int) -> bool:
 
 
 class UsageWriter:
-    """Group commit of counters reports: one statement per batch, each caller answered after
-    the batch holding its report committed."""
+    """Group commit of counters reports (kernel.batch): one statement per batch, each caller
+    answered after the batch holding its report committed."""
 
     def __init__(self, db: asyncpg.Pool) -> None:
         self._db = db
-        self._pending: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]] = {}
-        self._waiters: list[asyncio.Future[None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0
+        self._group: GroupCommit[tuple[uuid.UUID, uuid.UUID, int, int]] = GroupCommit(
+            self._write, name="wifidog-usage"
+        )
+
+    @property
+    def batches(self) -> int:
+        return self._group.batches
 
     async def record(
         self, merchant_id: uuid.UUID, session_id: uuid.UUID, incoming: int, outgoing: int
     ) -> None:
-        key = (merchant_id, session_id)
-        old = self._pending.get(key)
-        if old is not None:
-            incoming, outgoing = max(incoming, old[0]), max(outgoing, old[1])
-        self._pending[key] = (incoming, outgoing)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._flush(), name="wifidog-usage")
-        await waiter
+        try:
+            await self._group.add((merchant_id, session_id, incoming, outgoing))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.exception("could not record a batch of counters reports")
+            raise UsageNotRecorded(f"counters report not written: {exc}") from exc
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, waiters = self._pending, self._waiters
-            self._pending, self._waiters = {}, []
-            try:
-                await self._db.execute(
-                    queries.wifidog_record_usage,
-                    [k[0] for k in batch],
-                    [k[1] for k in batch],
-                    [v[0] for v in batch.values()],
-                    [v[1] for v in batch.values()],
-                )
-            except Exception as exc:
-                log.exception("could not record a batch of %d counters reports", len(batch))
-                failure = UsageNotRecorded(f"batch of {len(batch)} not written: {exc}")
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(failure)
-                continue
-            self.batches += 1
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+    async def _write(self, reports: list[tuple[uuid.UUID, uuid.UUID, int, int]]) -> None:
+        latest: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, int]] = {}
+        for merchant_id, session_id, incoming, outgoing in reports:  # one row per session
+            old = latest.get((merchant_id, session_id), (0, 0))
+            latest[(merchant_id, session_id)] = (max(incoming, old[0]), max(outgoing, old[1]))
+        await self._db.execute(
+            queries.wifidog_record_usage,
+            [k[0] for k in latest],
+            [k[1] for k in latest],
+            [v[0] for v in latest.values()],
+            [v[1] for v in latest.values()],
+        )
 
 
 class PingRecorder:
