@@ -1,9 +1,10 @@
 """Telemetry ingest: N simulated routers, each on its own MQTT connection, publish heartbeat
-events (QoS 1, as the agent's spool does) to a private Mosquitto; the controller's consumer
+events (QoS 1, in batches of up to 16 KiB, as the agent's spool flush does) to a private
+Mosquitto; the controller's consumer
 (kernel.mqtt.Consumer + controller.telemetry.TelemetryIngest, as `portico serve controller`
 wires them) writes them to PostgreSQL in batches before it acks them.
 
-    .venv/bin/python -m bench.telemetry [--routers 2000] [--events 25] [--write]
+    .venv/bin/python -m bench.telemetry [--routers 2000] [--events 100] [--write]
 
 The routers run in a child process (so they do not share the controller's CPU time slices in
 one event loop); the rate is events stored ÷ seconds from the first publish to the last row,
@@ -31,8 +32,12 @@ import asyncpg
 import accounts.services as accounts
 from bench.harness import (
     BenchError,
+    Bounds,
+    Outcome,
+    bare_baseline,
     bench_database,
     free_port,
+    load_tool,
     machine_facts,
     marker,
     server_versions,
@@ -45,6 +50,7 @@ from controller.telemetry import TelemetryIngest
 from kernel.db import create_pool, migrate
 from kernel.embedded import mosquitto_binary
 from kernel.mqtt import make_client
+from simulators.agent import tele_batches
 
 SECRET = "bench-secret-" + "x" * 40
 
@@ -75,22 +81,29 @@ async def publish(url: str, prefix: str, routers: int, events: int) -> None:
     await asyncio.to_thread(sys.stdin.readline)
     started = time.monotonic()
 
-    async def one(n: int, seq: int) -> None:
-        payload = topics.encode(
-            {
-                "id": f"0be0c4{n:06x}-{seq}",
-                "type": "heartbeat",
-                "ts": int(time.time()),
-                "uptime_s": seq,
-                "load": [0.1, 0.1, 0.1],
-                "agent": "bench",
-            }
-        )
+    def spool(n: int) -> list[bytes]:
+        return [
+            topics.encode(
+                {
+                    "id": f"0be0c4{n:06x}-{seq}",
+                    "type": "heartbeat",
+                    "ts": int(time.time()),
+                    "uptime_s": seq,
+                    "load": [0.1, 0.1, 0.1],
+                    "agent": "bench",
+                }
+            )
+            for seq in range(1, events + 1)
+        ]
+
+    async def one(n: int, payload: bytes) -> None:
         await clients[n].publish(topics.topic(f"{prefix}{n}", "tele"), payload, qos=1)
 
-    # A spool flush: each router's events go out back to back (mosquitto_pub -l does not wait
-    # for one PUBACK before the next PUBLISH either).
-    await asyncio.gather(*(one(n, seq) for seq in range(1, events + 1) for n in range(routers)))
+    # A spool flush as the agent sends it (send_tele): the events in batches of up to 16 KiB,
+    # each router's back to back (mosquitto_pub -l does not wait for one PUBACK before the
+    # next PUBLISH either).
+    flushes = [tele_batches(spool(n)) for n in range(routers)]
+    await asyncio.gather(*(one(n, batch) for n in range(routers) for batch in flushes[n]))
     print(f"sent {routers * events} {time.monotonic() - started:.3f}", flush=True)
     for client in clients:
         await client.__aexit__(None, None, None)
@@ -113,6 +126,16 @@ async def run(routers: int, events: int, write: bool) -> None:
     prefix = f"tb{os.getpid()}-"
     with tempfile.TemporaryDirectory(prefix="portico-bench-tele-") as tmp:
         state = Path(tmp)
+        # The same machine's bare aiohttp handler, measured first in this run (the yardstick
+        # every benchmark reports beside its figures, docs/benchmarks.md).
+        tool, _note = load_tool("auto")
+        bare = await bare_baseline(
+            tool=tool,
+            concurrency=64,
+            threads=1,
+            bounds=Bounds(2.0, 5_000, 10.0, 200_000),
+            workdir=state,
+        )
         port = free_port()
         (state / "mosquitto.conf").write_text(broker_config(port, state))
         broker = await asyncio.create_subprocess_exec(binary, "-c", str(state / "mosquitto.conf"))
@@ -136,7 +159,7 @@ async def run(routers: int, events: int, write: bool) -> None:
         finally:
             broker.terminate()
             await broker.wait()
-    report(routers, events, results, versions, write)
+    report(routers, events, results, versions, bare, write)
 
 
 async def measure(
@@ -220,6 +243,7 @@ def report(
     events: int,
     results: list[tuple[str, dict[str, float]]],
     versions: dict[str, str],
+    bare: Outcome,
     write: bool,
 ) -> None:
     date = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -233,25 +257,31 @@ def report(
         f"{versions['mqtt_broker']} (max_inflight_messages 1000); everything on loopback.",
         "",
         f"{routers:,} routers, each on its own MQTT connection in one child process, publish "
-        f"{events} heartbeat events each (QoS 1, back to back, as a spool flush); one "
+        f"{events} heartbeat events each (QoS 1, back to back, in batches of up to 16 KiB as "
+        "the agent's spool flush sends them); one "
         "controller (persistent session, `$share/ctrl`) stores them in batches before acking. "
         "*live*: the controller ingests while the routers publish (seconds from the first "
         "publish to the last row stored); *backlog*: the routers publish while the controller is "
         "away and it then drains what the broker queued for its session (its ingest alone).",
         "",
-        "| mode | events | stored | seconds | events/s | routers' publish s |",
-        "|---|---|---|---|---|---|",
+        f"Baseline in the same run: a bare aiohttp handler (`bench/bare.py`) served "
+        f"{bare.rps:,.0f} requests/s ({bare.client}, 64 connections); `× bare` is events/s "
+        "over those requests/s.",
+        "",
+        "| mode | events | stored | seconds | events/s | × bare | routers' publish s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode, r in results:
         lines.append(
             f"| {mode} | {int(r['total']):,} | {int(r['stored']):,} | {r['seconds']:.1f} | "
-            f"{r['rate']:,.0f} | {r['publish_seconds']:.1f} |"
+            f"{r['rate']:,.0f} | {r['rate'] / bare.rps:.0%} | {r['publish_seconds']:.1f} |"
         )
     lines.append("")
     for mode, r in results:
         verdict = "meets" if r["rate"] >= 20_000 else "misses"
         lines.append(
-            f"- {mode}: {r['rate']:,.0f} events/s, target ≥ 20,000/s ({verdict}); exactly once: "
+            f"- {mode}: {r['rate']:,.0f} events/s ({r['rate'] / bare.rps:.0%} of the bare "
+            f"handler's {bare.rps:,.0f} requests/s), target ≥ 20,000/s ({verdict}); exactly once: "
             f"{int(r['stored']):,} rows for {int(r['total']):,} events, "
             f"{int(r['rows_counted']):,} counted as written, {int(r['refused'])} refused."
         )
@@ -265,7 +295,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--routers", type=int, default=2000)
-    parser.add_argument("--events", type=int, default=25)
+    parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--publish", nargs=4, metavar=("URL", "PREFIX", "ROUTERS", "EVENTS"))
     args = parser.parse_args()

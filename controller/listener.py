@@ -17,7 +17,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -26,6 +26,8 @@ from controller.services import Router, find_router
 from kernel.db import is_transient
 from kernel.mqtt import Consumer, Delivery, Handler, Metrics, Refused
 from kernel.sql import load_queries
+
+T = TypeVar("T")
 
 log = logging.getLogger("portico.controller.listener")
 queries = load_queries(__file__)
@@ -73,7 +75,7 @@ class FleetListener:
             client_id=client_id or default_client_id(),
             subscriptions=[self._subscription(leaf) for leaf in table],
             routes=table,
-            max_payload=topics.MAX_PAYLOAD,
+            max_payload=topics.MAX_BATCH_PAYLOAD,  # topics.decode holds the rest to 4 KiB
             transient=is_transient,
             name="controller",
             on_resubscribed=on_resubscribed,
@@ -166,12 +168,33 @@ async def contract_message(
     """The router a message comes from and its payload, or Refused for what breaks the
     contract (topic, size, JSON, version) or comes from a router we do not know. `known`: a
     cache to ask before the database."""
+    router_id, data = _checked(message, topics.decode)
+    return await _sender(db, router_id, known), data
+
+
+async def contract_batch(
+    db: asyncpg.Pool | asyncpg.Connection,
+    message: Delivery,
+    *,
+    known: Callable[[str], Router | None] = lambda _router_id: None,
+) -> tuple[Router, list[Any]]:
+    """`contract_message` for a `tele` batch: the router and the batch's elements."""
+    router_id, elements = _checked(message, topics.decode_batch)
+    return await _sender(db, router_id, known), elements
+
+
+def _checked(message: Delivery, decode: Callable[[bytes], T]) -> tuple[str, T]:
     try:
         router_id, _leaf = topics.split_topic(message.topic)
-        data = topics.decode(message.payload)
+        return router_id, decode(message.payload)
     except topics.BadMessage as exc:
         raise Refused(exc.reason, str(exc)) from None
+
+
+async def _sender(
+    db: asyncpg.Pool | asyncpg.Connection, router_id: str, known: Callable[[str], Router | None]
+) -> Router:
     router = known(router_id) or await find_router(db, router_id)
     if router is None:
         raise Refused("unknown_router", f"no router {router_id!r}")
-    return router, data
+    return router

@@ -1,7 +1,8 @@
 """Telemetry from routers (`ap/v1/<id>/tele`, docs/mqtt-contract.md): checked, pseudonymised
 and written to PostgreSQL in batches, before the MQTT message is acked.
 
-Each message is one event with an id `<boot>-<seq>` (the router's boot, a counter within it).
+Each event has an id `<boot>-<seq>` (the router's boot, a counter within it); a message is one
+event, or a batch of them (a JSON array: the agent's spool flush), each checked on its own.
 Handlers of many messages wait on one batch: it is written when it holds `max_batch` events or
 `max_delay` seconds after its first, in one INSERT … ON CONFLICT DO NOTHING, so an event that
 comes again (the broker redelivers what was not acked; the agent's spool replays what it is not
@@ -24,9 +25,11 @@ from typing import Any
 
 import asyncpg
 
-from controller.listener import contract_message
+from controller import topics
+from controller.listener import contract_batch, contract_message
 from controller.services import CommandFailed, CommandSender, Router, RouterRef
 from kernel.cache import TtlCache
+from kernel.logs import Throttled
 from kernel.mqtt import Delivery, Refused
 from kernel.privacy import device_hash, is_randomized_mac
 from kernel.sql import load_queries
@@ -175,19 +178,50 @@ class TelemetryIngest:
         self._batch: _Batch | None = None
         self._routers: TtlCache[str, Router] = TtlCache(ttl=60, max_items=50_000)
         self.stored = 0  # events written (duplicates skipped by the database not counted)
+        self.refused_events: dict[str, int] = {}  # events of batches refused, by reason
+        self._refusal_log = Throttled(log, 1.0)
 
     async def handle(self, message: Delivery) -> None:
+        if topics.is_batch(message.payload):
+            await self._handle_batch(message)
+            return
         router, data = await contract_message(self._db, message, known=self._routers.get)
         self._routers.put(router.router_id, router)
         row = parse_event(router, data, self._secret_key)
-        await self._add(row)
+        await self._add([row])
 
-    async def _add(self, row: Row) -> None:
+    async def _handle_batch(self, message: Delivery) -> None:
+        """Several events in one message (the agent's spool flush): each is checked on its own;
+        the good ones are stored, the bad ones counted (`refused_events`) and logged."""
+        router, elements = await contract_batch(self._db, message, known=self._routers.get)
+        self._routers.put(router.router_id, router)
+        rows = []
+        for element in elements:
+            try:
+                if not isinstance(element, dict):
+                    raise Refused("malformed", "a batch element is not a JSON object")
+                if element.get("v") != topics.VERSION:
+                    raise Refused("bad_version", f"event version {element.get('v')!r}")
+                rows.append(parse_event(router, element, self._secret_key))
+            except Refused as exc:
+                self.refused_events[exc.reason] = self.refused_events.get(exc.reason, 0) + 1
+                self._refusal_log.warning(
+                    "refused an event of a batch from %s: %s (%d refused so far for %s)",
+                    router.router_id,
+                    exc,
+                    self.refused_events[exc.reason],
+                    exc.reason,
+                )
+        if not rows:
+            raise Refused("bad_field", f"none of the {len(elements)} events could be stored")
+        await self._add(rows)
+
+    async def _add(self, rows: list[Row]) -> None:
         batch = self._batch
         if batch is None:
             batch = self._batch = _Batch()
             asyncio.get_running_loop().call_later(self._max_delay, self._flush_soon, batch)
-        batch.rows.append(row)
+        batch.rows.extend(rows)
         if len(batch.rows) >= self._max_batch:
             self._flush_soon(batch)
         await asyncio.shield(batch.written)

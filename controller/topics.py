@@ -9,6 +9,8 @@ from typing import Any
 VERSION = 1
 ROOT = "ap/v1"
 MAX_PAYLOAD = 4096
+MAX_BATCH_PAYLOAD = 65536  # a `tele` message holding several events (a JSON array)
+MAX_BATCH_EVENTS = 500
 MAX_WAIT_MS = 60_000  # the longest `wait_ms` a router accepts in a command
 ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -44,17 +46,34 @@ def decode(payload: bytes | bytearray | str) -> dict[str, Any]:
     """Parse a contract payload: a JSON object of at most 4 KiB with "v": 1."""
     if isinstance(payload, str):
         payload = payload.encode()
-    if len(payload) > MAX_PAYLOAD:
-        raise BadMessage(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}", "oversized")
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadMessage(f"payload is not JSON: {exc}") from None
+    data = _json(payload, MAX_PAYLOAD, "payload")
     if not isinstance(data, dict):
         raise BadMessage("payload is not a JSON object")
     if data.get("v") != VERSION:
         raise BadMessage(f"payload version {data.get('v')!r} is not {VERSION}", "bad_version")
     return data
+
+
+def decode_batch(payload: bytes | bytearray) -> list[Any]:
+    """Parse a `tele` batch: a JSON array of 1 … 500 elements, at most 64 KiB. The elements are
+    not checked here: each is an event on its own (one bad event spoils no other)."""
+    data = _json(payload, MAX_BATCH_PAYLOAD, "batch")
+    if not isinstance(data, list) or not 1 <= len(data) <= MAX_BATCH_EVENTS:
+        raise BadMessage(f"batch is not a JSON array of 1 … {MAX_BATCH_EVENTS} events")
+    return data
+
+
+def _json(payload: bytes | bytearray, limit: int, what: str) -> Any:
+    if len(payload) > limit:
+        raise BadMessage(f"{what} of {len(payload)} bytes is over {limit}", "oversized")
+    try:
+        return json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessage(f"{what} is not JSON: {exc}") from None
+
+
+def is_batch(payload: bytes | bytearray) -> bool:
+    return payload.lstrip()[:1] == b"["
 
 
 def encode(data: dict[str, Any]) -> bytes:

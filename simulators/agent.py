@@ -29,6 +29,7 @@ WAIT_DEFAULT_MS = 4000  # WAIT_DEFAULT
 ACK_MARGIN = 0.3  # seconds, ACK_MARGIN
 DUP_KEEP = 256  # DUP_KEEP
 MAX_DEPTH = 8  # MAX_DEPTH: JSON nesting accepted in a command
+TELE_BATCH_BYTES = 16384  # the agent's TELE_BATCH_BYTES
 SENT_KEEP = 2000  # events kept for tele_resend (the agent keeps SPOOL_MAX_KB of them)
 _BOOT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # is_boot_id
 AGENT = "portico-simulator/1.0"
@@ -83,7 +84,7 @@ class AgentModel:
         self.sent.append((ts, payload))
         return payload
 
-    def telemetry(self, agent: str, fw: str) -> list[bytes]:
+    def spool_heartbeat(self, agent: str, fw: str) -> list[bytes]:
         """tele_usage then tele_heartbeat: what one heartbeat spools (no stations: the
         simulated router has no radio)."""
         events = [
@@ -220,12 +221,14 @@ class AgentModel:
                 return ack(command_id, "error", "ndsctl_failed", message, attempts=attempts)
 
     def _tele_resend(self, command_id: str, args: dict[str, Any]) -> dict[str, Any]:
-        """op_tele_resend: what was sent since args.since goes out again (`resend`)."""
+        """op_tele_resend: what was sent since args.since goes out again (`resend`, as the
+        messages send_tele publishes)."""
         since = args.get("since")
         if not _is_count(since, 10**12 - 1):
             return ack(command_id, "rejected", "bad_args")
-        self.resend = [payload for ts, payload in self.sent if ts >= since]  # type: ignore[operator]
-        return ack(command_id, "done", "ok", f"{len(self.resend)} events sent again")
+        events = [payload for ts, payload in self.sent if ts >= since]  # type: ignore[operator]
+        self.resend = tele_batches(events)
+        return ack(command_id, "done", "ok", f"{len(events)} events sent again")
 
     def _diagnostics(self, command_id: str) -> dict[str, Any]:
         """op_diagnostics: the fixed facts; `ndsctl status` as the simulated openNDS would
@@ -456,3 +459,17 @@ def ack(
         payload["attempts"] = attempts
     payload["ts"] = int(time.time())
     return payload
+
+
+def tele_batches(events: list[bytes], max_bytes: int = TELE_BATCH_BYTES) -> list[bytes]:
+    """send_tele: events (one JSON line each) as JSON arrays of whole events, each at most
+    `max_bytes` (counting a separator per event), one message per array."""
+    batches: list[list[bytes]] = []
+    size = 0
+    for event in events:
+        if not batches or (batches[-1] and size + len(event) + 1 > max_bytes):
+            batches.append([])
+            size = 0
+        batches[-1].append(event)
+        size += len(event) + 1
+    return [b"[" + b",".join(batch) + b"]" for batch in batches]

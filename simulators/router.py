@@ -26,7 +26,7 @@ from aiohttp import web
 from controller import topics
 from kernel.mqtt import NO_DELAY, parse_mqtt_url
 from portal.fas import rhid, sha256_hex
-from simulators.agent import AGENT, CAPS, AgentModel
+from simulators.agent import AGENT, CAPS, AgentModel, tele_batches
 from simulators.authmon import AuthmonModel
 from simulators.opennds import Gateway, OpenNds, SimClient
 
@@ -284,8 +284,8 @@ class SimulatedRouter:
             del self.acks[:-1000]
             await client.publish(topics.topic(self.router_id, "ack"), json.dumps(ack), qos=1)
             resend, self.agent.resend = self.agent.resend, []
-            for event in resend:  # op_tele_resend
-                await client.publish(topics.topic(self.router_id, "tele"), event, qos=1)
+            for batch in resend:  # op_tele_resend
+                await client.publish(topics.topic(self.router_id, "tele"), batch, qos=1)
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:
         """report_state: each state the agent queued, retained."""
@@ -299,9 +299,9 @@ class SimulatedRouter:
         client = self._client
         if client is None:
             return 0
-        events = self.agent.telemetry("portico-simulator/1.0", "simulated")
-        for event in events:
-            await client.publish(topics.topic(self.router_id, "tele"), event, qos=1)
+        events = self.agent.spool_heartbeat("portico-simulator/1.0", "simulated")
+        for batch in tele_batches(events):  # flush_tele, send_tele
+            await client.publish(topics.topic(self.router_id, "tele"), batch, qos=1)
         return len(events)
 
     def _status(self) -> bytes:

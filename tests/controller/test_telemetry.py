@@ -151,6 +151,58 @@ async def test_bad_telemetry_is_refused_and_counted(
     assert [r["seq"] for r in await stored(db, tenant)] == [7]
 
 
+def batch(*events: bytes) -> bytes:
+    return b"[" + b",".join(events) + b"]"
+
+
+async def test_a_batch_stores_its_good_events_and_counts_each_bad_one(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    client_id = f"test-ctrl-{uuid.uuid4().hex[:8]}"
+    async with (
+        controller(settings.mqtt_url, db, client_id, f"t{uuid.uuid4().hex[:8]}") as (
+            fleet,
+            ingest,
+        ),
+        make_client(settings.mqtt_url, "router") as device,
+    ):
+        tele = topics.topic(tenant.router.router_id, "tele")
+        mixed = batch(
+            event(1),
+            event(2, "station", event="hop", mac=MAC, **{"if": "wlan0"}),  # bad_field
+            b'{"v":2,"id":"b007-3","type":"heartbeat"}',  # bad_version
+            b"[1]",  # malformed: not an object
+            event(4, "usage", mac=MAC, down_kb=5, up_kb=1),
+        )
+        await device.publish(tele, mixed, qos=1)
+        await device.publish(
+            tele, batch(event(4, "usage", mac=MAC, down_kb=5, up_kb=1), event(5)), qos=1
+        )
+        await device.publish(tele, event(5), qos=1)  # a single event still goes (older agents)
+        await wait_for_rows(db, tenant, 3)
+        for refused in (
+            b"[]",  # no events
+            batch(*[event(100 + n) for n in range(501)]),  # too many
+            b"[" + b" " * 70_000 + b"]",  # too big
+            b'{"v":1,"id":"b007-9"',  # broken
+            batch(event(9, "probe")),  # nothing storable
+        ):
+            await device.publish(tele, refused, qos=1)
+        await device.publish(tele, event(6), qos=1)
+        await wait_for_rows(db, tenant, 4)
+        async with asyncio.timeout(10):
+            while sum(fleet.metrics.get(f"refused.{r}") for r in ("malformed", "oversized")) < 4:
+                await asyncio.sleep(0.05)
+        while fleet.metrics.get("refused.bad_field") < 1:
+            await asyncio.sleep(0.05)
+    await forget_session(settings.mqtt_url, client_id)
+    assert [r["seq"] for r in await stored(db, tenant)] == [1, 4, 5, 6]
+    assert ingest.refused_events == {"bad_field": 2, "bad_version": 1, "malformed": 1}
+    assert ingest.stored == 4  # the events sent twice were stored once
+    assert fleet.metrics.get("refused.oversized") == 1
+
+
 ROUTERS = 4
 EVENTS = 300  # per router
 

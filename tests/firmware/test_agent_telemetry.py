@@ -33,9 +33,17 @@ EVENT_ID = re.compile(r"^([0-9a-f]{12})-([1-9][0-9]*)$")
 PHONE, OTHER = "da:00:00:00:00:01", "aa:00:00:00:00:02"
 
 
+def events_of(payload: bytes) -> list[dict[str, Any]]:
+    """The events of one tele message: the agent sends batches (a JSON array, ≤ 16 KiB)."""
+    assert len(payload) <= 16384 + 2, len(payload)
+    batch = json.loads(payload)
+    assert isinstance(batch, list) and batch and all(isinstance(e, dict) for e in batch)
+    return batch
+
+
 def tele(agent: AgentProcess, kind: str | None = None) -> list[dict[str, Any]]:
     assert agent.probe is not None
-    events = [m.json() for m in agent.probe.of_kind("tele")]
+    events = [e for m in agent.probe.of_kind("tele") for e in events_of(m.payload)]
     return [e for e in events if kind is None or e["type"] == kind]
 
 
@@ -124,7 +132,7 @@ class Collector:
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.events.append(json.loads(msg.payload))
+            self.events.extend(events_of(msg.payload))
 
 
 @pytest.mark.skipif(mosquitto_binary() is None, reason="needs the mosquitto broker binary")
