@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.login_flow
 	$(BIN)/python -m bench.login_flow --fas-level 3
 	$(BIN)/python -m bench.wifidog
+	$(BIN)/python -m bench.telemetry
+	$(BIN)/python -m bench.fleet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
