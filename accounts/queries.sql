@@ -40,6 +40,11 @@ JOIN merchants USING (merchant_id)
 WHERE m.user_id = $1
 ORDER BY merchants.name, m.merchant_id
 
+-- name: member_names
+SELECT u.user_id, u.display_name
+FROM memberships m JOIN user_accounts u USING (user_id)
+WHERE m.merchant_id = $1 AND m.user_id = ANY($2::uuid[])
+
 -- name: insert_login_attempt
 INSERT INTO login_attempts (email, succeeded) VALUES ($1, $2)
 

@@ -267,6 +267,14 @@ async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
 
 
+async def member_names(
+    db: Executor, merchant_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Display names of those of `user_ids` who are members of the merchant (no one else's)."""
+    rows = await db.fetch(queries.member_names, merchant_id, user_ids)
+    return {r["user_id"]: r["display_name"] for r in rows}
+
+
 # Authentication ----------------------------------------------------------------------------
 
 

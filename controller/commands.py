@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,10 @@ class GivenUp:
     op: str
     mac: str
     forget_at: float  # time.monotonic(): after this the router can no longer carry it out
+    sent_by: str  # the compensating deauth is on record as sent by whoever sent the grant
+
+
+SENT_BY = re.compile(r"^(portal|controller|cli|console|user:[0-9a-f-]{36})$")
 
 
 class CommandSender:
@@ -103,10 +108,16 @@ class CommandSender:
         grant_timeout: float | None = None,
         ttl: int = 30,
         client_wanted: ClientWanted | None = None,
+        origin: str = "controller",
     ) -> None:
         """`grant_timeout`: the wait for `auth` and `restore` (default: `ack_timeout`). A real
         openNDS refuses good grants by accident, in runs, and each try takes it about a second
-        (its binauth script runs every time), so the agent needs room for several tries."""
+        (its binauth script runs every time), so the agent needs room for several tries.
+        `origin`: who its commands are on record as sent by, unless `send()` names someone
+        (migration 0012: portal, controller, cli, console, or `user:<id>`)."""
+        if not SENT_BY.match(origin):
+            raise ValueError(f"unknown command origin {origin!r}")
+        self.origin = origin
         self._mqtt_url = mqtt_url
         self._db = db
         self._ack_timeout = ack_timeout
@@ -154,6 +165,7 @@ class CommandSender:
         *,
         record_ack: bool = True,
         resend: str | None = None,
+        sent_by: str | None = None,
     ) -> Ack:
         """Publish a command and wait for its ack; RouterUnreachable when none comes in time.
 
@@ -163,12 +175,18 @@ class CommandSender:
         `resend`: the id of a command sent before that got no ack; it goes out again under the
         same id (with a new `exp`), so a router that did receive it answers `duplicate` with
         the first outcome instead of carrying it out twice (contract: cmd, `id`).
+
+        `sent_by`: who the audit log names (`user:<id>` for a console user); default the
+        sender's origin.
         """
+        sent_by = sent_by or self.origin
+        if not SENT_BY.match(sent_by):
+            raise ValueError(f"unknown command origin {sent_by!r}")
         command_id = resend or uuid.uuid4().hex
         expires = datetime.now(UTC) + timedelta(seconds=self._ttl)
         if resend is None:
             await self._command_log.add(
-                (router.merchant_id, command_id, router.router_id, op, args, expires)
+                (router.merchant_id, command_id, router.router_id, op, args, expires, sent_by)
             )
         else:
             self._given_up.pop(command_id, None)  # its ack is awaited again
@@ -187,7 +205,7 @@ class CommandSender:
             ack = await asyncio.wait_for(future, wait)
         except (TimeoutError, aiomqtt.MqttError) as exc:
             await self._db.execute(queries.record_timeout, router.merchant_id, command_id)
-            self._remember_given_up(command_id, router, op, args, wait)
+            self._remember_given_up(command_id, router, op, args, wait, sent_by)
             log.error(
                 "command %s %s to router %s got no ack: %s",
                 command_id,
@@ -203,6 +221,10 @@ class CommandSender:
         if record_ack:
             await store_ack(self._db, router, ack)
         return ack
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Return once the sender has its broker connection; TimeoutError after `timeout`."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
 
     async def publish(self, topic_name: str, payload: bytes, *, retain: bool = False) -> None:
         """One QoS 1 message on the sender's connection (a retained desired document)."""
@@ -283,7 +305,13 @@ class CommandSender:
         return self._grant_timeout if op in GRANT_OPS else self._ack_timeout
 
     def _remember_given_up(
-        self, command_id: str, router: RouterRef, op: str, args: dict[str, Any], wait: float
+        self,
+        command_id: str,
+        router: RouterRef,
+        op: str,
+        args: dict[str, Any],
+        wait: float,
+        sent_by: str,
     ) -> None:
         mac = args.get("mac")
         if op not in GRANT_OPS or not isinstance(mac, str):
@@ -296,7 +324,7 @@ class CommandSender:
         # The router refuses the command once `exp` (now + ttl) has passed; its ack may still
         # be on its way for the sender's wait and the trip back after that.
         forget_at = now + self._ttl + wait + 5
-        self._given_up[command_id] = GivenUp(router, op, mac, forget_at)
+        self._given_up[command_id] = GivenUp(router, op, mac, forget_at, sent_by)
 
     async def _late_grant(self, given_up: GivenUp, ack: Ack) -> None:
         """A grant we gave up on was acked after all: record it, and undo it if nobody wants it."""
@@ -374,7 +402,9 @@ class CommandSender:
             router.router_id,
         )
         try:
-            deauth = await self.send(router, "deauth", {"mac": given_up.mac})
+            deauth = await self.send(
+                router, "deauth", {"mac": given_up.mac}, sent_by=given_up.sent_by
+            )
         except CommandFailed as exc:
             log.error("compensating deauth on %s got no ack: %s", router.router_id, exc)
             await self._record_compensation(given_up, command_id, "no_ack", str(exc))

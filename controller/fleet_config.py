@@ -115,10 +115,10 @@ async def set_desired(
     return Desired(version, sha, changed)
 
 
-async def reapply(sender: CommandSender, router: RouterRef) -> Ack:
+async def reapply(sender: CommandSender, router: RouterRef, *, sent_by: str | None = None) -> Ack:
     """`apply-config`: the router applies its current desired document again (a transaction,
     as when it arrives); done, or error/apply_failed with the reason, rolled back."""
-    return await sender.send(router, "apply-config", {}, timeout=60.0)
+    return await sender.send(router, "apply-config", {}, timeout=60.0, sent_by=sent_by)
 
 
 async def config_drift(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -89,20 +89,26 @@ def parse_diagnostics(ack: Ack, now: float | None = None) -> Diagnostics:
     )
 
 
-async def diagnose(sender: CommandSender, router: RouterRef) -> Diagnostics:
+async def diagnose(
+    sender: CommandSender, router: RouterRef, *, sent_by: str | None = None
+) -> Diagnostics:
     """Ask the router for its facts (RouterUnreachable when no ack comes in time)."""
-    ack = await sender.send(router, "diagnostics", {})
+    ack = await sender.send(router, "diagnostics", {}, sent_by=sent_by)
     return parse_diagnostics(ack)
 
 
 async def reboot(
-    sender: CommandSender, db: asyncpg.Pool | asyncpg.Connection, router: RouterRef
+    sender: CommandSender,
+    db: asyncpg.Pool | asyncpg.Connection,
+    router: RouterRef,
+    *,
+    sent_by: str | None = None,
 ) -> Ack:
     """Reboot the router's current boot, as its last status names it. The ack is `done` with
     msg "rebooting", or "already rebooted" when the router rebooted since that status."""
     boot_id = await db.fetchval(queries.router_boot_id, router.merchant_id, router.router_id)
     if not boot_id:
         raise CommandFailed(f"router {router.router_id} has no boot id: it is not online")
-    ack = await sender.send(router, "reboot", {"boot_id": boot_id})
+    ack = await sender.send(router, "reboot", {"boot_id": boot_id}, sent_by=sent_by)
     log.info("reboot of %s (boot %s): %s %s", router.router_id, boot_id, ack.status, ack.msg)
     return ack

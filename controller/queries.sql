@@ -15,14 +15,34 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: list_routers
 -- `installed`: the router has redeemed an install code (or was given a password directly).
-SELECT router_id, store_id, name, online, last_seen, gateway, fas_level,
-       mqtt_password_hash IS NOT NULL AS installed
-FROM routers WHERE merchant_id = $1 AND revoked_at IS NULL ORDER BY name
+-- With what the console shows of each: firmware and agent from its last status, its last
+-- heartbeat (clients, versions) and its configuration, desired against applied.
+SELECT r.router_id, r.store_id, r.name, r.online, r.last_seen, r.gateway, r.fas_level,
+       r.mqtt_password_hash IS NOT NULL AS installed, r.authmon_seen_at,
+       r.last_status->>'fw' AS firmware, r.last_status->>'agent' AS agent_version,
+       hb.data AS heartbeat, hb.occurred_at AS heartbeat_at,
+       c.desired_version, c.applied_version, c.state_version, c.state_result, c.state_error
+FROM routers r
+LEFT JOIN router_configs c USING (merchant_id, router_id)
+LEFT JOIN LATERAL (
+    SELECT t.data, t.occurred_at FROM router_telemetry t
+    WHERE t.merchant_id = r.merchant_id AND t.type = 'heartbeat' AND t.router_id = r.router_id
+    ORDER BY t.occurred_at DESC LIMIT 1
+) hb ON true
+WHERE r.merchant_id = $1 AND r.revoked_at IS NULL ORDER BY r.name
 
 -- name: insert_commands
-INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at)
+INSERT INTO router_commands (merchant_id, command_id, router_id, op, args, expires_at, sent_by)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
-                     $6::timestamptz[])
+                     $6::timestamptz[], $7::text[])
+
+-- name: command_log
+-- A router's commands, newest first: the audit log (who sent what, and what came of it).
+SELECT command_id, op, args, sent_by, status, code, attempts, created_at, acked_at
+FROM router_commands
+WHERE merchant_id = $1 AND router_id = $2
+ORDER BY created_at DESC
+LIMIT $3
 
 -- name: resend_command
 -- The same command again after it got no ack: waiting once more, with a new expiry.
@@ -74,6 +94,11 @@ INSERT INTO router_events (merchant_id, router_id, type, payload) VALUES ($1, $2
 -- name: record_gateway_pings
 UPDATE routers r SET online = true, last_seen = p.seen, last_status = p.status::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) AS p(merchant_id, router_id, status, seen)
+WHERE r.merchant_id = p.merchant_id AND r.router_id = p.router_id
+
+-- name: record_authmon_polls
+UPDATE routers r SET authmon_seen_at = p.seen
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS p(merchant_id, router_id, seen)
 WHERE r.merchant_id = p.merchant_id AND r.router_id = p.router_id
 
 -- name: record_late_ack

@@ -171,7 +171,7 @@ async def _try_once(
     report.commands += 1
     started = time.monotonic()
     try:
-        ack = await sender.send(router, "restore", args, resend=resend)
+        ack = await sender.send(router, "restore", args, resend=resend, sent_by="controller")
     except RouterUnreachable as exc:
         command_id = exc.command_id
         item.resend = (command_id, args) if command_id else None

@@ -38,10 +38,12 @@ __all__ = [
     "RouterUnreachable",
     "StillWanted",
     "authorize_client",
+    "command_log",
     "deauth_client",
     "find_router",
     "record_ack",
     "record_acks",
+    "record_authmon_polls",
     "record_gateway_pings",
     "record_router_status",
     "register_router",
@@ -166,7 +168,7 @@ async def authorize_client(
 ) -> Ack:
     """Ask the router to let `mac` through; the agent checks `hid` against openNDS's token."""
     args = {**_grant_args(mac, policy, custom), "hid": hid}
-    return await sender.send(router.ref, "auth", args, record_ack=record_ack)
+    return await sender.send(router.ref, "auth", args, record_ack=record_ack, sent_by="portal")
 
 
 async def record_ack(conn: asyncpg.Connection | asyncpg.Pool, router: Router, ack: Ack) -> None:
@@ -200,6 +202,12 @@ async def record_router_status(
     await db.execute(queries.record_status, router.merchant_id, router.router_id, online, status)
 
 
+async def command_log(db: asyncpg.Pool, router: RouterRef, limit: int = 50) -> list[asyncpg.Record]:
+    """The router's last `limit` commands, newest first: op, args, sent_by, status, code,
+    attempts, created_at, acked_at (the audit log)."""
+    return await db.fetch(queries.command_log, router.merchant_id, router.router_id, limit)
+
+
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(queries.list_routers, merchant_id)
 
@@ -229,7 +237,21 @@ async def record_gateway_pings(
     )
 
 
+async def record_authmon_polls(
+    db: asyncpg.Pool | asyncpg.Connection, pings: list[GatewayPing]
+) -> None:
+    """When openNDS's authmon last polled for each router (not `online`: that is the agent's)."""
+    if not pings:
+        return
+    await db.execute(
+        queries.record_authmon_polls,
+        [p.merchant_id for p in pings],
+        [p.router_id for p in pings],
+        [p.seen for p in pings],
+    )
+
+
 async def deauth_client(sender: CommandSender, router: Router, *, mac: str) -> Ack:
     """Ask the router to end `mac`'s access (the agent's `deauth`: done when it is not let
     through any more, also when it was not). RouterUnreachable when no ack comes in time."""
-    return await sender.send(router.ref, "deauth", {"mac": mac})
+    return await sender.send(router.ref, "deauth", {"mac": mac}, sent_by="portal")

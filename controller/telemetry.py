@@ -17,6 +17,7 @@ merchant's key at once (PRODUCT.md §5); the raw MAC is never stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -260,10 +261,17 @@ class TelemetryIngest:
 # just before may still have been on their way to the controllers.
 RESEND_MARGIN = 10  # seconds
 RESEND_CONCURRENCY = 200  # tele_resend commands in flight at once
+RESEND_TRIES = 3  # a resend is harmless twice (events are stored once): try again on no ack
+SENDER_WAIT = 30.0  # seconds for the command sender's own connection to come back
 
 
 async def request_resend(
-    sender: CommandSender, db: asyncpg.Pool, lost_at: float, *, timeout: float = 10.0
+    sender: CommandSender,
+    db: asyncpg.Pool,
+    lost_at: float,
+    *,
+    timeout: float = 10.0,
+    tries: int = RESEND_TRIES,
 ) -> dict[str, int]:
     """After a controller lost the broker at `lost_at` and subscribed again: ask every
     connected agent to publish again the telemetry it sent since then (op `tele_resend`).
@@ -271,8 +279,16 @@ async def request_resend(
     A Mosquitto that restarted keeps persistent sessions but not their shared subscriptions:
     until the controllers subscribe again it drops what routers send (they got their PUBACK,
     so their spools let it go). The agents keep what they sent for a while (tele.spool.sent);
-    what comes twice is stored once. Returns the acks' statuses counted."""
+    what comes twice is stored once. Returns the acks' statuses counted.
+
+    The command sender lost the broker too and reconnects on its own back-off: wait for it
+    first (a send while it is away fails at once, and the events would be lost)."""
     since = int(lost_at) - RESEND_MARGIN
+    try:
+        await sender.wait_connected(SENDER_WAIT)
+    except TimeoutError:
+        log.error("no resend of telemetry since %d: the command sender is not connected", since)
+        return {"no_sender": 1}
     routers = await db.fetch(queries.agent_routers_online)
     slots = asyncio.Semaphore(RESEND_CONCURRENCY)
     outcomes: dict[str, int] = {}
@@ -280,11 +296,18 @@ async def request_resend(
     async def ask(row: asyncpg.Record) -> None:
         async with slots:
             ref = RouterRef(row["merchant_id"], row["router_id"])
-            try:
-                ack = await sender.send(ref, "tele_resend", {"since": since}, timeout)
+            status = "no_ack"
+            for _try in range(tries):
+                try:
+                    ack = await sender.send(
+                        ref, "tele_resend", {"since": since}, timeout, sent_by="controller"
+                    )
+                except CommandFailed:
+                    with contextlib.suppress(TimeoutError):  # the next try fails at once then
+                        await sender.wait_connected(SENDER_WAIT)
+                    continue
                 status = ack.status
-            except CommandFailed:
-                status = "no_ack"
+                break
             outcomes[status] = outcomes.get(status, 0) + 1
 
     await asyncio.gather(*(ask(row) for row in routers))

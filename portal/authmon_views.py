@@ -16,7 +16,7 @@ from aiohttp import web
 
 from kernel.i18n import negotiate, translator
 from kernel.web import DB, SETTINGS, render
-from portal import authmon, online, services
+from portal import authmon, liveness, online, services
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.authmon")
@@ -38,6 +38,8 @@ async def answer_poll(request: web.Request, params: Mapping[str, str]) -> web.Re
     except authmon.AuthmonRefused as exc:
         log.warning("authmon poll from %s refused: %s", router_id, exc.detail)
         return _refusal(exc.status, str(exc.detail))
+    # A poll that passed the gatewayhash check: openNDS on that router reaches us.
+    liveness.authmon_recorder(request.app[DB]).note(router, {})
     return web.Response(text=body, content_type="text/plain")
 
 

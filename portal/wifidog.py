@@ -47,7 +47,7 @@ from kernel.i18n import translator
 from kernel.logs import Throttled
 from kernel.privacy import device_hash, normalize_mac
 from kernel.web import DB, SETTINGS, render
-from portal import online, services, views
+from portal import liveness, online, services, views
 from portal import wifidog_store as store
 from portal.fas import BadRedirect, FasClient, safe_origin_url
 from portal.messages import CATALOG
@@ -435,7 +435,7 @@ async def ping(request: web.Request) -> web.Response:
         return web.Response(text=f"unknown gw_id: {exc.detail}\n", status=404)
     except (BadParameter, ValueError) as exc:
         return web.Response(text=f"bad ping: {exc}\n", status=400)
-    store.ping_recorder(request.app[DB]).note(router, status)
+    liveness.ping_recorder(request.app[DB]).note(router, status)
     return web.Response(text="Pong")
 
 

@@ -25,13 +25,12 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 import analytics.services as analytics
-from controller.services import GatewayPing, Router, record_gateway_pings
+from controller.services import Router
 from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
 from kernel.privacy import device_hash
@@ -43,7 +42,6 @@ queries = load_queries(__file__)
 
 TOKEN_TTL_SECONDS = 300  # from the splash's Connect to the gateway's stage=login: one hop
 SESSION_CACHE_TTL = 5.0  # a session ended elsewhere is noticed within this, plus one interval
-PING_FLUSH_SECONDS = 1.0
 METHOD = "click"
 KNOWN_GATEWAYS_REFRESH = 2.0  # a router registered after a miss is served within this
 # Purge: a token never used goes an hour after it expired (a late gateway still gets "expired"
@@ -274,44 +272,7 @@ class UsageWriter:
         )
 
 
-class PingRecorder:
-    """Coalesced liveness: the latest ping per router, written at most once a second."""
-
-    def __init__(self, db: asyncpg.Pool, interval: float = PING_FLUSH_SECONDS) -> None:
-        self._db = db
-        self._interval = interval
-        self._latest: dict[tuple[uuid.UUID, str], GatewayPing] = {}
-        self._timer: asyncio.Task[None] | None = None
-
-    def note(self, router: Router, status: dict[str, Any]) -> None:
-        seen = datetime.now(UTC)
-        ping = GatewayPing(router.merchant_id, router.router_id, status, seen)
-        self._latest[(router.merchant_id, router.router_id)] = ping
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._flush_later(), name="wifidog-pings")
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self._interval)
-        await self._write()
-
-    async def _write(self) -> None:
-        batch, self._latest = list(self._latest.values()), {}
-        try:
-            await record_gateway_pings(self._db, batch)
-        except (TimeoutError, asyncpg.PostgresError, OSError):
-            # Liveness only: the router pings again within its CheckInterval.
-            log.exception("could not record %d gateway pings", len(batch))
-
-    async def drain(self) -> None:
-        """Write what is pending now (tests, shutdown)."""
-        if self._timer is not None and not self._timer.done():
-            self._timer.cancel()
-        self._timer = None
-        await self._write()
-
-
 _writers: dict[asyncpg.Pool, UsageWriter] = {}
-_pingers: dict[asyncpg.Pool, PingRecorder] = {}
 
 
 def usage_writer(db: asyncpg.Pool) -> UsageWriter:
@@ -320,13 +281,6 @@ def usage_writer(db: asyncpg.Pool) -> UsageWriter:
     if writer is None:
         writer = _writers[db] = UsageWriter(db)
     return writer
-
-
-def ping_recorder(db: asyncpg.Pool) -> PingRecorder:
-    recorder = _pingers.get(db)
-    if recorder is None:
-        recorder = _pingers[db] = PingRecorder(db)
-    return recorder
 
 
 async def usage_of(db: asyncpg.Pool, merchant_id: uuid.UUID, session_id: uuid.UUID) -> Any:

@@ -18,6 +18,7 @@ from accounts import views as account_views
 from accounts.web import CATALOG, console_session, error_pages, login_required, merge_catalogs
 from analytics import views as analytics_views
 from controller import console as controller_console
+from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
 
@@ -26,11 +27,16 @@ log = logging.getLogger("portico.console")
 PURGE_INTERVAL = 3600.0  # seconds between sweeps of expired sessions and old login attempts
 
 
-def make_console_app(settings: Settings, db: asyncpg.Pool) -> web.Application:
-    """The console application; the caller owns (opens and closes) the pool."""
+def make_console_app(
+    settings: Settings, db: asyncpg.Pool, sender: CommandSender | None = None
+) -> web.Application:
+    """The console application; the caller owns (opens and closes) the pool and the command
+    sender (the Routers page's reboot and apply-config; without one they say so)."""
     app = web.Application(middlewares=[security_headers, error_pages, console_session])
     app[SETTINGS] = settings
     app[DB] = db
+    if sender is not None:
+        app[controller_console.SENDER] = sender
     app[TEMPLATES] = make_templates("accounts", "analytics", "controller")
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES, analytics.messages.MESSAGES, controller.messages.MESSAGES

@@ -6,12 +6,15 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import asyncpg
 
 import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
+from controller.commands import CommandSender
+from controller.fleet_config import DesiredConfig, set_desired
 from controller.services import find_router, register_router, reset_router_password
 from kernel.config import Settings
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
@@ -196,6 +199,7 @@ async def start_fleet(
                     # A real openNDS 11 refuses some good grants by accident (its binauth race);
                     # the demo's routers do too, so the agent's retries are part of the demo.
                     refusal_rate=DEMO_REFUSAL_RATE,
+                    heartbeat=DEMO_HEARTBEAT if demo.agent else None,
                 )
                 await sim.start()
                 url = f"http://{sim.gateway_address}/"
@@ -212,6 +216,28 @@ async def stop_fleet(fleet: list[RunningRouter]) -> None:
 
 
 DEMO_REFUSAL_RATE = 0.25
+DEMO_HEARTBEAT = 30.0  # seconds between the simulated agents' telemetry
+
+
+async def publish_desired(settings: Settings, db: asyncpg.Pool) -> None:
+    """Each agent router's desired configuration: the portal reachable before login (its walled
+    garden) and the stores' session policy. The routers apply it, and the console's Routers
+    page shows it applied."""
+    portal_url = urlsplit(settings.portal_url)
+    host = portal_url.hostname or "127.0.0.1"
+    port = portal_url.port or (443 if portal_url.scheme == "https" else 80)
+    config = DesiredConfig(
+        walled_garden=((host, port),), minutes=120, up_kbps=5_000, down_kbps=20_000
+    )
+    sender = CommandSender(settings.mqtt_url, db)
+    await sender.start()
+    try:
+        for demo in DEMO_ROUTERS:
+            router = await find_router(db, demo.router_id)
+            if router is not None and demo.gateway == "opennds" and demo.agent:
+                await set_desired(db, sender, router.ref, config)
+    finally:
+        await sender.stop()
 
 
 async def run_demo(settings: Settings) -> None:
@@ -224,6 +250,7 @@ async def run_demo(settings: Settings) -> None:
         async with running_roles(infra, ROLES):
             fleet = await start_fleet(infra.settings, infra.db, passwords)
             try:
+                await publish_desired(infra.settings, infra.db)
                 _print_banner(infra.settings, fleet)
                 await wait_for_stop_signal()
             finally:

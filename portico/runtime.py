@@ -141,11 +141,14 @@ async def running_roles(
     share their ports with other worker processes (SO_REUSEPORT)."""
     settings = infra.settings
     async with contextlib.AsyncExitStack() as stack:
-        # One command sender serves both roles when they share a process.
-        if "controller" in roles or "portal" in roles:
+        # One command sender serves the roles of a process (the console's: reboot, re-apply).
+        if "controller" in roles or "portal" in roles or "console" in roles:
             # With the portal's account when it serves the portal (it only sends commands).
             url = settings.portal_broker_url if "portal" in roles else settings.mqtt_url
-            sender = await _command_sender(stack, infra, url)
+            # Who its commands are on record as sent by (the controller's own, and the
+            # console's users', name themselves at each send).
+            origin = "portal" if "portal" in roles else "controller"
+            sender = await _command_sender(stack, infra, url, origin)
         if "controller" in roles:
             await stack.enter_async_context(broker.administered(settings, infra.db))
         if "controller" in roles:
@@ -195,7 +198,7 @@ async def running_roles(
         if "console" in roles:
             from portico.console_app import make_console_app
 
-            app = make_console_app(settings, infra.db)
+            app = make_console_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.console_port, reuse_port)
             log.info("console role up at %s", settings.console_url)
         yield
@@ -209,7 +212,7 @@ def portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> w
 
 
 async def _command_sender(
-    stack: contextlib.AsyncExitStack, infra: Infrastructure, mqtt_url: str
+    stack: contextlib.AsyncExitStack, infra: Infrastructure, mqtt_url: str, origin: str
 ) -> CommandSender:
     sender = CommandSender(
         mqtt_url,
@@ -219,6 +222,7 @@ async def _command_sender(
         ttl=infra.settings.command_ttl,
         # Before undoing a grant acked too late, ask whether a session needs that client.
         client_wanted=portal_online.client_wanted(infra.db),
+        origin=origin,
     )
     await sender.start()
     stack.push_async_callback(sender.stop)

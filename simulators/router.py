@@ -64,9 +64,12 @@ class SimulatedRouter:
         with_agent: bool = True,
         authmon_interval: float = 5.0,
         authmon_start_delay: float = 5.0,
+        heartbeat: float | None = None,
     ) -> None:
         """`fas_level`: openNDS's fas_secure_enabled (1-3). `with_agent=False` (level 3 only):
-        no agent on MQTT; openNDS's authmon polls the portal instead (simulators.authmon)."""
+        no agent on MQTT; openNDS's authmon polls the portal instead (simulators.authmon).
+        `heartbeat`: seconds between the agent's telemetry (its HEARTBEAT); None: only when
+        `publish_telemetry()` is called."""
         if fas_level not in (1, 2, 3):
             raise ValueError("fas_level must be 1, 2 or 3")
         if not with_agent and fas_level != 3:
@@ -93,6 +96,7 @@ class SimulatedRouter:
         self._stop = asyncio.Event()
         self._jobs: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
+        self.heartbeat = heartbeat
         self.nds_poll = 1.0  # check_nds: seconds between ndsctl_answers while waiting
         self.nds_ready_wait = 90.0  # NDS_READY_WAIT
         self.authmon = AuthmonModel(
@@ -204,6 +208,20 @@ class SimulatedRouter:
             return
         self._task = asyncio.create_task(self._run_mqtt(), name=f"sim-{self.router_id}")
         await asyncio.wait_for(self.ready.wait(), timeout=10)
+        if self.heartbeat is not None:
+            job = asyncio.create_task(self._heartbeats(self.heartbeat), name="sim-heartbeat")
+            self._jobs.add(job)
+            job.add_done_callback(self._jobs.discard)
+
+    async def _heartbeats(self, every: float) -> None:
+        """The agent's main loop sends telemetry every HEARTBEAT (tele_usage, tele_heartbeat,
+        flush_tele); the first right after it started."""
+        while True:
+            try:
+                await self.publish_telemetry()
+            except aiomqtt.MqttError as exc:  # the broker is away: the next beat tries again
+                log.warning("simulated router %s sent no telemetry: %s", self.router_id, exc)
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         self._stop.set()

@@ -320,3 +320,47 @@ async def test_a_simulated_routers_telemetry_and_resend_are_stored_once(
         await forget_session(settings.mqtt_url, client_id)
     rows = await stored(db, tenant)
     assert sorted(r["type"] for r in rows) == ["heartbeat", "usage"]
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="needs the mosquitto broker binary")
+async def test_a_resend_waits_for_the_command_senders_own_reconnection(
+    db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """After a broker restart the consumer may subscribe again before the command sender is
+    back: the resend must wait for it, not fail at once (events were lost that way)."""
+    from controller.commands import CommandSender
+    from controller.services import record_router_status
+    from controller.telemetry import request_resend
+    from simulators.router import SimulatedRouter
+
+    binary = mosquitto_binary()
+    assert binary is not None
+    tenant = await make_tenant(db, with_ad=False)
+    await record_router_status(db, tenant.router, online=True, status={"v": 1, "online": True})
+    port = free_port()
+    broker = PrivateMosquitto(binary, tmp_path / "broker", port=port)
+    sender = CommandSender(broker.url, db, ack_timeout=3)
+    starting = asyncio.create_task(sender.start())  # no broker yet: it keeps trying
+    resend = asyncio.create_task(request_resend(sender, db, time.time() - 60, timeout=3, tries=1))
+    await asyncio.sleep(2)
+    assert not resend.done()  # waiting for the sender, not failed
+    broker.start()
+    await broker.ready()
+    sim = SimulatedRouter(
+        tenant.router.router_id,
+        mqtt_url=broker.url,
+        password=tenant.mqtt_password,
+        faskey=tenant.router.faskey,
+        portal_url="http://portal.test",
+        gateway_mac="02:00:00:00:00:01",
+    )
+    await sim.start(http=False)
+    try:
+        outcomes = await asyncio.wait_for(resend, 60)
+        await starting
+    finally:
+        await sim.stop()
+        await sender.stop()
+        broker.stop()
+    assert outcomes.get("done", 0) >= 1
+    assert any(a["id"] and a["status"] == "done" for a in sim.acks)

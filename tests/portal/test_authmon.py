@@ -210,6 +210,28 @@ async def test_the_wget_form_of_a_poll_is_answered_too(
     assert response.status == 200 and await response.text() == "*"
 
 
+async def test_an_accepted_poll_says_when_authmon_was_heard_but_not_that_the_agent_is_online(
+    portal_client: TestClient, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    """The portal grants through authmon exactly when the agent is offline, so a poll must not
+    mark the router online; it is kept apart, for the console (authmon_seen_at)."""
+    from portal import liveness
+
+    refused = await portal_client.post("/fas/ap-nobody/", data=poll_form("view", "c" * 64, "none"))
+    assert refused.status == 403
+    response = await portal_client.post(
+        f"/fas/{tenant.router.router_id}/", data=poll_form("view", "e" * 64, "none")
+    )
+    assert response.status == 200
+    await liveness.authmon_recorder(db).drain()
+    row = await db.fetchrow(
+        "SELECT online, authmon_seen_at FROM routers WHERE merchant_id = $1 AND router_id = $2",
+        tenant.merchant_id,
+        tenant.router.router_id,
+    )
+    assert row["online"] is False and row["authmon_seen_at"] is not None
+
+
 async def test_the_queue_under_concurrent_logins_polls_and_acks(
     tenant: Tenant, db: asyncpg.Pool
 ) -> None:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 
 import portal.services as portal_services
 from controller.services import Router, register_router
-from portal import wifidog_store
+from portal import liveness, wifidog_store
 from tests.factories import Tenant, make_tenant
 
 GW_ADDRESS, GW_PORT = "192.168.1.1", 2060
@@ -465,7 +465,7 @@ async def test_ping_answers_pong_and_records_liveness(
     )
     response = await portal_client.get(f"/wifidog/ping/?{query}")
     assert response.status == 200 and "Pong" in await response.text()
-    await wifidog_store.ping_recorder(db).drain()
+    await liveness.ping_recorder(db).drain()
     row = await db.fetchrow(
         "SELECT online, last_seen, last_status FROM routers"
         " WHERE merchant_id = $1 AND router_id = $2",
