@@ -11,12 +11,14 @@ desired versus applied (drift) is one query (`config_drift`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
+import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -97,22 +99,95 @@ class Desired:
     changed: bool  # False: the document was the same as the one published already
 
 
+class NoDesiredConfig(ValueError):
+    """A faskey rotation needs the router's desired configuration to carry it in."""
+
+
+class RotationPending(ValueError):
+    """A new faskey is already on its way to the router."""
+
+
+# The portal reads a router (its faskeys) through a cache of a few seconds (5 s: SETTINGS_TTL in
+# portal/services.py); a new key waits longer than that before the router may start using it.
+KEY_SETTLE_SECONDS = 6.0
+
+
 async def set_desired(
     db: asyncpg.Pool, sender: CommandSender, router: RouterRef, config: DesiredConfig
 ) -> Desired:
     """Store the router's desired configuration (a new version when it changed) and publish
     it retained. Publishing again an unchanged document is harmless (the agent skips a
-    version it applied); it also repairs a broker that lost its retained messages."""
+    version it applied); it also repairs a broker that lost its retained messages. A faskey
+    being rotated in rides along in every document until the router has applied one."""
+    pending = await db.fetchval(queries.faskey_next_of, router.merchant_id, router.router_id)
+    if pending and config.faskey is None:
+        config = replace(config, faskey=pending)
+    desired, body = await _store_desired(db, router, config)
+    await _publish_desired(sender, router, desired.version, body)
+    return desired
+
+
+async def rotate_faskey(
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    router: RouterRef,
+    *,
+    settle: float = KEY_SETTLE_SECONDS,
+) -> Desired:
+    """Give the router a new faskey: its desired configuration again, with the new key. The
+    key is on record as `faskey_next` (with the document's version) before the document goes
+    out, so the portal accepts redirects under it from the moment the router may switch; once
+    the router reports that version (or a later one) applied, it is the router's faskey
+    (StateIngest). NoDesiredConfig when the router has none yet (a document of only a key
+    would empty its walled garden); RotationPending while an earlier new key is not applied."""
+    if await db.fetchval(queries.faskey_next_of, router.merchant_id, router.router_id):
+        raise RotationPending(f"router {router.router_id} has not applied its last new faskey")
+    body = await db.fetchval(queries.desired_body_of, router.merchant_id, router.router_id)
+    if body is None:
+        raise NoDesiredConfig(f"router {router.router_id} has no desired configuration yet")
+    config = replace(config_of(body), faskey=secrets.token_hex(32))
+    desired, body = await _store_desired(db, router, config)
+    await db.execute(
+        queries.set_faskey_next,
+        router.merchant_id,
+        router.router_id,
+        config.faskey,
+        desired.version,
+    )
+    await asyncio.sleep(settle)  # every portal knows the key before the router can use it
+    await _publish_desired(sender, router, desired.version, body)
+    log.info("router %s: new faskey in desired version %d", router.router_id, desired.version)
+    return desired
+
+
+def config_of(body: dict[str, Any]) -> DesiredConfig:
+    """A stored desired body back as the configuration it was made from."""
+    session = body.get("session", {})
+    return DesiredConfig(
+        walled_garden=tuple((e["host"], e["port"]) for e in body.get("walled_garden", [])),
+        faskey=body.get("faskey"),
+        **{key: session.get(key, 0) for key in SESSION_KEYS},
+    )
+
+
+async def _store_desired(
+    db: asyncpg.Pool, router: RouterRef, config: DesiredConfig
+) -> tuple[Desired, dict[str, Any]]:
     body = config.body()
     sha = body_sha256(body)
     row = await db.fetchrow(queries.upsert_desired, router.merchant_id, router.router_id, body, sha)
     version, changed = row["desired_version"], row["changed"]
+    if changed:
+        log.info("router %s: desired configuration version %d", router.router_id, version)
+    return Desired(version, sha, changed), body
+
+
+async def _publish_desired(
+    sender: CommandSender, router: RouterRef, version: int, body: dict[str, Any]
+) -> None:
     await sender.publish(
         topics.topic(router.router_id, "desired"), desired_payload(version, body), retain=True
     )
-    if changed:
-        log.info("router %s: desired configuration version %d", router.router_id, version)
-    return Desired(version, sha, changed)
 
 
 async def reapply(sender: CommandSender, router: RouterRef, *, sent_by: str | None = None) -> Ack:
@@ -159,6 +234,13 @@ class StateIngest:
             result,
             error,
         )
+        if result == "ok":
+            # A faskey being rotated in is the router's once it applied a version carrying it.
+            promoted = await self._db.fetchval(
+                queries.promote_faskey, router.merchant_id, router.router_id, applied
+            )
+            if promoted:
+                log.info("router %s: now uses its new faskey", router.router_id)
         if result != "ok":
             log.warning(
                 "router %s: configuration version %d %s: %s",

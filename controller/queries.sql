@@ -1,6 +1,6 @@
 -- name: find_router
 SELECT r.merchant_id, r.router_id, r.store_id, r.name, r.gateway_mac, r.faskey, r.online,
-       r.gateway, r.fas_level
+       r.gateway, r.fas_level, r.faskey_next
 FROM router_directory d
 JOIN routers r ON r.merchant_id = d.merchant_id AND r.router_id = d.router_id
 WHERE d.router_id = $1 AND r.revoked_at IS NULL
@@ -202,6 +202,22 @@ ON CONFLICT (merchant_id, router_id) DO UPDATE SET
         THEN now() ELSE router_configs.desired_at END,
     desired_sha256 = EXCLUDED.desired_sha256
 RETURNING desired_version, (xmax = 0 OR desired_at = now()) AS changed
+
+-- name: desired_body_of
+SELECT desired_body FROM router_configs WHERE merchant_id = $1 AND router_id = $2
+
+-- name: faskey_next_of
+SELECT faskey_next FROM routers WHERE merchant_id = $1 AND router_id = $2
+
+-- name: set_faskey_next
+-- The first version carrying the key (later ones carry it too, until it is applied).
+UPDATE routers SET faskey_next = $3, faskey_next_version = $4
+WHERE merchant_id = $1 AND router_id = $2
+
+-- name: promote_faskey
+UPDATE routers SET faskey = faskey_next, faskey_next = NULL, faskey_next_version = NULL
+WHERE merchant_id = $1 AND router_id = $2 AND faskey_next_version <= $3
+RETURNING true
 
 -- name: record_config_state
 -- A router's retained state report (a report for a router with no desired row is dropped).

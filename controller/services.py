@@ -66,6 +66,12 @@ class Router:
     online: bool
     gateway: str = "opennds"  # GATEWAYS
     fas_level: int = 1  # openNDS's fas_secure_enabled: 1, 2 or 3
+    faskey_next: str | None = None  # being rotated in: the router may use it already
+
+    @property
+    def faskeys(self) -> tuple[str, ...]:
+        """The keys a redirect from this router may be under (two while one is rotated in)."""
+        return (self.faskey, self.faskey_next) if self.faskey_next else (self.faskey,)
 
     @property
     def ref(self) -> RouterRef:

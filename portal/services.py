@@ -141,6 +141,16 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
     return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
 
 
+def _decrypted(fas_part: str | None, iv_part: str | None, keys: tuple[str, ...]) -> FasClient:
+    failure = BadRedirect("no faskey")
+    for key in keys:
+        try:
+            return parse_fas_text(decrypt_fas(fas_part, iv_part, key))
+        except BadRedirect as exc:  # garbage under the other key fails to parse, too
+            failure = exc
+    raise failure
+
+
 async def open_visit(
     db: asyncpg.Pool, secret_key: str, router_id: str, raw_fas: str | None
 ) -> Visit:
@@ -148,12 +158,13 @@ async def open_visit(
 
     `raw_fas` is the redirect as the splash carries it (fas.carried_redirect): at FAS level 1
     the base64 `fas`; at levels 2 and 3 `<fas>&iv=<iv>`, which must decrypt with the router's
-    faskey (portal/fas_aes.py), so those redirects are authenticated by the router.
+    faskey (portal/fas_aes.py), so those redirects are authenticated by the router. While a
+    new faskey is rotated in, either key will do (the router switches when it applies it).
     """
     router, portal = await store_gateway(db, router_id)
     fas_part, iv_part = split_carried(raw_fas)
     if router.fas_level >= 2:
-        client = parse_fas_text(decrypt_fas(fas_part, iv_part, router.faskey))
+        client = _decrypted(fas_part, iv_part, router.faskeys)
     else:
         client = parse_fas(fas_part)
     if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:

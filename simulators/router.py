@@ -77,7 +77,6 @@ class SimulatedRouter:
         self.fas_level = fas_level
         self.with_agent = with_agent
         self.router_id = router_id
-        self.faskey = faskey
         self.portal_url = portal_url.rstrip("/")
         self.gateway_mac = gateway_mac
         self.gateway_name = gateway_name
@@ -122,7 +121,7 @@ class SimulatedRouter:
         return Gateway(
             nds=self.nds,
             fas_url=f"{self.portal_url}/fas/{self.router_id}/",
-            faskey=self.faskey,
+            faskey=self.nds.faskey,  # openNDS's own: a desired document may rotate it
             gateway_name=self.gateway_name,
             gateway_mac=self.gateway_mac,
             gateway_address=self.gateway_address,
@@ -368,7 +367,11 @@ class SimulatedRouter:
         tok = request.query.get("tok", "")
         client = (
             next(
-                (c for c in self.clients.values() if rhid(sha256_hex(c.token), self.faskey) == tok),
+                (
+                    c
+                    for c in self.clients.values()
+                    if rhid(sha256_hex(c.token), self.nds.faskey) == tok
+                ),
                 None,
             )
             or self.new_visitor()

@@ -12,6 +12,7 @@ import accounts.services as accounts
 import ads.services as ads
 import portal.services as portal
 from controller.services import Router, record_router_status, register_router
+from simulators.router import SimulatedRouter
 
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -82,3 +83,20 @@ async def make_tenant(
             coupon_id = campaign.coupon_id
     router = replace(new.router, online=online)
     return Tenant(merchant_id, store_id, router, new.mqtt_password, coupon_id, f"Store {suffix}")
+
+
+def tenant_router(tenant: Tenant, mqtt_url: str, **kwargs: object) -> SimulatedRouter:
+    """The tenant's router as a simulated one, with its own broker account and faskey (not
+    started); `kwargs` go to SimulatedRouter (gateway_port, fas_level, …)."""
+    options: dict[str, object] = {
+        "portal_url": "http://portal.test",
+        "gateway_mac": "02:00:00:00:00:01",
+        **kwargs,
+    }
+    return SimulatedRouter(
+        tenant.router.router_id,
+        mqtt_url=mqtt_url,
+        password=tenant.mqtt_password,
+        faskey=tenant.router.faskey,
+        **options,  # type: ignore[arg-type]
+    )

@@ -20,7 +20,7 @@ from kernel.config import Settings
 from kernel.mqtt import Refused
 from simulators.router import SimulatedRouter
 from tests.controller.test_listener import device_client, forget_session, group_for_test, running
-from tests.factories import Tenant
+from tests.factories import Tenant, tenant_router
 
 CONFIG = DesiredConfig(walled_garden=(("cdn.example.com", 443),), minutes=90, down_kbps=4000)
 BREAKING = "192.0.2.66"
@@ -51,14 +51,7 @@ async def listener(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[FleetL
 
 @pytest.fixture
 async def router(settings: Settings, tenant: Tenant) -> AsyncIterator[SimulatedRouter]:
-    sim = SimulatedRouter(
-        tenant.router.router_id,
-        mqtt_url=settings.mqtt_url,
-        password=tenant.mqtt_password,
-        faskey=tenant.router.faskey,
-        portal_url="http://portal.test",
-        gateway_mac="02:00:00:00:00:01",
-    )
+    sim = tenant_router(tenant, settings.mqtt_url)
     # A configuration with this host cuts the simulated router off the broker.
     sim.agent.broker_ok = lambda config: f"{BREAKING}:443" not in config["walled_garden"]
     await sim.start(http=False)
@@ -181,3 +174,129 @@ def test_parse_state_accepts_a_contract_report() -> None:
     assert (version, applied, result, len(error)) == (2, 1, "failed", 500)
     with pytest.raises(Refused):
         fleet_config.parse_state({**data, "version": True})
+
+
+# -- faskey rotation ------------------------------------------------------------------------
+
+
+async def carried(sim: SimulatedRouter, mac: str) -> str:
+    """A level-2 redirect of a new phone at the simulated router, as the splash carries it."""
+    from urllib.parse import urlsplit
+
+    client = sim.add_client(mac, "10.0.0.77")
+    return urlsplit(sim.redirect_url(client, "http://example.com/")).query.removeprefix("fas=")
+
+
+@pytest.fixture
+async def level_2(
+    settings: Settings, tenant: Tenant, db: asyncpg.Pool
+) -> AsyncIterator[SimulatedRouter]:
+    await db.execute("UPDATE routers SET fas_level = 2 WHERE merchant_id = $1", tenant.merchant_id)
+    # gateway_port: named in its redirects; nothing listens (http=False)
+    sim = tenant_router(tenant, settings.mqtt_url, gateway_port=2050, fas_level=2)
+    await sim.start(http=False)
+    yield sim
+    await sim.stop()
+    async with device_client(settings, tenant.router.router_id) as client:
+        for leaf in ("desired", "state", "status"):
+            await client.publish(topics.topic(tenant.router.router_id, leaf), b"", retain=True)
+
+
+async def keys_of(db: asyncpg.Pool, tenant: Tenant) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT faskey, faskey_next, faskey_next_version FROM routers WHERE merchant_id = $1",
+        tenant.merchant_id,
+    )
+
+
+async def test_a_rotated_faskey_becomes_the_routers_once_it_is_applied(
+    level_2: SimulatedRouter,
+    sender: CommandSender,
+    listener: FleetListener,
+    tenant: Tenant,
+    db: asyncpg.Pool,
+    settings: Settings,
+) -> None:
+    from portal import services as portal_services
+    from portal.fas import BadRedirect
+
+    old = tenant.router.faskey
+    await fleet_config.set_desired(db, sender, tenant.router.ref, CONFIG)
+    await drift(db, tenant, lambda r: r["applied_version"] == 1)
+    before = await carried(level_2, "0a:00:00:00:07:01")
+
+    rotated = await fleet_config.rotate_faskey(db, sender, tenant.router.ref, settle=0)
+    async with asyncio.timeout(10):
+        while (await keys_of(db, tenant))["faskey_next"] is not None:
+            await asyncio.sleep(0.05)
+
+    keys = await keys_of(db, tenant)
+    assert rotated.version == 2 and keys["faskey"] != old
+    assert keys["faskey"] == level_2.nds.faskey  # openNDS on the router has the same key
+    body = await db.fetchval(
+        "SELECT desired_body FROM router_configs WHERE merchant_id = $1", tenant.merchant_id
+    )
+    assert body["faskey"] == keys["faskey"] and body["walled_garden"] == [
+        {"host": "cdn.example.com", "port": 443}
+    ]  # the rest of the configuration is unchanged
+    after = await carried(level_2, "0a:00:00:00:07:02")
+    portal_services._gateways.clear()
+    visit = await portal_services.open_visit(
+        db, settings.secret_key, tenant.router.router_id, after
+    )
+    assert visit.client.client_mac == "0a:00:00:00:07:02"
+    with pytest.raises(BadRedirect):  # the old key is retired
+        await portal_services.open_visit(db, settings.secret_key, tenant.router.router_id, before)
+
+
+async def test_while_a_new_key_is_on_its_way_the_portal_takes_both(
+    level_2: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool, settings: Settings
+) -> None:
+    from portal import services as portal_services
+    from portal.fas import BadRedirect
+
+    old_redirect = await carried(level_2, "0a:00:00:00:08:01")
+    new_key, stranger = "ab" * 32, "cd" * 32
+    await db.execute(
+        "UPDATE routers SET faskey_next = $2, faskey_next_version = 7 WHERE merchant_id = $1",
+        tenant.merchant_id,
+        new_key,
+    )
+    level_2.nds.faskey = new_key  # the router has switched; the portal has not heard yet
+    new_redirect = await carried(level_2, "0a:00:00:00:08:02")
+    level_2.nds.faskey = stranger
+    foreign_redirect = await carried(level_2, "0a:00:00:00:08:03")
+    portal_services._gateways.clear()
+
+    for redirect, mac in ((old_redirect, "08:01"), (new_redirect, "08:02")):
+        visit = await portal_services.open_visit(
+            db, settings.secret_key, tenant.router.router_id, redirect
+        )
+        assert visit.client.client_mac == f"0a:00:00:00:{mac}"
+    with pytest.raises(BadRedirect):
+        await portal_services.open_visit(
+            db, settings.secret_key, tenant.router.router_id, foreign_redirect
+        )
+
+
+async def test_a_pending_key_rides_along_and_rotations_do_not_overlap(
+    sender: CommandSender, tenant: Tenant, db: asyncpg.Pool, settings: Settings
+) -> None:
+    with pytest.raises(fleet_config.NoDesiredConfig):
+        await fleet_config.rotate_faskey(db, sender, tenant.router.ref, settle=0)
+    await fleet_config.set_desired(db, sender, tenant.router.ref, CONFIG)
+    await fleet_config.rotate_faskey(db, sender, tenant.router.ref, settle=0)
+    pending = (await keys_of(db, tenant))["faskey_next"]
+    with pytest.raises(fleet_config.RotationPending):
+        await fleet_config.rotate_faskey(db, sender, tenant.router.ref, settle=0)
+
+    later = DesiredConfig(walled_garden=(("cdn.example.com", 443),), minutes=30)
+    third = await fleet_config.set_desired(db, sender, tenant.router.ref, later)
+
+    body = await db.fetchval(
+        "SELECT desired_body FROM router_configs WHERE merchant_id = $1", tenant.merchant_id
+    )
+    assert third.version == 3 and body["faskey"] == pending and body["session"]["minutes"] == 30
+    assert (await keys_of(db, tenant))["faskey_next_version"] == 2  # the first carrying it
+    async with device_client(settings, tenant.router.router_id) as client:  # no retained leftover
+        await client.publish(topics.topic(tenant.router.router_id, "desired"), b"", retain=True)

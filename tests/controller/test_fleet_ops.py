@@ -13,7 +13,7 @@ from controller.services import record_router_status
 from kernel.config import Settings
 from simulators.router import SimulatedRouter
 from tests.controller.test_listener import device_client
-from tests.factories import Tenant
+from tests.factories import Tenant, tenant_router
 
 
 @pytest.fixture
@@ -26,14 +26,7 @@ async def sender(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[CommandS
 
 @pytest.fixture
 async def router(settings: Settings, tenant: Tenant) -> AsyncIterator[SimulatedRouter]:
-    sim = SimulatedRouter(
-        tenant.router.router_id,
-        mqtt_url=settings.mqtt_url,
-        password=tenant.mqtt_password,
-        faskey=tenant.router.faskey,
-        portal_url="http://portal.test",
-        gateway_mac="02:00:00:00:00:01",
-    )
+    sim = tenant_router(tenant, settings.mqtt_url)
     await sim.start(http=False)
     yield sim
     await sim.stop()

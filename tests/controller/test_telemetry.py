@@ -22,7 +22,7 @@ from kernel.config import Settings
 from kernel.embedded import PrivateMosquitto, free_port, mosquitto_binary
 from kernel.mqtt import make_client
 from kernel.privacy import device_hash
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, make_tenant, tenant_router
 
 SECRET = "test-secret-" + "x" * 40
 MAC = "da:11:22:33:44:55"  # locally administered: a phone's random address
@@ -290,17 +290,9 @@ async def test_a_simulated_routers_telemetry_and_resend_are_stored_once(
 ) -> None:
     from controller.commands import CommandSender
     from controller.telemetry import request_resend
-    from simulators.router import SimulatedRouter
 
     tenant = await make_tenant(db, with_ad=False)
-    sim = SimulatedRouter(
-        tenant.router.router_id,
-        mqtt_url=settings.mqtt_url,
-        password=tenant.mqtt_password,
-        faskey=tenant.router.faskey,
-        portal_url="http://portal.test",
-        gateway_mac="02:00:00:00:00:01",
-    )
+    sim = tenant_router(tenant, settings.mqtt_url)
     sim.add_client(MAC, "10.0.0.9")
     sender = CommandSender(settings.mqtt_url, db, ack_timeout=3)
     await sender.start()
@@ -331,7 +323,6 @@ async def test_a_resend_waits_for_the_command_senders_own_reconnection(
     from controller.commands import CommandSender
     from controller.services import record_router_status
     from controller.telemetry import request_resend
-    from simulators.router import SimulatedRouter
 
     binary = mosquitto_binary()
     assert binary is not None
@@ -346,14 +337,7 @@ async def test_a_resend_waits_for_the_command_senders_own_reconnection(
     assert not resend.done()  # waiting for the sender, not failed
     broker.start()
     await broker.ready()
-    sim = SimulatedRouter(
-        tenant.router.router_id,
-        mqtt_url=broker.url,
-        password=tenant.mqtt_password,
-        faskey=tenant.router.faskey,
-        portal_url="http://portal.test",
-        gateway_mac="02:00:00:00:00:01",
-    )
+    sim = tenant_router(tenant, broker.url)
     await sim.start(http=False)
     try:
         outcomes = await asyncio.wait_for(resend, 60)
