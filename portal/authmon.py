@@ -161,11 +161,29 @@ async def enqueue(
     return queued
 
 
-async def pending(db: asyncpg.Pool, router: Router, session_id: uuid.UUID) -> bool:
-    found: bool = await db.fetchval(
-        queries.authmon_pending, router.merchant_id, router.router_id, session_id
+OFFERS_BEFORE_HINT = 2  # offers without an ack after which the shopper may be online already
+
+
+@dataclass(frozen=True)
+class GrantState:
+    """What became of a queued grant not (yet) recorded as a session."""
+
+    waiting: bool  # still queued for authmon
+    offered: int  # times authmon was handed it
+
+    @property
+    def maybe_online(self) -> bool:
+        """Handed over twice and never acked: refused twice by openNDS, or done with authmon's
+        ack lost (then openNDS refuses every later try of the authenticated client)."""
+        return self.offered >= OFFERS_BEFORE_HINT
+
+
+async def grant_state(db: asyncpg.Pool, router: Router, session_id: uuid.UUID) -> GrantState | None:
+    """The queued grant of `session_id` (kept 10 minutes after it expired), or None."""
+    row = await db.fetchrow(
+        queries.authmon_grant_state, router.merchant_id, router.router_id, session_id
     )
-    return found
+    return GrantState(row["waiting"], row["offered"]) if row else None
 
 
 async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
@@ -192,6 +210,7 @@ async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
         rows = await db.fetch(
             queries.authmon_view, router.merchant_id, router.router_id, poll.gateway_hash, BATCH
         )
+        rows.sort(key=lambda row: (row["created_at"], row["rhid"]))  # UPDATE … RETURNING
         return " ".join(["*", *(entry(row) for row in rows)])
     if rhids:
         await _record_acked(db, router, poll.gateway_hash, rhids)

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.web import DB, SETTINGS, render
 from portal import authmon, liveness, online, services
+from portal.fas import safe_origin_url
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.authmon")
@@ -81,8 +83,11 @@ async def connecting(request: web.Request) -> web.Response:
     sid = uuid.UUID(session_id)  # signed by us, so a uuid
     if await online.session_status(db, router.merchant_id, router.router_id, sid, lang):
         raise web.HTTPSeeOther(f"/fas/{router.router_id}/online?{request.rel_url.raw_query_string}")
-    if not await authmon.pending(db, router, sid):
+    state = await authmon.grant_state(db, router, sid)
+    if state is None or (not state.waiting and not state.offered):
         raise services.GrantFailed(f"authmon did not fetch grant {sid} in time")
+    if not state.waiting:
+        raise GrantUnconfirmed(f"authmon took grant {sid} {state.offered} times, never acked")
     response = render(
         request,
         "portal/connecting.html",
@@ -92,5 +97,15 @@ async def connecting(request: web.Request) -> web.Response:
         brand_color=portal.brand_color,
         refresh_seconds=REFRESH_SECONDS,
         refresh_url=str(request.rel_url),
+        maybe_online=state.maybe_online,
+        next_url=safe_origin_url(next_url) if state.maybe_online else "",
     )
     return response
+
+
+class GrantUnconfirmed(PorticoError):
+    """authmon took the grant and never said it was done: the shopper may be online (its ack
+    lost) or not (openNDS refused every try). No session is recorded; the page says both."""
+
+    message_id = "error_grant_unconfirmed"
+    status = 504

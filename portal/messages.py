@@ -29,6 +29,16 @@ CATALOG = {
         "zh-CN": "WiFi 路由器正在为您的设备开通网络，请稍候几秒。",
     },
     "connecting_refresh": {"en": "Check again", "zh-CN": "再次检查"},
+    "connecting_maybe_online": {
+        "en": (
+            "This is taking longer than usual. You may be online already: if web pages open, "
+            "you are. This page keeps checking."
+        ),
+        "zh-CN": (
+            "比平时慢了一些。您可能已经连上网络：如果网页可以打开，即已连接。本页面会继续检查。"
+        ),
+    },
+    "connecting_try_page": {"en": "Open a web page", "zh-CN": "打开网页试试"},
     "switch_language": {"en": "中文", "zh-CN": "English"},
     "online_title": {"en": "You're online", "zh-CN": "您已连接网络"},
     "online_text": {
@@ -127,6 +137,16 @@ CATALOG = {
             "Tap Try again: it usually works."
         ),
         "zh-CN": "路由器这次未能为您开通网络，这种情况偶尔会发生。请点击“重试”，通常即可成功。",
+    },
+    "error_grant_unconfirmed": {
+        "en": (
+            "The WiFi router did not confirm that you are online. If web pages open, you are. "
+            "If not, turn WiFi off and on, then open any web page to log in again."
+        ),
+        "zh-CN": (
+            "路由器未确认您已连接。如果网页可以打开，即已连接；"
+            "否则请关闭再打开 WiFi，然后打开任意网页重新登录。"
+        ),
     },
     "error_device_not_verified": {
         "en": "We could not confirm your device on this WiFi. Please reconnect and try again.",

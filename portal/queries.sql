@@ -138,18 +138,29 @@ INSERT INTO authmon_grants (merchant_id, router_id, rhid, gateway_hash, session_
                             up_kbps, down_kbps, up_quota_kb, down_quota_kb, custom, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
         now() + make_interval(secs => $18))
-ON CONFLICT (merchant_id, router_id, rhid) DO UPDATE SET expires_at = EXCLUDED.expires_at
+ON CONFLICT (merchant_id, router_id, rhid) DO UPDATE SET expires_at = EXCLUDED.expires_at,
+    offered = 0
 RETURNING session_id
 
 -- name: authmon_purge_expired
-DELETE FROM authmon_grants WHERE merchant_id = $1 AND router_id = $2 AND expires_at <= now()
+-- Kept a while after expiry: the shopper's page still says what became of the grant.
+DELETE FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND expires_at <= now() - interval '10 minutes'
 
 -- name: authmon_view
-SELECT rhid, minutes, up_kbps, down_kbps, up_quota_kb, down_quota_kb, custom
-FROM authmon_grants
-WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3 AND expires_at > now()
-ORDER BY created_at, rhid
-LIMIT $4
+-- The grants handed to authmon this poll, oldest first, each counted as offered once more.
+WITH offered AS (
+    SELECT merchant_id, router_id, rhid FROM authmon_grants
+    WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3 AND expires_at > now()
+    ORDER BY created_at, rhid
+    LIMIT $4
+    FOR UPDATE
+)
+UPDATE authmon_grants g SET offered = g.offered + 1
+FROM offered o
+WHERE g.merchant_id = o.merchant_id AND g.router_id = o.router_id AND g.rhid = o.rhid
+RETURNING g.rhid, g.minutes, g.up_kbps, g.down_kbps, g.up_quota_kb, g.down_quota_kb, g.custom,
+          g.created_at
 
 -- name: authmon_ack
 DELETE FROM authmon_grants
@@ -162,11 +173,12 @@ DELETE FROM authmon_grants
 WHERE merchant_id = $1 AND router_id = $2 AND gateway_hash = $3
       AND created_at < now() - make_interval(secs => $4)
 
--- name: authmon_pending
-SELECT EXISTS (
-    SELECT 1 FROM authmon_grants
-    WHERE merchant_id = $1 AND router_id = $2 AND session_id = $3 AND expires_at > now()
-) AS pending
+-- name: authmon_grant_state
+SELECT expires_at > now() AS waiting, offered
+FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND session_id = $3
+ORDER BY created_at DESC
+LIMIT 1
 
 -- name: session_for_logout
 SELECT router_id, status, client_mac, store_id, device_hash

@@ -145,6 +145,43 @@ async def test_an_unacked_grant_expires_into_a_could_not_connect_page(
     assert late.status == 503
 
 
+async def test_a_grant_taken_twice_without_an_ack_says_the_shopper_may_be_online(
+    portal_client: TestClient, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    """authmon's ack was lost (or openNDS refused twice): the portal cannot tell. After two
+    offers the page says pages may open already; once expired, "could not confirm", not
+    "could not let you through"."""
+    gw = gateway_of(tenant, "http://portal.test")
+    phone = gw.nds.add_client("aa:bb:cc:00:03:03", "10.0.0.33")
+    carried = gw.splash_redirect(phone, "http://example.com/").split("?fas=", 1)[1]
+    login = await portal_client.post(
+        f"/fas/{tenant.router.router_id}/login",
+        data={"fas": carried, "accept": "1", "lang": "en"},
+        allow_redirects=False,
+    )
+    connecting = login.headers["Location"]
+    view = poll_form("view", gw.gateway_hash, "none")
+    offered = await portal_client.post(f"/fas/{tenant.router.router_id}/", data=view)
+    assert (await offered.text()).startswith("* ")  # handed over once: a plain wait
+    assert 'id="maybe-online"' not in await (await portal_client.get(connecting)).text()
+
+    again = await portal_client.post(f"/fas/{tenant.router.router_id}/", data=view)
+    assert (await again.text()).startswith("* ")  # no ack came: handed over again
+    page = await (await portal_client.get(connecting)).text()
+    assert 'id="maybe-online"' in page and 'href="http://example.com/"' in page
+    assert 'http-equiv="refresh"' in page  # and it keeps checking
+
+    await db.execute(
+        "UPDATE authmon_grants SET expires_at = now() WHERE merchant_id = $1",
+        tenant.merchant_id,
+    )
+    late = await portal_client.get(connecting)
+    assert late.status == 504 and "did not confirm that you are online" in await late.text()
+    assert not await db.fetchval(
+        "SELECT count(*) FROM portal_sessions WHERE merchant_id = $1", tenant.merchant_id
+    )
+
+
 def poll_form(action: str, gateway_hash: str, payload: str) -> dict[str, str]:
     return {
         "auth_get": action,
