@@ -250,6 +250,27 @@ def test_accidental_refusal_is_tried_again_until_openNDS_grants(agent_factory: F
     assert calls == ["json", "auth"] * ack["attempts"]
 
 
+def test_the_heartbeats_ndsctl_polls_wait_while_a_grant_is_retried(
+    agent_factory: Factory,
+) -> None:
+    """openNDS serves one ndsctl request at a time: the telemetry's `ndsctl json` of every
+    client beside a grant's retries slowed each try on a real openNDS. The heartbeat waits."""
+    agent = agent_factory(clients={MAC: TOKEN}, heartbeat=1)
+    wait_until(lambda: ["json"] in agent.ndsctl_calls(), timeout=8)  # polls run meanwhile
+    agent.env.refuse_auth(100)
+    timer = later(2.5, lambda: agent.env.refuse_auth(0))
+
+    ack = agent.request("auth", auth_args(), wait_ms=6000)
+    timer.join()
+
+    assert (ack["status"], ack["code"]) == ("done", "ok") and ack["attempts"] >= 5
+    calls = agent.ndsctl_calls()
+    tries = [n for n, call in enumerate(calls) if call[0] == "auth"]
+    during = calls[tries[1] : tries[-1]]  # from the second try on: the grant is marked
+    assert ["json"] not in during, during
+    wait_until(lambda: ["json"] in agent.ndsctl_calls()[tries[-1] :], timeout=8)  # then again
+
+
 def test_repeated_refusal_ends_in_an_error_inside_the_senders_wait(agent_factory: Factory) -> None:
     agent = agent_factory(clients={MAC: TOKEN})
     agent.env.refuse_auth(100)
