@@ -108,4 +108,5 @@ class GrantUnconfirmed(PorticoError):
     lost) or not (openNDS refused every try). No session is recorded; the page says both."""
 
     message_id = "error_grant_unconfirmed"
+    title_id = "unconfirmed_title"
     status = 504

@@ -138,15 +138,13 @@ CATALOG = {
         ),
         "zh-CN": "路由器这次未能为您开通网络，这种情况偶尔会发生。请点击“重试”，通常即可成功。",
     },
+    "unconfirmed_title": {"en": "Not confirmed yet", "zh-CN": "尚未确认连接"},
     "error_grant_unconfirmed": {
         "en": (
-            "The WiFi router did not confirm that you are online. If web pages open, you are. "
-            "If not, turn WiFi off and on, then open any web page to log in again."
+            "The WiFi router did not confirm that you are online. If web pages open, you are; "
+            "if not, see below."
         ),
-        "zh-CN": (
-            "路由器未确认您已连接。如果网页可以打开，即已连接；"
-            "否则请关闭再打开 WiFi，然后打开任意网页重新登录。"
-        ),
+        "zh-CN": "路由器未确认您已连接。如果网页可以打开，即已连接；如果打不开，请按下方提示操作。",
     },
     "error_device_not_verified": {
         "en": "We could not confirm your device on this WiFi. Please reconnect and try again.",

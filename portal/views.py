@@ -512,7 +512,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except PorticoError as exc:
         log.warning("%s %s: %s (%s)", request.method, request.path, exc.message_id, exc.detail)
         retry_form = request.get(RETRY_FORM) if exc.retry_same_request else None
-        return _error_page(request, exc.message_id, exc.status, retry_form)
+        return _error_page(request, exc.message_id, exc.status, retry_form, exc.title_id)
     except web.HTTPNotFound:
         return _error_page(request, "error_not_found", 404)
     except web.HTTPException:
@@ -527,6 +527,7 @@ def _error_page(
     message_id: str,
     status: int,
     retry_form: tuple[str, dict[str, str]] | None = None,
+    title_id: str = "error_title",
 ) -> web.Response:
     lang = request.get(LANGUAGE) or language(request)
     return render(
@@ -536,6 +537,7 @@ def _error_page(
         _=translator(CATALOG, lang),
         lang=lang,
         message_id=message_id,
+        title_id=title_id,
         retry_url=request.get(RETRY_URL),
         retry_form=retry_form,
     )

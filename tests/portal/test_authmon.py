@@ -176,7 +176,9 @@ async def test_a_grant_taken_twice_without_an_ack_says_the_shopper_may_be_online
         tenant.merchant_id,
     )
     late = await portal_client.get(connecting)
-    assert late.status == 504 and "did not confirm that you are online" in await late.text()
+    text = await late.text()
+    assert late.status == 504 and "did not confirm that you are online" in text
+    assert "Not confirmed yet" in text and "Something went wrong" not in text
     assert not await db.fetchval(
         "SELECT count(*) FROM portal_sessions WHERE merchant_id = $1", tenant.merchant_id
     )
