@@ -115,6 +115,17 @@ JOIN router_commands g ON g.merchant_id = c.merchant_id AND g.command_id = $4
 WHERE c.merchant_id = $1 AND c.router_id = $2 AND c.op IN ('auth', 'restore')
       AND c.args ->> 'mac' = $3 AND c.command_id <> $4 AND c.created_at >= g.created_at
 
+-- name: scrub_command_macs
+-- A batch of settled commands' raw MAC and hid args (10 minutes on: nothing reads them then).
+WITH batch AS (
+    SELECT merchant_id, command_id FROM router_commands
+    WHERE (args ? 'mac' OR args ? 'hid') AND created_at < now() - make_interval(secs => $1)
+    LIMIT $2
+)
+UPDATE router_commands c SET args = c.args - 'mac' - 'hid'
+FROM batch b
+WHERE c.merchant_id = b.merchant_id AND c.command_id = b.command_id
+
 -- name: broker_router_accounts
 -- Every router the broker must let in (across merchants: there is one broker).
 SELECT router_id, mqtt_password_hash FROM routers

@@ -180,6 +180,26 @@ WHERE merchant_id = $1 AND router_id = $2 AND session_id = $3
 ORDER BY created_at DESC
 LIMIT 1
 
+-- name: scrub_expired_session_macs
+-- A batch of expired sessions' raw MACs (10 minutes on: a restore re-grants only live ones).
+WITH batch AS (
+    SELECT merchant_id, session_id FROM portal_sessions
+    WHERE client_mac IS NOT NULL AND expires_at < now() - make_interval(secs => $1)
+    LIMIT $2
+)
+UPDATE portal_sessions s SET client_mac = NULL
+FROM batch b
+WHERE s.merchant_id = b.merchant_id AND s.session_id = b.session_id
+
+-- name: scrub_expired_token_macs
+UPDATE wifidog_tokens t SET client_mac = NULL
+FROM portal_sessions s
+WHERE t.merchant_id = s.merchant_id AND t.session_id = s.session_id
+      AND t.client_mac IS NOT NULL AND s.expires_at < now() - make_interval(secs => $1)
+
+-- name: purge_old_authmon_grants
+DELETE FROM authmon_grants WHERE expires_at <= now() - interval '10 minutes'
+
 -- name: session_for_logout
 SELECT router_id, status, client_mac, store_id, device_hash
 FROM portal_sessions WHERE merchant_id = $1 AND session_id = $2

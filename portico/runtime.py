@@ -17,6 +17,7 @@ import asyncpg
 from aiohttp import web
 
 from controller import device_routes, telemetry
+from controller import retention as controller_retention
 from controller.fleet_config import StateIngest
 from controller.listener import FleetListener
 from controller.services import CommandSender, Router
@@ -31,6 +32,7 @@ from kernel.embedded import (
     start_embedded_postgres,
 )
 from portal import online as portal_online
+from portal import retention as portal_retention
 from portal import services as portal_services
 from portal import wifidog_store
 from portal.app import make_portal_app
@@ -187,6 +189,8 @@ async def running_roles(
             )
             task = asyncio.create_task(listener.run(), name="controller")
             stack.push_async_callback(_cancel, task)
+            scrub = asyncio.create_task(controller_retention.scrub_forever(infra.db))
+            stack.push_async_callback(_cancel, scrub)
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:
@@ -194,6 +198,8 @@ async def running_roles(
             await _serve_app(stack, app, settings.bind, settings.portal_port, reuse_port)
             purge = asyncio.create_task(wifidog_store.purge_tokens_forever(infra.db))
             stack.push_async_callback(_cancel, purge)
+            scrub = asyncio.create_task(portal_retention.scrub_forever(infra.db))
+            stack.push_async_callback(_cancel, scrub)
             log.info("portal role up at %s", settings.portal_url)
         if "console" in roles:
             from portico.console_app import make_console_app

@@ -1,0 +1,60 @@
+"""Raw MACs on the portal side are kept only while a session needs them (PRODUCT.md §5).
+
+A session's `client_mac` lets the router re-grant it after an openNDS restart and end it at
+logout; a session ended by logout or by its gateway is scrubbed at once, and one that simply
+ran out is scrubbed 10 minutes after its end by `scrub_forever` (run by the portal role), with
+the MAC of its WiFiDog token. Grants queued for authmon are deleted 10 minutes after they
+expired (their page says what became of them until then).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from kernel.jobs import every
+from kernel.sql import load_queries
+
+log = logging.getLogger("portico.portal.retention")
+queries = load_queries(__file__)
+
+KEEP_SECONDS = 600
+BATCH = 10_000
+INTERVAL = 300.0  # seconds between runs
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    sessions: int
+    tokens: int
+    authmon_grants: int
+
+
+async def scrub_expired(db: asyncpg.Pool, keep: float = KEEP_SECONDS) -> Scrubbed:
+    """Scrub what expired more than `keep` seconds ago; how much of each."""
+    sessions = 0
+    tokens = _count(await db.execute(queries.scrub_expired_token_macs, float(keep)))
+    while True:  # in batches: the first run after an upgrade may find many
+        scrubbed = _count(await db.execute(queries.scrub_expired_session_macs, float(keep), BATCH))
+        sessions += scrubbed
+        if scrubbed < BATCH:
+            break
+    grants = _count(await db.execute(queries.purge_old_authmon_grants))
+    return Scrubbed(sessions, tokens, grants)
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def scrub_forever(db: asyncpg.Pool, interval: float = INTERVAL) -> None:
+    """`scrub_expired` every `interval` seconds until cancelled (kernel.jobs.every)."""
+
+    async def run() -> None:
+        done = await scrub_expired(db)
+        if done.sessions or done.tokens or done.authmon_grants:
+            log.info("scrubbed expired MACs: %s", done)
+
+    await every(interval, run, log, "scrub expired MACs")
