@@ -23,7 +23,7 @@ from accounts import services as accounts
 from accounts.web import login_required, redirect, render_page
 from controller import fleet_config, fleet_ops, provisioning
 from controller.commands import CommandFailed, CommandSender
-from controller.services import Router, command_log, find_router, list_routers
+from controller.services import Router, command_log, find_router, fleet_routers
 from kernel.errors import PorticoError
 from kernel.web import DB, SETTINGS
 
@@ -260,7 +260,7 @@ async def _merchant_routers(
 ) -> MerchantRouters:
     stores = await accounts.list_stores(db, membership.merchant_id)
     by_id = {s.store_id: s for s in stores}
-    rows = [_row(r, by_id, now) for r in await list_routers(db, membership.merchant_id)]
+    rows = [_row(r, by_id, now) for r in await fleet_routers(db, membership.merchant_id)]
     return MerchantRouters(membership, stores, rows)
 
 

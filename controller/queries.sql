@@ -15,7 +15,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: list_routers
 -- `installed`: the router has redeemed an install code (or was given a password directly).
--- With what the console shows of each: firmware and agent from its last status, its last
+SELECT router_id, store_id, name, online, last_seen, gateway, fas_level,
+       mqtt_password_hash IS NOT NULL AS installed
+FROM routers WHERE merchant_id = $1 AND revoked_at IS NULL ORDER BY name
+
+-- name: fleet_routers
+-- list_routers with what the console's Routers page shows of each: firmware and agent from its last status, its last
 -- heartbeat (clients, versions) and its configuration, desired against applied.
 SELECT r.router_id, r.store_id, r.name, r.online, r.last_seen, r.gateway, r.fas_level,
        r.mqtt_password_hash IS NOT NULL AS installed, r.authmon_seen_at,

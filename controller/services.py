@@ -41,6 +41,7 @@ __all__ = [
     "command_log",
     "deauth_client",
     "find_router",
+    "fleet_routers",
     "record_ack",
     "record_acks",
     "record_authmon_polls",
@@ -216,6 +217,12 @@ async def command_log(db: asyncpg.Pool, router: RouterRef, limit: int = 50) -> l
 
 async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(queries.list_routers, merchant_id)
+
+
+async def fleet_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
+    """list_routers with firmware, the last heartbeat, authmon's last poll and the
+    configuration desired against applied (the console's Routers page)."""
+    return await db.fetch(queries.fleet_routers, merchant_id)
 
 
 @dataclass(frozen=True)

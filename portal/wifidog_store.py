@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import secrets
 import time
 import uuid
@@ -33,6 +32,7 @@ import analytics.services as analytics
 from controller.services import Router
 from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
+from kernel.jobs import every
 from kernel.privacy import device_hash
 from kernel.sql import load_queries
 from portal.services import StorePortal
@@ -245,10 +245,6 @@ class UsageWriter:
             self._write, name="wifidog-usage"
         )
 
-    @property
-    def batches(self) -> int:
-        return self._group.batches
-
     async def record(
         self, merchant_id: uuid.UUID, session_id: uuid.UUID, incoming: int, outgoing: int
     ) -> None:
@@ -361,14 +357,11 @@ async def purge_tokens(
 
 
 async def purge_tokens_forever(db: asyncpg.Pool, interval: float = PURGE_INTERVAL) -> None:
-    """`purge_tokens` every `interval` seconds (the first run after a random part of one, so
-    that processes started together do not purge together) until cancelled."""
-    await asyncio.sleep(random.uniform(0.1, 1.0) * interval)
-    while True:
-        try:
-            purged = await purge_tokens(db)
-            if purged.unused or purged.used:
-                log.info("purged %d unused and %d used wifidog tokens", purged.unused, purged.used)
-        except Exception:  # the database is away, say; this loop must outlive it
-            log.exception("could not purge wifidog tokens; trying again in %.0f s", interval)
-        await asyncio.sleep(interval)
+    """`purge_tokens` every `interval` seconds until cancelled (kernel.jobs.every)."""
+
+    async def run() -> None:
+        purged = await purge_tokens(db)
+        if purged.unused or purged.used:
+            log.info("purged %d unused and %d used wifidog tokens", purged.unused, purged.used)
+
+    await every(interval, run, log, "purge wifidog tokens")

@@ -20,6 +20,7 @@ from analytics import views as analytics_views
 from controller import console as controller_console
 from controller.commands import CommandSender
 from kernel.config import Settings
+from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
 
 log = logging.getLogger("portico.console")
@@ -70,9 +71,6 @@ async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _purge_loop(db: asyncpg.Pool) -> None:
-    while True:
-        try:
-            await account_services.purge_expired(db)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            log.exception("could not purge expired console sessions; will retry")
-        await asyncio.sleep(PURGE_INTERVAL)
+    await every(
+        PURGE_INTERVAL, lambda: account_services.purge_expired(db), log, "purge console sessions"
+    )

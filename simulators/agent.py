@@ -61,6 +61,7 @@ class AgentModel:
         self.seq = 0
         self.sent: deque[tuple[int, bytes]] = deque(maxlen=SENT_KEEP)  # tele.spool.sent
         self.resend: list[bytes] = []  # what the last tele_resend asked for
+        self.granting_since: float | None = None  # grant's $STATE_DIR/granting (monotonic)
         self.boot_id = str(uuid.uuid4())  # /proc/sys/kernel/random/boot_id
         self.reboots = 0  # how many times op_reboot ran `reboot`
         self._reboot_due = False
@@ -136,6 +137,11 @@ class AgentModel:
             self.reboot()
         return result
 
+    def granting(self) -> bool:
+        """granting: a grant is being tried, marked less than a minute ago."""
+        since = self.granting_since
+        return since is not None and time.monotonic() - since < 60
+
     def reboot(self) -> None:
         """What a reboot leaves: a new boot id, openNDS without clients, no handled ids (the
         shell agent keeps them in /tmp)."""
@@ -177,7 +183,13 @@ class AgentModel:
         if op == "apply-config":
             return self._apply_config(command_id)
         if op in ("auth", "restore"):
-            return await self._grant(command_id, op, args, retry_until)
+            # grant(): marks $STATE_DIR/granting while it tries; the main loop's heartbeat
+            # waits for it (granting), 30 s at most.
+            self.granting_since = time.monotonic()
+            try:
+                return await self._grant(command_id, op, args, retry_until)
+            finally:
+                self.granting_since = None
         if op == "deauth":
             return await self._deauth(command_id, args, retry_until)
         return ack(command_id, "rejected", "unknown_op")

@@ -214,8 +214,12 @@ class SimulatedRouter:
 
     async def _heartbeats(self, every: float) -> None:
         """The agent's main loop sends telemetry every HEARTBEAT (tele_usage, tele_heartbeat,
-        flush_tele); the first right after it started."""
+        flush_tele); the first right after it started. Like the main loop, a beat waits while
+        a grant is tried (granting), for 30 s at most, checking every second (its tick)."""
         while True:
+            due = time.monotonic()
+            while self.agent.granting() and time.monotonic() - due < 30:  # noqa: ASYNC110 (polled, as the shell agent does)
+                await asyncio.sleep(1)
             try:
                 await self.publish_telemetry()
             except aiomqtt.MqttError as exc:  # the broker is away: the next beat tries again

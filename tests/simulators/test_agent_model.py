@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -89,6 +90,17 @@ async def test_refusals_are_retried_inside_the_wait_and_then_reported() -> None:
     assert f"Failed to authenticate client {MAC},60,0,0,0,0,s-12345." in ack["msg"]
     assert time.monotonic() - started < 0.8
     assert not nds.clients[MAC].authenticated
+
+
+async def test_the_agent_is_marked_granting_only_while_it_tries() -> None:
+    """grant(): $STATE_DIR/granting while it tries; the heartbeat waits for it (granting)."""
+    agent = AgentModel(nds_with_client(refusal_rate=1.0), pauses=FAST)
+    assert not agent.granting()
+    task = asyncio.create_task(send(agent, command("auth", auth_args(), wait_ms=600)))
+    await asyncio.sleep(0.2)
+    assert agent.granting()
+    await task
+    assert not agent.granting()
 
 
 async def test_at_half_refusals_every_grant_ends_done() -> None:
