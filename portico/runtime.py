@@ -16,6 +16,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from analytics import retention as footfall_retention
+from analytics import rollups as footfall_rollups
+from analytics.ingest import FootfallIngest
 from controller import device_routes, telemetry
 from controller import retention as controller_retention
 from controller.fleet_config import StateIngest
@@ -181,7 +184,15 @@ async def running_roles(
                 on_nds_restarted=on_nds_restarted,
                 client_id=settings.controller_id or None,
                 routes={
-                    "tele": TelemetryIngest(infra.db, settings.secret_key).handle,
+                    "tele": TelemetryIngest(
+                        infra.db,
+                        settings.secret_key,
+                        # Footfall from telemetry; the rollups learn what is new in the same
+                        # transaction.
+                        footfall=FootfallIngest(
+                            settings.secret_key, on_recorded=footfall_rollups.mark_dirty
+                        ),
+                    ).handle,
                     "state": StateIngest(infra.db).handle,  # desired vs applied configuration
                 },
                 # A broker that restarted dropped what routers sent until we subscribed again.
@@ -191,6 +202,12 @@ async def running_roles(
             stack.push_async_callback(_cancel, task)
             scrub = asyncio.create_task(controller_retention.scrub_forever(infra.db))
             stack.push_async_callback(_cancel, scrub)
+            # Footfall visits and rollups within a minute of ingest; old visits deleted.
+            rollups = asyncio.create_task(footfall_rollups.rollup_forever(infra.db))
+            stack.push_async_callback(_cancel, rollups)
+            # Footfall day partitions made ahead, raw observations dropped after retention.
+            kept = asyncio.create_task(footfall_retention.retention_forever(infra.db))
+            stack.push_async_callback(_cancel, kept)
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:

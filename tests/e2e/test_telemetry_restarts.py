@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -63,8 +64,14 @@ async def controller(url: str, db: asyncpg.Pool, client_id: str) -> AsyncIterato
 
 
 def sent_so_far(agent: AgentProcess) -> tuple[str, int]:
-    epoch, seq = (agent.env.state_dir / "tele.seq").read_text().split()
-    return epoch, int(seq)
+    """The agent's last event id. It rewrites tele.seq in place (`echo … >file`) at every
+    event, so a read may find it truncated: read again (bounded)."""
+    for _ in range(200):
+        fields = (agent.env.state_dir / "tele.seq").read_text().split()
+        if len(fields) == 2:
+            return fields[0], int(fields[1])
+        time.sleep(0.005)
+    raise AssertionError(f"{agent.device_id}: tele.seq stayed torn: {fields!r}")
 
 
 async def test_every_event_is_stored_exactly_once_through_restarts(

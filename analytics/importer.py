@@ -1,0 +1,260 @@
+"""`portico analytics import-pcap FILE… --router ID`: probe requests from monitor-mode
+captures into footfall, as if the router's sensor had sent them.
+
+The frames are read by analytics.capture (a fast hand parser), go through the privacy step
+(analytics.ingest: only hashes are stored) and are written in batches, all in ONE transaction:
+a malformed file (truncated, wrong link type, huge, not a pcap) stops the import with an error
+naming the file and nothing of this import is kept, not even the files before it. Rows outside
+the raw retention (24 h by default) are not stored: `--shift-to-now` replays an older capture
+as if its last frame had been heard now (a first pass reads the files for their last time).
+
+The router names the merchant, store and zone. analytics never imports the controller: the
+composition root gives `args.find_router` (controller.services.find_router) and
+`args.database` (portico.runtime.database), and `args.on_recorded` (the rollups' mark_dirty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import asyncpg
+
+from analytics.capture import SUBTYPE_PROBE_REQ, CaptureError, read_frames
+from analytics.ingest import FootfallIngest, Sighting, Tracker, default_tracker
+from analytics.observations import OnRecorded, Recorded, ensure_partitions, window_days
+
+log = logging.getLogger("portico.analytics.importer")
+
+BATCH = 20_000  # sightings per write
+
+
+class ImportFailed(Exception):
+    """The import could not be done; nothing of it was stored. The message says why."""
+
+
+@dataclass
+class Imported:
+    files: int = 0
+    frames: int = 0
+    probes: int = 0
+    recorded: Recorded = field(default_factory=Recorded)
+    dropped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Progress:
+    """Bytes read of the total as a bar on a terminal (carriage return); nothing otherwise
+    (the log has a line per file)."""
+
+    def __init__(self, total: int, out: TextIO | None) -> None:
+        self.total = max(total, 1)
+        self.out = out if out is not None and out.isatty() else None
+        self.started = time.monotonic()
+        self.shown = -1
+
+    def show(self, done: int, frames: int) -> None:
+        if self.out is None:
+            return
+        percent = min(100, done * 100 // self.total)
+        if percent == self.shown:
+            return
+        self.shown = percent
+        width = 30
+        filled = width * percent // 100
+        rate = frames / max(time.monotonic() - self.started, 1e-6)
+        self.out.write(
+            f"\rimport [{'#' * filled}{'-' * (width - filled)}] {percent:3d}% "
+            f"{done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB {frames:,} frames ({rate:,.0f}/s)"
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.out is not None and self.shown >= 0:
+            self.out.write("\n")
+            self.out.flush()
+
+
+async def import_pcaps(
+    db: asyncpg.Pool,
+    secret_key: str,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    zone: str,
+    on_recorded: OnRecorded | None = None,
+    shift_to_now: bool = False,
+    progress: TextIO | None = None,
+    tracker_factory: Callable[[], Tracker] = default_tracker,
+    batch: int = BATCH,
+) -> Imported:
+    """Import the captures' probe requests for one store and zone, all or nothing."""
+    started = time.monotonic()
+    files = [Path(p) for p in paths]
+    for path in files:
+        if not path.is_file():
+            raise ImportFailed(f"{path}: no such file")
+    total = sum(path.stat().st_size for path in files)
+    shift = 0.0
+    if shift_to_now:
+        last = max((_last_ts(path) for path in files), default=None)
+        if last is None:
+            raise ImportFailed("the captures hold no probe request")
+        shift = time.time() - last
+    ingest = FootfallIngest(secret_key, on_recorded=on_recorded, tracker_factory=tracker_factory)
+    result = Imported()
+    bar = Progress(total, progress)
+    async with db.acquire() as conn:
+        # Partitions first, apart: creating one locks the table, not for a whole import.
+        async with conn.transaction():
+            await ensure_partitions(conn, await window_days(conn))
+        async with conn.transaction():
+            done_bytes = 0
+            for path in files:
+                with path.open("rb") as file:
+                    pending: list[Sighting] = []
+                    try:
+                        for frame in read_frames(file):
+                            result.frames += 1
+                            if frame.subtype != SUBTYPE_PROBE_REQ:
+                                continue
+                            result.probes += 1
+                            pending.append(
+                                Sighting(
+                                    zone, frame.src, frame.ts + shift, frame.rssi, "probe", frame
+                                )
+                            )
+                            if len(pending) >= batch:
+                                await _write(conn, ingest, merchant_id, store_id, pending, result)
+                                pending = []
+                                bar.show(done_bytes + file.tell(), result.frames)
+                    except CaptureError as exc:
+                        bar.close()
+                        raise ImportFailed(f"{path}: {exc}; nothing was imported") from None
+                    await _write(conn, ingest, merchant_id, store_id, pending, result)
+                    done_bytes += path.stat().st_size
+                    bar.show(done_bytes, result.frames)
+                result.files += 1
+                log.info("read %s: %d frames so far", path, result.frames)
+    bar.close()
+    result.dropped = {
+        k: v for k, v in ingest.counts.items() if k.startswith("dropped") or k == "bad_sighting"
+    }
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _write(
+    conn: asyncpg.Connection,
+    ingest: FootfallIngest,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    sightings: list[Sighting],
+    result: Imported,
+) -> None:
+    if sightings:
+        result.recorded.add(await ingest.record(conn, merchant_id, store_id, sightings))
+
+
+def _last_ts(path: Path) -> float | None:
+    """The time of a capture's last probe request (a first pass, which also checks it)."""
+    last = None
+    try:
+        with path.open("rb") as file:
+            for frame in read_frames(file):
+                if frame.subtype == SUBTYPE_PROBE_REQ and (last is None or frame.ts > last):
+                    last = frame.ts
+    except CaptureError as exc:
+        raise ImportFailed(f"{path}: {exc}; nothing was imported") from None
+    return last
+
+
+def add_import_pcap_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "import-pcap",
+        help="import probe requests from monitor-mode captures (pcap)",
+        description="Read 802.11 monitor-mode captures (pcap, radiotap or raw 802.11) and "
+        "store their probe requests as the router's footfall observations, hashed at once. "
+        "All files are imported in one transaction: a malformed file stops the import and "
+        "nothing is kept.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pcap files")
+    parser.add_argument(
+        "--router", required=True, help="the router whose sensor heard them (its id)"
+    )
+    parser.add_argument(
+        "--shift-to-now",
+        action="store_true",
+        help="move the frames' times so that the last one is now (older rows are past "
+        "retention and would not be stored)",
+    )
+
+
+RouterFinder = Callable[[asyncpg.Pool, str], Awaitable[Any]]
+DatabaseOpener = Callable[[Any], contextlib.AbstractAsyncContextManager[asyncpg.Pool]]
+
+
+def main_import_pcap(args: argparse.Namespace) -> int:
+    """`portico analytics import-pcap`; the composition root gives `args.find_router`, and
+    may give `args.database` and `args.on_recorded` (see the module's docstring)."""
+    try:
+        return asyncio.run(_main(args))
+    except ImportFailed as exc:
+        print(f"portico analytics import-pcap: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from kernel.config import load_settings
+
+    settings = load_settings()
+    find_router: RouterFinder | None = getattr(args, "find_router", None)
+    if find_router is None:
+        raise ImportFailed("no router look-up wired (args.find_router)")
+    opener: DatabaseOpener = args.database  # portico.runtime.database (portico/cli.py)
+    async with opener(settings) as db:
+        router = await find_router(db, args.router)
+        if router is None:
+            raise ImportFailed(f"no router {args.router!r}")
+        result = await import_pcaps(
+            db,
+            settings.secret_key,
+            args.files,
+            merchant_id=router.merchant_id,
+            store_id=router.store_id,
+            zone=router.router_id,
+            on_recorded=getattr(args, "on_recorded", None),
+            shift_to_now=args.shift_to_now,
+            progress=sys.stderr,
+        )
+    print(summary(result))
+    return 0
+
+
+def summary(result: Imported) -> str:
+    recorded = result.recorded
+    dropped = ", ".join(f"{v:,} {k.removeprefix('dropped_')}" for k, v in result.dropped.items())
+    text = (
+        f"imported {result.files} files: {result.frames:,} frames, {result.probes:,} probe "
+        f"requests, {recorded.inserted:,} observations stored ({recorded.duplicates:,} already "
+        f"there) in {result.seconds:.1f} s"
+    )
+    if dropped:
+        text += f"; dropped: {dropped}"
+    if recorded.out_of_window:
+        text += (
+            f"; {recorded.out_of_window:,} observations older than the raw retention were not "
+            "stored (--shift-to-now replays an old capture as if it ended now)"
+        )
+    return text

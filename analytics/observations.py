@@ -1,0 +1,171 @@
+"""Storing footfall observations: already-hashed rows into `footfall_observations`, fast.
+
+Rows come from analytics/ingest.py (the privacy step): a device is only ever a keyed hash
+here. One row per device, zone and second (seen_at is truncated to the second); a row stored
+before is skipped (ON CONFLICT DO NOTHING), so a redelivered batch or a re-imported capture
+changes nothing. Rows are written with one `INSERT … SELECT FROM unnest(arrays)` per batch
+(measured against COPY into a temporary table in docs/footfall-ingest.md).
+
+The table is partitioned by UTC day with no default partition: a row is accepted only within
+the raw retention (the longest merchant setting, 24 h by default, before now) and not more
+than FUTURE_SLACK after now (a router's broken clock); the partition of a day in that window
+is created when missing (a late row from yesterday after a restart still lands). Rows outside
+are counted as `out_of_window`, not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
+
+import asyncpg
+
+from kernel.sql import load_queries
+
+log = logging.getLogger("portico.analytics.observations")
+queries = load_queries(__file__, "observations.sql")
+
+DEFAULT_RAW_HOURS = 24
+FUTURE_SLACK = 3600  # seconds a row may be ahead of our clock
+
+# Called in the same transaction after rows were stored: what is new for one store
+# (analytics.rollups.mark_dirty has this signature).
+OnRecorded = Callable[
+    [asyncpg.Connection, uuid.UUID, uuid.UUID, datetime, datetime], Awaitable[object]
+]
+
+
+class Observation(NamedTuple):
+    """One row of footfall_observations. `seen_at`: unix seconds (truncated when stored)."""
+
+    merchant_id: uuid.UUID
+    store_id: uuid.UUID
+    zone: str
+    seen_at: float
+    device_hash: str
+    source: str  # 'probe' | 'assoc'
+    rssi: int | None
+    randomized: bool
+
+
+@dataclass
+class Recorded:
+    """What one call stored: rows new to the table, rows skipped as seen before, rows outside
+    the retention window (not stored)."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    out_of_window: int = 0
+
+    def add(self, other: Recorded) -> None:
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.out_of_window += other.out_of_window
+
+
+async def raw_keep_hours(conn: asyncpg.Connection) -> int:
+    """How many hours raw observations are kept: the longest merchant setting, at least 24."""
+    return await conn.fetchval(queries.raw_keep_hours, DEFAULT_RAW_HOURS)
+
+
+async def ensure_partitions(conn: asyncpg.Connection, days: Iterable[date]) -> list[date]:
+    """Create the partitions of these UTC days where missing; the days created now. Cheap
+    when they exist (a catalog look-up each), so it runs before every insert."""
+    rows = await conn.fetch(queries.ensure_partitions, sorted(set(days)))
+    created = [r["day"] for r in rows if r["created"]]
+    for day in created:
+        log.info("created the footfall partition of %s", day)
+    return created
+
+
+async def window_days(conn: asyncpg.Connection, now: float | None = None) -> list[date]:
+    """The UTC days a row may fall on now (within retention, up to FUTURE_SLACK ahead)."""
+    now = time.time() if now is None else now
+    first = _utc_day(int(now - await raw_keep_hours(conn) * 3600))
+    last = _utc_day(int(now + FUTURE_SLACK))
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+async def record_observations(
+    conn: asyncpg.Connection,
+    rows: list[Observation],
+    *,
+    on_recorded: OnRecorded | None = None,
+    now: float | None = None,
+) -> Recorded:
+    """Store `rows` (duplicates skipped); then `on_recorded` once per store with the range of
+    what was new. Runs in the caller's transaction when there is one, else in its own, so the
+    rows and what `on_recorded` writes commit together."""
+    if conn.is_in_transaction():
+        return await _record(conn, rows, on_recorded, now)
+    async with conn.transaction():
+        return await _record(conn, rows, on_recorded, now)
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    rows: list[Observation],
+    on_recorded: OnRecorded | None,
+    now: float | None,
+) -> Recorded:
+    result = Recorded()
+    if not rows:
+        return result
+    now = time.time() if now is None else now
+    oldest = now - await raw_keep_hours(conn) * 3600
+    newest = now + FUTURE_SLACK
+    # One row per key: the strongest signal of a second wins.
+    unique: dict[tuple[object, ...], Observation] = {}
+    for row in rows:
+        second = int(row.seen_at)
+        if not oldest <= second <= newest:
+            result.out_of_window += 1
+            continue
+        key = (row.merchant_id, row.store_id, row.zone, row.device_hash, second)
+        kept = unique.get(key)
+        if kept is None or (row.rssi or -128) > (kept.rssi or -128):
+            unique[key] = row
+    if not unique:
+        return result
+    seconds = [key[4] for key in unique]
+    await ensure_partitions(
+        conn, (_EPOCH + timedelta(days=d) for d in {s // 86400 for s in seconds})
+    )
+    kept_rows = list(unique.values())
+    stores = await conn.fetch(
+        queries.insert_observations,
+        [r.merchant_id for r in kept_rows],
+        [r.store_id for r in kept_rows],
+        [r.zone for r in kept_rows],
+        seconds,
+        [r.device_hash for r in kept_rows],
+        [r.source for r in kept_rows],
+        [r.rssi for r in kept_rows],
+        [r.randomized for r in kept_rows],
+    )
+    for store in stores:
+        result.inserted += store["inserted"]
+        if on_recorded is not None:
+            await on_recorded(
+                conn, store["merchant_id"], store["store_id"], store["earliest"], store["latest"]
+            )
+    result.duplicates = len(rows) - result.out_of_window - result.inserted
+    return result
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _utc_day(second: int) -> date:
+    return datetime.fromtimestamp(second, UTC).date()
+
+
+def days_ahead(now: float, ahead: int = 2) -> list[date]:
+    """Today (UTC) and the next `ahead` days: the partitions kept ready."""
+    today = _utc_day(int(now))
+    return [today + timedelta(days=n) for n in range(ahead + 1)]

@@ -1,0 +1,140 @@
+"""Storing hashed footfall observations (analytics.observations): per second, once, within
+retention, into day partitions that exist or are made on demand, and the rollups' hook in the
+same transaction."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from analytics.observations import (
+    FUTURE_SLACK,
+    Observation,
+    record_observations,
+    window_days,
+)
+from tests.factories import make_tenant
+
+
+def obs(tenant, seen_at: float, device: str = "d" * 32, **kw: object) -> Observation:
+    fields: dict[str, object] = {
+        "zone": tenant.router.router_id,
+        "source": "probe",
+        "rssi": -60,
+        "randomized": True,
+        **kw,
+    }
+    return Observation(
+        tenant.merchant_id, tenant.store_id, seen_at=seen_at, device_hash=device, **fields
+    )  # type: ignore[arg-type]
+
+
+async def stored(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM footfall_observations WHERE merchant_id = $1 ORDER BY seen_at, device_hash",
+        merchant_id,
+    )
+
+
+async def test_rows_are_stored_per_second_once(db: asyncpg.Pool) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    now = time.time()
+    t = float(int(now) - 600)
+    rows = [
+        obs(tenant, t + 0.2, rssi=-70),
+        obs(tenant, t + 0.9, rssi=-50),  # the same second: one row, the strongest signal
+        obs(tenant, t + 1.5),
+        obs(tenant, t + 1.5, device="e" * 32, source="assoc", rssi=None, randomized=False),
+    ]
+    async with db.acquire() as conn:
+        first = await record_observations(conn, rows)
+        again = await record_observations(conn, rows)  # a redelivered batch
+    assert (first.inserted, first.duplicates, first.out_of_window) == (3, 1, 0)
+    assert (again.inserted, again.duplicates) == (0, 4)
+    got = await stored(db, tenant.merchant_id)
+    assert [(r["seen_at"], r["device_hash"], r["rssi"], r["source"]) for r in got] == [
+        (datetime.fromtimestamp(t, UTC), "d" * 32, -50, "probe"),
+        (datetime.fromtimestamp(t + 1, UTC), "d" * 32, -60, "probe"),
+        (datetime.fromtimestamp(t + 1, UTC), "e" * 32, None, "assoc"),
+    ]
+    assert got[2]["randomized"] is False and got[0]["store_id"] == tenant.store_id
+
+
+async def test_rows_outside_retention_or_from_the_future_are_not_stored(db: asyncpg.Pool) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    now = time.time()
+    rows = [
+        obs(tenant, now - 25 * 3600),  # older than the 24 h raw retention
+        obs(tenant, now + FUTURE_SLACK + 60),  # a broken clock
+        obs(tenant, now - 23 * 3600),  # late, but within retention: lands
+    ]
+    async with db.acquire() as conn:
+        result = await record_observations(conn, rows, now=now)
+    assert (result.inserted, result.out_of_window) == (1, 2)
+    assert len(await stored(db, tenant.merchant_id)) == 1
+
+
+async def test_a_missing_day_partition_within_retention_is_created_on_demand(
+    db: asyncpg.Pool,
+) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    # "now" ten days ahead: no partition exists for that day yet.
+    later = time.time() + 10 * 86400
+    day = datetime.fromtimestamp(later, UTC).date()
+    name = f"footfall_partitions.obs_{day:%Y%m%d}"
+    assert await db.fetchval("SELECT to_regclass($1)", name) is None
+    async with db.acquire() as conn:
+        result = await record_observations(conn, [obs(tenant, later)], now=later)
+        assert day in await window_days(conn, later)
+    assert result.inserted == 1
+    assert await db.fetchval("SELECT to_regclass($1)::text", name) == name
+
+
+async def test_there_is_no_default_partition(db: asyncpg.Pool) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    far = datetime.now(UTC) + timedelta(days=400)
+    with pytest.raises(asyncpg.CheckViolationError, match="no partition"):
+        await db.execute(
+            "INSERT INTO footfall_observations VALUES ($1, $2, 'z', $3, 'h', 'probe', -60, true)",
+            tenant.merchant_id,
+            tenant.store_id,
+            far,
+        )
+
+
+async def test_the_hook_runs_in_the_same_transaction_with_the_new_range(
+    db: asyncpg.Pool,
+) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    t = float(int(time.time()) - 300)
+    calls = []
+
+    async def on_recorded(conn, merchant_id, store_id, earliest, latest) -> None:
+        assert conn.is_in_transaction()
+        calls.append((merchant_id, store_id, earliest, latest))
+
+    rows = [obs(tenant, t), obs(tenant, t + 40, device="f" * 32)]
+    async with db.acquire() as conn:
+        await record_observations(conn, rows, on_recorded=on_recorded)
+        await record_observations(conn, rows, on_recorded=on_recorded)  # nothing new: no call
+    assert calls == [
+        (
+            tenant.merchant_id,
+            tenant.store_id,
+            datetime.fromtimestamp(t, UTC),
+            datetime.fromtimestamp(t + 40, UTC),
+        )
+    ]
+
+    async def failing(*_args: object) -> None:
+        raise RuntimeError("the rollups could not mark the range")
+
+    other = await make_tenant(db, with_ad=False)
+    async with db.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            await record_observations(conn, [obs(other, t)], on_recorded=failing)
+    assert await stored(db, other.merchant_id) == []  # rolled back with the hook
