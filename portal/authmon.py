@@ -18,10 +18,13 @@ authmon.sh's loop, which the portal answers here:
 3. then `view` again with payload `* rhid1 rhid2 ...`: the rhids ndsctl authenticated (just "*"
    when none). The FAS forgets those entries (fas-aes-https.php answers "ack").
 A client ndsctl refused (its binauth race, or gone) is not acked and is tried again next poll.
-`deauthed` (binauth_log.sh -> libopennds.sh send_to_fas_deauthed) reports a session's end.
+`deauthed` (binauth_log.sh -> libopennds.sh send_to_fas_deauthed, through the same
+post-request.php) reports a session's end, naming the client by its token.
 
 Here an entry is written when a shopper logs in at a level-3 router whose agent is not
-connected, and becomes a portal session when authmon acks it.
+connected, and becomes a portal session when authmon acks it. When openNDS did the grant but
+authmon's ack was lost, its `deauthed` at the session's end still records the session (from its
+real start to its end); for a session already recorded it ends it.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ import base64
 import binascii
 import logging
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -41,6 +46,7 @@ from controller.services import Router
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from portal.fas import rhid as make_rhid
+from portal.fas import sha256_hex
 
 log = logging.getLogger("portico.portal.authmon")
 queries = load_queries(__file__)
@@ -55,6 +61,12 @@ MAX_PAYLOAD = 8192
 # (its rhid matches no client) and expires.
 CLEAR_GRACE = 30
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# binauth_log.sh's deauth log, `name=value` pairs joined by ", " (the values' double quotes are
+# lost on the way: send_post_data passes the payload through `eval`, which strips them).
+_DEAUTH_FIELD = re.compile(r'(?:^|,\s*)([a-z_]+)="?([^",]*)"?')
+_TOKEN = re.compile(r"^[0-9a-f]{8}$")  # client_list_add_client: "%04hx%04hx"
+_REASON = re.compile(r"^[a-z_]{1,32}_deauth$")
+CLOCK_SLACK = 120  # seconds the router's clock may differ from ours
 
 
 class AuthmonRefused(PorticoError):
@@ -202,8 +214,11 @@ async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
             float(CLEAR_GRACE),
         )
         return ""
-    if poll.action in ("deauthed", "custom"):
-        log.info("authmon %s from %s: %s", poll.action, router.router_id, poll.payload[:300])
+    if poll.action == "deauthed":
+        await record_deauth(db, router, parse_deauthed(poll.payload))
+        return "ack"
+    if poll.action == "custom":
+        log.info("authmon custom from %s: %s", router.router_id, poll.payload[:300])
         return "ack"
     rhids = ack_rhids(poll.payload)
     if rhids is None:
@@ -256,3 +271,128 @@ async def _record_acked(
             )
     for row in rows:
         log.info("login %s at router %s (authmon)", row["session_id"], router.router_id)
+
+
+@dataclass(frozen=True)
+class Deauth:
+    """openNDS ended a client's session (binauth_log.sh's log of a `*_deauth`)."""
+
+    reason: str  # binauth's method: timeout_deauth, idle_deauth, client_deauth, ndsctl_deauth, …
+    token: str
+    session_start: int  # unix seconds, the router's clock
+    session_end: int
+
+
+def parse_deauthed(payload: str) -> Deauth:
+    """The fields of a `deauthed` payload that name the session; AuthmonRefused otherwise."""
+    fields = dict(_DEAUTH_FIELD.findall(payload))
+    reason, token = fields.get("method", ""), fields.get("token", "")
+    start, end = fields.get("session_start", ""), fields.get("session_end", "")
+    if not _REASON.match(reason) or not _TOKEN.match(token):
+        raise AuthmonRefused("deauthed payload has no *_deauth method or no client token")
+    if not (start.isdigit() and end.isdigit() and len(start) <= 10 and len(end) <= 10):
+        raise AuthmonRefused("deauthed payload has no session_start/session_end in seconds")
+    if int(start) > int(end):
+        raise AuthmonRefused("deauthed session ends before it starts")
+    return Deauth(reason, token, int(start), int(end))
+
+
+async def record_deauth(db: asyncpg.Pool, router: Router, deauth: Deauth) -> None:
+    """openNDS ended the session of the client with `deauth.token`. A grant authmon took but
+    never acked (its ack was lost) becomes the session it was, from its start to its end; an
+    authmon session recorded already is ended. Anything else (a client the agent granted, one
+    of another portal) is not ours to record."""
+    hid = sha256_hex(deauth.token)
+    rhids = [make_rhid(hid, key) for key in router.faskeys]
+    end = datetime.fromtimestamp(min(deauth.session_end, time.time()), UTC)
+    async with db.acquire() as conn, conn.transaction():
+        grant = await conn.fetchrow(
+            queries.authmon_take_unconfirmed, router.merchant_id, router.router_id, rhids
+        )
+        if grant is not None:
+            await _record_unconfirmed(conn, router, grant, deauth, end)
+            return
+        ended = await conn.fetch(
+            queries.end_authmon_sessions,
+            router.merchant_id,
+            router.router_id,
+            [f"authmon-{r[:16]}" for r in rhids],
+            end,
+        )
+        for row in ended:
+            await _record_logout(conn, router, row, deauth, row["ended_at"])
+    for row in ended:
+        log.info("session %s ended by openNDS (%s)", row["session_id"], deauth.reason)
+
+
+async def _record_unconfirmed(
+    conn: asyncpg.Connection,
+    router: Router,
+    grant: asyncpg.Record,
+    deauth: Deauth,
+    end: datetime,
+) -> None:
+    start = datetime.fromtimestamp(deauth.session_start, UTC)
+    # ndsctl granted it while the grant was offered: a start outside that is not this grant's.
+    earliest = grant["created_at"].timestamp() - CLOCK_SLACK
+    latest = grant["expires_at"].timestamp() + CLOCK_SLACK
+    if not earliest <= deauth.session_start <= latest:
+        raise AuthmonRefused(
+            f"deauthed session start {deauth.session_start} is outside grant "
+            f"{grant['session_id']}'s offer"
+        )
+    inserted = await conn.fetchval(
+        queries.insert_ended_session,
+        router.merchant_id,
+        grant["session_id"],
+        grant["store_id"],
+        router.router_id,
+        grant["device_hash"],
+        grant["client_ip"],
+        grant["method"],
+        grant["terms_version"],
+        f"authmon-{grant['rhid'][:16]}",
+        start,
+        max(start, end),
+    )
+    if inserted is None:
+        return
+    await analytics.record_event(
+        conn,
+        router.merchant_id,
+        "login",
+        store_id=grant["store_id"],
+        device_hash=grant["device_hash"],
+        data={
+            "method": grant["method"],
+            "router": router.router_id,
+            "session": str(grant["session_id"]),
+            "via": "authmon",
+            "confirmed_by": "deauthed",
+        },
+        occurred_at=start,
+    )
+    await _record_logout(conn, router, grant, deauth, max(start, end))
+    log.info(
+        "login %s at router %s recorded at its end (authmon's ack was lost)",
+        grant["session_id"],
+        router.router_id,
+    )
+
+
+async def _record_logout(
+    conn: asyncpg.Connection,
+    router: Router,
+    row: asyncpg.Record,
+    deauth: Deauth,
+    end: datetime,
+) -> None:
+    await analytics.record_event(
+        conn,
+        router.merchant_id,
+        "logout",
+        store_id=row["store_id"],
+        device_hash=row["device_hash"],
+        data={"router": router.router_id, "session": str(row["session_id"]), "by": deauth.reason},
+        occurred_at=end,
+    )

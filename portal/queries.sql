@@ -143,9 +143,11 @@ ON CONFLICT (merchant_id, router_id, rhid) DO UPDATE SET expires_at = EXCLUDED.e
 RETURNING session_id
 
 -- name: authmon_purge_expired
--- Kept a while after expiry: the shopper's page still says what became of the grant.
+-- Kept a while after expiry: the shopper's page still says what became of the grant; one that
+-- authmon took is kept until its session could have ended (its `deauthed` may still come).
 DELETE FROM authmon_grants
 WHERE merchant_id = $1 AND router_id = $2 AND expires_at <= now() - interval '10 minutes'
+      AND (offered = 0 OR expires_at + make_interval(mins => minutes) <= now() - interval '10 minutes')
 
 -- name: authmon_view
 -- The grants handed to authmon this poll, oldest first, each counted as offered once more.
@@ -198,7 +200,37 @@ WHERE t.merchant_id = s.merchant_id AND t.session_id = s.session_id
       AND t.client_mac IS NOT NULL AND s.expires_at < now() - make_interval(secs => $1)
 
 -- name: purge_old_authmon_grants
-DELETE FROM authmon_grants WHERE expires_at <= now() - interval '10 minutes'
+DELETE FROM authmon_grants
+WHERE expires_at <= now() - interval '10 minutes'
+      AND (offered = 0 OR expires_at + make_interval(mins => minutes) <= now() - interval '10 minutes')
+
+-- name: scrub_expired_authmon_macs
+UPDATE authmon_grants SET client_mac = NULL
+WHERE client_mac IS NOT NULL AND expires_at <= now() - make_interval(secs => $1)
+
+-- name: authmon_take_unconfirmed
+-- A grant authmon took (offered) whose ack never came, named by its rhid: taken once.
+DELETE FROM authmon_grants
+WHERE merchant_id = $1 AND router_id = $2 AND rhid = ANY($3::text[]) AND offered > 0
+RETURNING session_id, store_id, device_hash, client_ip, method, terms_version, rhid, created_at,
+          expires_at
+
+-- name: insert_ended_session
+-- A session learnt of only at its end (authmon's ack was lost; openNDS reported the deauth).
+INSERT INTO portal_sessions (merchant_id, session_id, store_id, router_id, device_hash, client_mac,
+                             client_ip, method, terms_version, command_id, status, started_at,
+                             expires_at)
+VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, 'ended', $10, $11)
+ON CONFLICT (merchant_id, session_id) DO NOTHING
+RETURNING session_id
+
+-- name: end_authmon_sessions
+-- openNDS ended these authmon sessions (named by their command id `authmon-<rhid prefix>`).
+-- The router's clock may be behind ours: a session never ends before it started here.
+UPDATE portal_sessions
+SET status = 'ended', client_mac = NULL, expires_at = least(expires_at, greatest(started_at, $4))
+WHERE merchant_id = $1 AND router_id = $2 AND command_id = ANY($3::text[]) AND status = 'active'
+RETURNING session_id, store_id, device_hash, expires_at AS ended_at
 
 -- name: session_for_logout
 SELECT router_id, status, client_mac, store_id, device_hash

@@ -3,8 +3,10 @@
 A session's `client_mac` lets the router re-grant it after an openNDS restart and end it at
 logout; a session ended by logout or by its gateway is scrubbed at once, and one that simply
 ran out is scrubbed 10 minutes after its end by `scrub_forever` (run by the portal role), with
-the MAC of its WiFiDog token. Grants queued for authmon are deleted 10 minutes after they
-expired (their page says what became of them until then).
+the MAC of its WiFiDog token. Grants queued for authmon lose their MAC 10 minutes after they
+expired and are deleted then (their page says what became of them until then), or, when
+authmon took one without acking it, once its session could have ended (openNDS's `deauthed`
+may still record it: portal/authmon.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ INTERVAL = 300.0  # seconds between runs
 class Scrubbed:
     sessions: int
     tokens: int
+    authmon_macs: int
     authmon_grants: int
 
 
@@ -41,8 +44,9 @@ async def scrub_expired(db: asyncpg.Pool, keep: float = KEEP_SECONDS) -> Scrubbe
         sessions += scrubbed
         if scrubbed < BATCH:
             break
+    grant_macs = _count(await db.execute(queries.scrub_expired_authmon_macs, float(keep)))
     grants = _count(await db.execute(queries.purge_old_authmon_grants))
-    return Scrubbed(sessions, tokens, grants)
+    return Scrubbed(sessions, tokens, grant_macs, grants)
 
 
 def _count(status: str) -> int:
@@ -54,7 +58,7 @@ async def scrub_forever(db: asyncpg.Pool, interval: float = INTERVAL) -> None:
 
     async def run() -> None:
         done = await scrub_expired(db)
-        if done.sessions or done.tokens or done.authmon_grants:
+        if any((done.sessions, done.tokens, done.authmon_macs, done.authmon_grants)):
             log.info("scrubbed expired MACs: %s", done)
 
     await every(interval, run, log, "scrub expired MACs")

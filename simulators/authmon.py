@@ -92,6 +92,15 @@ class AuthmonModel:
         await self.request(session, "view", " ".join(acklist))
         return acklist[1:]
 
+    async def send_deauthed(self, session: aiohttp.ClientSession) -> int:
+        """libopennds.sh send_to_fas_deauthed for each deauth openNDS logged since the last
+        call (binauth_log.sh sends it at the deauth itself; here at the next turn)."""
+        sent = 0
+        while self.nds.deauthed:
+            await self.request(session, "deauthed", self.nds.deauthed.pop(0))
+            sent += 1
+        return sent
+
     async def run(self, stop: asyncio.Event) -> None:
         """The daemon until `stop` is set (openNDS's termination_handler kills it)."""
         async with aiohttp.ClientSession() as session:
@@ -99,6 +108,7 @@ class AuthmonModel:
                 return
             await self.clear(session)
             while not stop.is_set():
+                await self.send_deauthed(session)
                 acked = await self.poll_once(session)
                 if acked:
                     log.info("authmon authenticated %d client(s)", len(acked))

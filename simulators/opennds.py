@@ -30,6 +30,8 @@ class SimClient:
     token: str
     authenticated: bool = False
     grant: dict[str, int] = field(default_factory=dict)
+    session_start: int = 0  # unix seconds of the grant (binauth_action: sessionstart = now)
+    custom: str = ""  # the grant's custom data (ndsctl auth's last argument)
 
     @property
     def state(self) -> str:
@@ -105,6 +107,9 @@ class OpenNds:
         # binauth_log.sh's authlog: MAC -> session end (unix s, 0 = none) of each grant, which
         # auth_restore (libopennds.sh) reads after a restart.
         self.authlog: dict[str, int] = {}
+        # binauth_log.sh's deauth logs, which it hands to send_to_fas_deauthed at level 3 (the
+        # authmon model sends them: simulators/authmon.py).
+        self.deauthed: list[str] = []
 
     @property
     def refusal_rate(self) -> float:
@@ -173,6 +178,7 @@ class OpenNds:
         if client is None or client.authenticated or self.refusals.refuse():
             return Ndsctl(1, f"Failed to authenticate client {param}.")
         self._grant(client, minutes, up, down, up_quota, down_quota)
+        client.custom = custom
         return Ndsctl(0, f"Client {param} authenticated.")
 
     def _grant(
@@ -181,6 +187,7 @@ class OpenNds:
         """auth_change_state to Authenticated; binauth_log.sh appends `<b64 mac>=<session end>`
         to its authlog."""
         client.authenticated = True
+        client.session_start = int(time.time())
         client.grant = {
             "minutes": minutes,
             "up_kbps": up,
@@ -200,6 +207,7 @@ class OpenNds:
             return Ndsctl(1, f"Client {mac} not found.")
         del self.clients[mac]
         self.authlog.pop(mac, None)
+        self.deauthed.append(deauth_log(client, "ndsctl_deauth", int(time.time())))
         return Ndsctl(0, f"Client {mac} deauthenticated.")
 
     def restart(self, ready_after: float = 0.0) -> None:
@@ -229,6 +237,17 @@ class OpenNds:
 
 
 NOT_STARTED = "ndsctl: opennds probably not yet started (Error: Connection refused)"
+
+
+def deauth_log(client: SimClient, reason: str, now: int) -> str:
+    """binauth_log.sh's `loginfo` of a deauth (binauth_action, src/auth.c: the session ends
+    now), as the FAS receives it from send_to_fas_deauthed: send_post_data runs the request with
+    `eval`, which drops the double quotes around method, clientmac and custom."""
+    return (
+        f"method={reason}, clientmac={client.mac}, timestamp={now}, bytes_incoming=0, "
+        f"bytes_outgoing=0, session_start={client.session_start}, session_end={now}, "
+        f"token={client.token}, custom={uh_urlencode(client.custom or 'none')}"
+    )
 
 
 def uh_urlencode(text: str) -> str:

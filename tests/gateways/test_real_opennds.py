@@ -318,7 +318,7 @@ def describe(hop: dict[str, Any]) -> str:
 
 
 async def test_every_phone_gets_online_through_a_real_opennds(
-    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+    gateway: Gateway, db: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     results = []
     _, status, _ = await gateway.nds.ndsctl("status")
@@ -383,6 +383,13 @@ async def test_every_phone_gets_online_through_a_real_opennds(
         report.append(f"first redirect, verbatim: {first}")
     report += [f"authmon: {json.dumps(x)}" for x in gateway.authmon_exchanges[:12]]
     report.append(f"authmon requests seen: {len(gateway.authmon_exchanges)}")
+    deauthed = [x for x in gateway.authmon_exchanges if '"auth_get": "deauthed"' in x["fields"]]
+    report += [f"deauthed: {json.dumps(x)}" for x in deauthed[:2]]
+    sessions = await db.fetch(
+        "SELECT status, count(*) AS n FROM portal_sessions WHERE merchant_id = $1 GROUP BY 1",
+        gateway.tenant.merchant_id,
+    )
+    report.append(f"portal sessions by status: { ({r['status']: r['n'] for r in sessions}) }")
     (gateway.nds.work.parent / "report.txt").write_text("\n".join(report) + "\n")
     with capsys.disabled():
         print("\n" + "\n".join(report))
@@ -391,6 +398,11 @@ async def test_every_phone_gets_online_through_a_real_opennds(
     assert [r["state"] for r in results] == ["Authenticated"] * logins, report
     assert [r["online_page"] for r in results] == [True] * logins, report
     assert [r["error"] for r in results] == [None] * logins, report
+    if gateway.fas_level == 3:
+        # round 2's `ndsctl deauth` of each phone: binauth_log.sh reports it (send_to_fas_
+        # deauthed), and the portal ends the round-1 session it names by the client's token.
+        assert len(deauthed) >= PHONES, report
+        assert {r["status"]: r["n"] for r in sessions}.get("ended", 0) >= PHONES, report
 
 
 def test_opennds_root_is_outside_the_repository() -> None:
