@@ -48,11 +48,6 @@ GROUP BY merchant_id, store_id
 ORDER BY oldest
 LIMIT $1
 
--- The rollup queries' estimates (generate_series, range joins) are far above their real cost:
--- JIT compiling them takes a second for a query of milliseconds. For this transaction only.
--- name: no_jit
-SET LOCAL jit = off
-
 -- name: try_lock_store
 SELECT pg_try_advisory_xact_lock(hashtextextended('footfall-store:' || $1::uuid::text || $2::uuid::text, 0))
 

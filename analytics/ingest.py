@@ -158,12 +158,15 @@ class FootfallIngest:
         merchant_id: uuid.UUID,
         store_id: uuid.UUID,
         sightings: Iterable[Sighting],
+        *,
+        now: float | None = None,
     ) -> Recorded:
         """Hash, filter and store one store's sightings (in the caller's transaction if any);
-        on_recorded is called with what was new."""
+        on_recorded is called with what was new. `now`: the time the sightings arrived at
+        (history fed afterwards, as by the demo), for the raw retention window."""
         store = await self._store(conn, merchant_id, store_id)
         rows, stays = self._rows(merchant_id, store_id, store, sightings)
-        recorded = await record_observations(conn, rows, on_recorded=self._on_recorded)
+        recorded = await record_observations(conn, rows, on_recorded=self._on_recorded, now=now)
         for day, device, seconds in stays:
             fixed = await conn.fetchval(
                 queries.record_long_stay,

@@ -94,7 +94,6 @@ async def _process_store(
     db: asyncpg.Pool, merchant_id: uuid.UUID, store_id: uuid.UUID, now: datetime | None
 ) -> bool:
     async with db.acquire() as conn, conn.transaction():
-        await conn.execute(queries.no_jit)
         if not await conn.fetchval(queries.try_lock_store, merchant_id, store_id):
             return False  # another controller is on it
         marks = await conn.fetch(queries.claim_dirty, merchant_id, store_id)
@@ -148,6 +147,21 @@ async def recompute(
     visits_horizon = now - timedelta(days=retention.visits_days)
     hours, days = await _recompute_rollups(conn, store, rules, lo, hi, visits_horizon)
     return Recomputed(devices, written, hours, days)
+
+
+async def recompute_locked(
+    db: asyncpg.Pool,
+    store: accounts.Store,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> Recomputed:
+    """`recompute` in a transaction of its own, holding the store's lock as `rebuild` does
+    (the job skips a store another process holds)."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(queries.lock_store, store.merchant_id, store.store_id)
+        return await recompute(conn, store, start, end, now=now)
 
 
 async def _resessionise(
@@ -353,12 +367,9 @@ async def rebuild(
             if day < oldest_kept:
                 skipped += 1
             else:
-                async with db.acquire() as conn, conn.transaction():
-                    await conn.execute(queries.no_jit)
-                    await conn.execute(queries.lock_store, store.merchant_id, store.store_id)
-                    result = await recompute(
-                        conn, store, day_start(day, tz), day_start(day + DAY, tz), now=now
-                    )
+                result = await recompute_locked(
+                    db, store, day_start(day, tz), day_start(day + DAY, tz), now=now
+                )
                 visits += result.visits
             progress.step(f"{store.name} {day}")
         log.info("rebuilt footfall of %s (%s) %s..%s", store.name, store.store_id, first, last)

@@ -5,7 +5,9 @@ store: the store's agent routers send the `probes` and `station` telemetry of th
 shopper model (simulators/shoppers.py) puts around the store, in real time. At start, the
 last `HISTORY_DAYS` days of the same model are fed through analytics (`backfill`), in the
 background, so the dashboards have trends at once; a later start only adds what is missing.
-The model is seeded per store, so history and live are the same people.
+The model is seeded per store, so history and live are the same people. History is fed as it
+would have arrived (each chunk at its own time: analytics keeps raw observations 24 h) and its
+rollups are computed at once, before the retention job drops the old days' raw observations.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 import accounts.services as accounts
 import analytics.services as analytics
 from analytics.ingest import FootfallIngest, probe_sighting
-from analytics.rollups import mark_dirty
+from analytics.rollups import mark_dirty, recompute_locked
 from kernel.config import Settings
 from kernel.privacy import device_hash
 from simulators import shoppers
@@ -39,9 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("portico.demo.footfall")
 
-HISTORY_DAYS = 14
+HISTORY_DAYS = 28  # the dashboards' default range and their 'usual' (the last 4 weeks)
 HISTORY_CHUNK = 3 * 3600.0  # seconds of history per ingest call
-RAW_HOURS = 23.5  # the part of history fed as observations (analytics keeps raw data 24 h)
 
 
 def demo_profile(store: int, name: str, zones: Sequence[str]) -> shoppers.StoreProfile:
@@ -124,33 +126,38 @@ async def backfill(
     *,
     days: float = HISTORY_DAYS,
     now: float | None = None,
+    whole_days: bool = False,
     ingest: Ingest | None = None,
 ) -> None:
     """Feed the last `days` days of each store's model through analytics, from where the
-    store's simulated history ends (its last login) to `now`, a few hours at a time: logins
-    all along, and what the routers heard for the last RAW_HOURS (analytics refuses raw
-    observations older than its raw retention, analytics.observations)."""
+    store's simulated history ends (its last login) to `now`, a few hours at a time, each chunk
+    as it would have arrived at its end (what the routers heard and the logins), its rollups
+    computed at once (analytics.rollups.recompute_locked). `whole_days`: from the store-local
+    midnight before (a part day would pull the dashboards' 'usual' down)."""
     now = time.time() if now is None else now
     ingest = ingest or analytics_ingest(settings, db)
     for store in stores:
         store_id = store_ids[store.name]
-        start = await _history_start(db, merchant_id, store_id, now - days * 86400, now)
-        if start >= now - 60:
+        found = await accounts.get_store(db, merchant_id, store_id)
+        earliest = now - days * 86400
+        if whole_days and found is not None:
+            earliest = _local_midnight(earliest, found.timezone)
+        start = await _history_start(db, merchant_id, store_id, earliest, now)
+        if found is None or start >= now - 60:
             log.info("footfall history of %s is there already", store.name)
             continue
         began, stored, logins = time.monotonic(), 0, 0
-        raw_from = now - RAW_HOURS * 3600
         chunk = start
         while chunk < now:
             until = min(now, chunk + HISTORY_CHUNK)
-            frames, truth = shoppers.simulate(store.profile, chunk, until, store_seed(store.name))
-            if until > raw_from:
-                heard = [f for f in frames if f.ts >= raw_from]
-                stations = [e for e in truth.stations if e.ts >= raw_from]
-                stored += await ingest(merchant_id, store_id, heard, stations, until)
+            # The model is plain CPU work: in a thread, so the demo's pages keep answering.
+            frames, truth = await asyncio.to_thread(
+                _simulated, store.profile, chunk, until, store_seed(store.name)
+            )
+            stored += await ingest(merchant_id, store_id, frames, truth.stations, until)
             logins += await _record_logins(settings, db, merchant_id, store_id, truth.logins)
+            await recompute_locked(db, found, _at(chunk), _at(until), now=_at(until))
             chunk = until
-            await asyncio.sleep(0)  # the demo stays responsive while history is fed
         log.info(
             "footfall history of %s: %.1f days, %d observations and %d logins in %.0f s",
             store.name,
@@ -159,6 +166,23 @@ async def backfill(
             logins,
             time.monotonic() - began,
         )
+
+
+def _simulated(
+    profile: shoppers.StoreProfile, start: float, end: float, seed: int
+) -> tuple[list[ProbeFrame], shoppers.Truth]:
+    frames, truth = shoppers.simulate(profile, start, end, seed)
+    return list(frames), truth
+
+
+def _local_midnight(ts: float, timezone: str) -> float:
+    """The start of the store-local day of `ts`."""
+    local = datetime.fromtimestamp(ts, ZoneInfo(timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
 async def _history_start(
@@ -218,7 +242,7 @@ def analytics_ingest(settings: Settings, db: asyncpg.Pool) -> Ingest:
             sightings += engine.station_event(e.zone, e.mac, e.ts, e.event, e.rssi)
         sightings.sort(key=lambda s: s.ts)
         async with db.acquire() as conn:
-            recorded = await engine.record(conn, merchant_id, store_id, sightings)
+            recorded = await engine.record(conn, merchant_id, store_id, sightings, now=until)
         return recorded.inserted
 
     return ingest
@@ -249,7 +273,8 @@ async def start(
     feeds = await start_presence(settings, stores, passwords)
     store_ids = {s.name: s.store_id for s in await accounts.list_stores(db, merchant_id)}
     history = asyncio.create_task(
-        backfill(settings, db, merchant_id, store_ids, stores), name="demo-footfall-history"
+        backfill(settings, db, merchant_id, store_ids, stores, whole_days=True),
+        name="demo-footfall-history",
     )
     history.add_done_callback(_log_failure)
     return DemoFootfall(feeds, history)

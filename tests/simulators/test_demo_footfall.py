@@ -58,3 +58,30 @@ async def test_history_goes_through_the_ingest_and_is_not_fed_twice(
         tenant.store_id,
     )
     assert again == logins
+
+
+async def test_history_older_than_the_raw_retention_lands_in_the_rollups(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    """Each chunk is fed as it arrived (`now` = its end) and rolled up at once: a day ago's
+    shoppers are in footfall_hourly, though raw observations are kept only 24 h."""
+    tenant = await make_tenant(db, with_ad=False)
+    store_name = "Older History"
+    profile = demo_footfall.demo_profile(0, store_name, [tenant.router.router_id])
+    store = demo_footfall.DemoStore(0, store_name, profile, ())
+    end = time.time() - 26 * 3600  # the whole history is past the raw retention
+    start = end - 8 * 3600
+    await demo_footfall.backfill(
+        settings, db, tenant.merchant_id, {store_name: tenant.store_id}, [store],
+        days=8 / 24, now=end,
+    )  # fmt: skip
+    _, truth = shoppers.simulate(profile, start, end, demo_footfall.store_seed(store_name))
+    rolled = await db.fetchval(  # devices with random MACs: heard by radio (logins are not)
+        "SELECT coalesce(sum(randomized), 0) FROM footfall_hourly"
+        " WHERE merchant_id = $1 AND store_id = $2 AND zone = ''",
+        tenant.merchant_id,
+        tenant.store_id,
+    )
+    people = [v for v in truth.visits if v.kind != "passer_by"]
+    assert (rolled > 0) == bool(people), (rolled, len(people))
+    assert people, "the model put nobody near the store in eight hours: pick other hours"
