@@ -4,7 +4,8 @@ Every router logs in to the broker as username = its router id with its own pass
 hash is stored (`routers.mqtt_password_hash`, Mosquitto's PBKDF2-SHA512 `$7$` format, so the
 broker checks it without Portico). Portico's own processes log in with service accounts: the
 controller and the portal, each limited to what it needs. The ACL lets a router publish only
-on `ap/v1/<its id>/{status,ack,evt,tele,state}` and read only `ap/v1/<its id>/{cmd,desired}`.
+on `ap/v1/<its id>/{status,ack,evt,tele,state,capture}` and read only
+`ap/v1/<its id>/{cmd,desired}`.
 
 PostgreSQL is the source of truth. `BrokerFiles.sync()` writes both files from it and makes
 the broker reload them (SIGHUP) when they changed; `keep_in_sync()` does so whenever a router
@@ -61,7 +62,7 @@ SALT_BYTES = 12  # as mosquitto_passwd
 HASH_BYTES = 64  # SHA-512
 _HASH = re.compile(r"^\$7\$(\d+)\$([A-Za-z0-9+/]+=*)\$([A-Za-z0-9+/]+=*)$")
 
-ROUTER_PUBLISHES = ("status", "ack", "evt", "tele", "state")
+ROUTER_PUBLISHES = ("status", "ack", "evt", "tele", "state", "capture")
 ROUTER_READS = ("cmd", "desired")
 # Both ways, for the router alone: the agent's ping to itself after it applied a desired
 # configuration (docs/mqtt-contract.md, desired).

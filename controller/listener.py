@@ -75,7 +75,9 @@ class FleetListener:
             client_id=client_id or default_client_id(),
             subscriptions=[self._subscription(leaf) for leaf in table],
             routes=table,
-            max_payload=topics.MAX_BATCH_PAYLOAD,  # topics.decode holds the rest to 4 KiB
+            # The largest any leaf takes (a capture chunk); each handler holds its own limit
+            # (topics.decode 4 KiB, a tele batch 64 KiB, a capture chunk 256 KiB).
+            max_payload=max(topics.MAX_BATCH_PAYLOAD, topics.MAX_CAPTURE_PAYLOAD),
             transient=is_transient,
             name="controller",
             on_resubscribed=on_resubscribed,

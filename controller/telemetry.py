@@ -169,6 +169,7 @@ def parse_event(
             "clients": _count(data, "clients", required=False),
             "stations": _count(data, "stations", required=False),
             "spool_dropped": _count(data, "spool_dropped", required=False),
+            "capture_dropped": _count(data, "capture_dropped", required=False),
             "agent": _text(data, "agent", 64),
             "fw": _text(data, "fw", 128),
             "nds": _text(data, "nds", 32),

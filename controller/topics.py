@@ -11,6 +11,8 @@ ROOT = "ap/v1"
 MAX_PAYLOAD = 4096
 MAX_BATCH_PAYLOAD = 65536  # a `tele` message holding several events (a JSON array)
 MAX_BATCH_EVENTS = 500
+# A `capture` message: one classic pcap file (radiotap or raw 802.11) of probe requests.
+MAX_CAPTURE_PAYLOAD = 262144
 MAX_WAIT_MS = 60_000  # the longest `wait_ms` a router accepts in a command
 ROUTER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

@@ -21,6 +21,7 @@ from analytics import rollups as footfall_rollups
 from analytics.ingest import FootfallIngest
 from controller import device_routes, telemetry
 from controller import retention as controller_retention
+from controller.capture import CaptureIngest
 from controller.fleet_config import StateIngest
 from controller.listener import FleetListener
 from controller.services import CommandSender, Router
@@ -176,6 +177,10 @@ async def running_roles(
 
             stack.push_async_callback(_cancel_all, restoring)
 
+            # Footfall from telemetry and capture chunks, one ingest so that a router's two
+            # inputs share its prober tracker; the rollups learn what is new in the same
+            # transaction.
+            footfall = FootfallIngest(settings.secret_key, on_recorded=footfall_rollups.mark_dirty)
             listener = FleetListener(
                 settings.mqtt_url,
                 infra.db,
@@ -185,14 +190,9 @@ async def running_roles(
                 client_id=settings.controller_id or None,
                 routes={
                     "tele": TelemetryIngest(
-                        infra.db,
-                        settings.secret_key,
-                        # Footfall from telemetry; the rollups learn what is new in the same
-                        # transaction.
-                        footfall=FootfallIngest(
-                            settings.secret_key, on_recorded=footfall_rollups.mark_dirty
-                        ),
+                        infra.db, settings.secret_key, footfall=footfall
                     ).handle,
+                    "capture": CaptureIngest(infra.db, footfall).handle,  # pcap chunks
                     "state": StateIngest(infra.db).handle,  # desired vs applied configuration
                 },
                 # A broker that restarted dropped what routers sent until we subscribed again.
