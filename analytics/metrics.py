@@ -376,12 +376,18 @@ async def heatmap(db: asyncpg.Pool, scope: Scope) -> dict[str, Any]:
     peak_hour = max(range(24), key=lambda h: (by_hour[h], -h)) if any(by_hour) else None
     cell = max(((d, h) for d in range(7) for h in range(24)), key=lambda c: grid[c[0]][c[1]])
     hide = Suppressed()
+    visits = [[hide.count(f"{d}.{h}", grid[d][h]) for h in range(24)] for d in range(7)]
+    peak_visits: int | None = 0
+    if peak_hour is not None:
+        peak_visits = hide.count("peak_hour_visits", by_hour[peak_hour])
+        # The hour's total less its shown cells would give away a hidden one.
+        if peak_visits is not None and any(visits[d][peak_hour] is None for d in range(7)):
+            hide.names.append("peak_hour_visits")
+            peak_visits = None
     values = {
-        "visits": [[hide.count(f"{d}.{h}", grid[d][h]) for h in range(24)] for d in range(7)],
+        "visits": visits,
         "peak_hour": peak_hour,
-        "peak_hour_visits": hide.count("peak_hour_visits", by_hour[peak_hour])
-        if peak_hour is not None
-        else 0,
+        "peak_hour_visits": peak_visits,
         "peak_weekday_hour": list(cell) if any(by_hour) else None,
     }
     return {"values": values, "suppressed": hide.names}
@@ -495,4 +501,7 @@ async def loyalty(db: asyncpg.Pool, scope: Scope) -> dict[str, Any]:
     values: dict[str, Any] = {k: hide.count(k, v) for k, v in counts.items()}
     total = sum(counts.values())
     values["shoppers"] = hide.count("shoppers", total)
+    if hide.names and values["shoppers"] is not None:  # the total less the shown classes
+        hide.names.append("shoppers")  # would give away the hidden ones
+        values["shoppers"] = None
     return {"values": values, "suppressed": hide.names}

@@ -165,6 +165,22 @@ async def test_heatmap_and_peak_hour(db: asyncpg.Pool, shop: accounts.Store) -> 
     assert result["values"]["peak_weekday_hour"] == [DAY_.weekday(), 10]
 
 
+async def test_the_peak_hours_total_does_not_give_away_a_hidden_cell(db: asyncpg.Pool) -> None:
+    store = await new_store(db)
+    await morning(db, store, visitors=12)
+    await morning(db, store, DAY_ - timedelta(days=1), visitors=3)  # a cell under 10
+    await settle(db, NOW)
+
+    result = await metrics.heatmap(db, scope(store, DAY_ - timedelta(days=1)))
+
+    values = result["values"]
+    assert values["visits"][(DAY_ - timedelta(days=1)).weekday()][10] is None
+    assert values["visits"][DAY_.weekday()][10] == 12
+    assert values["peak_hour"] == 10
+    assert values["peak_hour_visits"] is None  # 15 less the shown 12 would be the hidden 3
+    assert "peak_hour_visits" in result["suppressed"]
+
+
 async def test_occupancy_now_against_the_usual(db: asyncpg.Pool) -> None:
     store = await new_store(db)
     await morning(db, store)
@@ -236,9 +252,9 @@ async def test_loyalty_classes_from_logins(db: asyncpg.Pool) -> None:
         "weekly": 10,
         "biweekly": None,
         "monthly": 10,
-        "shoppers": 44,
+        "shoppers": None,  # 44 less the shown classes would give away the hidden 3
     }
-    assert result["suppressed"] == ["biweekly"]
+    assert result["suppressed"] == ["biweekly", "shoppers"]
 
 
 async def test_store_comparison(db: asyncpg.Pool, shop: accounts.Store) -> None:
