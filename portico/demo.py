@@ -251,8 +251,9 @@ async def run_demo(settings: Settings) -> None:
         async with running_roles(infra, ROLES):
             fleet = await start_fleet(infra.settings, infra.db, passwords)
             stores = [name for name, _ in DEMO_STORES]
+            placed = [(r.demo.store, r.sim) for r in fleet]
             footfall = await demo_footfall.start(
-                infra.settings, infra.db, merchant_id, fleet, stores, passwords
+                infra.settings, infra.db, merchant_id, placed, stores, passwords
             )
             try:
                 await publish_desired(infra.settings, infra.db)

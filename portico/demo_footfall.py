@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -36,9 +35,6 @@ from simulators import shoppers
 from simulators.presence import PresenceFeed, RouterLink
 from simulators.probes import ProbeFrame
 from simulators.router import SimulatedRouter
-
-if TYPE_CHECKING:
-    from portico.demo import RunningRouter
 
 log = logging.getLogger("portico.demo.footfall")
 
@@ -66,14 +62,17 @@ class DemoStore:
     routers: tuple[SimulatedRouter, ...]  # the ones whose agent speaks MQTT: the zones
 
 
-def demo_stores(fleet: Sequence[RunningRouter], store_names: Sequence[str]) -> list[DemoStore]:
-    """Each store's agent routers (a router without our agent has no monitor-mode summary)."""
+def demo_stores(
+    placed: Sequence[tuple[int, object]], store_names: Sequence[str]
+) -> list[DemoStore]:
+    """Each store's agent routers, from (store index, simulated router) pairs (a router
+    without our agent has no monitor-mode summary)."""
     stores = []
     for index, name in enumerate(store_names):
         routers = tuple(
-            r.sim
-            for r in fleet
-            if r.demo.store == index and isinstance(r.sim, SimulatedRouter) and r.sim.with_agent
+            sim
+            for store, sim in placed
+            if store == index and isinstance(sim, SimulatedRouter) and sim.with_agent
         )
         if routers:
             zones = [r.router_id for r in routers]
@@ -264,12 +263,12 @@ async def start(
     settings: Settings,
     db: asyncpg.Pool,
     merchant_id: uuid.UUID,
-    fleet: Sequence[RunningRouter],
+    placed: Sequence[tuple[int, object]],  # (store index, simulated router or gateway)
     store_names: Sequence[str],
     passwords: dict[str, str],
 ) -> DemoFootfall:
     """The demo stores' live presence, and their history fed in the background."""
-    stores = demo_stores(fleet, store_names)
+    stores = demo_stores(placed, store_names)
     feeds = await start_presence(settings, stores, passwords)
     store_ids = {s.name: s.store_id for s in await accounts.list_stores(db, merchant_id)}
     history = asyncio.create_task(
