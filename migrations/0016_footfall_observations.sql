@@ -42,10 +42,16 @@ BEGIN
     IF to_regclass('footfall_partitions.' || part) IS NOT NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format(
-        'CREATE TABLE footfall_partitions.%I PARTITION OF footfall_observations '
-        'FOR VALUES FROM (%L) TO (%L)',
-        part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+    BEGIN
+        EXECUTE format(
+            'CREATE TABLE footfall_partitions.%I PARTITION OF footfall_observations '
+            'FOR VALUES FROM (%L) TO (%L)',
+            part, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+    EXCEPTION WHEN duplicate_table THEN
+        -- Another connection created it meanwhile (seen when two writers met a new day: the
+        -- re-check above can miss a table created in a transaction that just committed).
+        RETURN false;
+    END;
     RETURN true;
 END $$;
 

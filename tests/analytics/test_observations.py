@@ -4,6 +4,7 @@ same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -138,3 +139,22 @@ async def test_the_hook_runs_in_the_same_transaction_with_the_new_range(
         with pytest.raises(RuntimeError):
             await record_observations(conn, [obs(other, t)], on_recorded=failing)
     assert await stored(db, other.merchant_id) == []  # rolled back with the hook
+
+
+async def test_writers_meeting_a_new_day_at_once_each_get_its_partition(db: asyncpg.Pool) -> None:
+    """footfall_ensure_partition from several transactions at once: one creates the day's
+    partition, the others find it, none fails (a bench once met DuplicateTableError here)."""
+    day = datetime(2099, 1, 1, tzinfo=UTC).date() + timedelta(days=uuid.uuid4().int % 3000)
+
+    async def ensure() -> bool:
+        async with db.acquire() as conn, conn.transaction():
+            created = await conn.fetchval("SELECT footfall_ensure_partition($1)", day)
+            await conn.execute("SELECT pg_sleep(0.05)")  # hold the transaction open a while
+            return bool(created)
+
+    created = await asyncio.gather(*(ensure() for _ in range(6)))
+
+    assert created.count(True) == 1, created
+    name = "obs_" + day.strftime("%Y%m%d")
+    assert await db.fetchval("SELECT to_regclass($1) IS NOT NULL", f"footfall_partitions.{name}")
+    await db.execute(f'DROP TABLE footfall_partitions."{name}"')
