@@ -352,7 +352,40 @@ async def stores(db: asyncpg.Pool, scope: Scope) -> dict[str, Any]:
                 **present(one, SUMMARY, hide, f"{store.store_id}."),
             }
         )
+    _hide_complements(rows, [totals[s.store_id] for s in scope.stores], hide)
     return {"series": rows, "suppressed": hide.names}
+
+
+def _hide_complements(
+    rows: list[dict[str, Any]], raw: list[dict[str, int]], hide: Suppressed
+) -> None:
+    """A store's hidden count would be the all-stores total less the stores shown: hide the
+    smallest shown ones of that column too, until the hidden ones are two or more and add up
+    to at least SUPPRESS_BELOW; then every rate built on a hidden count (the rate times the
+    other count would give it back)."""
+    for name in (f for f in SUMMARY if f in COUNTS):
+        hidden = [i for i, row in enumerate(rows) if row[name] is None and raw[i][name] > 0]
+        shown = sorted(
+            (raw[i][name], i)
+            for i, row in enumerate(rows)
+            if row[name] is not None and raw[i][name] > 0
+        )
+        while (
+            hidden
+            and shown
+            and (len(hidden) < 2 or sum(raw[i][name] for i in hidden) < SUPPRESS_BELOW)
+        ):
+            _, i = shown.pop(0)
+            rows[i][name] = None
+            hide.names.append(f"{rows[i]['store']}.{name}")
+            hidden.append(i)
+    for i, row in enumerate(rows):
+        for rate, parts in RATES.items():
+            if row.get(rate) is not None and any(
+                part in row and row[part] is None and raw[i][part] > 0 for part in parts
+            ):
+                row[rate] = None
+                hide.names.append(f"{row['store']}.{rate}")
 
 
 # Heatmap, occupancy, loyalty --------------------------------------------------------------------

@@ -269,7 +269,7 @@ async def test_store_comparison(db: asyncpg.Pool, shop: accounts.Store) -> None:
     result = await metrics.stores(db, Scope(shop.merchant_id, (shop, small), "", DAY_, DAY_))
 
     big, little = result["series"]
-    assert (big["name"], big["visits"], big["detected"]) == (shop.name, 12, 27)
+    assert (big["name"], big["passers_by"]) == (shop.name, 15)
     assert (little["name"], little["timezone"], little["visits"], little["median_dwell"]) == (
         "Small shop",
         "Europe/London",
@@ -279,6 +279,10 @@ async def test_store_comparison(db: asyncpg.Pool, shop: accounts.Store) -> None:
     assert f"{second}.visits" in result["suppressed"]
     everything = await metrics.summary(db, Scope(shop.merchant_id, (shop, small), "", DAY_, DAY_))
     assert everything["values"]["visits"] == 15
+    # 15 less a shown 12 would give the small shop's 3 away: the big shop's visits (and
+    # visitors, detected) are hidden too, and the rates that would give them back.
+    assert (big["visits"], big["visitors"], big["detected"]) == (None, None, None)
+    assert big["capture_rate"] is None and f"{shop.store_id}.visits" in result["suppressed"]
 
 
 def test_the_median_dwell_is_the_lower_edge_of_the_median_visits_bin() -> None:
