@@ -50,6 +50,7 @@ from analytics.occupancy import (
     window_of,
 )
 from analytics.probers import ProberTracker
+from kernel.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -320,32 +321,18 @@ def report(
 # --- command ---------------------------------------------------------------------------
 
 
-class _Bar:
-    """A progress bar on a terminal (carriage return); one log line per step otherwise."""
+class _Bar(ProgressBar):
+    """The steps of a run: a bar on a terminal, one log line per step otherwise."""
 
     def __init__(self, total: int, out: TextIO) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.out = out if out.isatty() else None
+        super().__init__("accuracy", total, out)
         self.started = time.monotonic()
 
-    def step(self, what: str) -> None:
-        self.done += 1
-        if self.out is None:
-            log.info("%s (%d/%d)", what, self.done, self.total)
-            return
-        width = 30
-        filled = width * min(self.done, self.total) // self.total
-        self.out.write(
-            f"\raccuracy [{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total} "
-            f"{time.monotonic() - self.started:5.0f}s {what[:40]:<40}"
-        )
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.out is not None:
-            self.out.write("\n")
-            self.out.flush()
+    def step(self, detail: str = "") -> None:
+        if not self.on_terminal:
+            log.info("%s (%d/%d)", detail, self.done + 1, self.total)
+        elapsed = time.monotonic() - self.started
+        self.show(self.done + 1, f"{self.done + 1}/{self.total} {elapsed:5.0f}s {detail[:40]:<40}")
 
 
 def add_accuracy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -33,6 +33,7 @@ import asyncpg
 from analytics.capture import SUBTYPE_PROBE_REQ, CaptureError, read_frames
 from analytics.ingest import FootfallIngest, Sighting, Tracker, default_tracker
 from analytics.observations import OnRecorded, Recorded, ensure_partitions, window_days
+from kernel.progress import ProgressBar
 
 log = logging.getLogger("portico.analytics.importer")
 
@@ -53,36 +54,21 @@ class Imported:
     seconds: float = 0.0
 
 
-class Progress:
-    """Bytes read of the total as a bar on a terminal (carriage return); nothing otherwise
-    (the log has a line per file)."""
+class Progress(ProgressBar):
+    """Bytes read of the total, with frames and their rate (the log has a line per file)."""
 
     def __init__(self, total: int, out: TextIO | None) -> None:
-        self.total = max(total, 1)
-        self.out = out if out is not None and out.isatty() else None
+        super().__init__("import", total, out)
         self.started = time.monotonic()
-        self.shown = -1
 
-    def show(self, done: int, frames: int) -> None:
-        if self.out is None:
-            return
+    def frames(self, done: int, frames: int) -> None:
         percent = min(100, done * 100 // self.total)
-        if percent == self.shown:
-            return
-        self.shown = percent
-        width = 30
-        filled = width * percent // 100
         rate = frames / max(time.monotonic() - self.started, 1e-6)
-        self.out.write(
-            f"\rimport [{'#' * filled}{'-' * (width - filled)}] {percent:3d}% "
-            f"{done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB {frames:,} frames ({rate:,.0f}/s)"
+        self.show(
+            done,
+            f"{percent:3d}% {done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB "
+            f"{frames:,} frames ({rate:,.0f}/s)",
         )
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.out is not None and self.shown >= 0:
-            self.out.write("\n")
-            self.out.flush()
 
 
 async def import_pcaps(
@@ -138,13 +124,13 @@ async def import_pcaps(
                             if len(pending) >= batch:
                                 await _write(conn, ingest, merchant_id, store_id, pending, result)
                                 pending = []
-                                bar.show(done_bytes + file.tell(), result.frames)
+                                bar.frames(done_bytes + file.tell(), result.frames)
                     except CaptureError as exc:
                         bar.close()
                         raise ImportFailed(f"{path}: {exc}; nothing was imported") from None
                     await _write(conn, ingest, merchant_id, store_id, pending, result)
                     done_bytes += path.stat().st_size
-                    bar.show(done_bytes, result.frames)
+                    bar.frames(done_bytes, result.frames)
                 result.files += 1
                 log.info("read %s: %d frames so far", path, result.frames)
     bar.close()

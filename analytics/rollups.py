@@ -33,6 +33,7 @@ from analytics.retention import retention_of
 from analytics.settings import FootfallSettings, settings_of
 from analytics.visits import Sighting, Visit, sessionise
 from kernel.jobs import every
+from kernel.progress import ProgressBar
 from kernel.sql import load_queries
 
 log = logging.getLogger("portico.analytics.rollups")
@@ -315,24 +316,6 @@ async def rollup_forever(db: asyncpg.Pool) -> None:
 # Rebuild ----------------------------------------------------------------------------------
 
 
-class Progress:
-    """A one-line progress bar on a terminal; plain log lines otherwise."""
-
-    def __init__(self, total: int, out: TextIO, label: str) -> None:
-        self.total, self.out, self.label, self.done = max(total, 1), out, label, 0
-        self.tty = out.isatty()
-
-    def step(self, note: str) -> None:
-        self.done += 1
-        if self.tty:
-            width = 30
-            filled = width * self.done // self.total
-            bar = "#" * filled + "-" * (width - filled)
-            end = "\n" if self.done >= self.total else ""
-            self.out.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {note[:40]:<40}{end}")
-            self.out.flush()
-
-
 @dataclass(frozen=True)
 class RebuildResult:
     store_days: int
@@ -357,7 +340,7 @@ async def rebuild(
     now = now or datetime.now(UTC)
     stores = await _stores_to_rebuild(db, first, last, merchant_id, store_id)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    progress = Progress(len(stores) * len(days), out or sys.stderr, "rebuild")
+    progress = ProgressBar("rebuild", len(stores) * len(days), out or sys.stderr)
     visits = skipped = 0
     for store in stores:
         tz = ZoneInfo(store.timezone)
@@ -371,8 +354,9 @@ async def rebuild(
                     db, store, day_start(day, tz), day_start(day + DAY, tz), now=now
                 )
                 visits += result.visits
-            progress.step(f"{store.name} {day}")
+            progress.step(f"{progress.done + 1}/{progress.total} {store.name} {day}"[:60])
         log.info("rebuilt footfall of %s (%s) %s..%s", store.name, store.store_id, first, last)
+    progress.close()
     return RebuildResult(len(stores) * len(days), visits, skipped)
 
 

@@ -253,24 +253,45 @@ async def _record_acked(
                 row["client_ip"],
                 row["method"],
                 row["terms_version"],
-                f"authmon-{row['rhid'][:16]}",
+                session_command_id(row["rhid"]),
                 row["minutes"],
             )
-            await analytics.record_event(
-                conn,
-                router.merchant_id,
-                "login",
-                store_id=row["store_id"],
-                device_hash=row["device_hash"],
-                data={
-                    "method": row["method"],
-                    "router": router.router_id,
-                    "session": str(row["session_id"]),
-                    "via": "authmon",
-                },
-            )
+            await _record_login(conn, router, row)
     for row in rows:
         log.info("login %s at router %s (authmon)", row["session_id"], router.router_id)
+
+
+def session_command_id(rhid: str) -> str:
+    """What an authmon session records as its command: no MQTT command made it."""
+    return f"authmon-{rhid[:16]}"
+
+
+async def _record_login(
+    conn: asyncpg.Connection,
+    router: Router,
+    grant: asyncpg.Record,
+    *,
+    confirmed_by: str = "ack",
+    at: datetime | None = None,
+) -> None:
+    """The login event of a grant authmon carried out (at its ack, or learnt at its end)."""
+    data = {
+        "method": grant["method"],
+        "router": router.router_id,
+        "session": str(grant["session_id"]),
+        "via": "authmon",
+    }
+    if confirmed_by != "ack":
+        data["confirmed_by"] = confirmed_by
+    await analytics.record_event(
+        conn,
+        router.merchant_id,
+        "login",
+        store_id=grant["store_id"],
+        device_hash=grant["device_hash"],
+        data=data,
+        occurred_at=at,
+    )
 
 
 @dataclass(frozen=True)
@@ -316,7 +337,7 @@ async def record_deauth(db: asyncpg.Pool, router: Router, deauth: Deauth) -> Non
             queries.end_authmon_sessions,
             router.merchant_id,
             router.router_id,
-            [f"authmon-{r[:16]}" for r in rhids],
+            [session_command_id(r) for r in rhids],
             end,
         )
         for row in ended:
@@ -351,27 +372,13 @@ async def _record_unconfirmed(
         grant["client_ip"],
         grant["method"],
         grant["terms_version"],
-        f"authmon-{grant['rhid'][:16]}",
+        session_command_id(grant["rhid"]),
         start,
         max(start, end),
     )
     if inserted is None:
         return
-    await analytics.record_event(
-        conn,
-        router.merchant_id,
-        "login",
-        store_id=grant["store_id"],
-        device_hash=grant["device_hash"],
-        data={
-            "method": grant["method"],
-            "router": router.router_id,
-            "session": str(grant["session_id"]),
-            "via": "authmon",
-            "confirmed_by": "deauthed",
-        },
-        occurred_at=start,
-    )
+    await _record_login(conn, router, grant, confirmed_by="deauthed", at=start)
     await _record_logout(conn, router, grant, deauth, max(start, end))
     log.info(
         "login %s at router %s recorded at its end (authmon's ack was lost)",
