@@ -64,4 +64,8 @@ MESSAGES: Catalog = {
         "en": "Too many failed sign-ins for this account. Try again in {minutes} minutes.",
         "zh-CN": "该账户登录失败次数过多，请 {minutes} 分钟后再试。",
     },
+    "error_login_locked_here": {
+        "en": "Too many failed sign-ins from this network. Try again in {minutes} minutes.",
+        "zh-CN": "此网络登录失败次数过多，请 {minutes} 分钟后再试。",
+    },
 }

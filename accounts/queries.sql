@@ -46,22 +46,34 @@ FROM memberships m JOIN user_accounts u USING (user_id)
 WHERE m.merchant_id = $1 AND m.user_id = ANY($2::uuid[])
 
 -- name: insert_login_attempt
-INSERT INTO login_attempts (email, succeeded) VALUES ($1, $2)
+INSERT INTO login_attempts (email, client_hash, succeeded) VALUES ($1, $2, $3)
 
 -- name: lockout_ends_at
--- When the email has $3 or more failures in the window since its last success, the lock lifts
--- once the $3-th most recent of them leaves the window.
-SELECT attempted_at + $2::interval AS ends_at
-FROM login_attempts
-WHERE email = $1
-  AND NOT succeeded
-  AND attempted_at > now() - $2::interval
-  AND attempted_at > coalesce(
-      (SELECT max(attempted_at) FROM login_attempts WHERE email = $1 AND succeeded),
-      '-infinity')
-ORDER BY attempted_at DESC
-OFFSET $3 - 1
-LIMIT 1
+-- When the lock on this email from this client ($4) lifts, or NULL when there is none: the pair
+-- is locked by $3 failures in the window $2 since its last success, the client by $5 failures
+-- in the window whatever the emails (one address trying many accounts). A lock lifts once the
+-- failure that completed its count leaves the window.
+WITH pair AS (
+    SELECT attempted_at FROM login_attempts
+    WHERE email = $1 AND client_hash = $4 AND NOT succeeded
+      AND attempted_at > now() - $2::interval
+      AND attempted_at > coalesce(
+          (SELECT max(attempted_at) FROM login_attempts
+           WHERE email = $1 AND client_hash = $4 AND succeeded),
+          '-infinity')
+    ORDER BY attempted_at DESC
+    OFFSET $3 - 1
+    LIMIT 1
+), client AS (
+    SELECT attempted_at FROM login_attempts
+    WHERE client_hash = $4 AND NOT succeeded AND attempted_at > now() - $2::interval
+    ORDER BY attempted_at DESC
+    OFFSET $5 - 1
+    LIMIT 1
+)
+SELECT max(attempted_at) + $2::interval AS ends_at, bool_or(by_client) AS by_client
+FROM (SELECT attempted_at, false AS by_client FROM pair
+      UNION ALL SELECT attempted_at, true FROM client) AS locks
 
 -- name: insert_session
 INSERT INTO console_sessions (session_hash, user_id, csrf_token, expires_at)

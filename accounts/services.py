@@ -63,7 +63,8 @@ ROLES = ("owner", "staff")
 MIN_PASSWORD_LENGTH = 8  # NIST SP 800-63B minimum for a password a person chooses
 MAX_PASSWORD_LENGTH = 1024  # hashing megabytes of "password" is a cheap denial of service
 MAX_NAME_LENGTH = 200
-LOCKOUT_FAILURES = 5
+LOCKOUT_FAILURES = 5  # for one email from one client
+LOCKOUT_CLIENT_FAILURES = 20  # from one client, whatever the emails
 LOCKOUT_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -118,6 +119,12 @@ class InvalidCredentials(AccountError):
 class LoginLocked(AccountError):
     message_id = "error_login_locked"
     status = 429
+
+
+class ClientLocked(LoginLocked):
+    """Locked for every email: this address failed too often, whatever the emails."""
+
+    message_id = "error_login_locked_here"
 
 
 # Records -----------------------------------------------------------------------------------
@@ -278,20 +285,39 @@ async def member_names(
 # Authentication ----------------------------------------------------------------------------
 
 
-async def authenticate(db: asyncpg.Pool, email: str, password: str) -> User:
-    """The user with this email and password, or InvalidCredentials / LoginLocked."""
+def client_key(secret_key: str, address: str) -> str:
+    """A sign-in client's pseudonym for the lockout (its address is never stored)."""
+    digest = hmac.digest(secret_key.encode(), f"console-client:{address}".encode(), "sha256")
+    return digest.hex()[:32]
+
+
+async def authenticate(db: asyncpg.Pool, email: str, password: str, *, client: str) -> User:
+    """The user with this email and password, or InvalidCredentials / LoginLocked.
+
+    `client` (client_key of the request's address) scopes the lockout: failures lock this email
+    from this client, and many failures lock the client, but nobody else can lock an owner out
+    by failing with their email from elsewhere."""
     email = normalize_email(email)
-    ends_at = await db.fetchval(queries.lockout_ends_at, email, LOCKOUT_WINDOW, LOCKOUT_FAILURES)
-    if ends_at is not None:
-        minutes = max(1, math.ceil((ends_at - datetime.now(UTC)) / timedelta(minutes=1)))
-        raise LoginLocked(f"too many failed sign-ins for {email}", minutes=minutes)
+    lock = await db.fetchrow(
+        queries.lockout_ends_at,
+        email,
+        LOCKOUT_WINDOW,
+        LOCKOUT_FAILURES,
+        client,
+        LOCKOUT_CLIENT_FAILURES,
+    )
+    if lock["ends_at"] is not None:
+        left = lock["ends_at"] - datetime.now(UTC)
+        minutes = max(1, math.ceil(left / timedelta(minutes=1)))
+        locked = ClientLocked if lock["by_client"] else LoginLocked
+        raise locked(f"too many failed sign-ins for {email} from this client", minutes=minutes)
     row = await db.fetchrow(queries.user_by_email, email)
     checkable = row is not None and len(password) <= MAX_PASSWORD_LENGTH
     # Otherwise still verify one hash, so the time taken does not reveal which emails exist.
     stored_hash = row["password_hash"] if checkable else _dummy_hash()
     ok = await asyncio.to_thread(_verify, stored_hash, password if checkable else "")
     succeeded = checkable and ok
-    await db.execute(queries.insert_login_attempt, email, succeeded)
+    await db.execute(queries.insert_login_attempt, email, client, succeeded)
     if not succeeded:
         raise InvalidCredentials("wrong email or password")
     if _hasher.check_needs_rehash(stored_hash):

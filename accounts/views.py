@@ -15,10 +15,11 @@ from accounts.web import (
     clear_session_cookie,
     redirect,
     render_page,
+    safe_next,
     set_login_csrf_cookie,
     set_session_cookie,
 )
-from kernel.web import DB
+from kernel.web import DB, SETTINGS, client_ip
 
 HOME_ROUTE = "dashboard"  # where a signed-in user lands
 
@@ -33,25 +34,28 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
+    after = safe_next(request.query.get("next", ""))
     if request.get(SESSION):
-        return redirect(_url(request, HOME_ROUTE))
-    return _login_page(request)
+        return redirect(after or _url(request, HOME_ROUTE))
+    return _login_page(request, after=after or "")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
+    after = safe_next(str(form.get("next", "")))
     db = request.app[DB]
     try:
-        user = await services.authenticate(db, email, password)
+        client = services.client_key(request.app[SETTINGS].secret_key, client_ip(request))
+        user = await services.authenticate(db, email, password, client=client)
     except (services.InvalidCredentials, services.LoginLocked) as exc:
-        return _login_page(request, email=email, error=exc, status=exc.status)
+        return _login_page(request, email=email, error=exc, status=exc.status, after=after or "")
     old_token = request.cookies.get(SESSION_COOKIE)
     if old_token:
         await services.end_session(db, old_token)  # a fresh token at every sign-in
     new_session = await services.start_session(db, user.user_id)
-    response = redirect(_url(request, HOME_ROUTE))
+    response = redirect(after or _url(request, HOME_ROUTE))
     set_session_cookie(request, response, new_session.token, new_session.expires_at)
     clear_login_csrf_cookie(response)
     return response
@@ -71,6 +75,7 @@ def _login_page(
     email: str = "",
     error: services.AccountError | None = None,
     status: int = 200,
+    after: str = "",
 ) -> web.Response:
     # Keep the browser's token across reloads and tabs; mint one on the first visit.
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -83,6 +88,7 @@ def _login_page(
         email=email,
         error=error,
         login_csrf_token=token,
+        after=after,
     )
     set_login_csrf_cookie(request, response, token)
     return response

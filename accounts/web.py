@@ -7,6 +7,7 @@ Console views of every domain use `login_required` and `render_page`; the compos
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from urllib.parse import urlencode
@@ -28,6 +29,10 @@ LOGIN_ROUTE = "login"
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)
 CATALOG = web.AppKey("console_catalog", dict)
+# Set on a sub-application whose requests carry credentials of their own (an API key), never
+# the console's cookie: the session middleware neither loads a session nor checks a CSRF token
+# for them (the POS API, ads/pos_api.py).
+SESSIONLESS = web.AppKey("console_sessionless", bool)
 
 SessionHandler = Callable[[web.Request, services.ConsoleSession], Awaitable[web.StreamResponse]]
 
@@ -67,6 +72,30 @@ def language_links(request: web.Request) -> list[tuple[str, str, bool]]:
     return links
 
 
+class NotYours(PorticoError):
+    """A merchant, store or record the signed-in user may not see: as if it did not exist."""
+
+    message_id = "error_not_found"
+    status = 404
+
+
+def choose_membership(
+    memberships: list[services.Membership], asked: str | None
+) -> services.Membership | None:
+    """The merchant asked for (`?merchant=`, one of the user's), else the user's first; a
+    malformed or foreign id is NotYours."""
+    if not asked:
+        return memberships[0] if memberships else None
+    try:
+        merchant_id = uuid.UUID(asked)
+    except ValueError:
+        raise NotYours(f"merchant {asked[:40]!r} is not a uuid") from None
+    for membership in memberships:
+        if membership.merchant_id == merchant_id:
+            return membership
+    raise NotYours(f"merchant {merchant_id} is not the user's")
+
+
 def render_page(
     request: web.Request, template: str, status: int = 200, **context: object
 ) -> web.Response:
@@ -104,10 +133,23 @@ def login_required(handler: SessionHandler) -> Handler:
     async def wrapper(request: web.Request) -> web.StreamResponse:
         session = request.get(SESSION)
         if session is None:
-            return redirect(str(request.app.router[LOGIN_ROUTE].url_for()))
+            login = request.app.router[LOGIN_ROUTE].url_for()
+            if request.method == "GET":  # back here once signed in (a scanned till link)
+                login = login.with_query(next=request.path_qs)
+            return redirect(str(login))
         return await handler(request, session)
 
     return wrapper
+
+
+def safe_next(target: str) -> str | None:
+    """`target` when it is a path on this console (where to go after signing in), else None:
+    never another host (`//host`, `/\\host`, a scheme), so the link cannot send anyone away."""
+    if not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2000:
+        return None
+    if any(ch in target for ch in "\r\n\t") or not target.isascii():
+        return None
+    return target
 
 
 # Cookies -----------------------------------------------------------------------------------
@@ -160,6 +202,8 @@ def clear_login_csrf_cookie(response: web.StreamResponse) -> None:
 @web.middleware
 async def console_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Load the signed-in session, and refuse any POST whose form lacks the right CSRF token."""
+    if any(app.get(SESSIONLESS) for app in request.match_info.apps):
+        return await handler(request)
     token = request.cookies.get(SESSION_COOKIE)
     session = await services.session_for_token(request.app[DB], token) if token else None
     if session is not None:

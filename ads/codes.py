@@ -1,18 +1,46 @@
-"""Coupon codes: Crockford base32, 50 random bits plus a check character, `XXXX-XXXX-XXX`."""
+"""Coupon codes: Crockford base32, 50 random bits plus a check character, `XXXX-XXXX-XXX`.
+
+The check character is one of the code's own 32 symbols, so a code is read aloud at a till
+with nothing but digits and letters. Each symbol is an element of GF(32) (its index in
+ALPHABET) and the check makes sum(α^i · c_i) zero over all eleven, α a generator of GF(32)'s
+multiplicative group: a wrong symbol anywhere changes the sum by α^i · e ≠ 0, and two
+different neighbours swapped change it by α^i · (1 + α) · (a + b) ≠ 0, so every single-symbol
+error and every adjacent transposition is caught (tests/ads/test_codes.py tries them all).
+
+Codes made before this had a mod-37 check that could be one of `*~$=U`; they are still read
+(LEGACY_CHECK_ALPHABET) so that no coupon already given out stops working.
+"""
 
 from __future__ import annotations
 
 import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CHECK_ALPHABET = ALPHABET + "*~$=U"  # Crockford's extra symbols for the mod-37 check
+LEGACY_CHECK_ALPHABET = ALPHABET + "*~$=U"  # Crockford's extra symbols, mod-37 check
 _ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 RANDOM_CHARS = 10  # 10 × 5 bits = 50 bits
+_INDEX = {ch: n for n, ch in enumerate(ALPHABET)}
+
+
+def _gf32_tables() -> tuple[list[int], list[int]]:
+    """Powers and logarithms of α = 2 in GF(32), built on the primitive x^5 + x^2 + 1."""
+    exp, log = [0] * 62, [0] * 32
+    value = 1
+    for power in range(31):
+        exp[power] = exp[power + 31] = value
+        log[value] = power
+        value <<= 1
+        if value & 0b100000:
+            value ^= 0b100101
+    return exp, log
+
+
+_EXP, _LOG = _gf32_tables()
 
 
 def new_code() -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
-    return _format(body + _check_char(body))
+    return _format(body + check_char(body))
 
 
 def normalize(text: str) -> str | None:
@@ -21,16 +49,31 @@ def normalize(text: str) -> str | None:
     if len(raw) != RANDOM_CHARS + 1:
         return None
     body, check = raw[:-1], raw[-1]
-    if any(ch not in ALPHABET for ch in body) or _check_char(body) != check:
+    if any(ch not in _INDEX for ch in body):
+        return None
+    if check != check_char(body) and check != _legacy_check_char(body):
         return None
     return _format(raw)
 
 
-def _check_char(body: str) -> str:
+def check_char(body: str) -> str:
+    """The symbol that makes the weighted GF(32) sum of body + check zero."""
+    total = 0
+    for position, ch in enumerate(body):
+        total ^= _times_alpha_to(_INDEX[ch], position)
+    # c · α^n = total (adding is XOR: its own inverse), so c = total · α^(31 - n).
+    return ALPHABET[_times_alpha_to(total, 31 - len(body))]
+
+
+def _times_alpha_to(value: int, power: int) -> int:
+    return 0 if value == 0 else _EXP[_LOG[value] + power % 31]
+
+
+def _legacy_check_char(body: str) -> str:
     value = 0
     for ch in body:
-        value = value * 32 + ALPHABET.index(ch)
-    return _CHECK_ALPHABET[value % 37]
+        value = value * 32 + _INDEX[ch]
+    return LEGACY_CHECK_ALPHABET[value % 37]
 
 
 def _format(raw: str) -> str:

@@ -23,9 +23,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 INSERT INTO coupons (merchant_id, coupon_id, campaign_id, title_en, title_zh, valid_until)
 VALUES ($1, $2, $3, $4, $5, $6)
 
--- name: insert_code
-INSERT INTO coupon_codes (merchant_id, code, coupon_id) VALUES ($1, $2, $3)
-ON CONFLICT DO NOTHING
+-- name: insert_codes
+-- A code already taken at this merchant (or drawn twice) is skipped: the caller draws another.
+INSERT INTO coupon_codes (merchant_id, code, coupon_id)
+SELECT $1, code, $2 FROM unnest($3::text[]) AS code
+ON CONFLICT (merchant_id, code) DO NOTHING
+RETURNING code
 
 -- name: code_claimed_by
 SELECT code FROM coupon_codes WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_by = $3
@@ -42,9 +45,103 @@ RETURNING code
 SELECT EXISTS (SELECT 1 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2)
 
 -- name: codes_held_by
-SELECT cc.code, cp.title_en, cp.title_zh
+SELECT cc.code, cc.claimed_at, cp.title_en, cp.title_zh
 FROM coupon_codes cc
 JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
-WHERE cc.merchant_id = $1 AND cc.claimed_by = $2 AND cc.state = 'claimed' AND cp.valid_until > now()
+WHERE cc.merchant_id = $1 AND cc.claimed_by = $2 AND cc.state IN ('claimed', 'locked')
+      AND cp.valid_until > now()
 ORDER BY cc.claimed_at DESC
 LIMIT 5
+
+-- Redemption at the till and through the POS API (ads/redemption.py, ads/pos_redemption.py) --
+
+-- name: code_status
+-- A code as the till and the POS API see it: its coupon, state (a lock that ran out reads as
+-- 'claimed' again), validity, its current lock and its last redemption if any.
+SELECT cc.code,
+       CASE WHEN cc.state = 'locked' AND cc.locked_until <= now() THEN 'claimed' ELSE cc.state END
+           AS state,
+       cc.claimed_at, cc.locked_until, cp.title_en, cp.title_zh, cp.valid_until,
+       cp.valid_until <= now() AS expired,
+       r.redemption_id, r.redeemed_at, r.store_id AS redeemed_store_id,
+       r.redeemed_at > now() - make_interval(secs => $3) AS undoable
+FROM coupon_codes cc
+JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
+LEFT JOIN LATERAL (
+    SELECT redemption_id, redeemed_at, store_id FROM coupon_redemptions
+    WHERE merchant_id = cc.merchant_id AND code = cc.code AND rolled_back_at IS NULL
+    ORDER BY redeemed_at DESC LIMIT 1
+) r ON true
+WHERE cc.merchant_id = $1 AND cc.code = $2
+
+-- name: redeem_code
+-- A claimed, unexpired code redeemed once: two tills at once, one row (the other sees none).
+-- The code is $2, or the code of the lock $3, which must then be the code's current lock (a
+-- code locked by someone else is redeemed by nobody else until the lock runs out). At the till
+-- $7 is the console user; through the POS API $6 is the API key, and with an idempotency key
+-- $8 a redemption the API key already made under it comes back instead (`replayed`, and
+-- `same_request`: for the same code, store $5 and POS reference $9).
+WITH target AS (
+    SELECT coalesce($2::text,
+                    (SELECT code FROM coupon_locks WHERE merchant_id = $1 AND lock_id = $3)) AS code
+), prior AS (
+    SELECT r.redemption_id, r.code, r.coupon_id, r.store_id, r.redeemed_at, r.rolled_back_at,
+           r.pos_reference,
+           r.code IS NOT DISTINCT FROM t.code AND r.store_id = $5
+               AND r.pos_reference IS NOT DISTINCT FROM $9 AS same_request
+    FROM coupon_redemptions r, target t
+    WHERE r.merchant_id = $1 AND r.api_key_id = $6 AND r.idempotency_key = $8
+), code AS (
+    UPDATE coupon_codes cc SET state = 'redeemed'
+    FROM coupons cp, target t
+    WHERE cc.merchant_id = $1 AND cc.code = t.code AND NOT EXISTS (SELECT 1 FROM prior)
+          AND cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
+          AND cp.valid_until > now()
+          AND CASE WHEN $3::uuid IS NULL
+                   THEN cc.state = 'claimed' OR (cc.state = 'locked' AND cc.locked_until <= now())
+                   ELSE cc.state = 'locked' AND cc.lock_id = $3 AND cc.locked_until > now() END
+    RETURNING cc.code, cc.coupon_id, cc.claimed_by
+), new AS (
+    INSERT INTO coupon_redemptions (merchant_id, redemption_id, code, coupon_id, store_id,
+                                    device_hash, redeemed_by, api_key_id, idempotency_key,
+                                    pos_reference)
+    SELECT $1, $4, code, coupon_id, $5, claimed_by, $7, $6, $8, $9 FROM code
+    RETURNING redemption_id, code, coupon_id, store_id, redeemed_at, rolled_back_at, pos_reference
+)
+SELECT x.redemption_id, x.code, x.store_id, x.redeemed_at, x.rolled_back_at, x.pos_reference,
+       x.replayed, x.same_request, cp.title_en, cp.title_zh
+FROM (
+    SELECT new.*, false AS replayed, true AS same_request FROM new
+    UNION ALL
+    SELECT redemption_id, code, coupon_id, store_id, redeemed_at, rolled_back_at, pos_reference,
+           true, same_request
+    FROM prior
+) x
+JOIN coupons cp ON cp.merchant_id = $1 AND cp.coupon_id = x.coupon_id
+
+-- name: undo_redemption
+-- A redemption rolled back within the window ($3 seconds), by a console user $4 or an API key
+-- $5 (of the store $6 only, when not NULL): the code is 'claimed' again.
+WITH undone AS (
+    UPDATE coupon_redemptions
+    SET rolled_back_at = now(), rolled_back_by = $4, rolled_back_by_key = $5
+    WHERE merchant_id = $1 AND redemption_id = $2 AND rolled_back_at IS NULL
+          AND redeemed_at > now() - make_interval(secs => $3)
+          AND ($6::uuid IS NULL OR store_id = $6)
+    RETURNING code, rolled_back_at
+)
+UPDATE coupon_codes cc SET state = 'claimed'
+FROM undone u
+WHERE cc.merchant_id = $1 AND cc.code = u.code AND cc.state = 'redeemed'
+RETURNING cc.code, u.rolled_back_at
+
+-- name: recent_redemptions
+-- A store's latest redemptions at the till, newest first.
+SELECT r.redemption_id, r.code, r.redeemed_at, r.rolled_back_at, cp.title_en, cp.title_zh,
+       r.redeemed_at > now() - make_interval(secs => $4) AND r.rolled_back_at IS NULL
+           AS undoable
+FROM coupon_redemptions r
+JOIN coupons cp ON cp.merchant_id = r.merchant_id AND cp.coupon_id = r.coupon_id
+WHERE r.merchant_id = $1 AND r.store_id = $2
+ORDER BY r.redeemed_at DESC
+LIMIT $3

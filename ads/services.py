@@ -136,6 +136,7 @@ async def claim_coupon(
 class HeldCoupon:
     title: str
     code: str
+    claimed_at: datetime | None = None
 
 
 async def coupons_held_by(
@@ -144,7 +145,10 @@ async def coupons_held_by(
     """The codes a shopper claimed and can still redeem, newest first (for the online page)."""
     rows = await db.fetch(queries.codes_held_by, merchant_id, shopper)
     zh = language == "zh-CN"
-    return [HeldCoupon(row["title_zh"] if zh else row["title_en"], row["code"]) for row in rows]
+    return [
+        HeldCoupon(row["title_zh"] if zh else row["title_en"], row["code"], row["claimed_at"])
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -212,8 +216,24 @@ async def create_campaign(
                 title_zh,
                 valid_until,
             )
-            await conn.executemany(
-                queries.insert_code,
-                [(merchant_id, codes.new_code(), coupon_id) for _ in range(count)],
-            )
+            await _insert_codes(conn, merchant_id, coupon_id, count)
     return NewCampaign(campaign_id, creative_id, coupon_id)
+
+
+DRAWS = 5  # rounds of drawing codes again for those already taken at the merchant
+
+
+async def _insert_codes(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, count: int
+) -> None:
+    """Exactly `count` new codes, unique at the merchant: a code drawn twice or already taken
+    is drawn again (50 random bits: 10 M codes hold a collision about one time in 20, which
+    used to leave the pool short without a word)."""
+    missing = count
+    for _ in range(DRAWS):
+        if missing == 0:
+            return
+        drawn = [codes.new_code() for _ in range(missing)]
+        missing -= len(await conn.fetch(queries.insert_codes, merchant_id, coupon_id, drawn))
+    if missing:
+        raise RuntimeError(f"could not draw {count} unique coupon codes in {DRAWS} rounds")

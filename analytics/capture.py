@@ -11,6 +11,7 @@ anything is yielded when the file header is bad, on the first bad record otherwi
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from collections.abc import Iterator
@@ -114,8 +115,12 @@ class Frame(NamedTuple):
 
 
 def is_randomized(mac: str) -> bool:
-    """A locally administered (randomised) unicast address: bit 1 of the first octet."""
-    return len(mac) >= 2 and int(mac[:2], 16) & 0x02 == 0x02
+    """A locally administered (randomised) unicast address: bit 1 of the first octet, read off
+    its second hex digit (a lookup, not int(): this runs for every probe request)."""
+    return len(mac) >= 2 and mac[1] in _LOCAL_DIGITS
+
+
+_LOCAL_DIGITS = frozenset("2367abefABEF")  # hex digits with bit 1 set
 
 
 def is_multicast(mac: str) -> bool:
@@ -277,6 +282,8 @@ def _records(
     fp_cache: dict[bytes, tuple[int, str | None]] = {}
     macs: dict[bytes, str] = {}
     ie_start = _IE_START
+    # Frame(…) without the Python-level __new__ of a NamedTuple: 0.15 µs less a frame.
+    new_frame = functools.partial(tuple.__new__, Frame)
     buf = b""
     pos = 0
     base = 24  # file offset of buf[0]
@@ -383,4 +390,6 @@ def _records(
                     fp_cache.clear()
                 cached = fp_cache[elements] = fingerprint_of(elements)
             fingerprint, ssid = cached
-        yield Frame(sec + frac * ts_scale, src, dst, rssi, seq, freq, subtype, fingerprint, ssid)
+        yield new_frame(
+            (sec + frac * ts_scale, src, dst, rssi, seq, freq, subtype, fingerprint, ssid)
+        )

@@ -136,14 +136,15 @@ class Filters:
         return f"/api/footfall/{metric}?{urlencode(self.query(format=fmt, **changes))}"
 
 
-def _param(request: web.Request, name: str) -> str:
+def one_param(request: web.Request, name: str) -> str:
+    """A query parameter given at most once, stripped ('' when absent)."""
     values = request.query.getall(name, [])
     if len(values) > 1:
         raise BadFilter(f"{name} given more than once", name=name)
     return values[0].strip() if values else ""
 
 
-def _uuid(value: str, name: str) -> uuid.UUID:
+def id_param(value: str, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -175,14 +176,14 @@ async def parse_filters(
         return None
     by_id = {m.merchant_id: m for m in memberships}
     membership = memberships[0]
-    if merchant := _param(request, "merchant"):
-        found = by_id.get(_uuid(merchant, "merchant"))
+    if merchant := one_param(request, "merchant"):
+        found = by_id.get(id_param(merchant, "merchant"))
         if found is None:
             raise web.HTTPNotFound()
         membership = found
     store: accounts.Store | None = None
-    if (store_param := _param(request, "store")) not in ("", "all"):
-        store_id = _uuid(store_param, "store")
+    if (store_param := one_param(request, "store")) not in ("", "all"):
+        store_id = id_param(store_param, "store")
         store = await accounts.get_store(db, membership.merchant_id, store_id)
         if store is None:
             # The merchant picker changed while a store of the previous one stayed selected:
@@ -194,22 +195,22 @@ async def parse_filters(
             else:
                 raise web.HTTPNotFound()
     stores = await accounts.list_stores(db, membership.merchant_id)
-    zone = _param(request, "zone")
+    zone = one_param(request, "zone")
     if zone and not _ZONE.match(zone):
         raise BadFilter("zone is not a router id", name="zone")
     if store is None:
         zone = ""  # zones belong to one store; the store picker went back to all stores
-    granularity = _param(request, "granularity") or "day"
+    granularity = one_param(request, "granularity") or "day"
     if granularity not in TREND_GRANULARITIES:
         raise BadFilter(f"granularity {granularity[:20]!r}", name="granularity")
-    measure = _param(request, "measure") or "visits"
+    measure = one_param(request, "measure") or "visits"
     if measure not in TREND_MEASURES:
         raise BadFilter(f"measure {measure[:30]!r}", name="measure")
     timezone = store.timezone if store else stores[0].timezone if stores else "UTC"
     today = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
     latest = today + LATEST_AHEAD
-    first = _date(_param(request, "from"), "from", latest)
-    last = _date(_param(request, "to"), "to", latest) or today
+    first = _date(one_param(request, "from"), "from", latest)
+    last = _date(one_param(request, "to"), "to", latest) or today
     if page == "overview":
         first = last  # one day against the usual
     first = first or last - timedelta(days=RANGE_DAYS[granularity] - 1)

@@ -271,7 +271,7 @@ histograms AS (
 ),
 occupancy AS (
     SELECT d.day, h.zone,
-        sum(h.occupancy_avg) / (extract(epoch FROM d.day_end - d.day_start) / 3600)
+        sum(h.occupancy_avg::float8) / (extract(epoch FROM d.day_end - d.day_start) / 3600)
             AS occupancy_avg,
         max(h.occupancy_peak) AS occupancy_peak
     FROM days d
@@ -401,33 +401,38 @@ WHERE merchant_id = $1 AND store_id = ANY($2::uuid[]) AND zone = $3
 GROUP BY bucket_start
 ORDER BY bucket_start
 
--- Logged-in shoppers of the days $5..$6 classed by the median gap between their login days
--- from $4 (the lookback) to $6. Each store's logins are read between its own local midnights
--- (an index-only scan of events_logins_by_store).
--- name: loyalty
-WITH seen AS (
-    -- "C": grouping and sorting hashes byte-wise, not by the database's language rules.
-    SELECT DISTINCT e.device_hash COLLATE "C" AS device_hash,
-        (e.occurred_at AT TIME ZONE s.tz)::date AS day
-    FROM unnest($2::uuid[], $3::text[]) AS s(store_id, tz)
-    JOIN events e ON e.merchant_id = $1 AND e.kind = 'login' AND e.store_id = s.store_id
-        AND e.occurred_at >= $4::date::timestamp AT TIME ZONE s.tz
-        AND e.occurred_at < ($6::date + 1)::timestamp AT TIME ZONE s.tz
-    WHERE e.device_hash IS NOT NULL
-),
-active AS (SELECT DISTINCT device_hash FROM seen WHERE day BETWEEN $5 AND $6),
-gaps AS (
-    SELECT seen.device_hash,
-        seen.day - lag(seen.day) OVER (PARTITION BY seen.device_hash ORDER BY seen.day) AS gap
-    FROM seen JOIN active USING (device_hash)
-),
-classed AS (
-    SELECT device_hash,
-        CASE WHEN count(gap) = 0 THEN 'first_time'
-             WHEN percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) <= 2 THEN 'daily'
-             WHEN percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) <= 9 THEN 'weekly'
-             WHEN percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) <= 18 THEN 'biweekly'
-             ELSE 'monthly' END AS class
-    FROM gaps GROUP BY device_hash
+-- Loyalty's shoppers at stores $2 with login days from $3 (the lookback) to $4, of whom those
+-- with a login from $5 on are the period's: how many logged in on one day only (first time),
+-- and the device hashes of the others (footfall_login_days: days already store-local).
+-- name: loyalty_shoppers
+WITH per AS (
+    SELECT device_hash, min(day) AS first_day, max(day) AS last_day
+    FROM footfall_login_days
+    WHERE merchant_id = $1 AND store_id = ANY($2::uuid[]) AND day BETWEEN $3 AND $4
+    GROUP BY device_hash
+    HAVING max(day) >= $5
 )
-SELECT class, count(*) AS shoppers FROM classed GROUP BY class
+SELECT count(*) FILTER (WHERE first_day = last_day) AS single,
+    array_agg(device_hash) FILTER (WHERE first_day < last_day) AS repeaters
+FROM per
+
+-- The distinct login days, in order, of the shoppers $5 at stores $2 from $3 to $4.
+-- name: loyalty_days_of
+SELECT device_hash, array_agg(DISTINCT day ORDER BY day) AS days
+FROM footfall_login_days
+WHERE merchant_id = $1 AND device_hash = ANY($5::text[]) AND store_id = ANY($2::uuid[])
+    AND day BETWEEN $3 AND $4
+GROUP BY device_hash
+
+-- The store-local days [$3, $4] of the login days, recomputed from the login events ($5: the
+-- store's time zone).
+-- name: delete_login_days
+DELETE FROM footfall_login_days WHERE merchant_id = $1 AND store_id = $2 AND day BETWEEN $3 AND $4
+
+-- name: insert_login_days
+INSERT INTO footfall_login_days (merchant_id, store_id, day, device_hash)
+SELECT DISTINCT $1::uuid, $2::uuid, (occurred_at AT TIME ZONE $5)::date, device_hash
+FROM events
+WHERE merchant_id = $1 AND kind = 'login' AND store_id = $2 AND device_hash IS NOT NULL
+    AND occurred_at >= $3::date::timestamp AT TIME ZONE $5
+    AND occurred_at < ($4::date + 1)::timestamp AT TIME ZONE $5

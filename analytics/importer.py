@@ -2,11 +2,19 @@
 captures into footfall, as if the router's sensor had sent them.
 
 The frames are read by analytics.capture (a fast hand parser), go through the privacy step
-(analytics.ingest: only hashes are stored) and are written in batches, all in ONE transaction:
-a malformed file (truncated, wrong link type, huge, not a pcap) stops the import with an error
-naming the file and nothing of this import is kept, not even the files before it. Rows outside
-the raw retention (24 h by default) are not stored: `--shift-to-now` replays an older capture
-as if its last frame had been heard now (a first pass reads the files for their last time).
+(analytics.ingest.FootfallIngest.record_probes: only hashes are stored) and are written in
+batches, all in ONE transaction: a malformed file (truncated, wrong link type, huge, not a pcap)
+stops the import with an error naming the file and nothing of this import is kept, not even the
+files before it.
+
+An old capture is imported for the days it was made: rows older than the raw retention (24 h by
+default) go into their day partitions (attached in the transaction), and the import recomputes
+the visits and hourly/daily rollups of those store-local days itself, in the same transaction,
+as the rollup job would have when the rows were new (the job takes visits older than the raw
+retention for finished). Newer rows are marked for the job, as the sensor's would be. After the
+commit the retention job drops the old raw rows; visits go after their retention (30 days by
+default), the rollups stay. `--shift-to-now` replays a capture as if its last frame had been
+heard now instead (a first pass reads the files for their last time).
 
 The router names the merchant, store and zone. analytics never imports the controller: the
 composition root gives `args.find_router` (controller.services.find_router) and
@@ -25,14 +33,24 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from analytics.capture import SUBTYPE_PROBE_REQ, CaptureError, read_frames
-from analytics.ingest import FootfallIngest, Sighting, Tracker, default_tracker
-from analytics.observations import OnRecorded, Recorded, ensure_partitions, window_days
+from accounts import services as accounts
+from analytics import rollups
+from analytics.capture import SUBTYPE_PROBE_REQ, CaptureError, Frame, read_frames
+from analytics.ingest import FootfallIngest, Tracker, default_tracker
+from analytics.observations import (
+    OnRecorded,
+    Recorded,
+    ensure_partitions,
+    window_days,
+)
+from analytics.retention import retention_of
 from kernel.progress import ProgressBar
 
 log = logging.getLogger("portico.analytics.importer")
@@ -52,6 +70,7 @@ class Imported:
     recorded: Recorded = field(default_factory=Recorded)
     dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    recomputed: tuple[date, date] | None = None  # store-local days older than the raw retention
 
 
 class Progress(ProgressBar):
@@ -98,42 +117,59 @@ async def import_pcaps(
         if last is None:
             raise ImportFailed("the captures hold no probe request")
         shift = time.time() - last
-    ingest = FootfallIngest(secret_key, on_recorded=on_recorded, tracker_factory=tracker_factory)
     result = Imported()
     bar = Progress(total, progress)
     async with db.acquire() as conn:
         # Partitions first, apart: creating one locks the table, not for a whole import.
         async with conn.transaction():
             await ensure_partitions(conn, await window_days(conn))
+            # What the rollup job still recomputes from raw rows: this merchant's retention
+            # (rollups.recompute's raw horizon), not the longest any merchant keeps.
+            retention = await retention_of(conn, merchant_id)
+            live_from = time.time() - retention.raw_hours * 3600
+        split = _Split(datetime.fromtimestamp(live_from, UTC), on_recorded)
+        ingest = FootfallIngest(secret_key, on_recorded=split, tracker_factory=tracker_factory)
+
+        async def write(frames: list[Frame]) -> None:
+            if frames:
+                result.recorded.add(
+                    await ingest.record_probes(
+                        conn, merchant_id, store_id, zone, frames, shift=shift
+                    )
+                )
+
         async with conn.transaction():
             done_bytes = 0
             for path in files:
                 with path.open("rb") as file:
-                    pending: list[Sighting] = []
+                    pending: list[Frame] = []
+                    frames = probes = 0
                     try:
                         for frame in read_frames(file):
-                            result.frames += 1
+                            frames += 1
                             if frame.subtype != SUBTYPE_PROBE_REQ:
                                 continue
-                            result.probes += 1
-                            pending.append(
-                                Sighting(
-                                    zone, frame.src, frame.ts + shift, frame.rssi, "probe", frame
-                                )
-                            )
+                            probes += 1
+                            pending.append(frame)
                             if len(pending) >= batch:
-                                await _write(conn, ingest, merchant_id, store_id, pending, result)
+                                await write(pending)
                                 pending = []
-                                bar.frames(done_bytes + file.tell(), result.frames)
+                                bar.frames(done_bytes + file.tell(), result.frames + frames)
                     except CaptureError as exc:
                         bar.close()
                         raise ImportFailed(f"{path}: {exc}; nothing was imported") from None
-                    await _write(conn, ingest, merchant_id, store_id, pending, result)
+                    await write(pending)
+                    result.frames += frames
+                    result.probes += probes
                     done_bytes += path.stat().st_size
                     bar.frames(done_bytes, result.frames)
                 result.files += 1
                 log.info("read %s: %d frames so far", path, result.frames)
-    bar.close()
+            bar.close()
+            if split.first is not None and split.last is not None:
+                result.recomputed = await _recompute_old(
+                    conn, merchant_id, store_id, split.first, split.last, progress
+                )
     result.dropped = {
         k: v for k, v in ingest.counts.items() if k.startswith("dropped") or k == "bad_sighting"
     }
@@ -141,16 +177,68 @@ async def import_pcaps(
     return result
 
 
-async def _write(
+@dataclass
+class _Split:
+    """The import's on_recorded: what is new within the raw retention is marked for the rollup
+    job (`on_recorded`, as the sensor's rows are); the span of what is new and older is kept
+    for the import to recompute (the job would take those visits for finished)."""
+
+    live_from: datetime
+    on_recorded: OnRecorded | None
+    first: datetime | None = None
+    last: datetime | None = None
+
+    async def __call__(
+        self,
+        conn: asyncpg.Connection,
+        merchant_id: uuid.UUID,
+        store_id: uuid.UUID,
+        earliest: datetime,
+        latest: datetime,
+    ) -> None:
+        if earliest < self.live_from:
+            self.first = earliest if self.first is None else min(self.first, earliest)
+            old_end = min(latest, self.live_from)
+            self.last = old_end if self.last is None else max(self.last, old_end)
+        if latest >= self.live_from and self.on_recorded is not None:
+            await self.on_recorded(
+                conn, merchant_id, store_id, max(earliest, self.live_from), latest
+            )
+
+
+async def _recompute_old(
     conn: asyncpg.Connection,
-    ingest: FootfallIngest,
     merchant_id: uuid.UUID,
     store_id: uuid.UUID,
-    sightings: list[Sighting],
-    result: Imported,
-) -> None:
-    if sightings:
-        result.recorded.add(await ingest.record(conn, merchant_id, store_id, sightings))
+    first: datetime,
+    last: datetime,
+    out: TextIO | None,
+) -> tuple[date, date]:
+    """Visits and rollups of the store-local days from `first` to `last`, day by day, in the
+    import's transaction; the days."""
+    store = await accounts.get_store(conn, merchant_id, store_id)
+    if store is None:
+        raise ImportFailed(f"no store {store_id} of merchant {merchant_id}")
+    tz = ZoneInfo(store.timezone)
+    retention = await retention_of(conn, merchant_id)
+    # rollups.recompute leaves alone the visits that began before `now` less the raw retention
+    # (their sightings are gone): as of this `now`, the visits before this import's rows. Its
+    # days are then within the visits' retention too, so their rollups are recomputed.
+    as_of = first + timedelta(hours=retention.raw_hours)
+    await conn.execute(rollups.queries.lock_store, merchant_id, store_id)  # the job skips it
+    days = _days(first.astimezone(tz).date(), last.astimezone(tz).date())
+    bar = ProgressBar("rollups", len(days), out)
+    for day in days:
+        start, end = rollups.day_start(day, tz), rollups.day_start(day + timedelta(days=1), tz)
+        await rollups.recompute(conn, store, start, end, now=as_of)
+        bar.step(f"{bar.done + 1}/{len(days)} {day}")
+    bar.close()
+    log.info("recomputed footfall of %s (%s) %s..%s", store.name, store_id, days[0], days[-1])
+    return days[0], days[-1]
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _last_ts(path: Path) -> float | None:
@@ -173,7 +261,8 @@ def add_import_pcap_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
         description="Read 802.11 monitor-mode captures (pcap, radiotap or raw 802.11) and "
         "store their probe requests as the router's footfall observations, hashed at once. "
         "All files are imported in one transaction: a malformed file stops the import and "
-        "nothing is kept.",
+        "nothing is kept. Frames older than the raw retention count for their own days: the "
+        "visits and rollups of those days are recomputed by the import.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap files")
     parser.add_argument(
@@ -182,8 +271,8 @@ def add_import_pcap_parser(sub: argparse._SubParsersAction[argparse.ArgumentPars
     parser.add_argument(
         "--shift-to-now",
         action="store_true",
-        help="move the frames' times so that the last one is now (older rows are past "
-        "retention and would not be stored)",
+        help="move the frames' times so that the last one is now (a replay; without it an "
+        "old capture counts for the days it was made)",
     )
 
 
@@ -233,14 +322,20 @@ def summary(result: Imported) -> str:
     dropped = ", ".join(f"{v:,} {k.removeprefix('dropped_')}" for k, v in result.dropped.items())
     text = (
         f"imported {result.files} files: {result.frames:,} frames, {result.probes:,} probe "
-        f"requests, {recorded.inserted:,} observations stored ({recorded.duplicates:,} already "
-        f"there) in {result.seconds:.1f} s"
+        f"requests, {recorded.inserted:,} observations stored (one per device and second; "
+        f"{recorded.duplicates:,} more frames of a stored second) in {result.seconds:.1f} s"
     )
     if dropped:
         text += f"; dropped: {dropped}"
+    if result.recomputed:
+        first, last = result.recomputed
+        text += (
+            f"; visits and rollups of {first}…{last} recomputed (older than the raw retention: "
+            "the retention job drops those raw observations, the rollups stay)"
+        )
     if recorded.out_of_window:
         text += (
-            f"; {recorded.out_of_window:,} observations older than the raw retention were not "
-            "stored (--shift-to-now replays an old capture as if it ended now)"
+            f"; {recorded.out_of_window:,} observations more than an hour ahead of this "
+            "machine's clock were not stored (the sensor's clock?)"
         )
     return text

@@ -30,19 +30,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 import accounts.services as accounts
 from analytics.capture import SUBTYPE_PROBE_REQ, Frame
-from analytics.observations import Observation, OnRecorded, Recorded, record_observations
+from analytics.observations import (
+    FUTURE_SLACK,
+    Observation,
+    OnRecorded,
+    Recorded,
+    StoreRows,
+    record_observations,
+    record_store_observations,
+)
 from kernel.privacy import device_hash, merchant_key, normalize_mac, probe_key
 from kernel.sql import load_queries
 
@@ -59,6 +68,7 @@ STATION_FILL = 300  # seconds between the assoc observations filled in from join
 STATION_CAP = 12 * 3600  # the longest stretch filled in (a visit's cap)
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 _HASH_CACHE = 200_000  # hashes remembered per store and day before the cache starts anew
+_NORMAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")  # kernel.privacy.normalize_mac's
 
 
 class Tracker(Protocol):
@@ -103,6 +113,17 @@ def probe_sighting(
         ssid=None,
     )
     return Sighting(zone, mac, ts, rssi, "probe", frame)
+
+
+@dataclass
+class _Fold:
+    """Probe frames folded into rows: {(device's MAC, second): [hash, rssi, randomized]} (of
+    the first frame of the strongest signal), with what was left out, frame by frame."""
+
+    newest: float  # later rows are refused (record_observations' FUTURE_SLACK)
+    rows: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
+    folded: int = 0  # frames of a second that already had a row
+    out_of_window: int = 0
 
 
 @dataclass
@@ -167,6 +188,120 @@ class FootfallIngest:
         store = await self._store(conn, merchant_id, store_id)
         rows, stays = self._rows(merchant_id, store_id, store, sightings)
         recorded = await record_observations(conn, rows, on_recorded=self._on_recorded, now=now)
+        await self._long_stays(conn, merchant_id, store_id, store, stays)
+        self._count("inserted", recorded.inserted)
+        self._count("duplicates", recorded.duplicates)
+        self._count("out_of_window", recorded.out_of_window)
+        return recorded
+
+    async def record_probes(
+        self,
+        conn: asyncpg.Connection,
+        merchant_id: uuid.UUID,
+        store_id: uuid.UUID,
+        zone: str,
+        frames: Sequence[Frame],
+        *,
+        shift: float = 0.0,
+    ) -> Recorded:
+        """`record` of the sightings `Sighting(zone, f.src, f.ts + shift, f.rssi, "probe", f)`
+        of captured probe requests (analytics/importer.py), made for speed: the same rows,
+        counts and long stays, except that rows older than the raw retention are stored too
+        (record_store_observations). No object per frame, and the frames of one device and
+        second are folded into one row (the strongest signal, as record_observations keeps)
+        before they are hashed and sent."""
+        store = await self._store(conn, merchant_id, store_id)
+        fold = _Fold(time.time() + FUTURE_SLACK)
+        stays = self._fold_probes(fold, merchant_id, store_id, store, zone, frames, shift)
+        rows = StoreRows(
+            [second for _device, second in fold.rows],
+            [row[0] for row in fold.rows.values()],
+            [row[1] for row in fold.rows.values()],
+            [row[2] for row in fold.rows.values()],
+        )
+        recorded = await record_store_observations(
+            conn, merchant_id, store_id, zone, "probe", rows, on_recorded=self._on_recorded
+        )
+        # Counted per frame, as record counts them.
+        recorded.out_of_window += fold.out_of_window
+        recorded.duplicates += fold.folded
+        await self._long_stays(conn, merchant_id, store_id, store, stays)
+        self._count("inserted", recorded.inserted)
+        self._count("duplicates", recorded.duplicates)
+        self._count("out_of_window", recorded.out_of_window)
+        return recorded
+
+    def _fold_probes(
+        self,
+        fold: _Fold,
+        merchant_id: uuid.UUID,
+        store_id: uuid.UUID,
+        store: _Store,
+        zone: str,
+        frames: Sequence[Frame],
+        shift: float,
+    ) -> list[tuple[date, str, float]]:
+        """_rows for probe frames, step by step the same, into `fold`; the long stays."""
+        stays: list[tuple[date, str, float]] = []
+        rows, newest = fold.rows, fold.newest
+        device_key = self._merchant_key(merchant_id)
+        known = self._macs.setdefault(merchant_id, {})
+        if len(known) > _HASH_CACHE:
+            known.clear()
+        tracker = self._trackers.get(zone)
+        if tracker is None:
+            tracker = self._trackers[zone] = self._tracker_factory()
+        assign = tracker.assign
+        day, (day_from, day_to) = store.day, store.day_span
+        for frame in frames:
+            facts = known.get(frame.src)
+            if facts is None:
+                facts = known[frame.src] = self._facts(device_key, frame.src)
+            mac, multicast, randomized, stable = facts
+            rssi = frame.rssi
+            if mac is None:
+                self._count("bad_sighting")
+                continue
+            if multicast:
+                self._count("dropped_multicast")
+                continue
+            if rssi is not None and rssi < MIN_RSSI:
+                self._count("dropped_weak")
+                continue
+            if not randomized and stable in store.fixed:
+                self._count("dropped_fixed")
+                continue
+            ts = frame.ts + shift
+            if day is None or not day_from <= ts < day_to:  # _day's own test, inlined
+                day = self._day(merchant_id, store_id, store, ts)
+                day_from, day_to = store.day_span
+            if not randomized:
+                stay = self._stay(store, day, stable, ts)
+                if stay is not None:
+                    stays.append((day, stable, stay))
+            device = assign(frame)
+            second = int(ts)
+            if second > newest:
+                fold.out_of_window += 1
+                continue
+            row = rows.get((device, second))
+            if row is None:
+                # One device and second: one day, so one hash.
+                rows[(device, second)] = [self._probe_hash(store, device), rssi, randomized]
+            else:
+                fold.folded += 1
+                if (rssi or -128) > (row[1] or -128):  # record_observations' rule
+                    row[1:] = rssi, randomized
+        return stays
+
+    async def _long_stays(
+        self,
+        conn: asyncpg.Connection,
+        merchant_id: uuid.UUID,
+        store_id: uuid.UUID,
+        store: _Store,
+        stays: list[tuple[date, str, float]],
+    ) -> None:
         for day, device, seconds in stays:
             fixed = await conn.fetchval(
                 queries.record_long_stay,
@@ -181,10 +316,6 @@ class FootfallIngest:
             if fixed and device not in store.fixed:
                 store.fixed.add(device)
                 log.info("a device of store %s is now a fixed device (long stays)", store_id)
-        self._count("inserted", recorded.inserted)
-        self._count("duplicates", recorded.duplicates)
-        self._count("out_of_window", recorded.out_of_window)
-        return recorded
 
     async def _store(
         self, conn: asyncpg.Connection, merchant_id: uuid.UUID, store_id: uuid.UUID
@@ -260,14 +391,7 @@ class FootfallIngest:
                 if tracker is None:
                     tracker = self._trackers[sighting.zone] = self._tracker_factory()
                 representative = mac if sighting.frame is None else tracker.assign(sighting.frame)
-                hashed = store.probe_hashes.get(representative)
-                if hashed is None:
-                    if len(store.probe_hashes) >= _HASH_CACHE:
-                        store.probe_hashes.clear()
-                    hashed = hmac.new(
-                        store.probe_key, representative.encode(), hashlib.sha256
-                    ).hexdigest()[:32]
-                    store.probe_hashes[representative] = hashed
+                hashed = self._probe_hash(store, representative)
             assert hashed is not None
             rows.append(
                 Observation(
@@ -284,10 +408,22 @@ class FootfallIngest:
         return rows, stays
 
     @staticmethod
+    def _probe_hash(store: _Store, representative: str) -> str:
+        """kernel.privacy.probe_hash with the store's key of the day, remembered for the day."""
+        hashed = store.probe_hashes.get(representative)
+        if hashed is None:
+            if len(store.probe_hashes) >= _HASH_CACHE:
+                store.probe_hashes.clear()
+            hashed = hmac.new(store.probe_key, representative.encode(), hashlib.sha256).hexdigest()
+            hashed = store.probe_hashes[representative] = hashed[:32]
+        return hashed
+
+    @staticmethod
     def _facts(device_key: bytes, raw: str) -> tuple[str | None, bool, bool, str]:
         """(normal form or None, multicast, randomised, stable device_hash) of a MAC; the
         hash only for a global MAC (a random one needs it only when it is associated)."""
-        mac = normalize_mac(raw)
+        # A captured MAC is in normal form already (checked at a third of normalize_mac's cost).
+        mac = raw if _NORMAL_MAC.fullmatch(raw) else normalize_mac(raw)
         if mac is None:
             return None, False, False, ""
         first = int(mac[:2], 16)

@@ -212,4 +212,235 @@ MESSAGES: Catalog = {
     "ff_no_visits": {"en": "No visits in this range.", "zh-CN": "该时间范围内没有到访。"},
     "ff_heat_legend": {"en": "Fewer visits → more", "zh-CN": "到访少 → 多"},
     "ff_stores_heading": {"en": "Stores side by side", "zh-CN": "门店对比"},
+    # Footfall settings (analytics/settings_page.py) -----------------------------------------
+    "ff_page_settings": {"en": "Settings", "zh-CN": "设置"},
+    "ffs_intro": {
+        "en": "How footfall is counted at one store, and how long its data is kept.",
+        "zh-CN": "单个门店的客流统计规则，以及数据的保留时长。",
+    },
+    "ffs_staff_readonly": {
+        "en": "Only an owner of {merchant} can change these settings.",
+        "zh-CN": "只有{merchant}的管理员可以修改这些设置。",
+    },
+    "ffs_error_owner_only": {
+        "en": "Only an owner of the merchant can change footfall settings.",
+        "zh-CN": "只有商户管理员可以修改客流设置。",
+    },
+    "ffs_save": {"en": "Save", "zh-CN": "保存"},
+    "ffs_not_saved": {
+        "en": "Nothing was saved: correct the fields marked below.",
+        "zh-CN": "未保存：请修改下方标出的字段。",
+    },
+    "ffs_limits": {
+        "en": "Default {default}; {low} to {high}.",
+        "zh-CN": "默认 {default}；可设 {low} 至 {high}。",
+    },
+    "ffs_unit_dbm": {"en": "dBm", "zh-CN": "dBm"},
+    "ffs_unit_seconds": {"en": "seconds", "zh-CN": "秒"},
+    "ffs_unit_hours": {"en": "hours", "zh-CN": "小时"},
+    "ffs_unit_days": {"en": "days", "zh-CN": "天"},
+    "ffs_error_required": {"en": "Enter a value.", "zh-CN": "请输入数值。"},
+    "ffs_error_whole_number": {"en": "Enter a whole number.", "zh-CN": "请输入整数。"},
+    "ffs_error_range": {
+        "en": "Enter a whole number from {low} to {high}.",
+        "zh-CN": "请输入 {low} 至 {high} 之间的整数。",
+    },
+    "ffs_error_inside_weaker": {
+        "en": "Must not be weaker than the detection threshold ({detected} dBm).",
+        "zh-CN": "不能低于探测阈值（{detected} dBm）。",
+    },
+    # Metric definitions
+    "ffs_metrics_heading": {"en": "Footfall definitions", "zh-CN": "客流统计规则"},
+    "ffs_metrics_intro": {
+        "en": "For {store} only. New values apply to footfall computed from now on; days "
+        "already counted keep their numbers.",
+        "zh-CN": "仅适用于{store}。新数值对此后统计的客流生效，已统计的日期保持原有数字。",
+    },
+    "ffs_f_detected_rssi": {"en": "Detected from", "zh-CN": "探测信号阈值"},
+    "ffs_f_detected_rssi_hint": {
+        "en": "A sighting weaker than this is ignored.",
+        "zh-CN": "信号弱于此值的记录将被忽略。",
+    },
+    "ffs_f_inside_rssi": {"en": "Inside the store from", "zh-CN": "店内信号阈值"},
+    "ffs_f_inside_rssi_hint": {
+        "en": "A sighting at least this strong is inside the store. Lower it for a large "
+        "shop, raise it on a busy street.",
+        "zh-CN": "信号不弱于此值即视为在店内。大型门店可调低，临街热闹的门店可调高。",
+    },
+    "ffs_f_visitor_min_dwell": {"en": "Visitor after", "zh-CN": "到店顾客最短停留"},
+    "ffs_f_visitor_min_dwell_hint": {
+        "en": "Inside for at least this long makes a visitor (anyone who logs in to the WiFi "
+        "is one anyway).",
+        "zh-CN": "在店内停留至少这么久才算到店顾客（登录 WiFi 的设备一律算到店顾客）。",
+    },
+    "ffs_f_visit_gap": {"en": "Visit ends after a silence of", "zh-CN": "到访结束间隔"},
+    "ffs_f_visit_gap_hint": {
+        "en": "A device not heard for longer than this has left; its next sighting starts a "
+        "new visit.",
+        "zh-CN": "设备超过此时长未被探测到即视为离开，再次出现算作新的到访。",
+    },
+    "ffs_f_visit_cap": {"en": "Longest visit", "zh-CN": "单次到访上限"},
+    "ffs_f_visit_cap_hint": {
+        "en": "A visit is cut at this length.",
+        "zh-CN": "到访时长达到此值即截断。",
+    },
+    "ffs_f_bounce": {"en": "Bounce if shorter than", "zh-CN": "跳出时长"},
+    "ffs_f_bounce_hint": {
+        "en": "A visit that entered the store and lasted less than this bounced.",
+        "zh-CN": "进店后停留短于此时长的到访算作跳出。",
+    },
+    "ffs_f_engaged": {"en": "Engaged from", "zh-CN": "深度到访时长"},
+    "ffs_f_engaged_hint": {
+        "en": "A visit that entered the store and lasted at least this long is engaged.",
+        "zh-CN": "进店后停留不短于此时长的到访算作深度到访。",
+    },
+    "ffs_saved_metrics": {
+        "en": "Saved the footfall definitions of {store}. They apply from now on.",
+        "zh-CN": "已保存{store}的客流统计规则，自现在起生效。",
+    },
+    # Retention
+    "ffs_retention_heading": {"en": "How long data is kept", "zh-CN": "数据保留时长"},
+    "ffs_retention_intro": {
+        "en": "For every store of {merchant}. Hourly and daily totals are kept; no MAC address "
+        "is ever stored.",
+        "zh-CN": "适用于{merchant}的所有门店。每小时和每日汇总会一直保留；"
+        "任何时候都不保存 MAC 地址。",
+    },
+    "ffs_f_raw_hours": {"en": "Raw observations", "zh-CN": "原始探测记录"},
+    "ffs_f_raw_hours_hint": {
+        "en": "Each sighting of a device, by its pseudonymous id. They are dropped by whole "
+        "days, so one may stay up to a day longer.",
+        "zh-CN": "每条设备探测记录（以匿名标识保存）。按整天删除，因此最多可能多保留一天。",
+    },
+    "ffs_f_visits_days": {"en": "Visits", "zh-CN": "到访记录"},
+    "ffs_f_visits_days_hint": {
+        "en": "Each visit of a device. Returning visitors are recognised within this time.",
+        "zh-CN": "每台设备的每次到访。回头客只在此期间内能被识别。",
+    },
+    "ffs_saved_retention": {
+        "en": "Saved how long the footfall data of {merchant} is kept.",
+        "zh-CN": "已保存{merchant}客流数据的保留时长。",
+    },
+    # Staff and fixed devices
+    "ffs_devices_heading": {"en": "Staff and fixed devices", "zh-CN": "员工及固定设备"},
+    "ffs_devices_intro": {
+        "en": "These devices of {store} are not counted. A device seen over 6 hours a day on 3 "
+        "of the last 7 days is found by itself, and counted again once it no longer is; you "
+        "can also add one by its MAC address.",
+        "zh-CN": "{store}的以下设备不计入客流。过去 7 天中有 3 天每天出现超过 6 小时的设备会被"
+        "自动识别，不再符合条件后重新计入；您也可以按 MAC 地址手动添加。",
+    },
+    "ffs_devices_none": {
+        "en": "No staff or fixed devices yet.",
+        "zh-CN": "暂无员工或固定设备。",
+    },
+    "ffs_devices_more": {
+        "en": "Showing the newest {shown} of {total}.",
+        "zh-CN": "显示最新的 {shown} 台，共 {total} 台。",
+    },
+    "ffs_col_device": {"en": "Device", "zh-CN": "设备"},
+    "ffs_col_reason": {"en": "How", "zh-CN": "来源"},
+    "ffs_col_since": {"en": "Not counted since", "zh-CN": "不计入起始时间"},
+    "ffs_col_long_days": {"en": "Days over 6 h (last 7)", "zh-CN": "超过 6 小时的天数（近 7 天）"},
+    "ffs_col_last_day": {"en": "Last day over 6 h", "zh-CN": "最近一次超过 6 小时"},
+    "ffs_col_longest": {"en": "Longest day", "zh-CN": "单日最长"},
+    "ffs_hours": {"en": "{hours} h", "zh-CN": "{hours} 小时"},
+    "ffs_reason_listed": {"en": "Added by you", "zh-CN": "手动添加"},
+    "ffs_reason_detected": {"en": "Found by itself", "zh-CN": "自动识别"},
+    "ffs_remove": {"en": "Count again", "zh-CN": "重新计入"},
+    "ffs_add_device": {"en": "Add a device", "zh-CN": "添加设备"},
+    "ffs_f_mac": {"en": "MAC address", "zh-CN": "MAC 地址"},
+    "ffs_f_mac_hint": {
+        "en": "The address the device uses on this store's WiFi (phones show a private "
+        "address per network). Only a keyed hash of it is kept.",
+        "zh-CN": "设备连接本店 WiFi 时使用的地址（手机对每个网络显示不同的私有地址）。"
+        "系统只保存其加密哈希，不保存地址本身。",
+    },
+    "ffs_add": {"en": "Add", "zh-CN": "添加"},
+    "ffs_error_mac": {
+        "en": "Enter a MAC address such as 3c:22:fb:12:34:56.",
+        "zh-CN": "请输入 MAC 地址，例如 3c:22:fb:12:34:56。",
+    },
+    "ffs_error_mac_group": {
+        "en": "That is a group (multicast) address, not a device's.",
+        "zh-CN": "这是组播地址，不是设备地址。",
+    },
+    "ffs_error_not_listed": {
+        "en": "That device is not on the list of devices you added.",
+        "zh-CN": "该设备不在手动添加的列表中。",
+    },
+    "ffs_device_added": {
+        "en": "Added the device: its sightings at {store} are dropped within a minute.",
+        "zh-CN": "已添加该设备：一分钟内起，它在{store}的探测记录将被忽略。",
+    },
+    "ffs_device_removed": {
+        "en": "The device is counted again at {store} within a minute.",
+        "zh-CN": "一分钟内起，该设备将在{store}重新计入客流。",
+    },
+    # Occupancy calibration
+    "ffs_calibration_heading": {"en": "People in the store", "zh-CN": "在店人数估算"},
+    "ffs_calibration_intro": {
+        "en": "The overview estimates how many people are in the store from the devices it "
+        "hears, once the estimate is calibrated on a few head counts of your own.",
+        "zh-CN": "完成校准后，概况页会根据探测到的设备估算店内人数。校准需要几次您亲自清点的人数。",
+    },
+    "ffs_calibration_none": {
+        "en": "Not calibrated: the overview shows devices, not people.",
+        "zh-CN": "尚未校准：概况页只显示设备数，不显示人数。",
+    },
+    "ffs_calibration_current": {
+        "en": "people ≈ {w_random} × devices with a random address + {w_static} × devices with "
+        "a fixed address + {intercept}",
+        "zh-CN": "人数 ≈ {w_random} × 随机地址设备数 + {w_static} × 固定地址设备数 + {intercept}",
+    },
+    "ffs_calibration_how": {
+        "en": "Count the people in the store at 2 to 4 moments of the day — some busy, some "
+        "quiet — and enter them here within {hours} hours (the raw observations are kept that "
+        "long). The new calibration replaces the current one; the counts themselves are not "
+        "kept.",
+        "zh-CN": "请在一天中的 2 至 4 个时刻（有忙有闲）清点店内人数，并在 {hours} 小时内于此录入"
+        "（原始探测记录只保留这么久）。新的校准会替换当前校准，清点的人数本身不会保存。",
+    },
+    "ffs_f_count_time": {"en": "Time (store time)", "zh-CN": "时间（门店时间）"},
+    "ffs_f_people": {"en": "People counted", "zh-CN": "清点人数"},
+    "ffs_calibrate": {"en": "Calibrate", "zh-CN": "校准"},
+    "ffs_forget_calibration": {"en": "Remove the calibration", "zh-CN": "删除校准"},
+    "ffs_error_row_incomplete": {
+        "en": "Enter both the time and the number of people.",
+        "zh-CN": "请同时填写时间和人数。",
+    },
+    "ffs_error_time": {
+        "en": "Enter a date and time such as 2026-05-04 14:00.",
+        "zh-CN": "请输入日期和时间，例如 2026-05-04 14:00。",
+    },
+    "ffs_error_time_recent": {
+        "en": "Must be at least {minutes} minutes ago.",
+        "zh-CN": "必须是至少 {minutes} 分钟之前的时间。",
+    },
+    "ffs_error_time_old": {
+        "en": "Older than the {hours} hours the raw observations are kept.",
+        "zh-CN": "早于原始探测记录的保留时长（{hours} 小时）。",
+    },
+    "ffs_error_too_few": {
+        "en": "Enter at least {count} head counts.",
+        "zh-CN": "请至少录入 {count} 次清点人数。",
+    },
+    "ffs_error_flat": {
+        "en": "The store heard the same number of devices at each of these times: add a count "
+        "from a busier or a quieter moment.",
+        "zh-CN": "这些时刻探测到的设备数相同：请补充一个更忙或更闲时刻的清点。",
+    },
+    "ffs_error_backwards": {
+        "en": "These counts give fewer people for more devices: check them, or add counts from "
+        "other moments.",
+        "zh-CN": "这些清点结果显示设备越多人数越少：请检查数字，或补充其他时刻的清点。",
+    },
+    "ffs_calibrated": {
+        "en": "Calibrated: the overview now estimates the people in {store}.",
+        "zh-CN": "校准完成：概况页现在会估算{store}的在店人数。",
+    },
+    "ffs_calibration_forgotten": {
+        "en": "Removed the calibration of {store}.",
+        "zh-CN": "已删除{store}的校准。",
+    },
 }

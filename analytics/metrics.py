@@ -10,6 +10,7 @@ hashes rotate daily, so the same phone cannot be recognised across days anyway.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -515,21 +516,33 @@ async def _people_now(db: asyncpg.Pool, scope: Scope, now: datetime) -> float | 
     return round(total, 1)
 
 
+def loyalty_class(days: list[date]) -> str:
+    """The class of a shopper's distinct login days, in order (two or more): by the median gap
+    between consecutive days (percentile_cont(0.5): the mean of the middle two when even)."""
+    gaps = sorted((b - a).days for a, b in itertools.pairwise(days))
+    middle = len(gaps) // 2
+    median = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
+    if median <= 2:
+        return "daily"
+    if median <= 9:
+        return "weekly"
+    if median <= 18:
+        return "biweekly"
+    return "monthly"
+
+
 async def loyalty(db: asyncpg.Pool, scope: Scope) -> dict[str, Any]:
     """Logged-in shoppers of the period by how often they come (docs/footfall-metrics.md)."""
     lo = scope.first - timedelta(days=LOYALTY_LOOKBACK_DAYS)
-    rows = await db.fetch(
-        queries.loyalty,
-        scope.merchant_id,
-        scope.store_ids,
-        [s.timezone for s in scope.stores],
-        lo,
-        scope.first,
-        scope.last,
-    )
+    window = (scope.merchant_id, scope.store_ids, lo, scope.last)
+    # Most shoppers logged in on one day only (first time): counted in the database; the few
+    # with more days are fetched with their days and classed here.
+    found = await db.fetchrow(queries.loyalty_shoppers, *window, scope.first)
     counts = dict.fromkeys(LOYALTY_CLASSES, 0)
-    for r in rows:
-        counts[r["class"]] = int(r["shoppers"])
+    counts["first_time"] = found["single"]
+    repeaters = found["repeaters"] or []
+    for row in await db.fetch(queries.loyalty_days_of, *window, repeaters):
+        counts[loyalty_class(row["days"])] += 1
     hide = Suppressed()
     values: dict[str, Any] = {k: hide.count(k, v) for k, v in counts.items()}
     total = sum(counts.values())

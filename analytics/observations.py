@@ -10,7 +10,9 @@ The table is partitioned by UTC day with no default partition: a row is accepted
 the raw retention (the longest merchant setting, 24 h by default, before now) and not more
 than FUTURE_SLACK after now (a router's broken clock); the partition of a day in that window
 is created when missing (a late row from yesterday after a restart still lands). Rows outside
-are counted as `out_of_window`, not stored.
+are counted as `out_of_window`, not stored. An import of an old capture (analytics/importer.py)
+stores older rows too (record_store_observations): their days' partitions are attached in its
+transaction, and the retention job drops them once it has committed.
 """
 
 from __future__ import annotations
@@ -83,6 +85,32 @@ async def ensure_partitions(conn: asyncpg.Connection, days: Iterable[date]) -> l
     return created
 
 
+async def attach_partitions(conn: asyncpg.Connection, days: Iterable[date]) -> list[date]:
+    """Create the partitions of these UTC days where missing, as ensure_partitions does, but
+    for a long transaction (an import): CREATE TABLE … PARTITION OF would hold an ACCESS
+    EXCLUSIVE lock on footfall_observations until it commits (every insert and query waits),
+    while a table created apart and attached holds SHARE UPDATE EXCLUSIVE (they go on). The
+    partition's indexes are built by the attach. The days created now."""
+    created = []
+    for day in [r["day"] for r in await conn.fetch(queries.missing_partitions, sorted(set(days)))]:
+        name = f"obs_{day:%Y%m%d}"  # footfall_ensure_partition's name and lock
+        await conn.execute(queries.lock_partition, name)
+        if await conn.fetchval(queries.partition_exists, name):
+            continue
+        await conn.execute(
+            f"CREATE TABLE footfall_partitions.{name} "
+            "(LIKE footfall_observations INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        await conn.execute(
+            f"ALTER TABLE footfall_observations ATTACH PARTITION footfall_partitions.{name} "
+            f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') "
+            f"TO ('{(day + timedelta(days=1)).isoformat()} 00:00+00')"
+        )
+        log.info("created the footfall partition of %s (attached)", day)
+        created.append(day)
+    return created
+
+
 async def window_days(conn: asyncpg.Connection, now: float | None = None) -> list[date]:
     """The UTC days a row may fall on now (within retention, up to FUTURE_SLACK ahead)."""
     now = time.time() if now is None else now
@@ -133,9 +161,7 @@ async def _record(
     if not unique:
         return result
     seconds = [key[4] for key in unique]
-    await ensure_partitions(
-        conn, (_EPOCH + timedelta(days=d) for d in {s // 86400 for s in seconds})
-    )
+    await ensure_partitions(conn, _days_of(seconds))
     kept_rows = list(unique.values())
     stores = await conn.fetch(
         queries.insert_observations,
@@ -158,7 +184,65 @@ async def _record(
     return result
 
 
+async def record_store_observations(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    zone: str,
+    source: str,
+    rows: StoreRows,
+    *,
+    on_recorded: OnRecorded | None = None,
+) -> Recorded:
+    """record_observations for rows of one store, zone and source already one per device and
+    second (analytics.ingest.FootfallIngest.record_probes, for imports): only their varying
+    columns are sent, which halves the cost of encoding them. Rows older than the raw
+    retention are stored too, their days' partitions attached (attach_partitions); the caller
+    leaves out rows too far in the future. Runs in the caller's transaction if any."""
+    if conn.is_in_transaction():
+        return await _record_store(conn, merchant_id, store_id, zone, source, rows, on_recorded)
+    async with conn.transaction():
+        return await _record_store(conn, merchant_id, store_id, zone, source, rows, on_recorded)
+
+
+async def _record_store(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    zone: str,
+    source: str,
+    rows: StoreRows,
+    on_recorded: OnRecorded | None,
+) -> Recorded:
+    result = Recorded()
+    if not rows.seconds:
+        return result
+    await attach_partitions(conn, _days_of(rows.seconds))
+    new = await conn.fetchrow(
+        queries.insert_store_observations, merchant_id, store_id, zone, source, *rows
+    )
+    result.inserted = new["inserted"]
+    result.duplicates = len(rows.seconds) - result.inserted
+    if result.inserted and on_recorded is not None:
+        await on_recorded(conn, merchant_id, store_id, new["earliest"], new["latest"])
+    return result
+
+
+class StoreRows(NamedTuple):
+    """record_store_observations' rows, by column."""
+
+    seconds: list[int]  # unix seconds
+    device_hashes: list[str]
+    rssi: list[int | None]
+    randomized: list[bool]
+
+
 _EPOCH = date(1970, 1, 1)
+
+
+def _days_of(seconds: Iterable[int]) -> list[date]:
+    """The UTC days of these unix seconds."""
+    return [_EPOCH + timedelta(days=d) for d in {s // 86400 for s in seconds}]
 
 
 def _utc_day(second: int) -> date:

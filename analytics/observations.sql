@@ -17,8 +17,32 @@ SELECT merchant_id, store_id, min(seen_at) AS earliest, max(seen_at) AS latest,
        count(*) AS inserted
 FROM new GROUP BY merchant_id, store_id
 
+-- name: insert_store_observations
+-- The same for rows of one store, zone and source (analytics.ingest's probe path, for imports):
+-- only the varying columns travel as arrays.
+WITH new AS (
+    INSERT INTO footfall_observations
+        (merchant_id, store_id, zone, seen_at, device_hash, source, rssi, randomized)
+    SELECT $1::uuid, $2::uuid, $3::text, to_timestamp(t), h, $4::text, r, rnd
+    FROM unnest($5::bigint[], $6::text[], $7::smallint[], $8::boolean[]) AS u(t, h, r, rnd)
+    ON CONFLICT DO NOTHING
+    RETURNING seen_at
+)
+SELECT min(seen_at) AS earliest, max(seen_at) AS latest, count(*) AS inserted FROM new
+
 -- name: ensure_partitions
 SELECT day, footfall_ensure_partition(day) AS created FROM unnest($1::date[]) AS day
+
+-- name: missing_partitions
+SELECT day FROM unnest($1::date[]) AS day
+WHERE to_regclass('footfall_partitions.obs_' || to_char(day, 'YYYYMMDD')) IS NULL
+
+-- name: lock_partition
+-- The lock footfall_ensure_partition (migration 0016) takes for the same day.
+SELECT pg_advisory_xact_lock(hashtext('footfall_partition:' || $1::text))
+
+-- name: partition_exists
+SELECT to_regclass('footfall_partitions.' || $1::text) IS NOT NULL
 
 -- name: raw_keep_hours
 -- How long raw observations are kept: the longest of the merchants' settings, at least the

@@ -147,6 +147,7 @@ async def recompute(
     lo, hi = min(lo, start), max(hi, end)
     visits_horizon = now - timedelta(days=retention.visits_days)
     hours, days = await _recompute_rollups(conn, store, rules, lo, hi, visits_horizon)
+    await _recompute_login_days(conn, store, start, end)
     return Recomputed(devices, written, hours, days)
 
 
@@ -278,6 +279,19 @@ async def _recompute_rollups(
     await conn.execute(queries.delete_daily, *args, first_day, last_day)
     await conn.execute(queries.insert_daily, *args, first_day, last_day, *rollup)
     return round((h1 - h0) / HOUR), (last_day - first_day).days + 1
+
+
+async def _recompute_login_days(
+    conn: asyncpg.Connection, store: accounts.Store, start: datetime, end: datetime
+) -> None:
+    """The login days (loyalty's input) of the store-local days [start, end) touches, from the
+    login events: a late, repeated or erased login leaves them right, as for the rollups."""
+    tz = ZoneInfo(store.timezone)
+    first_day = start.astimezone(tz).date()
+    last_day = max(end - timedelta(microseconds=1), start).astimezone(tz).date()
+    args = (store.merchant_id, store.store_id, first_day, last_day)
+    await conn.execute(queries.delete_login_days, *args)
+    await conn.execute(queries.insert_login_days, *args, store.timezone)
 
 
 def local_hour_floor(at: datetime, tz: ZoneInfo) -> datetime:

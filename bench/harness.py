@@ -29,9 +29,12 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import aiomqtt
 import asyncpg
+import paho.mqtt.client as mqtt
 
+from bench.light_http import LightConnection, LightHttpError
+from controller import topics
 from kernel.embedded import mosquitto_binary, private_mosquitto
-from kernel.mqtt import make_client
+from kernel.mqtt import make_client, parse_mqtt_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -160,6 +163,60 @@ class Bounds:
     max_requests: int
 
 
+MAX_IN_FLIGHT = 512  # a paced run gives up offering requests beyond this many unanswered
+
+
+async def paced(
+    send: Callable[[], Awaitable[str | None]],
+    *,
+    scenario: str,
+    client: str,
+    rate: float,
+    duration: float,
+) -> Outcome:
+    """`send` started at `rate` a second for `duration` seconds, whatever the answers (an open
+    loop: a slow server meets a queue, as shoppers and tills do not wait for each other). Each
+    latency runs from when its request was due, so a late start counts against it; `send`
+    answers None or what went wrong."""
+    outcome = Outcome(scenario, client, 0)
+    clock = time.perf_counter
+    latencies: list[float] = []
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(due: float) -> None:
+        error = await send()
+        done = clock()
+        latencies.append(done - due)
+        outcome.requests += 1
+        if error is None:
+            outcome.ok_total += 1
+        else:
+            outcome.errors += 1
+            if len(outcome.error_samples) < 5:
+                outcome.error_samples.append(error)
+
+    dropped = 0
+    start = clock()
+    for n in range(math.ceil(rate * duration)):
+        due = start + n / rate
+        await asyncio.sleep(max(0.0, due - clock()))
+        if len(in_flight) >= MAX_IN_FLIGHT:  # far behind: a request nobody answers at all
+            dropped += 1
+            continue
+        task = asyncio.create_task(one(due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        outcome.concurrency = max(outcome.concurrency, len(in_flight))
+    await asyncio.wait_for(asyncio.gather(*in_flight), 60)
+    outcome.seconds = clock() - start
+    if dropped:
+        outcome.note = f"{dropped:,} not started: {MAX_IN_FLIGHT} already waiting"
+    latencies.sort()
+    outcome.p50_ms = percentile(latencies, 50) * 1000
+    outcome.p99_ms = percentile(latencies, 99) * 1000
+    return outcome
+
+
 def percentile(sorted_values: list[float], pct: float) -> float:
     if not sorted_values:
         return math.nan
@@ -173,10 +230,11 @@ async def drive(
     scenario: str,
     concurrency: int,
     bounds: Bounds,
+    tool: str = "aiohttp",
 ) -> Outcome:
     """`concurrency` workers calling `send` (None = success, else an error text): a warm-up,
     then requests started until `max_requests` or `duration_s`, whichever comes first."""
-    outcome = Outcome(scenario, "aiohttp", concurrency)
+    outcome = Outcome(scenario, tool, concurrency)
     latencies: list[float] = []
     clock = time.perf_counter
     warm_deadline = clock() + bounds.warmup_s
@@ -278,6 +336,42 @@ def wrk_post_script(posts: list[tuple[str, str]], limit: int, expect_location: s
             f'status ~= 303 or not string.find(headers["Location"] or "", '
             f'"{expect_location}", 1, true)'
         ),
+        limit=limit,
+        cycle=False,
+    )
+
+
+def wrk_json_post_script(
+    path: str,
+    bodies: list[str],
+    limit: int,
+    *,
+    headers: dict[str, str],
+    numbered_header: tuple[str, str] | None = None,
+    expect_status: int = 200,
+) -> str:
+    """A wrk Lua script for one thread: POST each JSON body to `path` once, in turn, with
+    `headers`, and stop after `limit` responses (give `limit` + connections bodies, as
+    wrk_post_script); with `numbered_header` (name, prefix) that header is the prefix and the
+    request's number (an Idempotency-Key of its own). An answer whose status is not
+    `expect_status` is counted bad. Print one WRK_RESULT line. The bodies are the only
+    constants per request: LuaJIT allows a function about 65,000."""
+    if limit > len(bodies):
+        raise BenchError(f"{len(bodies)} bodies for {limit} responses")
+    safe = re.compile(r"[A-Za-z0-9 {}\":,/_.-]+")
+    texts = [path, *bodies, *headers, *headers.values(), *(numbered_header or ())]
+    if not re.fullmatch(r"[A-Za-z0-9/_.-]+", path) or not all(map(safe.fullmatch, texts)):
+        raise BenchError(f"unexpected character in a post to {path!r}")
+    sent = {"Content-Type": "application/json", **headers}
+    request = "local h = {" + ", ".join(f'["{k}"] = [[{v}]]' for k, v in sent.items()) + "}\n"
+    if numbered_header is not None:
+        name, prefix = numbered_header
+        request += f'  h["{name}"] = "{prefix}" .. n\n'
+    request += f'  return wrk.format("POST", "{path}", h, items[n])'
+    return _wrk_lua(
+        items=",\n".join(f"  [[{body}]]" for body in bodies),
+        request=request,
+        bad=f"status ~= {int(expect_status)}",
         limit=limit,
         cycle=False,
     )
@@ -439,9 +533,50 @@ async def bench_database(server_url: str) -> AsyncIterator[str]:
         try:
             yield with_database(server_url, name)
         finally:
+            await forget_routers(with_database(server_url, name))
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def forget_routers(database_url: str) -> None:
+    """On a shared broker (MQTT_URL), clear the retained statuses of the database's routers:
+    a real router's stays, a bench's would pile up run after run, and every controller
+    started later reads them all."""
+    url = os.environ.get("MQTT_URL")
+    if not url:
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        router_ids = [r["router_id"] for r in await conn.fetch("SELECT router_id FROM routers")]
+    except asyncpg.UndefinedTableError:
+        return  # not migrated yet: no routers
+    finally:
+        await conn.close()
+    await asyncio.to_thread(clear_retained_statuses, url, router_ids)
+
+
+def clear_retained_statuses(url: str, router_ids: list[str]) -> None:
+    """An empty retained message to each router's status topic (MQTT 3.1.1 §3.3.1.3: the
+    broker then keeps none)."""
+    if not router_ids:
+        return
+    broker = parse_mqtt_url(url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for router_id in router_ids:
+            status = topics.topic(router_id, "status")
+            message = client.publish(status, b"", qos=1, retain=True)
+            message.wait_for_publish(timeout=5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 async def measure_wrk(
@@ -468,12 +603,21 @@ async def measure_wrk(
 
 
 async def wrk_warm_then_measure(
-    outcome: Outcome, url: str, warm: Path, measured: Path, threads: int, bounds: Bounds
+    outcome: Outcome,
+    url: str,
+    warm: Path,
+    measured: Path,
+    threads: int,
+    bounds: Bounds,
+    before_measured: Callable[[], object] | None = None,
 ) -> Outcome:
-    """Run wrk with the warm-up script, then with the measured one; fill in `outcome`."""
+    """Run wrk with the warm-up script, then (after `before_measured`, e.g. reading a CPU
+    clock) with the measured one; fill in `outcome`."""
     result = await run_wrk(url, warm, outcome.concurrency, threads, bounds.warmup_s)
     outcome.warmup_requests = result["requests"]
     warm_errors = sum(result[k] for k in ("connect", "read", "write", "timeout")) + result["bad"]
+    if before_measured is not None:
+        before_measured()
     result = await run_wrk(url, measured, outcome.concurrency, threads, bounds.duration_s)
     errors = sum(result[k] for k in ("connect", "read", "write", "timeout")) + result["bad"]
     outcome.requests = result["requests"]
@@ -499,7 +643,17 @@ async def measure_get(
     bounds: Bounds,
     workdir: Path,
 ) -> Outcome:
-    """GETs of `paths` with wrk, or with the aiohttp client when `tool` says so."""
+    """GETs of `paths` with wrk, or with the aiohttp or the light client (bench/light_http.py)
+    when `tool` says so."""
+    if tool == "light":
+        return await _measure_light(
+            base_url,
+            paths,
+            scenario=scenario,
+            expect=expect,
+            concurrency=concurrency,
+            bounds=bounds,
+        )
     if tool == "wrk":
         return await measure_wrk(
             base_url,
@@ -531,6 +685,44 @@ async def measure_get(
             return None
 
         return await drive(send, scenario=scenario, concurrency=concurrency, bounds=bounds)
+
+
+async def _measure_light(
+    base_url: str,
+    paths: list[str],
+    *,
+    scenario: str,
+    expect: str,
+    concurrency: int,
+    bounds: Bounds,
+) -> Outcome:
+    address = urlsplit(base_url)
+    assert address.hostname is not None and address.port is not None
+    idle: asyncio.Queue[LightConnection] = asyncio.Queue()
+    for _ in range(concurrency):
+        idle.put_nowait(LightConnection(address.hostname, address.port))
+    counter = iter(range(10**12))
+    wanted = expect.encode()
+
+    async def send() -> str | None:
+        conn = await idle.get()
+        try:
+            answer = await conn.get(paths[next(counter) % len(paths)])
+        except (LightHttpError, TimeoutError) as exc:
+            return describe(exc)
+        finally:
+            idle.put_nowait(conn)
+        if answer.status != 200 or wanted not in answer.body:
+            return f"HTTP {answer.status}"
+        return None
+
+    try:
+        return await drive(
+            send, scenario=scenario, concurrency=concurrency, bounds=bounds, tool="light"
+        )
+    finally:
+        while not idle.empty():
+            await idle.get_nowait().close()
 
 
 # -- the broker ---------------------------------------------------------------------------------

@@ -24,12 +24,7 @@ Exit status 1 when any request failed or the checks do not add up.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import contextlib
-import hashlib
-import hmac
-import json
 import math
 import os
 import re
@@ -37,29 +32,22 @@ import secrets
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
 
 import accounts.services as accounts
 import ads.services as ads
-import portal.services as portal
 from bench.harness import (
-    CHILD_START_TIMEOUT,
-    DOCS,
-    ROOT,
     BenchError,
     Bounds,
     Child,
     Outcome,
     bare_baseline,
-    bench_broker,
-    bench_database,
     describe,
     drive,
     free_port,
@@ -69,22 +57,30 @@ from bench.harness import (
     marker,
     measure_get,
     ratio,
-    read_tagged_line,
-    server_versions,
-    spawn,
-    stop,
-    wait_healthy,
-    write_section,
-    wrk_post_script,
     wrk_warm_then_measure,
 )
-from controller.services import record_router_status, register_router
-from kernel.db import create_pool, migrate
-from simulators.router import SimClient, SimulatedRouter
+from bench.login_load import (
+    GATEWAY_NAME,
+    ORIGIN_URL,
+    FleetSpec,
+    FreshClients,
+    RouterSpec,
+    bench_client,
+    bench_main,
+    bench_servers,
+    logged_errors,
+    markdown_table,
+    outcome_row,
+    refuse_remote,
+    running_portal,
+    seed_routers,
+    server_urls,
+    sim_router,
+    simulated_routers,
+    text_table,
+    wrk_login_scripts,
+)
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-GATEWAY_NAME = "Bench Mall"
-ORIGIN_URL = "http://example.com/"
 SPLASH_POOL = 32  # fas values per router reused by the splash scenario
 
 
@@ -163,93 +159,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--write", action="store_true", help="replace today's section of docs/benchmarks.md"
     )
-    parser.add_argument("--role", choices=("routers",), help=argparse.SUPPRESS)
-    parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     return parser
 
 
-# -- the fleet: seeded routers and their clients --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RouterSpec:
-    index: int
-    router_id: str
-    faskey: str
-    gateway_mac: str
-    mqtt_password: str
-    fas_level: int
-
-
-@dataclass(frozen=True)
-class FleetSpec:
-    mqtt_url: str
-    portal_url: str
-    seed: str  # both processes derive the same clients from it
-    clients_per_router: int
-    routers: list[RouterSpec]
-
-
-def bench_client(seed: str, router_index: int, number: int) -> SimClient:
-    """Client `number` of router `router_index`: the same in the routers' and the load process."""
-    octets = bytes([0xDA, router_index & 0xFF]) + (number & 0xFFFFFFFF).to_bytes(4, "big")
-    mac = ":".join(f"{b:02x}" for b in octets)  # locally administered, like a phone's
-    ip = f"10.{router_index % 250}.{number // 250 % 250}.{number % 250 + 2}"
-    token = hmac.new(seed.encode(), f"{router_index}:{number}".encode(), hashlib.sha256)
-    return SimClient(mac=mac, ip=ip, token=token.hexdigest()[:8])  # openNDS-like 8 hex chars
-
-
-def _gateway_mac(index: int) -> str:
-    return f"02:00:5e:00:{index >> 8 & 0xFF:02x}:{index & 0xFF:02x}"
+# -- seeding -------------------------------------------------------------------------------------
 
 
 async def seed_tenant(db: asyncpg.Pool, routers: int, fas_level: int) -> list[RouterSpec]:
     """One merchant, two routers a store, portal settings and a live ad: through the services."""
     suffix = uuid.uuid4().hex[:8]
-    specs = []
     now = datetime.now(UTC)
     async with db.acquire() as conn, conn.transaction():
         merchant_id = await accounts.create_merchant(conn, f"{GATEWAY_NAME} {suffix}")
-        store_id = None
-        for index in range(routers):
-            if index % 2 == 0:
-                store_id = await accounts.create_store(conn, merchant_id, f"Store {index // 2 + 1}")
-                await portal.upsert_store_portal(
-                    conn,
-                    merchant_id,
-                    store_id,
-                    brand_name=f"{GATEWAY_NAME} · Store {index // 2 + 1}",
-                    welcome_en="Welcome! Free WiFi for our shoppers.",
-                    welcome_zh="欢迎光临！顾客免费 WiFi。",
-                    login_methods=("click",),
-                    session_minutes=120,
-                    up_kbps=5_000,
-                    down_kbps=20_000,
-                )
-            assert store_id is not None
-            new = await register_router(
-                conn,
-                merchant_id,
-                store_id,
-                f"ap-bench-{suffix}-{index}",
-                f"AP {index + 1}",
-                gateway_mac=_gateway_mac(index),
-                fas_level=fas_level,
-            )
-            # No controller role runs in the bench: say the router is online, as its status would.
-            await record_router_status(
-                conn, new.router, online=True, status={"v": 1, "online": True}
-            )
-            specs.append(
-                RouterSpec(
-                    index,
-                    new.router.router_id,
-                    new.router.faskey,
-                    _gateway_mac(index),
-                    new.mqtt_password,
-                    fas_level,
-                )
-            )
+        specs = await seed_routers(
+            conn,
+            merchant_id,
+            routers,
+            brand=GATEWAY_NAME,
+            methods=("click",),
+            name=f"ap-bench-{suffix}",
+            fas_level=fas_level,
+            welcome_en="Welcome! Free WiFi for our shoppers.",
+            welcome_zh="欢迎光临！顾客免费 WiFi。",
+        )
         await ads.create_campaign(
             conn,
             merchant_id,
@@ -268,75 +200,20 @@ async def seed_tenant(db: asyncpg.Pool, routers: int, fas_level: int) -> list[Ro
     return specs
 
 
-def _sim_router(fleet: FleetSpec, spec: RouterSpec, gateway_port: int = 0) -> SimulatedRouter:
-    return SimulatedRouter(
-        spec.router_id,
-        mqtt_url=fleet.mqtt_url,
-        password=spec.mqtt_password,
-        faskey=spec.faskey,
-        portal_url=fleet.portal_url,
-        gateway_mac=spec.gateway_mac,
-        gateway_name=GATEWAY_NAME,
-        gateway_host="127.0.0.1",
-        gateway_port=gateway_port,
-        fas_level=spec.fas_level,
-    )
-
-
-# -- the routers process --------------------------------------------------------------------------
-
-
-async def run_routers(spec_path: Path) -> None:
-    """Simulated routers with their clients; print READY, serve until stdin closes, print STATS."""
-    fleet = _load_fleet(spec_path)
-    sims = []
-    try:
-        for spec in fleet.routers:
-            sim = _sim_router(fleet, spec)
-            for number in range(fleet.clients_per_router):
-                client = bench_client(fleet.seed, spec.index, number)
-                sim.clients[client.mac] = client
-            await sim.start()
-            sims.append(sim)
-        ports = {sim.router_id: sim.gateway_port for sim in sims}
-        print("READY " + json.dumps(ports), flush=True)
-        await asyncio.to_thread(sys.stdin.buffer.read)  # the bench closes our stdin to stop us
-    finally:
-        granted = sum(c.authenticated for sim in sims for c in sim.clients.values())
-        print("STATS " + json.dumps({"granted": granted}), flush=True)
-        for sim in sims:
-            await sim.stop()
-
-
-def _load_fleet(path: Path) -> FleetSpec:
-    raw = json.loads(path.read_text())
-    raw["routers"] = [RouterSpec(**r) for r in raw["routers"]]
-    return FleetSpec(**raw)
+# -- the logins ----------------------------------------------------------------------------------
 
 
 async def login_aiohttp(
-    base_url: str,
-    fleet: FleetSpec,
-    twins: list[SimulatedRouter],
-    concurrency: int,
-    bounds: Bounds,
+    base_url: str, clients: FreshClients, concurrency: int, bounds: Bounds
 ) -> Outcome:
-    """Each login a fresh client (the next unused number on the next router)."""
-    next_number = [SPLASH_POOL] * len(twins)
-    turn = iter(range(10**12))
-
+    """Each login a fresh client, posting the click-through form."""
     async with http_session(concurrency) as session:
 
         async def send() -> str | None:
-            r = next(turn) % len(twins)
-            number = next_number[r]
-            if number >= fleet.clients_per_router:
-                return "ran out of prepared clients"
-            next_number[r] += 1
-            twin, spec = twins[r], fleet.routers[r]
-            client = bench_client(fleet.seed, spec.index, number)
-            # What the splash's form carries: `fas` (and `&iv=` at levels 2 and 3) as sent.
-            carried = urlsplit(twin.redirect_url(client, ORIGIN_URL)).query.removeprefix("fas=")
+            try:
+                spec, carried = clients.next()
+            except BenchError as exc:
+                return str(exc)
             form = {"fas": carried, "accept": "1", "lang": "en"}
             expected = f"/fas/{spec.router_id}/online?s="
             try:
@@ -356,42 +233,17 @@ async def login_aiohttp(
 
 
 async def login_wrk(
-    base_url: str,
-    fleet: FleetSpec,
-    twins: list[SimulatedRouter],
-    concurrency: int,
-    bounds: Bounds,
-    workdir: Path,
+    base_url: str, clients: FreshClients, concurrency: int, bounds: Bounds, workdir: Path
 ) -> Outcome:
-    """The same logins driven by wrk (one thread; each POST a fresh client, prepared here), so
-    the load generator takes little of the CPU the portal, the routers and PostgreSQL share."""
-    next_number = [SPLASH_POOL] * len(twins)
+    """The same logins driven by wrk (one thread; each POST a fresh client, prepared here)."""
 
-    def posts(count: int) -> list[tuple[str, str]]:
-        out = []
-        for turn in range(count):
-            r = turn % len(twins)
-            twin, spec = twins[r], fleet.routers[r]
-            if next_number[r] >= fleet.clients_per_router:
-                raise BenchError("ran out of prepared clients")
-            client = bench_client(fleet.seed, spec.index, next_number[r])
-            next_number[r] += 1
-            carried = urlsplit(twin.redirect_url(client, ORIGIN_URL)).query.removeprefix("fas=")
-            form = urlencode({"fas": carried, "accept": "1", "lang": "en"})
-            out.append((f"/fas/{spec.router_id}/login", form))
-        return out
+    def post() -> tuple[str, dict[str, str]]:
+        spec, carried = clients.next()
+        return f"/fas/{spec.router_id}/login", {"fas": carried, "accept": "1", "lang": "en"}
 
+    warm, measured = wrk_login_scripts(workdir, "login", post, concurrency, bounds)
     outcome = Outcome("login", "wrk", concurrency)
-    url = base_url + "/"
-    warm = workdir / "login-warm.lua"
-    warm.write_text(
-        wrk_post_script(posts(bounds.warmup_max + concurrency), bounds.warmup_max, "/online?s=")
-    )
-    measured = workdir / "login.lua"
-    measured.write_text(
-        wrk_post_script(posts(bounds.max_requests + concurrency), bounds.max_requests, "/online?s=")
-    )
-    return await wrk_warm_then_measure(outcome, url, warm, measured, 1, bounds)
+    return await wrk_warm_then_measure(outcome, base_url + "/", warm, measured, 1, bounds)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -426,35 +278,20 @@ async def run(opts: Options) -> Report:
             bounds=Bounds(opts.warmup, 5_000, opts.duration, opts.splash_requests),
             workdir=workdir,
         )
-        async with (
-            bench_broker(workdir) as (mqtt_url, broker_choice),
-            bench_database(opts.database_url) as database_url,
-        ):
-            opts = replace(opts, mqtt_url=mqtt_url)
-            await migrate(database_url)
-            db = await create_pool(database_url, size=2)
-            try:
-                server = await server_versions(db, opts.mqtt_url)
-                server["broker_choice"] = broker_choice
-                specs = await seed_tenant(db, opts.routers, opts.fas_level)
-                port = free_port()
-                portal_url = f"http://127.0.0.1:{port}"
-                fleet = FleetSpec(
-                    opts.mqtt_url, portal_url, secrets.token_hex(8), per_router, specs
-                )
-                spec_path = workdir / "fleet.json"
-                spec_path.write_text(json.dumps(asdict(fleet)))
-                spec_path.chmod(0o600)
-                server.update(_server_settings())
-                print(
-                    f"seeded {opts.routers} routers; starting the portal and the routers",
-                    file=sys.stderr,
-                )
-                outcomes, checks, problems = await _measure(
-                    opts, tool, fleet, spec_path, database_url, workdir, db
-                )
-            finally:
-                await db.close()
+        async with bench_servers(opts.database_url, workdir, pool_size=2) as servers:
+            opts = replace(opts, mqtt_url=servers.mqtt_url)
+            server = servers.versions
+            specs = await seed_tenant(servers.db, opts.routers, opts.fas_level)
+            portal_url = f"http://127.0.0.1:{free_port()}"
+            fleet = FleetSpec(opts.mqtt_url, portal_url, secrets.token_hex(8), per_router, specs)
+            server.update(_server_settings())
+            print(
+                f"seeded {opts.routers} routers; starting the portal and the routers",
+                file=sys.stderr,
+            )
+            outcomes, checks, problems = await _measure(
+                opts, tool, fleet, servers.database_url, workdir, servers.db
+            )
     if tool_note:
         for outcome in [bare, *outcomes]:
             if outcome.client == "aiohttp" and outcome.scenario != "login":
@@ -470,43 +307,18 @@ def _server_settings() -> dict[str, str]:
     }
 
 
-def _portal_env(database_url: str, mqtt_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PORTICO_CONFIG",)}
-    env.pop("PORTICO_PUBLIC_PORTAL_URL", None)
-    env.update(
-        DATABASE_URL=database_url,
-        MQTT_URL=mqtt_url,
-        PORTICO_ENV="production",
-        PORTICO_BIND="127.0.0.1",
-        PORTICO_PORTAL_PORT=str(port),
-        PORTICO_SECRET_KEY=secrets.token_urlsafe(48),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 async def _measure(
     opts: Options,
     tool: str,
     fleet: FleetSpec,
-    spec_path: Path,
     database_url: str,
     workdir: Path,
     db: asyncpg.Pool,
 ) -> tuple[list[Outcome], list[str], list[str]]:
-    python = sys.executable
-    routers = await spawn(
-        "routers",
-        [python, "-m", "bench.login_flow", "--role", "routers", "--spec", str(spec_path)],
-        dict(os.environ, PYTHONUNBUFFERED="1"),
-        workdir / "routers.log",
-    )
     portal_logs: list[Child] = []
-    stats: dict[str, int] = {}
     splash_bounds = Bounds(opts.warmup, 5_000, opts.duration, opts.splash_requests)
-    try:
-        ports = json.loads(await read_tagged_line(routers, "READY", CHILD_START_TIMEOUT))
-        twins = [_sim_router(fleet, spec, ports[spec.router_id]) for spec in fleet.routers]
+    async with simulated_routers(fleet, workdir) as routers:
+        twins = [sim_router(fleet, spec, routers.ports[spec.router_id]) for spec in fleet.routers]
         paths = [
             urlsplit(twin.redirect_url(bench_client(fleet.seed, spec.index, n), ORIGIN_URL))
             ._replace(scheme="", netloc="")
@@ -529,64 +341,32 @@ async def _measure(
                 workdir=workdir,
             )
 
-        async with _portal(opts, fleet, database_url, workdir, workers=1) as portal_proc:
+        async with running_portal(fleet, database_url, workdir, workers=1) as portal_proc:
             portal_logs.append(portal_proc)
             one = await splash("splash")
             print(f"login: {tool}, {opts.concurrency} connections", file=sys.stderr)
             login_bounds = Bounds(opts.warmup, 2_000, opts.duration, opts.login_requests)
+            clients = FreshClients(fleet, routers.ports, first=SPLASH_POOL)
             if tool == "wrk":
                 login = await login_wrk(
-                    fleet.portal_url, fleet, twins, opts.concurrency, login_bounds, workdir
+                    fleet.portal_url, clients, opts.concurrency, login_bounds, workdir
                 )
             else:
                 login = await login_aiohttp(
-                    fleet.portal_url, fleet, twins, opts.concurrency, login_bounds
+                    fleet.portal_url, clients, opts.concurrency, login_bounds
                 )
         workers = opts.portal_workers or len(os.sched_getaffinity(0))
-        async with _portal(opts, fleet, database_url, workdir, workers=workers) as portal_proc:
+        async with running_portal(fleet, database_url, workdir, workers=workers) as portal_proc:
             portal_logs.append(portal_proc)
             many = await splash("splash_workers")
             many.note = f"`portico serve portal --workers {workers}`"
-    finally:
-        if routers.proc.returncode is None:
-            with contextlib.suppress(BenchError):
-                stats = json.loads(await _read_tagged_line_after_stop(routers))
-        await stop(routers)
-    checks, problems = await _verify(db, login, stats, portal_logs)
+    checks, problems = await _verify(db, login, routers.stats, portal_logs)
     for outcome in (one, login, many):
         if outcome.errors:
             problems.append(
                 f"{outcome.scenario}: {outcome.errors} errors, e.g. {outcome.error_samples}"
             )
     return [one, login, many], checks, problems
-
-
-@contextlib.asynccontextmanager
-async def _portal(
-    opts: Options, fleet: FleetSpec, database_url: str, workdir: Path, *, workers: int
-) -> AsyncIterator[Child]:
-    """The portal role as production runs it, with `workers` processes."""
-    port = int(urlsplit(fleet.portal_url).port or 0)
-    child = await spawn(
-        "portal",
-        [sys.executable, "-m", "portico.cli", "serve", "portal", "--workers", str(workers)],
-        _portal_env(database_url, opts.mqtt_url, port),
-        workdir / f"portal-{workers}.log",
-        terminate=True,
-    )
-    try:
-        await wait_healthy(child, f"{fleet.portal_url}/healthz", CHILD_START_TIMEOUT)
-        if workers > 1:
-            await asyncio.sleep(2)  # every worker listening, not just the first
-        yield child
-    finally:
-        await stop(child)
-
-
-async def _read_tagged_line_after_stop(child: Child) -> str:
-    assert child.proc.stdin is not None
-    child.proc.stdin.close()
-    return await read_tagged_line(child, "STATS", 15)
 
 
 async def _verify(
@@ -613,13 +393,13 @@ async def _verify(
     ):
         problems.append("logins, sessions, acked commands and grants do not add up: " + str(checks))
     for portal_proc in portals:
-        lines = portal_proc.log_tail(10**7).splitlines()
-        errors = [line for line in lines if " ERROR " in line or "Traceback" in line]
+        log = portal_proc.log_tail(10**7)
+        errors = logged_errors(log)
         if errors:
             problems.append(f"the portal logged {len(errors)} errors, e.g. {errors[:3]}")
         warnings = collections.Counter(
             re.sub(r"\d+", "N", line.split(" WARNING ", 1)[1])
-            for line in lines
+            for line in log.splitlines()
             if " WARNING " in line
         )
         if warnings:
@@ -662,23 +442,10 @@ SCENARIO_NAMES = {
 
 
 def _rows(report: Report) -> list[list[str]]:
-    rows = []
-    for o in [report.bare, *report.outcomes]:
-        rows.append(
-            [
-                SCENARIO_NAMES[o.scenario],
-                o.client,
-                str(o.concurrency),
-                f"{o.requests:,}",
-                f"{o.seconds:.1f}",
-                str(o.errors),
-                f"{o.rps:,.0f}",
-                f"{ratio(o, report.bare):.0%}",
-                f"{o.p50_ms:.1f}",
-                f"{o.p99_ms:.1f}",
-            ]
-        )
-    return rows
+    return [
+        outcome_row(SCENARIO_NAMES[o.scenario], o, report.bare, client=True, share=".0%")
+        for o in [report.bare, *report.outcomes]
+    ]
 
 
 HEADERS = [
@@ -696,11 +463,7 @@ HEADERS = [
 
 
 def format_table(report: Report) -> str:
-    rows = [HEADERS, *_rows(report)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    out = ["", *lines, ""]
+    out = ["", *text_table(HEADERS, _rows(report)), ""]
     out += [f"{SCENARIO_NAMES[o.scenario]}: {_verdict(o, report)}" for o in report.outcomes]
     out += [f"note: {o.note}" for o in [report.bare, *report.outcomes] if o.note]
     out += ["", *report.checks]
@@ -710,8 +473,7 @@ def format_table(report: Report) -> str:
 
 def format_markdown(report: Report) -> str:
     f, s, o = report.facts, report.server, report.opts
-    table = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    table += ["| " + " | ".join(row) + " |" for row in _rows(report)]
+    table = markdown_table(HEADERS, _rows(report))
     verdicts = [f"- {SCENARIO_NAMES[x.scenario]}: {_verdict(x, report)}." for x in report.outcomes]
     notes = [
         f"- {SCENARIO_NAMES[x.scenario]}: {x.note}."
@@ -762,16 +524,14 @@ def format_markdown(report: Report) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.role == "routers":
-        asyncio.run(run_routers(args.spec))
-        return 0
     for name in ("concurrency", "routers", "splash_requests", "login_requests", "wrk_threads"):
         if getattr(args, name) < 1:
             print(f"--{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return 2
+    database_url, mqtt_url = server_urls()
     opts = Options(
-        database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        mqtt_url=os.environ.get("MQTT_URL", ""),  # "": a private Mosquitto (bench_broker)
+        database_url=database_url,
+        mqtt_url=mqtt_url,  # "": a private Mosquitto (bench_broker)
         concurrency=args.concurrency,
         routers=args.routers,
         warmup=max(0.0, args.warmup),
@@ -784,20 +544,10 @@ def main(argv: list[str] | None = None) -> int:
         fas_level=args.fas_level,
         write=args.write,
     )
-    for url in (opts.database_url, opts.mqtt_url or "mqtt://127.0.0.1"):
-        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
-            print(f"refusing to benchmark against a non-loopback server: {url}", file=sys.stderr)
-            return 2
-    try:
-        report = asyncio.run(run(opts))
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    print(format_table(report))
-    if opts.write:
-        write_section(section_name(opts.fas_level), report.date, format_markdown(report))
-        print(f"\nwrote {DOCS.relative_to(ROOT)}")
-    return 1 if report.problems else 0
+    if refuse_remote(opts.database_url, opts.mqtt_url):
+        return 2
+    section = section_name(opts.fas_level)
+    return bench_main(run(opts), format_table, format_markdown, section, write=opts.write)
 
 
 if __name__ == "__main__":

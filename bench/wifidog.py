@@ -35,7 +35,7 @@ import aiohttp
 import asyncpg
 
 import accounts.services as accounts
-import portal.services as portal
+import portal.stores as portal
 from bench.harness import (
     CHILD_START_TIMEOUT,
     DOCS,

@@ -108,7 +108,7 @@ class RotationPending(ValueError):
 
 
 # The portal reads a router (its faskeys) through a cache of a few seconds (5 s: SETTINGS_TTL in
-# portal/services.py); a new key waits longer than that before the router may start using it.
+# portal/stores.py); a new key waits longer than that before the router may start using it.
 KEY_SETTLE_SECONDS = 6.0
 
 

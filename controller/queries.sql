@@ -197,10 +197,19 @@ SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[
                      $6::timestamptz[], $7::text[], $8::boolean[], $9::smallint[], $10::jsonb[])
 ON CONFLICT DO NOTHING
 
--- name: agent_routers_online
--- Routers running our agent that the controller believes connected.
-SELECT merchant_id, router_id FROM routers
-WHERE online AND gateway = 'opennds' AND revoked_at IS NULL
+-- name: agent_routers_to_resend
+-- Routers running our agent that are connected, or that said anything since $1 (unix s): a
+-- broker that restarts sends its clients' Last Wills, so a router may be offline for a moment.
+SELECT merchant_id, router_id, online FROM routers
+WHERE gateway = 'opennds' AND revoked_at IS NULL
+      AND (online OR last_seen >= to_timestamp($1))
+
+-- name: routers_online_among
+-- Which of these routers ($1 merchant ids, $2 router ids, pairwise) are connected now.
+SELECT r.merchant_id, r.router_id FROM routers r
+JOIN unnest($1::uuid[], $2::text[]) AS w(merchant_id, router_id)
+  ON r.merchant_id = w.merchant_id AND r.router_id = w.router_id
+WHERE r.online
 
 -- name: router_boot_id
 -- The boot id of the router's last online status (NULL when none said it).
@@ -248,3 +257,24 @@ SELECT c.router_id, r.name, c.desired_version, c.applied_version, c.state_versio
 FROM router_configs c JOIN routers r USING (merchant_id, router_id)
 WHERE c.merchant_id = $1
 ORDER BY c.router_id
+
+-- name: latest_grants
+-- The last grant (`auth` or `restore`) each client of a router got since $3, by its `custom`
+-- (the portal's session key): what openNDS holds for it now. `duplicate` of a done counts.
+SELECT DISTINCT ON (args ->> 'custom') args ->> 'custom' AS custom, args,
+       coalesce(acked_at, created_at) AS granted_at
+FROM router_commands
+WHERE merchant_id = $1 AND router_id = $2 AND created_at >= $3
+      AND op IN ('auth', 'restore') AND args ->> 'custom' = ANY($4::text[])
+      AND (status = 'done' OR (status = 'duplicate' AND code = 'done'))
+ORDER BY args ->> 'custom', created_at DESC
+
+-- name: latest_client_usage
+-- The last `usage` report of each of these devices at a router since $3 while openNDS held it
+-- Authenticated (the agent's `ndsctl json` at every heartbeat; after an openNDS restart a
+-- client is reported Preauthenticated with its counters gone until it is restored).
+SELECT DISTINCT ON (device_hash) device_hash, occurred_at, received_at, data
+FROM router_telemetry
+WHERE merchant_id = $1 AND type = 'usage' AND occurred_at >= $3 AND router_id = $2
+      AND device_hash = ANY($4::text[]) AND data ->> 'state' = 'Authenticated'
+ORDER BY device_hash, occurred_at DESC, seq DESC

@@ -28,9 +28,11 @@ from kernel.sql import load_queries
 __all__ = [
     "AccessPolicy",
     "Ack",
+    "ClientUsage",
     "CommandFailed",
     "CommandSender",
     "GatewayPing",
+    "Grant",
     "Restore",
     "RestoreReport",
     "Router",
@@ -38,10 +40,12 @@ __all__ = [
     "RouterUnreachable",
     "StillWanted",
     "authorize_client",
+    "client_usage",
     "command_log",
     "deauth_client",
     "find_router",
     "fleet_routers",
+    "latest_grants",
     "record_ack",
     "record_acks",
     "record_authmon_polls",
@@ -264,7 +268,106 @@ async def record_authmon_polls(
     )
 
 
-async def deauth_client(sender: CommandSender, router: Router, *, mac: str) -> Ack:
+async def deauth_client(
+    sender: CommandSender, router: Router | RouterRef, *, mac: str, sent_by: str = "portal"
+) -> Ack:
     """Ask the router to end `mac`'s access (the agent's `deauth`: done when it is not let
     through any more, also when it was not). RouterUnreachable when no ack comes in time."""
-    return await sender.send(router.ref, "deauth", {"mac": mac}, sent_by="portal")
+    ref = router.ref if isinstance(router, Router) else router
+    return await sender.send(ref, "deauth", {"mac": mac}, sent_by=sent_by)
+
+
+async def regrant_client(
+    sender: CommandSender,
+    router: Router,
+    *,
+    mac: str,
+    policy: AccessPolicy,
+    custom: str,
+    sent_by: str = "portal",
+) -> Ack:
+    """Grant `mac` again without a hid (the agent's `restore`): for a client this controller
+    verified before, e.g. after a deauth that was only there to change its grant (openNDS
+    changes nothing of an Authenticated client: ndsctl_auth, src/ndsctl_thread.c)."""
+    args = _grant_args(mac, policy, custom)
+    return await sender.send(router.ref, "restore", args, sent_by=sent_by)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The last grant a router carried out for a client (by its `custom` key)."""
+
+    policy: AccessPolicy
+    granted_at: datetime  # the ack's arrival (our clock)
+
+
+async def latest_grants(
+    db: asyncpg.Pool | asyncpg.Connection, router: RouterRef, keys: list[str], since: datetime
+) -> dict[str, Grant]:
+    """What each client (named by the `custom` it was granted with) got in its last `auth` or
+    `restore` since `since`: the minutes, rates and quotas openNDS enforces for it now."""
+    if not keys:
+        return {}
+    rows = await db.fetch(queries.latest_grants, router.merchant_id, router.router_id, since, keys)
+    return {row["custom"]: Grant(_policy_of(row["args"]), row["granted_at"]) for row in rows}
+
+
+def _policy_of(args: dict[str, Any]) -> AccessPolicy:
+    return AccessPolicy(
+        int(args.get("minutes", 0)),
+        int(args.get("up_kbps", 0)),
+        int(args.get("down_kbps", 0)),
+        int(args.get("up_quota_kb", 0)),
+        int(args.get("down_quota_kb", 0)),
+    )
+
+
+@dataclass(frozen=True)
+class ClientUsage:
+    """A client's counters as the agent last reported them (`usage` telemetry: openNDS's
+    `ndsctl json`, at every heartbeat). Times are the router's clock."""
+
+    reported_at: datetime  # the report's time on the router's clock
+    received_at: datetime  # when the controller stored it (our clock)
+    state: str
+    down_kb: int  # openNDS's download_this_session: since its last grant of the client
+    up_kb: int
+    session_start: int | None  # unix seconds of openNDS's grant
+    last_active: int | None  # unix seconds of the client's last traffic (counters.last_updated)
+
+    @property
+    def idle_seconds(self) -> int | None:
+        """How long the client had been without traffic when it was reported (None: unknown;
+        both times are the router's, so clock skew does not enter)."""
+        if not self.last_active:
+            return None
+        return max(0, int(self.reported_at.timestamp()) - self.last_active)
+
+
+async def client_usage(
+    db: asyncpg.Pool | asyncpg.Connection,
+    router: RouterRef,
+    device_hashes: list[str],
+    since: datetime,
+) -> dict[str, ClientUsage]:
+    """The last usage report since `since` of each device (by its keyed hash) at the router,
+    while openNDS held it Authenticated."""
+    if not device_hashes:
+        return {}
+    rows = await db.fetch(
+        queries.latest_client_usage, router.merchant_id, router.router_id, since, device_hashes
+    )
+    return {row["device_hash"]: _usage_of(row) for row in rows}
+
+
+def _usage_of(row: asyncpg.Record) -> ClientUsage:
+    data = row["data"]
+    return ClientUsage(
+        row["occurred_at"],
+        row["received_at"],
+        str(data.get("state", "")),
+        int(data.get("down_kb", 0)),
+        int(data.get("up_kb", 0)),
+        data.get("session_start"),
+        data.get("last_active"),
+    )

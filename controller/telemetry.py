@@ -384,6 +384,8 @@ RESEND_MARGIN = 10  # seconds
 RESEND_CONCURRENCY = 200  # tele_resend commands in flight at once
 RESEND_TRIES = 3  # a resend is harmless twice (events are stored once): try again on no ack
 SENDER_WAIT = 30.0  # seconds for the command sender's own connection to come back
+RECONNECT_WAIT = 60.0  # seconds a router heard from since the loss has to come back online
+RECONNECT_POLL = 1.0  # seconds between looks for those routers
 
 
 async def request_resend(
@@ -393,15 +395,20 @@ async def request_resend(
     *,
     timeout: float = 10.0,
     tries: int = RESEND_TRIES,
+    reconnect_wait: float = RECONNECT_WAIT,
 ) -> dict[str, int]:
     """After a controller lost the broker at `lost_at` and subscribed again: ask every
-    connected agent to publish again the telemetry it sent since then (op `tele_resend`).
+    agent to publish again the telemetry it sent since then (op `tele_resend`).
 
     A Mosquitto that restarted keeps persistent sessions but not their shared subscriptions:
     until the controllers subscribe again it drops what routers send (they got their PUBACK,
     so their spools let it go). The agents keep what they sent for a while (tele.spool.sent);
-    what comes twice is stored once. Returns the acks' statuses counted.
+    what comes twice is stored once. Returns the acks' statuses counted (`offline`: a router
+    that did not come back within `reconnect_wait`).
 
+    Asked: the routers online now, and those heard from since the loss that are offline now,
+    once they come back (a broker going down sends its clients' Last Wills: a router may be
+    back a moment after this starts; asking only the online ones lost its events).
     The command sender lost the broker too and reconnects on its own back-off: wait for it
     first (a send while it is away fails at once, and the events would be lost)."""
     since = int(lost_at) - RESEND_MARGIN
@@ -410,13 +417,12 @@ async def request_resend(
     except TimeoutError:
         log.error("no resend of telemetry since %d: the command sender is not connected", since)
         return {"no_sender": 1}
-    routers = await db.fetch(queries.agent_routers_online)
+    rows = await db.fetch(queries.agent_routers_to_resend, since)
     slots = asyncio.Semaphore(RESEND_CONCURRENCY)
     outcomes: dict[str, int] = {}
 
-    async def ask(row: asyncpg.Record) -> None:
+    async def ask(ref: RouterRef) -> None:
         async with slots:
-            ref = RouterRef(row["merchant_id"], row["router_id"])
             status = "no_ack"
             for _try in range(tries):
                 try:
@@ -431,8 +437,28 @@ async def request_resend(
                 break
             outcomes[status] = outcomes.get(status, 0) + 1
 
-    await asyncio.gather(*(ask(row) for row in routers))
-    log.info(
-        "asked %d routers for their telemetry since %d again: %s", len(routers), since, outcomes
-    )
+    online = [RouterRef(r["merchant_id"], r["router_id"]) for r in rows if r["online"]]
+    away = {RouterRef(r["merchant_id"], r["router_id"]) for r in rows if not r["online"]}
+    asking = [asyncio.create_task(ask(ref)) for ref in online]
+    deadline = asyncio.get_running_loop().time() + reconnect_wait
+    while away and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(RECONNECT_POLL)
+        back = await routers_online_among(db, away)
+        away -= back
+        asking += [asyncio.create_task(ask(ref)) for ref in back]
+    if away:
+        outcomes["offline"] = len(away)
+    await asyncio.gather(*asking)
+    log.info("asked %d routers for their telemetry since %d again: %s", len(rows), since, outcomes)
     return outcomes
+
+
+async def routers_online_among(db: asyncpg.Pool, routers: set[RouterRef]) -> set[RouterRef]:
+    """Which of these routers are connected now."""
+    pairs = list(routers)
+    found = await db.fetch(
+        queries.routers_online_among,
+        [ref.merchant_id for ref in pairs],
+        [ref.router_id for ref in pairs],
+    )
+    return {RouterRef(r["merchant_id"], r["router_id"]) for r in found}

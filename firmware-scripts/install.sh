@@ -30,10 +30,11 @@
 # same router reuses what it got), which answers the router's own MQTT password, the broker's
 # address, its faskey and the FAS settings. It installs the packages it needs with opkg, or
 # apk on newer OpenWrt (a mosquitto-client-nossl in the way is removed first), copies files/
-# into place, configures the agent and openNDS with uci (FAS pointing at the portal, faskey,
-# gateway name, walled garden for the portal host), keeps the credentials across sysupgrade
-# (/etc/sysupgrade.conf), starts both services and ends with a self-check that names in plain
-# words anything wrong. The configuration it changes is saved first in /etc/portico/backup,
+# into place (the agent, its service, dnsmasq's lease hook for its DHCP telemetry), configures
+# the agent and openNDS with uci (FAS pointing at the portal, faskey, gateway name, walled
+# garden for the portal host), keeps the credentials across sysupgrade (/etc/sysupgrade.conf),
+# starts both services, reloads dnsmasq and ends with a self-check that names in plain words
+# anything wrong. The configuration it changes is saved first in /etc/portico/backup,
 # once: uninstall.sh puts it back. Exit status: 0 installed, 1 failed, 2 bad arguments,
 # 3 installed but the self-check found a problem.
 #
@@ -44,6 +45,7 @@ ROOT=${PORTICO_ROOT:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$HERE/files
 STATE=/etc/portico       # the installer's own files on the router: backup/, installer/
+DHCP_HOOK=/etc/hotplug.d/dhcp/90-portico # dnsmasq's lease hook, for the agent
 CLOCK_SKEW_MAX=30        # seconds between the router's clock and the portal's that still work
 NET_TIMEOUT=20           # seconds for each download and broker check
 TAB=$(printf '\t')
@@ -503,6 +505,9 @@ install_files() {
 	copy_file "$SRC/usr/sbin/portico-agent" "$ROOT/usr/sbin/portico-agent" 755
 	copy_file "$SRC/usr/lib/portico/json.awk" "$ROOT/usr/lib/portico/json.awk" 644
 	copy_file "$SRC/etc/init.d/portico-agent" "$ROOT/etc/init.d/portico-agent" 755
+	# dnsmasq's lease hook (sourced by procd, hence not executable): DHCP option 55 for the
+	# agent's `dhcp` telemetry. dnsmasq calls hooks only after a reload (start_services).
+	copy_file "$SRC$DHCP_HOOK" "$ROOT$DHCP_HOOK" 644
 	# A copy of the installer stays on the router: run it again after a sysupgrade.
 	installer="$ROOT$STATE/installer"
 	if [ "$HERE" != "$installer" ]; then
@@ -569,9 +574,6 @@ configure_captive_api() {
 		die "uci add_list dhcp.lan.dhcp_option failed"
 	uci_root commit dhcp || die "uci commit dhcp failed"
 	say "DHCP option 114 (captive portal API) set to $CAPTIVE_API_URL"
-	if [ -z "$ROOT" ]; then
-		/etc/init.d/dnsmasq reload || die "cannot reload dnsmasq"
-	fi
 }
 
 # sysupgrade keeps what /etc/sysupgrade.conf lists: the credentials, the installer and the agent.
@@ -580,7 +582,7 @@ keep_across_sysupgrade() {
 	mkdir -p "$ROOT/etc" || die "cannot create $ROOT/etc"
 	touch "$conf" || die "cannot write $conf"
 	for path in /etc/config/portico "$STATE/" /usr/sbin/portico-agent /usr/lib/portico/ \
-		/etc/init.d/portico-agent; do
+		/etc/init.d/portico-agent "$DHCP_HOOK"; do
 		grep -qxF "$path" "$conf" || echo "$path" >>"$conf" || die "cannot write $conf"
 	done
 	say "credentials and agent kept across sysupgrade ($conf)"
@@ -597,6 +599,13 @@ start_services() {
 	fi
 	/etc/init.d/portico-agent enable || die "cannot enable the portico-agent service"
 	/etc/init.d/portico-agent restart || die "cannot start the portico-agent service"
+	# dnsmasq.init passes --dhcp-script only while /etc/hotplug.d/dhcp/ holds a file, and
+	# applies option 114: procd restarts dnsmasq when its generated config changed.
+	if [ -x /etc/init.d/dnsmasq ]; then
+		/etc/init.d/dnsmasq reload || die "cannot reload dnsmasq"
+	else
+		say "no dnsmasq service: no DHCP telemetry (and no option 114) from this router"
+	fi
 	say "portico-agent started: it reports on ap/v1/$DEVICE_ID/status at $HOST:$PORT"
 }
 

@@ -5,16 +5,19 @@
 #   sh /etc/portico/installer/uninstall.sh [--remove-packages]
 #
 # It stops and disables the agent; restores openNDS's configuration as it was (uci import) and
-# the LAN's DHCP option 114; removes the agent's configuration (with its broker password), its files, the
-# installer's copy and the lines install.sh added to /etc/sysupgrade.conf; and restarts
-# openNDS and dnsmasq. Packages stay, unless --remove-packages: then the ones install.sh added
-# are removed (a mosquitto-client-nossl it replaced is not put back). The router's broker
-# account still exists: revoke the router in the console (or `portico router revoke`).
+# the LAN's DHCP option 114; removes the agent's configuration (with its broker password), its
+# files, dnsmasq's lease hook (/etc/hotplug.d/dhcp/90-portico), the installer's copy and the
+# lines install.sh added to /etc/sysupgrade.conf; and restarts openNDS and reloads dnsmasq
+# (which stops calling hooks when none is left). Packages stay, unless --remove-packages: then
+# the ones install.sh added are removed (a mosquitto-client-nossl it replaced is not put
+# back). The router's broker account still exists: revoke the router in the console (or
+# `portico router revoke`).
 #
 # PORTICO_ROOT=DIR works on DIR instead of / (as install.sh does): no service is touched.
 
 ROOT=${PORTICO_ROOT:-}
 STATE=/etc/portico
+DHCP_HOOK=/etc/hotplug.d/dhcp/90-portico
 BACKUP=$ROOT$STATE/backup
 
 say() {
@@ -122,7 +125,7 @@ forget_sysupgrade_lines() {
 	conf="$ROOT/etc/sysupgrade.conf"
 	[ -f "$conf" ] || return 0
 	for path in /etc/config/portico "$STATE/" /usr/sbin/portico-agent /usr/lib/portico/ \
-		/etc/init.d/portico-agent; do
+		/etc/init.d/portico-agent "$DHCP_HOOK"; do
 		if grep -qxF "$path" "$conf"; then
 			grep -vxF "$path" "$conf" >"$conf.new" || : # nothing left is fine
 			mv "$conf.new" "$conf" || die "cannot rewrite $conf"
@@ -146,6 +149,13 @@ remove_packages() {
 	say "removed $packages"
 }
 
+# remove_empty_dir DIR: DIR goes once empty (install.sh made it for the hook); another
+# package's hooks keep it.
+remove_empty_dir() {
+	[ -d "$1" ] || return 0
+	[ -n "$(ls -A "$1")" ] || rmdir "$1" || die "cannot remove $1"
+}
+
 restart_services() {
 	[ -z "$ROOT" ] || return 0
 	[ ! -x /etc/init.d/opennds ] || /etc/init.d/opennds restart
@@ -161,7 +171,8 @@ restore_dhcp_option
 restore_config portico
 forget_sysupgrade_lines
 remove_packages
-rm -f "$ROOT/usr/sbin/portico-agent" "$ROOT/etc/init.d/portico-agent"
+rm -f "$ROOT/usr/sbin/portico-agent" "$ROOT/etc/init.d/portico-agent" "$ROOT$DHCP_HOOK"
+remove_empty_dir "$ROOT${DHCP_HOOK%/*}"
 rm -rf "$ROOT/usr/lib/portico" "$ROOT/tmp/portico"
 rm -rf "$ROOT$STATE" # the backup and the installer's copy, this script included
 restart_services

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -52,6 +53,19 @@ class Settings:
     # delivered again after a crash). One per controller process; empty: portico-ctrl-<host>.
     controller_id: str = ""
     log_level: str = "INFO"
+    # SMS one-time codes (portal/sms.py, docs/logins.md "SMS code"): "outbox" keeps each text in
+    # the console's SMS outbox instead of sending it (development); "aliyun" sends it with
+    # Alibaba Cloud SMS (Dysmsapi SendSms) under the approved sign name and template, whose one
+    # variable is ${code}.
+    sms_provider: str = "outbox"
+    aliyun_sms_access_key_id: str = ""
+    aliyun_sms_access_key_secret: str = field(default="", repr=False)
+    aliyun_sms_sign_name: str = ""
+    aliyun_sms_template_code: str = ""
+    # An approved template for coupon texts (variables ${title} and ${code}); none: coupons are
+    # not texted through Alibaba Cloud (the outbox provider texts them always).
+    aliyun_sms_coupon_template_code: str = ""
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
 
     @property
     def production(self) -> bool:
@@ -102,7 +116,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
     }
     settings = Settings(**values)
-    return _check_secrets(_check_waits(_check_broker_admin(settings)))
+    return _check_sms(_check_secrets(_check_waits(_check_broker_admin(settings))))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -156,6 +170,31 @@ def _check_broker_admin(settings: Settings) -> Settings:
             "PORTICO_MOSQUITTO_AUTH_DIR administers the broker at MQTT_URL; without MQTT_URL "
             "Portico runs (and secures) its own embedded broker"
         )
+    return settings
+
+
+SMS_PROVIDERS = ("outbox", "aliyun")
+_ALIYUN_REQUIRED = (
+    "aliyun_sms_access_key_id",
+    "aliyun_sms_access_key_secret",
+    "aliyun_sms_sign_name",
+    "aliyun_sms_template_code",
+)
+
+
+def _check_sms(settings: Settings) -> Settings:
+    if settings.sms_provider not in SMS_PROVIDERS:
+        raise ConfigError(f"PORTICO_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
+    if settings.sms_provider != "aliyun":
+        return settings
+    missing = [env_name(name) for name in _ALIYUN_REQUIRED if not getattr(settings, name)]
+    if missing:
+        raise ConfigError(f"PORTICO_SMS_PROVIDER=aliyun needs {', '.join(missing)}")
+    endpoint = urlsplit(settings.aliyun_sms_endpoint)
+    # The access key signs every request: plain HTTP only to a server on this machine (tests).
+    loopback = endpoint.hostname in ("127.0.0.1", "::1", "localhost")
+    if endpoint.scheme != "https" and not (endpoint.scheme == "http" and loopback):
+        raise ConfigError("PORTICO_ALIYUN_SMS_ENDPOINT must be an https:// URL")
     return settings
 
 

@@ -7,10 +7,13 @@ requests get a key that also rotates daily per store (`probe_hash`).
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 import re
+import secrets
 from datetime import date
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -28,13 +31,15 @@ def is_randomized_mac(mac: str) -> bool:
     return bool(int(mac[:2], 16) & 0x02)
 
 
+# Derived keys are cached: every splash hashes its shopper's MAC with its merchant's key.
+@functools.lru_cache(maxsize=4096)
 def merchant_key(secret_key: str, merchant_id: str) -> bytes:
-    return hmac.new(secret_key.encode(), f"device-key:{merchant_id}".encode(), "sha256").digest()
+    return hmac.digest(secret_key.encode(), f"device-key:{merchant_id}".encode(), "sha256")
 
 
 def device_hash(secret_key: str, merchant_id: str, mac: str) -> str:
     key = merchant_key(secret_key, merchant_id)
-    return hmac.new(key, mac.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, mac.encode(), "sha256").hex()[:32]
 
 
 def probe_key(secret_key: str, merchant_id: str, store_id: str, day: date) -> bytes:
@@ -43,10 +48,52 @@ def probe_key(secret_key: str, merchant_id: str, store_id: str, day: date) -> by
     cannot be linked to today's."""
     key = merchant_key(secret_key, merchant_id)
     label = f"probe-key:{store_id}:{day.isoformat()}".encode()
-    return hmac.new(key, label, "sha256").digest()
+    return hmac.digest(key, label, "sha256")
 
 
 def probe_hash(secret_key: str, merchant_id: str, store_id: str, day: date, mac: str) -> str:
     """A probe-only device's pseudonym at one store on one day; the shape of `device_hash`."""
     key = probe_key(secret_key, merchant_id, store_id, day)
-    return hmac.new(key, mac.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, mac.encode(), "sha256").hex()[:32]
+
+
+# Shopper identities (a phone number, an email address) ------------------------------------
+# Stored sealed (AES-GCM under a key derived per merchant from the platform secret) beside a
+# keyed hash to find them by (PRODUCT.md §5): the table alone gives away neither.
+
+
+def identity_hash(secret_key: str, merchant_id: str, kind: str, value: str) -> str:
+    """The pseudonym of a normalised phone number (E.164) or email address at one merchant."""
+    key = merchant_key(secret_key, merchant_id)
+    return hmac.digest(key, f"{kind}:{value}".encode(), "sha256").hex()[:32]
+
+
+@functools.lru_cache(maxsize=4096)
+def _sealing_key(secret_key: str, merchant_id: str) -> AESGCM:
+    return AESGCM(hmac.digest(secret_key.encode(), f"seal-key:{merchant_id}".encode(), "sha256"))
+
+
+def seal(secret_key: str, merchant_id: str, value: str) -> bytes:
+    """`value` encrypted for this merchant: a random 12-byte nonce, then the ciphertext. The
+    merchant id is bound in, so a sealed value copied to another merchant does not open."""
+    nonce = secrets.token_bytes(12)
+    aead = _sealing_key(secret_key, merchant_id)
+    return nonce + aead.encrypt(nonce, value.encode(), merchant_id.encode())
+
+
+def unseal(secret_key: str, merchant_id: str, sealed: bytes) -> str:
+    """The value `seal` sealed; cryptography's InvalidTag when it was altered or not ours."""
+    aead = _sealing_key(secret_key, merchant_id)
+    return aead.decrypt(sealed[:12], sealed[12:], merchant_id.encode()).decode()
+
+
+def mask_phone(e164: str) -> str:
+    """+8613812345678 -> 138****5678: enough for staff to recognise, not to call."""
+    digits = e164.removeprefix("+86") if e164.startswith("+86") else e164.lstrip("+")
+    return digits[:3] + "****" + digits[-4:] if len(digits) > 7 else "****"
+
+
+def mask_email(address: str) -> str:
+    """alice@example.com -> a***@example.com."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"

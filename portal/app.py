@@ -8,10 +8,15 @@ from aiohttp import web
 from controller.services import CommandSender
 from kernel.config import Settings
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
+from portal import sms_views
 from portal.authmon_views import routes as authmon_routes
 from portal.captive_api import routes as captive_api_routes
+from portal.email_views import routes as email_routes
+from portal.extend_views import routes as extend_routes
 from portal.keys import SENDER
+from portal.returning_views import routes as returning_routes
 from portal.views import error_pages, routes
+from portal.voucher_views import routes as voucher_routes
 from portal.wifidog import routes as wifidog_routes
 
 
@@ -26,4 +31,9 @@ def make_portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender)
     app.add_routes(authmon_routes)
     app.add_routes(wifidog_routes)
     app.add_routes(captive_api_routes)
+    app.add_routes(extend_routes)  # Extend on the online page
+    app.add_routes(email_routes)  # email login, consent withdrawal, terms pages
+    app.add_routes(returning_routes)
+    sms_views.install(app)  # its routes and its SMS provider
+    app.add_routes(voucher_routes)
     return app

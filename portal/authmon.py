@@ -67,6 +67,16 @@ _DEAUTH_FIELD = re.compile(r'(?:^|,\s*)([a-z_]+)="?([^",]*)"?')
 _TOKEN = re.compile(r"^[0-9a-f]{8}$")  # client_list_add_client: "%04hx%04hx"
 _REASON = re.compile(r"^[a-z_]{1,32}_deauth$")
 CLOCK_SLACK = 120  # seconds the router's clock may differ from ours
+# Why a session ended (portal_sessions.end_reason) by openNDS's binauth method: its own timer,
+# its authidletimeout, a quota (fw_refresh_client_list, src/auth.c), the client's logout on
+# openNDS's own page (client_deauth); anything else (ndsctl_deauth, shutdown_deauth) 'gateway'.
+END_REASONS = {
+    "timeout_deauth": "expired",
+    "idle_deauth": "idle",
+    "download_quota_deauth": "quota",
+    "upload_quota_deauth": "quota",
+    "client_deauth": "logout",
+}
 
 
 class AuthmonRefused(PorticoError):
@@ -139,6 +149,9 @@ async def enqueue(
     method: str,
     terms_version: str,
     policy: tuple[int, int, int, int, int],
+    identity_hash: str | None = None,
+    voucher_code: str | None = None,
+    idle_minutes: int = 0,
 ) -> uuid.UUID:
     """Queue a grant for the router's authmon; returns the session id it will get (the one
     already queued for this client, if it logged in twice)."""
@@ -168,6 +181,9 @@ async def enqueue(
         down_quota,
         session_id.hex[:16],
         float(GRANT_SECONDS),
+        identity_hash,
+        voucher_code,
+        idle_minutes,
     )
     log.info("authmon grant %s queued at router %s", queued, router.router_id)
     return queued
@@ -255,7 +271,14 @@ async def _record_acked(
                 row["terms_version"],
                 session_command_id(row["rhid"]),
                 row["minutes"],
+                row["identity_hash"],
+                row["voucher_code"],
+                row["idle_minutes"],
             )
+            if row["voucher_code"] is not None:  # revoked while authmon carried it out?
+                await conn.execute(
+                    queries.cut_session_of_revoked_voucher, router.merchant_id, row["session_id"]
+                )
             await _record_login(conn, router, row)
     for row in rows:
         log.info("login %s at router %s (authmon)", row["session_id"], router.router_id)
@@ -339,6 +362,7 @@ async def record_deauth(db: asyncpg.Pool, router: Router, deauth: Deauth) -> Non
             router.router_id,
             [session_command_id(r) for r in rhids],
             end,
+            END_REASONS.get(deauth.reason, "gateway"),
         )
         for row in ended:
             await _record_logout(conn, router, row, deauth, row["ended_at"])
@@ -375,6 +399,10 @@ async def _record_unconfirmed(
         session_command_id(grant["rhid"]),
         start,
         max(start, end),
+        grant["identity_hash"],
+        grant["voucher_code"],
+        grant["idle_minutes"],
+        END_REASONS.get(deauth.reason, "gateway"),
     )
     if inserted is None:
         return

@@ -17,7 +17,7 @@ from aiohttp import web
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.web import DB, SETTINGS, render
-from portal import authmon, liveness, online, services
+from portal import authmon, grants, liveness, online, stores
 from portal.fas import safe_origin_url
 from portal.messages import CATALOG
 
@@ -31,8 +31,8 @@ REFRESH_SECONDS = 2
 async def answer_poll(request: web.Request, params: Mapping[str, str]) -> web.Response:
     router_id = request.match_info["router_id"]
     try:
-        router, _portal = await services.store_gateway(request.app[DB], router_id)
-    except services.UnknownGateway:
+        router, _portal = await stores.store_gateway(request.app[DB], router_id)
+    except stores.UnknownGateway:
         log.warning("authmon poll for unknown router %r refused", router_id[:64])
         return _refusal(403, f"router {router_id[:64]} is not registered")
     try:
@@ -60,7 +60,7 @@ async def authmon_poll(request: web.Request) -> web.Response:
 
 
 def connecting_link(
-    secret_key: str, visit: services.Visit, session_id: uuid.UUID, next_url: str, lang: str
+    secret_key: str, visit: stores.Visit, session_id: uuid.UUID, next_url: str, lang: str
 ) -> str:
     """The signed "connecting" page of a grant waiting for authmon (same signature as the
     online page it turns into)."""
@@ -73,7 +73,7 @@ async def connecting(request: web.Request) -> web.Response:
     """Refreshes itself until authmon acks the grant, then goes on to the online page."""
     lang = negotiate(request.headers.get("Accept-Language"), request.query.get("lang"))
     db = request.app[DB]
-    router, portal = await services.store_gateway(db, request.match_info["router_id"])
+    router, portal = await stores.store_gateway(db, request.match_info["router_id"])
     q = request.query
     session_id, next_url, sig = q.get("s", ""), q.get("next", ""), q.get("sig", "")
     if not online.link_is_ours(
@@ -81,11 +81,14 @@ async def connecting(request: web.Request) -> web.Response:
     ):
         raise online.BadOnlineLink("connecting link signature does not match")
     sid = uuid.UUID(session_id)  # signed by us, so a uuid
-    if await online.session_status(db, router.merchant_id, router.router_id, sid, lang):
+    console_url = request.app[SETTINGS].console_url
+    if await online.session_status(
+        db, router.merchant_id, router.router_id, sid, lang, console_url=console_url
+    ):
         raise web.HTTPSeeOther(f"/fas/{router.router_id}/online?{request.rel_url.raw_query_string}")
     state = await authmon.grant_state(db, router, sid)
     if state is None or (not state.waiting and not state.offered):
-        raise services.GrantFailed(f"authmon did not fetch grant {sid} in time")
+        raise grants.GrantFailed(f"authmon did not fetch grant {sid} in time")
     if not state.waiting:
         raise GrantUnconfirmed(f"authmon took grant {sid} {state.offered} times, never acked")
     response = render(

@@ -11,8 +11,14 @@ the portal through the router's NAT address, and the URI installers put in DHCP 
   `Accept: application/captive+json`, or the same query on `/captive-api/<router>/session`:
   the per-client answer, `captive: false` with the seconds left while the session lasts.
 
-`bytes-remaining` is omitted: openNDS routers report no usage counters to us yet, so the data
-left is unknown (the store's quota is what the session started with, not what is left).
+The per-client answer follows the session's policy as its router holds it (portal/sessions.py):
+`seconds-remaining` counts to the session's end (extensions included); `bytes-remaining` is
+there when a data quota applies and the router reported the client's use (our agent's `usage`
+telemetry, a WiFiDog gateway's counters): RFC 8908 counts sent and received bytes together,
+the quotas count each direction, so it is the smaller of what is left of the two (the bytes the
+client may move in any mix before it is captive again); `can-extend-session` is true exactly
+when the online page offers Extend (the store allows extensions, the session has not had all
+of them, its gateway can take one).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from kernel.web import DB, SETTINGS
-from portal import online, services
+from portal import online, sessions, stores
 
 CAPTIVE_JSON = "application/captive+json"
 routes = web.RouteTableDef()
@@ -51,7 +57,7 @@ def _not_found(reason: str) -> web.Response:
     return response
 
 
-def _venue_info(portal: services.StorePortal) -> dict[str, str]:
+def _venue_info(portal: stores.StorePortal) -> dict[str, str]:
     """The merchant's page as venue-info-url, when it is an https URL (RFC 8908 §5)."""
     url = portal.landing_url
     return {"venue-info-url": url} if urlsplit(url).scheme == "https" else {}
@@ -61,10 +67,10 @@ def _venue_info(portal: services.StorePortal) -> dict[str, str]:
 async def network_state(request: web.Request) -> web.Response:
     """The per-network answer behind DHCP option 114: captive until a login (see module doc)."""
     try:
-        _router, portal = await services.store_gateway(
+        _router, portal = await stores.store_gateway(
             request.app[DB], request.match_info["router_id"]
         )
-    except services.UnknownGateway:
+    except stores.UnknownGateway:
         return _not_found("unknown network")
     return captive_response({"captive": True, **_venue_info(portal)})
 
@@ -73,10 +79,10 @@ async def network_state(request: web.Request) -> web.Response:
 async def session_state(request: web.Request) -> web.Response:
     """The per-client answer, for the holder of a session's signed online link."""
     try:
-        router, portal = await services.store_gateway(
+        router, portal = await stores.store_gateway(
             request.app[DB], request.match_info["router_id"]
         )
-    except services.UnknownGateway:
+    except stores.UnknownGateway:
         return _not_found("unknown network")
     return await session_answer(request, router.router_id, router.merchant_id, portal)
 
@@ -85,7 +91,7 @@ async def session_answer(
     request: web.Request,
     router_id: str,
     merchant_id: uuid.UUID,
-    portal: services.StorePortal,
+    portal: stores.StorePortal,
 ) -> web.Response:
     q = request.query
     session_id, next_url, sig = q.get("s", ""), q.get("next", ""), q.get("sig", "")
@@ -96,18 +102,23 @@ async def session_answer(
         sid = uuid.UUID(session_id)
     except ValueError:
         return _not_found("link not valid")
-    row = await request.app[DB].fetchrow(online.queries.session_api_status, merchant_id, sid)
-    if row is None or row["router_id"] != router_id:
+    router, portal = await stores.store_gateway(request.app[DB], router_id)
+    if router.merchant_id != merchant_id:
+        return _not_found("link not valid")
+    live = await sessions.live_session(request.app[DB], router, portal, sid)
+    if live is None:
         return _not_found("link not valid")
     lang = q.get("lang", "")
     lang = lang if lang in ("en", "zh-CN") else "en"
     page = online.online_link_for(secret, router_id, session_id, next_url, lang)
     body: dict[str, Any] = {
-        "captive": not row["active"],
+        "captive": not live.active,
         "user-portal-url": request.app[SETTINGS].portal_url + page,
         **_venue_info(portal),
     }
-    if row["active"]:
-        body["seconds-remaining"] = row["seconds_left"]
-        body["can-extend-session"] = False  # no way to extend yet: a new login after the end
+    if live.active:
+        body["seconds-remaining"] = live.seconds_left
+        if live.bytes_left is not None:
+            body["bytes-remaining"] = live.bytes_left
+        body["can-extend-session"] = live.can_extend
     return captive_response(body)

@@ -3,5 +3,7 @@
 from aiohttp import web
 
 from controller.services import CommandSender
+from portal.sms import SmsProviders
 
 SENDER = web.AppKey("command_sender", CommandSender)
+SMS_PROVIDERS = web.AppKey("sms_providers", SmsProviders)

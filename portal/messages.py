@@ -1,6 +1,8 @@
-"""The shopper pages' texts in zh-CN and English."""
+"""The shopper pages' texts in zh-CN and English (each login method's in its own module)."""
 
-CATALOG = {
+from portal import messages_email, messages_sessions, messages_sms, messages_vouchers
+
+_CORE = {
     "title": {"en": "Free WiFi", "zh-CN": "免费 WiFi"},
     "welcome_default": {"en": "Welcome! Enjoy free WiFi.", "zh-CN": "欢迎光临！畅享免费 WiFi。"},
     "sponsored": {"en": "Sponsored", "zh-CN": "赞助"},
@@ -193,6 +195,14 @@ CATALOG = {
         "en": "This page does not exist. If you are not online, reconnect to the WiFi.",
         "zh-CN": "此页面不存在。如尚未连上网络，请重新连接 WiFi。",
     },
+    "error_bad_phone": {
+        "en": "That is not a mobile phone number. Check it and try again.",
+        "zh-CN": "这不是有效的手机号码，请检查后重试。",
+    },
+    "error_bad_email": {
+        "en": "That is not an email address. Check it and try again.",
+        "zh-CN": "这不是有效的电子邮箱地址，请检查后重试。",
+    },
     "error_wifidog_no_mac": {
         "en": (
             "The WiFi router could not identify your device. Turn WiFi off and on, then open "
@@ -200,4 +210,12 @@ CATALOG = {
         ),
         "zh-CN": "路由器无法识别您的设备。请关闭再打开 WiFi，然后打开任意网页。",
     },
+}
+
+CATALOG = {
+    **_CORE,
+    **messages_sms.MESSAGES,
+    **messages_vouchers.MESSAGES,
+    **messages_email.MESSAGES,
+    **messages_sessions.MESSAGES,
 }

@@ -9,26 +9,49 @@ reached by a signed link (the captive browser keeps no cookies) that names the s
 The same signed link is the shopper's capability to log out: the page's Log out form posts
 it back (no cookie, so no cross-site request can ride on one), the router deauths the client,
 and only then does the session end in our records, its raw MAC dropped.
+
+The page shows the session's policy as its router holds it (portal/sessions.py): time and data
+left, speed, idle timeout, and, where the store allows it, Extend (`extend`). An extension on
+openNDS is a deauth and a new grant: openNDS changes nothing of a client that is already
+Authenticated (ndsctl_auth, src/ndsctl_thread.c, grants only Preauthenticated ones), and
+deletes a deauthenticated one, which `ndsctl auth <mac>` then adds back by preemptive
+authentication with the new end and what is left of its quotas (the agent's `restore`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NoReturn
 from urllib.parse import urlencode
 
 import asyncpg
 
 import ads.services as ads
 import analytics.services as analytics
-from controller.services import CommandFailed, CommandSender, Router, RouterRef, deauth_client
+from controller.services import (
+    CommandFailed,
+    CommandSender,
+    Router,
+    RouterRef,
+    deauth_client,
+    regrant_client,
+)
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
-from portal.services import StorePortal, Visit
+from portal import sessions, stores
+from portal.email_login import GivenConsent, consent_of_session
+from portal.qr import coupon_qr
+from portal.sessions import LiveSession
+from portal.stores import StorePortal, Visit
 
+log = logging.getLogger("portico.portal")
 queries = load_queries(__file__)
 
 
@@ -53,13 +76,102 @@ class LogoutRouterOffline(LogoutFailed):
     message_id = "error_logout_offline"
 
 
+class ExtendNotAllowed(PorticoError):
+    """The store offers no extension, or the session's gateway cannot take one."""
+
+    message_id = "error_extend_not_allowed"
+    status = 403
+
+
+class ExtendLimitReached(ExtendNotAllowed):
+    message_id = "error_extend_limit"
+
+
+class ExtendOverQuota(ExtendNotAllowed):
+    """An extension adds time: a session with its data used up has nothing to extend."""
+
+    message_id = "error_extend_quota"
+
+
+class ExtendSessionEnded(ExtendNotAllowed):
+    message_id = "error_extend_ended"
+    status = 410
+
+
+class ExtendFailed(PorticoError):
+    """The router kept the old grant (its deauth was not confirmed): the session goes on as it
+    was, and the shopper may try again."""
+
+    message_id = "error_extend_failed"
+    status = 503
+    retry_same_request = True
+
+
+class ExtendRouterOffline(ExtendFailed):
+    message_id = "error_extend_offline"
+
+
+class ExtendLost(PorticoError):
+    """The router let the client go but did not take it back: the session has ended."""
+
+    message_id = "error_extend_lost"
+    status = 503
+
+
+@dataclass(frozen=True)
+class CouponView:
+    """A coupon the shopper holds: its code, and the same as a QR code (a data: URI)."""
+
+    title: str
+    code: str
+    qr: str
+
+
 @dataclass(frozen=True)
 class OnlineSession:
     """What the online page shows of one session."""
 
     active: bool
     minutes_left: int
-    coupons: list[ads.HeldCoupon]
+    coupons: list[CouponView]
+    consent: GivenConsent | None = None  # marketing consent given in this login (email)
+    live: LiveSession | None = None  # its policy and what is left of it (portal/sessions.py)
+
+    def data_text(self, _: Callable[..., str]) -> str:
+        """What is left of the data quota per direction, or the quota, or "no limit"."""
+        live = self.live
+        if live is None or not (live.policy.down_quota_kb or live.policy.up_quota_kb):
+            return _("data_unlimited")
+        down = _amount(_, live.policy.down_quota_kb, live.down_left_kb)
+        up = _amount(_, live.policy.up_quota_kb, live.up_left_kb)
+        return _("data_both", down=down, up=up)
+
+    def speed_text(self, _: Callable[..., str]) -> str:
+        live = self.live
+        if live is None or not (live.policy.down_kbps or live.policy.up_kbps):
+            return _("speed_unlimited")
+        return _(
+            "speed_both",
+            down=_rate(_, live.policy.down_kbps),
+            up=_rate(_, live.policy.up_kbps),
+        )
+
+
+def _amount(_: Callable[..., str], quota_kb: int, left_kb: int | None) -> str:
+    if not quota_kb:
+        return _("data_unlimited")
+    quota_mb = -(-quota_kb // 1024)
+    if left_kb is None:
+        return _("data_mb", n=quota_mb)
+    return _("data_mb_of", n=-(-left_kb // 1024), of=quota_mb)
+
+
+def _rate(_: Callable[..., str], kbps: int) -> str:
+    if not kbps:
+        return _("speed_unlimited")
+    if kbps < 1000:
+        return _("speed_kbps", n=kbps)
+    return _("speed_mbps", n=f"{kbps / 1000:g}")
 
 
 def link_signature(secret_key: str, router_id: str, session_id: str, next_url: str) -> str:
@@ -98,14 +210,22 @@ async def session_status(
     router_id: str,
     session_id: uuid.UUID,
     language: str,
+    *,
+    console_url: str,
 ) -> OnlineSession | None:
-    """The session's time left and the coupons its device holds; None if it is not this router's."""
-    row = await db.fetchrow(queries.session_status, merchant_id, session_id)
-    if row is None or row["router_id"] != router_id:
+    """The session as it stands (time and data left, its policy: portal/sessions.py) and the
+    coupons its device holds, each with its QR code; None if it is not this router's."""
+    router, portal = await stores.store_gateway(db, router_id)
+    if router.merchant_id != merchant_id:
         return None
-    coupons = await ads.coupons_held_by(db, merchant_id, row["device_hash"], language)
-    active = row["status"] == "active" and row["minutes_left"] > 0
-    return OnlineSession(active, row["minutes_left"] if active else 0, coupons)
+    live = await sessions.live_session(db, router, portal, session_id)
+    if live is None:
+        return None
+    held = await ads.coupons_held_by(db, merchant_id, live.device_hash, language)
+    coupons = [CouponView(c.title, c.code, coupon_qr(console_url, c.code)) for c in held]
+    consent = await consent_of_session(db, merchant_id, session_id)
+    minutes_left = live.minutes_left if live.active else 0
+    return OnlineSession(live.active, minutes_left, coupons, consent, live)
 
 
 def data_allowance_mb(portal: StorePortal) -> tuple[int, int]:
@@ -138,7 +258,7 @@ async def log_out(
     if not ack.ok:
         raise LogoutFailed(f"router {router.router_id} said {ack.status}/{ack.code}")
     async with db.acquire() as conn, conn.transaction():
-        ended = await conn.fetchrow(queries.end_session, router.merchant_id, session_id)
+        ended = await conn.fetchrow(queries.end_session, router.merchant_id, session_id, "logout")
         if ended is None:
             return False  # a concurrent submission ended it first and recorded the logout
         await analytics.record_event(
@@ -150,6 +270,102 @@ async def log_out(
             data={"router": router.router_id, "session": str(session_id)},
         )
     return True
+
+
+async def extend(
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    router: Router,
+    portal: StorePortal,
+    session_id: uuid.UUID,
+) -> LiveSession:
+    """Add the store's `extend_minutes` to a running session, at most `max_extensions` times;
+    the session as it stands afterwards. The router gets the new end before the shopper is
+    told: on openNDS a deauth and a new grant (module doc); a WiFiDog gateway asks us at every
+    counters report, so the new end in our records is all it needs."""
+    live = await sessions.live_session(db, router, portal, session_id)
+    if live is None:
+        raise BadOnlineLink(f"no session {session_id} at router {router.router_id}")
+    _check_extendable(live)
+    if live.gateway == "agent" and not router.online:
+        raise ExtendRouterOffline(f"router {router.router_id} is offline")
+    claimed = await db.fetchrow(
+        queries.extend_session,
+        router.merchant_id,
+        session_id,
+        live.extend_minutes,
+        live.max_extensions,
+    )
+    if claimed is None:  # another submission took the last extension, or the session ended
+        again = await sessions.live_session(db, router, portal, session_id)
+        _check_extendable(again or live)
+        raise ExtendLimitReached(f"session {session_id} was extended meanwhile")
+    if live.gateway == "agent":
+        await _regrant(db, sender, router, live, claimed)
+    log.info(
+        "session %s at %s extended by %d min (%d of %d)",
+        session_id,
+        router.router_id,
+        live.extend_minutes,
+        claimed["extensions"],
+        live.max_extensions,
+    )
+    extended = await sessions.live_session(db, router, portal, session_id)
+    if extended is None:  # sessions are never deleted: only a broken database gets here
+        raise BadOnlineLink(f"session {session_id} is gone")
+    return extended
+
+
+def _check_extendable(live: LiveSession) -> None:
+    if not live.active:
+        raise ExtendSessionEnded(f"session {live.session_id} has ended")
+    if not live.extend_minutes:
+        raise ExtendNotAllowed(f"no extension for session {live.session_id} ({live.gateway})")
+    if live.extensions >= live.max_extensions:
+        raise ExtendLimitReached(f"session {live.session_id} has had {live.extensions}")
+    if live.over_quota:
+        raise ExtendOverQuota(f"session {live.session_id} has used its data")
+
+
+async def _regrant(
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    router: Router,
+    live: LiveSession,
+    claimed: asyncpg.Record,
+) -> None:
+    """openNDS: deauth, then grant again until the new end with what is left of the quotas."""
+    mac = claimed["client_mac"]
+    undo = (router.merchant_id, live.session_id, live.extend_minutes, claimed["extensions"])
+    try:
+        ack = await deauth_client(sender, router, mac=mac)
+    except CommandFailed as exc:
+        await db.execute(queries.undo_extension, *undo)
+        raise ExtendFailed(f"deauth on {router.router_id}: {exc}") from exc
+    if not ack.ok:
+        await db.execute(queries.undo_extension, *undo)
+        raise ExtendFailed(f"router {router.router_id} said {ack.status}/{ack.code} to the deauth")
+    seconds = (claimed["expires_at"] - datetime.now(UTC)).total_seconds()
+    policy = sessions.remaining_policy(live, max(1, math.ceil(seconds / 60)))
+    key = sessions.session_key(live.session_id)
+    try:
+        ack = await regrant_client(sender, router, mac=mac, policy=policy, custom=key)
+    except CommandFailed as exc:
+        await _lost(db, router, live, f"no ack: {exc}")
+    if not ack.ok:
+        await _lost(db, router, live, f"{ack.status}/{ack.code}")
+
+
+async def _lost(db: asyncpg.Pool, router: Router, live: LiveSession, why: str) -> NoReturn:
+    """The client is out and the router would not take it back: the session has ended."""
+    await db.execute(queries.end_session, router.merchant_id, live.session_id, "gateway")
+    log.warning(
+        "session %s at %s lost in its extension: the new grant got %s",
+        live.session_id,
+        router.router_id,
+        why,
+    )
+    raise ExtendLost(f"session {live.session_id}: the new grant got {why}")
 
 
 def client_wanted(db: asyncpg.Pool) -> Callable[[RouterRef, str], Awaitable[bool]]:
@@ -164,3 +380,13 @@ def client_wanted(db: asyncpg.Pool) -> Callable[[RouterRef, str], Awaitable[bool
         )
 
     return wanted
+
+
+def extend_form(
+    status: OnlineSession, action: str, fields: dict[str, str]
+) -> tuple[str, dict[str, str]] | None:
+    """The online page's Extend form (action, hidden fields: the page's own capability, as for
+    Log out), when the session can be extended now."""
+    if status.live is None or not status.live.can_extend:
+        return None
+    return (action, fields)

@@ -19,10 +19,23 @@ import analytics.services as analytics
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
-from kernel.web import DB, SETTINGS, TEMPLATES, Handler, render
-from portal import authmon_views, captive_api, fas, online, services
-from portal.keys import SENDER
+from kernel.web import DB, SECURITY_HEADERS, SETTINGS, TEMPLATES, Handler, render
+from portal import (
+    authmon_views,
+    captive_api,
+    email_login,
+    fas,
+    grants,
+    logins,
+    offers,
+    online,
+    returning,
+    stores,
+    terms,
+)
+from portal.keys import SENDER, SMS_PROVIDERS
 from portal.messages import CATALOG
+from portal.qr import coupon_qr
 
 log = logging.getLogger("portico.portal.views")
 routes = web.RouteTableDef()
@@ -35,7 +48,9 @@ MAX_FORM_BYTES = 16 * 1024
 
 
 def language(request: web.Request, form_lang: str | None = None) -> str:
-    explicit = form_lang or request.query.get("lang")
+    explicit = form_lang
+    if not explicit and "lang=" in request.query_string:  # the splash's query is rarely parsed
+        explicit = request.query.get("lang")
     chosen = negotiate(request.headers.get("Accept-Language"), explicit)
     request[LANGUAGE] = chosen  # error pages answer in the language the shopper picked
     return chosen
@@ -73,7 +88,7 @@ def other_language(lang: str) -> str:
 # only those, escaped exactly as the template's autoescape does. A look's first build renders
 # the page in full too, and keeps the two-step form only when both agree byte for byte.
 # Rendering in full was about 40 % of a splash view; filling in is a few microseconds.
-_SHOPPER_FIELDS = ("raw_fas", "ad_image", "switch_url", "coupon_code")
+_SHOPPER_FIELDS = ("raw_fas", "ad_image", "switch_url", "coupon_code", "coupon_qr")
 _MARK = "\x00"  # in no template, catalog text or PostgreSQL text (which cannot hold NUL)
 _RENDER_IN_FULL = "render in full"
 
@@ -90,6 +105,9 @@ class _Look(NamedTuple):
     error: str | None
     login_action: str
     coupon_action: str
+    methods: tuple[str, ...]  # the store's login methods, in its order
+    method_base: str  # where method forms post: /fas/<router> or /wifidog
+    terms_url: str  # the store's current terms (portal/terms.py)
     present: tuple[bool, ...]  # which shopper fields are non-empty (the template tests some)
 
 
@@ -158,7 +176,12 @@ def _splash_page(env: jinja2.Environment, look: _Look, shopper: dict[str, str | 
     return _fill(skeleton, shopper)
 
 
-_HTML_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+# With the security headers already in (kernel.web.security_headers then adds nothing).
+_HTML_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    **SECURITY_HEADERS,
+}
 
 
 def _html(body: bytes, status: int) -> web.Response:
@@ -168,7 +191,7 @@ def _html(body: bytes, status: int) -> web.Response:
 
 async def _splash(
     request: web.Request,
-    visit: services.Visit,
+    visit: stores.Visit,
     raw_fas: str,
     lang: str,
     *,
@@ -176,9 +199,12 @@ async def _splash(
     coupon_code: str | None = None,
     error: str | None = None,
     actions: tuple[str, str, str] | None = None,
+    method_base: str | None = None,
+    welcome_back: bool = False,
 ) -> web.Response:
-    """`actions`: (login, coupon, language switch) URLs of another gateway's pages (WiFiDog);
-    by default the openNDS FAS ones."""
+    """`actions`: (login, coupon, language switch) URLs and `method_base` (where the login
+    methods' forms post) of another gateway's pages (WiFiDog); by default the openNDS ones.
+    `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first."""
     app = request.app
     ad = await ads.choose_ad(app[DB], visit.merchant_id, lang)
     router = visit.router
@@ -186,7 +212,7 @@ async def _splash(
     if ad is not None:
         merchant_id, store_id, device = str(router.merchant_id), str(router.store_id), visit.device
         creative_id, campaign_id = str(ad.creative_id), str(ad.campaign_id)
-        sig = services.impression_signature(
+        sig = offers.impression_signature(
             app[SETTINGS].secret_key,
             merchant_id,
             creative_id,
@@ -209,6 +235,8 @@ async def _splash(
         "ad_image": ad_image,
         "switch_url": actions[2],
         "coupon_code": coupon_code,
+        # The same code as a QR code the till can scan (its till link): a data: URI.
+        "coupon_qr": coupon_qr(app[SETTINGS].console_url, coupon_code) if coupon_code else None,
     }
     portal = visit.portal
     look = _Look(
@@ -220,6 +248,9 @@ async def _splash(
         error,
         actions[0],
         actions[1],
+        ("returning",) * welcome_back + tuple(portal.login_methods),
+        method_base or f"/fas/{router.router_id}",
+        terms.splash_terms_url(router.merchant_id, router.store_id, portal.terms_version, lang),
         tuple(map(bool, shopper.values())),
     )
     return _html(_splash_page(app[TEMPLATES], look, shopper), status)
@@ -230,19 +261,25 @@ async def _splash(
 @routes.get("/fas/{router_id}", name="splash_no_slash")
 @routes.get("/fas/{router_id}/", name="splash")
 async def splash(request: web.Request) -> web.Response:
-    if request.query.get("status") == "authenticated":
+    # A substring test first: parsing the whole query costs a splash view 2 % (a profile).
+    query_string = request.query_string
+    if "status=" in query_string and request.query.get("status") == "authenticated":
         # openNDS sends a client it already let through back here (authenticated(),
         # src/http_microhttpd.c) with the query it got and no fas: it is online.
         return await _store_online_page(request)
-    if "auth_get" in request.query:
+    if "auth_get" in query_string and "auth_get" in request.query:
         # openNDS authmon without php (wget_request), level 3
         return await authmon_views.answer_poll(request, request.query)
-    raw_fas = fas.carried_redirect(request.query_string)  # levels 2/3: `<fas>&iv=<iv>`
+    raw_fas = fas.carried_redirect(query_string)  # levels 2/3: `<fas>&iv=<iv>`
     app = request.app
-    visit = await services.open_visit(
+    visit = await stores.open_visit(
         app[DB], app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
     )
-    return await _splash(request, visit, raw_fas or "", language(request))
+    welcome_back = False
+    if visit.portal.returning_days:  # returning shoppers let through: one query (else none)
+        welcome_back = await returning.recognise(app[DB], visit) is not None
+    lang = language(request)
+    return await _splash(request, visit, raw_fas or "", lang, welcome_back=welcome_back)
 
 
 @routes.get("/fas/{router_id}/&status=authenticated", name="authenticated_no_query")
@@ -264,7 +301,7 @@ class PostedVisit:
     form: dict[str, str]
     raw_fas: str
     lang: str
-    visit: services.Visit
+    visit: stores.Visit
 
 
 async def _posted_visit(request: web.Request) -> PostedVisit:
@@ -275,58 +312,88 @@ async def _posted_visit(request: web.Request) -> PostedVisit:
     router_id = request.match_info["router_id"]
     request[RETRY_URL] = splash_url(router_id, raw_fas, lang)
     secret = request.app[SETTINGS].secret_key
-    visit = await services.open_visit(request.app[DB], secret, router_id, raw_fas)
+    visit = await stores.open_visit(request.app[DB], secret, router_id, raw_fas)
     return PostedVisit(form, raw_fas, lang, visit)
 
 
-@routes.post("/fas/{router_id}/login", name="login")
-async def login(request: web.Request) -> web.Response:
+async def fas_arrival(request: web.Request) -> logins.Arrival:
+    """A form posted from an openNDS splash (`/fas/<router>/…`) as the login seam sees it."""
     posted = await _posted_visit(request)
-    form, raw_fas, lang, visit = posted.form, posted.raw_fas, posted.lang, posted.visit
-    settings = request.app[SETTINGS]
-    # If the router refuses by accident or answers late, the shopper's retry resends the login.
-    request[RETRY_FORM] = (request.path, {"fas": raw_fas, "accept": "1", "lang": lang})
-    try:
-        session_id = await services.click_through(
-            request.app[DB], request.app[SENDER], visit, accepted_terms=form.get("accept") == "1"
+    visit, raw_fas, lang = posted.visit, posted.raw_fas, posted.lang
+
+    async def admit(admission: grants.Admission) -> web.Response:
+        return await _admit(request, visit, lang, admission)
+
+    async def splash(
+        *, error: str | None = None, status: int = 200, coupon_code: str | None = None
+    ) -> web.Response:
+        return await _splash(
+            request, visit, raw_fas, lang, error=error, status=status, coupon_code=coupon_code
         )
-    except services.TermsRequired as exc:
-        return await _splash(request, visit, raw_fas, lang, error=exc.message_id, status=400)
-    if services.granted_by_authmon(visit):  # level 3, no agent: wait for authmon's poll
+
+    base = f"/fas/{visit.router.router_id}"
+    return logins.Arrival(visit, raw_fas, lang, posted.form, base, admit, splash)
+
+
+async def _admit(
+    request: web.Request, visit: stores.Visit, lang: str, admission: grants.Admission
+) -> web.Response:
+    """Let the shopper in through the router, then on to the page that says so."""
+    settings = request.app[SETTINGS]
+    session_id = await grants.grant(request.app[DB], request.app[SENDER], visit, admission)
+    if grants.granted_by_authmon(visit):  # level 3, no agent: wait for authmon's poll
         link = authmon_views.connecting_link(
-            settings.secret_key, visit, session_id, services.landing_url(visit), lang
+            settings.secret_key, visit, session_id, stores.landing_url(visit), lang
         )
         raise web.HTTPSeeOther(link)
     # The router's ack means openNDS holds the client as Authenticated: straight to our own
     # "you're online" page (portal/online.py says why there is no hop through the gateway).
     link = online.online_link(
-        settings.secret_key, visit, session_id, services.landing_url(visit), lang
+        settings.secret_key, visit, session_id, stores.landing_url(visit), lang
     )
     raise web.HTTPSeeOther(link)
+
+
+@routes.post("/fas/{router_id}/login", name="login")
+async def login(request: web.Request) -> web.Response:
+    """Click-through on an openNDS splash."""
+    arrival = await fas_arrival(request)
+    # If the router refuses by accident or answers late, the shopper's retry resends the login.
+    retry = {"fas": arrival.carried, "accept": "1", "lang": arrival.lang}
+    request[RETRY_FORM] = (request.path, retry)
+    try:
+        accepted = arrival.form.get("accept") == "1"
+        admission = logins.click_through(arrival.visit, accepted_terms=accepted)
+    except logins.TermsRequired as exc:
+        return await arrival.splash(error=exc.message_id, status=400)
+    return await arrival.admit(admission)
 
 
 @routes.post("/fas/{router_id}/coupon", name="coupon")
 async def claim_coupon(request: web.Request) -> web.Response:
     posted = await _posted_visit(request)
     form, raw_fas, lang, visit = posted.form, posted.raw_fas, posted.lang, posted.visit
-    db = request.app[DB]
+    claim = await claim_posted_coupon(request, visit, form, lang)
+    return await _splash(request, visit, raw_fas, lang, coupon_code=claim.code)
+
+
+async def claim_posted_coupon(
+    request: web.Request, visit: stores.Visit, form: dict[str, str], lang: str
+) -> ads.Claim:
+    """The coupon a splash form claims, for either gateway; a new claim is also texted to the
+    shopper's phone when an SMS code proved it on this device."""
     try:
         coupon_id = uuid.UUID(form.get("coupon", ""))
     except ValueError:
         raise ads.UnknownCoupon("coupon id is not a uuid") from None
-    async with db.acquire() as conn:
-        claim = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
-        if not claim.new:
-            return await _splash(request, visit, raw_fas, lang, coupon_code=claim.code)
-        await analytics.record_event(
-            conn,
-            visit.merchant_id,
-            "coupon_claim",
-            store_id=visit.router.store_id,
-            device_hash=visit.device,
-            data={"coupon": str(coupon_id)},
-        )
-    return await _splash(request, visit, raw_fas, lang, coupon_code=claim.code)
+    db = request.app[DB]
+    claim = await offers.claim_coupon(db, visit, coupon_id)
+    if claim.new:
+        secret = request.app[SETTINGS].secret_key
+        providers = request.app[SMS_PROVIDERS]
+        codes = frozenset({claim.code})
+        offers.text_coupons_soon(db, providers, secret, visit, lang, codes=codes)
+    return claim
 
 
 @routes.get("/ad/{merchant_id}/{creative_id}", name="ad_image")
@@ -352,7 +419,7 @@ async def _count_impression(
     q = request.query
     store, campaign, device, sig = q.get("s", ""), q.get("c", ""), q.get("d", ""), q.get("sig", "")
     secret = request.app[SETTINGS].secret_key
-    expected = services.impression_signature(
+    expected = offers.impression_signature(
         secret, str(merchant_id), str(creative_id), store, device, campaign
     )
     if not sig or not _same(sig, expected):
@@ -385,7 +452,7 @@ async def session_online(request: web.Request) -> web.Response:
     Asked with `Accept: application/captive+json`, the same link answers as the session's
     RFC 8908 API (portal/captive_api.py)."""
     lang = language(request)
-    router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    router, portal = await stores.store_gateway(request.app[DB], request.match_info["router_id"])
     if captive_api.wants_captive_json(request):
         return await captive_api.session_answer(
             request, router.router_id, router.merchant_id, portal
@@ -398,12 +465,13 @@ async def session_online(request: web.Request) -> web.Response:
         router.router_id,
         _signed_session(request, router.router_id, session_id, next_url, sig),
         lang,
+        console_url=request.app[SETTINGS].console_url,
     )
     if status is None:
         raise online.BadOnlineLink(f"no session {session_id} at router {router.router_id}")
     logout_form = None
+    fields = {"s": session_id, "next": next_url, "sig": sig, "lang": lang}
     if status.active and router.gateway == "opennds":
-        fields = {"s": session_id, "next": next_url, "sig": sig, "lang": lang}
         logout_form = (f"/fas/{router.router_id}/logout", fields)
     return _online_page(
         request,
@@ -413,6 +481,8 @@ async def session_online(request: web.Request) -> web.Response:
         next_url=fas.safe_origin_url(next_url),
         switch_url=f"{request.path}?{_with_lang(request, other_language(lang))}",
         logout_form=logout_form,
+        extend_form=online.extend_form(status, f"/fas/{router.router_id}/extend", fields),
+        extended=q.get("extended") == "1",
     )
 
 
@@ -436,7 +506,7 @@ async def session_logout(request: web.Request) -> web.Response:
     deauths the client first; a second submission finds the session ended and says so."""
     form = await _read_form(request)
     lang = language(request, form.get("lang"))
-    router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    router, portal = await stores.store_gateway(request.app[DB], request.match_info["router_id"])
     session_id, next_url, sig = form.get("s", ""), form.get("next", ""), form.get("sig", "")
     sid = _signed_session(request, router.router_id, session_id, next_url, sig)
     fields = {"s": session_id, "next": next_url, "sig": sig, "lang": lang}
@@ -457,7 +527,7 @@ async def session_logout(request: web.Request) -> web.Response:
 
 async def _store_online_page(request: web.Request) -> web.Response:
     lang = language(request)
-    _router, portal = await services.store_gateway(request.app[DB], request.match_info["router_id"])
+    _router, portal = await stores.store_gateway(request.app[DB], request.match_info["router_id"])
     return _online_page(
         request, lang, portal=portal, next_url=fas.safe_origin_url(portal.landing_url)
     )
@@ -467,7 +537,7 @@ def _online_page(
     request: web.Request,
     lang: str,
     *,
-    portal: services.StorePortal | None = None,
+    portal: stores.StorePortal | None = None,
     session: online.OnlineSession | None = None,
     next_url: str = "",
     brand: str = "",
@@ -475,8 +545,17 @@ def _online_page(
     logout_form: tuple[str, dict[str, str]] | None = None,
     logged_out: bool = False,
     logged_out_text: str = "logged_out_text",
+    extend_form: tuple[str, dict[str, str]] | None = None,
+    extended: bool = False,
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
+    consent = session.consent if session else None
+    consent_link = ""
+    if consent is not None:  # given in this login (portal/email_login.py)
+        secret = request.app[SETTINGS].secret_key
+        consent_link = email_login.withdrawal_path(
+            secret, consent.merchant_id, consent.consent_id, lang
+        )
     return render(
         request,
         "portal/online.html",
@@ -492,6 +571,9 @@ def _online_page(
         logout_form=logout_form,
         logged_out=logged_out,
         logged_out_text=logged_out_text,
+        consent_link=consent_link,
+        extend_form=extend_form,  # portal/online_policy.html
+        extended=extended,
     )
 
 

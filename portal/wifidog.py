@@ -33,29 +33,30 @@ import logging
 import re
 import uuid
 import weakref
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 import asyncpg
 from aiohttp import web
 from multidict import MultiMapping
 
-import ads.services as ads
-import analytics.services as analytics
 from controller.services import Router
 from kernel.errors import PorticoError
 from kernel.i18n import translator
 from kernel.logs import Throttled
 from kernel.privacy import device_hash, normalize_mac
 from kernel.web import DB, SETTINGS, render
-from portal import liveness, online, services, views
+from portal import grants, liveness, logins, online, returning, stores, views
 from portal import wifidog_store as store
 from portal.fas import BadRedirect, FasClient, safe_origin_url
+from portal.keys import SENDER
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.wifidog")
 unknown_gateway_log = Throttled(log)  # random gw_ids must not flood the log
 
 PREFIX = "/wifidog/"  # wifidog's DEFAULT_AUTHSERVPATH (src/conf.h); the installer's `Path`
+METHOD_BASE = PREFIX.rstrip("/")  # login methods' forms post to /wifidog/<method path>
 MAX_PARAM = 64
 MAX_URL = 2048
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -69,7 +70,7 @@ AUTH_DENIED, AUTH_ALLOWED, AUTH_ERROR = 0, 1, -1  # t_authcode, src/auth.h
 routes = web.RouteTableDef()
 
 
-class NotWifidogGateway(services.UnknownGateway):
+class NotWifidogGateway(stores.UnknownGateway):
     """A gw_id that is no registered router running a WiFiDog gateway."""
 
 
@@ -133,14 +134,14 @@ def known_gateways(app: web.Application) -> store.KnownGateways:
     return known
 
 
-async def wifidog_gateway(request: web.Request, gw_id: str) -> tuple[Router, services.StorePortal]:
+async def wifidog_gateway(request: web.Request, gw_id: str) -> tuple[Router, stores.StorePortal]:
     """The router `gw_id` names and its store's portal (cached), if it runs a WiFiDog gateway.
     A gw_id no WiFiDog router has is refused without a query (a flood of random ones too)."""
     if not _GW_ID.match(gw_id):
         raise NotWifidogGateway(f"gw_id {gw_id[:64]!r} is not a router id")
     if not await known_gateways(request.app).may_exist(request.app[DB], gw_id):
         raise NotWifidogGateway(f"no wifidog router {gw_id!r}")
-    router, portal = await services.store_gateway(request.app[DB], gw_id)
+    router, portal = await stores.store_gateway(request.app[DB], gw_id)
     if router.gateway != "wifidog":
         raise NotWifidogGateway(f"router {gw_id} runs {router.gateway}, not wifidog")
     return router, portal
@@ -155,7 +156,7 @@ def client_from_query(query: MultiMapping[str]) -> store.WifidogClient:
         raise NoClientMac("login redirect without mac")
     gw_address = ip_param(query, "gw_address")  # wifidog's GatewayAddress is an IP address
     port = one(query, "gw_port", limit=5)
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         raise BadParameter("gw_port is not a port number")
     url = one(query, "url", required=False, limit=MAX_URL)
     return store.WifidogClient(gw_address, int(port), mac_param(query), ip_param(query, "ip"), url)
@@ -196,8 +197,8 @@ def read_ticket(secret_key: str, value: str) -> tuple[str, store.WifidogClient]:
 
 
 def _visit(
-    request: web.Request, router: Router, portal: services.StorePortal, client: store.WifidogClient
-) -> services.Visit:
+    request: web.Request, router: Router, portal: stores.StorePortal, client: store.WifidogClient
+) -> stores.Visit:
     """The openNDS-neutral shape the splash renders (a WiFiDog client has no hid)."""
     fas_client = FasClient(
         hid="",
@@ -212,7 +213,7 @@ def _visit(
     )
     secret = request.app[SETTINGS].secret_key
     device = device_hash(secret, str(router.merchant_id), client.mac)
-    return services.Visit(router, portal, fas_client, device)
+    return stores.Visit(router, portal, fas_client, device)
 
 
 def _actions(router: Router, client: store.WifidogClient, lang: str) -> tuple[str, str, str]:
@@ -236,12 +237,24 @@ async def login_page(request: web.Request) -> web.Response:
     client = client_from_query(request.query)
     raw = ticket(request.app[SETTINGS].secret_key, router.router_id, client)
     visit = _visit(request, router, portal, client)
-    return await views._splash(request, visit, raw, lang, actions=_actions(router, client, lang))
+    welcome_back = False
+    if portal.returning_days:  # returning shoppers let through: one query (else none)
+        welcome_back = await returning.recognise(request.app[DB], visit) is not None
+    actions = _actions(router, client, lang)
+    return await views._splash(
+        request,
+        visit,
+        raw,
+        lang,
+        actions=actions,
+        method_base=METHOD_BASE,
+        welcome_back=welcome_back,
+    )
 
 
 async def _posted(
     request: web.Request,
-) -> tuple[dict[str, str], str, Router, services.StorePortal, store.WifidogClient]:
+) -> tuple[dict[str, str], str, Router, stores.StorePortal, store.WifidogClient]:
     form = await views._read_form(request)
     lang = views.language(request, form.get("lang"))
     router_id, client = read_ticket(request.app[SETTINGS].secret_key, form.get("fas", ""))
@@ -249,52 +262,60 @@ async def _posted(
     return form, lang, router, portal, client
 
 
-@routes.post(PREFIX + "login/", name="wifidog_connect")
-async def connect(request: web.Request) -> web.Response:
-    """Connect on the splash: the click-through rules, then a token and the gateway's auth."""
+async def wifidog_arrival(request: web.Request) -> logins.Arrival:
+    """A form posted from a WiFiDog splash (`/wifidog/…`) as the login seam sees it."""
     form, lang, router, portal, client = await _posted(request)
-    if "click" not in portal.login_methods:
-        raise services.MethodDisabled("click-through is not enabled for this store")
-    if form.get("accept") != "1":
-        visit = _visit(request, router, portal, client)
+    visit = _visit(request, router, portal, client)
+    carried = form.get("fas", "")
+
+    async def admit(admission: grants.Admission) -> web.Response:
+        # WiFiDog asks us for the grant: a token carrying the admission, then the gateway.
+        token = await store.issue_token(request.app[DB], router, client, admission)
+        host = client.gw_address if ":" not in client.gw_address else f"[{client.gw_address}]"
+        # The gateway's own handler is always /wifidog/auth (gateway.c registers it so).
+        raise web.HTTPFound(f"http://{host}:{client.gw_port}/wifidog/auth?token={token}")
+
+    async def splash(
+        *, error: str | None = None, status: int = 200, coupon_code: str | None = None
+    ) -> web.Response:
+        actions = _actions(router, client, lang)
         return await views._splash(
             request,
             visit,
-            form.get("fas", ""),
+            carried,
             lang,
-            error="error_terms_required",
-            status=400,
-            actions=_actions(router, client, lang),
+            error=error,
+            status=status,
+            coupon_code=coupon_code,
+            actions=actions,
+            method_base=METHOD_BASE,
         )
-    token = await store.issue_token(request.app[DB], router, portal, client)
-    host = client.gw_address if ":" not in client.gw_address else f"[{client.gw_address}]"
-    # The gateway's own handler is always /wifidog/auth (gateway.c registers it so).
-    raise web.HTTPFound(f"http://{host}:{client.gw_port}/wifidog/auth?token={token}")
+
+    return logins.Arrival(visit, carried, lang, form, METHOD_BASE, admit, splash)
+
+
+@routes.post(PREFIX + "login/", name="wifidog_connect")
+async def connect(request: web.Request) -> web.Response:
+    """Connect on the splash: the click-through rules, then a token and the gateway's auth."""
+    arrival = await wifidog_arrival(request)
+    try:
+        accepted = arrival.form.get("accept") == "1"
+        admission = logins.click_through(arrival.visit, accepted_terms=accepted)
+    except logins.TermsRequired as exc:
+        return await arrival.splash(error=exc.message_id, status=400)
+    return await arrival.admit(admission)
 
 
 @routes.post(PREFIX + "coupon", name="wifidog_coupon")
 async def claim_coupon(request: web.Request) -> web.Response:
     form, lang, router, portal, client = await _posted(request)
     visit = _visit(request, router, portal, client)
-    try:
-        coupon_id = uuid.UUID(form.get("coupon", ""))
-    except ValueError:
-        raise ads.UnknownCoupon("coupon id is not a uuid") from None
-    db = request.app[DB]
-    async with db.acquire() as conn:
-        claim = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
-        if claim.new:
-            await analytics.record_event(
-                conn,
-                visit.merchant_id,
-                "coupon_claim",
-                store_id=router.store_id,
-                device_hash=visit.device,
-                data={"coupon": str(coupon_id)},
-            )
+    claim = await views.claim_posted_coupon(request, visit, form, lang)
     actions = _actions(router, client, lang)
     raw = form.get("fas", "")
-    return await views._splash(request, visit, raw, lang, coupon_code=claim.code, actions=actions)
+    return await views._splash(
+        request, visit, raw, lang, coupon_code=claim.code, actions=actions, method_base=METHOD_BASE
+    )
 
 
 # -- auth/: the gateway asks -----------------------------------------------------------------
@@ -330,7 +351,7 @@ async def auth(request: web.Request) -> web.Response:
             _counter(q, "incoming", "incoming_bytes"),
             _counter(q, "outgoing", "outgoing_bytes"),
         )
-    except services.UnknownGateway as exc:
+    except stores.UnknownGateway as exc:
         unknown_gateway_log.warning("wifidog auth from an unknown gateway: %s", exc.detail)
         return auth_reply(AUTH_DENIED, "unknown gw_id", 403)
     except BadParameter as exc:
@@ -374,7 +395,7 @@ async def _counters_or_logout(
     request: web.Request,
     stage: str,
     router: Router,
-    portal: services.StorePortal,
+    portal: stores.StorePortal,
     token: str,
     mac: str,
     ip: str,
@@ -395,18 +416,38 @@ async def _counters_or_logout(
         )
     except store.UsageNotRecorded as exc:
         return auth_reply(AUTH_ERROR, exc.detail, 503)
-    reason = ""
-    if stage == "logout":
-        reason = "logged out"
-    elif session.expired:
-        reason = "session expired"
-    elif store.over_quota(portal, incoming, outgoing):
-        reason = "data quota used up"
-    if reason:
-        await store.end_session(db, router, token, session.session_id)
-        log.info("wifidog session %s at %s ended: %s", session.session_id, router.router_id, reason)
-        return auth_reply(AUTH_DENIED, reason)
+    end = _end_of(stage, portal, session, incoming, outgoing)
+    if end is not None:
+        reason, message = end
+        await store.end_session(db, router, token, session.session_id, reason)
+        log.info(
+            "wifidog session %s at %s ended: %s", session.session_id, router.router_id, message
+        )
+        return auth_reply(AUTH_DENIED, message)
     return auth_reply(AUTH_ALLOWED, "ok")
+
+
+def _end_of(
+    stage: str,
+    portal: stores.StorePortal,
+    session: store.TokenSession,
+    incoming: int,
+    outgoing: int,
+) -> tuple[str, str] | None:
+    """Why a counters or logout report ends the session (end_reason, message), or None.
+
+    The gateway sends `stage=logout` when it dropped the client itself: its own idle timeout
+    (CheckInterval x ClientTimeout without traffic) or the shopper at its logout URL
+    (logout_client, src/firewall.c and src/http.c): we cannot tell which, so 'gateway'. The
+    session's own end and quota (its admission's, else the store's) are ours to enforce: the
+    gateway only kicks a client on `Auth: 0` (fw_sync_with_authserver)."""
+    if stage == "logout":
+        return "gateway", "logged out at the gateway"
+    if session.expired:
+        return "expired", "session expired"
+    if store.over_quota(portal, session, incoming, outgoing):
+        return "quota", "data quota used up"
+    return None
 
 
 # -- ping/ -----------------------------------------------------------------------------------
@@ -430,7 +471,7 @@ async def ping(request: web.Request) -> web.Response:
             value = one(q, name, required=False, limit=24)
             if value:
                 status[name] = kind(value)
-    except services.UnknownGateway as exc:
+    except stores.UnknownGateway as exc:
         # No Pong: the gateway marks this auth server down (ping(), src/ping_thread.c).
         return web.Response(text=f"unknown gw_id: {exc.detail}\n", status=404)
     except (BadParameter, ValueError) as exc:
@@ -455,7 +496,12 @@ async def portal_page(request: web.Request) -> web.Response:
     if session is None:
         raise online.BadOnlineLink(f"no wifidog session for that token at {router.router_id}")
     status = await online.session_status(
-        db, router.merchant_id, router.router_id, session.session_id, lang
+        db,
+        router.merchant_id,
+        router.router_id,
+        session.session_id,
+        lang,
+        console_url=request.app[SETTINGS].console_url,
     )
     if status is None:
         raise online.BadOnlineLink(f"session {session.session_id} is not {router.router_id}'s")
@@ -463,9 +509,10 @@ async def portal_page(request: web.Request) -> web.Response:
         {"gw_id": router.router_id, "token": token, "lang": views.other_language(lang)}
     )
     logout_form = None
+    fields = {"gw_id": router.router_id, "token": token, "lang": lang}
     if status.active:
-        fields = {"gw_id": router.router_id, "token": token, "lang": lang}
         logout_form = (request.app.router["wifidog_logout"].url_for().path, fields)
+    extend_path = request.app.router["wifidog_extend"].url_for().path
     return views._online_page(
         request,
         lang,
@@ -474,7 +521,52 @@ async def portal_page(request: web.Request) -> web.Response:
         next_url=safe_origin_url(portal.landing_url or session.origin_url),
         switch_url=f"{request.path}?{switch}",
         logout_form=logout_form,
+        extend_form=online.extend_form(status, extend_path, fields),
+        extended=q.get("extended") == "1",
     )
+
+
+@dataclass(frozen=True)
+class _PostedSession:
+    lang: str
+    router: Router
+    portal: stores.StorePortal
+    token: str
+    session: store.TokenSession
+
+
+async def _posted_session(request: web.Request) -> _PostedSession:
+    """The WiFiDog session a portal page's form (Extend, Log out) names: its gw_id and token,
+    the token being the shopper's capability; a bad one is BadOnlineLink."""
+    if request.content_length and request.content_length > views.MAX_FORM_BYTES:
+        raise BadParameter("form too large")
+    form = await request.post()
+    lang = views.language(request, str(form.get("lang", "")) or None)
+    router, portal = await wifidog_gateway(request, one(form, "gw_id"))  # type: ignore[arg-type]
+    token = one(form, "token")  # type: ignore[arg-type]
+    session = (
+        await store.token_session(request.app[DB], router, token) if _TOKEN.match(token) else None
+    )
+    if session is None:
+        raise online.BadOnlineLink(f"no wifidog session for that token at {router.router_id}")
+    return _PostedSession(lang, router, portal, token, session)
+
+
+@routes.post(PREFIX + "extend", name="wifidog_extend")
+async def extend(request: web.Request) -> web.Response:
+    """Extend from the portal page (portal/online.py `extend`): the form posts back the page's
+    gw_id and token, as Log out does. The gateway needs no command: it asks us at every
+    counters report, and the session's new end is in our records (and the token's cached
+    session is dropped here, so this process answers by the new end at once)."""
+    p = await _posted_session(request)
+    await online.extend(
+        request.app[DB], request.app[SENDER], p.router, p.portal, p.session.session_id
+    )
+    store.forget(p.router, p.token)
+    query = urlencode(
+        {"gw_id": p.router.router_id, "token": p.token, "lang": p.lang, "extended": "1"}
+    )
+    raise web.HTTPSeeOther(f"{request.app.router['wifidog_portal'].url_for().path}?{query}")
 
 
 @routes.post(PREFIX + "logout", name="wifidog_logout")
@@ -484,25 +576,19 @@ async def log_out(request: web.Request) -> web.Response:
     from an auth server: the session ends here, and the gateway drops the client when its next
     counters report is answered `Auth: 0` (fw_sync_with_authserver, src/firewall.c, every
     CheckInterval: 60 s by default)."""
-    if request.content_length and request.content_length > views.MAX_FORM_BYTES:
-        raise BadParameter("form too large")
-    form = await request.post()
-    lang = views.language(request, str(form.get("lang", "")) or None)
-    router, portal = await wifidog_gateway(request, one(form, "gw_id"))  # type: ignore[arg-type]
-    token = one(form, "token")  # type: ignore[arg-type]
-    db = request.app[DB]
-    session = await store.token_session(db, router, token) if _TOKEN.match(token) else None
-    if session is None:
-        raise online.BadOnlineLink(f"no wifidog session for that token at {router.router_id}")
-    if await store.log_out(db, router, token, session.session_id):
-        log.info("wifidog session %s at %s ended: logged out", session.session_id, router.router_id)
+    p = await _posted_session(request)
+    router = p.router
+    if await store.log_out(request.app[DB], router, p.token, p.session.session_id):
+        log.info(
+            "wifidog session %s at %s ended: logged out", p.session.session_id, router.router_id
+        )
     switch = urlencode(
-        {"gw_id": router.router_id, "token": token, "lang": views.other_language(lang)}
+        {"gw_id": router.router_id, "token": p.token, "lang": views.other_language(p.lang)}
     )
     return views._online_page(
         request,
-        lang,
-        portal=portal,
+        p.lang,
+        portal=p.portal,
         switch_url=f"{request.app.router['wifidog_portal'].url_for().path}?{switch}",
         logged_out=True,
         logged_out_text="logged_out_text_wifidog",

@@ -35,14 +35,14 @@ from kernel.errors import PorticoError
 from kernel.jobs import every
 from kernel.privacy import device_hash
 from kernel.sql import load_queries
-from portal.services import StorePortal
+from portal.grants import Admission
+from portal.stores import StorePortal
 
 log = logging.getLogger("portico.portal.wifidog")
 queries = load_queries(__file__)
 
 TOKEN_TTL_SECONDS = 300  # from the splash's Connect to the gateway's stage=login: one hop
 SESSION_CACHE_TTL = 5.0  # a session ended elsewhere is noticed within this, plus one interval
-METHOD = "click"
 KNOWN_GATEWAYS_REFRESH = 2.0  # a router registered after a miss is served within this
 # Purge: a token never used goes an hour after it expired (a late gateway still gets "expired"
 # in the log, not "unknown"); a used one a day after its session ended or expired (its
@@ -83,6 +83,7 @@ class TokenSession:
     origin_url: str
     active: bool
     expires_epoch: float
+    down_quota_kb: int | None = None  # the admission's own (a voucher's); None: the store's
 
     @property
     def expired(self) -> bool:
@@ -90,9 +91,10 @@ class TokenSession:
 
 
 async def issue_token(
-    db: asyncpg.Pool, router: Router, portal: StorePortal, client: WifidogClient
+    db: asyncpg.Pool, router: Router, client: WifidogClient, admission: Admission
 ) -> str:
-    """A single-use token for this client, bound to its MAC and IP (PRODUCT.md §5)."""
+    """A single-use token for this client, bound to its MAC and IP (PRODUCT.md §5), carrying
+    what its login method decided until the gateway's stage=login."""
     token = secrets.token_urlsafe(24)  # 32 chars of [A-Za-z0-9_-]: nothing to url-encode
     await db.execute(
         queries.wifidog_issue_token,
@@ -102,8 +104,14 @@ async def issue_token(
         client.mac,
         client.ip,
         client.url,
-        portal.terms_version,
+        admission.terms_version,
         float(TOKEN_TTL_SECONDS),
+        admission.method,
+        admission.identity_hash,
+        admission.voucher_code,
+        admission.policy.minutes,
+        admission.policy.down_quota_kb,
+        admission.idle_minutes,
     )
     return token
 
@@ -123,10 +131,10 @@ async def use_token(
     merchant_id = router.merchant_id
     async with db.acquire() as conn, conn.transaction():
         # The row lock makes a second use of the same token wait, then find it used.
-        terms = await conn.fetchval(
+        taken = await conn.fetchrow(
             queries.wifidog_use_token, merchant_id, token, router.router_id, mac, ip, session_id
         )
-        if terms is None:
+        if taken is None:
             return await _refusal(conn, router, token, mac, ip)
         device = device_hash(secret_key, str(merchant_id), mac)
         await conn.execute(
@@ -138,10 +146,13 @@ async def use_token(
             device,
             mac,
             ip,
-            METHOD,
-            terms,
+            taken["method"],
+            taken["terms_version"],
             "wifidog",
-            portal.session_minutes,
+            taken["minutes"] or portal.session_minutes,
+            taken["identity_hash"],
+            taken["voucher_code"],
+            taken["idle_minutes"],
         )
         await analytics.record_event(
             conn,
@@ -150,7 +161,7 @@ async def use_token(
             store_id=router.store_id,
             device_hash=device,
             data={
-                "method": METHOD,
+                "method": taken["method"],
                 "router": router.router_id,
                 "session": str(session_id),
                 "gateway": "wifidog",
@@ -198,6 +209,7 @@ async def token_session(db: asyncpg.Pool, router: Router, token: str) -> TokenSe
             row["origin_url"],
             row["status"] == "active",
             row["expires_epoch"],
+            row["down_quota_kb"],
         )
         if len(_sessions) >= MAX_CACHED_SESSIONS:
             _sessions.pop(next(iter(_sessions)))
@@ -205,9 +217,17 @@ async def token_session(db: asyncpg.Pool, router: Router, token: str) -> TokenSe
     return found if found.router_id == router.router_id else None
 
 
-async def end_session(db: asyncpg.Pool, router: Router, token: str, session_id: uuid.UUID) -> None:
-    """End a WiFiDog session: the session is marked ended and its raw MAC scrubbed."""
-    await db.execute(queries.wifidog_end_session, router.merchant_id, session_id)
+async def end_session(
+    db: asyncpg.Pool, router: Router, token: str, session_id: uuid.UUID, reason: str
+) -> None:
+    """End a WiFiDog session for `reason` (portal_sessions.end_reason): the session is marked
+    ended and its raw MAC scrubbed."""
+    await db.execute(queries.wifidog_end_session, router.merchant_id, session_id, reason)
+    forget(router, token)
+
+
+def forget(router: Router, token: str) -> None:
+    """Drop the cached session of a token (it ended, or its end moved)."""
     _sessions.pop((router.merchant_id, token), None)
 
 
@@ -229,9 +249,12 @@ async def log_out(db: asyncpg.Pool, router: Router, token: str, session_id: uuid
     return ended is not None
 
 
-def over_quota(portal: StorePortal, incoming: int, outgoing: int) -> bool:
-    """The store's data quota per session (kB; 0 = none): incoming is the client's download."""
-    down, up = portal.down_quota_kb * 1024, portal.up_quota_kb * 1024
+def over_quota(portal: StorePortal, session: TokenSession, incoming: int, outgoing: int) -> bool:
+    """The session's data quota (kB; 0 = none): its admission's download quota when it brought
+    one (a voucher's), else the store's; the upload quota is the store's. Incoming is the
+    client's download."""
+    down_kb = portal.down_quota_kb if session.down_quota_kb is None else session.down_quota_kb
+    down, up = down_kb * 1024, portal.up_quota_kb * 1024
     return bool((down and incoming > down) or (up and outgoing > up))
 
 

@@ -11,20 +11,36 @@ import asyncpg
 from aiohttp import web
 
 import accounts.messages
+import ads.messages
 import analytics.messages
 import controller.messages
+import portal.messages_email
+import portal.messages_sessions
+import portal.messages_sms
+import portal.messages_vouchers
 from accounts import services as account_services
 from accounts import views as account_views
-from accounts.web import CATALOG, console_session, error_pages, login_required, merge_catalogs
+from accounts.web import (
+    CATALOG,
+    SESSIONLESS,
+    console_session,
+    error_pages,
+    login_required,
+    merge_catalogs,
+)
+from ads import pos_api, pos_keys_page, pos_redemption, redemption_page
 from analytics import api as analytics_api
 from analytics import dashboard_assets as footfall_assets
 from analytics import dashboards as footfall_dashboards
+from analytics import settings_page as footfall_settings
 from analytics import views as analytics_views
 from controller import console as controller_console
 from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
+from portal import console_logins, console_sms, console_vouchers
+from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
 
@@ -41,14 +57,30 @@ def make_console_app(
     app[DB] = db
     if sender is not None:
         app[controller_console.SENDER] = sender
-    app[TEMPLATES] = make_templates("accounts", "analytics", "controller")
+    app[TEMPLATES] = make_templates("accounts", "ads", "analytics", "controller", "portal")
     app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
     app[CATALOG] = merge_catalogs(
-        accounts.messages.MESSAGES, analytics.messages.MESSAGES, controller.messages.MESSAGES
+        accounts.messages.MESSAGES,
+        ads.messages.CONSOLE,
+        analytics.messages.MESSAGES,
+        controller.messages.MESSAGES,
+        portal.messages_sms.CONSOLE,
+        portal.messages_vouchers.CONSOLE,
+        portal.messages_email.CONSOLE,
+        portal.messages_sessions.CONSOLE,
     )
     add_routes(app.router)
+    app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))
     app.cleanup_ctx.append(_purge_periodically)
     return app
+
+
+def _pos_api(settings: Settings, db: asyncpg.Pool) -> web.Application:
+    """The POS redemption API (/api/pos/v1): API keys instead of the console's sessions, its
+    refused codes counted in the portal's rate limits."""
+    api = pos_api.make_app(PortalRefusalCounters(db, settings.secret_key))
+    api[SESSIONLESS] = True
+    return api
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -60,9 +92,15 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
     footfall_dashboards.add_routes(router)  # /footfall pages
+    footfall_settings.add_routes(router)  # /footfall/settings
     router.add_get("/static/vendor/{name}", footfall_assets.serve_asset)  # chart.js (npm)
     router.add_get("/static/footfall/{name}", footfall_assets.serve_asset)
     controller_console.add_routes(router)
+    console_sms.add_routes(router)  # /sms-outbox
+    console_logins.add_routes(router)  # /logins: methods, returning days, terms, consents
+    console_vouchers.add_routes(router)  # /vouchers: batches, codes, printable sheets
+    redemption_page.add_routes(router)  # /till: coupons redeemed at the till
+    pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
     router.add_get("/healthz", healthz, name="healthz")
 
 
@@ -79,6 +117,8 @@ async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _purge_loop(db: asyncpg.Pool) -> None:
-    await every(
-        PURGE_INTERVAL, lambda: account_services.purge_expired(db), log, "purge console sessions"
-    )
+    async def purge() -> None:
+        await account_services.purge_expired(db)
+        await pos_redemption.purge_old_locks(db)
+
+    await every(PURGE_INTERVAL, purge, log, "purge console sessions and old POS locks")

@@ -12,11 +12,12 @@ import asyncpg
 
 import accounts.services as accounts
 import ads.services as ads
-import portal.services as portal
+import portal.stores as portal
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
 from controller.services import find_router, register_router, reset_router_password
 from kernel.config import Settings
+from portal import vouchers
 from portico import demo_footfall
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
 from simulators.router import SimulatedRouter
@@ -121,6 +122,37 @@ async def _seed_merchant(conn: asyncpg.Connection) -> uuid.UUID:
         )
     log.info("seeded the demo merchant %s", DEMO_MERCHANT)
     return merchant_id
+
+
+async def seed_logins(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
+    """Every login method on the ground floor (click-through, SMS code to the console's outbox,
+    voucher, email), returning shoppers let through for 7 days, sessions that may be extended,
+    and a printable batch of vouchers: once, also for a data folder from an older version."""
+    if await vouchers.list_batches(db, merchant_id):
+        return
+    stores = {store.name: store for store in await accounts.list_stores(db, merchant_id)}
+    ground = stores[DEMO_STORES[0][0]]
+    await portal.set_login_policy(
+        db,
+        merchant_id,
+        ground.store_id,
+        login_methods=("click", "sms", "voucher", "email"),
+        returning_days=7,
+        idle_minutes=15,
+        extend_minutes=30,
+        max_extensions=2,
+    )
+    spec = vouchers.BatchSpec(
+        name="Demo vouchers · 演示上网券",
+        store_id=None,
+        minutes=240,
+        quota_kb=0,
+        max_devices=2,
+        valid_until=None,
+        count=12,
+    )
+    await vouchers.create_batch(db, merchant_id, spec, now=datetime.now(UTC))
+    log.info("demo: every login method on %s, and a batch of vouchers", ground.name)
 
 
 def _demo_gateway_mac(router_id: str) -> str:
@@ -245,6 +277,7 @@ async def run_demo(settings: Settings) -> None:
     async with infrastructure(settings) as infra:
         async with infra.db.acquire() as conn:
             merchant_id = await seed(conn)
+        await seed_logins(infra.db, merchant_id)
         passwords = await demo_passwords(infra.db, merchant_id)
         if infra.sync_broker is not None:
             await infra.sync_broker()  # the broker knows the new passwords before they log in

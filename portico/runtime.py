@@ -37,7 +37,8 @@ from kernel.embedded import (
 )
 from portal import online as portal_online
 from portal import retention as portal_retention
-from portal import services as portal_services
+from portal import session_end as portal_session_end
+from portal import sessions as portal_sessions
 from portal import wifidog_store
 from portal.app import make_portal_app
 from portico import broker
@@ -167,7 +168,7 @@ async def running_roles(
                 if earlier is not None:
                     earlier.cancel()
                 task: asyncio.Task[object] = asyncio.create_task(
-                    portal_services.restore_sessions(infra.db, sender, router),
+                    portal_sessions.restore_sessions(infra.db, sender, router),
                     name=f"restore-{router.router_id}",
                 )
                 restoring[router.router_id] = task
@@ -208,6 +209,10 @@ async def running_roles(
             # Footfall day partitions made ahead, raw observations dropped after retention.
             kept = asyncio.create_task(footfall_retention.retention_forever(infra.db))
             stack.push_async_callback(_cancel, kept)
+            # Shopper sessions end by their policy (time, idle, quota), the router told first:
+            # here, beside the routers' telemetry it reads and a sender to deauth with.
+            ends = asyncio.create_task(portal_session_end.end_sessions_forever(infra.db, sender))
+            stack.push_async_callback(_cancel, ends)
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:

@@ -22,6 +22,8 @@ from portal.fas import sha256_hex
 from simulators.opennds import NOT_STARTED, OpenNds
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_IPV4 = re.compile(r"^[0-9.]+$")  # portico_dhcp_ipv4
+_OPT55 = re.compile(r"^[1-9][0-9]{0,2}(,[1-9][0-9]{0,2}){0,63}$")  # portico_dhcp_opt55
 _HID = re.compile(r"^[0-9a-f]{64}$")
 _CUSTOM = re.compile(r"^[A-Za-z0-9_=-]{0,64}$")
 _LIMIT_KEYS = ("minutes", "up_kbps", "down_kbps", "up_quota_kb", "down_quota_kb")
@@ -87,19 +89,26 @@ class AgentModel:
 
     def spool_heartbeat(self, agent: str, fw: str) -> list[bytes]:
         """tele_usage then tele_heartbeat: what one heartbeat spools (no stations: the
-        simulated router has no radio)."""
-        events = [
-            self.tele(
-                "usage",
-                mac=client.mac,
-                state=client.state,
-                down_kb=0,
-                up_kb=0,
-                session_start=0,
-                last_active=0,
+        simulated router has no radio). tele_usage reads `ndsctl json` (ndsctl_json_all,
+        src/util.c): every field a string; a number that is not one is sent as 0 (num())."""
+        events = []
+        for mac in list(self.nds.clients):
+            fields = self.nds.ndsctl_json(mac)
+            if fields is None:  # ndsctl cannot connect: tele_usage sends nothing
+                break
+            if not fields:  # the client left meanwhile (`{}`): nothing of it to send
+                continue
+            events.append(
+                self.tele(
+                    "usage",
+                    mac=mac,
+                    state=fields["state"],
+                    down_kb=_num(fields["download_this_session"]),
+                    up_kb=_num(fields["upload_this_session"]),
+                    session_start=_num(fields["session_start"]),
+                    last_active=_num(fields["last_active"]),
+                )
             )
-            for client in list(self.nds.clients.values())
-        ]
         events.append(
             self.tele(
                 "heartbeat",
@@ -114,6 +123,20 @@ class AgentModel:
             )
         )
         return events
+
+    def dhcp_lease(
+        self, action: str, mac: str, ip: str, opt55: str | None, ts: int | None = None
+    ) -> bytes | None:
+        """portico_dhcp_hook (/etc/hotplug.d/dhcp/90-portico), then tele_dhcp: the `dhcp`
+        event of a lease dnsmasq reports with `action` (add, old, del) for `mac` at `ip`, with
+        DNSMASQ_REQUESTED_OPTIONS `opt55` (None: unset), at `ts` (default now); None for a
+        lease the hook skips. OpenWrt's dhcp-script.sh hands the hook old as ACTION update
+        and del as remove: only add and old count."""
+        if action not in ("add", "old") or not _MAC.fullmatch(mac) or not _IPV4.fullmatch(ip):
+            return None
+        if opt55 is None or not _is_opt55(opt55):
+            return None
+        return self.tele("dhcp", ts=int(time.time()) if ts is None else ts, mac=mac, opt55=opt55)
 
     async def handle_command(self, payload: bytes, queued: float = 0.0) -> dict[str, Any]:
         """handle_message: one payload in, one ack out, in the shell agent's order of checks.
@@ -422,6 +445,17 @@ def _desired_fields(payload: bytes) -> tuple[int, str, dict[str, Any]]:
         entries.append(f"{host}:{port}")
     config["walled_garden"] = entries
     return version, sha, config  # type: ignore[return-value]
+
+
+def _num(text: str) -> int:
+    """tele_usage's num(): digits (at most 15) as a number, anything else 0."""
+    return int(text) if text.isdigit() and len(text) <= 15 else 0
+
+
+def _is_opt55(text: str) -> bool:
+    """portico_dhcp_opt55 (and the agent's is_opt55): 1..64 numbers 1..254 joined by commas,
+    no leading zeros (dnsmasq prints each with "%u")."""
+    return bool(_OPT55.fullmatch(text)) and all(int(n) <= 254 for n in text.split(","))
 
 
 def _is_count(value: object, most: int) -> bool:

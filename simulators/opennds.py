@@ -32,6 +32,12 @@ class SimClient:
     grant: dict[str, int] = field(default_factory=dict)
     session_start: int = 0  # unix seconds of the grant (binauth_action: sessionstart = now)
     custom: str = ""  # the grant's custom data (ndsctl auth's last argument)
+    session_end: int = 0  # unix seconds the grant ends at (0: never)
+    # The client's counters (t_counters, src/client_list.h): bytes since it was added, and
+    # when its upload last grew (client_list_add_client sets it to the time it was added).
+    incoming: int = 0
+    outgoing: int = 0
+    last_updated: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def state(self) -> str:
@@ -110,6 +116,11 @@ class OpenNds:
         # binauth_log.sh's deauth logs, which it hands to send_to_fas_deauthed at level 3 (the
         # authmon model sends them: simulators/authmon.py).
         self.deauthed: list[str] = []
+        # Phones connected to the router's network (what `libopennds.sh clientaddress` finds in
+        # the neighbour table): MAC -> IP. A phone stays after openNDS deletes its client.
+        self.neighbours: dict[str, str] = {}
+        self.allow_preemptive_authentication = True  # openNDS's default
+        self.auth_idle_timeout = 0  # authidletimeout, minutes (0: off; global, not per client)
 
     @property
     def refusal_rate(self) -> float:
@@ -119,7 +130,43 @@ class OpenNds:
         """client_list_add_client (src/client_list.c): a new client gets a token "%04hx%04hx"."""
         client = SimClient(mac=mac, ip=ip, token=secrets.token_hex(4))
         self.clients[mac] = client
+        self.neighbours[mac] = ip
         return client
+
+    def traffic(self, mac: str, *, down_kb: int = 0, up_kb: int = 0, at: int | None = None) -> None:
+        """The client moved data (iptables_fw_counters_update, src/fw_iptables.c): its counters
+        grow, and `last_updated` moves only when its upload grew."""
+        client = self.clients[mac]
+        client.incoming += down_kb * 1024
+        if up_kb:
+            client.outgoing += up_kb * 1024
+            client.last_updated = int(time.time()) if at is None else at
+
+    def refresh_clients(self, now: int | None = None) -> list[str]:
+        """fw_refresh_client_list (src/auth.c), every checkinterval: an Authenticated client is
+        deauthenticated (deleted) at its session end (timeout_deauth), at its download or
+        upload quota (download_quota_deauth, upload_quota_deauth; no fup throttle rate set),
+        and after authidletimeout minutes without upload (idle_deauth). Returns the reasons."""
+        now = int(time.time()) if now is None else now
+        idle = self.auth_idle_timeout * 60
+        reasons = []
+        for client in list(self.clients.values()):
+            if not client.authenticated:
+                continue
+            grant = client.grant
+            reason = None
+            if client.session_end and client.session_end <= now:
+                reason = "timeout_deauth"
+            elif grant.get("down_quota_kb") and grant["down_quota_kb"] <= client.incoming // 1024:
+                reason = "download_quota_deauth"
+            elif grant.get("up_quota_kb") and grant["up_quota_kb"] <= client.outgoing // 1024:
+                reason = "upload_quota_deauth"
+            elif idle and client.last_updated + idle <= now:
+                reason = "idle_deauth"
+            if reason:
+                self._delete(client, reason, now)
+                reasons.append(reason)
+        return reasons
 
     def find_by_any(self, arg: str) -> SimClient | None:
         """client_list_find_by_any (src/client_list.c): by token first (longer than 8: an rhid,
@@ -153,7 +200,17 @@ class OpenNds:
         client = self.clients.get(mac)
         if client is None:
             return {}
-        return {"mac": client.mac, "ip": client.ip, "token": client.token, "state": client.state}
+        return {
+            "mac": client.mac,
+            "ip": client.ip,
+            "token": client.token,
+            "state": client.state,
+            "session_start": str(client.session_start),
+            "session_end": str(client.session_end) if client.session_end else "null",
+            "last_active": str(client.last_updated),
+            "download_this_session": str(client.incoming // 1024),
+            "upload_this_session": str(client.outgoing // 1024),
+        }
 
     def ndsctl_auth(
         self,
@@ -169,12 +226,17 @@ class OpenNds:
 
         ndsctl joins its arguments with "," (main, src/ndsctl.c) and prints "Failed to
         authenticate client …" with exit 1 for every "No": a refusal, an unknown client or one
-        already authenticated look the same.
+        already authenticated look the same. A client openNDS does not hold is added first when
+        allow_preemptive_authentication is on and the phone is connected (its MAC and IP from
+        `libopennds.sh clientaddress`): preemptive authentication, a new client with a new
+        token.
         """
         param = ",".join(str(v) for v in (mac, minutes, up, down, up_quota, down_quota, custom))
         if not self.ndsctl_ready():
             return Ndsctl(3, NOT_STARTED)
         client = self.find_by_any(mac)
+        if client is None and self.allow_preemptive_authentication and mac in self.neighbours:
+            client = self.add_client(mac, self.neighbours[mac])
         if client is None or client.authenticated or self.refusals.refuse():
             return Ndsctl(1, f"Failed to authenticate client {param}.")
         self._grant(client, minutes, up, down, up_quota, down_quota)
@@ -188,6 +250,7 @@ class OpenNds:
         to its authlog."""
         client.authenticated = True
         client.session_start = int(time.time())
+        client.session_end = client.session_start + minutes * 60 if minutes else 0
         client.grant = {
             "minutes": minutes,
             "up_kbps": up,
@@ -205,10 +268,15 @@ class OpenNds:
         client = self.clients.get(mac)
         if client is None or not client.authenticated:
             return Ndsctl(1, f"Client {mac} not found.")
-        del self.clients[mac]
-        self.authlog.pop(mac, None)
-        self.deauthed.append(deauth_log(client, "ndsctl_deauth", int(time.time())))
+        self._delete(client, "ndsctl_deauth", int(time.time()))
         return Ndsctl(0, f"Client {mac} deauthenticated.")
+
+    def _delete(self, client: SimClient, reason: str, now: int) -> None:
+        """auth_change_state from Authenticated: the client is deleted (client_list_delete),
+        binauth_log.sh logs the deauth with its reason (so auth_restore leaves it out)."""
+        del self.clients[client.mac]
+        self.authlog.pop(client.mac, None)
+        self.deauthed.append(deauth_log(client, reason, now))
 
     def restart(self, ready_after: float = 0.0) -> None:
         """openNDS restarted: grants are gone, each client comes back with a new token, and
@@ -244,8 +312,9 @@ def deauth_log(client: SimClient, reason: str, now: int) -> str:
     now), as the FAS receives it from send_to_fas_deauthed: send_post_data runs the request with
     `eval`, which drops the double quotes around method, clientmac and custom."""
     return (
-        f"method={reason}, clientmac={client.mac}, timestamp={now}, bytes_incoming=0, "
-        f"bytes_outgoing=0, session_start={client.session_start}, session_end={now}, "
+        f"method={reason}, clientmac={client.mac}, timestamp={now}, "
+        f"bytes_incoming={client.incoming}, bytes_outgoing={client.outgoing}, "
+        f"session_start={client.session_start}, session_end={now}, "
         f"token={client.token}, custom={uh_urlencode(client.custom or 'none')}"
     )
 

@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bench.harness import forget_routers
 from controller.services import CommandSender
 from kernel.config import Settings, load_settings
 from kernel.db import create_pool, migrate
@@ -70,6 +71,14 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def forget_retained_statuses(database_url: str) -> AsyncIterator[None]:
+    """At the end, on a shared broker, clear the retained statuses this run's routers left
+    (bench.harness.forget_routers): only this run's, which its own database names."""
+    yield
+    await forget_routers(database_url)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import asyncpg
 
 import accounts.services as accounts
 import ads.services as ads
-import portal.services as portal
+import portal.stores as portal
 from controller.services import Router, record_router_status, register_router
 from simulators.router import SimulatedRouter
 

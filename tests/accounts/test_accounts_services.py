@@ -14,11 +14,21 @@ def unique_email() -> str:
     return f"user-{uuid.uuid4().hex}@example.com"
 
 
+def client_of(email: str) -> str:
+    """The client an email's owner signs in from: one for each test's own email (the tests
+    share a database, and the lockout counts a client's failures across every email)."""
+    return f"client-of:{email.lower()}"
+
+
+def new_client() -> str:
+    return f"client:{uuid.uuid4().hex}"
+
+
 async def test_create_user_normalises_email_and_authenticates(db: asyncpg.Pool) -> None:
     email = unique_email()
     user_id = await services.create_user(db, f"  {email.upper()} ", "Li Lei", PASSWORD)
 
-    user = await services.authenticate(db, email.upper(), PASSWORD)
+    user = await services.authenticate(db, email.upper(), PASSWORD, client=client_of(email))
 
     assert user == services.User(user_id, email, "Li Lei")
     stored = await db.fetchval(
@@ -52,12 +62,12 @@ async def test_wrong_password_is_rejected(db: asyncpg.Pool) -> None:
     email = unique_email()
     await services.create_user(db, email, "Name", PASSWORD)
     with pytest.raises(services.InvalidCredentials):
-        await services.authenticate(db, email, PASSWORD + "!")
+        await services.authenticate(db, email, PASSWORD + "!", client=client_of(email))
 
 
 async def test_unknown_email_is_rejected_like_a_wrong_password(db: asyncpg.Pool) -> None:
     with pytest.raises(services.InvalidCredentials):
-        await services.authenticate(db, unique_email(), PASSWORD)
+        await services.authenticate(db, unique_email(), PASSWORD, client=new_client())
 
 
 async def test_repeated_failures_lock_the_account_even_for_the_right_password(
@@ -67,21 +77,22 @@ async def test_repeated_failures_lock_the_account_even_for_the_right_password(
     await services.create_user(db, email, "Name", PASSWORD)
     for _ in range(services.LOCKOUT_FAILURES):
         with pytest.raises(services.InvalidCredentials):
-            await services.authenticate(db, email, "wrong password")
+            await services.authenticate(db, email, "wrong password", client=client_of(email))
 
     with pytest.raises(services.LoginLocked) as caught:
-        await services.authenticate(db, email, PASSWORD)
+        await services.authenticate(db, email, PASSWORD, client=client_of(email))
     assert caught.value.status == 429
     assert 14 <= caught.value.values["minutes"] <= 15
+    assert not isinstance(caught.value, services.ClientLocked)  # this account, from here
 
 
 async def test_unknown_emails_are_locked_too(db: asyncpg.Pool) -> None:
     email = unique_email()
     for _ in range(services.LOCKOUT_FAILURES):
         with pytest.raises(services.InvalidCredentials):
-            await services.authenticate(db, email, "guess")
+            await services.authenticate(db, email, "guess", client=client_of(email))
     with pytest.raises(services.LoginLocked):
-        await services.authenticate(db, email, "guess")
+        await services.authenticate(db, email, "guess", client=client_of(email))
 
 
 async def test_a_success_clears_earlier_failures(db: asyncpg.Pool) -> None:
@@ -90,8 +101,48 @@ async def test_a_success_clears_earlier_failures(db: asyncpg.Pool) -> None:
     for _round in range(2):
         for _ in range(services.LOCKOUT_FAILURES - 1):
             with pytest.raises(services.InvalidCredentials):
-                await services.authenticate(db, email, "wrong password")
-        await services.authenticate(db, email, PASSWORD)
+                await services.authenticate(db, email, "wrong password", client=client_of(email))
+        await services.authenticate(db, email, PASSWORD, client=client_of(email))
+
+
+async def test_failures_from_one_client_do_not_lock_the_owner_out_elsewhere(
+    db: asyncpg.Pool,
+) -> None:
+    """Anyone who knows an owner's email could keep them out by failing with it: the lock is
+    on the email from that client only."""
+    email, attacker = unique_email(), new_client()
+    await services.create_user(db, email, "Name", PASSWORD)
+    for _ in range(services.LOCKOUT_FAILURES):
+        with pytest.raises(services.InvalidCredentials):
+            await services.authenticate(db, email, "wrong password", client=attacker)
+    with pytest.raises(services.LoginLocked):
+        await services.authenticate(db, email, PASSWORD, client=attacker)
+    user = await services.authenticate(db, email, PASSWORD, client=client_of(email))
+    assert user.email == email
+
+
+async def test_one_client_failing_across_many_emails_is_locked_for_all(db: asyncpg.Pool) -> None:
+    """Password spraying: a few guesses at each of many accounts, never five at one."""
+    email, attacker = unique_email(), new_client()
+    await services.create_user(db, email, "Name", PASSWORD)
+    for n in range(services.LOCKOUT_CLIENT_FAILURES):
+        with pytest.raises(services.InvalidCredentials):
+            await services.authenticate(db, f"{n}-{unique_email()}", "Summer2026!", client=attacker)
+    with pytest.raises(services.LoginLocked) as caught:
+        await services.authenticate(db, email, PASSWORD, client=attacker)
+    assert 14 <= caught.value.values["minutes"] <= 15
+    assert isinstance(caught.value, services.ClientLocked)  # the page says: from this network
+    assert (
+        await services.authenticate(db, email, PASSWORD, client=client_of(email))
+    ).email == email
+
+
+def test_client_keys_are_keyed_pseudonyms() -> None:
+    one = services.client_key("secret-one", "203.0.113.7")
+    assert one == services.client_key("secret-one", "203.0.113.7")
+    assert one != services.client_key("secret-two", "203.0.113.7")
+    assert one != services.client_key("secret-one", "203.0.113.8")
+    assert "203.0.113.7" not in one
 
 
 async def test_stores_are_scoped_to_their_merchant(db: asyncpg.Pool) -> None:

@@ -243,6 +243,7 @@ async def test_loyalty_classes_from_logins(db: asyncpg.Pool) -> None:
                 await login(db, store, f"{plan}{i}", local(DAY_ - timedelta(days=back), 12))
     # Logged in before the period only: not a shopper of the period.
     await login(db, store, "gone", local(DAY_ - timedelta(days=3), 12))
+    await settle(db, NOW)
 
     result = await metrics.loyalty(db, scope(store))
 

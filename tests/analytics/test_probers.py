@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 from analytics.capture import Frame
 from analytics.probers import ProberTracker
+from simulators import shoppers
+from tests.analytics.reference_probers import ScanTracker
 
 MODEL_A = 0x1111
 MODEL_B = 0x2222
@@ -115,3 +119,52 @@ def test_returning_mac_keeps_its_device() -> None:
     first = tracker.assign(_frame(0.0, "02:00:00:00:00:01", 100, -60))
     tracker.assign(_frame(20.0, "02:00:00:00:00:02", 104, -60))
     assert tracker.assign(_frame(40.0, "02:00:00:00:00:01", 108, -60)) == first
+
+
+# -- the index gives the answers of a scan of every cluster ---------------------------------
+
+
+def _same_as_the_scan(frames: list[Frame], **settings: float) -> int:
+    """Feed both trackers; every frame must get the same device. The number of devices."""
+    indexed, scan = ProberTracker(**settings), ScanTracker(**settings)  # type: ignore[arg-type]
+    devices = set()
+    for n, frame in enumerate(frames):
+        got, want = indexed.assign(frame), scan.assign(frame)
+        assert got == want, f"frame {n} {frame}: {got} against the scan's {want}"
+        devices.add(got)
+    assert len(indexed) == len(scan)
+    return len(devices)
+
+
+def test_the_index_matches_the_scan_on_a_simulated_mall() -> None:
+    now = 1_700_000_000.0
+    frames, _truth = shoppers.simulate(
+        shoppers.mall_store("Equal", ("ap-1",), 3.0), now, now + 6 * 3600, 11
+    )
+    stream = [Frame(*f[:9]) for f in frames]
+    assert len(stream) > 10_000
+    assert _same_as_the_scan(stream) < len({f.src for f in stream}) / 3
+
+
+def test_the_index_matches_the_scan_on_crafted_ties_and_edges() -> None:
+    """Few models, signals on a few values and counters in a narrow range, so that clusters
+    tie on score; frames a little out of order, some without a signal, counters wrapping,
+    and a tracker small enough to be swept for room."""
+    rng = random.Random(5)
+    frames = []
+    ts = 0.0
+    for _ in range(20_000):
+        ts += rng.choice((0.0, 0.01, 0.5, 3.0, 11.0))
+        mac = f"{rng.choice('26ae')}{rng.randrange(16):x}:00:00:00:{rng.randrange(4):02x}:" + (
+            f"{rng.randrange(40):02x}"
+        )
+        if rng.random() < 0.05:
+            mac = "00:11:22:33:44:" + f"{rng.randrange(8):02x}"  # a global MAC
+        rssi = None if rng.random() < 0.05 else rng.choice((-50, -53, -56, -60, -70))
+        seq = rng.choice((4090, 4094, 0, 3, 30, 64, 100, 2000)) + rng.randrange(3)
+        jitter = -rng.random() * 1.5 if rng.random() < 0.05 else 0.0
+        frames.append(_frame(ts + jitter, mac, seq, rssi, rng.choice((MODEL_A, MODEL_B))))
+    assert _same_as_the_scan(frames) > 1
+    assert _same_as_the_scan(frames, max_clusters=50) > 1
+    assert _same_as_the_scan(frames, seq_gap=200, quiet=0.0, window=30.0) > 1
+    assert _same_as_the_scan(frames, seq_gap=1, expire=20.0) > 1

@@ -24,6 +24,7 @@ from tests.analytics.footfall_streams import (
     observe,
     settle,
 )
+from tests.pg_session import lock_timeout
 
 MIN = timedelta(minutes=1)
 DAY_ = (datetime.now(UTC) - timedelta(days=2)).date()
@@ -281,12 +282,10 @@ async def test_marking_never_waits_for_a_running_job(db: asyncpg.Pool) -> None:
             store.merchant_id,
         )
         assert claimed
-        async with db.acquire() as ingest:
-            await ingest.execute("SET lock_timeout = '1s'")
+        async with db.acquire() as ingest, lock_timeout(ingest, "1s"):
             await mark_dirty(
                 ingest, store.merchant_id, store.store_id, local(DAY_, 8), local(DAY_, 8)
             )
-            await ingest.execute("RESET lock_timeout")
 
 
 async def test_mark_dirty_refuses_an_absurd_span(db: asyncpg.Pool) -> None:

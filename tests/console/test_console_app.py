@@ -86,7 +86,7 @@ async def test_root_sends_a_signed_out_visitor_to_login(client: TestClient) -> N
     assert response.status == 303
     assert response.headers["Location"] == "/login"
     dashboard = await client.get("/dashboard", allow_redirects=False)
-    assert dashboard.headers["Location"] == "/login"
+    assert dashboard.headers["Location"] == "/login?next=/dashboard"  # back there after
 
 
 async def test_sign_in_sets_a_protected_session_cookie(

@@ -11,33 +11,21 @@ With FOOTFALL_SCREENSHOTS=<folder> it also saves a screenshot of each page there
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 
 from accounts import services as accounts
 from analytics.dashboard_assets import ASSETS
 from kernel.config import Settings
 from portico.console_app import make_console_app
 from simulators.shoppers import cafe, mall_store
+from tests.browser import DESKTOP, PHONE, chromium, overflow, serve
 from tests.console.footfall_demo import seed_day, seed_days
 from tests.console.test_console_app import PASSWORD, Member, new_member
-
-playwright_api = pytest.importorskip(
-    "playwright.async_api", reason="Playwright is not installed (pip install playwright)"
-)
-CHROMIUM = os.environ.get("PORTICO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (apt-get install chromium, or set PORTICO_CHROMIUM)",
-        allow_module_level=True,
-    )
 
 SCREENSHOTS = os.environ.get("FOOTFALL_SCREENSHOTS")
 DAYS = int(os.environ.get("FOOTFALL_DEMO_DAYS", "9"))
@@ -48,8 +36,6 @@ PAGES = {
     "heatmap": ("/footfall/heatmap", None),
     "stores": ("/footfall/stores", "chart-stores"),
 }
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -78,12 +64,8 @@ async def console(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[tuple[s
     app = make_console_app(settings, db)
     if app[ASSETS].chart is None:
         pytest.skip("chart.js is not installed (node_modules/chart.js; run make with npm)")
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/"), member
-    finally:
-        await server.close()
+    async with serve(app) as base:
+        yield base, member
 
 
 async def _sign_in(page: object, base: str, member: Member) -> None:
@@ -105,69 +87,56 @@ async def _drawn_canvases(page: object) -> list[str]:
     )
 
 
-async def _overflow(page: object) -> int:
-    """How far the page is wider than the window (tables scroll in their own box)."""
-    return await page.evaluate(  # type: ignore[attr-defined]
-        "() => document.documentElement.scrollWidth - window.innerWidth"
-    )
-
-
 async def test_dashboards_in_chromium(console: tuple[str, Member]) -> None:
     base, member = console
-    async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"]
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+        page = await context.new_page()
+        problems: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"{m.type}: {m.text}")
+                if m.type in ("error", "warning") and "Failed to load resource" not in m.text
+                else None
+            ),
         )
-        try:
-            context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"{m.type}: {m.text}")
-                    if m.type in ("error", "warning") and "Failed to load resource" not in m.text
-                    else None
-                ),
-            )
-            # Every request the pages make must succeed (but the browser's own favicon ask).
-            page.on(
-                "response",
-                lambda r: (
-                    problems.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            await _sign_in(page, base, member)
-            for language in ("en", "zh-CN"):
-                for name, (path, chart) in PAGES.items():
-                    joiner = "&" if "?" in path else "?"
-                    response = await page.goto(f"{base}{path}{joiner}lang={language}")
-                    assert response is not None and response.status == 200, (name, language)
-                    await page.wait_for_load_state("networkidle")
-                    assert await page.locator("html").get_attribute("lang") == language
-                    drawn = await _drawn_canvases(page)
-                    if chart:
-                        assert chart in drawn, f"{name} ({language}): chart not drawn"
-                    assert await _overflow(page) <= 0, f"{name} ({language}) overflows"
-                    assert await page.locator("table").count() > 0
-                    if SCREENSHOTS:
-                        suffix = "en" if language == "en" else "zh-CN"
-                        await page.screenshot(
-                            path=f"{SCREENSHOTS}/footfall-{name}-{suffix}.png", full_page=True
-                        )
-            # A phone: the same pages fit, the heatmap scrolls inside its own box.
-            await page.set_viewport_size(PHONE)
-            for name, (path, _chart) in PAGES.items():
-                await page.goto(f"{base}{path}")
+        # Every request the pages make must succeed (but the browser's own favicon ask).
+        page.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        await _sign_in(page, base, member)
+        for language in ("en", "zh-CN"):
+            for name, (path, chart) in PAGES.items():
+                joiner = "&" if "?" in path else "?"
+                response = await page.goto(f"{base}{path}{joiner}lang={language}")
+                assert response is not None and response.status == 200, (name, language)
                 await page.wait_for_load_state("networkidle")
-                assert await _overflow(page) <= 0, f"{name} overflows a phone screen"
-                if SCREENSHOTS and name in ("overview", "heatmap"):
+                assert await page.locator("html").get_attribute("lang") == language
+                drawn = await _drawn_canvases(page)
+                if chart:
+                    assert chart in drawn, f"{name} ({language}): chart not drawn"
+                assert await overflow(page) <= 0, f"{name} ({language}) overflows"
+                assert await page.locator("table").count() > 0
+                if SCREENSHOTS:
+                    suffix = "en" if language == "en" else "zh-CN"
                     await page.screenshot(
-                        path=f"{SCREENSHOTS}/footfall-{name}-phone-zh-CN.png", full_page=True
+                        path=f"{SCREENSHOTS}/footfall-{name}-{suffix}.png", full_page=True
                     )
-            assert problems == [], problems
-        finally:
-            await browser.close()
+        # A phone: the same pages fit, the heatmap scrolls inside its own box.
+        await page.set_viewport_size(PHONE)
+        for name, (path, _chart) in PAGES.items():
+            await page.goto(f"{base}{path}")
+            await page.wait_for_load_state("networkidle")
+            assert await overflow(page) <= 0, f"{name} overflows a phone screen"
+            if SCREENSHOTS and name in ("overview", "heatmap"):
+                await page.screenshot(
+                    path=f"{SCREENSHOTS}/footfall-{name}-phone-zh-CN.png", full_page=True
+                )
+        assert problems == [], problems

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from accounts import services as accounts
 from analytics.dashboard_assets import LONG_CACHE, load_chart_library
@@ -62,7 +63,7 @@ async def test_pages_send_a_signed_out_visitor_to_sign_in(client: TestClient) ->
     for _name, path in PAGES:
         response = await client.get(path, allow_redirects=False)
         assert response.status == 303, path
-        assert response.headers["Location"] == "/login"
+        assert response.headers["Location"] == str(URL("/login").with_query(next=path))
 
 
 async def test_overview_shows_the_day_against_the_usual(
@@ -202,7 +203,9 @@ async def test_another_merchants_store_is_not_found(client: TestClient, db: asyn
     for _name, path in PAGES:
         response = await client.get(f"{path}?store={member.store_id}", headers=EN)
         assert response.status == 404, path
-        assert "12" not in text_of(await response.text())
+        # The other store's 12 visits, as a number of its own (the signed-in user's name,
+        # "Owner <8 hex>", may hold the digits: it did once in CI).
+        assert not re.search(r"\b12\b", text_of(await response.text()))
     other_merchant = await client.get(f"/footfall?merchant={member.merchant_id}", headers=EN)
     assert other_merchant.status == 404
 

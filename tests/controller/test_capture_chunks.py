@@ -277,21 +277,16 @@ async def test_a_chunk_over_64_kib_passes_the_consumer(
         for n in range(400)
     ]
     async with (
-        controller(settings.mqtt_url, db) as (fleet, capture),
+        controller(settings.mqtt_url, db) as (_fleet, capture),
         make_client(settings.mqtt_url, "router") as device,
     ):
         await device.publish(
             topics.topic(tenant.router.router_id, "capture"), chunk(records), qos=1
         )
-        await until(lambda: _handled(fleet), timeout=5)
+        # Waiting for "every message received was handled or refused" once returned early:
+        # another test's router's retained status, refused as unknown, came first (CI).
+        await until(lambda: _stored(capture, 1), timeout=5)
     assert capture.inserted == 400
-
-
-async def _handled(fleet: FleetListener) -> bool:
-    return fleet.metrics.get("received") >= 1 and fleet.metrics.get("received") == (
-        fleet.metrics.get("handled")
-        + sum(n for k, n in fleet.metrics.snapshot().items() if k.startswith("refused."))
-    )
 
 
 async def test_a_redelivered_chunk_is_stored_once(
@@ -326,7 +321,9 @@ async def test_frames_off_the_routers_clock_are_counted_not_stored(
     data = chunk(
         [
             (1_000_000, probe(fresh_mac("00"))),  # 1970: a router that lost its clock
-            (now - 3 * 86400, probe(fresh_mac("00"))),  # past the 24 h of raw observations
+            # Past the raw observations any merchant may keep (at most 168 h; the window is the
+            # longest any merchant of the database keeps, and other tests lengthen theirs).
+            (now - 8 * 86400, probe(fresh_mac("00"))),
             (now - 5, probe(good)),
             (now + 2 * 86400, probe(fresh_mac("00"))),  # ahead of us
         ]

@@ -303,7 +303,7 @@ async def test_a_simulated_routers_telemetry_and_resend_are_stored_once(
             assert await sim.publish_telemetry() == 2  # a usage event and a heartbeat
             await wait_for_rows(db, tenant, 2)
             # The controller lost the broker a minute ago: the router sends it all again.
-            outcomes = await request_resend(sender, db, time.time() - 60)
+            outcomes = await request_resend(sender, db, time.time() - 60, reconnect_wait=0)
             assert outcomes.get("done", 0) >= 1
             await asyncio.sleep(0.5)
     finally:
@@ -332,7 +332,10 @@ async def test_a_resend_waits_for_the_command_senders_own_reconnection(
     broker = PrivateMosquitto(binary, tmp_path / "broker", port=port)
     sender = CommandSender(broker.url, db, ack_timeout=3)
     starting = asyncio.create_task(sender.start())  # no broker yet: it keeps trying
-    resend = asyncio.create_task(request_resend(sender, db, time.time() - 60, timeout=3, tries=1))
+    # Two tries: the sender may be back before the router has subscribed to its commands.
+    resend = asyncio.create_task(
+        request_resend(sender, db, time.time() - 60, timeout=3, tries=2, reconnect_wait=0)
+    )
     await asyncio.sleep(2)
     assert not resend.done()  # waiting for the sender, not failed
     broker.start()
@@ -348,3 +351,39 @@ async def test_a_resend_waits_for_the_command_senders_own_reconnection(
         broker.stop()
     assert outcomes.get("done", 0) >= 1
     assert any(a["id"] and a["status"] == "done" for a in sim.acks)
+
+
+async def test_a_resend_asks_a_router_that_comes_back_after_it_started(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    """A broker that stops sends its clients' Last Wills: when the controllers subscribe again
+    a router may still be offline, and back a moment later. It is asked too (its events were
+    lost when only the routers online at that moment were asked); one that stays away is
+    counted `offline`, and the resend ends."""
+    from controller.commands import CommandSender
+    from controller.services import record_router_status
+    from controller.telemetry import request_resend
+
+    back = await make_tenant(db, with_ad=False)
+    away = await make_tenant(db, with_ad=False)
+    for tenant in (back, away):  # online, then its Last Will: heard from just now
+        for online in (True, False):
+            status = {"v": 1, "online": online}
+            await record_router_status(db, tenant.router, online=online, status=status)
+    sim = tenant_router(back, settings.mqtt_url)
+    sender = CommandSender(settings.mqtt_url, db, ack_timeout=3)
+    await sender.start()
+    await sim.start(http=False)
+    try:
+        resend = asyncio.create_task(
+            request_resend(sender, db, time.time() - 5, timeout=3, tries=1, reconnect_wait=6)
+        )
+        await asyncio.sleep(1.5)
+        assert not sim.acks  # not asked while offline
+        await record_router_status(db, back.router, online=True, status={"v": 1, "online": True})
+        outcomes = await asyncio.wait_for(resend, 30)
+    finally:
+        await sim.stop()
+        await sender.stop()
+    assert [a["status"] for a in sim.acks if a["id"]] == ["done"]
+    assert outcomes.get("offline", 0) >= 1  # `away` never came back

@@ -26,7 +26,7 @@ from kernel.config import Settings
 from kernel.mqtt import parse_mqtt_url
 from portal.app import make_portal_app
 from portal.fas import encode_fas, sha256_hex
-from portal.services import restore_sessions
+from portal.sessions import restore_sessions
 from tests.factories import Tenant, make_tenant
 from tests.firmware.harness import AgentProcess, needs_tools
 

@@ -117,9 +117,13 @@ async def test_every_event_is_stored_exactly_once_through_restarts(
                 ingests.append(again)
                 await asyncio.sleep(2)
                 expected = {a.device_id: sent_so_far(a) for a in agents}
-                async with asyncio.timeout(40):
-                    while not await all_stored(db, merchants, expected):
-                        await asyncio.sleep(0.5)
+                try:
+                    async with asyncio.timeout(40):
+                        while not await all_stored(db, merchants, expected):
+                            await asyncio.sleep(0.5)
+                except TimeoutError:
+                    missing = await missing_events(db, merchants, expected)
+                    raise AssertionError(f"events never stored: {missing}") from None
                 for agent in agents:
                     agent.stop()  # while its broker runs: it forgets its session there
                 await asyncio.sleep(1)  # what was in flight lands
@@ -164,3 +168,25 @@ async def all_stored(
         if n < last:
             return False
     return True
+
+
+async def missing_events(
+    db: asyncpg.Pool, merchants: list[object], expected: dict[str, tuple[str, int]]
+) -> dict[str, list[int]]:
+    """The event ids up to each agent's last that no controller stored."""
+    missing = {}
+    for device_id, (epoch, last) in expected.items():
+        stored = {
+            r["seq"]
+            for r in await db.fetch(
+                "SELECT seq FROM router_telemetry WHERE merchant_id = ANY($1)"
+                " AND router_id = $2 AND boot_id = $3",
+                merchants,
+                device_id,
+                epoch,
+            )
+        }
+        gaps = [seq for seq in range(1, last + 1) if seq not in stored]
+        if gaps:
+            missing[device_id] = gaps
+    return missing

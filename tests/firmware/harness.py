@@ -79,6 +79,13 @@ def command(
     return payload
 
 
+def busybox_now_floor() -> int:
+    """A unix second no later than what busybox `date +%s` prints from now on. date reads
+    time(), the kernel's clock as of its last tick, which can still be in the previous second
+    a few milliseconds after time.time() has passed into the next one (a CI run saw it)."""
+    return int(time.time()) - 1
+
+
 def wait_until(check: Callable[[], Any], timeout: float = WAIT, step: float = 0.05) -> Any:
     """Poll check() until it returns something truthy; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -105,9 +112,13 @@ NDSCTL_STUB = r"""#!{sh}
 #                          (src/main.c) reaps the child first, and the client stays
 #                          Preauthenticated: refused here as ndsctl.refuse says, in runs.
 #   ndsctl_deauth():       deletes an Authenticated client from the list (auth_change_state).
+#   thread_ndsctl():       one thread serves the requests one after another
+#                          (src/ndsctl_thread.c), auth waits for the binauth script: on a busy
+#                          router each call takes a while, ndsctl.delay's seconds here.
 dir='{dir}'
 printf '%s\t' "$@" >>"$dir/ndsctl.calls"
 printf '\n' >>"$dir/ndsctl.calls"
+[ ! -f "$dir/ndsctl.delay" ] || sleep "$(cat "$dir/ndsctl.delay")"
 if [ -f "$dir/ndsctl.fail.$1" ]; then # a test's own failure
 	cat "$dir/ndsctl.fail.$1" >&2
 	exit 1
@@ -516,6 +527,14 @@ class BusyboxEnv:
         model = RefusalModel(percent / 100, run, random.Random(0))
         after_grant, after_refusal = (round(p * 65536) for p in model.transitions)
         (self.stubs / "ndsctl.refuse").write_text(f"{after_grant} {after_refusal}\n")
+
+    def set_ndsctl_delay(self, seconds: float) -> None:
+        """Every ndsctl call takes this long, as on a busy router (0: no delay)."""
+        path = self.stubs / "ndsctl.delay"
+        if seconds:
+            path.write_text(f"{seconds}\n")
+        else:
+            path.unlink(missing_ok=True)
 
     def set_nds_down(self, down: bool) -> None:
         """openNDS not running (or still starting): ndsctl cannot connect and exits 3."""

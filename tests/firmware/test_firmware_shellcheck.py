@@ -23,6 +23,7 @@ def test_all_scripts_are_found() -> None:
         "uninstall.sh",
         "files/usr/sbin/portico-agent",
         "files/etc/init.d/portico-agent",
+        "files/etc/hotplug.d/dhcp/90-portico",
     }
 
 

@@ -31,6 +31,7 @@ KEPT = [
     "/usr/sbin/portico-agent",
     "/usr/lib/portico/",
     "/etc/init.d/portico-agent",
+    "/etc/hotplug.d/dhcp/90-portico",
 ]
 
 
@@ -79,6 +80,7 @@ def test_installs_packages_files_and_settings(busybox_env: BusyboxEnv, tmp_path:
         ("usr/sbin/portico-agent", 0o755),
         ("usr/lib/portico/json.awk", 0o644),
         ("etc/init.d/portico-agent", 0o755),
+        ("etc/hotplug.d/dhcp/90-portico", 0o644),  # sourced by procd, not run
         ("etc/config/portico", 0o600),
     ]:
         installed = root / rel
@@ -375,7 +377,12 @@ def test_uninstall_puts_the_earlier_configuration_back(
         k: v for k, v in before_db.items() if k.startswith("opennds.")
     }
     assert not (root / "etc/config/portico").exists()  # it held the broker password
-    for rel in ("usr/sbin/portico-agent", "usr/lib/portico", "etc/init.d/portico-agent"):
+    for rel in (
+        "usr/sbin/portico-agent",
+        "usr/lib/portico",
+        "etc/init.d/portico-agent",
+        "etc/hotplug.d/dhcp",  # made for the hook alone
+    ):
         assert not (root / rel).exists(), rel
     assert not (root / "etc/portico").exists()
     assert sysupgrade.read_text() == "/etc/my-own-file\n"
@@ -406,3 +413,19 @@ def test_uninstall_can_remove_the_packages_it_added(
 def busybox_env_set(env: BusyboxEnv, setting: str) -> None:
     with (env.stubs / "uci.db").open("a") as fh:
         fh.write(setting + "\n")
+
+
+def test_uninstall_leaves_the_dhcp_hooks_of_other_packages(
+    busybox_env: BusyboxEnv, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    hooks = root / "etc/hotplug.d/dhcp"
+    hooks.mkdir(parents=True)
+    (hooks / "50-other").write_text("logger other\n")
+    assert install(busybox_env, root, *ARGS).returncode == 3
+    assert sorted(p.name for p in hooks.iterdir()) == ["50-other", "90-portico"]
+
+    result = run(UNINSTALL_SH, busybox_env, root)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p.name for p in hooks.iterdir()] == ["50-other"]

@@ -24,6 +24,7 @@ GLOBAL_TABLES = {
     "console_sessions",
     "login_attempts",
     "merchants",
+    "pos_key_directory",  # looked up by API key hash, before the merchant is known
     "router_claims",  # looked up by install code, before the merchant is known
     "router_directory",
     "schema_migrations",
@@ -41,6 +42,9 @@ FROM pg_constraint WHERE connamespace = 'public'::regnamespace
     AND contype <> 'n'  -- PostgreSQL 18 lists NOT NULL here too; the column lines show it
 UNION ALL
 SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT 'unlogged ' || relname FROM pg_class  -- emptied by a crash: worth a line in the diff
+WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relpersistence = 'u'
 ORDER BY 1
 """
 

@@ -8,6 +8,7 @@ import base64
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -15,8 +16,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from controller.services import find_router
-from portal import authmon, services
+from controller.services import CommandSender, find_router
+from portal import authmon, grants, session_end, stores, vouchers
 from portal.fas import sha256_hex
 from simulators.authmon import AuthmonModel
 from simulators.opennds import Gateway, OpenNds
@@ -120,8 +121,8 @@ async def test_a_level_3_router_with_its_agent_online_is_not_queued(db: asyncpg.
     tenant = await level_3_tenant(db, online=True)
     router = await find_router(db, tenant.router.router_id)
     assert router is not None and router.fas_level == 3
-    visit = services.Visit(router, None, None, "d")  # type: ignore[arg-type]
-    assert not services.granted_by_authmon(visit)
+    visit = stores.Visit(router, None, None, "d")  # type: ignore[arg-type]
+    assert not grants.granted_by_authmon(visit)
 
 
 async def test_an_unacked_grant_expires_into_a_could_not_connect_page(
@@ -376,3 +377,67 @@ async def test_real_authmon_requests_are_answered_as_recorded(
             },
         )
         assert (response.status, await response.text()) == (200, answer)
+
+
+async def voucher_login_at_level_3(
+    portal_client: TestClient, tenant: Tenant, gw: Gateway, mac: str, code: str
+) -> str:
+    """A voucher login at the level-3 router: the connecting page's URL (the grant queued)."""
+    phone = gw.nds.add_client(mac, "10.0.0.35")
+    carried = gw.splash_redirect(phone, "http://example.com/").split("?fas=", 1)[1]
+    login = await portal_client.post(
+        f"/fas/{tenant.router.router_id}/voucher",
+        data={"fas": carried, "code": code, "accept": "1", "lang": "en"},
+        allow_redirects=False,
+    )
+    assert login.status == 303, await login.text()
+    return login.headers["Location"]
+
+
+async def test_a_voucher_revoked_before_or_while_authmon_grants_lets_no_one_stay(
+    portal_client: TestClient, tenant: Tenant, db: asyncpg.Pool, sender: CommandSender
+) -> None:
+    """Staff revoke a leaked code while its logins wait for authmon: a grant not handed over
+    yet is withdrawn (the shopper is told it did not work); one authmon already took ends as
+    'staff' when its ack comes (openNDS let the phone through; no agent here to deauth it)."""
+    await stores.set_login_policy(
+        db, tenant.merchant_id, tenant.store_id, login_methods=("click", "voucher")
+    )
+    batch_id = await vouchers.create_batch(
+        db,
+        tenant.merchant_id,
+        vouchers.BatchSpec("Leaked", None, 120, 0, 2, None, 1),
+        now=datetime.now(UTC),
+    )
+    [voucher] = await vouchers.codes_of_batch(db, tenant.merchant_id, batch_id)
+    gw = gateway_of(tenant, "http://portal.test")
+    router_path = f"/fas/{tenant.router.router_id}/"
+    taken = await voucher_login_at_level_3(
+        portal_client, tenant, gw, "aa:bb:cc:00:03:05", voucher.code
+    )
+    offered = await portal_client.post(router_path, data=poll_form("view", gw.gateway_hash, "none"))
+    [star, entry] = (await offered.text()).split(" ")
+    assert star == "*"
+    rhid = entry.split("%20")[0]
+    waiting = await voucher_login_at_level_3(
+        portal_client, tenant, gw, "aa:bb:cc:00:03:06", voucher.code
+    )
+
+    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, voucher.code)
+
+    # The second grant is withdrawn: the next poll hands over nothing.
+    nothing = await portal_client.post(router_path, data=poll_form("view", gw.gateway_hash, "none"))
+    assert await nothing.text() == "*"
+    assert (await portal_client.get(waiting)).status == 503
+    # authmon had taken the first; its ack makes a session that is due at once.
+    ack = await portal_client.post(
+        router_path, data=poll_form("view", gw.gateway_hash, f"* {rhid}")
+    )
+    assert await ack.text() == "ack"
+    await session_end.end_due_sessions(db, sender)
+    rows = await db.fetch(
+        "SELECT voucher_code, status, end_reason FROM portal_sessions WHERE merchant_id = $1",
+        tenant.merchant_id,
+    )
+    assert [tuple(r) for r in rows] == [(voucher.code, "ended", "staff")]
+    assert taken != waiting

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-import portal.services as portal_services
 from kernel.config import Settings
+from portal import stores as portal_stores
 from simulators.router import SimulatedRouter
 from tests.factories import Tenant, make_tenant
 from tests.portal.test_logout import form_of, log_in
@@ -38,10 +38,10 @@ async def test_the_network_uri_says_captive_and_names_the_venue_only_over_https(
     assert response.status == 200
     assert await captive_json(response) == {"captive": True}
 
-    await portal_services.upsert_store_portal(
+    await portal_stores.upsert_store_portal(
         db, tenant.merchant_id, tenant.store_id, brand_name="B", landing_url="https://shop.example/"
     )
-    portal_services._gateways.clear()
+    portal_stores._gateways.clear()
     again = await portal_client.get(f"/captive-api/{tenant.router.router_id}")
     assert await captive_json(again) == {
         "captive": True,

@@ -242,7 +242,7 @@ async def test_ad_impression_counts_only_signed_image_fetches(
 async def test_sessions_are_restored_after_opennds_restarts(
     portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool, sender
 ) -> None:
-    import portal.services
+    import portal.sessions
 
     client = router.add_client("aa:bb:cc:00:00:09", "10.0.0.13")
     response = await portal_client.post(
@@ -253,7 +253,7 @@ async def test_sessions_are_restored_after_opennds_restarts(
     assert response.status == 303
     router.restart_nds()
     assert not client.authenticated
-    report = await portal.services.restore_sessions(db, sender, tenant.router)
+    report = await portal.sessions.restore_sessions(db, sender, tenant.router)
     assert report.count("restored") == 1
     assert client.authenticated and 44 <= client.grant["minutes"] <= 45
     assert client.grant["down_kbps"] == 4000

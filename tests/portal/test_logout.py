@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-import portal.services as portal_services
 from controller.services import record_router_status
+from portal import stores as portal_stores
 from portal.fas import encode_fas
 from simulators.opennds import Ndsctl
 from simulators.router import SimClient, SimulatedRouter
@@ -184,7 +184,7 @@ async def test_an_offline_router_gets_a_clear_page_at_once(
 ) -> None:
     client, link = await log_in(portal_client, router, "aa:bb:cc:10:00:06")
     await record_router_status(db, tenant.router, online=False, status={"v": 1, "online": False})
-    portal_services._gateways.clear()  # the portal's router cache (services.SETTINGS_TTL)
+    portal_stores._gateways.clear()  # the portal's router cache (services.SETTINGS_TTL)
 
     response = await portal_client.post(f"/fas/{router.router_id}/logout", data=form_of(link))
 

@@ -55,6 +55,9 @@ def a_view(lang: str, ad: ads.Ad | None, error: str | None, coupon_code: str | N
         error,
         "/fas/ap-1/login",
         "/fas/ap-1/coupon",
+        ("click",),
+        "/fas/ap-1",
+        "/terms/m/s/1",
         tuple(map(bool, shopper.values())),
     )
     return look, shopper

@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-import portal.services as portal_services
 from controller.services import Router, register_router
 from portal import liveness, wifidog_store
+from portal import stores as portal_stores
 from tests.factories import Tenant, make_tenant
 
 GW_ADDRESS, GW_PORT = "192.168.1.1", 2060
@@ -37,7 +37,7 @@ async def make_wd(db: asyncpg.Pool, **portal: object) -> Wd:
     tenant = await make_tenant(db)
     async with db.acquire() as conn:
         if portal:
-            await portal_services.upsert_store_portal(
+            await portal_stores.upsert_store_portal(
                 conn, tenant.merchant_id, tenant.store_id, brand_name=tenant.brand_name, **portal
             )  # type: ignore[arg-type]
         new = await register_router(
@@ -130,6 +130,7 @@ async def test_login_page_shows_the_stores_splash_with_ad_and_coupon(
         (lambda q: q.replace("&mac=" + MAC, ""), 400, "could not identify your device"),
         (lambda q: q + "&ip=10.0.0.9", 400, "not valid"),
         (lambda q: q.replace("gw_port=2060", "gw_port=70000"), 400, "not valid"),
+        (lambda q: q.replace("gw_port=2060", "gw_port=%C2%B2"), 400, "not valid"),
         (
             lambda q: q.replace("gw_address=192.168.1.1", "gw_address=evil.example"),
             400,

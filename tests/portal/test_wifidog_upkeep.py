@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-import portal.services as portal_services
 from controller.services import register_router
+from portal import stores as portal_stores
 from portal import wifidog, wifidog_store
 from tests.portal.test_wifidog import (
     MAC,
@@ -151,13 +151,13 @@ async def test_the_periodic_purge_runs_until_cancelled(
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The gw_ids that reached services.store_gateway (the per-router look-up)."""
     seen: list[str] = []
-    real = portal_services.store_gateway
+    real = portal_stores.store_gateway
 
     async def counting(db: asyncpg.Pool, router_id: str) -> object:
         seen.append(router_id)
         return await real(db, router_id)
 
-    monkeypatch.setattr(portal_services, "store_gateway", counting)
+    monkeypatch.setattr(portal_stores, "store_gateway", counting)
     return seen
 
 

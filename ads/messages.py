@@ -1,0 +1,187 @@
+"""The console's till page (ads/redemption_page.py) and POS API keys page
+(ads/pos_keys_page.py) in zh-CN and English, merged into the console's catalog by
+portico/console_app.py; and the POS API's error messages (ads/pos_api.py, POS_API)."""
+
+CONSOLE: dict[str, dict[str, str]] = {
+    "nav_till": {"en": "Till", "zh-CN": "核销"},
+    "red_title": {"en": "Redeem a coupon", "zh-CN": "核销优惠券"},
+    "red_intro": {
+        "en": (
+            "Type the code the shopper shows (dashes and case do not matter), check it, then "
+            "redeem it. A redemption can be undone for {minutes} minutes, if the sale is "
+            "cancelled."
+        ),
+        "zh-CN": "输入顾客出示的券码（不区分大小写，可省略短横线），查询后核销。如交易取消，"
+        "{minutes} 分钟内可撤销核销。",
+    },
+    "red_merchant": {"en": "Merchant", "zh-CN": "商户"},
+    "red_store": {"en": "Store", "zh-CN": "门店"},
+    "red_code_label": {"en": "Coupon code", "zh-CN": "券码"},
+    "red_check_button": {"en": "Check", "zh-CN": "查询"},
+    "red_redeem_button": {"en": "Redeem", "zh-CN": "确认核销"},
+    "red_undo_button": {"en": "Undo", "zh-CN": "撤销"},
+    "red_valid_until": {"en": "Valid until {when}", "zh-CN": "有效期至 {when}"},
+    "red_ready": {"en": "Valid: ready to redeem.", "zh-CN": "券码有效，可以核销。"},
+    "red_done": {"en": "Redeemed: {title} ({code}).", "zh-CN": "已核销：{title}（{code}）。"},
+    "red_undone": {
+        "en": "Redemption of {code} undone: the code can be used again.",
+        "zh-CN": "已撤销 {code} 的核销，该券码可再次使用。",
+    },
+    "red_recent": {"en": "Redeemed at this store", "zh-CN": "本店核销记录"},
+    "red_col_time": {"en": "Time ({zone})", "zh-CN": "时间（{zone}）"},
+    "red_col_code": {"en": "Code", "zh-CN": "券码"},
+    "red_col_coupon": {"en": "Coupon", "zh-CN": "优惠券"},
+    "red_undone_mark": {"en": "undone", "zh-CN": "已撤销"},
+    "red_none": {"en": "No redemptions at this store yet.", "zh-CN": "本店暂无核销记录。"},
+    "red_no_store": {
+        "en": "This merchant has no store yet: add one before redeeming coupons.",
+        "zh-CN": "该商户还没有门店，请先添加门店再核销。",
+    },
+    "red_error_mistyped": {
+        "en": "That is not a valid code: check it for a typo.",
+        "zh-CN": "券码无效，请检查是否输错。",
+    },
+    "red_error_unknown": {
+        "en": "No coupon of this merchant has that code.",
+        "zh-CN": "本商户没有这个券码。",
+    },
+    "red_error_not_claimed": {
+        "en": "This code was never given to a shopper.",
+        "zh-CN": "该券码尚未发放给顾客。",
+    },
+    "red_error_redeemed": {
+        "en": "This code was already redeemed ({when}).",
+        "zh-CN": "该券码已于 {when} 核销。",
+    },
+    "red_error_expired": {"en": "This coupon has expired.", "zh-CN": "该优惠券已过期。"},
+    "red_error_void": {"en": "This code is no longer valid.", "zh-CN": "该券码已作废。"},
+    "red_error_locked": {
+        "en": "This code is being redeemed by a till system right now: try again in a few minutes.",
+        "zh-CN": "该券码正在收银系统中核销，请几分钟后再试。",
+    },
+    "red_error_undo_late": {
+        "en": "This redemption can no longer be undone.",
+        "zh-CN": "该核销已无法撤销。",
+    },
+    "red_error_bad_store": {
+        "en": "Choose one of the merchant's stores.",
+        "zh-CN": "请选择本商户的门店。",
+    },
+    "red_api_keys_link": {"en": "POS API keys", "zh-CN": "收银系统 API 密钥"},
+    # The POS API keys page (ads/pos_keys_page.py).
+    "pos_keys_title": {"en": "POS API keys", "zh-CN": "收银系统 API 密钥"},
+    "pos_keys_intro": {
+        "en": (
+            "A point-of-sale system checks, locks, redeems and rolls back coupon codes through "
+            "the POS API with one of these keys. A key is shown once, when it is made: copy it "
+            "into the POS system then. Revoke a key that is no longer used or may have leaked."
+        ),
+        "zh-CN": "收银系统通过 POS API 使用以下密钥查询、锁定、核销和撤销券码。密钥仅在创建时"
+        "显示一次，请当即复制到收银系统中。不再使用或可能泄露的密钥请及时吊销。",
+    },
+    "pos_keys_owner_only": {
+        "en": "Only an owner of the merchant can make or revoke keys.",
+        "zh-CN": "只有商户所有者可以创建或吊销密钥。",
+    },
+    "pos_keys_new": {"en": "New key", "zh-CN": "新建密钥"},
+    "pos_keys_name": {"en": "Name (e.g. the till it is for)", "zh-CN": "名称（如所用的收银台）"},
+    "pos_keys_store": {"en": "Store", "zh-CN": "门店"},
+    "pos_keys_any_store": {"en": "Any store", "zh-CN": "所有门店"},
+    "pos_keys_create": {"en": "Make key", "zh-CN": "创建密钥"},
+    "pos_keys_made": {
+        "en": "Key “{name}” made. Copy it now: it is not shown again.",
+        "zh-CN": "已创建密钥“{name}”。请立即复制，此后不再显示。",
+    },
+    "pos_keys_revoked_notice": {
+        "en": "Key revoked: requests with it are refused from now on.",
+        "zh-CN": "密钥已吊销，此后使用该密钥的请求将被拒绝。",
+    },
+    "pos_keys_col_name": {"en": "Name", "zh-CN": "名称"},
+    "pos_keys_col_key": {"en": "Key", "zh-CN": "密钥"},
+    "pos_keys_col_store": {"en": "Store", "zh-CN": "门店"},
+    "pos_keys_col_made": {"en": "Made ({zone})", "zh-CN": "创建时间（{zone}）"},
+    "pos_keys_col_used": {"en": "Last used", "zh-CN": "最近使用"},
+    "pos_keys_never": {"en": "never", "zh-CN": "从未使用"},
+    "pos_keys_revoke": {"en": "Revoke", "zh-CN": "吊销"},
+    "pos_keys_revoked_mark": {"en": "revoked {when}", "zh-CN": "已于 {when} 吊销"},
+    "pos_keys_none": {"en": "No keys yet.", "zh-CN": "暂无密钥。"},
+    "pos_keys_docs": {
+        "en": "The API is described at {url} (OpenAPI 3.1).",
+        "zh-CN": "API 说明见 {url}（OpenAPI 3.1）。",
+    },
+    "pos_keys_error_name": {
+        "en": "Give the key a name of 1 to 100 characters.",
+        "zh-CN": "请为密钥填写 1 至 100 个字符的名称。",
+    },
+    "pos_keys_error_too_many": {
+        "en": "This merchant has as many keys as it may: revoke one first.",
+        "zh-CN": "该商户的密钥数量已达上限，请先吊销一个。",
+    },
+    "pos_keys_error_unknown": {
+        "en": "No such key in use at this merchant.",
+        "zh-CN": "该商户没有这个正在使用的密钥。",
+    },
+}
+
+# The POS API's answers (ads/pos_api.py): with CONSOLE's red_error_* for the codes' refusals.
+POS_API: dict[str, dict[str, str]] = {
+    "pos_error_bad_request": {"en": "Bad request: {problem}", "zh-CN": "请求有误：{problem}"},
+    "pos_error_body_too_large": {
+        "en": "The request body is too large.",
+        "zh-CN": "请求正文过大。",
+    },
+    "pos_error_not_json": {
+        "en": "Send the body as JSON (Content-Type: application/json).",
+        "zh-CN": "请以 JSON 发送请求正文（Content-Type: application/json）。",
+    },
+    "pos_error_key_missing": {
+        "en": "Send the API key as Authorization: Bearer <key>.",
+        "zh-CN": "请以 Authorization: Bearer <密钥> 发送 API 密钥。",
+    },
+    "pos_error_key_invalid": {"en": "This API key is not valid.", "zh-CN": "API 密钥无效。"},
+    "pos_error_key_revoked": {
+        "en": "This API key was revoked.",
+        "zh-CN": "该 API 密钥已被吊销。",
+    },
+    "pos_error_not_found": {"en": "No such endpoint.", "zh-CN": "没有这个接口。"},
+    "pos_error_method_not_allowed": {
+        "en": "This endpoint does not take that method.",
+        "zh-CN": "该接口不支持此请求方法。",
+    },
+    "pos_error_server": {
+        "en": "Something went wrong on our side: try again.",
+        "zh-CN": "服务器出错，请重试。",
+    },
+    "pos_error_held_back": {
+        "en": "Too many refused codes: try again in {seconds} seconds.",
+        "zh-CN": "被拒绝的券码过多，请 {seconds} 秒后再试。",
+    },
+    "pos_error_lock_unknown": {
+        "en": "No lock of this merchant has that id.",
+        "zh-CN": "本商户没有这个锁定。",
+    },
+    "pos_error_lock_ended": {
+        "en": "This lock has ended: lock the code again.",
+        "zh-CN": "该锁定已结束，请重新锁定券码。",
+    },
+    "pos_error_redemption_unknown": {
+        "en": "No redemption of this merchant has that id.",
+        "zh-CN": "本商户没有这条核销记录。",
+    },
+    "pos_error_rolled_back": {
+        "en": "This redemption was rolled back already.",
+        "zh-CN": "该核销已撤销。",
+    },
+    "pos_error_idempotency_reused": {
+        "en": "This Idempotency-Key was used for another redemption: use a new key.",
+        "zh-CN": "该 Idempotency-Key 已用于另一次核销，请使用新的键。",
+    },
+    "pos_error_store_unknown": {
+        "en": "store_id is not one of the merchant's stores.",
+        "zh-CN": "store_id 不是本商户的门店。",
+    },
+    "pos_error_store_not_allowed": {
+        "en": "This API key is for another store.",
+        "zh-CN": "该 API 密钥仅限其他门店使用。",
+    },
+}

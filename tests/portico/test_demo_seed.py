@@ -1,0 +1,23 @@
+"""The demo's seed offers every login method on one store and a batch of vouchers, once."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from portal import stores, vouchers
+from portico import demo
+
+
+async def test_the_demo_offers_every_login_method_and_vouchers_once(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    await demo.seed_logins(db, merchant_id)
+    await demo.seed_logins(db, merchant_id)  # a second start changes nothing
+
+    router_id = next(r.router_id for r in demo.DEMO_ROUTERS if r.store == 0)
+    _, portal = await stores.store_gateway(db, router_id)
+    assert set(portal.login_methods) == {"click", "sms", "voucher", "email"}
+    assert portal.returning_days == 7 and portal.extend_minutes == 30
+    batches = await vouchers.list_batches(db, merchant_id)
+    assert len(batches) == 1
+    assert len(await vouchers.codes_of_batch(db, merchant_id, batches[0].batch_id)) == 12
