@@ -94,6 +94,15 @@ async def read_tagged_line(child: Child, tag: str, timeout: float) -> str:
     raise BenchError(f"{child.name} did not report {tag}; its log ends with:\n{child.log_tail()}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its children (`--workers`), from
+    /proc/<pid>/stat (proc(5): utime, stime) and /proc/<pid>/task/<pid>/children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
 async def stop(child: Child, timeout: float = 15.0) -> None:
     proc = child.proc
     if proc.returncode is None:
@@ -149,6 +158,10 @@ class Outcome:
     ok_total: int = 0  # successful requests, warm-up included
     error_samples: list[str] = field(default_factory=list)
     note: str = ""
+    # The server's CPU time per measured request (its processes' user + system time over the
+    # measured run ÷ its requests), when the run was told the server's pid: unlike requests a
+    # second, it hardly moves when other work shares the machine.
+    server_cpu_us: float = math.nan
 
     @property
     def rps(self) -> float:
@@ -589,9 +602,11 @@ async def measure_wrk(
     threads: int,
     bounds: Bounds,
     workdir: Path,
+    server_pid: int | None = None,
 ) -> Outcome:
     """A warm-up run, then the measured run, of wrk over `paths` (each answered 200 with
-    `expect` in the body, or it counts as an error)."""
+    `expect` in the body, or it counts as an error). With `server_pid`, the server's CPU time
+    per measured request too (`Outcome.server_cpu_us`)."""
     outcome = Outcome(scenario, "wrk", concurrency)
     threads = max(1, threads)
     url = base_url + "/"  # host and port only: every request's path comes from the script
@@ -599,7 +614,21 @@ async def measure_wrk(
     warm.write_text(wrk_script(paths, math.ceil(bounds.warmup_max / threads), expect))
     measured = workdir / f"{scenario}.lua"
     measured.write_text(wrk_script(paths, math.ceil(bounds.max_requests / threads), expect))
-    return await wrk_warm_then_measure(outcome, url, warm, measured, threads, bounds)
+    if server_pid is None:
+        return await wrk_warm_then_measure(outcome, url, warm, measured, threads, bounds)
+    before: list[float] = []
+    await wrk_warm_then_measure(
+        outcome,
+        url,
+        warm,
+        measured,
+        threads,
+        bounds,
+        lambda: before.append(cpu_seconds(server_pid)),
+    )
+    if outcome.requests:
+        outcome.server_cpu_us = (cpu_seconds(server_pid) - before[0]) / outcome.requests * 1e6
+    return outcome
 
 
 async def wrk_warm_then_measure(
@@ -642,9 +671,10 @@ async def measure_get(
     threads: int,
     bounds: Bounds,
     workdir: Path,
+    server_pid: int | None = None,
 ) -> Outcome:
     """GETs of `paths` with wrk, or with the aiohttp or the light client (bench/light_http.py)
-    when `tool` says so."""
+    when `tool` says so. `server_pid`: see measure_wrk (wrk only)."""
     if tool == "light":
         return await _measure_light(
             base_url,
@@ -664,6 +694,7 @@ async def measure_get(
             threads=threads,
             bounds=bounds,
             workdir=workdir,
+            server_pid=server_pid,
         )
     from yarl import URL
 
@@ -773,6 +804,7 @@ async def bare_baseline(
             threads=threads,
             bounds=bounds,
             workdir=workdir,
+            server_pid=child.proc.pid,
         )
     finally:
         await stop(child)

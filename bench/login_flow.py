@@ -327,7 +327,7 @@ async def _measure(
             for n in range(SPLASH_POOL)
         ]
 
-        async def splash(scenario: str) -> Outcome:
+        async def splash(scenario: str, server_pid: int) -> Outcome:
             print(f"{scenario}: {tool}, {opts.concurrency} connections", file=sys.stderr)
             return await measure_get(
                 fleet.portal_url,
@@ -339,11 +339,12 @@ async def _measure(
                 threads=opts.wrk_threads,
                 bounds=splash_bounds,
                 workdir=workdir,
+                server_pid=server_pid,
             )
 
         async with running_portal(fleet, database_url, workdir, workers=1) as portal_proc:
             portal_logs.append(portal_proc)
-            one = await splash("splash")
+            one = await splash("splash", portal_proc.proc.pid)
             print(f"login: {tool}, {opts.concurrency} connections", file=sys.stderr)
             login_bounds = Bounds(opts.warmup, 2_000, opts.duration, opts.login_requests)
             clients = FreshClients(fleet, routers.ports, first=SPLASH_POOL)
@@ -358,7 +359,7 @@ async def _measure(
         workers = opts.portal_workers or len(os.sched_getaffinity(0))
         async with running_portal(fleet, database_url, workdir, workers=workers) as portal_proc:
             portal_logs.append(portal_proc)
-            many = await splash("splash_workers")
+            many = await splash("splash_workers", portal_proc.proc.pid)
             many.note = f"`portico serve portal --workers {workers}`"
     checks, problems = await _verify(db, login, routers.stats, portal_logs)
     for outcome in (one, login, many):
@@ -426,6 +427,13 @@ def _verdict(outcome: Outcome, report: Report) -> str:
     if p99_target is not None:
         verdict = "meets" if outcome.p99_ms < p99_target else "misses"
         parts.append(f"p99 {outcome.p99_ms:.1f} ms vs < {p99_target:.0f} ms ({verdict})")
+    if not math.isnan(outcome.server_cpu_us) and not math.isnan(report.bare.server_cpu_us):
+        # CPU per request hardly moves with other load on the machine, unlike requests a second
+        cpu_share = report.bare.server_cpu_us / outcome.server_cpu_us
+        parts.append(
+            f"server CPU {outcome.server_cpu_us:.0f} µs a request, the bare handler's "
+            f"{report.bare.server_cpu_us:.0f} µs ({cpu_share:.0%} by CPU)"
+        )
     if outcome.scenario == "splash_workers":
         one = next(o for o in report.outcomes if o.scenario == "splash")
         speedup = outcome.rps / one.rps if one.rps else math.nan

@@ -328,15 +328,6 @@ async def running_portal(
         yield child
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a process and its children (`--workers`), from
-    /proc/<pid>/stat (proc(5): utime, stime) and /proc/<pid>/task/<pid>/children."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(cpu_seconds(int(child)) for child in children)
-
-
 def logged_errors(log: str) -> list[str]:
     """The ERROR and Traceback lines of a process's log."""
     return [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]

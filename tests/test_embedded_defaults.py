@@ -14,8 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -100,6 +101,16 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+@pytest.fixture
+def platform_dir() -> Iterator[Path]:
+    """The platform's data folder, not under pytest's basetemp: the embedded PostgreSQL runs as
+    its own user (pgserver, when the tests run as root) and makes the folder's parents
+    traversable for it, and a pytest starting meanwhile on the same machine makes
+    /tmp/pytest-of-<user> private again (seen: initdb refused its own pg_control)."""
+    with tempfile.TemporaryDirectory(prefix="portico-platform-") as path:
+        yield Path(path)
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -113,8 +124,8 @@ async def splash_status(platform: Platform, path: str) -> tuple[int, str]:
             return response.status, await response.text()
 
 
-async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) -> None:
-    platform = Platform(tmp_path)
+async def test_embedded_platform_keeps_its_data_across_restarts(platform_dir: Path) -> None:
+    platform = Platform(platform_dir)
     await platform.start()
     log = platform.log.read_text()
     assert "using embedded PostgreSQL" in log
@@ -125,7 +136,7 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", platform.mqtt_port, timeout=5):
                 pass
-    database_url = f"postgresql://postgres@/postgres?host={(tmp_path / 'postgres').resolve()}"
+    database_url = f"postgresql://postgres@/postgres?host={(platform_dir / 'postgres').resolve()}"
     db = await create_pool(database_url, size=2)
     try:
         tenant = await make_tenant(db, with_ad=False)
@@ -153,9 +164,9 @@ async def test_embedded_platform_keeps_its_data_across_restarts(tmp_path: Path) 
 
 
 async def test_a_second_platform_on_the_same_data_folder_stops_with_a_message(
-    tmp_path: Path,
+    platform_dir: Path,
 ) -> None:
-    first, second = Platform(tmp_path), Platform(tmp_path)
+    first, second = Platform(platform_dir), Platform(platform_dir)
     await first.start()
     try:
         process = await second.spawn()
@@ -171,8 +182,10 @@ async def test_a_second_platform_on_the_same_data_folder_stops_with_a_message(
     assert not [pid for pid in (first.broker_pid(), first.postgres_pid()) if pid and alive(pid)]
 
 
-async def test_a_killed_platform_leaves_nothing_that_blocks_the_next_one(tmp_path: Path) -> None:
-    platform = Platform(tmp_path)
+async def test_a_killed_platform_leaves_nothing_that_blocks_the_next_one(
+    platform_dir: Path,
+) -> None:
+    platform = Platform(platform_dir)
     await platform.start()
     broker, postgres = platform.broker_pid(), platform.postgres_pid()
     assert postgres is not None
@@ -205,12 +218,12 @@ server.cleanup()
 
 
 async def test_a_data_folder_of_an_older_postgresql_is_refused_with_a_message(
-    tmp_path: Path,
+    platform_dir: Path,
 ) -> None:
-    pgdata = tmp_path / "postgres"
+    pgdata = platform_dir / "postgres"
     subprocess.run([sys.executable, "-c", PG16_DATABASE, str(pgdata)], check=True, timeout=120)
     assert (pgdata / "PG_VERSION").read_text().strip() == "16"
-    platform = Platform(tmp_path)
+    platform = Platform(platform_dir)
     process = await platform.spawn()
     try:
         assert await asyncio.wait_for(process.wait(), 60) == 1
