@@ -73,7 +73,12 @@ def check_video(data: bytes) -> CheckedVideo:
     if "moov" not in boxes or "mdat" not in boxes:
         raise errors.BrokenVideo(f"boxes {boxes}: no moov or no mdat")
     try:
-        source = av.open(io.BytesIO(data), format="mp4", options={"enable_drefs": "0"})
+        source = av.open(
+            io.BytesIO(data),
+            format="mp4",
+            options={"enable_drefs": "0"},
+            metadata_errors="replace",  # tags in any encoding: read, never trusted, not kept
+        )
     except av.FFmpegError as exc:
         raise errors.BrokenVideo(repr(exc)) from None
     with source, tempfile.TemporaryDirectory(prefix="portico-video-") as folder:
@@ -127,6 +132,12 @@ def _friendly(codec: str) -> str:
     return _CODEC_NAMES.get(codec, codec.upper())
 
 
+def _codec_tag(stream: av.stream.Stream) -> str:
+    """How the file names a codec FFmpeg has no decoder for (its four letters, printable)."""
+    tag = str(getattr(stream, "codec_tag", "") or "")
+    return "".join(c if c.isprintable() else "?" for c in tag[:8]).strip() or "?"
+
+
 def _streams(source: av.container.InputContainer) -> tuple[av.VideoStream, av.AudioStream | None]:
     pictures = [
         s
@@ -144,13 +155,18 @@ def _check_streams(
 ) -> tuple[int, int, int]:
     """The video's width, height and duration (ms), checked against the limits."""
     context = video.codec_context
+    if context is None:  # a codec FFmpeg does not know
+        raise errors.VideoCodec(_codec_tag(video))
     if context.name not in VIDEO_CODECS:
         raise errors.VideoCodec(_friendly(context.name))
     pixel_format = context.format.name if context.format else "?"
     if pixel_format not in PIXEL_FORMATS:
         raise errors.VideoCodec(f"H.264 ({pixel_format})")
-    if audio is not None and audio.codec_context.name not in AUDIO_CODECS:
-        raise errors.AudioCodec(_friendly(audio.codec_context.name))
+    if audio is not None:
+        if audio.codec_context is None:
+            raise errors.AudioCodec(_codec_tag(audio))
+        if audio.codec_context.name not in AUDIO_CODECS:
+            raise errors.AudioCodec(_friendly(audio.codec_context.name))
     width, height = context.width, context.height
     if width <= 0 or height <= 0:
         raise errors.BrokenVideo(f"frame size {width}x{height}")
