@@ -59,6 +59,8 @@ def mp4_bytes(
     fps: int = 12,
     container: str = "mp4",
     faststart: bool = False,
+    rotation: int = 0,
+    painter=None,
 ) -> bytes:
     """A short video: `frames` frames at `fps`, H.264 by default, index at the end unless
     `faststart`."""
@@ -70,8 +72,12 @@ def mp4_bytes(
             stream = muxer.add_stream(codec, rate=fps)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
+            if rotation:
+                stream.set_display_rotation(rotation)  # a phone filming upright
             for i in range(frames):
                 picture = Image.new("RGB", size, (i * 10 % 256, 120, 200))
+                if painter is not None:
+                    painter(picture)
                 for packet in stream.encode(av.VideoFrame.from_image(picture)):
                     muxer.mux(packet)
             for packet in stream.encode():
@@ -271,6 +277,24 @@ async def test_a_video_is_stored_faststart_probed_and_served_in_ranges(
         files_client, advertiser_id, stored.file_id, **{"If-None-Match": f'"{stored.file_id}"'}
     )
     assert cached.status == 304
+
+
+async def test_a_video_filmed_upright_is_upright(db, files_client, advertiser_id):
+    def red_band_on_the_left(picture: Image.Image) -> None:
+        picture.paste((255, 0, 0), (0, 0, 40, picture.height))
+
+    upload = mp4_bytes(size=(160, 96), rotation=90, painter=red_band_on_the_left)
+    stored = await store_upload(db, advertiser_id, upload, filename="upright.mp4")
+    assert (stored.width, stored.height) == (96, 160)
+    _response, body = await fetch(files_client, advertiser_id, stored.file_id)
+    with av.open(io.BytesIO(body)) as served:
+        assert next(served.decode(video=0)).rotation == 90  # the display matrix is kept
+    thumb = await assert_thumbnail(db, files_client, advertiser_id, stored)
+    assert thumb.size == (96, 160)
+    # Turned a quarter counter-clockwise, as players show it: the left band is at the bottom.
+    bottom, top = thumb.getpixel((48, 155)), thumb.getpixel((48, 5))
+    assert bottom[0] > 200 and bottom[2] < 60  # red
+    assert top[2] > 150  # the blue-ish background
 
 
 async def test_unknown_files_are_not_found(db, files_client, advertiser_id):
