@@ -142,6 +142,9 @@ def _clean(source: Image.Image) -> Image.Image:
     profile = source.info.get("icc_profile")
     has_alpha = source.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in source.info)
     upright = ImageOps.exif_transpose(source)
+    if upright.mode.startswith("I") or upright.mode == "F":
+        # 16-bit (or wider) grey: scaled to 8 bits, not clipped to white.
+        upright = upright.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     mode = "L" if upright.mode in ("L", "1") and not has_alpha else "RGB"
     if has_alpha and source.format != "JPEG":
         mode = "RGBA"

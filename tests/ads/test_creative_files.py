@@ -228,6 +228,38 @@ async def test_transparency_is_kept_and_big_images_are_made_smaller(db, advertis
     assert (big.width, big.height) == (MAX_STORED_SIDE, MAX_STORED_SIDE // 4)
 
 
+def _sixteen_bit_grey() -> Image.Image:
+    grey = Image.new("I;16", (4, 4), 128 * 256)
+    grey.putpixel((0, 0), 65535)
+    return grey
+
+
+def _palette_with_transparency() -> Image.Image:
+    palette = Image.new("P", (4, 4), 1)
+    palette.putpixel((0, 0), 0)
+    palette.info["transparency"] = 0
+    return palette
+
+
+@pytest.mark.parametrize(
+    ("image", "fmt", "mode", "pixels"),
+    [
+        (_sixteen_bit_grey(), "PNG", "L", {(0, 0): 255, (1, 1): 128}),  # scaled, not clipped
+        (_palette_with_transparency(), "PNG", "RGBA", {(0, 0): (0, 0, 0, 0)}),
+        (Image.new("LA", (4, 4), (50, 100)), "PNG", "RGBA", {(0, 0): (50, 50, 50, 100)}),
+        (Image.new("CMYK", (4, 4), (0, 0, 0, 0)), "JPEG", "RGB", {(0, 0): (255, 255, 255)}),
+        (Image.new("L", (4, 4), 77), "JPEG", "L", {(0, 0): 77}),
+    ],
+)
+def test_each_kind_of_pixels_is_written_back_faithfully(image, fmt, mode, pixels):
+    upload = io.BytesIO()
+    image.save(upload, fmt, **({"transparency": 0} if image.mode == "P" else {}))
+    written = Image.open(io.BytesIO(check_image(upload.getvalue()).image.data))
+    assert (written.format, written.mode) == (fmt, mode)
+    for position, value in pixels.items():
+        assert written.getpixel(position) == value
+
+
 async def test_the_same_upload_twice_is_stored_once(db, advertiser_id):
     upload = image_bytes("PNG")
     first = await store_upload(db, advertiser_id, upload, filename="a.png")
