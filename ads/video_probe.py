@@ -36,6 +36,8 @@ MAX_VIDEO_LONG_SIDE = 1920  # 1080p, either way round
 MAX_VIDEO_SHORT_SIDE = 1080
 MAX_FRAME_RATE = 60
 THUMBNAIL_AT_SECONDS = 1.0  # the thumbnail is the frame at 1 s (or the last before it)
+# A plain MP4 has a handful (ftyp, moov, mdat, free…); a fragmented one a pair a fragment.
+MAX_TOP_LEVEL_BOXES = 10_000
 
 VIDEO_CODECS = {"h264"}
 PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
@@ -122,6 +124,8 @@ def top_level_boxes(data: bytes) -> list[str]:
         if size < header or position + size > end:
             raise errors.BrokenVideo(f"box {kind!r} at {position} of {size} bytes: file cut")
         boxes.append(kind.decode("latin-1"))
+        if len(boxes) > MAX_TOP_LEVEL_BOXES:
+            raise errors.BrokenVideo(f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes")
         position += size
     if not boxes or boxes[0] != "ftyp":
         raise errors.BrokenVideo(f"first box {boxes[:1]}, not ftyp")

@@ -450,6 +450,11 @@ REFUSED = {
         errors.BrokenVideo,
         {},
     ),
+    "mp4 of a million empty boxes": (
+        lambda: mp4_bytes() + b"\x00\x00\x00\x08free" * 1_000_000,
+        errors.BrokenVideo,
+        {},
+    ),
     "mp4 in another codec": (
         lambda: mp4_bytes(codec="mpeg4"),
         errors.VideoCodec,
