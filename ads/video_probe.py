@@ -86,6 +86,7 @@ def check_video(data: bytes) -> CheckedVideo:
     with source, tempfile.TemporaryDirectory(prefix="portico-video-") as folder:
         video, audio = _streams(source)
         width, height, duration_ms = _check_streams(source, video, audio)
+        _check_index(video, audio, len(data))
         path = os.path.join(folder, "out.mp4")
         frame = _rewrite(source, data, video, audio, path, duration_ms)
         with open(path, "rb") as written:
@@ -189,6 +190,20 @@ def _check_streams(
     if video.frames > (MAX_FRAME_RATE + 1) * duration_ms / 1000:
         raise errors.VideoFrameRate(video.frames * 1000 / duration_ms, MAX_FRAME_RATE)
     return width, height, duration_ms
+
+
+def _check_index(video: av.VideoStream, audio: av.AudioStream | None, size: int) -> None:
+    """Every sample the index lists lies within the file (a file cut and its `mdat` box's
+    size mended to match still lacks the samples its index promises)."""
+    for stream in (video, audio):
+        if stream is None:
+            continue
+        for entry in stream.index_entries:
+            if entry.pos < 0 or entry.pos + entry.size > size:
+                raise errors.BrokenVideo(
+                    f"track {stream.index}: sample at {entry.pos} of {entry.size} bytes is "
+                    f"past the file's end ({size})"
+                )
 
 
 def _rewrite(

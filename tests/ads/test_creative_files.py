@@ -409,6 +409,14 @@ def _without_moov(data: bytes) -> bytes:
     raise AssertionError("no moov")
 
 
+def _cut_and_mended(data: bytes) -> bytes:
+    """The last byte cut (of the last frame), and the mdat box's size made to match: only the
+    index knows the frame is short."""
+    kind, offset, size = boxes(data)[-1]
+    assert kind == b"mdat" and offset + size == len(data)
+    return data[:offset] + struct.pack(">I", size - 1) + data[offset + 4 : -1]
+
+
 SVG = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
     b"<script>alert(1)</script><rect width='10' height='10'/></svg>"
@@ -452,6 +460,11 @@ REFUSED = {
     ),
     "mp4 of a million empty boxes": (
         lambda: mp4_bytes() + b"\x00\x00\x00\x08free" * 1_000_000,
+        errors.BrokenVideo,
+        {},
+    ),
+    "mp4 frames cut, its box mended": (
+        lambda: _cut_and_mended(mp4_bytes(faststart=True)),
         errors.BrokenVideo,
         {},
     ),
