@@ -69,6 +69,7 @@ class CheckedVideo:
 
 
 def check_video(data: bytes) -> CheckedVideo:
+    """The video checked and rewritten, with its duration and thumbnail; refused with why."""
     if len(data) > MAX_VIDEO_BYTES:
         raise errors.TooLarge("video", len(data), MAX_VIDEO_BYTES)
     boxes = top_level_boxes(data)
