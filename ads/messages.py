@@ -185,3 +185,103 @@ POS_API: dict[str, dict[str, str]] = {
         "zh-CN": "该 API 密钥仅限其他门店使用。",
     },
 }
+
+# Why an advertiser's upload was refused (ads/creative_errors.py, ads/creative_files.py).
+CREATIVE_FILES: dict[str, dict[str, str]] = {
+    "upload_error_title": {"en": "File not accepted", "zh-CN": "文件未被接受"},
+    "upload_error_broken": {
+        "en": "This file could not be read. Upload a JPEG, PNG or WebP image or an MP4 video.",
+        "zh-CN": "无法读取该文件。请上传 JPEG、PNG 或 WebP 图片，或 MP4 视频。",
+    },
+    "upload_error_empty": {
+        "en": "The file is empty (0 bytes): choose the file again and upload it.",
+        "zh-CN": "文件为空（0 字节），请重新选择文件上传。",
+    },
+    "upload_error_type": {
+        "en": (
+            "This is a {kind} file, which is not accepted: upload a JPEG, PNG or WebP image "
+            "or an MP4 (H.264) video. Files are checked by their content, not their name."
+        ),
+        "zh-CN": "这是 {kind} 文件，不被接受：请上传 JPEG、PNG 或 WebP 图片，或 MP4（H.264）视频。"
+        "系统按文件内容检查，而非文件名。",
+    },
+    "upload_error_type_unknown": {
+        "en": (
+            "This file is not a JPEG, PNG or WebP image or an MP4 video (its content was "
+            "checked, not its name). Export it in one of these formats and upload it again."
+        ),
+        "zh-CN": "该文件不是 JPEG、PNG、WebP 图片或 MP4 视频（按内容检查，而非文件名）。"
+        "请导出为上述格式后重新上传。",
+    },
+    "upload_error_image_too_large": {
+        "en": "The image is {size} MB; images may be at most {limit} MB. Make it smaller.",
+        "zh-CN": "图片大小为 {size} MB，图片最大 {limit} MB，请缩小后重新上传。",
+    },
+    "upload_error_video_too_large": {
+        "en": "The video is {size} MB; videos may be at most {limit} MB. Export it smaller.",
+        "zh-CN": "视频大小为 {size} MB，视频最大 {limit} MB，请导出更小的文件。",
+    },
+    "upload_error_pixels": {
+        "en": (
+            "The image has too many pixels: at most {limit} million (such as 6000 × 4000) "
+            "are accepted. Make it smaller and upload it again."
+        ),
+        "zh-CN": "图片像素过多：最多 {limit} 百万像素（如 6000 × 4000）。请缩小后重新上传。",
+    },
+    "upload_error_animated": {
+        "en": "Animated images are not accepted: upload a still image, or the animation as an "
+        "MP4 video.",
+        "zh-CN": "不接受动图：请上传静态图片，或将动画导出为 MP4 视频。",
+    },
+    "upload_error_broken_image": {
+        "en": (
+            "The image could not be read to its end: it is damaged or cut short. Export it "
+            "again and upload the new file."
+        ),
+        "zh-CN": "图片无法完整读取：文件已损坏或不完整。请重新导出后上传。",
+    },
+    "upload_error_broken_video": {
+        "en": (
+            "The video could not be read to its end: it is damaged or cut short (an upload or "
+            "copy that stopped halfway). Export it again as MP4 and upload the new file."
+        ),
+        "zh-CN": "视频无法完整读取：文件已损坏或不完整（如上传或复制中断）。"
+        "请重新导出为 MP4 后上传。",
+    },
+    "upload_error_video_tracks": {
+        "en": "The video must have one picture track and at most one sound track.",
+        "zh-CN": "视频须有且仅有一条画面轨道，声音轨道最多一条。",
+    },
+    "upload_error_video_codec": {
+        "en": (
+            "The video is encoded as {codec}, which not every phone plays: export it as H.264 "
+            "(8-bit, 4:2:0) in MP4."
+        ),
+        "zh-CN": "视频编码为 {codec}，部分手机无法播放："
+        "请导出为 MP4 格式的 H.264（8 位、4:2:0）视频。",
+    },
+    "upload_error_audio_codec": {
+        "en": "The video's sound is {codec}: export it with AAC sound, or without sound.",
+        "zh-CN": "视频的音频为 {codec}：请以 AAC 音频导出，或去掉声音。",
+    },
+    "upload_error_video_too_long": {
+        "en": "The video lasts {seconds} s; videos may last at most {limit} s. Shorten it.",
+        "zh-CN": "视频时长 {seconds} 秒，视频最长 {limit} 秒，请剪短后上传。",
+    },
+    "upload_error_video_too_short": {
+        "en": "The video lasts {seconds} s; videos must last at least {limit} s.",
+        "zh-CN": "视频时长 {seconds} 秒，视频至少须 {limit} 秒。",
+    },
+    "upload_error_video_frame": {
+        "en": (
+            "The video is {width} × {height} pixels; videos may be at most {long} × {short} "
+            "(either way round). Export it at 1080p or less."
+        ),
+        "zh-CN": "视频分辨率为 {width} × {height}，最大 {long} × {short}（横竖均可）。"
+        "请以 1080p 或更低分辨率导出。",
+    },
+    "upload_error_video_frame_rate": {
+        "en": "The video has {rate} frames a second; at most {limit} are accepted.",
+        "zh-CN": "视频帧率为每秒 {rate} 帧，最高 {limit} 帧。",
+    },
+}

@@ -62,6 +62,7 @@ def make_console_app(
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
         ads.messages.CONSOLE,
+        ads.messages.CREATIVE_FILES,
         analytics.messages.MESSAGES,
         controller.messages.MESSAGES,
         portal.messages_sms.CONSOLE,
