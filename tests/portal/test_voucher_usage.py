@@ -7,6 +7,7 @@ ingest."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -22,11 +23,11 @@ from aiohttp.test_utils import TestClient
 from controller.services import CommandSender, record_router_status, register_router
 from kernel.config import Settings
 from kernel.privacy import device_hash
-from portal import session_end, vouchers
+from portal import session_end, stores, vouchers
 from portal.session_usage import MAX_USED_KB, Reading, Usage, fold
 from simulators.router import SimulatedRouter
 from tests.factories import Tenant, make_tenant
-from tests.portal.session_helpers import report_usage, telemetry_ingest
+from tests.portal.session_helpers import form_of, report_usage, telemetry_ingest
 from tests.portal.test_voucher_login import enable_vouchers, new_code, post_voucher
 
 LIMIT_KB = 10_000  # the voucher's data limit
@@ -139,7 +140,7 @@ async def test_a_device_that_logs_in_again_gets_what_is_left_not_a_fresh_limit(
     # The shopper logs out: the session's last report is kept on it as it ends.
     logout = await portal_client.post(
         f"/fas/{router.router_id}/logout",
-        data=dict(part.split("=", 1) for part in urlsplit(link).query.split("&")),
+        data=form_of(link),
     )
     assert logout.status == 200
     [ended] = await sessions_of(db, tenant)
@@ -458,3 +459,97 @@ async def test_a_wifidog_sessions_counters_are_kept_and_count_against_the_vouche
         token,
     )
     assert quota == LIMIT_KB - 3000
+
+
+async def test_an_extension_starts_a_new_counter_and_nothing_used_is_lost(
+    portal_client: TestClient,
+    router: SimulatedRouter,
+    tenant: Tenant,
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    settings: Settings,
+    ingest: None,
+) -> None:
+    """Extend deauths and grants the client again (openNDS's counters start from zero): the use
+    before it is kept first, and the new grant's counter adds to it."""
+    await stores.upsert_store_portal(
+        db,
+        tenant.merchant_id,
+        tenant.store_id,
+        brand_name=tenant.brand_name,
+        login_methods=("click", "voucher"),
+        session_minutes=45,
+        extend_minutes=30,
+        max_extensions=1,
+    )
+    code = await shared_code(db, tenant)
+    link = await online(portal_client, router, A, code)
+    await use(db, settings, router, tenant, A, 3000)  # not read by the session job yet
+
+    response = await portal_client.post(
+        f"/fas/{router.router_id}/extend", data=form_of(link), allow_redirects=False
+    )
+    assert response.status == 303
+    assert router.clients[A].grant["down_quota_kb"] == LIMIT_KB - 3000  # the restore's
+    [row] = await sessions_of(db, tenant)
+    assert row["down_used_kb"] == 3000
+
+    await use(db, settings, router, tenant, A, 1000)  # the new grant's counter: 1000
+    await session_end.end_due_sessions(db, sender)
+
+    [row] = await sessions_of(db, tenant)
+    assert row["down_used_kb"] == 4000
+    assert await bytes_remaining(portal_client, router, link) == (LIMIT_KB - 4000) * 1024
+
+
+async def test_garbled_usage_reports_are_refused_by_the_ingest_and_change_no_sum(
+    portal_client: TestClient,
+    router: SimulatedRouter,
+    tenant: Tenant,
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    settings: Settings,
+    ingest: None,
+) -> None:
+    """A router's batch of usage reports with text, negative, fractional and oversized
+    counters and no MAC: each is refused on its own, the good one beside them is kept, and the
+    session's use is what the good ones say."""
+    code = await shared_code(db, tenant)
+    await online(portal_client, router, A, code)
+    await use(db, settings, router, tenant, A, 2000)
+    await session_end.end_due_sessions(db, sender)
+    client = router.clients[A]
+    good = {"mac": A, "state": "Authenticated", "up_kb": 1, "session_start": client.session_start}
+    garbled: list[dict[str, object]] = [
+        {**good, "down_kb": "999999"},
+        {**good, "down_kb": -5000},
+        {**good, "down_kb": 2.5e6},
+        {**good, "down_kb": 2**60},
+        {**good, "down_kb": None},
+        {k: v for k, v in {**good, "down_kb": 888_888}.items() if k != "mac"},
+        {**good, "down_kb": 777_777, "mac": "AA:BB:CC:31:00:01"},
+    ]
+    events = [router.agent.tele("usage", **fields) for fields in garbled]
+    events.append(router.agent.tele("usage", **good, down_kb=2600))  # the good one, last
+    device = device_hash(settings.secret_key, str(tenant.merchant_id), A)
+    before = await db.fetchval(
+        "SELECT count(*) FROM router_telemetry WHERE merchant_id = $1 AND device_hash = $2",
+        tenant.merchant_id,
+        device,
+    )
+    await router.publish_events(events)
+    for _ in range(200):
+        stored = await db.fetchval(
+            "SELECT count(*) FROM router_telemetry WHERE merchant_id = $1 AND device_hash = $2",
+            tenant.merchant_id,
+            device,
+        )
+        if stored > before:
+            break
+        await asyncio.sleep(0.05)
+    assert stored == before + 1  # only the good one
+
+    await session_end.end_due_sessions(db, sender)
+
+    [row] = await sessions_of(db, tenant)
+    assert (row["status"], row["down_used_kb"]) == ("active", 2600)
