@@ -103,8 +103,9 @@ class LiveSession:
 
     @property
     def voucher_left_kb(self) -> int | None:
-        """What is left of the voucher's data limit (None: no voucher, or no limit)."""
-        if not self.voucher_quota_kb:
+        """What is left of the voucher's data limit (None: no voucher, no limit, or this
+        session's own use is not known: openNDS's authmon alone reports none)."""
+        if not self.voucher_quota_kb or self.gateway == "authmon":
             return None
         return max(0, self.voucher_quota_kb - self.voucher_others_kb - self.used.down_kb)
 
