@@ -38,6 +38,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This voucher is already in use on as many devices as it allows.",
         "zh-CN": "该上网券的可用设备数已满。",
     },
+    "error_voucher_data_used": {
+        "en": "This voucher's data has been used up. Please ask the staff for a new one.",
+        "zh-CN": "该上网券的流量已用完，请向店员索取新券。",
+    },
     "error_voucher_other_store": {
         "en": "This voucher is not valid at this store.",
         "zh-CN": "该上网券不适用于本门店。",

@@ -48,6 +48,7 @@ from kernel.sql import load_queries
 from portal import sessions, stores
 from portal.email_login import GivenConsent, consent_of_session
 from portal.qr import coupon_qr
+from portal.session_usage import keep
 from portal.sessions import LiveSession
 from portal.stores import StorePortal, Visit
 
@@ -140,9 +141,9 @@ class OnlineSession:
     def data_text(self, _: Callable[..., str]) -> str:
         """What is left of the data quota per direction, or the quota, or "no limit"."""
         live = self.live
-        if live is None or not (live.policy.down_quota_kb or live.policy.up_quota_kb):
+        if live is None or not (live.down_limit_kb or live.policy.up_quota_kb):
             return _("data_unlimited")
-        down = _amount(_, live.policy.down_quota_kb, live.down_left_kb)
+        down = _amount(_, live.down_limit_kb, live.down_left_kb)
         up = _amount(_, live.policy.up_quota_kb, live.up_left_kb)
         return _("data_both", down=down, up=up)
 
@@ -251,6 +252,7 @@ async def log_out(
         raise LogoutFailed(f"session {session_id} has no MAC to deauth")
     if not router.online:
         raise LogoutRouterOffline(f"router {router.router_id} is offline")
+    await sessions.keep_usage(db, router, [session_id])  # its last report, before it ends
     try:
         ack = await deauth_client(sender, router, mac=row["client_mac"])
     except CommandFailed as exc:
@@ -337,6 +339,8 @@ async def _regrant(
     """openNDS: deauth, then grant again until the new end with what is left of the quotas."""
     mac = claimed["client_mac"]
     undo = (router.merchant_id, live.session_id, live.extend_minutes, claimed["extensions"])
+    # The counters start again at the new grant: what the session used so far is kept first.
+    await keep(db, router.merchant_id, [(live.session_id, live.kept, live.used)])
     try:
         ack = await deauth_client(sender, router, mac=mac)
     except CommandFailed as exc:

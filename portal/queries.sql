@@ -70,7 +70,16 @@ WHERE t.merchant_id = $1 AND t.token = $2
 
 -- name: wifidog_record_usage
 -- `updated_at` is when the counters last grew (the first report: when it came): the session's
--- last traffic, which its idle timeout counts from (portal/session_end.py).
+-- last traffic, which its idle timeout counts from (portal/session_end.py). The session keeps
+-- its use, the counters at their highest (portal/session_usage.py), whatever ends it later.
+WITH kept AS (
+    UPDATE portal_sessions p
+    SET down_used_kb = greatest(p.down_used_kb, least(x.i / 1024, 9007199254740992)),
+        up_used_kb = greatest(p.up_used_kb, least(x.o / 1024, 9007199254740992))
+    FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) AS x(m, s, i, o)
+    WHERE p.merchant_id = x.m AND p.session_id = x.s AND p.status = 'active'
+          AND (x.i / 1024 > p.down_used_kb OR x.o / 1024 > p.up_used_kb)
+)
 INSERT INTO wifidog_usage AS u (merchant_id, session_id, incoming, outgoing, reports)
 SELECT m, s, i, o, 1 FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) AS x(m, s, i, o)
 ON CONFLICT (merchant_id, session_id) DO UPDATE SET
@@ -305,14 +314,29 @@ ON CONFLICT (merchant_id, device_hash, identity_hash) DO UPDATE SET
 
 -- name: live_sessions
 -- Sessions as the online page, the captive API and the end job see them; a WiFiDog session
--- with its token's own data quota and its usage (`traffic_at`: when its counters last grew).
+-- with its token's own data quota and its usage (`traffic_at`: when its counters last grew);
+-- the use kept on each (migration 0031), and for a voucher's its data limit (0: none) and what
+-- the voucher's other sessions used (portal/session_usage.py).
 SELECT s.session_id, s.router_id, s.store_id, s.device_hash, s.command_id, s.client_mac,
        s.started_at, s.expires_at, s.idle_minutes, s.extensions, s.status, s.end_reason,
        s.status = 'active' AND s.expires_at > now() AS active,
        greatest(0, floor(extract(epoch FROM s.expires_at - now())))::bigint AS seconds_left,
        t.down_quota_kb AS token_down_quota_kb, u.incoming, u.outgoing,
-       greatest(0, floor(extract(epoch FROM now() - u.updated_at)))::bigint AS quiet_seconds
+       greatest(0, floor(extract(epoch FROM now() - u.updated_at)))::bigint AS quiet_seconds,
+       s.down_used_kb, s.up_used_kb, s.usage_epoch, s.usage_epoch_down_kb, s.usage_epoch_up_kb,
+       s.usage_reported_at, s.voucher_code, coalesce(vq.quota_kb, 0) AS voucher_quota_kb,
+       coalesce(vq.others_kb, 0) AS voucher_others_kb
 FROM portal_sessions s
+LEFT JOIN LATERAL (
+    SELECT b.quota_kb,
+           (SELECT sum(o.down_used_kb) FROM portal_sessions o
+            WHERE o.merchant_id = s.merchant_id AND o.voucher_code = s.voucher_code
+                  AND o.session_id <> s.session_id)::bigint AS others_kb
+    FROM vouchers v
+    JOIN voucher_batches b ON b.merchant_id = v.merchant_id AND b.batch_id = v.batch_id
+    WHERE s.voucher_code IS NOT NULL AND v.merchant_id = s.merchant_id
+          AND v.code = s.voucher_code AND b.quota_kb > 0
+) vq ON true
 LEFT JOIN LATERAL (
     SELECT down_quota_kb FROM wifidog_tokens w
     WHERE s.command_id = 'wifidog' AND w.merchant_id = s.merchant_id
@@ -375,14 +399,29 @@ WITH idle AS (
 SELECT merchant_id, session_id, router_id FROM idle
 
 -- name: agent_sessions_to_watch
--- Active sessions our agent granted (not WiFiDog's, not authmon's), by router: their idle
--- timeout and data quota are checked against the agent's usage reports.
+-- Active sessions our agent granted (not WiFiDog's, not authmon's), by router: their use is
+-- kept from the agent's usage reports (also of those due to end now: their last report), and
+-- their idle timeout and data quota are checked against them.
 SELECT merchant_id, router_id, session_id
 FROM portal_sessions
-WHERE status = 'active' AND expires_at > now() AND client_mac IS NOT NULL
+WHERE status = 'active' AND client_mac IS NOT NULL
       AND command_id <> 'wifidog' AND command_id NOT LIKE 'authmon-%'
 ORDER BY merchant_id, router_id
 LIMIT $1
+
+-- name: end_session_of_used_up_voucher
+-- A running WiFiDog or authmon session whose voucher's data limit is used (portal/session_end.py):
+-- ended as 'quota', its raw MACs dropped (its WiFiDog token's too). Whether it ended now.
+WITH ended AS (
+    UPDATE portal_sessions SET status = 'ended', client_mac = NULL, ended_at = now(),
+        end_reason = 'quota'
+    WHERE merchant_id = $1 AND session_id = $2 AND status = 'active'
+    RETURNING merchant_id, session_id
+), scrubbed AS (
+    UPDATE wifidog_tokens t SET client_mac = NULL
+    FROM ended e WHERE t.merchant_id = e.merchant_id AND t.session_id = e.session_id
+)
+SELECT count(*) > 0 FROM ended
 
 -- name: set_login_policy
 UPDATE portal_settings SET login_methods = $3, returning_days = $4, idle_minutes = $5,

@@ -18,7 +18,16 @@ the routers' telemetry this reads and the command sender it deauths through.
 - **quota**: the agent reported the client at or over its grant's quota (openNDS enforces the
   quota itself too, and usually first: when it dropped the client before a report caught it
   over, the session ends later as 'expired'). WiFiDog quotas are enforced at each counters
-  report (portal/wifidog.py).
+  report (portal/wifidog.py). And a voucher's data limit is the voucher's, across its devices
+  and sessions: once what its sessions used together (ended ones, and the running ones as last
+  reported) reaches it, every running session of the voucher ends as 'quota' (openNDS: the
+  router deauths first, as above; WiFiDog: the row ends and the gateway gets `Auth: 0` at its
+  next counters report; openNDS's authmon alone: the row ends, openNDS's own per-session quota
+  and timer end the client).
+
+Every run first keeps what each running session of our agent used (portal/session_usage.py),
+from the agent's last reports, also of a session due to end now and of a router that went
+offline (its last reports still count).
 
 Several processes may run this at once: an expired row is taken once (SKIP LOCKED), and a
 deauth sent twice is harmless (the agent answers `done` for a client it no longer holds).
@@ -44,7 +53,7 @@ from controller.services import (
 )
 from kernel.jobs import every
 from kernel.sql import load_queries
-from portal import stores
+from portal import session_usage, stores
 from portal.sessions import LiveSession, gateway_of, live_sessions
 
 log = logging.getLogger("portico.portal.session_end")
@@ -63,7 +72,8 @@ class EndReport:
 
     expired: int = 0
     idle: int = 0
-    quota: int = 0
+    quota: int = 0  # over a session's quota, or its voucher's data limit
+    usage_kept: int = 0  # sessions whose use was kept from newer reports
     deauthed: int = 0  # the router confirmed
     deauth_failed: int = 0  # no ack, or not done (an idle or quota session then goes on)
     router_offline: int = 0  # expired sessions whose router could not be told
@@ -77,9 +87,10 @@ async def end_due_sessions(db: asyncpg.Pool, sender: CommandSender) -> EndReport
     """End every session past its end, idle too long or over its quota; see the module doc."""
     report = EndReport()
     routers = _Routers(db)
+    await _end_by_usage(db, sender, routers, report)
     await _end_expired(db, sender, routers, report)
     await _end_idle_wifidog(db, report)
-    await _end_by_usage(db, sender, routers, report)
+    await _end_used_up_vouchers(db, sender, routers, report)
     return report
 
 
@@ -157,7 +168,8 @@ async def _end_idle_wifidog(db: asyncpg.Pool, report: EndReport) -> None:
 async def _end_by_usage(
     db: asyncpg.Pool, sender: CommandSender, routers: _Routers, report: EndReport
 ) -> None:
-    """Sessions our agent granted, against the agent's usage reports: idle, or over quota."""
+    """Sessions our agent granted, against the agent's usage reports: their use kept, and
+    ended when idle or over quota."""
     rows = await db.fetch(queries.agent_sessions_to_watch, WATCH_LIMIT)
     by_router: dict[str, list[uuid.UUID]] = {}
     for row in rows:
@@ -166,17 +178,51 @@ async def _end_by_usage(
     ends: list[Awaitable[None]] = []
     for router_id, session_ids in by_router.items():
         router = await routers.get(router_id)
-        if router is None or not router.online or router.gateway != "opennds":
-            continue  # no fresh reports, and no way to deauth: its own limits hold meanwhile
+        if router is None or router.gateway != "opennds":
+            continue
         try:
             _router, portal = await stores.store_gateway(db, router_id)
         except stores.UnknownGateway:
             continue
-        for session in await live_sessions(db, router, portal, session_ids):
+        sessions = await live_sessions(db, router, portal, session_ids)
+        changes = [(s.session_id, s.kept, s.used) for s in sessions]
+        report.usage_kept += await session_usage.keep(db, router.merchant_id, changes)
+        if not router.online:
+            continue  # no fresh reports, and no way to deauth: its own limits hold meanwhile
+        for session in sessions:
             reason = _usage_end(session)
             if reason is not None and session.client_mac is not None:
                 mac = session.client_mac
-                ends.append(_end_one(db, sender, router, session, mac, reason, slots, report))
+                ends.append(
+                    _end_one(db, sender, router, session.session_id, mac, reason, slots, report)
+                )
+    await asyncio.gather(*ends)
+
+
+async def _end_used_up_vouchers(
+    db: asyncpg.Pool, sender: CommandSender, routers: _Routers, report: EndReport
+) -> None:
+    """Every running session of a voucher whose sessions together used its data limit."""
+    rows = await session_usage.sessions_of_used_up_vouchers(db, WATCH_LIMIT)
+    slots = asyncio.Semaphore(DEAUTH_CONCURRENCY)
+    ends: list[Awaitable[None]] = []
+    for row in rows:
+        session_id, gateway = row["session_id"], gateway_of(row["command_id"])
+        if gateway == "agent":
+            router = await routers.get(row["router_id"])
+            if router is None or not router.online or router.gateway != "opennds":
+                continue  # its grant's own quota holds meanwhile; the next run tries again
+            if row["client_mac"] is not None:
+                mac = row["client_mac"]
+                ends.append(_end_one(db, sender, router, session_id, mac, "quota", slots, report))
+            continue
+        # WiFiDog: the gateway gets `Auth: 0` at its next counters report. authmon: openNDS's
+        # own quota and timer end the client (nobody can deauth it there).
+        merchant_id = row["merchant_id"]
+        if await db.fetchval(queries.end_session_of_used_up_voucher, merchant_id, session_id):
+            report.quota += 1
+            _count(report, row["router_id"])
+            log.info("session %s at %s ended: voucher's data used", session_id, row["router_id"])
     await asyncio.gather(*ends)
 
 
@@ -194,7 +240,7 @@ async def _end_one(
     db: asyncpg.Pool,
     sender: CommandSender,
     router: Router,
-    session: LiveSession,
+    session_id: uuid.UUID,
     mac: str,
     reason: str,
     slots: asyncio.Semaphore,
@@ -204,7 +250,7 @@ async def _end_one(
     next run tries again)."""
     if not await _deauth(sender, router.ref, mac, slots, report):
         return
-    ended = await db.fetchrow(queries.end_session, router.merchant_id, session.session_id, reason)
+    ended = await db.fetchrow(queries.end_session, router.merchant_id, session_id, reason)
     if ended is None:
         return  # it ended meanwhile (a logout, its expiry): that reason stands
     if reason == "idle":
@@ -212,7 +258,7 @@ async def _end_one(
     else:
         report.quota += 1
     _count(report, router.router_id)
-    log.info("session %s at %s ended: %s", session.session_id, router.router_id, reason)
+    log.info("session %s at %s ended: %s", session_id, router.router_id, reason)
 
 
 def _count(report: EndReport, router_id: str) -> None:

@@ -11,6 +11,11 @@ Where each fact comes from, by gateway:
 - WiFiDog: the session's admission (its token's download quota, else the store's) and the
   gateway's counters reports (wifidog_usage; `updated_at` is when they last grew);
 - openNDS's authmon (FAS level 3 without the agent): the store's policy; no usage reaches us.
+
+A voucher's session also has what is left of the voucher's data limit: the limit, less what the
+voucher's other sessions (ended, and running as last kept) and this one used in all
+(portal/session_usage.py); what is left of its download is the smaller of that and what is left
+of its grant's quota.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -37,6 +42,7 @@ from controller.services import (
     restore_clients,
 )
 from kernel.sql import load_queries
+from portal.session_usage import Reading, Usage, fold, keep, usage_of
 from portal.stores import StorePortal
 
 log = logging.getLogger("portico.portal")
@@ -81,6 +87,11 @@ class LiveSession:
     extensions: int
     extend_minutes: int  # what one extension adds (0: this session cannot be extended)
     max_extensions: int
+    voucher_code: str | None
+    voucher_quota_kb: int  # its voucher's data limit, download (0: none, or no voucher)
+    voucher_others_kb: int  # what the voucher's other sessions used, as kept
+    used: Usage  # all this session used, with its last report folded in
+    kept: Usage  # as the session row holds it (session_usage.keep stores `used`)
 
     @property
     def minutes_left(self) -> int:
@@ -91,9 +102,28 @@ class LiveSession:
         return self.active and self.extend_minutes > 0 and self.extensions < self.max_extensions
 
     @property
+    def voucher_left_kb(self) -> int | None:
+        """What is left of the voucher's data limit (None: no voucher, no limit, or this
+        session's own use is not known: openNDS's authmon alone reports none)."""
+        if not self.voucher_quota_kb or self.gateway == "authmon":
+            return None
+        return max(0, self.voucher_quota_kb - self.voucher_others_kb - self.used.down_kb)
+
+    @property
+    def down_limit_kb(self) -> int:
+        """The download limit the shopper is shown: the voucher's, else the grant's quota."""
+        return self.voucher_quota_kb or self.policy.down_quota_kb
+
+    @property
     def down_left_kb(self) -> int | None:
-        """Download left under the quota (None: no quota, or the use is not known)."""
-        return _left(self.policy.down_quota_kb, self.down_used_kb)
+        """Download left under the grant's quota and the voucher's limit, the smaller (None:
+        no quota, or the use is not known)."""
+        left = [
+            kb
+            for kb in (_left(self.policy.down_quota_kb, self.down_used_kb), self.voucher_left_kb)
+            if kb is not None
+        ]
+        return min(left) if left else None
 
     @property
     def up_left_kb(self) -> int | None:
@@ -105,7 +135,7 @@ class LiveSession:
         per direction, so the bytes the client may move in any mix before one of them is
         reached: the smaller of what is left (None: no quota, or the use is not known)."""
         left = [kb for kb in (self.down_left_kb, self.up_left_kb) if kb is not None]
-        quotas = [q for q in (self.policy.down_quota_kb, self.policy.up_quota_kb) if q]
+        quotas = [q for q in (self.down_limit_kb, self.policy.up_quota_kb) if q]
         if not quotas or len(left) < len(quotas):
             return None
         return min(left) * 1024
@@ -144,7 +174,25 @@ async def live_sessions(
         grants = await latest_grants(db, router.ref, keys, since)
         devices = list({row["device_hash"] for row in agent_rows})
         usage = await client_usage(db, router.ref, devices, since)
-    return [_live(row, portal, grants, usage) for row in rows]
+    # A device on two running sessions (it logged in again before the first ended): its
+    # reports are its latest grant's, not counted twice.
+    latest: dict[str, tuple[datetime, uuid.UUID]] = {}
+    for row in agent_rows:
+        grant = grants.get(session_key(row["session_id"]))
+        if grant is not None and row["status"] == "active":
+            mine = (grant.granted_at, row["session_id"])
+            latest[row["device_hash"]] = max(latest.get(row["device_hash"], mine), mine)
+    return [
+        _live(
+            row,
+            portal,
+            grants,
+            usage
+            if latest.get(row["device_hash"], (None, row["session_id"]))[1] == row["session_id"]
+            else {},
+        )
+        for row in rows
+    ]
 
 
 async def live_session(
@@ -164,6 +212,7 @@ def _live(
     gateway = gateway_of(row["command_id"])
     policy = portal.policy
     down_used = up_used = idle = None
+    kept = used = usage_of(row)
     if gateway == "agent":
         grant = grants.get(session_key(row["session_id"]))
         if grant is not None:
@@ -171,15 +220,28 @@ def _live(
         report = usage.get(row["device_hash"])
         # Counters count from openNDS's last grant: a report from before it is not this grant's.
         if report is not None and report.state == "Authenticated":
+            epoch = _epoch(grant, report)
             if grant is None or report.received_at > grant.granted_at:
                 down_used, up_used = report.down_kb, report.up_kb
                 idle = report.idle_seconds
+            elif kept.epoch is not None:
+                # The last report of the grant before (an extension's, a restore's): still the
+                # counter last read, so what it grew by since counts.
+                epoch = kept.epoch
+            else:
+                epoch = None
+            if epoch is not None and row["status"] == "active":
+                reading = Reading(epoch, report.down_kb, report.up_kb, report.reported_at)
+                used = fold(kept, reading)
     elif gateway == "wifidog":
         if row["token_down_quota_kb"] is not None:
             policy = replace(policy, down_quota_kb=row["token_down_quota_kb"])
         if row["incoming"] is not None:
             down_used, up_used = row["incoming"] // 1024, row["outgoing"] // 1024
             idle = row["quiet_seconds"]
+            used = replace(
+                kept, down_kb=max(kept.down_kb, down_used), up_kb=max(kept.up_kb, up_used)
+            )
     # openNDS's authmon is asked for nothing but grants: an extension's deauth would come back
     # as its `deauthed` and end the session (portal/authmon.py), so it is not offered there.
     extendable = gateway in ("agent", "wifidog")
@@ -200,7 +262,30 @@ def _live(
         extensions=row["extensions"],
         extend_minutes=portal.extend_minutes if extendable else 0,
         max_extensions=portal.max_extensions,
+        voucher_code=row["voucher_code"],
+        voucher_quota_kb=row["voucher_quota_kb"],
+        voucher_others_kb=row["voucher_others_kb"],
+        used=used,
+        kept=kept,
     )
+
+
+def _epoch(grant: Grant | None, report: ClientUsage) -> str:
+    """Which counter a report read: openNDS's counters start again at every grant (and at
+    its session_start, which an unknown grant also changes)."""
+    granted = grant.granted_at.isoformat() if grant is not None else "-"
+    return f"{granted}/{report.session_start or '-'}"
+
+
+async def keep_usage(db: asyncpg.Pool, router: Router, session_ids: list[uuid.UUID]) -> int:
+    """Keep what these sessions of `router` used, with their last reports folded in
+    (portal/session_usage.py): before a voucher's limit is counted, an extension's new grant,
+    a logout. How many sessions' use changed."""
+    row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
+    if row is None or not session_ids:
+        return 0
+    live = await live_sessions(db, router, StorePortal(**dict(row)), session_ids)
+    return await keep(db, router.merchant_id, [(s.session_id, s.kept, s.used) for s in live])
 
 
 def remaining_policy(session: LiveSession, minutes: int) -> AccessPolicy:
@@ -236,6 +321,8 @@ async def restore_sessions(
         return RestoreReport()
     portal = StorePortal(**dict(row))
     live = await live_sessions(db, router, portal, [s["session_id"] for s in sessions])
+    # Their counters start again at the new grants: what they used so far is kept first.
+    await keep(db, router.merchant_id, [(s.session_id, s.kept, s.used) for s in live])
     policies = {s.session_id: remaining_policy(s, 0) for s in live}
     restores = []
     for session in sessions:

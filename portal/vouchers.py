@@ -22,9 +22,10 @@ from datetime import datetime
 
 import asyncpg
 
+from controller.services import find_router
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
-from portal import rate_limits
+from portal import rate_limits, session_usage, sessions
 from portal.grants import Admission, store_admission
 from portal.logins import TermsRequired, require_method
 from portal.rate_limits import Limit
@@ -102,6 +103,13 @@ class VoucherFull(VoucherRefused):
 
     message_id = "error_voucher_full"
     reason = "all devices used"
+
+
+class VoucherDataUsed(VoucherRefused):
+    """Its sessions together used the voucher's data limit."""
+
+    message_id = "error_voucher_data_used"
+    reason = "data used"
 
 
 class VoucherOtherStore(VoucherRefused):
@@ -312,7 +320,7 @@ async def brand_of_store(db: asyncpg.Pool, merchant_id: uuid.UUID, store_id: uui
 class Redemption:
     code: str
     minutes_left: int  # whole minutes of the voucher's time still to run
-    quota_kb: int  # 0: no data limit
+    quota_kb: int  # what is left of the voucher's data limit (download); 0: no data limit
     again: bool  # this device had redeemed the code before
 
 
@@ -360,18 +368,41 @@ async def redeem(
         left = _minutes_left(row["first_used_at"], row["minutes"], now)
         if left < 1:
             raise VoucherTimeUsed("the voucher's minutes have run out")
+        if not devices["mine"]:
+            if row["valid_until"] is not None and now >= row["valid_until"]:
+                raise VoucherExpired("past the batch's valid-until")
+            if devices["devices"] >= row["max_devices"]:
+                raise VoucherFull(f"on {devices['devices']} of {row['max_devices']} devices")
+        data_left = await _data_left(db, conn, merchant_id, code, row["quota_kb"])
         if devices["mine"]:
-            return Redemption(code, left, row["quota_kb"], again=True)
-        if row["valid_until"] is not None and now >= row["valid_until"]:
-            raise VoucherExpired("past the batch's valid-until")
-        if devices["devices"] >= row["max_devices"]:
-            raise VoucherFull(f"on {devices['devices']} of {row['max_devices']} devices")
+            return Redemption(code, left, data_left, again=True)
         await conn.execute(queries.add_voucher_device, merchant_id, code, device, now)
-    return Redemption(code, left, row["quota_kb"], again=False)
+    return Redemption(code, left, data_left, again=False)
+
+
+async def _data_left(
+    db: asyncpg.Pool, conn: asyncpg.Connection, merchant_id: uuid.UUID, code: str, quota_kb: int
+) -> int:
+    """What is left of the voucher's data limit for a new session (0: it has none): the limit
+    less what its ended sessions used and its running ones used so far, their agent's last
+    reports folded in first. VoucherDataUsed when nothing is left."""
+    if not quota_kb:
+        return 0
+    usage = await session_usage.voucher_usage(conn, merchant_id, code)
+    if usage.agent_sessions:
+        for router_id, session_ids in usage.agent_sessions.items():
+            router = await find_router(db, router_id)
+            if router is not None and router.merchant_id == merchant_id:
+                await sessions.keep_usage(db, router, session_ids)
+        usage = await session_usage.voucher_usage(conn, merchant_id, code)
+    if usage.used_kb >= quota_kb:
+        raise VoucherDataUsed(f"its sessions used {usage.used_kb} of {quota_kb} kB")
+    return quota_kb - usage.used_kb
 
 
 def voucher_admission(visit: Visit, redemption: Redemption) -> Admission:
-    """The store's terms and policy, for the voucher's time left and within its data limit."""
+    """The store's terms and policy, for the voucher's time left and within what is left of its
+    data limit."""
     policy = dataclasses.replace(visit.portal.policy, minutes=redemption.minutes_left)
     if redemption.quota_kb:
         policy = dataclasses.replace(policy, down_quota_kb=redemption.quota_kb)

@@ -321,9 +321,17 @@ class SimulatedRouter:
         if client is None:
             return 0
         events = self.agent.spool_heartbeat("portico-simulator/1.0", "simulated")
-        for batch in tele_batches(events):  # flush_tele, send_tele
-            await client.publish(topics.topic(self.router_id, "tele"), batch, qos=1)
+        await self.publish_events(events)
         return len(events)
+
+    async def publish_events(self, events: list[bytes]) -> None:
+        """Telemetry events as the agent flushes them (flush_tele, send_tele): tests also send
+        events no real agent would, as a hostile or broken router could."""
+        client = self._client
+        if client is None:
+            return
+        for batch in tele_batches(events):
+            await client.publish(topics.topic(self.router_id, "tele"), batch, qos=1)
 
     def _status(self) -> bytes:
         return topics.encode(
