@@ -315,7 +315,7 @@ ON CONFLICT (merchant_id, device_hash, identity_hash) DO UPDATE SET
 -- name: live_sessions
 -- Sessions as the online page, the captive API and the end job see them; a WiFiDog session
 -- with its token's own data quota and its usage (`traffic_at`: when its counters last grew);
--- the use kept on each (migration 0031), and for a voucher's its data limit (0: none) and what
+-- the use kept on each (migration 0027), and for a voucher's its data limit (0: none) and what
 -- the voucher's other sessions used (portal/session_usage.py).
 SELECT s.session_id, s.router_id, s.store_id, s.device_hash, s.command_id, s.client_mac,
        s.started_at, s.expires_at, s.idle_minutes, s.extensions, s.status, s.end_reason,

@@ -1,4 +1,4 @@
-"""What each session used, kept on the session (migration 0031), so that a voucher's data limit
+"""What each session used, kept on the session (migration 0027), so that a voucher's data limit
 holds across its devices and sessions (docs/logins.md, "Vouchers: one data limit").
 
 The sources, by gateway (portal/sessions.py reads them):
@@ -39,7 +39,7 @@ MAX_USED_KB = 2**53
 
 @dataclass(frozen=True)
 class Usage:
-    """A session's use as kept (migration 0031): the totals, and the counter last read."""
+    """A session's use as kept (migration 0027): the totals, and the counter last read."""
 
     down_kb: int = 0
     up_kb: int = 0
@@ -81,7 +81,7 @@ def fold(used: Usage, reading: Reading) -> Usage:
 
 
 def usage_of(row: asyncpg.Record) -> Usage:
-    """A session row's kept use (the columns of migration 0031)."""
+    """A session row's kept use (the columns of migration 0027)."""
     return Usage(
         row["down_used_kb"],
         row["up_used_kb"],

@@ -1,4 +1,4 @@
--- What each session used (portal/session_usage.py, migration 0031) and what a voucher's
+-- What each session used (portal/session_usage.py, migration 0027) and what a voucher's
 -- sessions used of its data limit.
 
 -- name: keep_session_usage
