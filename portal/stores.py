@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 
@@ -52,9 +53,9 @@ class StorePortal:
         )
 
 
-@dataclass(frozen=True)
-class Visit:
-    """A verified-as-far-as-we-can shopper arrival: router, store settings and the client."""
+class Visit(NamedTuple):
+    """A verified-as-far-as-we-can shopper arrival: router, store settings and the client (a
+    NamedTuple, as FasClient: one is made on every splash view)."""
 
     router: Router
     portal: StorePortal

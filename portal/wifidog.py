@@ -209,7 +209,7 @@ def _visit(
         gateway_name=portal.brand_name,
         origin_url=safe_origin_url(client.url),
         client_type="wifidog",
-        extra={},
+        fields={},
     )
     secret = request.app[SETTINGS].secret_key
     device = device_hash(secret, str(router.merchant_id), client.mac)
