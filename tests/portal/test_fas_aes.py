@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 
 import pytest
 
@@ -117,3 +118,32 @@ def test_bad_redirects_are_refused(raw_fas: str | None, raw_iv: str | None, fask
     # A wrong IV only garbles the first block (CBC): the text must then fail the field checks.
     with pytest.raises(fas.BadRedirect):
         fas.parse_fas_text(text)
+
+
+def test_cbc_from_ecb_blocks_and_the_padding_check_agree_with_cryptography() -> None:
+    """decrypt_fas chains ECB blocks itself and checks PKCS#7 by hand: on random keys, IVs and
+    ciphertexts both give what cryptography's own CBC decryptor and PKCS#7 unpadder give."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    rng = random.Random(8)
+    for _ in range(500):
+        faskey = rng.randbytes(rng.randint(4, 40)).hex()
+        iv, ciphertext = rng.randbytes(16), rng.randbytes(16 * rng.randint(1, 12))
+        reference = Cipher(algorithms.AES(fas_aes.aes_key(faskey)), modes.CBC(iv)).decryptor()
+        padded = reference.update(ciphertext) + reference.finalize()
+        assert fas_aes._cbc_decrypt(faskey, iv, ciphertext) == padded
+        # random blocks end in valid padding now and then; force it half of the time
+        if rng.random() < 0.5:
+            n = rng.randint(1, 16)
+            padded = padded[:-n] + bytes([n]) * n
+        unpadder = padding.PKCS7(128).unpadder()
+        try:
+            expected: bytes | None = unpadder.update(padded) + unpadder.finalize()
+        except ValueError:
+            expected = None
+        try:
+            ours: bytes | None = fas_aes._unpad(padded)
+        except ValueError:
+            ours = None
+        assert ours == expected
