@@ -95,7 +95,7 @@ LIMIT 5
 -- expired or voided in the last $3 days, newest claim first. A lock that ran out reads as
 -- claimed; a held code past its end as expired, whether or not the expiry job came by.
 SELECT cc.code, coalesce(cp.generic_code, cc.code) AS said, cp.title_en, cp.title_zh,
-       coalesce(cc.expires_at, cp.valid_until) AS valid_until, cc.claimed_at,
+       coalesce(cc.expires_at, cp.valid_until) AS valid_until, cp.timezone, cc.claimed_at,
        CASE WHEN cc.state IN ('claimed', 'locked')
                  AND coalesce(cc.expires_at, cp.valid_until) <= now() THEN 'expired'
             WHEN cc.state = 'locked' AND cc.locked_until <= now() THEN 'claimed'

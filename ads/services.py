@@ -268,10 +268,15 @@ class WalletCoupon:
     said: str  # what to show and say at the till
     valid_until: datetime
     state: str  # claimed, locked, redeemed, expired, void
+    timezone: str = "Asia/Shanghai"  # the venue's, to show valid_until in
 
     @property
     def usable(self) -> bool:
         return self.state in ("claimed", "locked")
+
+    @property
+    def local_valid_until(self) -> datetime:
+        return self.valid_until.astimezone(ZoneInfo(self.timezone))
 
 
 async def wallet(
@@ -288,6 +293,7 @@ async def wallet(
             row["said"],
             row["valid_until"],
             row["state"],
+            row["timezone"],
         )
         for row in rows
     ]

@@ -1,6 +1,12 @@
 """The shopper pages' texts in zh-CN and English (each login method's in its own module)."""
 
-from portal import messages_email, messages_sessions, messages_sms, messages_vouchers
+from portal import (
+    messages_email,
+    messages_sessions,
+    messages_sms,
+    messages_vouchers,
+    messages_wallet,
+)
 
 _CORE = {
     "title": {"en": "Free WiFi", "zh-CN": "免费 WiFi"},
@@ -226,4 +232,5 @@ CATALOG = {
     **messages_vouchers.MESSAGES,
     **messages_email.MESSAGES,
     **messages_sessions.MESSAGES,
+    **messages_wallet.MESSAGES,
 }
