@@ -19,7 +19,7 @@ from ads import codes
 from ads.services import UnknownCoupon, queries
 from kernel.errors import PorticoError
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = 1_000_000  # the console takes requests up to 1 MiB (aiohttp), a form around it
 MAX_CODES = 100_000
 REPORTED = 50  # problems listed at most (and how many more there were)
 _HEADERS = frozenset({"CODE", "CODES", "COUPON", "COUPONCODE", "券码", "优惠码"})
@@ -46,10 +46,15 @@ class ImportRefused(PorticoError):
 
 
 class ImportUnreadable(PorticoError):
-    """Not a file of codes at all: too big, too many lines, not UTF-8 text, empty."""
+    """Not a file of codes at all: too big, too many lines, not UTF-8 text, empty; `reason`
+    (size, count, encoding, csv, empty) names the message (import_unreadable_<reason>)."""
 
     message_id = "import_unreadable"
     status = 400
+
+    def __init__(self, detail: str, *, reason: str, **values: object) -> None:
+        super().__init__(detail, reason=reason, **values)
+        self.message_id = f"import_unreadable_{reason}"
 
 
 class NotImportedPool(PorticoError):

@@ -235,3 +235,14 @@ JOIN coupons cp ON cp.merchant_id = r.merchant_id AND cp.coupon_id = r.coupon_id
 WHERE r.merchant_id = $1 AND r.store_id = $2
 ORDER BY r.redeemed_at DESC
 LIMIT $3
+
+-- name: imported_pools
+-- The merchant's coupons with an imported pool, for the import page: how many codes each
+-- holds and how many are still to hand out.
+SELECT cp.coupon_id, cp.title_en, cp.title_zh, cp.valid_until, cp.timezone,
+       count(cc.code) AS codes, count(cc.code) FILTER (WHERE cc.state = 'available') AS available
+FROM coupons cp
+LEFT JOIN coupon_codes cc ON cc.merchant_id = cp.merchant_id AND cc.coupon_id = cp.coupon_id
+WHERE cp.merchant_id = $1 AND cp.pool = 'imported'
+GROUP BY cp.merchant_id, cp.coupon_id
+ORDER BY cp.valid_until DESC, cp.coupon_id

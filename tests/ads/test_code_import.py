@@ -3,16 +3,22 @@ number, all or nothing, size limits."""
 
 from __future__ import annotations
 
+import html
+import io
+import re
 import uuid
 
 import asyncpg
 import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
 
+from accounts import services as accounts
 from ads import code_import
 from ads.code_import import ImportRefused, ImportUnreadable, Problem
 from ads.services import UnknownCoupon
 from tests.ads.test_redemption import coupon_codes
-from tests.console.test_console_app import Member
+from tests.console.test_console_app import Member, csrf_token, sign_in
 
 
 async def imported_pool(db: asyncpg.Pool, member: Member) -> uuid.UUID:
@@ -128,3 +134,65 @@ async def test_only_an_imported_pool_of_the_merchant_takes_a_file(
         await upload(db, member, unique, b"SALE-0009\n")
     with pytest.raises(UnknownCoupon):
         await upload(db, member, uuid.uuid4(), b"SALE-0009\n")
+
+
+def upload_form(page: str, member: Member, coupon_id: uuid.UUID, data: bytes) -> FormData:
+    form = FormData()
+    form.add_field("csrf_token", csrf_token(page))
+    form.add_field("merchant", str(member.merchant_id))
+    form.add_field("coupon", str(coupon_id))
+    form.add_field("file", io.BytesIO(data), filename="codes.csv", content_type="text/csv")
+    return form
+
+
+async def test_an_owner_imports_a_file_in_the_console(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    coupon_id = await imported_pool(db, member)
+    en = {"Accept-Language": "en"}
+    assert (await sign_in(client, member.email, headers=en)).status == 303
+    page = await (await client.get("/till/import", headers=en)).text()
+    assert "Import your own coupon codes" in page and str(coupon_id) in page
+
+    bad = b"code\nWIN-0001\nwin 0001\nWIN_0002\n"
+    refused = await client.post(
+        "/till/import", data=upload_form(page, member, coupon_id, bad), headers=en
+    )
+    text = html.unescape(await refused.text())
+    assert refused.status == 422 and "Nothing was imported" in text
+    assert "the same code as line 2" in text and "only letters A-Z and digits" in text
+    assert re.search(r"<td class=\"num\">3</td>", text) and re.search(r">4</td>", text)
+    assert await pool_codes(db, member, coupon_id) == []
+
+    good = b"WIN-0001\nWIN-0002\n"
+    done = await client.post(
+        "/till/import", data=upload_form(page, member, coupon_id, good), headers=en
+    )
+    assert done.status == 200 and "2 codes imported." in await done.text()
+    assert await pool_codes(db, member, coupon_id) == ["WIN0001", "WIN0002"]
+
+    zh = {"Accept-Language": "zh-CN"}
+    latin1 = await client.post(
+        "/till/import", data=upload_form(page, member, coupon_id, b"CAF\xc9-01\n"), headers=zh
+    )
+    assert latin1.status == 400 and "不是 UTF-8 文本" in await latin1.text()
+    too_big = b"A" * (1024 * 1024 + 10)
+    big = await client.post(
+        "/till/import", data=upload_form(page, member, coupon_id, too_big), headers=en
+    )
+    assert big.status == 413  # the console's request limit, before anything is read
+    assert "too much to send at once" in await big.text()
+
+
+async def test_staff_cannot_import(client: TestClient, db: asyncpg.Pool, member: Member) -> None:
+    coupon_id = await imported_pool(db, member)
+    staff_email = f"staff-{uuid.uuid4().hex}@example.com"
+    staff = await accounts.create_user(db, staff_email, "Till", "correct horse battery")
+    await accounts.add_membership(db, member.merchant_id, staff, "staff")
+    assert (await sign_in(client, staff_email)).status == 303
+    page = await (await client.get("/till/import", headers={"Accept-Language": "en"})).text()
+    assert 'id="upload"' not in page and "Only the merchant&#39;s owners" in page
+    posted = await client.post(
+        "/till/import", data=upload_form(page, member, coupon_id, b"WIN-0009\n")
+    )
+    assert posted.status == 403 and await pool_codes(db, member, coupon_id) == []

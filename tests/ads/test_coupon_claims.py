@@ -5,18 +5,21 @@ total; also under concurrency), a claim's own validity, expiry, void, and the wa
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 
+from accounts import services as accounts
 from ads import code_import, redemption
 from ads import services as ads
 from ads.services import CouponLimits, claim_coupon
-from tests.ads.test_redemption import coupon_codes
-from tests.console.test_console_app import Member
+from tests.ads.test_redemption import claimed_code, coupon_codes
+from tests.console.test_console_app import Member, csrf_token, sign_in
 
 
 def shopper() -> str:
@@ -333,3 +336,35 @@ async def test_a_coupon_is_made_only_with_a_sound_pool(db: asyncpg.Pool, member:
     ):
         with pytest.raises(ValueError):
             CouponLimits(**limits)  # type: ignore[arg-type]
+
+
+async def test_an_owner_voids_a_code_at_the_till_and_staff_cannot(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    code = await claimed_code(db, member)
+    staff_email = f"staff-{uuid.uuid4().hex}@example.com"
+    staff = await accounts.create_user(db, staff_email, "Till", "correct horse battery")
+    await accounts.add_membership(db, member.merchant_id, staff, "staff")
+    en = {"Accept-Language": "en"}
+    assert (await sign_in(client, staff_email, headers=en)).status == 303
+    page = await (await client.get("/till", params={"code": code}, headers=en)).text()
+    assert 'id="void"' not in page  # staff see no Void button…
+    form = {"csrf_token": csrf_token(page), "merchant": str(member.merchant_id), "code": code}
+    refused = await client.post("/till/void", data=form, headers=en)
+    assert refused.status == 403
+    assert "Only the merchant's owners" in html.unescape(await refused.text())
+    assert await state_of(db, member, code) == "claimed"  # …and cannot post one
+
+    client.session.cookie_jar.clear()
+    assert (await sign_in(client, member.email, headers=en)).status == 303
+    page = await (await client.get("/till", params={"code": code}, headers=en)).text()
+    assert 'id="void"' in page
+    form["csrf_token"] = csrf_token(page)
+    voided = await client.post("/till/void", data=form, headers=en)
+    text = html.unescape(await voided.text())
+    assert voided.status == 200 and f"Code {code} is void" in text
+    assert await state_of(db, member, code) == "void"
+    again = await client.post("/till/void", data=form, headers={"Accept-Language": "zh-CN"})
+    assert again.status == 409 and "该券码无法作废" in await again.text()
+    check = await client.get("/till", params={"code": code}, headers=en)
+    assert "This code is no longer valid." in await check.text()
