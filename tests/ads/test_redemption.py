@@ -61,9 +61,13 @@ async def coupon_codes(
     return made.coupon_id, [r["code"] for r in rows]
 
 
-async def claimed_code(db: asyncpg.Pool, member: Member, *, valid_days: float = 7) -> str:
+async def claimed_code(
+    db: asyncpg.Pool, member: Member, *, valid_days: float = 7, count: int = 4
+) -> str:
     """A code claimed by a new shopper; valid_days < 0: claimed, then its coupon ended."""
-    coupon_id, _codes = await coupon_codes(db, member.merchant_id, valid_days=abs(valid_days))
+    coupon_id, _codes = await coupon_codes(
+        db, member.merchant_id, count=count, valid_days=abs(valid_days)
+    )
     async with db.acquire() as conn:
         claim = await claim_coupon(conn, member.merchant_id, coupon_id, f"dev-{uuid.uuid4().hex}")
     if valid_days < 0:  # a coupon cannot be claimed once it ended: it ends after the claim
