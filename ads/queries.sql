@@ -36,7 +36,7 @@ RETURNING code
 -- The coupon a shopper claims, its row locked until the claim commits: two claims of one
 -- coupon at once count its limits one after the other (ads/services.py, claim_coupon).
 SELECT pool, generic_code, codes_on_claim, claim_days, limit_per_shopper, limit_per_period,
-       limit_period, limit_total, timezone, valid_until, valid_until > now() AS open
+       limit_period, limit_total, timezone, valid_until, valid_until > now() AS open, claims
 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2
 FOR NO KEY UPDATE
 
@@ -49,15 +49,20 @@ ORDER BY claimed_at DESC
 LIMIT 1
 
 -- name: claims_counted
--- The coupon's claims: the shopper's ($3), those of the current period ($5: 'day', 'week' or
--- NULL, in the time zone $4) and all of them. Every claim counts, whatever became of it.
-SELECT count(*) FILTER (WHERE claimed_by = $3) AS by_shopper,
-       count(*) FILTER (WHERE $5::text IS NOT NULL
-                        AND claimed_at >= date_trunc($5::text, now() AT TIME ZONE $4::text)
-                                          AT TIME ZONE $4::text) AS in_period,
-       count(*) AS total
-FROM coupon_codes
-WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_at IS NOT NULL
+-- The coupon's claims by the shopper $3 and those of the current period ($5: 'day', 'week'
+-- or NULL, in the time zone $4), each an index range (coupon_codes_by_shopper,
+-- coupon_codes_claims); the total is the coupon's own counter (coupons.claims). Every claim
+-- counts, whatever became of it.
+SELECT (SELECT count(*) FROM coupon_codes
+        WHERE merchant_id = $1 AND claimed_by = $3 AND coupon_id = $2) AS by_shopper,
+       (SELECT count(*) FROM coupon_codes
+        WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_at IS NOT NULL
+              AND claimed_at >= CASE WHEN $5::text IS NULL THEN 'infinity'::timestamptz
+                                     ELSE date_trunc($5::text, now() AT TIME ZONE $4::text)
+                                          AT TIME ZONE $4::text END) AS in_period
+
+-- name: count_claim
+UPDATE coupons SET claims = claims + 1 WHERE merchant_id = $1 AND coupon_id = $2
 
 -- name: claim_next_code
 -- The next code of the pool to the shopper $3, valid until $4 (its own end).

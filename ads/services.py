@@ -189,7 +189,7 @@ async def claim_coupon(
             coupon["timezone"],
             coupon["limit_period"],
         )
-        if coupon["limit_total"] is not None and counted["total"] >= coupon["limit_total"]:
+        if coupon["limit_total"] is not None and coupon["claims"] >= coupon["limit_total"]:
             raise CouponsGone(f"coupon {coupon_id}: all {coupon['limit_total']} claimed")
         if (
             coupon["limit_per_shopper"] is not None
@@ -212,6 +212,8 @@ async def claim_coupon(
             code = await conn.fetchval(
                 queries.claim_next_code, merchant_id, coupon_id, shopper, expires_at
             )
+        if code is not None:
+            await conn.execute(queries.count_claim, merchant_id, coupon_id)
     if code is None:
         raise CouponsGone(f"no codes left for coupon {coupon_id}")
     return Claim(code, new=True)

@@ -17,6 +17,7 @@ ALTER TABLE coupons
     ADD COLUMN limit_period text CHECK (limit_period IN ('day', 'week')),
     ADD COLUMN limit_total integer CHECK (limit_total >= 1),
     ADD COLUMN timezone text NOT NULL DEFAULT 'Asia/Shanghai',
+    ADD COLUMN claims integer NOT NULL DEFAULT 0,  -- claims ever: the total limit's counter
     ADD CONSTRAINT coupons_generic_code CHECK ((pool = 'generic') = (generic_code IS NOT NULL)),
     ADD CONSTRAINT coupons_period CHECK ((limit_per_period IS NULL) = (limit_period IS NULL));
 
@@ -39,6 +40,12 @@ CREATE INDEX coupon_codes_claims ON coupon_codes (merchant_id, coupon_id, claime
 -- The expiry job's work: held codes whose end passed.
 CREATE INDEX coupon_codes_held_until ON coupon_codes (expires_at)
     WHERE state IN ('claimed', 'locked');
+
+UPDATE coupons cp SET claims = (
+    SELECT count(*) FROM coupon_codes cc
+    WHERE cc.merchant_id = cp.merchant_id AND cc.coupon_id = cp.coupon_id
+          AND cc.claimed_at IS NOT NULL
+);
 
 UPDATE coupon_codes cc SET expires_at = cp.valid_until
 FROM coupons cp

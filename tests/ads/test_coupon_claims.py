@@ -188,6 +188,8 @@ async def test_limits_hold_when_shoppers_claim_at_the_same_moment(
     got = await asyncio.gather(*(attempt(shopper()) for _ in range(20)))
     assert sum(1 for code in got if code) == 3
     assert await claims_of(db, member, coupon_id) == 3
+    counter = "SELECT claims FROM coupons WHERE merchant_id = $1 AND coupon_id = $2"
+    assert await db.fetchval(counter, member.merchant_id, coupon_id) == 3  # the total's counter
 
     other, _ = await coupon_codes(
         db, member.merchant_id, count=0, pool="generic", generic_code="ONCE2026"
