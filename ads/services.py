@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -343,12 +343,23 @@ async def create_campaign(
     not given); `timezone`: the venue's, where a limit's day or week begins."""
     if image_type not in IMAGE_TYPES:
         raise ValueError(f"creative image type {image_type!r} is not allowed")
-    limits = limits or CouponLimits()
+    spec = None
     if coupon:
-        generic_code = _check_pool(pool, generic_code, codes_on_claim, coupon[3], claim_days)
-        ZoneInfo(timezone)  # ValueError or ZoneInfoNotFoundError for a zone that is none
+        title_en, title_zh, valid_until, count = coupon
+        spec = CouponSpec(
+            title_en,
+            title_zh,
+            valid_until,
+            count,
+            pool=pool,
+            generic_code=generic_code,
+            codes_on_claim=codes_on_claim,
+            claim_days=claim_days,
+            limits=limits or CouponLimits(),
+            timezone=timezone,
+        ).checked()
     campaign_id, creative_id = uuid.uuid4(), uuid.uuid4()
-    coupon_id = uuid.uuid4() if coupon else None
+    coupon_id = None
     async with conn.transaction():
         await conn.execute(
             queries.insert_campaign,
@@ -373,52 +384,84 @@ async def create_campaign(
             image_type,
             image,
         )
-        if coupon:
-            title_en, title_zh, valid_until, count = coupon
-            await conn.execute(
-                queries.insert_coupon,
-                merchant_id,
-                coupon_id,
-                campaign_id,
-                title_en,
-                title_zh,
-                valid_until,
-                pool,
-                generic_code,
-                codes_on_claim,
-                claim_days,
-                limits.per_shopper,
-                limits.per_period,
-                limits.period,
-                limits.total,
-                timezone,
-            )
-            if pool == "unique" and not codes_on_claim:
-                await _insert_codes(conn, merchant_id, coupon_id, count, make_codes)
+        if spec is not None:
+            coupon_id = await add_coupon(conn, merchant_id, campaign_id, spec, make_codes)
     return NewCampaign(campaign_id, creative_id, coupon_id)
 
 
 DRAWS = 5  # rounds of drawing codes again for those already taken at the merchant
 
 
-def _check_pool(
-    pool: str, generic_code: str | None, on_claim: bool, count: int, claim_days: int | None
-) -> str | None:
-    """The generic code in its canonical form (None for other pools), or ValueError."""
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, not {pool!r}")
-    if claim_days is not None and not 1 <= claim_days <= 3650:
-        raise ValueError(f"claim_days must be 1 to 3650, not {claim_days}")
-    if pool != "unique" and (on_claim or count):
-        raise ValueError(f"a {pool} pool makes no codes of its own")
-    if pool != "generic":
-        if generic_code is not None:
-            raise ValueError("only a generic pool has a generic code")
-        return None
-    canonical = codes.imported_form(generic_code or "")
-    if canonical is None:
-        raise ValueError(f"generic code {generic_code!r}: 4-32 letters and digits, not 11")
-    return canonical
+@dataclass(frozen=True)
+class CouponSpec:
+    """A coupon to add to a campaign at the merchant (docs/coupons.md, "Pools")."""
+
+    title_en: str
+    title_zh: str
+    valid_until: datetime
+    count: int  # a unique pool's codes made now
+    pool: str = "unique"
+    generic_code: str | None = None
+    codes_on_claim: bool = False
+    claim_days: int | None = None
+    limits: CouponLimits = CouponLimits()
+    timezone: str = "Asia/Shanghai"
+
+    def checked(self) -> CouponSpec:
+        """The same with the generic code in its canonical form, or ValueError (KeyError for
+        a time zone that is none)."""
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, not {self.pool!r}")
+        if self.claim_days is not None and not 1 <= self.claim_days <= 3650:
+            raise ValueError(f"claim_days must be 1 to 3650, not {self.claim_days}")
+        if self.count < 0:
+            raise ValueError(f"a pool cannot make {self.count} codes")
+        if self.count and (self.pool != "unique" or self.codes_on_claim):
+            raise ValueError(f"a {self.pool} pool makes no codes ahead (count {self.count})")
+        ZoneInfo(self.timezone)
+        if self.pool != "generic":
+            if self.generic_code is not None:
+                raise ValueError("only a generic pool has a generic code")
+            return self
+        canonical = codes.imported_form(self.generic_code or "")
+        if canonical is None:
+            raise ValueError(f"generic code {self.generic_code!r}: 4-32 letters and digits, not 11")
+        return replace(self, generic_code=canonical)
+
+
+async def add_coupon(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    spec: CouponSpec,
+    make_codes: CodeMaker = codes.new_codes,
+) -> uuid.UUID:
+    """A coupon of the campaign at the merchant, with its pool's codes; its id."""
+    spec = spec.checked()
+    coupon_id = uuid.uuid4()
+    limits = spec.limits
+    async with conn.transaction():
+        await conn.execute(
+            queries.insert_coupon,
+            merchant_id,
+            coupon_id,
+            campaign_id,
+            spec.title_en,
+            spec.title_zh,
+            spec.valid_until,
+            spec.pool,
+            spec.generic_code,
+            spec.codes_on_claim,
+            spec.claim_days,
+            limits.per_shopper,
+            limits.per_period,
+            limits.period,
+            limits.total,
+            spec.timezone,
+        )
+        if spec.pool == "unique" and not spec.codes_on_claim:
+            await _insert_codes(conn, merchant_id, coupon_id, spec.count, make_codes)
+    return coupon_id
 
 
 POOLS = ("unique", "generic", "imported")
