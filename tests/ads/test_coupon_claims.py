@@ -324,6 +324,8 @@ async def test_a_coupon_is_made_only_with_a_sound_pool(db: asyncpg.Pool, member:
         {"pool": "generic", "generic_code": "ABCDEFGHJKM"},  # 11: the length of ours
         {"pool": "unique", "generic_code": "LATTE10"},
         {"pool": "imported", "count": 3},
+        {"codes_on_claim": True, "count": 2},
+        {"count": -1},
         {"claim_days": 0},
         {"timezone": "Mars/Olympus"},
     ]
