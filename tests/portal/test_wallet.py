@@ -59,6 +59,7 @@ async def test_the_wallet_shows_the_shoppers_coupons_in_both_languages(
     assert "Ready to use" in text and "Valid until" in text
     assert 'src="data:image/svg+xml' in text  # its QR code, with no request
     assert "<script" not in text.lower()
+    assert len(text.encode()) < 12_000, len(text.encode())  # tiny: one coupon with its QR code
     assert not re.search(r'(src|href)="https?://', text)  # nothing from another host
     assert page.headers["Cache-Control"] == "no-store"
     back = re.search(r'id="back" href="([^"]+)"', text).group(1)
