@@ -105,3 +105,22 @@ async def test_another_shoppers_wallet_is_theirs(
     )
     text = await (await portal_client.get(link)).text()
     assert mine not in text and 'id="wallet-empty"' in text
+
+
+async def test_a_shopper_past_the_coupons_limit_is_told_so(
+    portal_client: TestClient, router: SimulatedRouter, tenant: Tenant, db: asyncpg.Pool
+) -> None:
+    """One per shopper (the default): once their code is redeemed, claiming again says why,
+    in the shopper's language."""
+    client = router.add_client("aa:bb:cc:00:01:05", "10.0.1.5")
+    form = {"fas": encode_fas(router.fas_fields(client)), "coupon": str(tenant.coupon_id)}
+    first = await (await portal_client.post(f"/fas/{router.router_id}/coupon", data=form)).text()
+    code = re.search(r'id="coupon-code">([^<]+)<', first).group(1)
+    await redemption.redeem(
+        db, tenant.merchant_id, code, store_id=tenant.store_id, user_id=uuid.uuid4()
+    )
+    again = await portal_client.post(f"/fas/{router.router_id}/coupon", data={**form, "lang": "en"})
+    assert again.status == 409
+    assert "claimed this coupon as often as it allows" in html.unescape(await again.text())
+    zh = await portal_client.post(f"/fas/{router.router_id}/coupon", data={**form, "lang": "zh-CN"})
+    assert zh.status == 409 and "领取该优惠券的次数已达上限" in await zh.text()
