@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from ads import codes
-from ads.services import CodeMaker
+from ads.services import CodeMaker, claim_coupon
 from tests.ads.test_redemption import coupon_codes
 from tests.console.test_console_app import Member
 
@@ -59,3 +59,34 @@ async def test_a_draw_that_never_comes_out_unique_fails_loudly(
         await coupon_codes(db, member.merchant_id, count=3, make_codes=lambda n: [stuck] * n)
     # Nothing of the campaign stays: no coupon short of its codes.
     assert await db.fetchval(count_coupons, member.merchant_id) == before
+
+
+async def test_a_code_made_on_claim_that_is_taken_is_drawn_again(
+    db: asyncpg.Pool, member: Member
+) -> None:
+    """A generic pool makes a code per claim: one drawn that the merchant holds already is
+    skipped by the unique index and drawn again; the other coupon's code stays its own."""
+    first, [taken] = await coupon_codes(db, member.merchant_id, count=1)
+    coupon_id, _ = await coupon_codes(
+        db, member.merchant_id, count=0, pool="generic", generic_code="TAKEN01"
+    )
+    fresh = codes.new_code()
+    async with db.acquire() as conn:
+        claim = await claim_coupon(
+            conn,
+            member.merchant_id,
+            coupon_id,
+            "dev-collision",
+            make_codes=scripted(iter([taken, taken, fresh])),
+        )
+    assert claim.code == fresh and claim.new
+    rows = await db.fetch(
+        "SELECT code, coupon_id, claimed_by FROM coupon_codes WHERE merchant_id = $1"
+        " AND code = ANY($2::text[])",
+        member.merchant_id,
+        [taken, fresh],
+    )
+    assert {r["code"]: (r["coupon_id"], r["claimed_by"]) for r in rows} == {
+        taken: (first, None),
+        fresh: (coupon_id, "dev-collision"),
+    }
