@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from accounts import services as accounts
-from ads import code_import, redemption
+from ads import code_import, codes, redemption
 from ads import services as ads
 from ads.services import CouponLimits, claim_coupon
 from tests.ads.test_redemption import claimed_code, coupon_codes
@@ -372,3 +372,27 @@ async def test_an_owner_voids_a_code_at_the_till_and_staff_cannot(
     assert again.status == 409 and "该券码无法作废" in await again.text()
     check = await client.get("/till", params={"code": code}, headers=en)
     assert "This code is no longer valid." in await check.text()
+
+
+async def test_a_code_given_out_with_the_old_check_is_still_redeemed(
+    db: asyncpg.Pool, member: Member
+) -> None:
+    """A code made before the check came from the code's own alphabet (mod 37 over
+    `0-9A-Z*~$=U`), already in the database and in a shopper's screenshot, still works."""
+    coupon_id, _ = await coupon_codes(db, member.merchant_id, count=0, codes_on_claim=True)
+    body = "7K3MQ9PX2A"
+    value = 0
+    for ch in body:
+        value = value * 32 + codes.ALPHABET.index(ch)
+    legacy = f"{body[:4]}-{body[4:8]}-{body[8:]}{codes.LEGACY_CHECK_ALPHABET[value % 37]}"
+    assert legacy[-1] != codes.check_char(body)  # not a code of today's check
+    await db.execute(
+        "INSERT INTO coupon_codes (merchant_id, code, coupon_id, state, claimed_by, claimed_at,"
+        " expires_at) SELECT $1, $2, $3, 'claimed', 'dev-old', now(), valid_until"
+        " FROM coupons WHERE merchant_id = $1 AND coupon_id = $3",
+        member.merchant_id,
+        legacy,
+        coupon_id,
+    )
+    await redeem(db, member, legacy.lower().replace("-", " "))
+    assert await state_of(db, member, legacy) == "redeemed"
