@@ -226,7 +226,11 @@ async def _check_csrf(request: web.Request, session: services.ConsoleSession | N
         raise CsrfRejected(f"missing or wrong CSRF token on POST {request.path}")
 
 
-_HTTP_MESSAGES = {404: "error_not_found", 405: "error_method_not_allowed"}
+_HTTP_MESSAGES = {
+    404: "error_not_found",
+    405: "error_method_not_allowed",
+    413: "error_too_large",  # a form or upload over the console's request size
+}
 
 
 @web.middleware

@@ -63,6 +63,102 @@ CONSOLE: dict[str, dict[str, str]] = {
         "en": "This redemption can no longer be undone.",
         "zh-CN": "该核销已无法撤销。",
     },
+    "red_void_button": {"en": "Void", "zh-CN": "作废"},
+    "red_void_hint": {
+        "en": "Owners only: nobody can use a void code any more.",
+        "zh-CN": "仅店主可操作：作废后该券码不能再使用。",
+    },
+    "red_voided": {
+        "en": "Code {code} is void: it can no longer be used.",
+        "zh-CN": "券码 {code} 已作废，不能再使用。",
+    },
+    "red_error_void_owners": {
+        "en": "Only the merchant's owners can void a code.",
+        "zh-CN": "只有店主可以作废券码。",
+    },
+    "red_error_void_refused": {
+        "en": "This code cannot be voided: it was redeemed, is void already, or a till system "
+        "is redeeming it right now.",
+        "zh-CN": "该券码无法作废：已核销、已作废，或正在收银系统中核销。",
+    },
+    # The import page of an imported pool (ads/code_import_page.py).
+    "import_link": {"en": "Import POS codes", "zh-CN": "导入收银系统券码"},
+    "import_title": {"en": "Import your own coupon codes", "zh-CN": "导入自有券码"},
+    "import_intro": {
+        "en": (
+            "For a coupon whose codes come from your own till system: upload a text or CSV "
+            "file, one code a line (the first column; a header line is fine), 4 to 32 letters "
+            "and digits, not 11 (the length of our own codes), at most {max_codes} codes and "
+            "{max_kb} KB. The file is taken whole or not at all; every problem is listed with "
+            "its line."
+        ),
+        "zh-CN": "适用于券码来自您自有收银系统的优惠券：上传文本或 CSV 文件，每行一个券码"
+        "（取第一列，可含标题行），4 至 32 位字母或数字，但不能是 11 位（本平台券码的长度），"
+        "最多 {max_codes} 个、{max_kb} KB。文件要么全部导入，要么全部不导入；每个问题都会注明"
+        "行号。",
+    },
+    "import_col_codes": {"en": "Codes", "zh-CN": "券码数"},
+    "import_col_available": {"en": "Not yet handed out", "zh-CN": "未发放"},
+    "import_file_label": {"en": "File (.csv or .txt)", "zh-CN": "文件（.csv 或 .txt）"},
+    "import_button": {"en": "Import", "zh-CN": "导入"},
+    "import_done": {"en": "{n} codes imported.", "zh-CN": "已导入 {n} 个券码。"},
+    "import_no_pools": {
+        "en": "No coupon of this merchant takes imported codes.",
+        "zh-CN": "本商户没有使用导入券码的优惠券。",
+    },
+    "import_owners_only": {
+        "en": "Only the merchant's owners can import codes.",
+        "zh-CN": "只有店主可以导入券码。",
+    },
+    "import_no_file": {"en": "Choose a file to import.", "zh-CN": "请选择要导入的文件。"},
+    "import_refused": {
+        "en": "Nothing was imported: correct these lines and upload the file again.",
+        "zh-CN": "未导入任何券码：请修改以下各行后重新上传。",
+    },
+    "import_unreadable_size": {
+        "en": "Nothing was imported: the file is larger than {limit} bytes.",
+        "zh-CN": "未导入任何券码：文件超过 {limit} 字节。",
+    },
+    "import_unreadable_count": {
+        "en": "Nothing was imported: the file holds more than {limit} codes.",
+        "zh-CN": "未导入任何券码：文件中的券码超过 {limit} 个。",
+    },
+    "import_unreadable_encoding": {
+        "en": "Nothing was imported: the file is not UTF-8 text (save it as CSV UTF-8).",
+        "zh-CN": "未导入任何券码：文件不是 UTF-8 文本（请另存为 CSV UTF-8）。",
+    },
+    "import_unreadable_csv": {
+        "en": "Nothing was imported: the file is not a CSV file we can read.",
+        "zh-CN": "未导入任何券码：无法读取该 CSV 文件。",
+    },
+    "import_unreadable_empty": {
+        "en": "Nothing was imported: there are no codes in the file.",
+        "zh-CN": "未导入任何券码：文件中没有券码。",
+    },
+    "import_wrong_pool": {
+        "en": "This coupon does not take imported codes.",
+        "zh-CN": "该优惠券不使用导入券码。",
+    },
+    "import_col_line": {"en": "Line", "zh-CN": "行号"},
+    "import_col_problem": {"en": "Problem", "zh-CN": "问题"},
+    "import_col_text": {"en": "As written", "zh-CN": "原文"},
+    "import_problem_symbols": {
+        "en": "only letters A-Z and digits (dashes and spaces are ignored)",
+        "zh-CN": "只能包含字母 A-Z 和数字（短横线和空格会被忽略）",
+    },
+    "import_problem_length": {
+        "en": "4 to 32 characters, not 11",
+        "zh-CN": "长度须为 4 至 32 位，且不能是 11 位",
+    },
+    "import_problem_repeated": {
+        "en": "the same code as line {first}",
+        "zh-CN": "与第 {first} 行的券码重复",
+    },
+    "import_problem_taken": {
+        "en": "this merchant has this code already",
+        "zh-CN": "本商户已有该券码",
+    },
+    "import_more": {"en": "…and {n} more problems.", "zh-CN": "……另有 {n} 个问题。"},
     "red_error_bad_store": {
         "en": "Choose one of the merchant's stores.",
         "zh-CN": "请选择本商户的门店。",

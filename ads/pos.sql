@@ -57,7 +57,7 @@ WITH code AS (
     WHERE cc.merchant_id = $1 AND cc.code = $2
           AND (cc.state = 'claimed' OR (cc.state = 'locked' AND cc.locked_until <= now()))
           AND cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
-          AND cp.valid_until > now()
+          AND coalesce(cc.expires_at, cp.valid_until) > now()
     RETURNING cc.code, cc.locked_until
 )
 INSERT INTO coupon_locks (merchant_id, lock_id, code, api_key_id, store_id, pos_reference,
@@ -76,7 +76,8 @@ RETURNING cc.code
 
 -- name: lock_status
 -- A lock ($2) and its code as they are now: why it cannot be redeemed or released.
-SELECT l.code, cc.state, cp.valid_until <= now() AS expired
+SELECT l.code, cc.state,
+       cc.state = 'expired' OR coalesce(cc.expires_at, cp.valid_until) <= now() AS expired
 FROM coupon_locks l
 JOIN coupon_codes cc ON cc.merchant_id = l.merchant_id AND cc.code = l.code
 JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id

@@ -120,8 +120,10 @@ _CODE_IN: Json = {
 }
 _CODE_OUT: Json = {
     "type": "string",
-    "pattern": "^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]{3}$",
-    "description": "The code in its canonical form.",
+    "pattern": "^([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]{3}|[0-9A-Z]{4,10}|[0-9A-Z]{12,32})$",
+    "description": "The code in its canonical form: one of Portico's (`XXXX-XXXX-XXX`), or one "
+    "of the merchant's own imported codes (4 to 32 letters and digits, not 11: upper case, "
+    "without dashes or spaces).",
 }
 _REFERENCE: Json = {
     "type": "string",

@@ -20,8 +20,10 @@ INSERT INTO creatives (merchant_id, creative_id, campaign_id, headline_en, headl
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 
 -- name: insert_coupon
-INSERT INTO coupons (merchant_id, coupon_id, campaign_id, title_en, title_zh, valid_until)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO coupons (merchant_id, coupon_id, campaign_id, title_en, title_zh, valid_until, pool,
+                     generic_code, codes_on_claim, claim_days, limit_per_shopper,
+                     limit_per_period, limit_period, limit_total, timezone)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 
 -- name: insert_codes
 -- A code already taken at this merchant (or drawn twice) is skipped: the caller draws another.
@@ -30,28 +32,120 @@ SELECT $1, code, $2 FROM unnest($3::text[]) AS code
 ON CONFLICT (merchant_id, code) DO NOTHING
 RETURNING code
 
+-- name: coupon_for_claim
+-- The coupon a shopper claims, its row locked until the claim commits: two claims of one
+-- coupon at once count its limits one after the other (ads/services.py, claim_coupon).
+SELECT pool, generic_code, codes_on_claim, claim_days, limit_per_shopper, limit_per_period,
+       limit_period, limit_total, timezone, valid_until, valid_until > now() AS open, claims
+FROM coupons WHERE merchant_id = $1 AND coupon_id = $2
+FOR NO KEY UPDATE
+
 -- name: code_claimed_by
-SELECT code FROM coupon_codes WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_by = $3
+-- The code of this coupon the shopper holds now (claimed or locked, not past its end).
+SELECT code FROM coupon_codes
+WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_by = $3 AND state IN ('claimed', 'locked')
+      AND expires_at > now()
+ORDER BY claimed_at DESC
+LIMIT 1
+
+-- name: claims_counted
+-- The coupon's claims by the shopper $3 and those of the current period ($5: 'day', 'week'
+-- or NULL, in the time zone $4), each an index range (coupon_codes_by_shopper,
+-- coupon_codes_claims); the total is the coupon's own counter (coupons.claims). Every claim
+-- counts, whatever became of it.
+SELECT (SELECT count(*) FROM coupon_codes
+        WHERE merchant_id = $1 AND claimed_by = $3 AND coupon_id = $2) AS by_shopper,
+       (SELECT count(*) FROM coupon_codes
+        WHERE merchant_id = $1 AND coupon_id = $2 AND claimed_at IS NOT NULL
+              AND claimed_at >= CASE WHEN $5::text IS NULL THEN 'infinity'::timestamptz
+                                     ELSE date_trunc($5::text, now() AT TIME ZONE $4::text)
+                                          AT TIME ZONE $4::text END) AS in_period
+
+-- name: count_claim
+UPDATE coupons SET claims = claims + 1 WHERE merchant_id = $1 AND coupon_id = $2
 
 -- name: claim_next_code
-UPDATE coupon_codes SET state = 'claimed', claimed_by = $3, claimed_at = now()
+-- The next code of the pool to the shopper $3, valid until $4 (its own end).
+UPDATE coupon_codes SET state = 'claimed', claimed_by = $3, claimed_at = now(), expires_at = $4
 WHERE merchant_id = $1 AND code = (
     SELECT code FROM coupon_codes
     WHERE merchant_id = $1 AND coupon_id = $2 AND state = 'available'
     LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING code
 
+-- name: insert_claimed_code
+-- A code made for one claim (a generic pool's, or a unique pool's made on claim). No row: the
+-- code was taken already at the merchant, and the caller draws another.
+INSERT INTO coupon_codes (merchant_id, code, coupon_id, state, claimed_by, claimed_at,
+                          expires_at)
+VALUES ($1, $2, $3, 'claimed', $4, now(), $5)
+ON CONFLICT (merchant_id, code) DO NOTHING
+RETURNING code
+
 -- name: coupon_exists
 SELECT EXISTS (SELECT 1 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2)
 
 -- name: codes_held_by
-SELECT cc.code, cc.claimed_at, cp.title_en, cp.title_zh
+SELECT cc.code, coalesce(cp.generic_code, cc.code) AS said, cc.claimed_at, cp.title_en,
+       cp.title_zh
 FROM coupon_codes cc
 JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
 WHERE cc.merchant_id = $1 AND cc.claimed_by = $2 AND cc.state IN ('claimed', 'locked')
-      AND cp.valid_until > now()
+      AND coalesce(cc.expires_at, cp.valid_until) > now()
 ORDER BY cc.claimed_at DESC
 LIMIT 5
+
+-- name: wallet
+-- A shopper's coupons at the merchant, for the wallet page: those held, and those used,
+-- expired or voided in the last $3 days, newest claim first. A lock that ran out reads as
+-- claimed; a held code past its end as expired, whether or not the expiry job came by.
+SELECT cc.code, coalesce(cp.generic_code, cc.code) AS said, cp.title_en, cp.title_zh,
+       coalesce(cc.expires_at, cp.valid_until) AS valid_until, cp.timezone, cc.claimed_at,
+       CASE WHEN cc.state IN ('claimed', 'locked')
+                 AND coalesce(cc.expires_at, cp.valid_until) <= now() THEN 'expired'
+            WHEN cc.state = 'locked' AND cc.locked_until <= now() THEN 'claimed'
+            ELSE cc.state END AS state
+FROM coupon_codes cc
+JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
+WHERE cc.merchant_id = $1 AND cc.claimed_by = $2
+      AND cc.claimed_at > now() - make_interval(days => $3)
+ORDER BY cc.claimed_at DESC
+LIMIT $4
+
+-- name: codes_taken
+-- Which of these codes ($2) the merchant has already (an import's duplicates).
+SELECT code FROM coupon_codes WHERE merchant_id = $1 AND code = ANY($2::text[])
+
+-- name: coupon_pool
+SELECT pool FROM coupons WHERE merchant_id = $1 AND coupon_id = $2 FOR NO KEY UPDATE
+
+-- name: expire_codes
+-- The expiry job: held codes past their own end, and codes never claimed of coupons past
+-- valid_until, become 'expired' ($1 at most at a time).
+WITH due AS (
+    SELECT cc.merchant_id, cc.code
+    FROM coupon_codes cc
+    WHERE cc.state IN ('claimed', 'locked') AND cc.expires_at <= now()
+    LIMIT $1
+), unused AS (
+    SELECT cc.merchant_id, cc.code
+    FROM coupon_codes cc
+    JOIN coupons cp ON cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
+    WHERE cc.state = 'available' AND cp.valid_until <= now()
+    LIMIT $1
+)
+UPDATE coupon_codes cc SET state = 'expired'
+FROM (SELECT * FROM due UNION ALL SELECT * FROM unused) x
+WHERE cc.merchant_id = x.merchant_id AND cc.code = x.code
+
+-- name: void_code
+-- An owner voids a code not yet redeemed (given out by mistake, or abused): nobody can lock or
+-- redeem it any more. A code locked by a POS right now is left alone.
+UPDATE coupon_codes
+SET state = 'void', voided_at = now(), voided_by = $3
+WHERE merchant_id = $1 AND code = $2
+      AND (state IN ('available', 'claimed') OR (state = 'locked' AND locked_until <= now()))
+RETURNING code
 
 -- Redemption at the till and through the POS API (ads/redemption.py, ads/pos_redemption.py) --
 
@@ -61,8 +155,9 @@ LIMIT 5
 SELECT cc.code,
        CASE WHEN cc.state = 'locked' AND cc.locked_until <= now() THEN 'claimed' ELSE cc.state END
            AS state,
-       cc.claimed_at, cc.locked_until, cp.title_en, cp.title_zh, cp.valid_until,
-       cp.valid_until <= now() AS expired,
+       cc.claimed_at, cc.locked_until, cp.title_en, cp.title_zh,
+       coalesce(cc.expires_at, cp.valid_until) AS valid_until,
+       cc.state = 'expired' OR coalesce(cc.expires_at, cp.valid_until) <= now() AS expired,
        r.redemption_id, r.redeemed_at, r.store_id AS redeemed_store_id,
        r.redeemed_at > now() - make_interval(secs => $3) AS undoable
 FROM coupon_codes cc
@@ -96,7 +191,7 @@ WITH target AS (
     FROM coupons cp, target t
     WHERE cc.merchant_id = $1 AND cc.code = t.code AND NOT EXISTS (SELECT 1 FROM prior)
           AND cp.merchant_id = cc.merchant_id AND cp.coupon_id = cc.coupon_id
-          AND cp.valid_until > now()
+          AND coalesce(cc.expires_at, cp.valid_until) > now()
           AND CASE WHEN $3::uuid IS NULL
                    THEN cc.state = 'claimed' OR (cc.state = 'locked' AND cc.locked_until <= now())
                    ELSE cc.state = 'locked' AND cc.lock_id = $3 AND cc.locked_until > now() END
@@ -145,3 +240,14 @@ JOIN coupons cp ON cp.merchant_id = r.merchant_id AND cp.coupon_id = r.coupon_id
 WHERE r.merchant_id = $1 AND r.store_id = $2
 ORDER BY r.redeemed_at DESC
 LIMIT $3
+
+-- name: imported_pools
+-- The merchant's coupons with an imported pool, for the import page: how many codes each
+-- holds and how many are still to hand out.
+SELECT cp.coupon_id, cp.title_en, cp.title_zh, cp.valid_until, cp.timezone,
+       count(cc.code) AS codes, count(cc.code) FILTER (WHERE cc.state = 'available') AS available
+FROM coupons cp
+LEFT JOIN coupon_codes cc ON cc.merchant_id = cp.merchant_id AND cc.coupon_id = cp.coupon_id
+WHERE cp.merchant_id = $1 AND cp.pool = 'imported'
+GROUP BY cp.merchant_id, cp.coupon_id
+ORDER BY cp.valid_until DESC, cp.coupon_id

@@ -102,12 +102,13 @@ def till_link(console_url: str, code: str) -> str:
 
 def read_code(typed: str) -> str:
     """The canonical code typed or scanned at the till (the code, or its till link), or
-    CodeMistyped."""
+    CodeMistyped. A merchant's own imported codes (ads/codes.py, imported_form) are read as
+    they are; 11 symbols are always one of ours, so their typos stay typos."""
     text = typed.strip()[:512]
     if "code=" in text:  # a till link, as a scanner types it
         text = parse_qs(urlsplit(text).query).get("code", [""])[0]
-    code = codes.normalize(text[:64])
-    if code is None:
+    code = codes.normalize(text[:64]) or codes.imported_form(text[:64])
+    if code is None:  # neither one of ours (11 symbols, right check) nor a merchant's own
         raise CodeMistyped(f"not a coupon code: {len(typed)} characters")
     return code
 
@@ -119,6 +120,8 @@ async def check_code(
     code = read_code(typed)
     row = await db.fetchrow(queries.code_status, merchant_id, code, UNDO_WINDOW.total_seconds())
     if row is None:
+        if codes.normalize(code) is None:  # not one of ours, and no import of the merchant
+            raise CodeMistyped(f"not a coupon code here: {len(code)} characters")
         raise CodeUnknown(f"merchant {merchant_id} has no code {code}")
     return CodeStatus(
         code=code,

@@ -24,6 +24,7 @@ from accounts.web import (
     request_language,
 )
 from ads import redemption
+from ads import services as ads
 from kernel.errors import PorticoError
 from kernel.web import DB
 
@@ -43,6 +44,14 @@ TRY_AGAIN = (
 class BadStore(PorticoError):
     message_id = "red_error_bad_store"
     status = 400
+
+
+class VoidOwnersOnly(PorticoError):
+    message_id = "red_error_void_owners"
+    status = 403
+
+
+OWNER = "owner"
 
 
 async def till_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
@@ -92,6 +101,22 @@ async def undo_posted(request: web.Request, session: accounts.ConsoleSession) ->
     except redemption.UndoTooLate as exc:
         return await _render(request, place, error=exc, http=exc.status)
     raise web.HTTPSeeOther(_url(place, undone=code))
+
+
+async def void_posted(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    """An owner voids a code not yet redeemed (given out by mistake, or abused): nobody can
+    lock or redeem it any more (ads.services.void_code)."""
+    form = await request.post()
+    place = await _place(request, session, form)
+    typed = str(form.get("code", ""))
+    if place.merchant.role != OWNER:
+        raise VoidOwnersOnly(f"{session.user.user_id} is not an owner")
+    try:
+        code = redemption.read_code(typed)
+        await ads.void_code(request.app[DB], place.merchant.merchant_id, code, session.user.user_id)
+    except (*TRY_AGAIN, ads.VoidRefused) as exc:
+        return await _render(request, place, typed=typed, error=exc, http=exc.status)
+    raise web.HTTPSeeOther(_url(place, voided=code))
 
 
 @dataclass(frozen=True)
@@ -161,6 +186,8 @@ async def _render(
         error=error,
         done=done,
         undone=request.query.get("undone", "")[:20],
+        voided=request.query.get("voided", "")[:40],
+        owner=place.merchant.role == OWNER,
         lines=lines,
         zone=zone,
         minutes=int(redemption.UNDO_WINDOW.total_seconds() // 60),
@@ -172,3 +199,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(PATH, login_required(till_page), name="till")
     router.add_post(PATH + "/redeem", login_required(redeem_posted), name="till_redeem")
     router.add_post(PATH + "/undo", login_required(undo_posted), name="till_undo")
+    router.add_post(PATH + "/void", login_required(void_posted), name="till_void")

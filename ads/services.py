@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -116,27 +118,131 @@ class Claim:
     new: bool  # False: the shopper already held this code
 
 
+class ClaimLimitReached(PorticoError):
+    """The shopper claimed this coupon as often as it allows."""
+
+    message_id = "error_coupon_limit_shopper"
+    status = 409
+
+
+class ClaimPeriodFull(PorticoError):
+    """The coupon's claims for today (or this week) are gone: come back then."""
+
+    message_id = "error_coupon_limit_period"
+    status = 409
+
+
+PERIODS = ("day", "week")
+
+
+@dataclass(frozen=True)
+class CouponLimits:
+    """How often a coupon may be claimed; None: no limit. `per_period` counts every
+    shopper's claims in the current `period` ('day' or 'week', Monday to Sunday) in the
+    coupon's time zone; every claim counts, whatever became of it."""
+
+    per_shopper: int | None = 1
+    per_period: int | None = None
+    period: str | None = None
+    total: int | None = None
+
+    def __post_init__(self) -> None:
+        for value in (self.per_shopper, self.per_period, self.total):
+            if value is not None and value < 1:
+                raise ValueError(f"a coupon limit must be at least 1, not {value}")
+        if (self.per_period is None) != (self.period is None):
+            raise ValueError("per_period and period go together")
+        if self.period is not None and self.period not in PERIODS:
+            raise ValueError(f"period must be one of {PERIODS}, not {self.period!r}")
+
+
+CodeMaker = Callable[[int], list[str]]
+
+
 async def claim_coupon(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, shopper: str
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+    shopper: str,
+    *,
+    make_codes: CodeMaker = codes.new_codes,
 ) -> Claim:
-    """The shopper's code for this coupon: the one they already hold, or the next free one."""
+    """The shopper's code for this coupon: the one they hold now, or a new claim within the
+    coupon's limits (per shopper, per period, in total), counted under the coupon's row lock
+    so that two claims at once never pass a limit together. A unique or imported pool hands
+    out its next code; a generic pool (and a unique one making codes on claim) makes a code of
+    Portico's for the claim."""
     async with conn.transaction():
+        coupon = await conn.fetchrow(queries.coupon_for_claim, merchant_id, coupon_id)
+        if coupon is None:
+            raise UnknownCoupon(f"merchant {merchant_id} has no coupon {coupon_id}")
         held = await conn.fetchval(queries.code_claimed_by, merchant_id, coupon_id, shopper)
         if held:
             return Claim(held, new=False)
-        code = await conn.fetchval(queries.claim_next_code, merchant_id, coupon_id, shopper)
-    if code is not None:
-        return Claim(code, new=True)
-    if not await conn.fetchval(queries.coupon_exists, merchant_id, coupon_id):
-        raise UnknownCoupon(f"merchant {merchant_id} has no coupon {coupon_id}")
-    raise CouponsGone(f"no codes left for coupon {coupon_id}")
+        if not coupon["open"]:
+            raise CouponsGone(f"coupon {coupon_id} ended at {coupon['valid_until']}")
+        counted = await conn.fetchrow(
+            queries.claims_counted,
+            merchant_id,
+            coupon_id,
+            shopper,
+            coupon["timezone"],
+            coupon["limit_period"],
+        )
+        if coupon["limit_total"] is not None and coupon["claims"] >= coupon["limit_total"]:
+            raise CouponsGone(f"coupon {coupon_id}: all {coupon['limit_total']} claimed")
+        if (
+            coupon["limit_per_shopper"] is not None
+            and counted["by_shopper"] >= coupon["limit_per_shopper"]
+        ):
+            raise ClaimLimitReached(f"coupon {coupon_id}: shopper reached its limit")
+        if (
+            coupon["limit_per_period"] is not None
+            and counted["in_period"] >= coupon["limit_per_period"]
+        ):
+            raise ClaimPeriodFull(f"coupon {coupon_id}: this {coupon['limit_period']} is full")
+        expires_at = coupon["valid_until"]
+        if coupon["claim_days"] is not None:
+            expires_at = min(expires_at, datetime.now(UTC) + timedelta(days=coupon["claim_days"]))
+        if coupon["pool"] == "generic" or coupon["codes_on_claim"]:
+            code = await _insert_claimed_code(
+                conn, merchant_id, coupon_id, shopper, expires_at, make_codes
+            )
+        else:
+            code = await conn.fetchval(
+                queries.claim_next_code, merchant_id, coupon_id, shopper, expires_at
+            )
+        if code is not None:
+            await conn.execute(queries.count_claim, merchant_id, coupon_id)
+    if code is None:
+        raise CouponsGone(f"no codes left for coupon {coupon_id}")
+    return Claim(code, new=True)
+
+
+async def _insert_claimed_code(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+    shopper: str,
+    expires_at: datetime,
+    make_codes: CodeMaker,
+) -> str:
+    for _ in range(DRAWS):
+        (code,) = make_codes(1)
+        made = await conn.fetchval(
+            queries.insert_claimed_code, merchant_id, code, coupon_id, shopper, expires_at
+        )
+        if made is not None:
+            return made
+    raise RuntimeError(f"could not draw a unique coupon code in {DRAWS} rounds")
 
 
 @dataclass(frozen=True)
 class HeldCoupon:
     title: str
-    code: str
+    code: str  # the claim's own code: what its QR code and the till read
     claimed_at: datetime | None = None
+    said: str = ""  # what the shopper says at the till: a generic pool's code, else `code`
 
 
 async def coupons_held_by(
@@ -146,7 +252,51 @@ async def coupons_held_by(
     rows = await db.fetch(queries.codes_held_by, merchant_id, shopper)
     zh = language == "zh-CN"
     return [
-        HeldCoupon(row["title_zh"] if zh else row["title_en"], row["code"], row["claimed_at"])
+        HeldCoupon(
+            row["title_zh"] if zh else row["title_en"], row["code"], row["claimed_at"], row["said"]
+        )
+        for row in rows
+    ]
+
+
+WALLET_DAYS = 90  # a wallet shows the coupons used, expired or voided this recently
+WALLET_SIZE = 20
+
+
+@dataclass(frozen=True)
+class WalletCoupon:
+    title: str
+    code: str  # the claim's own code (its QR code: the till's link)
+    said: str  # what to show and say at the till
+    valid_until: datetime
+    state: str  # claimed, locked, redeemed, expired, void
+    timezone: str = "Asia/Shanghai"  # the venue's, to show valid_until in
+
+    @property
+    def usable(self) -> bool:
+        return self.state in ("claimed", "locked")
+
+    @property
+    def local_valid_until(self) -> datetime:
+        return self.valid_until.astimezone(ZoneInfo(self.timezone))
+
+
+async def wallet(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, shopper: str, language: str
+) -> list[WalletCoupon]:
+    """A shopper's coupons at the merchant for the wallet page: held ones and those used,
+    expired or voided in the last WALLET_DAYS, newest claim first."""
+    rows = await db.fetch(queries.wallet, merchant_id, shopper, WALLET_DAYS, WALLET_SIZE)
+    zh = language == "zh-CN"
+    return [
+        WalletCoupon(
+            row["title_zh"] if zh else row["title_en"],
+            row["code"],
+            row["said"],
+            row["valid_until"],
+            row["state"],
+            row["timezone"],
+        )
         for row in rows
     ]
 
@@ -175,12 +325,41 @@ async def create_campaign(
     approved: bool = True,
     tier: str = "sponsorship",
     coupon: tuple[str, str, datetime, int] | None = None,
+    pool: str = "unique",
+    generic_code: str | None = None,
+    codes_on_claim: bool = False,
+    claim_days: int | None = None,
+    limits: CouponLimits | None = None,
+    timezone: str = "Asia/Shanghai",
+    make_codes: CodeMaker = codes.new_codes,
 ) -> NewCampaign:
-    """A campaign with one creative and, optionally, a coupon (title en, title zh, until, codes)."""
+    """A campaign with one creative and, optionally, a coupon (title en, title zh, until, codes).
+
+    The coupon's pool (docs/coupons.md): 'unique' makes `codes` codes now (or, with
+    `codes_on_claim`, one per claim), 'generic' hands every shopper `generic_code` (each claim
+    recorded under a code of its own), 'imported' starts empty for the merchant's own codes
+    (import_codes). `claim_days`: a claimed code is valid that many days after its claim (and
+    never after the coupon's end); `limits`: how often it may be claimed (one per shopper if
+    not given); `timezone`: the venue's, where a limit's day or week begins."""
     if image_type not in IMAGE_TYPES:
         raise ValueError(f"creative image type {image_type!r} is not allowed")
+    spec = None
+    if coupon:
+        title_en, title_zh, valid_until, count = coupon
+        spec = CouponSpec(
+            title_en,
+            title_zh,
+            valid_until,
+            count,
+            pool=pool,
+            generic_code=generic_code,
+            codes_on_claim=codes_on_claim,
+            claim_days=claim_days,
+            limits=limits or CouponLimits(),
+            timezone=timezone,
+        ).checked()
     campaign_id, creative_id = uuid.uuid4(), uuid.uuid4()
-    coupon_id = uuid.uuid4() if coupon else None
+    coupon_id = None
     async with conn.transaction():
         await conn.execute(
             queries.insert_campaign,
@@ -205,35 +384,134 @@ async def create_campaign(
             image_type,
             image,
         )
-        if coupon:
-            title_en, title_zh, valid_until, count = coupon
-            await conn.execute(
-                queries.insert_coupon,
-                merchant_id,
-                coupon_id,
-                campaign_id,
-                title_en,
-                title_zh,
-                valid_until,
-            )
-            await _insert_codes(conn, merchant_id, coupon_id, count)
+        if spec is not None:
+            coupon_id = await add_coupon(conn, merchant_id, campaign_id, spec, make_codes)
     return NewCampaign(campaign_id, creative_id, coupon_id)
 
 
 DRAWS = 5  # rounds of drawing codes again for those already taken at the merchant
 
 
+@dataclass(frozen=True)
+class CouponSpec:
+    """A coupon to add to a campaign at the merchant (docs/coupons.md, "Pools")."""
+
+    title_en: str
+    title_zh: str
+    valid_until: datetime
+    count: int  # a unique pool's codes made now
+    pool: str = "unique"
+    generic_code: str | None = None
+    codes_on_claim: bool = False
+    claim_days: int | None = None
+    limits: CouponLimits = CouponLimits()
+    timezone: str = "Asia/Shanghai"
+
+    def checked(self) -> CouponSpec:
+        """The same with the generic code in its canonical form, or ValueError (KeyError for
+        a time zone that is none)."""
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, not {self.pool!r}")
+        if self.claim_days is not None and not 1 <= self.claim_days <= 3650:
+            raise ValueError(f"claim_days must be 1 to 3650, not {self.claim_days}")
+        if self.count < 0:
+            raise ValueError(f"a pool cannot make {self.count} codes")
+        if self.count and (self.pool != "unique" or self.codes_on_claim):
+            raise ValueError(f"a {self.pool} pool makes no codes ahead (count {self.count})")
+        ZoneInfo(self.timezone)
+        if self.pool != "generic":
+            if self.generic_code is not None:
+                raise ValueError("only a generic pool has a generic code")
+            return self
+        canonical = codes.imported_form(self.generic_code or "")
+        if canonical is None:
+            raise ValueError(f"generic code {self.generic_code!r}: 4-32 letters and digits, not 11")
+        return replace(self, generic_code=canonical)
+
+
+async def add_coupon(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    spec: CouponSpec,
+    make_codes: CodeMaker = codes.new_codes,
+) -> uuid.UUID:
+    """A coupon of the campaign at the merchant, with its pool's codes; its id."""
+    spec = spec.checked()
+    coupon_id = uuid.uuid4()
+    limits = spec.limits
+    async with conn.transaction():
+        await conn.execute(
+            queries.insert_coupon,
+            merchant_id,
+            coupon_id,
+            campaign_id,
+            spec.title_en,
+            spec.title_zh,
+            spec.valid_until,
+            spec.pool,
+            spec.generic_code,
+            spec.codes_on_claim,
+            spec.claim_days,
+            limits.per_shopper,
+            limits.per_period,
+            limits.period,
+            limits.total,
+            spec.timezone,
+        )
+        if spec.pool == "unique" and not spec.codes_on_claim:
+            await _insert_codes(conn, merchant_id, coupon_id, spec.count, make_codes)
+    return coupon_id
+
+
+POOLS = ("unique", "generic", "imported")
+
+
 async def _insert_codes(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, count: int
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+    count: int,
+    make_codes: CodeMaker = codes.new_codes,
 ) -> None:
     """Exactly `count` new codes, unique at the merchant: a code drawn twice or already taken
-    is drawn again (50 random bits: 10 M codes hold a collision about one time in 20, which
-    used to leave the pool short without a word)."""
+    is drawn again (`codes.new_codes` never repeats itself within a batch, but codes made
+    before are only known to the unique index, which skips them: ON CONFLICT DO NOTHING)."""
     missing = count
     for _ in range(DRAWS):
         if missing == 0:
             return
-        drawn = [codes.new_code() for _ in range(missing)]
+        drawn = make_codes(missing)
         missing -= len(await conn.fetch(queries.insert_codes, merchant_id, coupon_id, drawn))
     if missing:
         raise RuntimeError(f"could not draw {count} unique coupon codes in {DRAWS} rounds")
+
+
+async def expire_codes(db: asyncpg.Pool | asyncpg.Connection, batch: int = 10_000) -> int:
+    """The expiry job (the console's, every minute): held codes past their own end and codes
+    never claimed of coupons past their end become 'expired'. How many did. Until it comes by,
+    the till, the POS API and the wallet already treat a code past its end as expired."""
+    done = 0
+    while True:
+        status = await db.execute(queries.expire_codes, batch)
+        count = int(status.split()[-1])
+        done += count
+        if count < batch:
+            return done
+
+
+class VoidRefused(PorticoError):
+    """Only codes not yet redeemed, and not locked by a POS right now, can be voided."""
+
+    message_id = "red_error_void_refused"
+    status = 409
+
+
+async def void_code(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, code: str, user_id: uuid.UUID
+) -> str:
+    """An owner voids a code (canonical form) not yet redeemed: nobody can use it any more."""
+    voided = await db.fetchval(queries.void_code, merchant_id, code, user_id)
+    if voided is None:
+        raise VoidRefused(f"code {code} cannot be voided now")
+    return voided

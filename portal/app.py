@@ -17,6 +17,7 @@ from portal.keys import SENDER
 from portal.returning_views import routes as returning_routes
 from portal.views import error_pages, routes
 from portal.voucher_views import routes as voucher_routes
+from portal.wallet_views import routes as wallet_routes
 from portal.wifidog import routes as wifidog_routes
 
 
@@ -36,4 +37,5 @@ def make_portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender)
     app.add_routes(returning_routes)
     sms_views.install(app)  # its routes and its SMS provider
     app.add_routes(voucher_routes)
+    app.add_routes(wallet_routes)  # the shopper's coupons, from the online page
     return app

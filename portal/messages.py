@@ -1,6 +1,12 @@
 """The shopper pages' texts in zh-CN and English (each login method's in its own module)."""
 
-from portal import messages_email, messages_sessions, messages_sms, messages_vouchers
+from portal import (
+    messages_email,
+    messages_sessions,
+    messages_sms,
+    messages_vouchers,
+    messages_wallet,
+)
 
 _CORE = {
     "title": {"en": "Free WiFi", "zh-CN": "免费 WiFi"},
@@ -165,6 +171,14 @@ _CORE = {
         "zh-CN": "抱歉，优惠券已领完。",
     },
     "error_unknown_coupon": {"en": "This coupon is not available.", "zh-CN": "该优惠券不可用。"},
+    "error_coupon_limit_shopper": {
+        "en": "You have already claimed this coupon as often as it allows.",
+        "zh-CN": "您领取该优惠券的次数已达上限。",
+    },
+    "error_coupon_limit_period": {
+        "en": "Today's coupons (or this week's) are all claimed: please come back later.",
+        "zh-CN": "本期（今日或本周）优惠券已领完，请下次再来。",
+    },
     "error_not_found": {"en": "Page not found.", "zh-CN": "页面不存在。"},
     "error_generic": {
         "en": "Something went wrong on our side. Please try again.",
@@ -218,4 +232,5 @@ CATALOG = {
     **messages_vouchers.MESSAGES,
     **messages_email.MESSAGES,
     **messages_sessions.MESSAGES,
+    **messages_wallet.MESSAGES,
 }

@@ -489,6 +489,8 @@ async def session_online(request: web.Request) -> web.Response:
         logout_form=logout_form,
         extend_form=online.extend_form(status, f"/fas/{router.router_id}/extend", fields),
         extended=q.get("extended") == "1",
+        # The shopper's coupons (portal/wallet_views.py), under the same signed link.
+        wallet_url=f"/fas/{router.router_id}/wallet?{urlencode(fields)}",
     )
 
 
@@ -553,6 +555,7 @@ def _online_page(
     logged_out_text: str = "logged_out_text",
     extend_form: tuple[str, dict[str, str]] | None = None,
     extended: bool = False,
+    wallet_url: str = "",
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     consent = session.consent if session else None
@@ -580,6 +583,7 @@ def _online_page(
         consent_link=consent_link,
         extend_form=extend_form,  # portal/online_policy.html
         extended=extended,
+        wallet_url=wallet_url,
     )
 
 

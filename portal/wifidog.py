@@ -513,16 +513,22 @@ async def portal_page(request: web.Request) -> web.Response:
     if status.active:
         logout_form = (request.app.router["wifidog_logout"].url_for().path, fields)
     extend_path = request.app.router["wifidog_extend"].url_for().path
+    next_url = safe_origin_url(portal.landing_url or session.origin_url)
+    # The wallet (portal/wallet_views.py) under the session's signed online link, as openNDS's.
+    online_link = online.online_link_for(
+        request.app[SETTINGS].secret_key, router.router_id, str(session.session_id), next_url, lang
+    )
     return views._online_page(
         request,
         lang,
         portal=portal,
         session=status,
-        next_url=safe_origin_url(portal.landing_url or session.origin_url),
+        next_url=next_url,
         switch_url=f"{request.path}?{switch}",
         logout_form=logout_form,
         extend_form=online.extend_form(status, extend_path, fields),
         extended=q.get("extended") == "1",
+        wallet_url=online_link.replace("/online?", "/wallet?", 1),
     )
 
 

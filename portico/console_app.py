@@ -28,7 +28,8 @@ from accounts.web import (
     login_required,
     merge_catalogs,
 )
-from ads import pos_api, pos_keys_page, pos_redemption, redemption_page
+from ads import code_import_page, pos_api, pos_keys_page, pos_redemption, redemption_page
+from ads import services as ads_services
 from analytics import api as analytics_api
 from analytics import dashboard_assets as footfall_assets
 from analytics import dashboards as footfall_dashboards
@@ -102,6 +103,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     console_vouchers.add_routes(router)  # /vouchers: batches, codes, printable sheets
     redemption_page.add_routes(router)  # /till: coupons redeemed at the till
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
+    code_import_page.add_routes(router)  # /till/import: an imported pool's codes
     router.add_get("/healthz", healthz, name="healthz")
 
 
@@ -110,11 +112,25 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _purge_periodically(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_purge_loop(app[DB]))
+    tasks = [
+        asyncio.create_task(_purge_loop(app[DB])),
+        asyncio.create_task(_expire_loop(app[DB])),
+    ]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+EXPIRE_INTERVAL = 60.0  # seconds between runs of the coupon codes' expiry job
+
+
+async def _expire_loop(db: asyncpg.Pool) -> None:
+    async def expire() -> None:
+        await ads_services.expire_codes(db)
+
+    await every(EXPIRE_INTERVAL, expire, log, "expire coupon codes past their end")
 
 
 async def _purge_loop(db: asyncpg.Pool) -> None:

@@ -20,9 +20,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from accounts import services as accounts
-from ads import pos_guard, pos_keys, pos_openapi, pos_redemption, redemption
+from ads import code_import, pos_guard, pos_keys, pos_openapi, pos_redemption, redemption
 from ads.pos_api import PREFIX
 from ads.pos_errors import CODES
+from ads.services import claim_coupon, void_code
 from kernel.config import Settings
 from tests.ads.test_redemption import claimed_code, coupon_codes
 from tests.console.test_console_app import Member, new_member, sign_in
@@ -734,3 +735,27 @@ async def test_locks_that_ended_a_month_ago_are_purged_and_newer_ones_kept(
     assert (status, body["state"], body["redeemable"]) == (200, "claimed", True)
     status, body, _r = await pos.redeem(lock_id=new["lock_id"])
     assert status == 200 and body["code"] == new_code
+
+
+async def test_the_merchants_own_imported_codes_and_void_ones_through_the_api(
+    db: asyncpg.Pool, member: Member, pos: Pos
+) -> None:
+    """An imported pool's code is validated, locked and redeemed like one of ours, typed as
+    the cashier reads it; a void code is refused with code_void."""
+    coupon_id, _ = await coupon_codes(db, member.merchant_id, count=0, pool="imported")
+    async with db.acquire() as conn:
+        await code_import.import_codes(conn, member.merchant_id, coupon_id, b"GIFT-2026-0001\n")
+        await claim_coupon(conn, member.merchant_id, coupon_id, f"dev-{uuid.uuid4().hex}")
+    status, body = await pos.validate("gift 2026 0001")
+    assert (status, body["code"], body["redeemable"]) == (200, "GIFT20260001", True)
+    status, body = await pos.lock("GIFT-2026-0001")
+    assert status == 200
+    status, body, _r = await pos.redeem(lock_id=body["lock_id"])
+    assert (status, body["code"]) == (200, "GIFT20260001")
+
+    voided = await claimed_code(db, member)
+    await void_code(db, member.merchant_id, voided, member.user_id)
+    status, body = await pos.validate(voided)
+    assert (status, body["redeemable"], body["reason"]["code"]) == (200, False, "code_void")
+    status, body = await pos.lock(voided)
+    assert (status, error_code(body)) == (409, "code_void")

@@ -9,6 +9,7 @@ import html
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -24,9 +25,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 
 async def coupon_codes(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, *, count: int = 4, valid_days: float = 7
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    *,
+    count: int = 4,
+    valid_days: float = 7,
+    **options: Any,
 ) -> tuple[uuid.UUID, list[str]]:
-    """A campaign with a coupon of `count` codes; the codes, none claimed yet."""
+    """A campaign with a coupon of `count` codes; the codes, none claimed yet. `options`: the
+    coupon's pool, limits… (create_campaign's keyword arguments)."""
     now = datetime.now(UTC)
     async with db.acquire() as conn:
         made = await create_campaign(
@@ -43,6 +50,7 @@ async def coupon_codes(
             image_type="image/png",
             image=PNG,
             coupon=("Half-price tea", "半价茶饮", now + timedelta(days=valid_days), count),
+            **options,
         )
     assert made.coupon_id is not None
     rows = await db.fetch(
@@ -53,10 +61,29 @@ async def coupon_codes(
     return made.coupon_id, [r["code"] for r in rows]
 
 
-async def claimed_code(db: asyncpg.Pool, member: Member, **spec: float) -> str:
-    coupon_id, _codes = await coupon_codes(db, member.merchant_id, **spec)  # type: ignore[arg-type]
+async def claimed_code(
+    db: asyncpg.Pool, member: Member, *, valid_days: float = 7, count: int = 4
+) -> str:
+    """A code claimed by a new shopper; valid_days < 0: claimed, then its coupon ended."""
+    coupon_id, _codes = await coupon_codes(
+        db, member.merchant_id, count=count, valid_days=abs(valid_days)
+    )
     async with db.acquire() as conn:
         claim = await claim_coupon(conn, member.merchant_id, coupon_id, f"dev-{uuid.uuid4().hex}")
+    if valid_days < 0:  # a coupon cannot be claimed once it ended: it ends after the claim
+        ended = datetime.now(UTC) + timedelta(days=valid_days)
+        await db.execute(
+            "UPDATE coupons SET valid_until = $3 WHERE merchant_id = $1 AND coupon_id = $2",
+            member.merchant_id,
+            coupon_id,
+            ended,
+        )
+        await db.execute(
+            "UPDATE coupon_codes SET expires_at = $3 WHERE merchant_id = $1 AND code = $2",
+            member.merchant_id,
+            claim.code,
+            ended,
+        )
     return claim.code
 
 

@@ -387,6 +387,18 @@ async def test_logout_ends_the_session_and_the_online_page_says_so(
     assert "has ended" in await page.text()
 
 
+async def test_the_portal_page_links_to_the_shoppers_wallet(
+    portal_client: TestClient, wd: Wd
+) -> None:
+    token = await online_token(portal_client, wd)
+    gw = wd.router.router_id
+    page = await (await portal_client.get(f"/wifidog/portal/?gw_id={gw}&token={token}")).text()
+    link = re.search(r'id="wallet-link" href="([^"]+)"', page)
+    assert link and link.group(1).startswith(f"/fas/{gw}/wallet?")
+    wallet = await portal_client.get(html.unescape(link.group(1)))
+    assert wallet.status == 200 and 'id="wallet-empty"' in await wallet.text()
+
+
 async def test_the_shopper_logs_out_from_the_portal_page_and_the_gateway_is_told_at_its_next_check(
     portal_client: TestClient, wd: Wd, db: asyncpg.Pool
 ) -> None:
