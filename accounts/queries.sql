@@ -141,3 +141,6 @@ INSERT INTO membership_stores (merchant_id, user_id, store_id)
 SELECT $1, $2, store_id FROM stores
 WHERE merchant_id = $1
       AND NOT EXISTS (SELECT 1 FROM membership_stores WHERE merchant_id = $1 AND user_id = $2)
+
+-- name: merchant_names
+SELECT merchant_id, name FROM merchants WHERE merchant_id = ANY ($1::uuid[])

@@ -253,6 +253,12 @@ async def venue_facts(db: Executor, merchant_id: uuid.UUID) -> VenueFacts:
     return VenueFacts(category, stores)
 
 
+async def merchant_names(db: Executor, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names of merchants (venues) an advertiser targets: public, as shown in its console."""
+    rows = await db.fetch(queries.merchant_names, merchant_ids)
+    return {r["merchant_id"]: r["name"] for r in rows}
+
+
 async def set_merchant_category(db: Executor, merchant_id: uuid.UUID, category: str) -> None:
     if category not in MERCHANT_CATEGORIES:
         raise InvalidCategory(f"category {category[:40]!r} is not one of {MERCHANT_CATEGORIES}")

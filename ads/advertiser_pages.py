@@ -316,6 +316,7 @@ async def _render_campaign(
     ]
     targeted = sorted({m for r in line_items for m in r["target_merchants"]})
     approvals = await advertisers.approvals_of_campaign(db, targeted, campaign_id)
+    venues = await accounts.merchant_names(db, targeted)
     if editing is None and section != "line_item":
         asked = request.query.get("line_item", "")
         editing = next(
@@ -371,7 +372,7 @@ async def _render_campaign(
         caps=caps,
         cap_form=cap_form,
         approvals=approvals,
-        targeted=targeted,
+        venues=venues,
         error=error,
         section=section,
         saved=request.query.get("saved", "")[:20],

@@ -244,17 +244,28 @@ def parse_dayparts(raw: str) -> list[int]:
 
 
 def format_dayparts(hours: list[int]) -> str:
+    """Hours of the week back as parse_dayparts reads them, days with the same hours grouped:
+    'Mon-Fri 11-14, Sat-Sun 10-22'."""
     names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    parts = []
+    by_day = []
     for day in range(7):
         day_hours = sorted(h - day * 24 for h in hours if day * 24 <= h < day * 24 + 24)
-        start = None
+        spans, start = [], None
         for index, hour in enumerate(day_hours):
             if start is None:
                 start = hour
             if index + 1 == len(day_hours) or day_hours[index + 1] != hour + 1:
-                parts.append(f"{names[day]} {start}-{hour + 1}")
+                spans.append(f"{start}-{hour + 1}")
                 start = None
+        by_day.append(tuple(spans))
+    parts, day = [], 0
+    while day < 7:
+        last = day
+        while last + 1 < 7 and by_day[last + 1] == by_day[day]:
+            last += 1
+        days = names[day] if last == day else f"{names[day]}-{names[last]}"
+        parts += [f"{days} {span}" for span in by_day[day]]
+        day = last + 1
     return ", ".join(parts)
 
 

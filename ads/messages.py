@@ -225,6 +225,7 @@ ADVERTISERS: dict[str, dict[str, str]] = {
     "adv_new_line_item": {"en": "New line item", "zh-CN": "新建投放单元"},
     "adv_edit_line_item": {"en": "Edit line item", "zh-CN": "编辑投放单元"},
     "adv_targets": {"en": "Targeting", "zh-CN": "定向"},
+    "adv_everyone": {"en": "Everyone, everywhere", "zh-CN": "不限"},
     "adv_no_creatives": {"en": "No creatives yet.", "zh-CN": "还没有素材。"},
     "adv_new_creative": {"en": "Upload a creative", "zh-CN": "上传素材"},
     "adv_upload": {"en": "Upload", "zh-CN": "上传"},
@@ -383,8 +384,8 @@ ADVERTISERS: dict[str, dict[str, str]] = {
     "cap_scope_advertiser": {"en": "All my campaigns", "zh-CN": "我的全部活动"},
     "cap_period_lifetime": {"en": "lifetime", "zh-CN": "总计"},
     "cap_period_day": {"en": "day", "zh-CN": "每天"},
-    "cap_period_window": {"en": "{hours} hours", "zh-CN": "{hours} 小时"},
-    "cap_rule": {"en": "at most {n} per {period}", "zh-CN": "每{period}最多 {n} 次"},
+    "cap_period_window": {"en": "{hours} hours", "zh-CN": "每 {hours} 小时"},
+    "cap_rule": {"en": "at most {n} per {period}", "zh-CN": "{period}最多 {n} 次"},
     "appr_title": {"en": "Ad approvals", "zh-CN": "广告审核"},
     "appr_intro": {
         "en": (

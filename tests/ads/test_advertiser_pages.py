@@ -381,3 +381,41 @@ async def test_staff_use_the_till_only_for_their_stores(
     ]
     owner_view = await accounts.visible_stores(db, member.merchant_id, member.user_id)
     assert {s.store_id for s in owner_view} == {member.store_id, other_store}
+
+
+async def test_staff_see_only_their_stores_on_the_dashboards(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    other_store = await accounts.create_store(db, member.merchant_id, "Second floor")
+    staff_email = f"staff-{uuid.uuid4().hex}@example.com"
+    staff = await accounts.create_user(db, staff_email, "Staff", PASSWORD)
+    await accounts.add_membership(db, member.merchant_id, staff, "staff")
+    async with db.acquire() as conn:
+        await accounts.set_member_stores(conn, member.merchant_id, staff, [other_store])
+    await sign_in(client, staff_email)
+    home = await client.get("/dashboard")
+    text = await home.text()
+    assert home.status == 200 and "Second floor" in text and member.store_name not in text
+    assert (await client.get(f"/footfall?store={member.store_id}")).status == 404
+    footfall = await client.get("/footfall")
+    assert footfall.status == 200 and member.store_name not in await footfall.text()
+    api = "/api/footfall/summary"
+    assert (await client.get(f"{api}?store={member.store_id}")).status == 404
+    assert (await client.get(f"{api}?store=all")).status == 404
+    assert (await client.get(f"{api}?store={other_store}")).status == 200
+
+
+def test_dayparts_read_and_write_back() -> None:
+    hours = advertisers.parse_dayparts("Mon-Fri 11-14, Sat-Sun 10-22, 一 20-21")
+    assert len(hours) == 5 * 3 + 2 * 12 + 1
+    assert advertisers.parse_dayparts(advertisers.format_dayparts(hours)) == hours
+    assert advertisers.format_dayparts(advertisers.parse_dayparts("Mon-Sun 0-24")) == (
+        "Mon-Sun 0-24"
+    )
+    assert advertisers.parse_dayparts("") == []
+    for bad in ("Fri-Mon 9-10", "Mon 14-11", "Mon 25", "Someday 9-10", "168", "Mon"):
+        try:
+            advertisers.parse_dayparts(bad)
+        except (ValueError, KeyError):
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
