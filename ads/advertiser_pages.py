@@ -272,6 +272,37 @@ async def add_creative(request: web.Request, session: accounts.ConsoleSession) -
     return redirect(f"{PATH}/campaigns/{campaign_id}?{place.query(saved='creative')}")
 
 
+async def attach_file(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    form = await request.post()
+    place = await _place(request, session, form)
+    _require_admin(place)
+    campaign_id = _campaign_id(request)
+    try:
+        creative_id = uuid.UUID(request.match_info["creative_id"])
+    except ValueError:
+        raise NotYours("not a creative id") from None
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, web.FileField):
+            raise BadUploadForm("no file was uploaded")
+        data = upload.file.read()
+        if not data:
+            raise BadUploadForm("the uploaded file is empty")
+        await advertisers.attach_file(
+            request.app[DB],
+            place.advertiser.advertiser_id,
+            campaign_id,
+            creative_id,
+            data,
+            upload.filename or "upload",
+        )
+    except advertisers.CampaignUnknown as exc:
+        raise NotYours(str(exc)) from exc
+    except PorticoError as exc:  # no file, or the upload refused by creative_files
+        return await _render_campaign(request, place, campaign_id, error=exc, section="creative")
+    return redirect(f"{PATH}/campaigns/{campaign_id}?{place.query(saved='creative')}")
+
+
 async def creative_file(
     request: web.Request, session: accounts.ConsoleSession
 ) -> web.StreamResponse:
@@ -452,4 +483,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
         PATH + "/campaigns/{campaign_id}/caps/{cap_id}/delete", login_required(delete_cap)
     )
     router.add_post(PATH + "/campaigns/{campaign_id}/creatives", login_required(add_creative))
+    router.add_post(
+        PATH + "/campaigns/{campaign_id}/creatives/{creative_id}/file", login_required(attach_file)
+    )
     router.add_get(PATH + "/files/{file_id}", login_required(creative_file))

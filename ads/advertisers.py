@@ -615,6 +615,44 @@ async def add_creative(
     return creative_id
 
 
+async def attach_file(
+    db: asyncpg.Pool,
+    advertiser_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    creative_id: uuid.UUID,
+    upload: bytes,
+    filename: str,
+) -> None:
+    """A file for a creative that has none (one moved by migration 0027, whose old image was
+    never checked): stored like any upload, and the creative is shown again."""
+    async with db.acquire() as conn, conn.transaction():
+        stored = await services.store_creative_file(conn, advertiser_id, upload, filename)
+        done = await conn.fetchval(
+            queries.attach_creative_file,
+            advertiser_id,
+            creative_id,
+            stored.kind,
+            stored.file_id,
+            stored.thumbnail_file_id,
+            5 if stored.kind == "video" else None,
+            campaign_id,
+        )
+        if done is None:
+            raise CampaignUnknown(f"no creative {creative_id} without a file in {campaign_id}")
+
+
+async def creatives_without_file(
+    db: asyncpg.Pool, advertiser_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(campaign, creative) of the advertiser's creatives that still need a file."""
+    rows = await db.fetch(queries.creatives_without_file, advertiser_id)
+    return [(r["campaign_id"], r["creative_id"]) for r in rows]
+
+
+async def own_advertiser_of(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID | None:
+    return await db.fetchval(queries.own_advertiser_of, merchant_id)
+
+
 async def owns_file(db: asyncpg.Pool, advertiser_id: uuid.UUID, file_id: uuid.UUID) -> bool:
     return await db.fetchval(queries.creative_file_of, advertiser_id, file_id) is not None
 

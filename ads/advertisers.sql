@@ -159,3 +159,17 @@ DELETE FROM ad_blocks WHERE merchant_id = $1 AND block_id = $2 RETURNING block_i
 
 -- name: advertiser_exists
 SELECT EXISTS (SELECT 1 FROM advertisers WHERE advertiser_id = $1)
+
+-- name: attach_creative_file
+-- A creative without a file (moved by migration 0027) gets one and is shown again.
+UPDATE ad_creatives
+SET kind = $3, file_id = $4, thumbnail_file_id = $5, countdown_seconds = $6, status = 'active',
+    updated_at = now()
+WHERE advertiser_id = $1 AND creative_id = $2 AND campaign_id = $7 AND file_id IS NULL
+RETURNING creative_id
+
+-- name: creatives_without_file
+SELECT campaign_id, creative_id FROM ad_creatives WHERE advertiser_id = $1 AND file_id IS NULL
+
+-- name: own_advertiser_of
+SELECT advertiser_id FROM advertisers WHERE merchant_id = $1

@@ -207,6 +207,19 @@ class RunningRouter:
     sim: SimulatedRouter | WifidogGateway
 
 
+async def seed_ad_images(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
+    """The mall's own creatives that lost their image when migration 0027 moved them (a data
+    folder from an older version) get the demo's PNG again."""
+    own = await advertisers.own_advertiser_of(db, merchant_id)
+    if own is None:
+        return
+    for campaign_id, creative_id in await advertisers.creatives_without_file(db, own):
+        await advertisers.attach_file(
+            db, own, campaign_id, creative_id, _demo_ad_image(), "lucky-bean.png"
+        )
+        log.info("gave the demo creative %s its image again", creative_id)
+
+
 async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID | None:
     """Another company advertising at the demo mall, once: advertiser@portico.local (admin of
     Jade Tea House) with an active campaign whose line item targets the mall, waiting in the
@@ -368,6 +381,7 @@ async def run_demo(settings: Settings) -> None:
         async with infra.db.acquire() as conn:
             merchant_id = await seed(conn)
         await seed_logins(infra.db, merchant_id)
+        await seed_ad_images(infra.db, merchant_id)
         await seed_advertiser(infra.db, merchant_id)
         passwords = await demo_passwords(infra.db, merchant_id)
         if infra.sync_broker is not None:

@@ -419,3 +419,57 @@ def test_dayparts_read_and_write_back() -> None:
         except (ValueError, KeyError):
             continue
         raise AssertionError(f"{bad!r} was accepted")
+
+
+async def test_a_creative_moved_without_its_image_gets_a_file_again(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    """Migration 0027 leaves old creatives paused without a file; an admin attaches one."""
+    now = datetime.now(UTC)
+    async with db.acquire() as conn:
+        made = await ads.create_campaign(
+            conn,
+            member.merchant_id,
+            advertiser="Own",
+            name="Old",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=1),
+            headline_en="Old ad",
+            headline_zh="旧广告",
+            body_en="",
+            body_zh="",
+            image=png(),
+        )
+    await db.execute(  # as migration 0027 leaves it
+        "UPDATE ad_creatives SET status = 'paused', file_id = NULL WHERE creative_id = $1",
+        made.creative_id,
+    )
+    ads._line_items.clear()
+    assert await ads.choose_ad(db, member.merchant_id, "en") is None
+    email = f"own-{uuid.uuid4().hex}@example.com"
+    user_id = await accounts.create_user(db, email, "Own admin", PASSWORD)
+    await advertisers.add_member(db, made.advertiser_id, user_id, "admin")
+    await sign_in(client, email, headers=EN)
+    base = await form_base(client, made.advertiser_id)
+    url = f"/advertiser/campaigns/{made.campaign_id}"
+    shown = await client.get(f"{url}?advertiser={made.advertiser_id}", headers=EN)
+    page = html.unescape(await shown.text())
+    assert "needs a new file" in page
+    attach = f"{url}/creatives/{made.creative_id}/file"
+
+    def with_file(data: bytes, name: str) -> aiohttp.FormData:
+        form = aiohttp.FormData(base)
+        form.add_field("file", data, filename=name, content_type="image/png")
+        return form
+
+    refused = await client.post(attach, data=with_file(b"<svg/>", "x.svg"), headers=EN)
+    assert refused.status == 400
+    other = f"{url}/creatives/{uuid.uuid4()}/file"
+    assert (await client.post(other, data=with_file(png(), "x.png"))).status == 404
+    done = await client.post(attach, data=with_file(png(), "new.png"), allow_redirects=False)
+    assert done.status == 303
+    again = await client.post(attach, data=with_file(png(), "new.png"), allow_redirects=False)
+    assert again.status == 404  # it has a file now
+    ads._line_items.clear()
+    ad = await ads.choose_ad(db, member.merchant_id, "en")
+    assert ad is not None and ad.creative_id == made.creative_id

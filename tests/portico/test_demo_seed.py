@@ -38,3 +38,16 @@ async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool
     ads._line_items.clear()
     ad = await ads.choose_ad(db, merchant_id, "en")
     assert ad is None or ad.advertiser_id != advertiser_id  # not shown before approval
+
+
+async def test_the_malls_old_creatives_get_their_image_again(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    own = await advertisers.own_advertiser_of(db, merchant_id)
+    assert own is not None
+    await db.execute(  # as migration 0027 leaves a data folder of an older version
+        "UPDATE ad_creatives SET status = 'paused', file_id = NULL WHERE advertiser_id = $1", own
+    )
+    assert await advertisers.creatives_without_file(db, own)
+    await demo.seed_ad_images(db, merchant_id)
+    assert await advertisers.creatives_without_file(db, own) == []
