@@ -13,11 +13,13 @@ an id never change) and byte ranges (phones' video players ask for them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -82,12 +84,28 @@ class _Checked:
     thumbnail: Encoded
 
 
+@contextlib.asynccontextmanager
+async def _connection(
+    db: asyncpg.Pool | asyncpg.Connection,
+) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            yield conn
+    else:  # a connection (or a pool's proxy of one)
+        yield db
+
+
 async def store_upload(
-    db: asyncpg.Pool, advertiser_id: uuid.UUID, data: bytes, *, filename: str
+    db: asyncpg.Pool | asyncpg.Connection,
+    advertiser_id: uuid.UUID,
+    data: bytes,
+    *,
+    filename: str,
 ) -> StoredFile:
     """Check the upload by its content and store it with its thumbnail; refused (nothing
     stored) with an errors.UploadRefused saying why. The same bytes uploaded again by the same
-    advertiser give the file stored the first time."""
+    advertiser give the file stored the first time. `db`: a pool, or a connection whose
+    transaction the file joins (a campaign made with its creative in one)."""
     name = filename[:200]
     try:
         kind = sniff(data)
@@ -106,7 +124,7 @@ async def store_upload(
         raise
     file_id, thumbnail_id = uuid.uuid4(), uuid.uuid4()
     original, small = checked.original, checked.thumbnail
-    async with db.acquire() as conn, conn.transaction():
+    async with _connection(db) as conn, conn.transaction():
         await conn.execute(
             queries.insert_file,
             advertiser_id,

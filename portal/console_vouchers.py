@@ -31,7 +31,9 @@ from accounts import services as accounts
 from accounts.web import (
     CATALOG,
     LANG_COOKIE,
+    NAV,
     SESSION,
+    ConsoleNav,
     language_links,
     login_required,
     redirect,
@@ -93,6 +95,7 @@ def render(
         lang=request_language(request),
         language_links=language_links(request),
         session=session,
+        nav=request.get(NAV) or ConsoleNav(),
         csrf_token=session.csrf_token if session else "",
         request_path=request.path,
         **context,

@@ -212,7 +212,7 @@ async def _splash(
     methods' forms post) of another gateway's pages (WiFiDog); by default the openNDS ones.
     `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first."""
     app = request.app
-    ad = await ads.choose_ad(app[DB], visit.merchant_id, lang)
+    ad = await ads.choose_ad(app[DB], visit.merchant_id, lang, store_id=visit.router.store_id)
     router = visit.router
     ad_image = None
     if ad is not None:
@@ -416,6 +416,7 @@ async def ad_image(request: web.Request) -> web.Response:
     content_type, body = image
     response = web.Response(body=body, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"  # each view is one impression
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

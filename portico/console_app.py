@@ -22,13 +22,25 @@ from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
     CATALOG,
+    NAV,
+    SESSION,
     SESSIONLESS,
+    ConsoleNav,
     console_session,
     error_pages,
     login_required,
     merge_catalogs,
 )
-from ads import code_import_page, pos_api, pos_keys_page, pos_redemption, redemption_page
+from ads import (
+    advertiser_pages,
+    advertisers,
+    approvals_page,
+    code_import_page,
+    pos_api,
+    pos_keys_page,
+    pos_redemption,
+    redemption_page,
+)
 from ads import services as ads_services
 from analytics import api as analytics_api
 from analytics import dashboard_assets as footfall_assets
@@ -39,7 +51,7 @@ from controller import console as controller_console
 from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.jobs import every
-from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
+from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_sms, console_vouchers
 from portico.pos_refusals import PortalRefusalCounters
 
@@ -48,12 +60,20 @@ log = logging.getLogger("portico.console")
 PURGE_INTERVAL = 3600.0  # seconds between sweeps of expired sessions and old login attempts
 
 
+# Console forms are small; creative uploads are the largest body (ads/creative_files.py limits
+# each file itself, this only bounds what is read before it looks).
+MAX_BODY = 64 * 1024 * 1024
+
+
 def make_console_app(
     settings: Settings, db: asyncpg.Pool, sender: CommandSender | None = None
 ) -> web.Application:
     """The console application; the caller owns (opens and closes) the pool and the command
     sender (the Routers page's reboot and apply-config; without one they say so)."""
-    app = web.Application(middlewares=[security_headers, error_pages, console_session])
+    app = web.Application(
+        middlewares=[security_headers, error_pages, console_session, console_nav],
+        client_max_size=MAX_BODY,
+    )
     app[SETTINGS] = settings
     app[DB] = db
     if sender is not None:
@@ -64,6 +84,7 @@ def make_console_app(
         accounts.messages.MESSAGES,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
+        ads.messages.ADVERTISERS,
         analytics.messages.MESSAGES,
         controller.messages.MESSAGES,
         portal.messages_sms.CONSOLE,
@@ -91,7 +112,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login.add_route("GET", account_views.login_form)
     login.add_route("POST", account_views.login)
     router.add_post("/logout", account_views.logout, name="logout")
-    router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
+    router.add_get("/dashboard", login_required(_home), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
     footfall_dashboards.add_routes(router)  # /footfall pages
     footfall_settings.add_routes(router)  # /footfall/settings
@@ -104,7 +125,38 @@ def add_routes(router: web.UrlDispatcher) -> None:
     redemption_page.add_routes(router)  # /till: coupons redeemed at the till
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
     code_import_page.add_routes(router)  # /till/import: an imported pool's codes
+    advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
+    approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     router.add_get("/healthz", healthz, name="healthz")
+
+
+@web.middleware
+async def console_nav(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Which parts of the console the layout shows the signed-in user: a merchant's pages when
+    they belong to one, the advertiser pages when they belong to an advertiser."""
+    session = request.get(SESSION)
+    if session is not None and request.method == "GET":
+        db = request.app[DB]
+        user_id = session.user.user_id
+        request[NAV] = ConsoleNav(
+            merchant=bool(await account_services.memberships_of(db, user_id)),
+            advertiser=bool(await advertisers.memberships_of(db, user_id)),
+        )
+    return await handler(request)
+
+
+async def _home(
+    request: web.Request, session: account_services.ConsoleSession
+) -> web.StreamResponse:
+    """Where a signed-in user lands: the dashboard, or for a member of advertisers only (no
+    merchant), the advertiser console."""
+    db = request.app[DB]
+    user_id = session.user.user_id
+    if not await account_services.memberships_of(db, user_id) and await advertisers.memberships_of(
+        db, user_id
+    ):
+        return web.Response(status=303, headers={"Location": advertiser_pages.PATH})
+    return await analytics_views.dashboard(request, session)
 
 
 async def healthz(request: web.Request) -> web.Response:
