@@ -32,6 +32,12 @@ GLOBAL_TABLES = {
 }
 # The advertisers' side of ads (docs/ads-model.md): the other tenant kind, keyed by advertiser.
 ADVERTISER_TABLES = {
+    "ad_campaigns",
+    "ad_creatives",
+    "ad_frequency_caps",
+    "ad_line_items",
+    "advertiser_members",
+    "advertisers",
     "creative_files",
 }
 
@@ -124,3 +130,99 @@ def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
     (tmp_path / "0003_b.sql").rename(tmp_path / "bad-name.sql")
     with pytest.raises(ValueError, match="NNNN_name"):
         list_migrations(tmp_path)
+
+
+async def test_0027_moves_old_campaigns_to_an_advertiser_of_the_merchant(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """Migration 0027 keeps the per-merchant campaigns of 0001 as the merchant's own advertiser's
+    (docs/ads-model.md): ids, flights, tiers, texts and coupons survive; unchecked images do not."""
+    for m in list_migrations():
+        if m.version < 27:
+            (tmp_path / m.path.name).write_text(m.path.read_text())
+    await migrate(empty_database, tmp_path)
+    merchant, store, staff = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    approved, draft, creative, coupon = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await conn.execute(
+            "INSERT INTO merchants (merchant_id, name) VALUES ($1, 'Cafe')", merchant
+        )
+        await conn.execute(
+            "INSERT INTO stores (merchant_id, store_id, name) VALUES ($1, $2, 'Main')",
+            merchant,
+            store,
+        )
+        await conn.execute(
+            "INSERT INTO user_accounts (user_id, email, display_name, password_hash)"
+            " VALUES ($1, 's@x', 'S', 'x')",
+            staff,
+        )
+        await conn.execute("INSERT INTO memberships VALUES ($1, $2, 'staff')", merchant, staff)
+        for campaign, label, ok, tier in (
+            (approved, "Cafe", True, "house"),
+            (draft, "Tea Co", False, "guaranteed"),
+        ):
+            await conn.execute(
+                "INSERT INTO campaigns (merchant_id, campaign_id, advertiser, name, tier,"
+                " approved, starts_at, ends_at) VALUES ($1, $2, $3, 'Spring', $4, $5,"
+                " '2026-01-01', '2027-01-01')",
+                merchant,
+                campaign,
+                label,
+                tier,
+                ok,
+            )
+        await conn.execute(
+            "INSERT INTO creatives (merchant_id, creative_id, campaign_id, headline_en,"
+            " headline_zh, image_type, image) VALUES ($1, $2, $3, 'Hi', '你好',"
+            " 'image/svg+xml', '<svg/>')",
+            merchant,
+            creative,
+            approved,
+        )
+        await conn.execute(
+            "INSERT INTO coupons (merchant_id, coupon_id, campaign_id, title_en, title_zh,"
+            " valid_until) VALUES ($1, $2, $3, 'Tea', '茶', '2027-01-01')",
+            merchant,
+            coupon,
+            approved,
+        )
+    finally:
+        await conn.close()
+
+    assert await migrate(empty_database) == [m.version for m in list_migrations()][26:]
+    conn = await asyncpg.connect(empty_database)
+    try:
+        advertiser = await conn.fetchrow("SELECT * FROM advertisers")
+        assert (advertiser["name"], advertiser["merchant_id"]) == ("Cafe", merchant)
+        campaigns = {
+            r["campaign_id"]: (r["name"], r["status"])
+            for r in await conn.fetch("SELECT * FROM ad_campaigns")
+        }
+        assert campaigns == {approved: ("Spring", "active"), draft: ("Tea Co: Spring", "draft")}
+        tiers = {
+            r["campaign_id"]: (r["tier"], r["target_merchants"])
+            for r in await conn.fetch("SELECT * FROM ad_line_items")
+        }
+        assert tiers == {approved: ("house", [merchant]), draft: ("guaranteed", [merchant])}
+        approvals = await conn.fetch("SELECT campaign_id, status FROM ad_approvals")
+        assert {(r["campaign_id"], r["status"]) for r in approvals} == {
+            (approved, "approved"),
+            (draft, "approved"),
+        }
+        moved = await conn.fetchrow("SELECT * FROM ad_creatives")
+        assert (moved["creative_id"], moved["headline_zh"], moved["status"]) == (
+            creative,
+            "你好",
+            "paused",
+        )
+        assert moved["file_id"] is None
+        kept = await conn.fetchrow("SELECT * FROM coupons")
+        assert (kept["campaign_id"], kept["advertiser_id"]) == (
+            approved,
+            advertiser["advertiser_id"],
+        )
+        assert await conn.fetchval("SELECT count(*) FROM membership_stores") == 1
+    finally:
+        await conn.close()
