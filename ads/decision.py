@@ -342,6 +342,8 @@ class _CapCheck:
         return hit
 
 
+TRAFFIC = uuid.UUID(int=0)  # the pacer's count of every request, beside the line items'
+
 # -- pacing ----------------------------------------------------------------------------------------
 
 
@@ -351,8 +353,10 @@ class Pacer:
     p = remaining goal ÷ forecast eligible requests in the flight's remaining daypart-eligible
     intervals, × compensation (planned ÷ actual delivery of the last interval, clamped 0.5–2).
     The forecast of an interval is what the line item saw eligible in the same 5 minutes of
-    earlier days (an exponential average over the days), else the mean of its last hour; `asap`
-    line items and those without a goal get p = 1.
+    earlier days (an exponential average over the days); for a line item new since then, the
+    process's whole traffic in those 5 minutes of earlier days × the line item's share of the
+    traffic in the last hour; with no history at all, the line item's mean of the last hour.
+    `asap` line items and those without a goal get p = 1.
     """
 
     def __init__(self) -> None:
@@ -383,6 +387,10 @@ class Pacer:
         if profile and slot in profile:
             return profile[slot]
         recent = self._recent.get(line_item_id)
+        traffic = self._profile.get(TRAFFIC)
+        traffic_recent = self._recent.get(TRAFFIC)
+        if recent and traffic and slot in traffic and traffic_recent and sum(traffic_recent):
+            return max(traffic[slot] * sum(recent) / sum(traffic_recent), 0.1)
         if recent:
             return max(sum(recent) / len(recent), 1.0)
         return 1.0
@@ -403,7 +411,13 @@ class Pacer:
             return
         if self.interval is not None:
             slot = _slot(self.interval)
-            for li_id in set(self._eligible) | set(self._planned):
+            closing = self.interval
+            guaranteed = {
+                i.line_item_id
+                for i in items
+                if i.tier == "guaranteed" and i.flight[0] <= closing < i.flight[1]
+            }
+            for li_id in set(self._eligible) | set(self._planned) | guaranteed | {TRAFFIC}:
                 n = self._eligible.get(li_id, 0)
                 self.learn(li_id, slot, n)
                 recent = self._recent.setdefault(li_id, [])
@@ -499,12 +513,14 @@ class Engine:
     def decide(self, r: Request) -> Decision:
         venue = self.index.venue_items(r)
         if self.pacer.interval != interval_start(r.now):
+            guaranteed = [i for i in self.index.line_items if i.tier == "guaranteed"]
             self.pacer.roll(
                 r.now,
-                [i for i in self.index.line_items if i.tier == "guaranteed"],
-                {i.line_item_id: self.delivered(i.line_item_id) for i in self.index.line_items},
+                guaranteed,
+                {i.line_item_id: self.delivered(i.line_item_id) for i in guaranteed},
                 _zone(self.timezone),
             )
+        self.pacer.count_eligible(TRAFFIC)
         if not venue:
             return Decision(None, None)
         tz = _zone(r.timezone)
