@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
-from ads import codes
+from ads import codes, delivery
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -39,75 +38,38 @@ class Ad:
     body: str
     coupon_id: uuid.UUID | None
     coupon_title: str | None
+    kind: str = "image"  # image | video
+    countdown_seconds: int = 0  # a video's: its impression counts only after it
 
 
-@dataclass(frozen=True)
-class _LineItem:
-    """An eligible line item as a splash view needs it: its flight, tier and ad per language."""
-
-    starts_at: datetime
-    ends_at: datetime
-    tier: int  # index in TIER_ORDER
-    ad_en: Ad
-    ad_zh: Ad
-
-
-def _line_item(row: asyncpg.Record) -> _LineItem:
-    def ad(zh: bool) -> Ad:
-        return Ad(
-            campaign_id=row["campaign_id"],
-            creative_id=row["creative_id"],
-            advertiser=row["advertiser"],
-            headline=row["headline_zh"] if zh else row["headline_en"],
-            body=row["body_zh"] if zh else row["body_en"],
-            coupon_id=row["coupon_id"],
-            coupon_title=(row["coupon_zh"] if zh else row["coupon_en"])
-            if row["coupon_id"]
-            else None,
-        )
-
-    return _LineItem(
-        row["starts_at"], row["ends_at"], TIER_ORDER.index(row["tier"]), ad(False), ad(True)
-    )
-
-
-# Every splash view asks for an ad; a merchant's line items are read at most this often (and
-# turned into the splash's ads once per read), again in the background in their last second.
-LINE_ITEMS_TTL = 5.0
-LINE_ITEMS_REFRESH_AHEAD = 1.0
-_line_items: TtlCache[uuid.UUID, list[_LineItem]] = TtlCache(LINE_ITEMS_TTL)
-
-
-async def _unfinished_line_items(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[_LineItem]:
-    async def read() -> list[_LineItem]:
-        rows = await db.fetch(queries.eligible_ads, merchant_id, datetime.now(UTC))
-        return [_line_item(row) for row in rows]
-
-    return await _line_items.get_or_load(merchant_id, read, LINE_ITEMS_REFRESH_AHEAD)
+# A campaign's coupon at a merchant is read at most this often, again in the background in its
+# last second.
+COUPON_TTL = 5.0
+COUPON_REFRESH_AHEAD = 1.0
 
 
 async def choose_ad(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, language: str, now: datetime | None = None
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    language: str,
+    now: datetime | None = None,
+    *,
+    store_id: uuid.UUID | None = None,
+    identity: str = "",
 ) -> Ad | None:
-    """The ad for one splash view: the highest tier in flight, one random draw within it."""
-    now = now or datetime.now(UTC)
-    items = [
-        i for i in await _unfinished_line_items(db, merchant_id) if i.starts_at <= now < i.ends_at
-    ]
-    if not items:
-        return None
-    if len(items) > 1:
-        best = min(i.tier for i in items)
-        items = [i for i in items if i.tier == best]
-    item = random.choice(items)
-    return item.ad_zh if language == "zh-CN" else item.ad_en
-
-
-async def creative_image(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, creative_id: uuid.UUID
-) -> tuple[str, bytes] | None:
-    row = await db.fetchrow(queries.creative_image, merchant_id, creative_id)
-    return (row["image_type"], row["image"]) if row else None
+    """The ad for one splash view, decided by the engine (ads/decision.py). Without a store
+    only line items targeting no store qualify; without an identity nothing is capped for it.
+    The splash uses `place_ad`, which also gives the token the page reports it with."""
+    placed = await place_ad(
+        db,
+        "",
+        merchant_id,
+        store_id or uuid.UUID(int=0),
+        identity or "anonymous",
+        language,
+        now=now,
+    )
+    return placed.ad if placed else None
 
 
 @dataclass(frozen=True)
@@ -237,3 +199,65 @@ async def _insert_codes(
         missing -= len(await conn.fetch(queries.insert_codes, merchant_id, coupon_id, drawn))
     if missing:
         raise RuntimeError(f"could not draw {count} unique coupon codes in {DRAWS} rounds")
+
+
+# -- the ad decision (ads/decision.py, ads/delivery.py) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedAd:
+    """The ad of one splash view and its signed token (ads/tracking.py): the page reports the
+    impression and sends the click with it."""
+
+    ad: Ad
+    token: str
+    kind: str  # image | video
+    countdown_seconds: int  # a video's: its impression counts only after it
+    has_landing: bool  # a click goes somewhere
+
+
+_coupons: TtlCache[tuple[uuid.UUID, uuid.UUID, uuid.UUID], tuple[object, ...] | None] = TtlCache(
+    COUPON_TTL
+)
+
+
+async def place_ad(
+    db: asyncpg.Pool,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    identity: str,
+    language: str,
+    *,
+    returning: bool = False,
+    now: datetime | None = None,
+) -> PlacedAd | None:
+    """Decide the ad of one splash view (docs/ad-decision.md); None: nothing to show."""
+    placed = await delivery.place_ad(
+        db, secret_key, merchant_id, store_id, identity, language, returning=returning, now=now
+    )
+    if placed is None:
+        return None
+    content = placed.content
+    key = (merchant_id, content.advertiser_id, content.campaign_id)
+
+    async def read_coupon() -> tuple[object, ...] | None:
+        row = await db.fetchrow(delivery.queries.campaign_coupon, *key)
+        return tuple(row) if row else None
+
+    coupon = await _coupons.get_or_load(key, read_coupon, COUPON_REFRESH_AHEAD)
+    zh = language == "zh-CN"
+    ad = Ad(
+        campaign_id=content.campaign_id,
+        creative_id=content.creative_id,
+        advertiser=content.advertiser_name,
+        headline=content.headline_zh if zh else content.headline_en,
+        body=content.body_zh if zh else content.body_en,
+        coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
+        coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
+        kind=content.kind,
+        countdown_seconds=content.countdown_seconds,
+    )
+    return PlacedAd(
+        ad, placed.token, content.kind, content.countdown_seconds, bool(content.landing_url)
+    )
