@@ -26,14 +26,16 @@ items that can run at that venue, however many are active elsewhere.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import math
 import random
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 TIERS = ("sponsorship", "guaranteed", "performance", "house")
@@ -124,7 +126,7 @@ class LineItem:
     def advertiser_id(self) -> uuid.UUID:
         return self.campaign.advertiser_id
 
-    @property
+    @cached_property
     def flight(self) -> tuple[datetime, datetime]:
         c = self.campaign
         start = max(self.starts_at, c.starts_at) if self.starts_at else c.starts_at
@@ -191,7 +193,6 @@ class Decision:
     line_item: LineItem | None
     creative: Creative | None
     ghosts: tuple[Ghost, ...] = ()
-    eligible: tuple[uuid.UUID, ...] = ()  # line items that passed eligibility (pacing forecast)
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,16 @@ class Index:
     _merchant_campaigns: dict[uuid.UUID, set[uuid.UUID]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _guaranteed: tuple[LineItem, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def guaranteed(self) -> tuple[LineItem, ...]:
+        return self._guaranteed
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_guaranteed", tuple(i for i in self.line_items if i.tier == "guaranteed")
+        )
         for item in self.line_items:
             self._by_campaign.setdefault(item.campaign_id, ())
             self._by_campaign[item.campaign_id] += (item,)
@@ -302,47 +311,11 @@ def interval_start(t: datetime) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % INTERVAL_SECONDS, t.tzinfo)
 
 
-# -- caps ------------------------------------------------------------------------------------------
+SLOTS_PER_DAY = 288  # 5-minute intervals
+SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY
+SHARE_DECAY = 0.99  # per interval: a line item's share of the traffic looks back ~8 hours
+_EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
-
-def _scope_id(seen: Seen, scope: str) -> uuid.UUID:
-    if scope == "creative":
-        return seen.creative_id
-    if scope == "line_item":
-        return seen.line_item_id
-    if scope == "campaign":
-        return seen.campaign_id
-    return seen.advertiser_id
-
-
-def cap_count(cap: Cap, seen: Iterable[Seen], now: datetime, tz: ZoneInfo) -> int:
-    since = cap.since(now, tz)
-    return sum(
-        1
-        for s in seen
-        if _scope_id(s, cap.scope) == cap.scope_id and (since is None or s.at >= since)
-    )
-
-
-class _CapCheck:
-    """The caps of one request: each cap counted at most once."""
-
-    def __init__(self, r: Request) -> None:
-        self._r = r
-        self._tz = _zone(r.timezone)
-        self._full: dict[Cap, bool] = {}
-
-    def full(self, cap: Cap) -> bool:
-        hit = self._full.get(cap)
-        if hit is None:
-            hit = (
-                bool(self._r.seen) and cap_count(cap, self._r.seen, self._r.now, self._tz)
-            ) >= cap.max_count
-            self._full[cap] = hit
-        return hit
-
-
-TRAFFIC = uuid.UUID(int=0)  # the pacer's count of every request, beside the line items'
 
 # -- pacing ----------------------------------------------------------------------------------------
 
@@ -351,49 +324,49 @@ class Pacer:
     """Guaranteed line items' serving probabilities, set again every 5-minute interval.
 
     p = remaining goal ÷ forecast eligible requests in the flight's remaining daypart-eligible
-    intervals, × compensation (planned ÷ actual delivery of the last interval, clamped 0.5–2).
-    The forecast of an interval is what the line item saw eligible in the same 5 minutes of
-    earlier days (an exponential average over the days); for a line item new since then, the
-    process's whole traffic in those 5 minutes of earlier days × the line item's share of the
-    traffic in the last hour; with no history at all, the line item's mean of the last hour.
-    `asap` line items and those without a goal get p = 1.
+    intervals, × compensation (planned ÷ actual delivery of the last interval, clamped 0.5–2);
+    `asap` line items and those without a goal get p = 1; a line item outside its dayparts
+    at this hour of the pacer's time zone (the deployment's, `Engine.timezone`) gets none.
+
+    The forecast is factorised so that a new interval costs O(1) per line item however long its
+    flight: the process's traffic per 5-minute slot of the (local) day, learnt over the days (an
+    exponential average; slots not seen yet: the mean of the last hour), summed over the
+    remaining intervals whose hour of the week is in the line item's dayparts (prefix sums over
+    the 2,016 slots of a week, one array per distinct set of dayparts), × the line item's share
+    of the traffic when it could run (eligible requests ÷ requests, decaying over ~8 hours;
+    1 until it has run an interval).
     """
 
     def __init__(self) -> None:
         self.interval: datetime | None = None
         self.p: dict[uuid.UUID, float] = {}
-        self._planned: dict[uuid.UUID, float] = {}  # impressions planned for the interval
-        self._eligible: dict[uuid.UUID, int] = {}  # eligible requests counted this interval
+        self.profile: dict[int, float] = {}  # requests per local slot of the day
+        self._traffic = 0  # requests this interval
+        self._recent: list[int] = []  # requests of the last 12 intervals
+        self._eligible: dict[uuid.UUID, float] = {}  # eligible requests this interval
         self._delivered: dict[uuid.UUID, int] = {}  # impressions counted this interval
-        self._last_actual: dict[uuid.UUID, tuple[float, int]] = {}  # (planned, actual)
-        # per line item: eligible requests per 5-minute slot of the day (EMA over days)
-        self._profile: dict[uuid.UUID, dict[int, float]] = {}
-        self._recent: dict[uuid.UUID, list[int]] = {}  # eligible counts of the last intervals
+        self._planned: dict[uuid.UUID, float] = {}  # impressions planned for this interval
+        self._last: dict[uuid.UUID, tuple[float, int]] = {}  # last interval: (planned, actual)
+        self._share: dict[uuid.UUID, tuple[float, float]] = {}  # (eligible, requests), decayed
+        self._running: set[uuid.UUID] = set()  # in flight and dayparts this interval
 
-    def count_eligible(self, line_item_id: uuid.UUID) -> None:
-        self._eligible[line_item_id] = self._eligible.get(line_item_id, 0) + 1
+    def count_request(self) -> None:
+        self._traffic += 1
+
+    def count_eligible(self, line_item_id: uuid.UUID, weight: float = 1.0) -> None:
+        self._eligible[line_item_id] = self._eligible.get(line_item_id, 0.0) + weight
 
     def count_delivered(self, line_item_id: uuid.UUID, n: int = 1) -> None:
         self._delivered[line_item_id] = self._delivered.get(line_item_id, 0) + n
 
-    def learn(self, line_item_id: uuid.UUID, slot: int, eligible: float) -> None:
-        """One interval's eligible requests into the profile (also from PostgreSQL's history)."""
-        profile = self._profile.setdefault(line_item_id, {})
-        old = profile.get(slot)
-        profile[slot] = eligible if old is None else 0.5 * old + 0.5 * eligible
+    def learn(self, slot: int, requests: float) -> None:
+        """One interval's requests into the day's profile (local slot of the day, 0–287)."""
+        old = self.profile.get(slot)
+        self.profile[slot] = requests if old is None else 0.5 * old + 0.5 * requests
 
-    def forecast(self, line_item_id: uuid.UUID, slot: int) -> float:
-        profile = self._profile.get(line_item_id)
-        if profile and slot in profile:
-            return profile[slot]
-        recent = self._recent.get(line_item_id)
-        traffic = self._profile.get(TRAFFIC)
-        traffic_recent = self._recent.get(TRAFFIC)
-        if recent and traffic and slot in traffic and traffic_recent and sum(traffic_recent):
-            return max(traffic[slot] * sum(recent) / sum(traffic_recent), 0.1)
-        if recent:
-            return max(sum(recent) / len(recent), 1.0)
-        return 1.0
+    def share(self, line_item_id: uuid.UUID) -> float:
+        eligible, requests = self._share.get(line_item_id, (0.0, 0.0))
+        return min(max(eligible / requests, 1e-4), 1.0) if requests > 0 else 1.0
 
     def roll(
         self,
@@ -402,69 +375,95 @@ class Pacer:
         delivered: Mapping[uuid.UUID, int],
         tz: ZoneInfo,
     ) -> None:
-        """At the first decision of a new interval: close the last one (learn its eligible
-        counts, compare its delivery with the plan) and set every guaranteed line item's p.
-        `delivered`: the line items' impressions so far (all processes, from the counters);
-        `tz`: the venues' time zone, for the dayparts ahead."""
+        """At the first decision of a new interval: close the last one (learn its traffic and
+        the line items' shares, compare delivery with the plan) and set every guaranteed line
+        item's p. `delivered`: impressions so far (all processes, from the counters); `tz`: the
+        venues' time zone (the dayparts and the day's profile are local)."""
         start = interval_start(now)
         if self.interval == start:
             return
+        offset = now.astimezone(tz).utcoffset() or timedelta(0)
+        shift = int(offset.total_seconds()) // INTERVAL_SECONDS
         if self.interval is not None:
-            slot = _slot(self.interval)
-            closing = self.interval
-            guaranteed = {
-                i.line_item_id
-                for i in items
-                if i.tier == "guaranteed" and i.flight[0] <= closing < i.flight[1]
+            n = self._traffic
+            k = int(self.interval.timestamp()) // INTERVAL_SECONDS
+            self.learn((k + shift) % SLOTS_PER_DAY, n)
+            self._recent.append(n)
+            del self._recent[:-12]
+            for li_id in self._running:
+                eligible, requests = self._share.get(li_id, (0.0, 0.0))
+                self._share[li_id] = (
+                    eligible * SHARE_DECAY + self._eligible.get(li_id, 0),
+                    requests * SHARE_DECAY + n,
+                )
+            self._last = {
+                li: (plan, self._delivered.get(li, 0)) for li, plan in self._planned.items()
             }
-            for li_id in set(self._eligible) | set(self._planned) | guaranteed | {TRAFFIC}:
-                n = self._eligible.get(li_id, 0)
-                self.learn(li_id, slot, n)
-                recent = self._recent.setdefault(li_id, [])
-                recent.append(n)
-                del recent[:-12]
-            for li_id, planned in self._planned.items():
-                self._last_actual[li_id] = (planned, self._delivered.get(li_id, 0))
         self.interval = start
-        self._eligible = {}
-        self._delivered = {}
-        self._planned = {}
-        self.p = {}
+        self._traffic = 0
+        self._eligible, self._delivered, self._planned, self.p = {}, {}, {}, {}
+        self._running = set()
+        fallback = max(sum(self._recent) / len(self._recent), 1.0) if self._recent else 1.0
+        day = [self.profile.get(s, fallback) for s in range(SLOTS_PER_DAY)]
+        k0 = int(start.timestamp()) // INTERVAL_SECONDS
+        week_slot = (k0 + shift + _EPOCH_WEEKDAY * SLOTS_PER_DAY) % SLOTS_PER_WEEK
+        hour = week_slot // 12
+        prefixes: dict[frozenset[int], list[float]] = {}
         for item in items:
-            if item.tier != "guaranteed":
+            begin, end = item.flight
+            if item.tier != "guaranteed" or not (begin <= start < end):
                 continue
+            li_id = item.line_item_id
+            if item.dayparts and hour not in item.dayparts:
+                continue  # not this hour (the pacer's time zone): no p, no share to learn
+            self._running.add(li_id)
             goal = item.goal()
             if goal is None or item.pacing == "asap":
-                self.p[item.line_item_id] = 1.0
+                self.p[li_id] = 1.0
                 continue
-            remaining = goal - delivered.get(item.line_item_id, 0)
+            remaining = goal - delivered.get(li_id, 0)
             if remaining <= 0:
                 continue
-            forecast = 0.0
-            _, end = item.flight
-            t = start
-            while t < end:
-                if not item.dayparts or hour_of_week(t, tz) in item.dayparts:
-                    forecast += self.forecast(item.line_item_id, _slot(t))
-                t += INTERVAL
-            if forecast <= 0:
-                continue
-            p = remaining / forecast
-            planned_actual = self._last_actual.get(item.line_item_id)
-            if planned_actual is not None:
-                planned, actual = planned_actual
-                if planned > 0:
-                    ratio = planned / actual if actual > 0 else COMPENSATION_BOUNDS[1]
-                    p *= min(max(ratio, COMPENSATION_BOUNDS[0]), COMPENSATION_BOUNDS[1])
+            prefix = prefixes.get(item.dayparts)
+            if prefix is None:
+                prefix = prefixes[item.dayparts] = _week_prefix(day, item.dayparts)
+            intervals = -(-int(end.timestamp()) // INTERVAL_SECONDS) - k0
+            share = self.share(li_id)
+            forecast = share * _window(prefix, week_slot, intervals)
+            p = remaining / forecast if forecast > 0 else 1.0
+            last = self._last.get(li_id)
+            if last is not None and last[0] > 0:
+                planned, actual = last
+                ratio = planned / actual if actual > 0 else COMPENSATION_BOUNDS[1]
+                p *= min(max(ratio, COMPENSATION_BOUNDS[0]), COMPENSATION_BOUNDS[1])
             p = min(p, 1.0)
-            self.p[item.line_item_id] = p
-            self._planned[item.line_item_id] = p * self.forecast(item.line_item_id, _slot(start))
+            self.p[li_id] = p
+            self._planned[li_id] = p * share * day[week_slot % SLOTS_PER_DAY]
 
 
-def _slot(t: datetime) -> int:
-    """The 5-minute slot of the day (UTC), 0–287."""
-    seconds = int(t.timestamp()) % 86_400
-    return seconds // INTERVAL_SECONDS
+def _week_prefix(day: list[float], dayparts: frozenset[int]) -> list[float]:
+    """Prefix sums over the week's 2,016 slots of the day's profile, in the dayparts only."""
+    prefix = [0.0] * (SLOTS_PER_WEEK + 1)
+    total = 0.0
+    for ws in range(SLOTS_PER_WEEK):
+        if not dayparts or ws // 12 in dayparts:
+            total += day[ws % SLOTS_PER_DAY]
+        prefix[ws + 1] = total
+    return prefix
+
+
+def _window(prefix: list[float], first: int, intervals: int) -> float:
+    """The sum over `intervals` consecutive week slots from `first` (wrapping round the week)."""
+    if intervals <= 0:
+        return 0.0
+    weeks, rest = divmod(intervals, SLOTS_PER_WEEK)
+    total = weeks * prefix[SLOTS_PER_WEEK]
+    end = first + rest
+    if end <= SLOTS_PER_WEEK:
+        total += prefix[end] - prefix[first]
+    else:
+        total += prefix[SLOTS_PER_WEEK] - prefix[first] + prefix[end - SLOTS_PER_WEEK]
+    return total
 
 
 # -- the decision ----------------------------------------------------------------------------------
@@ -482,11 +481,14 @@ class Engine:
     # impressions counted by this process since the last refresh (added to `delivery`)
     local_impressions: dict[uuid.UUID, int] = field(default_factory=dict)
     timezone: str = "Asia/Shanghai"  # the venues' time zone, for pacing over dayparts ahead
+    _plans: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    _cursor: int = 0  # where the next sample of guaranteed line items starts
 
     def replace_index(self, index: Index, delivery: Mapping[uuid.UUID, Delivery]) -> None:
         self.index = index
         self.delivery = dict(delivery)
         self.local_impressions = {}
+        self._plans = {}
 
     def delivered(self, line_item_id: uuid.UUID) -> int:
         d = self.delivery.get(line_item_id)
@@ -511,118 +513,127 @@ class Engine:
         return True
 
     def decide(self, r: Request) -> Decision:
-        venue = self.index.venue_items(r)
-        if self.pacer.interval != interval_start(r.now):
-            guaranteed = [i for i in self.index.line_items if i.tier == "guaranteed"]
+        if self.pacer.interval is None or not (
+            self.pacer.interval <= r.now < self.pacer.interval + INTERVAL
+        ):
+            guaranteed = self.index.guaranteed
             self.pacer.roll(
                 r.now,
                 guaranteed,
                 {i.line_item_id: self.delivered(i.line_item_id) for i in guaranteed},
                 _zone(self.timezone),
             )
-        self.pacer.count_eligible(TRAFFIC)
-        if not venue:
+        self.pacer.count_request()
+        plan = self._plan(r)
+        if plan is None:
             return Decision(None, None)
-        tz = _zone(r.timezone)
-        how = hour_of_week(r.now, tz)
-        caps = _CapCheck(r)
-        eligible: list[tuple[LineItem, tuple[Creative, ...]]] = []
-        for item in venue:
-            start, end = item.flight
-            if not (start <= r.now < end):
-                continue
-            if item.dayparts and how not in item.dayparts:
-                continue
-            if item.target_audience != "all" and item.target_audience != r.audience:
-                continue
-            if item.target_segments and not (item.target_segments & r.segments):
-                continue
-            if item.tier == "guaranteed":
-                self.pacer.count_eligible(item.line_item_id)
-            if any(cap.scope != "creative" and caps.full(cap) for cap in item.caps):
-                continue
-            creatives = item.creatives
-            creative_caps = [cap for cap in item.caps if cap.scope == "creative"]
-            if creative_caps:
-                full = {cap.scope_id for cap in creative_caps if caps.full(cap)}
-                creatives = tuple(c for c in creatives if c.creative_id not in full)
-                if not creatives:
-                    continue
-            if not self._budget_left(item):
-                continue
-            eligible.append((item, creatives))
-        ids = tuple(item.line_item_id for item, _ in eligible)
+        check = _Check(self, r)
+        self._count_eligible(plan.guaranteed, check)
         ghosts: list[Ghost] = []
-        held: dict[uuid.UUID, bool] = {}
-        while eligible:
-            pick = self._tiers(eligible)
-            if pick is None:
-                break
-            item, creatives = pick
-            campaign = item.campaign
-            out = held.get(campaign.campaign_id)
-            if out is None:
-                out = in_holdout(r.identity, campaign.campaign_id, campaign.holdout_share)
-                held[campaign.campaign_id] = out
-            creative = self._creative(creatives)
-            if not out:
-                return Decision(item, creative, tuple(ghosts), ids)
-            ghosts.append(
-                Ghost(
-                    item.line_item_id,
-                    campaign.campaign_id,
-                    item.advertiser_id,
-                    creative.creative_id,
-                )
+        while True:
+            item = (
+                self._draw(plan.sponsorship, check)
+                or self._paced(plan, check)
+                or self._performance(plan, check)
+                or self._draw(plan.house, check)
             )
-            eligible = [e for e in eligible if e[0].campaign_id != campaign.campaign_id]
-        return Decision(None, None, tuple(ghosts), ids)
+            if item is None:
+                return Decision(None, None, tuple(ghosts))
+            creative = self._creative(check.creatives(item) or item.creatives)
+            campaign = item.campaign
+            if not in_holdout(r.identity, campaign.campaign_id, campaign.holdout_share):
+                return Decision(item, creative, tuple(ghosts))
+            ghost = Ghost(
+                item.line_item_id, campaign.campaign_id, item.advertiser_id, creative.creative_id
+            )
+            ghosts.append(ghost)
+            check.excluded.add(campaign.campaign_id)
+
+    def _plan(self, r: Request) -> _Plan | None:
+        """The venue's line items by tier, performance by eCPM (kept until the next index)."""
+        key = (r.merchant_id, r.store_id, r.language, r.category, r.city)
+        plan = self._plans.get(key, _NO_PLAN)
+        if plan is _NO_PLAN:
+            venue = self.index.venue_items(r)
+            plan = _Plan.of(venue, self.ecpm) if venue else None
+            if len(self._plans) > 100_000:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan  # type: ignore[return-value]
 
     def _creative(self, creatives: tuple[Creative, ...]) -> Creative:
         if len(creatives) == 1:
             return creatives[0]
         return self.rng.choices(creatives, weights=[max(c.weight, 1) for c in creatives])[0]
 
-    def _tiers(
-        self, eligible: list[tuple[LineItem, tuple[Creative, ...]]]
-    ) -> tuple[LineItem, tuple[Creative, ...]] | None:
-        by_tier: dict[str, list[tuple[LineItem, tuple[Creative, ...]]]] = {}
-        for e in eligible:
-            by_tier.setdefault(e[0].tier, []).append(e)
-        if sponsorship := by_tier.get("sponsorship"):
-            return self._weighted(sponsorship, [max(e[0].weight, 1) for e in sponsorship])
-        if guaranteed := by_tier.get("guaranteed"):
-            pick = self._paced(guaranteed)
-            if pick is not None:
-                return pick
-        if performance := by_tier.get("performance"):
-            return self._performance(performance)
-        if house := by_tier.get("house"):
-            return self._weighted(house, [max(e[0].weight, 1) for e in house])
-        return None
+    def _draw(self, pool: _Weighted, check: _Check) -> LineItem | None:
+        """One draw by weight among the pool's line items that can run now: by rejection (a
+        drawn line item that cannot is drawn again) a few times, then among all that can."""
+        if not pool.items:
+            return None
+        for _ in range(REJECTION_TRIES):
+            item = pool.items[bisect.bisect(pool.cumulative, self.rng.random() * pool.total)]
+            if check.ok(item):
+                return item
+        ok = [(i, w) for i, w in zip(pool.items, pool.weights, strict=True) if check.ok(i)]
+        if not ok:
+            return None
+        return self.rng.choices([i for i, _ in ok], weights=[w for _, w in ok])[0]
 
-    def _weighted(self, items: list, weights: list[float]) -> tuple:  # type: ignore[type-arg]
-        if len(items) == 1:
-            return items[0]
-        return self.rng.choices(items, weights=weights)[0]
+    def _count_eligible(self, items: tuple[LineItem, ...], check: _Check) -> None:
+        """The guaranteed line items this request could serve, for the pacer's shares: all of
+        them at a venue with few; at one with more, a rotating sample of COUNT_SAMPLE, each
+        counted for the ones it stands for (an unbiased count at a bounded cost)."""
+        n = len(items)
+        if n <= COUNT_SAMPLE:
+            for item in items:
+                if check.targeted(item):
+                    self.pacer.count_eligible(item.line_item_id)
+            return
+        start = self._cursor % n
+        self._cursor += COUNT_SAMPLE
+        weight = n / COUNT_SAMPLE
+        for k in range(start, start + COUNT_SAMPLE):
+            item = items[k % n]
+            if check.targeted(item):
+                self.pacer.count_eligible(item.line_item_id, weight)
 
-    def _paced(
-        self, items: list[tuple[LineItem, tuple[Creative, ...]]]
-    ) -> tuple[LineItem, tuple[Creative, ...]] | None:
-        """One uniform draw over the line items' p (scaled to 1 when they add up past it); the
-        rest, 1 − Σp, falls through to the next tier (Revive's scheme)."""
-        ps = [self.pacer.p.get(e[0].line_item_id, 0.0) for e in items]
-        total = sum(ps)
+    def _paced(self, plan: _Plan, check: _Check) -> LineItem | None:
+        """One uniform draw over the venue's guaranteed line items' p (scaled to 1 when they add
+        up past it); the rest, 1 − Σp, falls through to the next tier (Revive's scheme). A line
+        item the draw lands on that cannot run for this request (not targeted, capped, spent,
+        held out) falls through too: the same odds as a draw among only those that can run,
+        without asking each of them (p is a line item's chance when it can run)."""
+        if not plan.guaranteed:
+            return None
+        if plan.paced_interval != self.pacer.interval:
+            p = self.pacer.p
+            cumulative = list(
+                itertools.accumulate(p.get(i.line_item_id, 0.0) for i in plan.guaranteed)
+            )
+            plan.paced_interval = self.pacer.interval
+            plan.paced_cumulative = cumulative
+        cumulative = plan.paced_cumulative
+        total = cumulative[-1]
         if total <= 0:
             return None
-        scale = 1.0 / total if total > 1.0 else 1.0
-        u = self.rng.random()
-        acc = 0.0
-        for e, p in zip(items, ps, strict=True):
-            acc += p * scale
-            if u < acc:
-                return e
-        return None
+        u = self.rng.random() * max(total, 1.0)
+        k = bisect.bisect(cumulative, u)
+        if k >= len(cumulative):
+            return None
+        item = plan.guaranteed[k]
+        return item if check.ok(item) else None
+
+    def _performance(self, plan: _Plan, check: _Check) -> LineItem | None:
+        """The best eCPM that can run 90 % of the time, an eCPM-weighted draw otherwise."""
+        if not plan.performance.items:
+            return None
+        if self.rng.random() < EXPLOIT_SHARE:
+            for item in plan.performance.items:  # by eCPM, best first
+                if check.ok(item):
+                    return item
+            return None
+        return self._draw(plan.performance, check)
 
     def ecpm(self, item: LineItem) -> float:
         """Expected fen per 1,000 impressions: bid × the smoothed click or action rate."""
@@ -638,14 +649,122 @@ class Engine:
             rate = (d.actions + a) / (shown + a + b)
         return item.bid_fen * rate * 1000.0
 
-    def _performance(
-        self, items: list[tuple[LineItem, tuple[Creative, ...]]]
-    ) -> tuple[LineItem, tuple[Creative, ...]]:
-        scores = [self.ecpm(e[0]) for e in items]
-        if self.rng.random() < EXPLOIT_SHARE or len(items) == 1:
-            best = max(range(len(items)), key=scores.__getitem__)
-            return items[best]
-        weights = [max(s, 1e-9) for s in scores]
-        if not all(math.isfinite(w) for w in weights):
-            weights = [1.0] * len(items)
-        return self.rng.choices(items, weights=weights)[0]
+
+REJECTION_TRIES = 8
+COUNT_SAMPLE = 64  # guaranteed line items looked at per request for the pacer's shares
+_NO_PLAN = object()
+
+
+@dataclass(frozen=True)
+class _Weighted:
+    items: tuple[LineItem, ...]
+    weights: tuple[float, ...]
+    cumulative: tuple[float, ...]
+    total: float
+
+    @classmethod
+    def of(cls, items: Sequence[LineItem], weights: Sequence[float]) -> _Weighted:
+        cumulative = tuple(itertools.accumulate(weights))
+        # bisect on the cumulative weights never returns past the last item
+        return cls(
+            tuple(items),
+            tuple(weights),
+            (*cumulative[:-1], math.inf) if cumulative else (),
+            cumulative[-1] if cumulative else 0.0,
+        )
+
+
+@dataclass
+class _Plan:
+    sponsorship: _Weighted
+    guaranteed: tuple[LineItem, ...]
+    performance: _Weighted  # best eCPM first
+    house: _Weighted
+    # the guaranteed line items' cumulative p, for the pacer's current interval
+    paced_interval: datetime | None = None
+    paced_cumulative: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, venue: Sequence[LineItem], ecpm: Callable[[LineItem], float]) -> _Plan:
+        def weighted(tier: str) -> _Weighted:
+            items = [i for i in venue if i.tier == tier]
+            return _Weighted.of(items, [float(max(i.weight, 1)) for i in items])
+
+        scored = sorted(
+            ((ecpm(i), i) for i in venue if i.tier == "performance"),
+            key=lambda pair: (-pair[0], pair[1].line_item_id),
+        )
+        performance = _Weighted.of(
+            [i for _, i in scored], [max(score, 1e-9) for score, _ in scored]
+        )
+        guaranteed = tuple(i for i in venue if i.tier == "guaranteed")
+        return cls(weighted("sponsorship"), guaranteed, performance, weighted("house"))
+
+
+class _Check:
+    """Whether a line item can run for one request (targeting beyond the venue, caps, budget),
+    each line item and each cap looked at once."""
+
+    def __init__(self, engine: Engine, r: Request) -> None:
+        self.engine = engine
+        self.r = r
+        self.now = r.now
+        tz = _zone(r.timezone)
+        self.tz = tz
+        self.hour = hour_of_week(r.now, tz)
+        self.excluded: set[uuid.UUID] = set()  # campaigns held out of this request
+        self._creatives: dict[uuid.UUID, tuple[Creative, ...] | None] = {}
+        self._full: dict[Cap, bool] = {}
+        # the identity's impressions by scope id (creative, line item, campaign, advertiser)
+        self._seen: dict[uuid.UUID, list[datetime]] = {}
+        for s in r.seen:
+            for scope_id in (s.creative_id, s.line_item_id, s.campaign_id, s.advertiser_id):
+                self._seen.setdefault(scope_id, []).append(s.at)
+
+    def targeted(self, item: LineItem) -> bool:
+        start, end = item.flight
+        r = self.r
+        return (
+            start <= self.now < end
+            and (not item.dayparts or self.hour in item.dayparts)
+            and (item.target_audience == "all" or item.target_audience == r.audience)
+            and (not item.target_segments or bool(item.target_segments & r.segments))
+        )
+
+    def full(self, cap: Cap) -> bool:
+        hit = self._full.get(cap)
+        if hit is None:
+            times = self._seen.get(cap.scope_id)
+            if not times:
+                hit = False
+            else:
+                since = cap.since(self.now, self.tz)
+                n = len(times) if since is None else sum(1 for t in times if t >= since)
+                hit = n >= cap.max_count
+            self._full[cap] = hit
+        return hit
+
+    def creatives(self, item: LineItem) -> tuple[Creative, ...] | None:
+        """The creatives the line item can show now (None: it cannot run), targeting aside."""
+        li = item.line_item_id
+        if li in self._creatives:
+            return self._creatives[li]
+        creatives: tuple[Creative, ...] | None = item.creatives
+        if item.caps:
+            if any(cap.scope != "creative" and self.full(cap) for cap in item.caps):
+                creatives = None
+            else:
+                full = {c.scope_id for c in item.caps if c.scope == "creative" and self.full(c)}
+                if full:
+                    creatives = tuple(c for c in item.creatives if c.creative_id not in full)
+        if creatives is not None and (not creatives or not self.engine._budget_left(item)):
+            creatives = None
+        self._creatives[li] = creatives
+        return creatives
+
+    def ok(self, item: LineItem) -> bool:
+        return (
+            item.campaign_id not in self.excluded
+            and self.targeted(item)
+            and self.creatives(item) is not None
+        )

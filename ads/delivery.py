@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -144,7 +144,7 @@ async def load_snapshot(db: asyncpg.Pool | asyncpg.Connection, now: datetime) ->
             target_merchants=frozenset(r["target_merchants"]),
             target_stores=frozenset(r["target_stores"]),
             target_categories=frozenset(r["target_categories"]),
-            target_cities=frozenset(r["target_cities"]),
+            target_cities=frozenset(c.casefold() for c in r["target_cities"]),
             target_languages=frozenset(r["target_languages"]),
             target_segments=frozenset(r["target_segments"]),
             target_audience=r["target_audience"],
@@ -229,7 +229,7 @@ async def venue_facts(
         row = await db.fetchrow(queries.venue_facts, merchant_id, store_id)
         if row is None:
             return ("other", "", "Asia/Shanghai")
-        return (row["category"], row["city"], row["timezone"])
+        return (row["category"], row["city"].casefold(), row["timezone"])
 
     return await _venues.get_or_load((merchant_id, store_id), read, 10.0)
 
@@ -270,7 +270,6 @@ async def place_ad(
     if not snapshot.index.line_items:
         return None
     category, city, tz = await venue_facts(db, merchant_id, store_id)
-    seen = await identity_seen(db, merchant_id, identity)
     request = d.Request(
         merchant_id,
         store_id,
@@ -282,8 +281,11 @@ async def place_ad(
         tz,
         "returning" if returning else "new",
         segments,
-        seen,
     )
+    # The identity's impressions are read only when a line item that can run here is capped
+    # (most splash views then cost no query at all).
+    if any(item.caps for item in snapshot.index.venue_items(request)):
+        request = replace(request, seen=await identity_seen(db, merchant_id, identity))
     result = decider.engine.decide(request)
     if result.ghosts:
         ghosts = [

@@ -157,9 +157,7 @@ async def test_clicks_redirect_to_the_landing_url_once_counted(
     # a click within half a second of the page: redirected, not counted
     fresh = await place(db, settings, merchant_id, store_id, "device-2")
     assert fresh is not None
-    quick = await portal_client.get(
-        f"/ad/go/{fresh.token}", headers=BROWSER, allow_redirects=False
-    )
+    quick = await portal_client.get(f"/ad/go/{fresh.token}", headers=BROWSER, allow_redirects=False)
     assert quick.status == 302
     assert await impressions(db, merchant_id, "click") == 1
 
@@ -229,3 +227,18 @@ async def test_the_holdout_sees_nothing_of_the_campaign_and_gets_a_ghost(
         ghosts += held
     assert shown and ghosts
     assert await impressions(db, merchant_id, "ghost") == ghosts
+
+
+async def test_the_decision_reads_the_identitys_caps(
+    db: asyncpg.Pool, settings: Settings, portal_client: TestClient
+) -> None:
+    rows = AdRows(db)
+    merchant_id, store_id = await rows.merchant()
+    await rows.line_item(merchant_id, caps=[("line_item", 2, "window")])
+    for _ in range(2):
+        placed = await place(db, settings, merchant_id, store_id, "device-1")
+        assert placed is not None
+        shown = await portal_client.get(f"/ad/show/{placed.token}", headers=BROWSER)
+        assert shown.status == 200
+    assert await place(db, settings, merchant_id, store_id, "device-1") is None
+    assert await place(db, settings, merchant_id, store_id, "device-2") is not None
