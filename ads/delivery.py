@@ -6,7 +6,6 @@ placement of an ad at login; and the counting of impressions, ghosts and clicks
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -15,7 +14,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -351,68 +349,71 @@ def _price_millifen(item: d.LineItem | None, kind: str) -> int:
     return 0
 
 
-def _event_json(e: Event, item: d.LineItem | None, tz: ZoneInfo | None) -> dict[str, object]:
-    caps = []
-    if item is not None and e.kind == "impression":
-        zone = tz or ZoneInfo("Asia/Shanghai")
-        for cap in item.caps:
-            if cap.scope == "creative" and cap.scope_id != e.creative_id:
-                continue
-            since = cap.since(e.occurred_at, zone)
-            caps.append(
-                {
-                    "scope": cap.scope,
-                    "scope_id": str(cap.scope_id),
-                    "max_count": cap.max_count,
-                    "since": since.isoformat() if since else None,
-                }
-            )
-    goal = item.goal() if item is not None else None
-    budget = item.budget_fen * 1000 if item is not None and item.budget_fen is not None else None
-    return {
-        "event_id": str(e.event_id),
-        "kind": e.kind,
-        "merchant_id": str(e.merchant_id),
-        "identity": e.identity,
-        "store_id": str(e.store_id) if e.store_id else None,
-        "advertiser_id": str(e.advertiser_id),
-        "campaign_id": str(e.campaign_id),
-        "line_item_id": str(e.line_item_id),
-        "creative_id": str(e.creative_id),
-        "occurred_at": e.occurred_at.isoformat(),
-        "price_millifen": _price_millifen(item, e.kind),
-        "goal": goal,
-        "budget_millifen": budget,
-        "caps": caps,
-    }
+def _arguments(
+    events: Sequence[Event], items: dict[uuid.UUID, d.LineItem], zones: dict[uuid.UUID, str]
+) -> list[list[object]]:
+    """ad_record_events' parallel arrays: the events', then their line items' caps."""
+    columns: list[list[object]] = [[] for _ in range(14)]
+    (ids, kinds, merchants, identities, stores, advertisers, campaigns, line_items, creatives,
+     at, tzs, prices, goals, budgets) = columns  # fmt: skip
+    caps: list[list[object]] = [[] for _ in range(6)]
+    capped: set[uuid.UUID] = set()
+    for e in events:
+        item = items.get(e.line_item_id)
+        ids.append(e.event_id)
+        kinds.append(e.kind)
+        merchants.append(e.merchant_id)
+        identities.append(e.identity)
+        stores.append(e.store_id)
+        advertisers.append(e.advertiser_id)
+        campaigns.append(e.campaign_id)
+        line_items.append(e.line_item_id)
+        creatives.append(e.creative_id)
+        at.append(e.occurred_at)
+        tzs.append(zones.get(e.store_id, DEFAULT_ZONE) if e.store_id else DEFAULT_ZONE)
+        prices.append(_price_millifen(item, e.kind))
+        goals.append(item.goal() if item is not None else None)
+        budget = item.budget_fen if item is not None else None
+        budgets.append(budget * 1000 if budget is not None else None)
+        if item is not None and item.caps and e.line_item_id not in capped:
+            capped.add(e.line_item_id)
+            for cap in item.caps:
+                for column, value in zip(
+                    caps,
+                    (
+                        e.line_item_id,
+                        cap.scope,
+                        cap.scope_id,
+                        cap.max_count,
+                        cap.period,
+                        cap.window_seconds,
+                    ),
+                    strict=True,
+                ):
+                    column.append(value)
+    return columns + caps
+
+
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 async def record_events(
     db: asyncpg.Pool | asyncpg.Connection,
     events: Sequence[Event],
     snapshot: Snapshot | None = None,
-    timezones: dict[uuid.UUID, ZoneInfo] | None = None,
+    zones: dict[uuid.UUID, str] | None = None,
 ) -> list[str]:
     """Count events atomically (ad_record_events): each one's outcome, in order: counted,
     duplicate, capped or goal_reached. The line items' caps, goal, budget and price come from
-    the snapshot (the decider's when not given); `timezones`: the stores' (for daily caps)."""
+    the snapshot (the decider's when not given); `zones`: the stores' time zones (daily caps
+    count the store's local day)."""
     snapshot = snapshot or decider.snapshot
     items = snapshot.line_items if snapshot else {}
     outcomes: list[str] = []
     counted: Counter[uuid.UUID] = Counter()
     for start in range(0, len(events), BATCH_MAX):
         batch = events[start : start + BATCH_MAX]
-        payload = json.dumps(
-            [
-                _event_json(
-                    e,
-                    items.get(e.line_item_id),
-                    (timezones or {}).get(e.store_id) if e.store_id else None,
-                )
-                for e in batch
-            ]
-        )
-        rows = await db.fetch(queries.record_events, payload)
+        rows = await db.fetch(queries.record_events, *_arguments(batch, items, zones or {}))
         outcomes += [r["outcome"] for r in rows]
         for e, r in zip(batch, rows, strict=True):
             if r["outcome"] == "counted" and e.kind == "impression":
@@ -439,10 +440,11 @@ class EventWriter:
 
     def __init__(self, db: asyncpg.Pool) -> None:
         self._db = db
-        self._queue: list[tuple[Event, ZoneInfo | None, asyncio.Future[str]]] = []
+        self._queue: list[tuple[Event, str | None, asyncio.Future[str]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, event: Event, tz: ZoneInfo | None = None) -> str:
+    async def submit(self, event: Event, tz: str | None = None) -> str:
+        """Count one event (with its store's time zone); its outcome."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._queue.append((event, tz, future))
         if self._task is None or self._task.done():

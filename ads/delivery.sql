@@ -58,7 +58,9 @@ LIMIT 1
 SELECT content_type, data FROM creative_files WHERE advertiser_id = $1 AND file_id = $2
 
 -- name: record_events
-SELECT event_id, outcome FROM ad_record_events($1::text::jsonb)
+SELECT event_id, outcome
+FROM ad_record_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                      $18, $19, $20)
 
 -- name: count_refusal
 INSERT INTO ad_event_refusals AS r (merchant_id, day, reason, count)

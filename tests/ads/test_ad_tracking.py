@@ -242,3 +242,33 @@ async def test_the_decision_reads_the_identitys_caps(
         assert shown.status == 200
     assert await place(db, settings, merchant_id, store_id, "device-1") is None
     assert await place(db, settings, merchant_id, store_id, "device-2") is not None
+
+
+async def test_a_batch_with_one_shoppers_impressions_stops_at_the_cap(db: asyncpg.Pool) -> None:
+    rows = AdRows(db)
+    merchant_id, store_id = await rows.merchant()
+    made = await rows.line_item(merchant_id, caps=[("advertiser", 3, "day")])
+    snapshot = await delivery.load_snapshot(db, datetime.now(UTC))
+    events = [
+        delivery.Event(
+            uuid.uuid4(),
+            kind,
+            merchant_id,
+            who,
+            store_id,
+            made.advertiser_id,
+            made.campaign_id,
+            made.line_item_id,
+            made.creative_id,
+            datetime.now(UTC),
+        )
+        for kind, who in [("impression", "a")] * 5 + [("ghost", "a"), ("impression", "b")]
+    ]
+    outcomes = await delivery.record_events(db, events, snapshot)
+    assert outcomes == ["counted"] * 3 + ["capped"] * 2 + ["counted", "counted"]
+    assert await delivery.refusals(db, merchant_id) == {"capped": 2}
+    interval = await db.fetchrow(
+        "SELECT sum(impressions) AS i, sum(ghosts) AS g FROM ad_delivery WHERE line_item_id = $1",
+        made.line_item_id,
+    )
+    assert (interval["i"], interval["g"]) == (4, 1)
