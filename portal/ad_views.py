@@ -16,7 +16,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import web
@@ -92,7 +91,7 @@ async def _report(
         p.creative_id,
         datetime.now(UTC),
     )
-    return await _writer(db).submit(event, ZoneInfo(tz))
+    return await _writer(db).submit(event, tz)
 
 
 async def _content(request: web.Request, p: tracking.Placement) -> delivery.Content | None:
