@@ -106,3 +106,41 @@ JOIN merchants m USING (merchant_id)
 WHERE (s.store_id::text = $1 OR s.name = $1)
       AND ($2::text IS NULL OR m.merchant_id::text = $2 OR m.name = $2)
 ORDER BY m.name, s.name, s.store_id
+
+-- name: venue_facts
+-- One row per store (or one with a NULL store for a merchant without stores).
+SELECT m.category, s.store_id, s.timezone, s.city
+FROM merchants m LEFT JOIN stores s ON s.merchant_id = m.merchant_id
+WHERE m.merchant_id = $1
+
+-- name: set_merchant_category
+UPDATE merchants SET category = $2 WHERE merchant_id = $1
+
+-- name: set_store_city
+UPDATE stores SET city = $3 WHERE merchant_id = $1 AND store_id = $2
+
+-- name: member_role
+SELECT role FROM memberships WHERE merchant_id = $1 AND user_id = $2
+
+-- name: member_stores
+SELECT s.merchant_id, s.store_id, s.name, s.timezone
+FROM membership_stores ms JOIN stores s USING (merchant_id, store_id)
+WHERE ms.merchant_id = $1 AND ms.user_id = $2
+ORDER BY s.name, s.store_id
+
+-- name: clear_member_stores
+DELETE FROM membership_stores WHERE merchant_id = $1 AND user_id = $2
+
+-- name: add_member_stores
+INSERT INTO membership_stores (merchant_id, user_id, store_id)
+SELECT $1, $2, unnest($3::uuid[])
+ON CONFLICT DO NOTHING
+
+-- name: give_new_staff_every_store
+INSERT INTO membership_stores (merchant_id, user_id, store_id)
+SELECT $1, $2, store_id FROM stores
+WHERE merchant_id = $1
+      AND NOT EXISTS (SELECT 1 FROM membership_stores WHERE merchant_id = $1 AND user_id = $2)
+
+-- name: merchant_names
+SELECT merchant_id, name FROM merchants WHERE merchant_id = ANY ($1::uuid[])

@@ -216,6 +216,100 @@ async def find_stores(
     ]
 
 
+@dataclass(frozen=True)
+class StoreFacts:
+    timezone: str
+    city: str | None
+
+
+@dataclass(frozen=True)
+class VenueFacts:
+    """What ad targeting matches on at a merchant: its category and its stores' cities."""
+
+    category: str
+    stores: dict[uuid.UUID, StoreFacts]
+
+
+MERCHANT_CATEGORIES = (
+    "food",
+    "fashion",
+    "beauty",
+    "electronics",
+    "grocery",
+    "services",
+    "entertainment",
+    "other",
+)
+
+
+class InvalidCategory(AccountError):
+    message_id = "error_invalid_category"
+
+
+async def venue_facts(db: Executor, merchant_id: uuid.UUID) -> VenueFacts:
+    rows = await db.fetch(queries.venue_facts, merchant_id)
+    category = rows[0]["category"] if rows else "other"
+    stores = {r["store_id"]: StoreFacts(r["timezone"], r["city"]) for r in rows if r["store_id"]}
+    return VenueFacts(category, stores)
+
+
+async def merchant_names(db: Executor, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names of merchants (venues) an advertiser targets: public, as shown in its console."""
+    rows = await db.fetch(queries.merchant_names, merchant_ids)
+    return {r["merchant_id"]: r["name"] for r in rows}
+
+
+async def set_merchant_category(db: Executor, merchant_id: uuid.UUID, category: str) -> None:
+    if category not in MERCHANT_CATEGORIES:
+        raise InvalidCategory(f"category {category[:40]!r} is not one of {MERCHANT_CATEGORIES}")
+    await db.execute(queries.set_merchant_category, merchant_id, category)
+
+
+async def set_store_city(
+    db: Executor, merchant_id: uuid.UUID, store_id: uuid.UUID, city: str | None
+) -> None:
+    city = (city or "").strip() or None
+    if city is not None and len(city) > 80:
+        raise InvalidName("a city must have at most 80 characters")
+    await db.execute(queries.set_store_city, merchant_id, store_id, city)
+
+
+async def stores_of_member(
+    db: Executor, merchant_id: uuid.UUID, user_id: uuid.UUID
+) -> list[Store] | None:
+    """The stores a member may act for: None for an owner (every store), else a staff member's
+    given stores (possibly none); [] for someone who is no member at all."""
+    role = await db.fetchval(queries.member_role, merchant_id, user_id)
+    if role == "owner":
+        return None
+    if role is None:
+        return []
+    return [Store(**dict(r)) for r in await db.fetch(queries.member_stores, merchant_id, user_id)]
+
+
+async def visible_stores(db: Executor, merchant_id: uuid.UUID, user_id: uuid.UUID) -> list[Store]:
+    """The merchant's stores this member may see: all for an owner, the given ones for staff."""
+    given = await stores_of_member(db, merchant_id, user_id)
+    return await list_stores(db, merchant_id) if given is None else given
+
+
+async def set_member_stores(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    store_ids: list[uuid.UUID],
+) -> None:
+    """The stores a staff member may act for, replacing those given before."""
+    async with conn.transaction():
+        await conn.execute(queries.clear_member_stores, merchant_id, user_id)
+        try:
+            await conn.execute(queries.add_member_stores, merchant_id, user_id, store_ids)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise UnknownMerchantOrUser(
+                f"no member {user_id} or no such store at merchant {merchant_id}"
+            ) from exc
+
+
 def _check_timezone(timezone: str) -> None:
     try:
         ZoneInfo(timezone)
@@ -257,16 +351,26 @@ async def create_user(conn: Executor, email: str, display_name: str, password: s
     return user_id
 
 
+async def user_id_by_email(db: Executor, email: str) -> uuid.UUID | None:
+    """For operators (the command line, the demo): the user with this email, if any."""
+    row = await db.fetchrow(queries.user_by_email, normalize_email(email))
+    return row["user_id"] if row else None
+
+
 async def add_membership(
     conn: Executor, merchant_id: uuid.UUID, user_id: uuid.UUID, role: str
 ) -> None:
-    """Make the user an owner or staff of the merchant (changing the role if already a member)."""
+    """Make the user an owner or staff of the merchant (changing the role if already a member).
+    New staff may act for every store the merchant has now, until set_member_stores narrows
+    that; a store opened later is given to staff explicitly."""
     if role not in ROLES:
         raise InvalidRole(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     try:
         await conn.execute(queries.upsert_membership, merchant_id, user_id, role)
     except asyncpg.ForeignKeyViolationError as exc:
         raise UnknownMerchantOrUser(f"no merchant {merchant_id} or no user {user_id}") from exc
+    if role == "staff":
+        await conn.execute(queries.give_new_staff_every_store, merchant_id, user_id)
 
 
 async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:

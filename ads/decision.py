@@ -237,6 +237,10 @@ class Index:
             if own is not None:
                 by_merchant.setdefault(own, set()).add(item.campaign_id)
 
+    def runs_at(self, merchant_id: uuid.UUID, campaign_id: uuid.UUID) -> bool:
+        """Whether the campaign may run at the merchant (approved there, or its own)."""
+        return campaign_id in self._merchant_campaigns.get(merchant_id, ())
+
     def venue_items(self, r: Request) -> tuple[LineItem, ...]:
         """The line items that may ever run at this venue in this language: approved, not
         blocked, active, targeting the venue (computed once per venue and index)."""
@@ -299,7 +303,7 @@ def hour_of_week(now: datetime, tz: ZoneInfo) -> int:
 def in_holdout(identity: str, campaign_id: uuid.UUID, share: float) -> bool:
     """A stable draw in [0, 1) from (identity, campaign): the same shopper is always in, or
     always out of, a campaign's holdout."""
-    if share <= 0:
+    if share <= 0 or not identity:  # nobody known: no holdout to keep
         return False
     digest = hashlib.blake2b(f"{identity}|{campaign_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest) / 2**64 < share

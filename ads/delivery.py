@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from accounts import services as accounts
 from ads import decision as d
 from ads import tracking
 from kernel.cache import TtlCache
@@ -177,34 +178,46 @@ async def load_snapshot(db: asyncpg.Pool | asyncpg.Connection, now: datetime) ->
 
 class Decider:
     """One process's engine: the snapshot is loaded again in the background when it is older
-    than `refresh` seconds; the decision never waits for it (only the very first does)."""
+    than `refresh` seconds; the decision never waits for it (only the very first does, and the
+    first after `clear`)."""
 
     def __init__(self, refresh: float = REFRESH_SECONDS, rng: random.Random | None = None) -> None:
         self.refresh = refresh
         self.engine = d.Engine(d.Index(()), rng or random.Random())
         self.snapshot: Snapshot | None = None
         self._loading: asyncio.Task[None] | None = None
+        self._generation = 0  # bumped by clear(): a load begun before it is not kept
 
-    async def _load(self, db: asyncpg.Pool) -> None:
+    async def _load(self, db: asyncpg.Pool, generation: int) -> None:
         snapshot = await load_snapshot(db, datetime.now(UTC))
-        self.snapshot = snapshot
-        self.engine.replace_index(snapshot.index, snapshot.delivery)
+        if generation == self._generation:
+            self.snapshot = snapshot
+            self.engine.replace_index(snapshot.index, snapshot.delivery)
+
+    def _start(self, db: asyncpg.Pool) -> asyncio.Task[None]:
+        self._loading = asyncio.ensure_future(self._load(db, self._generation))
+        self._loading.add_done_callback(_log_failure)
+        return self._loading
 
     async def current(self, db: asyncpg.Pool) -> Snapshot:
-        if self.snapshot is None:
-            if self._loading is None or self._loading.done():
-                self._loading = asyncio.ensure_future(self._load(db))
-            await asyncio.shield(self._loading)
-        elif time.monotonic() - self.snapshot.loaded_at > self.refresh and (
+        while self.snapshot is None:
+            loading = self._loading
+            if loading is None or loading.done():
+                loading = self._start(db)
+            await asyncio.shield(loading)
+            if loading.exception() is not None:
+                raise loading.exception()  # type: ignore[misc]
+        if time.monotonic() - self.snapshot.loaded_at > self.refresh and (
             self._loading is None or self._loading.done()
         ):
-            self._loading = asyncio.ensure_future(self._load(db))
-            self._loading.add_done_callback(_log_failure)
-        assert self.snapshot is not None
+            self._start(db)
         return self.snapshot
 
     def clear(self) -> None:
+        """Changes were made: the next decision reads the index afresh."""
         self.snapshot = None
+        self._loading = None
+        self._generation += 1
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -214,22 +227,21 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 
 decider = Decider()
 
-# What targeting matches on at a store changes rarely: read at most once a minute.
-_venues: TtlCache[tuple[uuid.UUID, uuid.UUID], tuple[str, str, str]] = TtlCache(60.0)
+# What targeting matches on at a venue changes rarely: read at most once a minute.
+_venues: TtlCache[uuid.UUID, accounts.VenueFacts] = TtlCache(60.0)
 
 
 async def venue_facts(
     db: asyncpg.Pool, merchant_id: uuid.UUID, store_id: uuid.UUID
 ) -> tuple[str, str, str]:
-    """(merchant category, store city, store time zone)."""
-
-    async def read() -> tuple[str, str, str]:
-        row = await db.fetchrow(queries.venue_facts, merchant_id, store_id)
-        if row is None:
-            return ("other", "", "Asia/Shanghai")
-        return (row["category"], row["city"].casefold(), row["timezone"])
-
-    return await _venues.get_or_load((merchant_id, store_id), read, 10.0)
+    """(merchant category, store city casefolded, store time zone)."""
+    facts = await _venues.get_or_load(
+        merchant_id, lambda: accounts.venue_facts(db, merchant_id), 10.0
+    )
+    store = facts.stores.get(store_id)
+    if store is None:
+        return (facts.category, "", DEFAULT_ZONE)
+    return (facts.category, (store.city or "").casefold(), store.timezone)
 
 
 async def identity_seen(
@@ -282,7 +294,7 @@ async def place_ad(
     )
     # The identity's impressions are read only when a line item that can run here is capped
     # (most splash views then cost no query at all).
-    if any(item.caps for item in snapshot.index.venue_items(request)):
+    if identity and any(item.caps for item in snapshot.index.venue_items(request)):
         request = replace(request, seen=await identity_seen(db, merchant_id, identity))
     result = decider.engine.decide(request)
     if result.ghosts:

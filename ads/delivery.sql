@@ -34,12 +34,6 @@ SELECT merchant_id, advertiser_id, category FROM ad_blocks
 -- name: line_item_totals
 SELECT line_item_id, impressions, clicks, actions, spend_millifen FROM ad_line_item_totals
 
--- name: venue_facts
--- What targeting matches on at a store: its merchant's category, its city and time zone.
-SELECT m.category, coalesce(s.city, '') AS city, s.timezone
-FROM stores s JOIN merchants m ON m.merchant_id = s.merchant_id
-WHERE s.merchant_id = $1 AND s.store_id = $2
-
 -- name: identity_seen
 -- An identity's impressions at a merchant, newest first (what its caps count).
 SELECT occurred_at, creative_id, line_item_id, campaign_id, advertiser_id

@@ -185,3 +185,255 @@ POS_API: dict[str, dict[str, str]] = {
         "zh-CN": "该 API 密钥仅限其他门店使用。",
     },
 }
+
+
+# The advertiser console (ads/advertiser_pages.py) and the merchant's approval queue
+# (ads/approvals_page.py), merged into the console's catalog by portico/console_app.py.
+ADVERTISERS: dict[str, dict[str, str]] = {
+    "nav_advertiser": {"en": "Advertising", "zh-CN": "广告投放"},
+    "nav_approvals": {"en": "Ad approvals", "zh-CN": "广告审核"},
+    "adv_title": {"en": "Advertiser console", "zh-CN": "广告主后台"},
+    "adv_intro": {
+        "en": (
+            "Your campaigns, their line items (schedule, budget, pricing, targeting), frequency "
+            "caps and creatives. A campaign appears in a venue only once that merchant approves "
+            "it."
+        ),
+        "zh-CN": (
+            "管理广告活动及其投放单元（排期、预算、计价、定向）、频次上限和素材。活动须经商户"
+            "审核通过后才会在其场所展示。"
+        ),
+    },
+    "adv_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "adv_switch": {"en": "Show", "zh-CN": "切换"},
+    "adv_campaigns": {"en": "Campaigns", "zh-CN": "广告活动"},
+    "adv_campaign": {"en": "Campaign", "zh-CN": "广告活动"},
+    "adv_no_campaigns": {"en": "No campaigns yet.", "zh-CN": "还没有广告活动。"},
+    "adv_new_campaign": {"en": "New campaign", "zh-CN": "新建广告活动"},
+    "adv_create": {"en": "Create campaign", "zh-CN": "创建活动"},
+    "adv_save": {"en": "Save", "zh-CN": "保存"},
+    "adv_cancel": {"en": "Cancel", "zh-CN": "取消"},
+    "adv_edit": {"en": "Edit", "zh-CN": "编辑"},
+    "adv_remove": {"en": "Remove", "zh-CN": "删除"},
+    "adv_flight": {"en": "Flight", "zh-CN": "投放时间"},
+    "adv_line_items": {"en": "Line items", "zh-CN": "投放单元"},
+    "adv_creatives": {"en": "Creatives", "zh-CN": "素材"},
+    "adv_no_line_items": {
+        "en": "No line items yet: add one below to start delivering.",
+        "zh-CN": "还没有投放单元，请在下方添加。",
+    },
+    "adv_new_line_item": {"en": "New line item", "zh-CN": "新建投放单元"},
+    "adv_edit_line_item": {"en": "Edit line item", "zh-CN": "编辑投放单元"},
+    "adv_targets": {"en": "Targeting", "zh-CN": "定向"},
+    "adv_everyone": {"en": "Everyone, everywhere", "zh-CN": "不限"},
+    "adv_no_creatives": {"en": "No creatives yet.", "zh-CN": "还没有素材。"},
+    "adv_new_creative": {"en": "Upload a creative", "zh-CN": "上传素材"},
+    "adv_upload": {"en": "Upload", "zh-CN": "上传"},
+    "adv_needs_upload": {"en": "needs a new file", "zh-CN": "需重新上传"},
+    "adv_countdown_s": {"en": "countdown {s} s", "zh-CN": "倒计时 {s} 秒"},
+    "adv_caps": {"en": "Frequency caps", "zh-CN": "频次上限"},
+    "adv_caps_intro": {
+        "en": (
+            "How often one shopper may see your ads, counted per shopper identity (verified phone"
+            " or email, else the device), never per browser cookie."
+        ),
+        "zh-CN": (
+            "同一顾客最多看到广告的次数，按顾客身份计数（已验证的手机号或邮箱，否则为设备），"
+            "不按浏览器 Cookie。"
+        ),
+    },
+    "adv_no_caps": {
+        "en": "No caps: shoppers may see this campaign at every login.",
+        "zh-CN": "未设上限：顾客每次登录都可能看到此活动。",
+    },
+    "adv_add_cap": {"en": "Add cap", "zh-CN": "添加上限"},
+    "adv_admin_only": {
+        "en": "Only the advertiser's admins can change campaigns; you can look.",
+        "zh-CN": "只有广告主管理员可以修改广告活动；您可以查看。",
+    },
+    "adv_saved_campaign": {"en": "Campaign saved.", "zh-CN": "活动已保存。"},
+    "adv_saved_line_item": {
+        "en": "Line item saved. Merchants it targets have been asked for approval.",
+        "zh-CN": "投放单元已保存，已向所定向的商户提交审核。",
+    },
+    "adv_saved_cap": {"en": "Frequency caps saved.", "zh-CN": "频次上限已保存。"},
+    "adv_saved_creative": {"en": "Creative uploaded.", "zh-CN": "素材已上传。"},
+    "adv_error_field": {
+        "en": "Please check “{field}”: it is missing or not in the expected form.",
+        "zh-CN": "请检查“{field}”：未填写或格式不正确。",
+    },
+    "adv_error_flight_outside": {
+        "en": "A line item's flight must lie inside its campaign's flight.",
+        "zh-CN": "投放单元的投放时间必须在活动投放时间之内。",
+    },
+    "adv_error_no_file": {
+        "en": "Choose an image or video file to upload.",
+        "zh-CN": "请选择要上传的图片或视频文件。",
+    },
+    "adv_error_bad_upload": {
+        "en": (
+            "This file cannot be used: upload a JPEG, PNG or WebP image, or an MP4 video, within "
+            "the size limit."
+        ),
+        "zh-CN": "无法使用此文件：请上传大小限制内的 JPEG、PNG、WebP 图片或 MP4 视频。",
+    },
+    "adv_f_name": {"en": "Name", "zh-CN": "名称"},
+    "adv_f_category": {"en": "Category", "zh-CN": "类别"},
+    "adv_f_status": {"en": "Status", "zh-CN": "状态"},
+    "adv_f_starts_at": {"en": "Starts (China time)", "zh-CN": "开始（北京时间）"},
+    "adv_f_ends_at": {"en": "Ends (China time)", "zh-CN": "结束（北京时间）"},
+    "adv_f_holdout_percent": {"en": "Holdout, % of shoppers", "zh-CN": "对照组（顾客百分比）"},
+    "adv_f_tier": {"en": "Tier", "zh-CN": "层级"},
+    "adv_f_pricing": {"en": "Pricing", "zh-CN": "计价方式"},
+    "adv_f_bid": {"en": "Bid, yuan", "zh-CN": "出价（元）"},
+    "adv_f_budget": {"en": "Budget, yuan", "zh-CN": "预算（元）"},
+    "adv_f_goal_impressions": {"en": "Impression goal", "zh-CN": "展示目标"},
+    "adv_f_pacing": {"en": "Pacing", "zh-CN": "投放节奏"},
+    "adv_f_weight": {"en": "Weight", "zh-CN": "权重"},
+    "adv_f_dayparts": {"en": "Dayparts (venue's local time)", "zh-CN": "投放时段（场所当地时间）"},
+    "adv_f_target_merchants": {"en": "Merchants (venues)", "zh-CN": "商户（场所）"},
+    "adv_f_target_stores": {"en": "Stores", "zh-CN": "门店"},
+    "adv_f_target_categories": {"en": "Merchant categories", "zh-CN": "商户类别"},
+    "adv_f_target_cities": {"en": "Cities", "zh-CN": "城市"},
+    "adv_f_target_languages": {"en": "Languages", "zh-CN": "语言"},
+    "adv_f_target_segments": {"en": "Segments", "zh-CN": "人群分组"},
+    "adv_f_target_audience": {"en": "New or returning", "zh-CN": "新老顾客"},
+    "adv_f_headline_zh": {"en": "Headline (Chinese)", "zh-CN": "标题（中文）"},
+    "adv_f_headline_en": {"en": "Headline (English)", "zh-CN": "标题（英文）"},
+    "adv_f_body_zh": {"en": "Text (Chinese)", "zh-CN": "正文（中文）"},
+    "adv_f_body_en": {"en": "Text (English)", "zh-CN": "正文（英文）"},
+    "adv_f_landing_url": {"en": "Landing page", "zh-CN": "落地页"},
+    "adv_f_countdown_seconds": {"en": "Video countdown, seconds", "zh-CN": "视频倒计时（秒）"},
+    "adv_f_file": {"en": "Image or video", "zh-CN": "图片或视频"},
+    "adv_f_scope": {"en": "Applies to", "zh-CN": "适用于"},
+    "adv_f_scope_id": {"en": "Which one", "zh-CN": "具体对象"},
+    "adv_f_max_count": {"en": "At most, times", "zh-CN": "最多次数"},
+    "adv_f_period": {"en": "Per", "zh-CN": "周期"},
+    "adv_f_window_hours": {"en": "Rolling window, hours", "zh-CN": "滚动窗口（小时）"},
+    "adv_f_decision": {"en": "Decision", "zh-CN": "审核结果"},
+    "adv_f_reason": {"en": "Reason", "zh-CN": "原因"},
+    "adv_f_block": {"en": "Block", "zh-CN": "屏蔽"},
+    "adv_f_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "adv_f_role": {"en": "Role", "zh-CN": "角色"},
+    "adv_hint_holdout": {
+        "en": "0 to 50. These shoppers never see the campaign, to measure its real effect.",
+        "zh-CN": "0 到 50。这部分顾客不会看到此活动，用于衡量真实效果。",
+    },
+    "adv_hint_bid": {
+        "en": "CPM: per 1,000 impressions; CPC: per click; CPA: per claimed coupon.",
+        "zh-CN": "CPM：每千次展示；CPC：每次点击；CPA：每次领券。",
+    },
+    "adv_hint_optional_limit": {"en": "Empty: no limit.", "zh-CN": "留空表示不限。"},
+    "adv_hint_dayparts": {
+        "en": "Empty: all day, every day. E.g. Mon-Fri 11-14, Sat-Sun 10-22 (hours end-exclusive).",
+        "zh-CN": "留空表示全天。例如 Mon-Fri 11-14, Sat-Sun 10-22（结束小时不含）。",
+    },
+    "adv_hint_ids": {
+        "en": "Ids separated by spaces; empty: any.",
+        "zh-CN": "以空格分隔的 ID；留空表示不限。",
+    },
+    "adv_hint_words": {
+        "en": "Separated by commas; empty: any.",
+        "zh-CN": "以逗号分隔；留空表示不限。",
+    },
+    "adv_hint_targets": {
+        "en": (
+            "Every targeting field left empty matches everyone. Targeting a merchant asks it to "
+            "approve the campaign."
+        ),
+        "zh-CN": "定向项留空表示不限。定向某商户会向其提交审核。",
+    },
+    "adv_hint_countdown": {
+        "en": "Videos only (1-60; default 5): the impression counts after it.",
+        "zh-CN": "仅视频（1–60，默认 5）：倒计时结束后计为一次展示。",
+    },
+    "adv_hint_file": {
+        "en": (
+            "JPEG, PNG or WebP image, or MP4 video. Checked by content and re-encoded; SVG is not"
+            " accepted."
+        ),
+        "zh-CN": "JPEG、PNG、WebP 图片或 MP4 视频。按内容检查并重新编码；不接受 SVG。",
+    },
+    "adv_status_draft": {"en": "Draft", "zh-CN": "草稿"},
+    "adv_status_active": {"en": "Active", "zh-CN": "投放中"},
+    "adv_status_paused": {"en": "Paused", "zh-CN": "已暂停"},
+    "adv_status_ended": {"en": "Ended", "zh-CN": "已结束"},
+    "tier_sponsorship": {"en": "Sponsorship", "zh-CN": "独家赞助"},
+    "tier_guaranteed": {"en": "Guaranteed", "zh-CN": "保量"},
+    "tier_performance": {"en": "Performance", "zh-CN": "效果竞价"},
+    "tier_house": {"en": "House", "zh-CN": "自有推广"},
+    "pricing_cpm": {"en": "CPM (per 1,000 impressions)", "zh-CN": "CPM（每千次展示）"},
+    "pricing_cpc": {"en": "CPC (per click)", "zh-CN": "CPC（每次点击）"},
+    "pricing_cpa": {"en": "CPA (per claim)", "zh-CN": "CPA（每次领券）"},
+    "pacing_even": {"en": "Even", "zh-CN": "匀速"},
+    "pacing_asap": {"en": "As fast as possible", "zh-CN": "尽快"},
+    "audience_all": {"en": "Everyone", "zh-CN": "所有顾客"},
+    "audience_new": {"en": "New shoppers", "zh-CN": "新顾客"},
+    "audience_returning": {"en": "Returning shoppers", "zh-CN": "老顾客"},
+    "cat_food": {"en": "Food & drink", "zh-CN": "餐饮"},
+    "cat_fashion": {"en": "Fashion", "zh-CN": "服饰"},
+    "cat_beauty": {"en": "Beauty", "zh-CN": "美妆"},
+    "cat_electronics": {"en": "Electronics", "zh-CN": "数码电子"},
+    "cat_grocery": {"en": "Grocery", "zh-CN": "超市便利"},
+    "cat_services": {"en": "Services", "zh-CN": "生活服务"},
+    "cat_entertainment": {"en": "Entertainment", "zh-CN": "休闲娱乐"},
+    "cat_other": {"en": "Other", "zh-CN": "其他"},
+    "cap_scope_creative": {"en": "Creative", "zh-CN": "素材"},
+    "cap_scope_line_item": {"en": "Line item", "zh-CN": "投放单元"},
+    "cap_scope_campaign": {"en": "This campaign", "zh-CN": "本活动"},
+    "cap_scope_advertiser": {"en": "All my campaigns", "zh-CN": "我的全部活动"},
+    "cap_period_lifetime": {"en": "lifetime", "zh-CN": "总计"},
+    "cap_period_day": {"en": "day", "zh-CN": "每天"},
+    "cap_period_window": {"en": "{hours} hours", "zh-CN": "每 {hours} 小时"},
+    "cap_rule": {"en": "at most {n} per {period}", "zh-CN": "{period}最多 {n} 次"},
+    "appr_title": {"en": "Ad approvals", "zh-CN": "广告审核"},
+    "appr_intro": {
+        "en": (
+            "Campaigns asking to appear in your venues. Nothing is shown until you approve it; "
+            "your own campaigns need no approval. Blocked advertisers and categories never ask "
+            "again."
+        ),
+        "zh-CN": (
+            "申请在您场所展示的广告活动。经您批准后才会展示；您自己的活动无需审核。被屏蔽的广"
+            "告主和类别不会再次申请。"
+        ),
+    },
+    "appr_requests": {"en": "Requests", "zh-CN": "申请"},
+    "appr_none": {
+        "en": "No campaign has asked to appear in your venues.",
+        "zh-CN": "暂无广告活动申请在您的场所展示。",
+    },
+    "appr_status_pending": {"en": "Pending", "zh-CN": "待审核"},
+    "appr_status_approved": {"en": "Approved", "zh-CN": "已批准"},
+    "appr_status_rejected": {"en": "Rejected", "zh-CN": "已拒绝"},
+    "appr_status_blocked": {"en": "Blocked", "zh-CN": "已屏蔽"},
+    "appr_reason": {"en": "Reason (needed to reject)", "zh-CN": "原因（拒绝时必填）"},
+    "appr_reason_shown": {"en": "Reason: {reason}", "zh-CN": "原因：{reason}"},
+    "appr_approve": {"en": "Approve", "zh-CN": "批准"},
+    "appr_reject": {"en": "Reject", "zh-CN": "拒绝"},
+    "appr_blocks": {"en": "Block list", "zh-CN": "屏蔽列表"},
+    "appr_blocks_intro": {
+        "en": (
+            "Ads from a blocked advertiser or category are never shown in your venues, and "
+            "pending requests they cover are rejected."
+        ),
+        "zh-CN": "被屏蔽的广告主或类别的广告不会在您的场所展示，相关待审核申请将被拒绝。",
+    },
+    "appr_no_blocks": {"en": "Nothing is blocked.", "zh-CN": "没有屏蔽任何内容。"},
+    "appr_block_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "appr_block_category": {"en": "Category", "zh-CN": "类别"},
+    "appr_block": {"en": "Block", "zh-CN": "屏蔽"},
+    "appr_unblock": {"en": "Unblock", "zh-CN": "取消屏蔽"},
+    "appr_block_hint": {
+        "en": "Choose an advertiser or a category (one at a time).",
+        "zh-CN": "选择一个广告主或一个类别（每次一项）。",
+    },
+    "appr_owner_only": {
+        "en": "Only the merchant's owners can approve, reject or block.",
+        "zh-CN": "只有商户所有者可以批准、拒绝或屏蔽。",
+    },
+    "appr_saved_decision": {"en": "Decision saved.", "zh-CN": "审核结果已保存。"},
+    "appr_saved_block": {"en": "Blocked.", "zh-CN": "已屏蔽。"},
+    "appr_saved_unblock": {"en": "Unblocked.", "zh-CN": "已取消屏蔽。"},
+    "error_invalid_category": {"en": "Unknown category.", "zh-CN": "未知类别。"},
+}

@@ -1,27 +1,75 @@
 -- name: eligible_ads
-SELECT c.campaign_id, c.tier, c.advertiser, c.starts_at, c.ends_at, cr.creative_id, cr.headline_en, cr.headline_zh,
-       cr.body_en, cr.body_zh, cp.coupon_id, cp.title_en AS coupon_en, cp.title_zh AS coupon_zh
-FROM campaigns c
-JOIN creatives cr ON cr.merchant_id = c.merchant_id AND cr.campaign_id = c.campaign_id
-LEFT JOIN coupons cp ON cp.merchant_id = c.merchant_id AND cp.campaign_id = c.campaign_id
-     AND cp.valid_until > $2
-WHERE c.merchant_id = $1 AND c.approved AND c.ends_at > $2
+-- The merchant's approved, unblocked, active line items that are not over yet, each with one
+-- active creative and the campaign's coupon at this merchant, if any. Flight, dayparts,
+-- language and store/city targeting are checked per request (ads/services.py choose_ad).
+-- Simplest form: ads/decision.py replaces it with an in-process index of every line item.
+SELECT li.line_item_id, li.tier, li.weight, greatest(li.starts_at, c.starts_at) AS starts_at,
+       least(li.ends_at, c.ends_at) AS ends_at, li.dayparts, li.target_stores, li.target_cities,
+       li.target_languages, li.target_segments, li.target_audience,
+       a.advertiser_id, a.name AS advertiser, c.campaign_id, cr.creative_id, cr.kind,
+       cr.headline_en, cr.headline_zh, cr.body_en, cr.body_zh, cr.landing_url, cr.file_id,
+       cr.countdown_seconds, cp.coupon_id, cp.title_en AS coupon_en, cp.title_zh AS coupon_zh
+FROM ad_approvals ap
+JOIN ad_campaigns c ON c.advertiser_id = ap.advertiser_id AND c.campaign_id = ap.campaign_id
+JOIN advertisers a ON a.advertiser_id = c.advertiser_id
+JOIN ad_line_items li ON li.advertiser_id = c.advertiser_id AND li.campaign_id = c.campaign_id
+JOIN ad_creatives cr ON cr.advertiser_id = c.advertiser_id AND cr.campaign_id = c.campaign_id
+LEFT JOIN LATERAL (
+    SELECT coupon_id, title_en, title_zh FROM coupons
+    WHERE merchant_id = $1 AND advertiser_id = c.advertiser_id AND campaign_id = c.campaign_id
+          AND valid_until > $2
+    ORDER BY valid_until LIMIT 1
+) cp ON true
+WHERE ap.merchant_id = $1 AND ap.status = 'approved' AND c.status = 'active'
+      AND li.status = 'active' AND cr.status = 'active' AND cr.file_id IS NOT NULL
+      AND c.ends_at > $2 AND li.ends_at > $2
+      AND (li.target_merchants = '{}' OR $1 = ANY (li.target_merchants))
+      AND (li.target_categories = '{}' OR $3 = ANY (li.target_categories))
+      AND NOT EXISTS (
+          SELECT 1 FROM ad_blocks b
+          WHERE b.merchant_id = $1
+                AND (b.advertiser_id = c.advertiser_id OR b.category IN (c.category, a.category)))
 
--- name: creative_image
-SELECT image_type, image FROM creatives WHERE merchant_id = $1 AND creative_id = $2
+-- name: creative_file
+SELECT content_type, data FROM creative_files WHERE advertiser_id = $1 AND file_id = $2
+
+-- name: own_advertiser
+SELECT advertiser_id FROM advertisers WHERE merchant_id = $1
+
+-- name: insert_advertiser
+INSERT INTO advertisers (advertiser_id, name, category, merchant_id) VALUES ($1, $2, $3, $4)
 
 -- name: insert_campaign
-INSERT INTO campaigns (merchant_id, campaign_id, advertiser, name, tier, approved, starts_at, ends_at)
+INSERT INTO ad_campaigns (advertiser_id, campaign_id, name, category, starts_at, ends_at, status,
+                          holdout_share)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
+-- name: insert_line_item
+INSERT INTO ad_line_items (advertiser_id, line_item_id, campaign_id, name, tier, pricing, bid_fen,
+                           budget_fen, goal_impressions, pacing, starts_at, ends_at, dayparts,
+                           weight, status, target_merchants, target_stores, target_categories,
+                           target_cities, target_languages, target_segments, target_audience)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+        $21, $22)
+
 -- name: insert_creative
-INSERT INTO creatives (merchant_id, creative_id, campaign_id, headline_en, headline_zh, body_en,
-                       body_zh, image_type, image)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO ad_creatives (advertiser_id, creative_id, campaign_id, kind, headline_zh, headline_en,
+                          body_zh, body_en, landing_url, file_id, thumbnail_file_id,
+                          countdown_seconds, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+
+-- name: request_approval
+-- A campaign asks to appear at a merchant: pending, or approved at once at its own merchant
+-- ($4). A decision already made (or a blocked advertiser's request) is kept as it is.
+INSERT INTO ad_approvals (merchant_id, campaign_id, advertiser_id, status, decided_at)
+SELECT $1, $2, $3, CASE WHEN $4 THEN 'approved' ELSE 'pending' END,
+       CASE WHEN $4 THEN now() END
+ON CONFLICT (merchant_id, campaign_id) DO NOTHING
 
 -- name: insert_coupon
-INSERT INTO coupons (merchant_id, coupon_id, campaign_id, title_en, title_zh, valid_until)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO coupons (merchant_id, coupon_id, advertiser_id, campaign_id, title_en, title_zh,
+                     valid_until)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 -- name: insert_codes
 -- A code already taken at this merchant (or drawn twice) is skipped: the caller draws another.

@@ -112,7 +112,8 @@ async def _place(
     merchant = choose_membership(memberships, str(values.get("merchant") or "") or None)
     if merchant is None:
         raise NotYours("the user belongs to no merchant")
-    stores = await accounts.list_stores(db, merchant.merchant_id)
+    # Owners see every store; staff only those they are given (accounts.visible_stores).
+    stores = await accounts.visible_stores(db, merchant.merchant_id, session.user.user_id)
     asked = str(values.get("store") or "")
     store = stores[0] if stores else None
     if asked:

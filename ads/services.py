@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 
-from ads import codes, delivery
+from ads import codes, creative_files, delivery
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -16,7 +17,16 @@ from kernel.sql import load_queries
 queries = load_queries(__file__)
 
 TIER_ORDER = ("sponsorship", "guaranteed", "performance", "house")
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/svg+xml"})
+CATEGORIES = (
+    "food",
+    "fashion",
+    "beauty",
+    "electronics",
+    "grocery",
+    "services",
+    "entertainment",
+    "other",
+)
 
 
 class CouponsGone(PorticoError):
@@ -38,14 +48,23 @@ class Ad:
     body: str
     coupon_id: uuid.UUID | None
     coupon_title: str | None
-    kind: str = "image"  # image | video
-    countdown_seconds: int = 0  # a video's: its impression counts only after it
+    advertiser_id: uuid.UUID | None = None
+    line_item_id: uuid.UUID | None = None
+    kind: str = "image"
+    landing_url: str | None = None
+    countdown_seconds: int | None = None  # a video's: its impression counts only after it
 
 
 # A campaign's coupon at a merchant is read at most this often, again in the background in its
 # last second.
 COUPON_TTL = 5.0
 COUPON_REFRESH_AHEAD = 1.0
+
+
+def forget_venue(merchant_id: uuid.UUID) -> None:
+    """A merchant's approvals or blocks changed: this process's next decision reads the index
+    afresh (the other processes' within delivery.REFRESH_SECONDS)."""
+    delivery.decider.clear()
 
 
 async def choose_ad(
@@ -58,18 +77,31 @@ async def choose_ad(
     identity: str = "",
 ) -> Ad | None:
     """The ad for one splash view, decided by the engine (ads/decision.py). Without a store
-    only line items targeting no store qualify; without an identity nothing is capped for it.
+    only line items targeting no store qualify; without an identity nothing is capped or held
+    out.
     The splash uses `place_ad`, which also gives the token the page reports it with."""
     placed = await place_ad(
         db,
         "",
         merchant_id,
         store_id or uuid.UUID(int=0),
-        identity or "anonymous",
+        identity,
         language,
         now=now,
     )
     return placed.ad if placed else None
+
+
+async def creative_image(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, creative_id: uuid.UUID
+) -> tuple[str, bytes] | None:
+    """The file of a creative that can run at this merchant now (else None)."""
+    snapshot = await delivery.decider.current(db)
+    content = snapshot.contents.get(creative_id)
+    if content is None or not snapshot.index.runs_at(merchant_id, content.campaign_id):
+        return None
+    row = await db.fetchrow(queries.creative_file, content.advertiser_id, content.file_id)
+    return (row["content_type"], bytes(row["data"])) if row else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,30 @@ class NewCampaign:
     campaign_id: uuid.UUID
     creative_id: uuid.UUID
     coupon_id: uuid.UUID | None
+    advertiser_id: uuid.UUID | None = None
+    line_item_id: uuid.UUID | None = None
+
+
+async def store_creative_file(
+    db: asyncpg.Pool | asyncpg.Connection, advertiser_id: uuid.UUID, data: bytes, filename: str
+) -> creative_files.StoredFile:
+    """An uploaded creative file checked, re-encoded and stored: the one call into
+    ads/creative_files.py (its `store_upload`), so that module can change behind it."""
+    return await creative_files.store_upload(db, advertiser_id, data, filename=filename)
+
+
+async def own_advertiser(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, name: str, category: str = "other"
+) -> uuid.UUID:
+    """The merchant's own advertiser (for its campaigns in its own venues), made on first use."""
+    found = await conn.fetchval(queries.own_advertiser, merchant_id)
+    if found:
+        return found
+    advertiser_id = uuid.uuid4()
+    await conn.execute(
+        queries.insert_advertiser, advertiser_id, name[:120] or "-", category, merchant_id
+    )
+    return advertiser_id
 
 
 async def create_campaign(
@@ -132,54 +188,94 @@ async def create_campaign(
     headline_zh: str,
     body_en: str,
     body_zh: str,
-    image_type: str,
     image: bytes,
     approved: bool = True,
     tier: str = "sponsorship",
     coupon: tuple[str, str, datetime, int] | None = None,
+    holdout_share: Decimal = Decimal("0.1"),
 ) -> NewCampaign:
-    """A campaign with one creative and, optionally, a coupon (title en, title zh, until, codes)."""
-    if image_type not in IMAGE_TYPES:
-        raise ValueError(f"creative image type {image_type!r} is not allowed")
-    campaign_id, creative_id = uuid.uuid4(), uuid.uuid4()
+    """A merchant's own campaign in its own venues (the demo's, benchmarks' and tests'): the
+    merchant's own advertiser (named `advertiser` when first made), an active campaign with one
+    line item targeting the merchant, one image creative (a JPEG, PNG or WebP, checked and
+    re-encoded by ads/creative_files.py), approved by construction (`approved=False`: left a
+    draft) and, optionally, a coupon (title en, title zh, until, codes) at the merchant.
+    `holdout_share`: the shoppers who never see it (a ghost impression instead). This process's
+    next ad decision reads the index afresh."""
+    if tier not in TIER_ORDER:
+        raise ValueError(f"tier {tier!r} is not one of {TIER_ORDER}")
+    campaign_id, creative_id, line_item_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     coupon_id = uuid.uuid4() if coupon else None
     async with conn.transaction():
+        advertiser_id = await own_advertiser(conn, merchant_id, advertiser)
+        stored = await store_creative_file(conn, advertiser_id, image, "creative")
         await conn.execute(
             queries.insert_campaign,
-            merchant_id,
+            advertiser_id,
             campaign_id,
-            advertiser,
             name,
-            tier,
-            approved,
+            "other",
             starts_at,
             ends_at,
+            "active" if approved else "draft",
+            holdout_share,
+        )
+        await conn.execute(
+            queries.insert_line_item,
+            advertiser_id,
+            line_item_id,
+            campaign_id,
+            name,
+            tier,
+            "cpm",
+            0,
+            None,
+            None,
+            "even",
+            starts_at,
+            ends_at,
+            [],
+            1,
+            "active",
+            [merchant_id],
+            [],
+            [],
+            [],
+            [],
+            [],
+            "all",
         )
         await conn.execute(
             queries.insert_creative,
-            merchant_id,
+            advertiser_id,
             creative_id,
             campaign_id,
-            headline_en,
+            stored.kind,
             headline_zh,
-            body_en,
+            headline_en,
             body_zh,
-            image_type,
-            image,
+            body_en,
+            None,
+            stored.file_id,
+            stored.thumbnail_file_id,
+            None,
+            "active",
         )
+        await conn.execute(queries.request_approval, merchant_id, campaign_id, advertiser_id, True)
         if coupon:
             title_en, title_zh, valid_until, count = coupon
             await conn.execute(
                 queries.insert_coupon,
                 merchant_id,
                 coupon_id,
+                advertiser_id,
                 campaign_id,
                 title_en,
                 title_zh,
                 valid_until,
             )
             await _insert_codes(conn, merchant_id, coupon_id, count)
-    return NewCampaign(campaign_id, creative_id, coupon_id)
+    delivery.decider.clear()
+    return NewCampaign(campaign_id, creative_id, coupon_id, advertiser_id, line_item_id)
 
 
 DRAWS = 5  # rounds of drawing codes again for those already taken at the merchant
@@ -255,8 +351,11 @@ async def place_ad(
         body=content.body_zh if zh else content.body_en,
         coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
         coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
+        advertiser_id=content.advertiser_id,
+        line_item_id=placed.line_item.line_item_id,
         kind=content.kind,
-        countdown_seconds=content.countdown_seconds,
+        landing_url=content.landing_url,
+        countdown_seconds=content.countdown_seconds or None,
     )
     return PlacedAd(
         ad, placed.token, content.kind, content.countdown_seconds, bool(content.landing_url)

@@ -164,6 +164,14 @@ async def _parse(request: web.Request, user_id: uuid.UUID, metric: str) -> Reque
         if found is None:
             raise BadRequest("not_found", "no such store", 404)
         merchant_id, stores = found.merchant_id, (found,)
+    # Staff see only the stores they are given (accounts.stores_of_member; owners: None).
+    given = await accounts.stores_of_member(db, merchant_id, user_id)
+    if given is not None:
+        given_ids = {g.store_id for g in given}
+        if not {s.store_id for s in stores} <= given_ids:
+            if store_param == "all":
+                raise BadRequest("not_found", "you may see only your stores: give store=<id>", 404)
+            raise BadRequest("not_found", "no such store", 404)
     zone = _one(request, "zone") or ""
     if zone and not _ZONE.match(zone):
         raise BadRequest("bad_parameter", "zone must be a router id (letters, digits, . _ : -)")

@@ -195,6 +195,18 @@ async def parse_filters(
             else:
                 raise web.HTTPNotFound()
     stores = await accounts.list_stores(db, membership.merchant_id)
+    # Staff see only the stores they are given (owners: given is None): another store is a
+    # 404, and "all stores" becomes their first store unless they are given every one.
+    given = await accounts.stores_of_member(db, membership.merchant_id, user_id)
+    if given is not None:
+        given_ids = {g.store_id for g in given}
+        if store is not None and store.store_id not in given_ids:
+            raise web.HTTPNotFound()
+        if store is None and {s.store_id for s in stores} != given_ids:
+            if not given:
+                raise web.HTTPNotFound()
+            store = given[0]
+        stores = given
     zone = one_param(request, "zone")
     if zone and not _ZONE.match(zone):
         raise BadFilter("zone is not a router id", name="zone")

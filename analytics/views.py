@@ -73,17 +73,17 @@ async def dashboard(request: web.Request, session: accounts.ConsoleSession) -> w
     db = request.app[DB]
     now = datetime.now(UTC)
     panels = [
-        await _merchant_panel(db, membership, now)
+        await _merchant_panel(db, membership, now, session.user.user_id)
         for membership in await accounts.memberships_of(db, session.user.user_id)
     ]
     return render_page(request, "analytics/dashboard.html", panels=panels)
 
 
 async def _merchant_panel(
-    db: asyncpg.Pool, membership: accounts.Membership, now: datetime
+    db: asyncpg.Pool, membership: accounts.Membership, now: datetime, user_id: uuid.UUID
 ) -> MerchantPanel:
     merchant_id = membership.merchant_id
-    stores = await accounts.list_stores(db, merchant_id)
+    stores = await accounts.visible_stores(db, merchant_id, user_id)  # staff: their stores
     zones = {s.store_id: s.timezone for s in stores}
     today = await analytics.logins_today(db, merchant_id, zones, now)
     rows = [_store_row(store, today[store.store_id]) for store in stores]
@@ -91,12 +91,13 @@ async def _merchant_panel(
     by_id = {s.store_id: s for s in stores}
     zone = Counter(zones.values()).most_common(1)[0][0] if zones else "UTC"
     routers = await controller.list_routers(db, merchant_id)
+    owner = membership.role == "owner"  # staff: only their stores' logins and routers
     return MerchantPanel(
         membership=membership,
         stores=rows,
         total_logins=sum(r.logins for r in rows),
-        recent=[_recent_login(r, by_id, now) for r in recent],
-        routers=[_router_row(r, by_id, now) for r in routers],
+        recent=[_recent_login(r, by_id, now) for r in recent if owner or r["store_id"] in by_id],
+        routers=[_router_row(r, by_id, now) for r in routers if owner or r.store_id in by_id],
         updated=now.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S"),
         zone=zone,
     )

@@ -96,8 +96,8 @@ TARGETS: dict[str, tuple[float | None, float | None, float | None]] = {
     "splash_workers": (None, None, None),
 }
 PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db40000000049454e44ae426082"
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c633811a00100032401411d199fc40000000049454e44ae426082"
 )
 
 
@@ -193,7 +193,6 @@ async def seed_tenant(db: asyncpg.Pool, routers: int, fas_level: int) -> list[Ro
             headline_zh="本周任意拿铁 9.9 元",
             body_en="Two steps from the main entrance.",
             body_zh="主入口旁两步即到。",
-            image_type="image/png",
             image=PNG_1X1,
             coupon=("¥10 off a latte", "拿铁立减 10 元", now + timedelta(days=1), 50),
         )

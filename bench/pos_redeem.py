@@ -80,7 +80,10 @@ SECTION = "pos_redeem"
 TARGET_RPS = 2_000.0  # issue 9
 TARGET_P99_MS = 50.0
 REDEEM = PREFIX + "/codes/redeem"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c633811a00100032401411d199fc40000000049454e44ae426082"
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,6 @@ async def seed(db: asyncpg.Pool, secret_key: str, codes: int) -> Seeded:
             headline_zh="茶",
             body_en="",
             body_zh="",
-            image_type="image/png",
             image=PNG,
             coupon=("Half-price tea", "半价茶饮", now + timedelta(days=1), codes),
         )

@@ -1,5 +1,5 @@
 """The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke,
-analytics import-pcap/rebuild/accuracy."""
+advertiser add, analytics import-pcap/rebuild/accuracy."""
 
 from __future__ import annotations
 
@@ -40,8 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="seed demo data, run everything plus simulated routers")
     demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
     _router_parser(sub)
+    _advertiser_parser(sub)
     _analytics_parser(sub)
     return parser
+
+
+def _advertiser_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from portico import advertisers
+
+    advertisers.add_parser(sub)
 
 
 def _analytics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -164,6 +171,22 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         await demo.run_demo(settings)
     if args.command == "router":
         await _router_command(args, settings)
+    if args.command == "advertiser":
+        await _advertiser_command(args, settings)
+
+
+async def _advertiser_command(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import advertisers, runtime
+
+    async with runtime.database(settings) as db:
+        await advertisers.add(
+            db,
+            sys.stdout,
+            name=args.name,
+            email=args.email,
+            category=args.category,
+            display_name=args.display_name,
+        )
 
 
 async def _router_command(args: argparse.Namespace, settings: Settings) -> None:

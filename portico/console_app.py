@@ -28,7 +28,15 @@ from accounts.web import (
     login_required,
     merge_catalogs,
 )
-from ads import pos_api, pos_keys_page, pos_redemption, redemption_page
+from ads import (
+    advertiser_pages,
+    advertisers,
+    approvals_page,
+    pos_api,
+    pos_keys_page,
+    pos_redemption,
+    redemption_page,
+)
 from analytics import api as analytics_api
 from analytics import dashboard_assets as footfall_assets
 from analytics import dashboards as footfall_dashboards
@@ -47,12 +55,19 @@ log = logging.getLogger("portico.console")
 PURGE_INTERVAL = 3600.0  # seconds between sweeps of expired sessions and old login attempts
 
 
+# Console forms are small; creative uploads are the largest body (ads/creative_files.py limits
+# each file itself, this only bounds what is read before it looks).
+MAX_BODY = 64 * 1024 * 1024
+
+
 def make_console_app(
     settings: Settings, db: asyncpg.Pool, sender: CommandSender | None = None
 ) -> web.Application:
     """The console application; the caller owns (opens and closes) the pool and the command
     sender (the Routers page's reboot and apply-config; without one they say so)."""
-    app = web.Application(middlewares=[security_headers, error_pages, console_session])
+    app = web.Application(
+        middlewares=[security_headers, error_pages, console_session], client_max_size=MAX_BODY
+    )
     app[SETTINGS] = settings
     app[DB] = db
     if sender is not None:
@@ -62,6 +77,7 @@ def make_console_app(
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
         ads.messages.CONSOLE,
+        ads.messages.ADVERTISERS,
         analytics.messages.MESSAGES,
         controller.messages.MESSAGES,
         portal.messages_sms.CONSOLE,
@@ -89,7 +105,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login.add_route("GET", account_views.login_form)
     login.add_route("POST", account_views.login)
     router.add_post("/logout", account_views.logout, name="logout")
-    router.add_get("/dashboard", login_required(analytics_views.dashboard), name="dashboard")
+    router.add_get("/dashboard", login_required(_home), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
     footfall_dashboards.add_routes(router)  # /footfall pages
     footfall_settings.add_routes(router)  # /footfall/settings
@@ -101,7 +117,23 @@ def add_routes(router: web.UrlDispatcher) -> None:
     console_vouchers.add_routes(router)  # /vouchers: batches, codes, printable sheets
     redemption_page.add_routes(router)  # /till: coupons redeemed at the till
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
+    advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
+    approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     router.add_get("/healthz", healthz, name="healthz")
+
+
+async def _home(
+    request: web.Request, session: account_services.ConsoleSession
+) -> web.StreamResponse:
+    """Where a signed-in user lands: the dashboard, or for a member of advertisers only (no
+    merchant), the advertiser console."""
+    db = request.app[DB]
+    user_id = session.user.user_id
+    if not await account_services.memberships_of(db, user_id) and await advertisers.memberships_of(
+        db, user_id
+    ):
+        return web.Response(status=303, headers={"Location": advertiser_pages.PATH})
+    return await analytics_views.dashboard(request, session)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import asyncpg
+from PIL import Image, ImageDraw, ImageFont
 
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
+from ads import advertisers
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
 from controller.services import find_router, register_router, reset_router_password
@@ -28,6 +33,8 @@ log = logging.getLogger("portico.demo")
 DEMO_MERCHANT = "Demo Mall"
 DEMO_EMAIL = "demo@portico.local"
 DEMO_PASSWORD = "portico-demo"  # noqa: S105 - printed for the person trying the demo
+DEMO_ADVERTISER_EMAIL = "advertiser@portico.local"
+DEMO_ADVERTISER = "Jade Tea House"
 DEMO_STORES = (
     ("Demo Mall · Ground Floor", "演示商场 · 一楼"),
     ("Demo Mall · Food Court", "演示商场 · 美食广场"),
@@ -116,7 +123,6 @@ async def _seed_merchant(conn: asyncpg.Connection) -> uuid.UUID:
             headline_zh="幸运豆咖啡：本周任意拿铁 9.9 元",
             body_en="Two steps from the main entrance. Claim your coupon below.",
             body_zh="主入口旁两步即到，立即领取下方优惠券。",
-            image_type="image/svg+xml",
             image=_demo_ad_image(),
             coupon=("¥10 off a latte", "拿铁立减 10 元", now + timedelta(days=365), 500),
         )
@@ -160,21 +166,38 @@ def _demo_gateway_mac(router_id: str) -> str:
     return f"02:00:5e:00:00:{number:02x}"
 
 
-def _demo_ad_image() -> bytes:
-    return (
-        b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="400" viewBox="0 0 800 400">'
-        b'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
-        b'<stop offset="0" stop-color="#6b3e26"/><stop offset="1" stop-color="#c08552"/>'
-        b"</linearGradient></defs>"
-        b'<rect width="800" height="400" fill="url(#g)"/>'
-        b'<circle cx="620" cy="200" r="120" fill="#f5e6d3"/>'
-        b'<circle cx="620" cy="200" r="92" fill="#8b5a3c"/>'
-        b'<path d="M575 190 q45 -50 90 0 q-45 50 -90 0z" fill="#f5e6d3"/>'
-        b'<text x="60" y="170" font-family="sans-serif" font-size="64" font-weight="700" '
-        b'fill="#fff">Lucky Bean</text>'
-        b'<text x="60" y="250" font-family="sans-serif" font-size="44" fill="#fde68a">'
-        b"Latte \xc2\xa59.9</text></svg>"
+def _demo_tea_image() -> bytes:
+    """The demo advertiser's creative: a green PNG drawn with Pillow."""
+    image = Image.new("RGB", (800, 400), "#14532d")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((520, 90, 740, 310), fill="#d9f99d")
+    draw.rounded_rectangle((560, 170, 700, 280), radius=30, fill="#f0fdf4")
+    draw.arc((680, 190, 740, 250), 270, 90, fill="#f0fdf4", width=12)
+    draw.text((60, 120), "Jade Tea House", font=ImageFont.load_default(size=60), fill="#ffffff")
+    draw.text(
+        (60, 210), "Spring tea, 2 for 1", font=ImageFont.load_default(size=40), fill="#bbf7d0"
     )
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _demo_ad_image() -> bytes:
+    """The demo's ad: a PNG drawn with Pillow (SVG uploads are refused by the product)."""
+    image = Image.new("RGB", (800, 400), "#6b3e26")
+    draw = ImageDraw.Draw(image)
+    for y in range(400):  # a brown gradient, top to bottom
+        shade = 0x6B + (0xC0 - 0x6B) * y // 400
+        draw.line([(0, y), (800, y)], fill=(shade, 0x3E + (0x85 - 0x3E) * y // 400, 0x26 + y // 8))
+    draw.ellipse((500, 80, 740, 320), fill="#f5e6d3")
+    draw.ellipse((528, 108, 712, 292), fill="#8b5a3c")
+    draw.chord((575, 150, 665, 250), 180, 360, fill="#f5e6d3")
+    font = ImageFont.load_default(size=64)
+    draw.text((60, 110), "Lucky Bean", font=font, fill="#ffffff")
+    draw.text((60, 200), "Any latte 9.9", font=ImageFont.load_default(size=44), fill="#fde68a")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 @dataclass
@@ -182,6 +205,86 @@ class RunningRouter:
     demo: DemoRouter
     url: str  # the simulated gateway's address for a browser
     sim: SimulatedRouter | WifidogGateway
+
+
+async def seed_ad_images(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
+    """The mall's own creatives that lost their image when migration 0027 moved them (a data
+    folder from an older version) get the demo's PNG again."""
+    own = await advertisers.own_advertiser_of(db, merchant_id)
+    if own is None:
+        return
+    for campaign_id, creative_id in await advertisers.creatives_without_file(db, own):
+        await advertisers.attach_file(
+            db, own, campaign_id, creative_id, _demo_ad_image(), "lucky-bean.png"
+        )
+        log.info("gave the demo creative %s its image again", creative_id)
+
+
+async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID | None:
+    """Another company advertising at the demo mall, once: advertiser@portico.local (admin of
+    Jade Tea House) with an active campaign whose line item targets the mall, waiting in the
+    mall's approval queue. None when it exists already."""
+    async with db.acquire() as conn, conn.transaction():
+        if await accounts.user_id_by_email(conn, DEMO_ADVERTISER_EMAIL) is not None:
+            return None
+        user_id = await accounts.create_user(
+            conn, DEMO_ADVERTISER_EMAIL, "Demo Advertiser", DEMO_PASSWORD
+        )
+        advertiser_id = await advertisers.create_advertiser(
+            conn, DEMO_ADVERTISER, category="food", admin_user_id=user_id
+        )
+        for store in await accounts.list_stores(conn, merchant_id):
+            await accounts.set_store_city(conn, merchant_id, store.store_id, "Shanghai")
+    now = datetime.now(UTC)
+    campaign = advertisers.CampaignFields(
+        "Spring tea at Demo Mall",
+        "food",
+        now - timedelta(days=1),
+        now + timedelta(days=90),
+        "active",
+        Decimal("0.1"),
+    )
+    campaign_id = await advertisers.create_campaign(db, advertiser_id, campaign)
+    form = {
+        "name": "Lunchtime, Demo Mall",
+        "tier": "performance",
+        "pricing": "cpc",
+        "bid": "0.80",
+        "budget": "2000",
+        "goal_impressions": "",
+        "pacing": "even",
+        "starts_at": campaign.starts_at.isoformat(),
+        "ends_at": campaign.ends_at.isoformat(),
+        "dayparts": "",
+        "weight": "1",
+        "status": "active",
+        "target_merchants": str(merchant_id),
+        "target_stores": "",
+        "target_cities": "",
+        "target_segments": "",
+        "target_audience": "all",
+    }
+    fields = advertisers.line_item_fields(form, ZoneInfo("Asia/Shanghai"), campaign)
+    membership = advertisers.AdvertiserMembership(advertiser_id, DEMO_ADVERTISER, None, "admin")
+    await advertisers.save_line_item(db, membership, campaign_id, fields)
+    texts = {
+        "headline_zh": "翠玉茶馆：春茶买一送一",
+        "headline_en": "Jade Tea House: spring tea, two for one",
+        "body_zh": "美食广场二楼，午市限定。",
+        "body_en": "Food court, 2nd floor, lunchtime only.",
+        "landing_url": "https://example.com/jade-tea",
+        "countdown_seconds": "",
+    }
+    await advertisers.add_creative(
+        db,
+        advertiser_id,
+        campaign_id,
+        advertisers.creative_fields(texts),
+        _demo_tea_image(),
+        "jade-tea.png",
+    )
+    log.info("seeded the demo advertiser %s, pending at %s", DEMO_ADVERTISER, DEMO_MERCHANT)
+    return advertiser_id
 
 
 async def demo_passwords(db: asyncpg.Pool, merchant_id: uuid.UUID) -> dict[str, str]:
@@ -278,6 +381,8 @@ async def run_demo(settings: Settings) -> None:
         async with infra.db.acquire() as conn:
             merchant_id = await seed(conn)
         await seed_logins(infra.db, merchant_id)
+        await seed_ad_images(infra.db, merchant_id)
+        await seed_advertiser(infra.db, merchant_id)
         passwords = await demo_passwords(infra.db, merchant_id)
         if infra.sync_broker is not None:
             await infra.sync_broker()  # the broker knows the new passwords before they log in
@@ -312,6 +417,9 @@ def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
     lines += [
         "",
         f"Merchant console: {settings.console_url}/   login {DEMO_EMAIL} / {DEMO_PASSWORD}",
+        f"  {DEMO_ADVERTISER}'s campaign waits for approval at {settings.console_url}/approvals",
+        f"Advertiser console: {settings.console_url}/advertiser   login {DEMO_ADVERTISER_EMAIL}"
+        f" / {DEMO_PASSWORD}",
         f"Portal (what routers redirect to): {settings.portal_url}/fas/<router-id>/",
         "Add a real router (prints its one-line install command), in another terminal:",
         f"  .venv/bin/portico router add --store '{DEMO_STORES[1][0]}'",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 
@@ -15,8 +16,8 @@ from controller.services import Router, record_router_status, register_router
 from simulators.router import SimulatedRouter
 
 PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db40000000049454e44ae426082"
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c633811a00100032401411d199fc40000000049454e44ae426082"
 )
 
 
@@ -76,9 +77,9 @@ async def make_tenant(
                 headline_zh="为你奉茶",
                 body_en="",
                 body_zh="",
-                image_type="image/png",
                 image=PNG_1X1,
                 coupon=("5 off", "减 5 元", now + timedelta(days=1), codes),
+                holdout_share=Decimal(0),  # every test shopper sees it
             )
             coupon_id = campaign.coupon_id
     router = replace(new.router, online=online)

@@ -20,7 +20,10 @@ from ads import redemption
 from ads.services import claim_coupon, create_campaign
 from tests.console.test_console_app import Member, csrf_token, new_member, sign_in
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c633811a00100032401411d199fc40000000049454e44ae426082"
+)
 
 
 async def coupon_codes(
@@ -40,7 +43,6 @@ async def coupon_codes(
             headline_zh="茶",
             body_en="Half price",
             body_zh="半价",
-            image_type="image/png",
             image=PNG,
             coupon=("Half-price tea", "半价茶饮", now + timedelta(days=valid_days), count),
         )

@@ -95,7 +95,6 @@ async def shop_with_every_method(db: asyncpg.Pool) -> Tenant:
             headline_zh="幸运豆咖啡：本周任意拿铁 9.9 元",
             body_en="Two steps from the main entrance. Claim your coupon below.",
             body_zh="主入口旁两步即到，立即领取下方优惠券。",
-            image_type="image/jpeg",
             image=ad_photo(),
             coupon=("¥10 off a latte", "拿铁立减 10 元", now + timedelta(days=1), 5),
         )

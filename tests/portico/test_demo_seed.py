@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from ads import advertisers
+from ads import services as ads
 from portal import stores, vouchers
 from portico import demo
 
@@ -21,3 +23,31 @@ async def test_the_demo_offers_every_login_method_and_vouchers_once(db: asyncpg.
     batches = await vouchers.list_batches(db, merchant_id)
     assert len(batches) == 1
     assert len(await vouchers.codes_of_batch(db, merchant_id, batches[0].batch_id)) == 12
+
+
+async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    advertiser_id = await demo.seed_advertiser(db, merchant_id)
+    assert advertiser_id is not None
+    assert await demo.seed_advertiser(db, merchant_id) is None  # once
+    queue = await advertisers.approval_queue(db, merchant_id)
+    (request,) = [r for r in queue if r["advertiser_id"] == advertiser_id]
+    assert request["status"] == "pending"
+    assert {r["status"] for r in queue if r["advertiser_id"] != advertiser_id} == {"approved"}
+    ads.delivery.decider.clear()
+    ad = await ads.choose_ad(db, merchant_id, "en")
+    assert ad is None or ad.advertiser_id != advertiser_id  # not shown before approval
+
+
+async def test_the_malls_old_creatives_get_their_image_again(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    own = await advertisers.own_advertiser_of(db, merchant_id)
+    assert own is not None
+    await db.execute(  # as migration 0027 leaves a data folder of an older version
+        "UPDATE ad_creatives SET status = 'paused', file_id = NULL WHERE advertiser_id = $1", own
+    )
+    assert await advertisers.creatives_without_file(db, own)
+    await demo.seed_ad_images(db, merchant_id)
+    assert await advertisers.creatives_without_file(db, own) == []
