@@ -313,7 +313,7 @@ async def place_ad(
             )
             for g in result.ghosts
         ]
-        await record_events(db, ghosts, snapshot)
+        _count_soon(db, ghosts)  # the page does not wait for them
     if result.line_item is None or result.creative is None:
         return None
     content = snapshot.contents.get(result.creative.creative_id)
@@ -477,3 +477,34 @@ class EventWriter:
             for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
+
+
+_writers: dict[int, EventWriter] = {}
+_pending: set[asyncio.Future[str]] = set()
+
+
+def writer(db: asyncpg.Pool) -> EventWriter:
+    """The process's event writer on this pool (the tracking routes' and the ghosts')."""
+    found = _writers.get(id(db))
+    if found is None:
+        found = _writers[id(db)] = EventWriter(db)
+    return found
+
+
+def _count_soon(db: asyncpg.Pool, events: list[Event]) -> None:
+    for event in events:
+        task = asyncio.ensure_future(writer(db).submit(event))
+        _pending.add(task)
+        task.add_done_callback(_counted)
+
+
+def _counted(task: asyncio.Future[str]) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("ghost impression not counted", exc_info=task.exception())
+
+
+async def settled() -> None:
+    """Until the ghost impressions decided so far are counted (tests, shutdown)."""
+    while _pending:
+        await asyncio.gather(*list(_pending), return_exceptions=True)

@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-import asyncpg
 from aiohttp import web
 
 from ads import delivery, tracking
@@ -29,7 +28,6 @@ routes = web.RouteTableDef()
 
 # Refusals of reports whose token did not check (no merchant to count them at).
 unsigned_refusals: Counter[str] = Counter()
-_writers: dict[int, delivery.EventWriter] = {}
 _files: TtlCache[tuple[uuid.UUID, uuid.UUID], tuple[str, bytes] | None] = TtlCache(60.0, 500)
 _GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
@@ -48,13 +46,6 @@ COUNTDOWN_JS = """(function () {
   v.addEventListener("timeupdate", tick);
 })();
 """
-
-
-def _writer(db: asyncpg.Pool) -> delivery.EventWriter:
-    writer = _writers.get(id(db))
-    if writer is None:
-        writer = _writers[id(db)] = delivery.EventWriter(db)
-    return writer
 
 
 def _placement(request: web.Request) -> tracking.Placement | None:
@@ -91,7 +82,7 @@ async def _report(
         p.creative_id,
         datetime.now(UTC),
     )
-    return await _writer(db).submit(event, tz)
+    return await delivery.writer(db).submit(event, tz)
 
 
 async def _content(request: web.Request, p: tracking.Placement) -> delivery.Content | None:
@@ -157,3 +148,8 @@ async def ad_go(request: web.Request) -> web.Response:
 async def countdown_js(request: web.Request) -> web.Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
     return web.Response(text=COUNTDOWN_JS, content_type="text/javascript", headers=headers)
+
+
+async def count_pending(app: web.Application) -> None:
+    """At shutdown: the ghost impressions decided but not yet counted are counted first."""
+    await delivery.settled()

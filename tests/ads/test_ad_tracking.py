@@ -226,6 +226,7 @@ async def test_the_holdout_sees_nothing_of_the_campaign_and_gets_a_ghost(
         shown += placed is not None
         ghosts += held
     assert shown and ghosts
+    await delivery.settled()  # ghosts are counted in the background
     assert await impressions(db, merchant_id, "ghost") == ghosts
 
 
