@@ -313,7 +313,7 @@ async def place_ad(
             )
             for g in result.ghosts
         ]
-        _count_soon(db, ghosts)  # the page does not wait for them
+        count_soon(db, ghosts)  # the page does not wait for them
     if result.line_item is None or result.creative is None:
         return None
     content = snapshot.contents.get(result.creative.creative_id)
@@ -491,7 +491,8 @@ def writer(db: asyncpg.Pool) -> EventWriter:
     return found
 
 
-def _count_soon(db: asyncpg.Pool, events: list[Event]) -> None:
+def count_soon(db: asyncpg.Pool, events: list[Event]) -> None:
+    """Count events in the background (ghosts, actions): a failure is logged."""
     for event in events:
         task = asyncio.ensure_future(writer(db).submit(event))
         _pending.add(task)
@@ -501,10 +502,10 @@ def _count_soon(db: asyncpg.Pool, events: list[Event]) -> None:
 def _counted(task: asyncio.Future[str]) -> None:
     _pending.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        log.error("ghost impression not counted", exc_info=task.exception())
+        log.error("ad event not counted", exc_info=task.exception())
 
 
 async def settled() -> None:
-    """Until the ghost impressions decided so far are counted (tests, shutdown)."""
+    """Until the events given to count_soon so far are counted (tests, shutdown)."""
     while _pending:
         await asyncio.gather(*list(_pending), return_exceptions=True)

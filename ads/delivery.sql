@@ -64,3 +64,6 @@ ON CONFLICT (merchant_id, day, reason) DO UPDATE SET count = r.count + 1
 -- name: refusals
 SELECT reason, sum(count)::bigint AS count FROM ad_event_refusals
 WHERE merchant_id = $1 GROUP BY reason
+
+-- name: coupon_campaign
+SELECT advertiser_id, campaign_id FROM coupons WHERE merchant_id = $1 AND coupon_id = $2

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 
-from ads import codes, creative_files, delivery
+from ads import codes, creative_files, delivery, tracking
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -360,3 +360,40 @@ async def place_ad(
     return PlacedAd(
         ad, placed.token, content.kind, content.countdown_seconds, bool(content.landing_url)
     )
+
+
+async def count_claim_action(
+    db: asyncpg.Pool,
+    secret_key: str,
+    token: str,
+    merchant_id: uuid.UUID,
+    identity: str,
+    coupon_id: uuid.UUID,
+) -> bool:
+    """A new coupon claim from the splash that showed its campaign's ad (the form carries the
+    placement's token): the line item's action (what CPA line items pay for, and what their
+    eCPM learns from), counted in the background, once per impression. False: the token does
+    not check, or names another venue, shopper or campaign."""
+    placement = tracking.decode(secret_key, token) if token else None
+    if placement is None or (placement.merchant_id, placement.identity) != (merchant_id, identity):
+        return False
+    row = await db.fetchrow(delivery.queries.coupon_campaign, merchant_id, coupon_id)
+    if row is None or (row["advertiser_id"], row["campaign_id"]) != (
+        placement.advertiser_id,
+        placement.campaign_id,
+    ):
+        return False
+    event = delivery.Event(
+        uuid.uuid5(placement.impression_id, "action"),
+        "action",
+        merchant_id,
+        identity,
+        placement.store_id,
+        placement.advertiser_id,
+        placement.campaign_id,
+        placement.line_item_id,
+        placement.creative_id,
+        datetime.now(UTC),
+    )
+    delivery.count_soon(db, [event])
+    return True

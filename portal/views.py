@@ -91,6 +91,7 @@ _SHOPPER_FIELDS = (
     "ad_image",
     "ad_seen",
     "ad_click",
+    "ad_token",
     "switch_url",
     "coupon_code",
     "coupon_qr",
@@ -242,6 +243,7 @@ async def _splash(
         "ad_image": ad_image,
         "ad_seen": ad_seen,
         "ad_click": ad_click,
+        "ad_token": placed.token if placed else None,
         "switch_url": actions[2],
         "coupon_code": coupon_code,
         # The same code as a QR code the till can scan (its till link): a data: URI.
@@ -399,6 +401,9 @@ async def claim_posted_coupon(
     claim = await offers.claim_coupon(db, visit, coupon_id)
     if claim.new:
         secret = request.app[SETTINGS].secret_key
+        # the ad's token, when the form came from its splash: the claim is its line item's action
+        token = form.get("ad", "")
+        await ads.count_claim_action(db, secret, token, visit.merchant_id, visit.device, coupon_id)
         providers = request.app[SMS_PROVIDERS]
         codes = frozenset({claim.code})
         offers.text_coupons_soon(db, providers, secret, visit, lang, codes=codes)

@@ -273,3 +273,45 @@ async def test_a_batch_with_one_shoppers_impressions_stops_at_the_cap(db: asyncp
         made.line_item_id,
     )
     assert (interval["i"], interval["g"]) == (4, 1)
+
+
+async def test_a_claim_from_the_ads_splash_is_its_line_items_action(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    rows = AdRows(db)
+    merchant_id, store_id = await rows.merchant()
+    made = await rows.line_item(merchant_id, tier="performance", pricing="cpa", bid_fen=200)
+    coupon_id = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO coupons (merchant_id, coupon_id, advertiser_id, campaign_id, title_en,"
+        " title_zh, valid_until) VALUES ($1, $2, $3, $4, '5 off', '减 5 元', now() + '1 day')",
+        merchant_id,
+        coupon_id,
+        made.advertiser_id,
+        made.campaign_id,
+    )
+    placed = await place(db, settings, merchant_id, store_id, "device-1")
+    assert placed is not None and placed.ad.coupon_id == coupon_id
+    key = settings.secret_key
+    # another shopper's form, another venue's, a forged token, another coupon: no action
+    assert not await ads.count_claim_action(db, key, placed.token, merchant_id, "x", coupon_id)
+    assert not await ads.count_claim_action(
+        db, key, placed.token, uuid.uuid4(), "device-1", coupon_id
+    )
+    assert not await ads.count_claim_action(
+        db, key, placed.token[:-2] + "zz", merchant_id, "device-1", coupon_id
+    )
+    assert not await ads.count_claim_action(
+        db, key, placed.token, merchant_id, "device-1", uuid.uuid4()
+    )
+    for _ in range(2):  # one action per impression, however often it is sent
+        assert await ads.count_claim_action(
+            db, key, placed.token, merchant_id, "device-1", coupon_id
+        )
+    await delivery.settled()
+    assert await impressions(db, merchant_id, "action") == 1
+    totals = await db.fetchrow(
+        "SELECT actions, spend_millifen FROM ad_line_item_totals WHERE line_item_id = $1",
+        made.line_item_id,
+    )
+    assert (totals["actions"], totals["spend_millifen"]) == (1, 200_000)

@@ -45,6 +45,7 @@ def a_view(lang: str, ad: ads.Ad | None, error: str | None, coupon_code: str | N
         "ad_image": f"/ad/show/{raw[:8]}" if ad else None,
         "ad_seen": None,
         "ad_click": f"/ad/go/{raw[:8]}" if ad else None,
+        "ad_token": raw[:8] if ad else None,
         "switch_url": views.splash_url("ap-1", raw, views.other_language(lang)),
         "coupon_code": coupon_code,
     }
