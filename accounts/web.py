@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -33,6 +34,18 @@ CATALOG = web.AppKey("console_catalog", dict)
 # the console's cookie: the session middleware neither loads a session nor checks a CSRF token
 # for them (the POS API, ads/pos_api.py).
 SESSIONLESS = web.AppKey("console_sessionless", bool)
+
+
+@dataclass(frozen=True)
+class ConsoleNav:
+    """Which parts of the console the signed-in user has: a merchant's pages, an advertiser's
+    (set per request by the composition root's middleware; the layout shows only those)."""
+
+    merchant: bool = True
+    advertiser: bool = True
+
+
+NAV = web.RequestKey("console_nav", ConsoleNav)
 
 SessionHandler = Callable[[web.Request, services.ConsoleSession], Awaitable[web.StreamResponse]]
 
@@ -108,6 +121,7 @@ def render_page(
         lang=language,
         language_links=language_links(request),
         session=session,
+        nav=request.get(NAV) or ConsoleNav(),
         csrf_token=session.csrf_token if session else "",
         request_path=request.path,
         **context,

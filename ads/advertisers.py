@@ -475,14 +475,17 @@ async def save_line_item(
             if done is None:
                 raise CampaignUnknown(f"no line item {line_item_id} in campaign {campaign_id}")
         for merchant_id in fields.target_merchants:
-            await conn.execute(
-                queries.request_approval,
-                merchant_id,
-                campaign_id,
-                advertiser.advertiser_id,
-                merchant_id == advertiser.merchant_id,
-                [campaign.category],
-            )
+            try:
+                await conn.execute(
+                    queries.request_approval,
+                    merchant_id,
+                    campaign_id,
+                    advertiser.advertiser_id,
+                    merchant_id == advertiser.merchant_id,
+                    [campaign.category],
+                )
+            except asyncpg.ForeignKeyViolationError:
+                raise FieldInvalid("target_merchants", f"no merchant {merchant_id}") from None
     return line_item_id
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from kernel.errors import PorticoError
 from kernel.web import DB
 
 PATH = "/approvals"
+ZONE = ZoneInfo("Asia/Shanghai")  # flights as the advertiser typed them (China time)
 
 
 class OwnersOnly(PorticoError):
@@ -150,6 +152,7 @@ async def _render(
         failed=failed,
         saved=request.query.get("saved", "")[:20],
         categories=advertisers.CATEGORIES,
+        zone=ZONE,
     )
 
 

@@ -22,7 +22,10 @@ from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
     CATALOG,
+    NAV,
+    SESSION,
     SESSIONLESS,
+    ConsoleNav,
     console_session,
     error_pages,
     login_required,
@@ -46,7 +49,7 @@ from controller import console as controller_console
 from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.jobs import every
-from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
+from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_sms, console_vouchers
 from portico.pos_refusals import PortalRefusalCounters
 
@@ -66,7 +69,8 @@ def make_console_app(
     """The console application; the caller owns (opens and closes) the pool and the command
     sender (the Routers page's reboot and apply-config; without one they say so)."""
     app = web.Application(
-        middlewares=[security_headers, error_pages, console_session], client_max_size=MAX_BODY
+        middlewares=[security_headers, error_pages, console_session, console_nav],
+        client_max_size=MAX_BODY,
     )
     app[SETTINGS] = settings
     app[DB] = db
@@ -120,6 +124,21 @@ def add_routes(router: web.UrlDispatcher) -> None:
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     router.add_get("/healthz", healthz, name="healthz")
+
+
+@web.middleware
+async def console_nav(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Which parts of the console the layout shows the signed-in user: a merchant's pages when
+    they belong to one, the advertiser pages when they belong to an advertiser."""
+    session = request.get(SESSION)
+    if session is not None and request.method == "GET":
+        db = request.app[DB]
+        user_id = session.user.user_id
+        request[NAV] = ConsoleNav(
+            merchant=bool(await account_services.memberships_of(db, user_id)),
+            advertiser=bool(await advertisers.memberships_of(db, user_id)),
+        )
+    return await handler(request)
 
 
 async def _home(

@@ -158,6 +158,11 @@ async def test_an_advertiser_runs_a_campaign_and_the_merchant_approves_it(
         headers=EN,
     )
     assert bad_dayparts.status == 400
+    no_such_venue = await client.post(
+        url + "/line-items", data={**base, **line_item(uuid.uuid4())}, headers=EN
+    )
+    assert no_such_venue.status == 400
+    assert "“Merchants (venues)”" in html.unescape(await no_such_venue.text())
     assert await advertisers.list_line_items(db, advertiser_id, campaign_id) == []
 
     saved = await client.post(
@@ -473,3 +478,18 @@ async def test_a_creative_moved_without_its_image_gets_a_file_again(
     ads.delivery.decider.clear()
     ad = await ads.choose_ad(db, member.merchant_id, "en")
     assert ad is not None and ad.creative_id == made.creative_id
+
+
+async def test_the_layout_shows_each_user_their_own_parts(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    _advertiser_id, email = await new_advertiser(db)
+    await sign_in(client, email, headers=EN)
+    text = await (await client.get("/advertiser", headers=EN)).text()
+    assert 'href="/advertiser"' in text and 'href="/till"' not in text
+    assert "Advertiser console" in text
+    client.session.cookie_jar.clear()
+    await sign_in(client, member.email, headers=EN)
+    text = await (await client.get("/dashboard", headers=EN)).text()
+    assert 'href="/till"' in text and 'href="/approvals"' in text
+    assert 'href="/advertiser"' not in text
