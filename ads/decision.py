@@ -20,8 +20,9 @@ shopper's identity and what they were shown lately, the time) and a `random.Rand
    (weighted draw).
 
 The venue-static part of eligibility (approval, blocks, venue targeting, language) is computed
-once per (merchant, store, language) per index and kept, so a decision looks only at the line
-items that can run at that venue, however many are active elsewhere.
+once per venue and index and kept as a plan by tier (performance in eCPM order, cumulative
+weights for the draws), and a decision then asks only the line items its draws land on whether
+they can run now, so that it stays fast however many line items are active (docs/ad-decision.md).
 """
 
 from __future__ import annotations

@@ -123,7 +123,10 @@ async def ad_seen(request: web.Request) -> web.Response:
     """A video's report, sent by the page once its countdown has run (a 1×1 GIF)."""
     p = _placement(request)
     content = await _content(request, p) if p else None
-    await _report(request, p, "impression", content.countdown_seconds if content else 0)
+    if p is not None and content is None:
+        unsigned_refusals["unknown"] += 1  # no longer in the index: its countdown is unknown
+    else:
+        await _report(request, p, "impression", content.countdown_seconds if content else 0)
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
     return web.Response(body=_GIF, content_type="image/gif", headers=headers)
 
