@@ -330,6 +330,8 @@ class Pacer:
 
     p = remaining goal ÷ forecast eligible requests in the flight's remaining daypart-eligible
     intervals, × compensation (planned ÷ actual delivery of the last interval, clamped 0.5–2);
+    With several portal processes each paces its share of the remaining goal (its impressions ÷
+    everyone's in a recent interval, from the counters).
     `asap` line items and those without a goal get p = 1; a line item outside its dayparts
     at this hour of the pacer's time zone (the deployment's, `Engine.timezone`) gets none.
 
@@ -354,6 +356,19 @@ class Pacer:
         self._last: dict[uuid.UUID, tuple[float, int]] = {}  # last interval: (planned, actual)
         self._share: dict[uuid.UUID, tuple[float, float]] = {}  # (eligible, requests), decayed
         self._running: set[uuid.UUID] = set()  # in flight and dayparts this interval
+        # This process's share of the deployment's traffic (several portal processes each pace
+        # their part of the remaining goal): its impressions ÷ everyone's in a past interval.
+        self.process_share = 1.0
+        self.shown: dict[datetime, int] = {}  # this process's impressions per interval
+
+    def set_process_share(self, everyone: Mapping[datetime, int]) -> None:
+        """From everyone's impressions per interval (the counters): the latest finished
+        interval before the current one that both this process and the counters saw."""
+        for start in sorted(everyone, reverse=True):
+            if start == self.interval or start not in self.shown or everyone[start] <= 0:
+                continue
+            self.process_share = min(max(self.shown[start] / everyone[start], 0.01), 1.0)
+            return
 
     def count_request(self) -> None:
         self._traffic += 1
@@ -363,6 +378,8 @@ class Pacer:
 
     def count_delivered(self, line_item_id: uuid.UUID, n: int = 1) -> None:
         self._delivered[line_item_id] = self._delivered.get(line_item_id, 0) + n
+        if self.interval is not None:
+            self.shown[self.interval] = self.shown.get(self.interval, 0) + n
 
     def learn(self, slot: int, requests: float) -> None:
         """One interval's requests into the day's profile (local slot of the day, 0–287)."""
@@ -405,6 +422,8 @@ class Pacer:
                 li: (plan, self._delivered.get(li, 0)) for li, plan in self._planned.items()
             }
         self.interval = start
+        for old in [t for t in self.shown if t < start - 12 * INTERVAL]:
+            del self.shown[old]
         self._traffic = 0
         self._eligible, self._delivered, self._planned, self.p = {}, {}, {}, {}
         self._running = set()
@@ -426,7 +445,8 @@ class Pacer:
             if goal is None or item.pacing == "asap":
                 self.p[li_id] = 1.0
                 continue
-            remaining = goal - delivered.get(li_id, 0)
+            # this process's part of what is left (the others pace theirs)
+            remaining = (goal - delivered.get(li_id, 0)) * self.process_share
             if remaining <= 0:
                 continue
             prefix = prefixes.get(item.dayparts)
@@ -489,11 +509,20 @@ class Engine:
     _plans: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     _cursor: int = 0  # where the next sample of guaranteed line items starts
 
-    def replace_index(self, index: Index, delivery: Mapping[uuid.UUID, Delivery]) -> None:
+    def replace_index(
+        self,
+        index: Index,
+        delivery: Mapping[uuid.UUID, Delivery],
+        everyone: Mapping[datetime, int] | None = None,
+    ) -> None:
+        """A new index and the counters' delivery; `everyone`: all processes' impressions per
+        recent interval (this process's share of the traffic, for pacing)."""
         self.index = index
         self.delivery = dict(delivery)
         self.local_impressions = {}
         self._plans = {}
+        if everyone:
+            self.pacer.set_process_share(everyone)
 
     def delivered(self, line_item_id: uuid.UUID) -> int:
         d = self.delivery.get(line_item_id)

@@ -56,6 +56,7 @@ class Snapshot:
     contents: dict[uuid.UUID, Content]
     line_items: dict[uuid.UUID, d.LineItem]
     loaded_at: float
+    recent: dict[datetime, int]  # every process's impressions per recent 5-minute interval
 
 
 def _caps_for(
@@ -82,6 +83,7 @@ async def load_snapshot(db: asyncpg.Pool | asyncpg.Connection, now: datetime) ->
     approval_rows = await db.fetch(queries.approvals)
     block_rows = await db.fetch(queries.blocks)
     total_rows = await db.fetch(queries.line_item_totals)
+    recent_rows = await db.fetch(queries.recent_impressions, now - 6 * d.INTERVAL)
 
     contents: dict[uuid.UUID, Content] = {}
     by_campaign: dict[uuid.UUID, list[d.Creative]] = {}
@@ -173,7 +175,8 @@ async def load_snapshot(db: asyncpg.Pool | asyncpg.Connection, now: datetime) ->
         )
         for r in total_rows
     }
-    return Snapshot(index, delivery, contents, line_items, time.monotonic())
+    recent = {r["interval_start"]: r["impressions"] for r in recent_rows}
+    return Snapshot(index, delivery, contents, line_items, time.monotonic(), recent)
 
 
 class Decider:
@@ -192,7 +195,7 @@ class Decider:
         snapshot = await load_snapshot(db, datetime.now(UTC))
         if generation == self._generation:
             self.snapshot = snapshot
-            self.engine.replace_index(snapshot.index, snapshot.delivery)
+            self.engine.replace_index(snapshot.index, snapshot.delivery, snapshot.recent)
 
     def _start(self, db: asyncpg.Pool) -> asyncio.Task[None]:
         self._loading = asyncio.ensure_future(self._load(db, self._generation))

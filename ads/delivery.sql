@@ -31,6 +31,12 @@ SELECT merchant_id, campaign_id FROM ad_approvals WHERE status = 'approved'
 -- name: blocks
 SELECT merchant_id, advertiser_id, category FROM ad_blocks
 
+-- name: recent_impressions
+-- Every process's impressions per 5-minute interval since $1 (each process's share, for pacing).
+SELECT interval_start, sum(impressions)::bigint AS impressions
+FROM ad_delivery WHERE interval_start >= $1
+GROUP BY interval_start
+
 -- name: line_item_totals
 SELECT line_item_id, impressions, clicks, actions, spend_millifen FROM ad_line_item_totals
 

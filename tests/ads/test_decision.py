@@ -328,3 +328,22 @@ def test_the_share_of_traffic_scales_the_forecast() -> None:
     assert pacer.share(g.line_item_id) == pytest.approx(0.25)
     # 23 intervals left × 100 requests × 1/4; nothing planned was delivered: × 2
     assert pacer.p[g.line_item_id] == pytest.approx(min(100 / (23 * 100 * 0.25) * 2, 1.0))
+
+
+def test_each_process_paces_its_share_of_the_remaining_goal() -> None:
+    g = item("guaranteed", goal_impressions=120, ends_at=NOW + timedelta(hours=1))
+    pacer = d.Pacer()
+    for slot in range(288):
+        pacer.learn(slot, 100)
+    utc = d.ZoneInfo("UTC")
+    earlier = d.interval_start(NOW) - d.INTERVAL
+    pacer.roll(earlier, [g], {}, utc)
+    pacer.count_delivered(g.line_item_id, 30)  # this process showed 30 of everyone's 120
+    pacer.roll(NOW, [g], {}, utc)
+    # the whole goal so far, halved: 30 shown for the 9 planned (the compensation's floor)
+    assert pacer.p[g.line_item_id] == pytest.approx(120 / 1200 * 0.5)
+    pacer.set_process_share({earlier: 120, d.interval_start(NOW): 5})  # the current: unfinished
+    assert pacer.process_share == pytest.approx(0.25)
+    pacer.roll(NOW + d.INTERVAL, [g], {}, utc)
+    # a quarter of the goal over 11 intervals × 100 requests; nothing of the plan delivered: × 2
+    assert pacer.p[g.line_item_id] == pytest.approx(120 * 0.25 / 1100 * 2)

@@ -188,3 +188,51 @@ async def test_caps_are_never_exceeded_under_concurrency(db: asyncpg.Pool) -> No
             line.line_item_id,
         )
         assert stored == cap
+
+
+def test_two_portal_processes_pace_one_goal_between_them() -> None:
+    """Logins split between two processes, each with its own pacer, sharing the counters (read
+    again every interval, as the index is): the goal is met, never passed (the counters refuse
+    past it), and still evenly: each paces its own share of what is left."""
+    items = line_items(DAY)
+    engines = [
+        d.Engine(d.Index(tuple(items), approvals(items)), random.Random(20 + k)) for k in range(2)
+    ]
+    goals = {i.line_item_id: i.goal_impressions for i in items}
+    totals: dict[uuid.UUID, int] = {}
+    per_interval: dict[datetime, int] = {}
+    rng = random.Random(22)
+    g = items[0]
+    by_three = 0
+    for interval in range(288):
+        t0 = DAY + interval * d.INTERVAL
+        for e in engines:
+            delivery_now = {li: d.Delivery(impressions=n) for li, n in totals.items()}
+            e.replace_index(e.index, delivery_now, dict(per_interval))
+        n = logins_in(interval, rng)
+        for k in range(n):
+            e = engines[rng.randrange(2)]
+            merchant = rng.choice(MERCHANTS)
+            r = d.Request(
+                merchant,
+                rng.choice(STORES[merchant]),
+                f"shopper-{rng.randrange(50_000)}",
+                t0 + timedelta(seconds=300 * k / max(n, 1)),
+                "zh-CN",
+            )
+            result = e.decide(r)
+            if result.line_item is None or rng.random() >= 0.93:
+                continue
+            li = result.line_item.line_item_id
+            goal = goals[li]
+            if goal is not None and totals.get(li, 0) >= goal:
+                continue  # ad_record_events refuses it: goal_reached
+            e.count_impression(li)
+            totals[li] = totals.get(li, 0) + 1
+            assert e.pacer.interval is not None
+            per_interval[e.pacer.interval] = per_interval.get(e.pacer.interval, 0) + 1
+        if interval == 12 * 15:
+            by_three = totals.get(g.line_item_id, 0)
+    assert g.goal_impressions is not None
+    assert 0.95 * g.goal_impressions <= totals[g.line_item_id] <= g.goal_impressions
+    assert 0.25 * g.goal_impressions < by_three < 0.75 * g.goal_impressions
