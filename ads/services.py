@@ -367,15 +367,14 @@ async def count_claim_action(
     secret_key: str,
     token: str,
     merchant_id: uuid.UUID,
-    identity: str,
     coupon_id: uuid.UUID,
 ) -> bool:
     """A new coupon claim from the splash that showed its campaign's ad (the form carries the
     placement's token): the line item's action (what CPA line items pay for, and what their
-    eCPM learns from), counted in the background, once per impression. False: the token does
-    not check, or names another venue, shopper or campaign."""
+    eCPM learns from), by the shopper the ad was shown to, counted in the background, once per
+    impression. False: the token does not check, or names another venue or campaign."""
     placement = tracking.decode(secret_key, token) if token else None
-    if placement is None or (placement.merchant_id, placement.identity) != (merchant_id, identity):
+    if placement is None or placement.merchant_id != merchant_id:
         return False
     row = await db.fetchrow(delivery.queries.coupon_campaign, merchant_id, coupon_id)
     if row is None or (row["advertiser_id"], row["campaign_id"]) != (
@@ -387,7 +386,7 @@ async def count_claim_action(
         uuid.uuid5(placement.impression_id, "action"),
         "action",
         merchant_id,
-        identity,
+        placement.identity,
         placement.store_id,
         placement.advertiser_id,
         placement.campaign_id,

@@ -208,10 +208,13 @@ async def _splash(
     actions: tuple[str, str, str] | None = None,
     method_base: str | None = None,
     welcome_back: bool = False,
+    identity: str | None = None,
 ) -> web.Response:
     """`actions`: (login, coupon, language switch) URLs and `method_base` (where the login
     methods' forms post) of another gateway's pages (WiFiDog); by default the openNDS ones.
-    `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first."""
+    `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first.
+    `identity`: the shopper's phone or email identity when known (the ad's caps and holdout
+    count it, across their devices); else the device's pseudonym."""
     app = request.app
     router = visit.router
     placed = await ads.place_ad(
@@ -219,7 +222,7 @@ async def _splash(
         app[SETTINGS].secret_key,
         visit.merchant_id,
         router.store_id,
-        visit.device,
+        identity or visit.device,
         lang,
         returning=welcome_back,
     )
@@ -286,11 +289,18 @@ async def splash(request: web.Request) -> web.Response:
     visit = await stores.open_visit(
         app[DB], app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
     )
-    welcome_back = False
+    found = None
     if visit.portal.returning_days:  # returning shoppers let through: one query (else none)
-        welcome_back = await returning.recognise(app[DB], visit) is not None
+        found = await returning.recognise(app[DB], visit)
     lang = language(request)
-    return await _splash(request, visit, raw_fas or "", lang, welcome_back=welcome_back)
+    return await _splash(
+        request,
+        visit,
+        raw_fas or "",
+        lang,
+        welcome_back=found is not None,
+        identity=found.identity_hash if found else None,
+    )
 
 
 @routes.get("/fas/{router_id}/&status=authenticated", name="authenticated_no_query")
@@ -403,7 +413,7 @@ async def claim_posted_coupon(
         secret = request.app[SETTINGS].secret_key
         # the ad's token, when the form came from its splash: the claim is its line item's action
         token = form.get("ad", "")
-        await ads.count_claim_action(db, secret, token, visit.merchant_id, visit.device, coupon_id)
+        await ads.count_claim_action(db, secret, token, visit.merchant_id, coupon_id)
         providers = request.app[SMS_PROVIDERS]
         codes = frozenset({claim.code})
         offers.text_coupons_soon(db, providers, secret, visit, lang, codes=codes)
