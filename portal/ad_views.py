@@ -12,6 +12,7 @@ URL from the request: no open redirect.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -115,7 +116,41 @@ async def ad_show(request: web.Request) -> web.Response:
         await _report(request, p, "impression")
     content_type, body = file
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}  # each view is one impression
+    if content.kind == "video":
+        # Phones' players (iOS above all) fetch a video in byte ranges and play nothing from a
+        # server that ignores them.
+        headers["Accept-Ranges"] = "bytes"
+        part = _byte_range(request.headers.get("Range", ""), len(body))
+        if part == "unsatisfiable":
+            headers["Content-Range"] = f"bytes */{len(body)}"
+            return web.Response(status=416, headers=headers)
+        if part is not None:
+            start, end = part
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+            return web.Response(
+                status=206, body=body[start : end + 1], content_type=content_type, headers=headers
+            )
     return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """The one byte range a Range header asks for, inclusive; None for the whole file (no
+    header, or one we do not serve ranges for, such as several ranges); "unsatisfiable"."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last N bytes
+        n = int(last[:18])
+        return (max(size - n, 0), size - 1) if n > 0 and size > 0 else "unsatisfiable"
+    start = int(first[:18])
+    end = min(int(last[:18]), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
 
 
 @routes.get("/ad/seen/{token}", name="ad_seen")

@@ -115,7 +115,23 @@ async def test_a_video_counts_only_after_its_countdown(
     await rows.line_item(merchant_id, kind="video")
     placed = await place(db, settings, merchant_id, store_id, "device-1")
     assert placed is not None and placed.kind == "video" and placed.countdown_seconds == 5
-    assert (await portal_client.get(f"/ad/show/{placed.token}", headers=BROWSER)).status == 200
+    whole = await portal_client.get(f"/ad/show/{placed.token}", headers=BROWSER)
+    assert whole.status == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    size = len(await whole.read())
+    # phones' players fetch videos in byte ranges
+    part = await portal_client.get(
+        f"/ad/show/{placed.token}", headers={**BROWSER, "Range": "bytes=2-5"}
+    )
+    assert part.status == 206 and part.headers["Content-Range"] == f"bytes 2-5/{size}"
+    assert len(await part.read()) == 4
+    tail = await portal_client.get(
+        f"/ad/show/{placed.token}", headers={**BROWSER, "Range": "bytes=-3"}
+    )
+    assert tail.status == 206 and len(await tail.read()) == 3
+    past = await portal_client.get(
+        f"/ad/show/{placed.token}", headers={**BROWSER, "Range": f"bytes={size}-"}
+    )
+    assert past.status == 416
     assert await impressions(db, merchant_id) == 0  # the file alone is not the impression
     seen = await portal_client.get(f"/ad/seen/{placed.token}", headers=BROWSER)
     assert seen.status == 200 and seen.headers["Content-Type"] == "image/gif"
@@ -307,3 +323,20 @@ async def test_a_claim_from_the_ads_splash_is_its_line_items_action(
         made.line_item_id,
     )
     assert (totals["actions"], totals["spend_millifen"]) == (1, 200_000)
+
+
+def test_byte_ranges() -> None:
+    from portal.ad_views import _byte_range
+
+    assert _byte_range("", 100) is None
+    assert _byte_range("bytes=0-", 100) == (0, 99)
+    assert _byte_range("bytes=10-19", 100) == (10, 19)
+    assert _byte_range("bytes=90-500", 100) == (90, 99)
+    assert _byte_range("bytes=-10", 100) == (90, 99)
+    assert _byte_range("bytes=0-1,5-6", 100) is None  # several ranges: the whole file
+    assert _byte_range("bytes=-", 100) is None
+    assert _byte_range("items=0-1", 100) is None
+    assert _byte_range("bytes=100-", 100) == "unsatisfiable"
+    assert _byte_range("bytes=5-4", 100) == "unsatisfiable"
+    assert _byte_range("bytes=-0", 100) == "unsatisfiable"
+    assert _byte_range("bytes=" + "9" * 40 + "-", 100) == "unsatisfiable"
