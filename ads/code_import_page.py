@@ -49,7 +49,7 @@ async def import_page(request: web.Request, session: accounts.ConsoleSession) ->
 
 
 async def import_posted(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    form = await request.post()  # at most the console's request size (1 MiB): aiohttp's 413
+    form = await request.post()  # at most the console's request size: aiohttp's 413
     merchant = await _merchant(request, session, form)
     if merchant.role != OWNER:
         raise ImportOwnersOnly(f"{session.user.user_id} is not an owner")

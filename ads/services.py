@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -12,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from accounts import services as accounts
-from ads import codes, creative_files
+from ads import codes, creative_files, delivery, tracking
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -56,96 +54,19 @@ class Ad:
     line_item_id: uuid.UUID | None = None
     kind: str = "image"
     landing_url: str | None = None
-    countdown_seconds: int | None = None
+    countdown_seconds: int | None = None  # a video's: its impression counts only after it
 
 
-@dataclass(frozen=True)
-class _LineItem:
-    """An eligible line item as a splash view needs it: its flight, targeting, tier and ad per
-    language, and the creative's file."""
-
-    starts_at: datetime
-    ends_at: datetime
-    tier: int  # index in TIER_ORDER
-    weight: int
-    dayparts: frozenset[int]
-    stores: frozenset[uuid.UUID]
-    cities: frozenset[str]
-    languages: frozenset[str]
-    file_id: uuid.UUID
-    ad_en: Ad
-    ad_zh: Ad
-
-
-def _line_item(row: asyncpg.Record) -> _LineItem | None:
-    if row["target_segments"] or row["target_audience"] != "all":
-        return None  # needs to know the shopper: ads/decision.py's work, never shown here
-
-    def ad(zh: bool) -> Ad:
-        return Ad(
-            campaign_id=row["campaign_id"],
-            creative_id=row["creative_id"],
-            advertiser=row["advertiser"],
-            headline=row["headline_zh"] if zh else row["headline_en"],
-            body=row["body_zh"] if zh else row["body_en"],
-            coupon_id=row["coupon_id"],
-            coupon_title=(row["coupon_zh"] if zh else row["coupon_en"])
-            if row["coupon_id"]
-            else None,
-            advertiser_id=row["advertiser_id"],
-            line_item_id=row["line_item_id"],
-            kind=row["kind"],
-            landing_url=row["landing_url"],
-            countdown_seconds=row["countdown_seconds"],
-        )
-
-    return _LineItem(
-        row["starts_at"],
-        row["ends_at"],
-        TIER_ORDER.index(row["tier"]),
-        row["weight"],
-        frozenset(row["dayparts"]),
-        frozenset(row["target_stores"]),
-        frozenset(c.casefold() for c in row["target_cities"]),
-        frozenset(row["target_languages"]),
-        row["file_id"],
-        ad(False),
-        ad(True),
-    )
-
-
-@dataclass(frozen=True)
-class _Venue:
-    items: list[_LineItem]
-    stores: dict[uuid.UUID, accounts.StoreFacts]
-
-
-# Every splash view asks for an ad; a merchant's line items are read at most this often (and
-# turned into the splash's ads once per read), again in the background in their last second.
-LINE_ITEMS_TTL = 5.0
-LINE_ITEMS_REFRESH_AHEAD = 1.0
-_line_items: TtlCache[uuid.UUID, _Venue] = TtlCache(LINE_ITEMS_TTL)
-
-
-async def _venue(db: asyncpg.Pool, merchant_id: uuid.UUID) -> _Venue:
-    async def read() -> _Venue:
-        facts = await accounts.venue_facts(db, merchant_id)
-        rows = await db.fetch(queries.eligible_ads, merchant_id, datetime.now(UTC), facts.category)
-        items = [item for item in map(_line_item, rows) if item is not None]
-        return _Venue(items, facts.stores)
-
-    return await _line_items.get_or_load(merchant_id, read, LINE_ITEMS_REFRESH_AHEAD)
+# A campaign's coupon at a merchant is read at most this often, again in the background in its
+# last second.
+COUPON_TTL = 5.0
+COUPON_REFRESH_AHEAD = 1.0
 
 
 def forget_venue(merchant_id: uuid.UUID) -> None:
-    """A merchant's approvals or blocks changed: this process reads its line items afresh (the
-    others within LINE_ITEMS_TTL)."""
-    _line_items.clear()
-
-
-def _hour_of_week(now: datetime, timezone: str) -> int:
-    local = now.astimezone(ZoneInfo(timezone))
-    return local.weekday() * 24 + local.hour
+    """A merchant's approvals or blocks changed: this process's next decision reads the index
+    afresh (the other processes' within delivery.REFRESH_SECONDS)."""
+    delivery.decider.clear()
 
 
 async def choose_ad(
@@ -155,45 +76,34 @@ async def choose_ad(
     now: datetime | None = None,
     *,
     store_id: uuid.UUID | None = None,
+    identity: str = "",
 ) -> Ad | None:
-    """The ad for one splash view: of the line items approved at this merchant, not blocked and
-    active, those in flight whose targeting matches (store and city need `store_id`: without it
-    only untargeted line items qualify), the highest tier, one draw weighted by `weight`."""
-    now = now or datetime.now(UTC)
-    venue = await _venue(db, merchant_id)
-    store = venue.stores.get(store_id) if store_id else None
-    hour = _hour_of_week(now, store.timezone if store else DEFAULT_TIMEZONE)
-    city = store.city.casefold() if store and store.city else None
-    items = [
-        i
-        for i in venue.items
-        if i.starts_at <= now < i.ends_at
-        and (not i.dayparts or hour in i.dayparts)
-        and (not i.languages or language in i.languages)
-        and (not i.stores or (store is not None and store_id in i.stores))
-        and (not i.cities or city in i.cities)
-    ]
-    if not items:
-        return None
-    best = min(i.tier for i in items)
-    items = [i for i in items if i.tier == best]
-    item = random.choices(items, weights=[i.weight for i in items])[0]
-    return item.ad_zh if language == "zh-CN" else item.ad_en
-
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+    """The ad for one splash view, decided by the engine (ads/decision.py). Without a store
+    only line items targeting no store qualify; without an identity nothing is capped or held
+    out.
+    The splash uses `place_ad`, which also gives the token the page reports it with."""
+    placed = await place_ad(
+        db,
+        "",
+        merchant_id,
+        store_id or uuid.UUID(int=0),
+        identity,
+        language,
+        now=now,
+    )
+    return placed.ad if placed else None
 
 
 async def creative_image(
     db: asyncpg.Pool, merchant_id: uuid.UUID, creative_id: uuid.UUID
 ) -> tuple[str, bytes] | None:
-    """The file of a creative that is eligible at this merchant now (else None)."""
-    venue = await _venue(db, merchant_id)
-    for item in venue.items:
-        if item.ad_en.creative_id == creative_id:
-            row = await db.fetchrow(queries.creative_file, item.ad_en.advertiser_id, item.file_id)
-            return (row["content_type"], row["data"]) if row else None
-    return None
+    """The file of a creative that can run at this merchant now (else None)."""
+    snapshot = await delivery.decider.current(db)
+    content = snapshot.contents.get(creative_id)
+    if content is None or not snapshot.index.runs_at(merchant_id, content.campaign_id):
+        return None
+    row = await db.fetchrow(queries.creative_file, content.advertiser_id, content.file_id)
+    return (row["content_type"], bytes(row["data"])) if row else None
 
 
 @dataclass(frozen=True)
@@ -439,6 +349,7 @@ async def create_campaign(
     limits: CouponLimits | None = None,
     timezone: str = "Asia/Shanghai",
     make_codes: CodeMaker = codes.new_codes,
+    holdout_share: Decimal = Decimal("0.1"),
 ) -> NewCampaign:
     """A merchant's own campaign in its own venues (the demo's, benchmarks' and tests'): the
     merchant's own advertiser (named `advertiser` when first made), an active campaign with one
@@ -451,7 +362,9 @@ async def create_campaign(
     recorded under a code of its own), 'imported' starts empty for the merchant's own codes
     (import_codes). `claim_days`: a claimed code is valid that many days after its claim (and
     never after the coupon's end); `limits`: how often it may be claimed (one per shopper if
-    not given); `timezone`: the venue's, where a limit's day or week begins."""
+    not given); `timezone`: the venue's, where a limit's day or week begins.
+    `holdout_share`: the shoppers who never see it (a ghost impression instead). This process's
+    next ad decision reads the index afresh."""
     if tier not in TIER_ORDER:
         raise ValueError(f"tier {tier!r} is not one of {TIER_ORDER}")
     spec = None
@@ -483,7 +396,7 @@ async def create_campaign(
             starts_at,
             ends_at,
             "active" if approved else "draft",
-            Decimal("0.1"),
+            holdout_share,
         )
         await conn.execute(
             queries.insert_line_item,
@@ -531,6 +444,7 @@ async def create_campaign(
             coupon_id = await add_coupon(
                 conn, merchant_id, advertiser_id, campaign_id, spec, make_codes
             )
+    delivery.decider.clear()
     return NewCampaign(campaign_id, creative_id, coupon_id, advertiser_id, line_item_id)
 
 
@@ -662,3 +576,104 @@ async def void_code(
     if voided is None:
         raise VoidRefused(f"code {code} cannot be voided now")
     return voided
+
+
+# -- the ad decision (ads/decision.py, ads/delivery.py) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedAd:
+    """The ad of one splash view and its signed token (ads/tracking.py): the page reports the
+    impression and sends the click with it."""
+
+    ad: Ad
+    token: str
+    kind: str  # image | video
+    countdown_seconds: int  # a video's: its impression counts only after it
+    has_landing: bool  # a click goes somewhere
+
+
+_coupons: TtlCache[tuple[uuid.UUID, uuid.UUID, uuid.UUID], tuple[object, ...] | None] = TtlCache(
+    COUPON_TTL
+)
+
+
+async def place_ad(
+    db: asyncpg.Pool,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    identity: str,
+    language: str,
+    *,
+    returning: bool = False,
+    now: datetime | None = None,
+) -> PlacedAd | None:
+    """Decide the ad of one splash view (docs/ad-decision.md); None: nothing to show."""
+    placed = await delivery.place_ad(
+        db, secret_key, merchant_id, store_id, identity, language, returning=returning, now=now
+    )
+    if placed is None:
+        return None
+    content = placed.content
+    key = (merchant_id, content.advertiser_id, content.campaign_id)
+
+    async def read_coupon() -> tuple[object, ...] | None:
+        row = await db.fetchrow(delivery.queries.campaign_coupon, *key)
+        return tuple(row) if row else None
+
+    coupon = await _coupons.get_or_load(key, read_coupon, COUPON_REFRESH_AHEAD)
+    zh = language == "zh-CN"
+    ad = Ad(
+        campaign_id=content.campaign_id,
+        creative_id=content.creative_id,
+        advertiser=content.advertiser_name,
+        headline=content.headline_zh if zh else content.headline_en,
+        body=content.body_zh if zh else content.body_en,
+        coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
+        coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
+        advertiser_id=content.advertiser_id,
+        line_item_id=placed.line_item.line_item_id,
+        kind=content.kind,
+        landing_url=content.landing_url,
+        countdown_seconds=content.countdown_seconds or None,
+    )
+    return PlacedAd(
+        ad, placed.token, content.kind, content.countdown_seconds, bool(content.landing_url)
+    )
+
+
+async def count_claim_action(
+    db: asyncpg.Pool,
+    secret_key: str,
+    token: str,
+    merchant_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+) -> bool:
+    """A new coupon claim from the splash that showed its campaign's ad (the form carries the
+    placement's token): the line item's action (what CPA line items pay for, and what their
+    eCPM learns from), by the shopper the ad was shown to, counted in the background, once per
+    impression. False: the token does not check, or names another venue or campaign."""
+    placement = tracking.decode(secret_key, token) if token else None
+    if placement is None or placement.merchant_id != merchant_id:
+        return False
+    row = await db.fetchrow(delivery.queries.coupon_campaign, merchant_id, coupon_id)
+    if row is None or (row["advertiser_id"], row["campaign_id"]) != (
+        placement.advertiser_id,
+        placement.campaign_id,
+    ):
+        return False
+    event = delivery.Event(
+        uuid.uuid5(placement.impression_id, "action"),
+        "action",
+        merchant_id,
+        placement.identity,
+        placement.store_id,
+        placement.advertiser_id,
+        placement.campaign_id,
+        placement.line_item_id,
+        placement.creative_id,
+        datetime.now(UTC),
+    )
+    delivery.count_soon(db, [event])
+    return True

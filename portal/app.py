@@ -8,7 +8,8 @@ from aiohttp import web
 from controller.services import CommandSender
 from kernel.config import Settings
 from kernel.web import DB, SETTINGS, TEMPLATES, make_templates, security_headers
-from portal import sms_views
+from portal import ad_views, sms_views
+from portal.ad_views import routes as ad_routes
 from portal.authmon_views import routes as authmon_routes
 from portal.captive_api import routes as captive_api_routes
 from portal.email_views import routes as email_routes
@@ -29,6 +30,8 @@ def make_portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender)
     app[SENDER] = sender
     app[TEMPLATES] = make_templates("portal")
     app.add_routes(routes)
+    app.add_routes(ad_routes)  # the splash ad's file, impression beacon and click
+    app.on_shutdown.append(ad_views.count_pending)  # ghosts decided but not yet counted
     app.add_routes(authmon_routes)
     app.add_routes(wifidog_routes)
     app.add_routes(captive_api_routes)

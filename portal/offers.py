@@ -1,10 +1,10 @@
-"""What the splash offers beside the login: the sponsored ad's signed impression link, and the
-coupon a shopper claims — on screen, as a QR code, and by SMS when their phone is known."""
+"""What the splash offers beside the login: the coupon a shopper claims — on screen, as a QR
+code, and by SMS when their phone is known. (The ad itself: ads.services.place_ad, and its
+tracking portal/ad_views.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import uuid
 from datetime import datetime
@@ -21,12 +21,6 @@ from portal.sms import SmsProviders
 from portal.stores import Visit
 
 log = logging.getLogger("portico.portal.offers")
-
-
-def impression_signature(secret_key: str, *parts: str) -> str:
-    """Signs an ad-image URL so only pages we rendered can count an impression."""
-    message = "|".join(("impression", *parts)).encode()
-    return hmac.digest(secret_key.encode(), message, "sha256").hex()[:32]
 
 
 async def claim_coupon(db: asyncpg.Pool, visit: Visit, coupon_id: uuid.UUID) -> ads.Claim:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import uuid
@@ -15,7 +14,6 @@ from aiohttp import web
 from markupsafe import escape
 
 import ads.services as ads
-import analytics.services as analytics
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
@@ -88,7 +86,16 @@ def other_language(lang: str) -> str:
 # only those, escaped exactly as the template's autoescape does. A look's first build renders
 # the page in full too, and keeps the two-step form only when both agree byte for byte.
 # Rendering in full was about 40 % of a splash view; filling in is a few microseconds.
-_SHOPPER_FIELDS = ("raw_fas", "ad_image", "switch_url", "coupon_code", "coupon_qr")
+_SHOPPER_FIELDS = (
+    "raw_fas",
+    "ad_image",
+    "ad_seen",
+    "ad_click",
+    "ad_token",
+    "switch_url",
+    "coupon_code",
+    "coupon_qr",
+)
 _MARK = "\x00"  # in no template, catalog text or PostgreSQL text (which cannot hold NUL)
 _RENDER_IN_FULL = "render in full"
 
@@ -207,28 +214,32 @@ async def _splash(
     actions: tuple[str, str, str] | None = None,
     method_base: str | None = None,
     welcome_back: bool = False,
+    identity: str | None = None,
 ) -> web.Response:
     """`actions`: (login, coupon, language switch) URLs and `method_base` (where the login
     methods' forms post) of another gateway's pages (WiFiDog); by default the openNDS ones.
-    `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first."""
+    `welcome_back`: a returning shopper (portal/returning.py) is offered Continue first.
+    `identity`: the shopper's phone or email identity when known (the ad's caps and holdout
+    count it, across their devices); else the device's pseudonym."""
     app = request.app
-    ad = await ads.choose_ad(app[DB], visit.merchant_id, lang, store_id=visit.router.store_id)
     router = visit.router
-    ad_image = None
-    if ad is not None:
-        merchant_id, store_id, device = str(router.merchant_id), str(router.store_id), visit.device
-        creative_id, campaign_id = str(ad.creative_id), str(ad.campaign_id)
-        sig = offers.impression_signature(
-            app[SETTINGS].secret_key,
-            merchant_id,
-            creative_id,
-            store_id,
-            device,
-            campaign_id,
-        )
-        ad_image = (
-            f"/ad/{merchant_id}/{creative_id}?s={store_id}&c={campaign_id}&d={device}&sig={sig}"
-        )
+    placed = await ads.place_ad(
+        app[DB],
+        app[SETTINGS].secret_key,
+        visit.merchant_id,
+        router.store_id,
+        identity or visit.device,
+        lang,
+        returning=welcome_back,
+    )
+    ad = placed.ad if placed else None
+    ad_image = ad_seen = ad_click = None
+    if placed is not None:  # the page reports it shown, and clicks go, with its token
+        ad_image = f"/ad/show/{placed.token}"
+        if placed.kind == "video":
+            ad_seen = f"/ad/seen/{placed.token}"
+        if placed.has_landing:
+            ad_click = f"/ad/go/{placed.token}"
     if actions is None:
         router_id = router.router_id
         actions = (
@@ -239,6 +250,9 @@ async def _splash(
     shopper = {
         "raw_fas": raw_fas,
         "ad_image": ad_image,
+        "ad_seen": ad_seen,
+        "ad_click": ad_click,
+        "ad_token": placed.token if placed else None,
         "switch_url": actions[2],
         "coupon_code": coupon_code,
         # The same code as a QR code the till can scan (its till link): a data: URI.
@@ -281,11 +295,18 @@ async def splash(request: web.Request) -> web.Response:
     visit = await stores.open_visit(
         app[DB], app[SETTINGS].secret_key, request.match_info["router_id"], raw_fas
     )
-    welcome_back = False
+    found = None
     if visit.portal.returning_days:  # returning shoppers let through: one query (else none)
-        welcome_back = await returning.recognise(app[DB], visit) is not None
+        found = await returning.recognise(app[DB], visit)
     lang = language(request)
-    return await _splash(request, visit, raw_fas or "", lang, welcome_back=welcome_back)
+    return await _splash(
+        request,
+        visit,
+        raw_fas or "",
+        lang,
+        welcome_back=found is not None,
+        identity=found.identity_hash if found else None,
+    )
 
 
 @routes.get("/fas/{router_id}/&status=authenticated", name="authenticated_no_query")
@@ -396,53 +417,13 @@ async def claim_posted_coupon(
     claim = await offers.claim_coupon(db, visit, coupon_id)
     if claim.new:
         secret = request.app[SETTINGS].secret_key
+        # the ad's token, when the form came from its splash: the claim is its line item's action
+        token = form.get("ad", "")
+        await ads.count_claim_action(db, secret, token, visit.merchant_id, coupon_id)
         providers = request.app[SMS_PROVIDERS]
         codes = frozenset({claim.code})
         offers.text_coupons_soon(db, providers, secret, visit, lang, codes=codes)
     return claim
-
-
-@routes.get("/ad/{merchant_id}/{creative_id}", name="ad_image")
-async def ad_image(request: web.Request) -> web.Response:
-    try:
-        merchant_id = uuid.UUID(request.match_info["merchant_id"])
-        creative_id = uuid.UUID(request.match_info["creative_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    image = await ads.creative_image(request.app[DB], merchant_id, creative_id)
-    if image is None:
-        raise web.HTTPNotFound()
-    await _count_impression(request, merchant_id, creative_id)
-    content_type, body = image
-    response = web.Response(body=body, content_type=content_type)
-    response.headers["Cache-Control"] = "no-store"  # each view is one impression
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-async def _count_impression(
-    request: web.Request, merchant_id: uuid.UUID, creative_id: uuid.UUID
-) -> None:
-    q = request.query
-    store, campaign, device, sig = q.get("s", ""), q.get("c", ""), q.get("d", ""), q.get("sig", "")
-    secret = request.app[SETTINGS].secret_key
-    expected = offers.impression_signature(
-        secret, str(merchant_id), str(creative_id), store, device, campaign
-    )
-    if not sig or not _same(sig, expected):
-        return  # an image fetched outside our page: served, not counted
-    await analytics.record_event(
-        request.app[DB],
-        merchant_id,
-        "ad_impression",
-        store_id=uuid.UUID(store),
-        device_hash=device,
-        data={"campaign": campaign, "creative": str(creative_id)},
-    )
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 @routes.get("/online", name="online")

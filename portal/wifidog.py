@@ -237,9 +237,9 @@ async def login_page(request: web.Request) -> web.Response:
     client = client_from_query(request.query)
     raw = ticket(request.app[SETTINGS].secret_key, router.router_id, client)
     visit = _visit(request, router, portal, client)
-    welcome_back = False
+    found = None
     if portal.returning_days:  # returning shoppers let through: one query (else none)
-        welcome_back = await returning.recognise(request.app[DB], visit) is not None
+        found = await returning.recognise(request.app[DB], visit)
     actions = _actions(router, client, lang)
     return await views._splash(
         request,
@@ -248,7 +248,8 @@ async def login_page(request: web.Request) -> web.Response:
         lang,
         actions=actions,
         method_base=METHOD_BASE,
-        welcome_back=welcome_back,
+        welcome_back=found is not None,
+        identity=found.identity_hash if found else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 
@@ -78,6 +79,7 @@ async def make_tenant(
                 body_zh="",
                 image=PNG_1X1,
                 coupon=("5 off", "减 5 元", now + timedelta(days=1), codes),
+                holdout_share=Decimal(0),  # every test shopper sees it
             )
             coupon_id = campaign.coupon_id
     router = replace(new.router, online=online)

@@ -217,7 +217,7 @@ async def test_an_advertiser_runs_a_campaign_and_the_merchant_approves_it(
     assert (cap["scope_id"], cap["max_count"], cap["period"]) == (campaign_id, 3, "day")
 
     # Pending at the merchant: not shown until approved.
-    ads._line_items.clear()
+    ads.delivery.decider.clear()
     assert await ads.choose_ad(db, member.merchant_id, "en", store_id=member.store_id) is None
     client.session.cookie_jar.clear()
     assert (await sign_in(client, member.email, headers=EN)).status == 303
@@ -294,7 +294,7 @@ async def test_own_campaigns_are_approved_and_language_targeting_filters_the_spl
         campaign_id,
     )
     assert status == "approved"  # the own merchant's: approved by construction
-    ads._line_items.clear()
+    ads.delivery.decider.clear()
     assert await ads.choose_ad(db, member.merchant_id, "zh-CN", store_id=member.store_id)
     assert await ads.choose_ad(db, member.merchant_id, "en", store_id=member.store_id) is None
 
@@ -446,10 +446,11 @@ async def test_a_creative_moved_without_its_image_gets_a_file_again(
             image=png(),
         )
     await db.execute(  # as migration 0029 leaves it
-        "UPDATE ad_creatives SET status = 'paused', file_id = NULL WHERE creative_id = $1",
+        "UPDATE ad_creatives SET status = 'paused', file_id = NULL, thumbnail_file_id = NULL"
+        " WHERE creative_id = $1",
         made.creative_id,
     )
-    ads._line_items.clear()
+    ads.delivery.decider.clear()
     assert await ads.choose_ad(db, member.merchant_id, "en") is None
     email = f"own-{uuid.uuid4().hex}@example.com"
     user_id = await accounts.create_user(db, email, "Own admin", PASSWORD)
@@ -475,7 +476,7 @@ async def test_a_creative_moved_without_its_image_gets_a_file_again(
     assert done.status == 303
     again = await client.post(attach, data=with_file(png(), "new.png"), allow_redirects=False)
     assert again.status == 404  # it has a file now
-    ads._line_items.clear()
+    ads.delivery.decider.clear()
     ad = await ads.choose_ad(db, member.merchant_id, "en")
     assert ad is not None and ad.creative_id == made.creative_id
 

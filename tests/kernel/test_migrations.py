@@ -34,7 +34,9 @@ GLOBAL_TABLES = {
 ADVERTISER_TABLES = {
     "ad_campaigns",
     "ad_creatives",
+    "ad_delivery",
     "ad_frequency_caps",
+    "ad_line_item_totals",
     "ad_line_items",
     "advertiser_members",
     "advertisers",

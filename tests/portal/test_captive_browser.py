@@ -11,6 +11,7 @@ import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -97,6 +98,7 @@ async def shop_with_every_method(db: asyncpg.Pool) -> Tenant:
             body_zh="主入口旁两步即到，立即领取下方优惠券。",
             image=ad_photo(),
             coupon=("¥10 off a latte", "拿铁立减 10 元", now + timedelta(days=1), 5),
+            holdout_share=Decimal(0),  # every test shopper sees it
         )
     return Tenant(
         tenant.merchant_id,

@@ -229,11 +229,15 @@ async def test_ad_impression_counts_only_signed_image_fetches(
 ) -> None:
     client = router.add_client("aa:bb:cc:00:00:08", "10.0.0.12")
     page = await (await portal_client.get(splash_path(router, router.fas_fields(client)))).text()
-    image_url = re.search(r'<img src="([^"]+)"', page).group(1).replace("&amp;", "&")
-    assert (await portal_client.get(image_url)).status == 200
-    assert (await portal_client.get(image_url.replace("sig=", "sig=0"))).status == 200
+    image_url = re.search(r'<img src="(/ad/show/[^"]+)"', page).group(1)
+    token = image_url.removeprefix("/ad/show/")
+    assert f'name="ad" value="{token}"' in page  # the coupon form carries the placement
+    browser = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"}
+    assert (await portal_client.get(image_url, headers=browser)).status == 200
+    assert (await portal_client.get(image_url, headers=browser)).status == 200  # counted once
+    assert (await portal_client.get(image_url + "x", headers=browser)).status == 404
     count = await db.fetchval(
-        "SELECT count(*) FROM events WHERE merchant_id = $1 AND kind = 'ad_impression'",
+        "SELECT count(*) FROM ad_events WHERE merchant_id = $1 AND kind = 'impression'",
         tenant.merchant_id,
     )
     assert count == 1

@@ -15,9 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 import accounts.services as accounts
+from ads import tracking
 from controller.services import record_router_status, register_router
 from kernel.config import Settings
 from kernel.privacy import device_hash
+from kernel.web import SETTINGS
 from portal import identities, returning, stores
 from portal.fas import encode_fas
 from simulators.router import SimClient, SimulatedRouter
@@ -277,7 +279,8 @@ async def test_a_device_is_recognised_by_the_identity_it_logged_in_as(
     )
     # The phone's own sessions are a month old, but its identity was online today.
     at_second = second.sim.add_client(phone.mac, "10.0.9.7")
-    assert WELCOME in await splash(portal_client, second.sim, at_second)
+    page = await splash(portal_client, second.sim, at_second)
+    assert WELCOME in page
     status, _, _ = await post_returning(portal_client, second.sim, at_second)
     assert status == 303 and at_second.authenticated
     session = await last_session(db, tenant.merchant_id)
@@ -288,6 +291,11 @@ async def test_a_device_is_recognised_by_the_identity_it_logged_in_as(
     )
     assert session["method"] == "returning"
     assert session["identity_hash"] == laptop_session["identity_hash"] is not None
+    # The splash's ad was placed for the identity, not the device: its caps count the shopper.
+    token = re.search(r'src="/ad/show/([^"]+)"', page).group(1)
+    settings = portal_client.app[SETTINGS]
+    placement = tracking.decode(settings.secret_key, token)
+    assert placement is not None and placement.identity == session["identity_hash"]
     # What cannot be known: the same phone with a new random MAC is nobody we know yet.
     fresh = second.sim.add_client("da:00:00:20:00:07", "10.0.9.8")
     assert WELCOME not in await splash(portal_client, second.sim, fresh)

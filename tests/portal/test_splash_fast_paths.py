@@ -42,7 +42,10 @@ def full_page(env: jinja2.Environment, look: views._Look, shopper: dict[str, str
 def a_view(lang: str, ad: ads.Ad | None, error: str | None, coupon_code: str | None, raw: str):
     shopper = {
         "raw_fas": raw,
-        "ad_image": f"/ad/m/c?s=1&c=2&d={raw[:8]}&sig=ab" if ad else None,
+        "ad_image": f"/ad/show/{raw[:8]}" if ad else None,
+        "ad_seen": None,
+        "ad_click": f"/ad/go/{raw[:8]}" if ad else None,
+        "ad_token": raw[:8] if ad else None,
         "switch_url": views.splash_url("ap-1", raw, views.other_language(lang)),
         "coupon_code": coupon_code,
     }

@@ -35,7 +35,7 @@ async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool
     (request,) = [r for r in queue if r["advertiser_id"] == advertiser_id]
     assert request["status"] == "pending"
     assert {r["status"] for r in queue if r["advertiser_id"] != advertiser_id} == {"approved"}
-    ads._line_items.clear()
+    ads.delivery.decider.clear()
     ad = await ads.choose_ad(db, merchant_id, "en")
     assert ad is None or ad.advertiser_id != advertiser_id  # not shown before approval
 

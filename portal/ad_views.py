@@ -1,0 +1,193 @@
+"""The splash ad's tracking (docs/ad-decision.md): its file, fetched with the placement's signed
+token (an image's fetch is its impression), a video's beacon after its countdown, and the
+click's redirect to the creative's landing URL.
+
+Every report names its placement by the token the splash was rendered with (ads/tracking.py).
+A report without a valid token, from a robot's user agent or at an impossible time is not
+counted, and the refusal is (per merchant and day when the token is valid, in this process's
+counter otherwise). The click goes to the landing URL of the creative in the index, never to a
+URL from the request: no open redirect.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from ads import delivery, tracking
+from kernel.cache import TtlCache
+from kernel.web import DB, SECURITY_HEADERS, SETTINGS
+
+log = logging.getLogger("portico.portal.ad_views")
+routes = web.RouteTableDef()
+
+# Refusals of reports whose token did not check (no merchant to count them at).
+unsigned_refusals: Counter[str] = Counter()
+_files: TtlCache[tuple[uuid.UUID, uuid.UUID], tuple[str, bytes] | None] = TtlCache(60.0, 500)
+_GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
+)
+
+# Plays the splash's video and, once its countdown has run, reports it shown (a script from
+# 'self': the pages' Content-Security-Policy allows no inline script).
+COUNTDOWN_JS = """(function () {
+  var v = document.querySelector("video[data-seen]");
+  if (!v) return;
+  var left = parseInt(v.getAttribute("data-countdown"), 10) || 0, sent = false;
+  function tick() {
+    if (sent || v.paused) return;
+    if (v.currentTime >= left) { sent = true; new Image().src = v.getAttribute("data-seen"); }
+  }
+  v.addEventListener("timeupdate", tick);
+})();
+"""
+
+
+def _placement(request: web.Request) -> tracking.Placement | None:
+    return tracking.decode(request.app[SETTINGS].secret_key, request.match_info["token"])
+
+
+async def _report(
+    request: web.Request, p: tracking.Placement | None, kind: str, countdown: int = 0
+) -> str:
+    """Count one impression or click: its outcome (counted, duplicate, capped, goal_reached) or
+    why it was refused (unsigned, expired, bot, too_fast)."""
+    db = request.app[DB]
+    ua = request.headers.get("User-Agent", "")
+    why = tracking.refusal(p, ua, time.time(), kind=kind, countdown_seconds=countdown)
+    if why is not None:
+        if p is None:
+            unsigned_refusals[why] += 1
+        else:
+            await delivery.count_refusal(db, p.merchant_id, why)
+        log.debug("ad %s report refused: %s", kind, why)
+        return why
+    assert p is not None
+    event_id = p.impression_id if kind == "impression" else p.click_id
+    _, _, tz = await delivery.venue_facts(db, p.merchant_id, p.store_id)
+    event = delivery.Event(
+        event_id,
+        kind,
+        p.merchant_id,
+        p.identity,
+        p.store_id,
+        p.advertiser_id,
+        p.campaign_id,
+        p.line_item_id,
+        p.creative_id,
+        datetime.now(UTC),
+    )
+    return await delivery.writer(db).submit(event, tz)
+
+
+async def _content(request: web.Request, p: tracking.Placement) -> delivery.Content | None:
+    snapshot = await delivery.decider.current(request.app[DB])
+    content = snapshot.contents.get(p.creative_id)
+    if content is None or content.advertiser_id != p.advertiser_id:
+        return None
+    return content
+
+
+@routes.get("/ad/show/{token}", name="ad_show")
+async def ad_show(request: web.Request) -> web.Response:
+    """The placement's file. An image fetched is shown: its impression is counted."""
+    p = _placement(request)
+    content = await _content(request, p) if p else None
+    if p is None or content is None:
+        unsigned_refusals["unsigned" if p is None else "unknown"] += 1
+        raise web.HTTPNotFound()
+    db = request.app[DB]
+    key = (content.advertiser_id, content.file_id)
+
+    async def read() -> tuple[str, bytes] | None:
+        row = await db.fetchrow(delivery.queries.creative_file, *key)
+        return (row["content_type"], bytes(row["data"])) if row else None
+
+    file = await _files.get_or_load(key, read)
+    if file is None:
+        raise web.HTTPNotFound()
+    if content.kind == "image":
+        await _report(request, p, "impression")
+    content_type, body = file
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}  # each view is one impression
+    if content.kind == "video":
+        # Phones' players (iOS above all) fetch a video in byte ranges and play nothing from a
+        # server that ignores them.
+        headers["Accept-Ranges"] = "bytes"
+        part = _byte_range(request.headers.get("Range", ""), len(body))
+        if part == "unsatisfiable":
+            headers["Content-Range"] = f"bytes */{len(body)}"
+            return web.Response(status=416, headers=headers)
+        if part is not None:
+            start, end = part
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+            return web.Response(
+                status=206, body=body[start : end + 1], content_type=content_type, headers=headers
+            )
+    return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """The one byte range a Range header asks for, inclusive; None for the whole file (no
+    header, or one we do not serve ranges for, such as several ranges); "unsatisfiable"."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last N bytes
+        n = int(last[:18])
+        return (max(size - n, 0), size - 1) if n > 0 and size > 0 else "unsatisfiable"
+    start = int(first[:18])
+    end = min(int(last[:18]), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
+
+
+@routes.get("/ad/seen/{token}", name="ad_seen")
+async def ad_seen(request: web.Request) -> web.Response:
+    """A video's report, sent by the page once its countdown has run (a 1×1 GIF)."""
+    p = _placement(request)
+    content = await _content(request, p) if p else None
+    if p is not None and content is None:
+        unsigned_refusals["unknown"] += 1  # no longer in the index: its countdown is unknown
+    else:
+        await _report(request, p, "impression", content.countdown_seconds if content else 0)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    return web.Response(body=_GIF, content_type="image/gif", headers=headers)
+
+
+@routes.get("/ad/go/{token}", name="ad_go")
+async def ad_go(request: web.Request) -> web.Response:
+    """The click: counted, then on to the creative's landing URL (from the index, http/https
+    only). A token that does not check goes nowhere."""
+    p = _placement(request)
+    content = await _content(request, p) if p else None
+    url = content.landing_url if content else None
+    if p is None or url is None or not url.startswith(("https://", "http://")):
+        unsigned_refusals["unsigned" if p is None else "unknown"] += 1
+        raise web.HTTPNotFound()
+    await _report(request, p, "click")
+    raise web.HTTPFound(
+        url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
+
+
+@routes.get("/ad/countdown.js", name="ad_countdown_js")
+async def countdown_js(request: web.Request) -> web.Response:
+    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
+    return web.Response(text=COUNTDOWN_JS, content_type="text/javascript", headers=headers)
+
+
+async def count_pending(app: web.Application) -> None:
+    """At shutdown: the ghost impressions decided but not yet counted are counted first."""
+    await delivery.settled()
