@@ -42,7 +42,7 @@ needs_tools = pytest.mark.skipif(
     reason=f"missing {', '.join(MISSING_TOOLS)} (apt-get install busybox mosquitto-clients)",
 )
 
-WAIT = 5.0  # seconds, the default bound of every wait on the agent
+WAIT = 15.0  # seconds, the default bound of every wait on the agent (CI may be twice as slow)
 
 
 def sha256_hex(text: str) -> str:
