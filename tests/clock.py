@@ -8,7 +8,9 @@ Asia/Shanghai: 16:00 UTC).
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import time
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -19,3 +21,19 @@ def clear_of_midnight(now: float, span: float, timezone: str = "UTC") -> float:
     local = datetime.fromtimestamp(now, ZoneInfo(timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     return midnight - 1 if now - span < midnight else now
+
+
+async def away_from_midnight(timezone: str, past: float, ahead: float) -> None:
+    """Return at once, or after sleeping past `timezone`'s next midnight, so that the last
+    `past` seconds and the next `ahead` seconds lie within one local day: for a test that
+    makes data just before now and then asks a page whose "today" is the server's (which a
+    test cannot pass a `now` to). Sleeps at most `ahead` + `past` seconds, on few runs."""
+    while True:
+        now = time.time()
+        local = datetime.fromtimestamp(now, ZoneInfo(timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        since = now - midnight.timestamp()
+        until = (midnight + timedelta(days=1)).timestamp() - now
+        if since >= past and until > ahead:
+            return
+        await asyncio.sleep(min(0.5, max(0.05, past - since if since < past else until)))
