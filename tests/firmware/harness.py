@@ -751,7 +751,7 @@ class Broker:
     def probe(self, device_id: str) -> Probe:
         return Probe(self, device_id)
 
-    def retained(self, topic: str, timeout: float = 2.0) -> bytes | None:
+    def retained(self, topic: str, timeout: float = WAIT) -> bytes | None:
         """The retained message on topic, as a new subscriber gets it (None: none)."""
         got: list[bytes] = []
         event = threading.Event()
