@@ -816,7 +816,7 @@ class AgentProcess:
         assert self.probe is not None, "started with_probe=False"
         return self.probe.request(op, args, **kw)
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
+    def wait_ready(self, timeout: float = 2 * WAIT) -> None:
         """Ping until an ack comes back: mosquitto_sub has subscribed."""
         assert self.probe is not None, "started with_probe=False"
         deadline = time.monotonic() + timeout
