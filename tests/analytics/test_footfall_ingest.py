@@ -26,6 +26,7 @@ from analytics.ingest import (
 )
 from kernel.privacy import device_hash, probe_hash
 from tests.analytics.raw_macs import tables_holding
+from tests.clock import clear_of_midnight
 
 SECRET = "test-secret-" + "x" * 40
 ZONE = "ap-ingest"
@@ -78,7 +79,8 @@ def test_probe_hash_rotates_daily_per_store_and_looks_like_device_hash() -> None
 async def test_sightings_become_hashed_flagged_observations(db: asyncpg.Pool) -> None:
     merchant_id, store_id = await utc_store(db)
     ingest = FootfallIngest(SECRET)
-    t = float(int(time.time()) - 120)
+    # one UTC day from t to t + 10 (the store's): the probe hash is salted per day
+    t = float(int(clear_of_midnight(time.time(), 120)) - 120)
     first, rotated = mac("da", 1), mac("de", 2)  # one phone changing its random MAC
     laptop = mac("00", 3)  # a global (manufacturer) address
     associated = mac("d6", 4)

@@ -41,6 +41,7 @@ from simulators import probes, shoppers
 from simulators.pcap_writer import LINKTYPE_IEEE802_11, write_pcap
 from tests.analytics.raw_macs import tables_holding
 from tests.analytics.reference_probers import ScanTracker
+from tests.clock import clear_of_midnight
 
 SECRET = "test-secret-" + "x" * 40
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -93,8 +94,9 @@ class Terminal(io.StringIO):
 
 @pytest.fixture
 def capture(tmp_path: Path) -> Capture:
-    """A capture of the last few minutes: a phone, a laptop, a beacon, noise to drop."""
-    now = time.time()
+    """A capture of the last few minutes: a phone, a laptop, a beacon, noise to drop; all on
+    one UTC day (the stores' here), whose probe hash the test expects for each."""
+    now = clear_of_midnight(time.time(), 200)
     phone, laptop = fresh_mac("da"), fresh_mac("00")
     frames = [
         beacon(now - 200),

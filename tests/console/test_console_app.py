@@ -21,6 +21,7 @@ from controller.messages import MESSAGES as CONTROLLER_MESSAGES
 from kernel.config import Settings
 from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
+from tests.clock import away_from_midnight
 
 PASSWORD = "correct horse battery"
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -183,6 +184,9 @@ async def test_dashboard_shows_todays_logins_of_my_stores_only(
     me = await new_member(db)
     await accounts.create_store(db, me.merchant_id, "Second shop", "Europe/London")
     rival = await new_member(db, store_name=f"Rival store {uuid.uuid4().hex[:6]}")
+    # The logins of the last 3 s and the page's "today" (the server's clock) on one store day
+    # (Shanghai's midnight is 16:00 UTC).
+    await away_from_midnight("Asia/Shanghai", past=5, ahead=60)
     now = datetime.now(UTC).replace(microsecond=0)
     for seconds_ago, device in ((3, "aaaa1111bbbb"), (2, "aaaa1111bbbb"), (1, "cccc2222dddd")):
         await analytics.record_event(

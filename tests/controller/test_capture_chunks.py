@@ -29,6 +29,7 @@ from kernel.mqtt import Delivery, Refused, make_client
 from kernel.privacy import probe_hash
 from simulators.pcap_writer import LINKTYPE_RADIOTAP, write_header, write_records
 from tests.analytics.raw_macs import tables_holding
+from tests.clock import clear_of_midnight
 from tests.controller.test_broker_auth import (  # noqa: F401 - `secured` is a fixture
     Inbox,
     SecuredBroker,
@@ -366,7 +367,8 @@ async def test_capture_and_probes_telemetry_share_the_sensors_prober_tracker(
     # in its capture: the counter runs on, so both are one device (one hash) only when the two
     # paths share the sensor's tracker, as portico.runtime wires them.
     rid = tenant.router.router_id
-    now = int(time.time())
+    # one store-local day (make_tenant's stores: Shanghai): the probe hash is salted per day
+    now = int(clear_of_midnight(time.time(), 60, "Asia/Shanghai"))
     before, after = fresh_mac("da"), fresh_mac("da")
     [frame] = read_frames(io.BytesIO(chunk([(now - 20, probe(after, -60, 104))])))
     fp = format(frame.fingerprint & 0xFFFFFFFF, "08x")

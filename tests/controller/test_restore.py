@@ -135,9 +135,15 @@ async def test_a_silent_router_gets_the_same_command_again(
         restore_clients(sender, tenant.router.ref, [restore_of(MAC)], first_pause=1.0)
     )
     try:
-        await asyncio.sleep(1.8)  # past the first try's 1.5 s wait
-        first = await restore_commands(db, tenant)
-        assert [c["status"] for c in first] == ["timeout"]
+        # The first try's 1.5 s wait ends with a timeout: waited for (a fixed 1.8 s was not
+        # always enough on a busy machine), the router still silent.
+        async with asyncio.timeout(15):
+            while True:
+                first = await restore_commands(db, tenant)
+                if [c["status"] for c in first] == ["timeout"]:
+                    break
+                assert not job.done(), job
+                await asyncio.sleep(0.05)
         await sim.start(http=False)
 
         report = await asyncio.wait_for(job, 15)
@@ -193,5 +199,7 @@ async def test_the_simulated_agent_reports_the_restart_once_ndsctl_answers(
         assert time.monotonic() - started >= 1.0
         assert (event["ndsctl"], event["waited_s"]) == ("ready", 1)
         assert not client.authenticated
-        await asyncio.sleep(0.8)
+        async with asyncio.timeout(10):  # openNDS's own restore, 1.5 s after its restart
+            while not client.authenticated:
+                await asyncio.sleep(0.05)
     assert client.authenticated and client.grant["down_kbps"] == 0  # openNDS's own restore

@@ -191,11 +191,11 @@ async def test_a_batch_stores_its_good_events_and_counts_each_bad_one(
             await device.publish(tele, refused, qos=1)
         await device.publish(tele, event(6), qos=1)
         await wait_for_rows(db, tenant, 4)
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(15):  # both waits bounded (the second was not)
             while sum(fleet.metrics.get(f"refused.{r}") for r in ("malformed", "oversized")) < 4:
                 await asyncio.sleep(0.05)
-        while fleet.metrics.get("refused.bad_field") < 1:
-            await asyncio.sleep(0.05)
+            while fleet.metrics.get("refused.bad_field") < 1:
+                await asyncio.sleep(0.05)
     await forget_session(settings.mqtt_url, client_id)
     assert [r["seq"] for r in await stored(db, tenant)] == [1, 4, 5, 6]
     assert ingest.refused_events == {"bad_field": 2, "bad_version": 1, "malformed": 1}

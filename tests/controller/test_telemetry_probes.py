@@ -24,6 +24,7 @@ from kernel.config import Settings
 from kernel.mqtt import Refused, make_client
 from kernel.privacy import device_hash, probe_hash
 from tests.analytics.raw_macs import tables_holding
+from tests.clock import clear_of_midnight
 from tests.factories import Tenant
 
 SECRET = "test-secret-" + "x" * 40
@@ -80,7 +81,8 @@ async def test_probes_stations_and_dhcp_become_footfall_without_a_raw_mac(
     settings: Settings, db: asyncpg.Pool, tenant: Tenant
 ) -> None:
     rid = tenant.router.router_id
-    ts = int(time.time()) - 3600
+    # the probes at ts and ts + 3 on one store-local day (their hashes are salted per day)
+    ts = int(clear_of_midnight(time.time() - 3600 + 3, 3, "Asia/Shanghai")) - 3
     prober, laptop, phone, pc = (fresh_mac(x) for x in ("da", "00", "d2", "3c"))
     probes = event(
         1,

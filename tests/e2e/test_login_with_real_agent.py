@@ -7,6 +7,7 @@ holds the router's client table (MAC → openNDS token).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
@@ -23,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from controller.listener import FleetListener
 from controller.services import CommandSender, RestoreReport, Router
 from kernel.config import Settings
-from kernel.mqtt import parse_mqtt_url
+from kernel.mqtt import make_client, parse_mqtt_url
 from portal.app import make_portal_app
 from portal.fas import encode_fas, sha256_hex
 from portal.sessions import restore_sessions
@@ -374,8 +375,15 @@ async def test_sessions_come_back_after_openNDS_restarts(
     sender = CommandSender(settings.mqtt_url, db, ack_timeout=2.0)
     await sender.start()
     group = f"test{uuid.uuid4().hex[:8]}" if os.environ.get("MQTT_URL") else None
+    # A client id of its own (the default, portico-ctrl-<host>, is a `make run` controller's on
+    # the same machine: each would take the other's connection), its session forgotten after.
+    client_id = f"test-ctrl-{uuid.uuid4().hex[:8]}"
     listener = FleetListener(
-        settings.mqtt_url, db, shared_group=group, on_nds_restarted=on_nds_restarted
+        settings.mqtt_url,
+        db,
+        shared_group=group,
+        on_nds_restarted=on_nds_restarted,
+        client_id=client_id,
     )
     listening = asyncio.create_task(listener.run())
     try:
@@ -393,7 +401,13 @@ async def test_sessions_come_back_after_openNDS_restarts(
             report = await restores[0]
     finally:
         listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
         await sender.stop()
+        async with make_client(
+            settings.mqtt_url, "forget", identifier=client_id, clean_session=True
+        ):
+            pass
 
     assert report.outcomes == {session_key(await sessions(db, tenant)): "restored"}
     assert agent.env.client_states() == {SHOPPER_MAC: "Authenticated"}

@@ -105,6 +105,11 @@ async def test_every_event_is_stored_exactly_once_through_restarts(
                 agent.env.set_stations([(f"da:00:00:00:00:{n:02x}", -60 - n, "wlan0")])
                 agents.append(agent)
             await asyncio.sleep(3)
+            # Both controllers have stored some (asserted at the end): on a busy machine the
+            # agents may not all be publishing 3 s after their start, so wait for it.
+            async with asyncio.timeout(30):
+                while not all(ingest.stored > 0 for ingest in ingests):
+                    await asyncio.sleep(0.1)
             if BROKER_RESTART:
                 await asyncio.to_thread(server.stop)  # the broker restarts …
                 await asyncio.sleep(1)

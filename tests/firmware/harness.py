@@ -42,7 +42,7 @@ needs_tools = pytest.mark.skipif(
     reason=f"missing {', '.join(MISSING_TOOLS)} (apt-get install busybox mosquitto-clients)",
 )
 
-WAIT = 5.0  # seconds, the default bound of every wait on the agent
+WAIT = 15.0  # seconds, the default bound of every wait on the agent (CI may be twice as slow)
 
 
 def sha256_hex(text: str) -> str:
@@ -751,7 +751,7 @@ class Broker:
     def probe(self, device_id: str) -> Probe:
         return Probe(self, device_id)
 
-    def retained(self, topic: str, timeout: float = 2.0) -> bytes | None:
+    def retained(self, topic: str, timeout: float = WAIT) -> bytes | None:
         """The retained message on topic, as a new subscriber gets it (None: none)."""
         got: list[bytes] = []
         event = threading.Event()
@@ -816,7 +816,7 @@ class AgentProcess:
         assert self.probe is not None, "started with_probe=False"
         return self.probe.request(op, args, **kw)
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
+    def wait_ready(self, timeout: float = 2 * WAIT) -> None:
         """Ping until an ack comes back: mosquitto_sub has subscribed."""
         assert self.probe is not None, "started with_probe=False"
         deadline = time.monotonic() + timeout

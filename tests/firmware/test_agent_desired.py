@@ -5,13 +5,19 @@ when it breaks the contract, applied again on `apply-config`."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
 from controller.fleet_config import DesiredConfig, desired_payload
-from tests.firmware.harness import WAIT, AgentProcess, Broker, close_client, needs_tools
+from tests.firmware.harness import (
+    WAIT,
+    AgentProcess,
+    Broker,
+    close_client,
+    needs_tools,
+    wait_until,
+)
 
 pytestmark = needs_tools
 
@@ -185,5 +191,6 @@ def test_apply_config_applies_the_current_document_again(
     assert (ack["status"], ack["msg"]) == ("done", "version 1 applied")
     assert agent.env.uci_db()[f"{SECTION}.sessiontimeout"] == "90"
     assert agent.env.nds_restarts() == 2
-    time.sleep(0.1)
+    # its state report may reach the probe after the ack: waited for, not a fixed 0.1 s
+    wait_until(lambda: len(agent.probe.of_kind("state")) >= 2)
     assert [m.json()["result"] for m in agent.probe.of_kind("state")] == ["ok", "ok"]

@@ -20,6 +20,7 @@ import pytest
 
 from controller.listener import FleetListener
 from controller.telemetry import TelemetryIngest
+from kernel.mqtt import make_client
 from kernel.privacy import device_hash
 from simulators.agent import AgentModel
 from simulators.opennds import OpenNds
@@ -236,11 +237,12 @@ def test_skipped_leases_and_bad_inbox_files_send_nothing(agent_factory: Factory)
 async def controller(url: str, db: asyncpg.Pool) -> AsyncIterator[TelemetryIngest]:
     """The controller's telemetry consumer, as portico.runtime wires it."""
     ingest = TelemetryIngest(db, SECRET)
+    client_id = f"test-ctrl-{uuid.uuid4().hex[:8]}"
     fleet = FleetListener(
         url,
         db,
         shared_group=f"t{uuid.uuid4().hex[:8]}",
-        client_id=f"test-ctrl-{uuid.uuid4().hex[:8]}",
+        client_id=client_id,
         routes={"tele": ingest.handle},
     )
     task = asyncio.create_task(fleet.run())
@@ -251,6 +253,9 @@ async def controller(url: str, db: asyncpg.Pool) -> AsyncIterator[TelemetryInges
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Its persistent session would stay on a shared broker, queueing every router's tele.
+        async with make_client(url, "forget", identifier=client_id, clean_session=True):
+            pass
 
 
 async def test_the_controller_keeps_the_os_family_and_never_the_mac(

@@ -51,6 +51,18 @@ def seqs(events: list[dict[str, Any]]) -> list[int]:
     return [int(EVENT_ID.match(e["id"]).group(2)) for e in events]  # type: ignore[union-attr]
 
 
+def kept_as_sent(env: BusyboxEnv) -> set[str]:
+    """The ids of the events the agent keeps as sent, for tele_resend (whole lines only)."""
+    path = env.state_dir / "tele.spool.sent"
+    ids = set()
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            ids.add(json.loads(line)["id"])
+        except ValueError:  # a line being written
+            continue
+    return ids
+
+
 def test_heartbeat_telemetry(agent_factory: Factory) -> None:
     agent = agent_factory(clients={MAC: (TOKEN, "Authenticated")}, heartbeat=1)
 
@@ -153,9 +165,10 @@ def test_spool_keeps_telemetry_through_a_broker_outage_and_replays_it_in_order(
         wait_until(lambda: len(collector.events) >= 2, timeout=8)
         server.stop()
         busybox_env.set_stations([(PHONE, -61, "wlan0")])
-        time.sleep(4)  # heartbeats and a join, spooled
-        spooled = (busybox_env.state_dir / "tele.spool").read_text().splitlines()
-        assert len(spooled) >= 3
+        spool = busybox_env.state_dir / "tele.spool"
+        # heartbeats and a join, spooled (a wait on the spool, not a fixed time for them)
+        wait_until(lambda: spool.exists() and len(spool.read_text().splitlines()) >= 3, timeout=20)
+        spooled = spool.read_text().splitlines()
         assert "telemetry not sent" in busybox_env.log_text()
         server.start()
         server.wait_ready()
@@ -203,8 +216,9 @@ def test_the_spool_is_capped_and_counts_what_it_dropped(
 def test_tele_resend_publishes_again_what_was_sent(agent_factory: Factory) -> None:
     agent = agent_factory(heartbeat=1)
     wait_until(lambda: len(tele(agent, "heartbeat")) >= 3, timeout=8)
-    time.sleep(0.5)  # an event is kept as sent just after the broker has it
     sent = [e["id"] for e in tele(agent)]
+    # An event is kept as sent (tele.spool.sent) just after the broker has it: wait for that.
+    wait_until(lambda: set(sent) <= kept_as_sent(agent.env), timeout=15)
     before = len(tele(agent))
 
     ack = agent.request("tele_resend", {"since": 0})

@@ -343,7 +343,7 @@ def test_a_client_openNDS_does_not_hold_is_rejected_at_once(agent_factory: Facto
     ack = agent.request("auth", auth_args(), wait_ms=4000)
 
     assert (ack["status"], ack["code"]) == ("rejected", "no_client")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # at once: far from the 4 s it could retry for
     assert agent.ndsctl_calls() == [["json", MAC]]
 
 
@@ -550,7 +550,8 @@ def test_commands_sent_while_disconnected_are_delivered(agent: AgentProcess) -> 
 def test_nds_restart_is_reported(agent_factory: Factory, busybox_env: BusyboxEnv) -> None:
     busybox_env.set_nds_pid("100")
     agent = agent_factory(heartbeat=1)
-    time.sleep(2.5)  # a few heartbeats with an unchanged pid
+    # a few heartbeats with an unchanged pid (waited for: a slow machine makes fewer in 2.5 s)
+    wait_until(lambda: len(agent.probe.of_kind("tele")) >= 3, timeout=15)
     assert [m.json()["type"] for m in agent.probe.of_kind("evt")] == ["agent_started"]
 
     busybox_env.set_nds_pid("200")
@@ -571,16 +572,21 @@ def test_nds_restarted_waits_until_ndsctl_answers(
     busybox_env.set_nds_down(True)
     busybox_env.set_nds_pid("200")
     wait_until(lambda: "waiting for ndsctl to answer" in busybox_env.log_text(), timeout=8)
-    time.sleep(2.5)
+    time.sleep(2.5)  # waited_s >= 2 below
+
+    def probes() -> list[list[str]]:
+        return [call for call in agent.ndsctl_calls() if call == ["json", "00:00:00:00:00:00"]]
+
+    wait_until(lambda: len(probes()) >= 2, timeout=15)  # it keeps asking, about once a second
     assert [m.json()["type"] for m in agent.probe.of_kind("evt")] == ["agent_started"]
-    probes = [call for call in agent.ndsctl_calls() if call == ["json", "00:00:00:00:00:00"]]
-    assert len(probes) >= 2  # it keeps asking, about once a second
 
     went_up = time.monotonic()
     busybox_env.set_nds_down(False)
 
     evt = agent.probe.wait_for("evt", lambda m: m.json()["type"] == "nds_restarted").json()
-    assert time.monotonic() - went_up < 2.5
+    # at one of its next asks (about a second apart), not at the end of the 90 s wait; the
+    # bound leaves room for a machine twice as slow and busy
+    assert time.monotonic() - went_up < 6
     assert evt["ndsctl"] == "ready" and evt["waited_s"] >= 2
     pid_file = agent.env.state_dir / "nds.pid"
     wait_until(lambda: pid_file.read_text().strip() == "200")

@@ -18,6 +18,7 @@ import portal.stores as portal_stores
 from controller.listener import FleetListener
 from controller.telemetry import TelemetryIngest
 from kernel.config import Settings
+from kernel.mqtt import make_client
 from kernel.privacy import device_hash
 from portal.fas import encode_fas
 from simulators.router import SimClient, SimulatedRouter
@@ -83,11 +84,12 @@ async def commands(db: asyncpg.Pool, tenant: Tenant, op: str) -> list[asyncpg.Re
 async def telemetry_ingest(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[None]:
     """The controller's consumer of `tele` (and `status`), as portico/runtime.py wires it."""
     ingest = TelemetryIngest(db, settings.secret_key)
+    client_id = f"test-sessions-{uuid.uuid4().hex[:8]}"
     fleet = FleetListener(
         settings.mqtt_url,
         db,
         shared_group=None,
-        client_id=f"test-sessions-{uuid.uuid4().hex[:8]}",
+        client_id=client_id,
         routes={"tele": ingest.handle},
     )
     task = asyncio.create_task(fleet.run())
@@ -98,6 +100,11 @@ async def telemetry_ingest(settings: Settings, db: asyncpg.Pool) -> AsyncIterato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Its persistent session would stay on a shared broker, queueing every router's tele.
+        async with make_client(
+            settings.mqtt_url, "forget", identifier=client_id, clean_session=True
+        ):
+            pass
 
 
 async def report_usage(

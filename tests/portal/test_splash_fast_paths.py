@@ -13,6 +13,7 @@ import jinja2
 import pytest
 
 import ads.services as ads
+import kernel.cache
 from kernel.cache import TtlCache
 from kernel.i18n import translator
 from kernel.privacy import normalize_mac
@@ -188,7 +189,21 @@ async def test_a_failed_load_raises_in_every_caller_and_is_not_kept() -> None:
     assert calls == 2
 
 
-async def test_a_hot_entry_is_renewed_in_the_background_before_it_expires() -> None:
+class _Clock:
+    """kernel.cache's clock, moved by the test (a busy machine's pauses do not age entries)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_a_hot_entry_is_renewed_in_the_background_before_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(kernel.cache, "time", clock)
     cache: TtlCache[str, int] = TtlCache(0.2)
     values = iter([1, 2])
 
@@ -197,10 +212,16 @@ async def test_a_hot_entry_is_renewed_in_the_background_before_it_expires() -> N
         return next(values)
 
     assert await cache.get_or_load("k", load, refresh_ahead=0.1) == 1
-    await asyncio.sleep(0.15)  # in the last 0.1 s: the old value now, a new one read meanwhile
+    clock.now += 0.05  # not yet in the last 0.1 s: nothing is loaded
     assert await cache.get_or_load("k", load, refresh_ahead=0.1) == 1
-    await asyncio.sleep(0.03)
-    assert cache.get("k") == 2
+    await asyncio.sleep(0.05)
+    assert cache.get("k") == 1
+    clock.now += 0.1  # in the last 0.1 s: the old value now, a new one read meanwhile
+    assert await cache.get_or_load("k", load, refresh_ahead=0.1) == 1
+    deadline = asyncio.get_running_loop().time() + 10
+    while cache.get("k") != 2:  # the clock stands still: only the background load renews it
+        assert asyncio.get_running_loop().time() < deadline, "the hot entry was not renewed"
+        await asyncio.sleep(0.01)
 
 
 async def test_clear_forgets_a_load_begun_before_it() -> None:

@@ -37,6 +37,10 @@ async def signed_in(client: TestClient, member: Member, headers: dict[str, str] 
     return csrf_token(await page.text())
 
 
+# One day for the form and the checks of it (date.today() read twice could straddle midnight).
+VALID_UNTIL = date.today() + timedelta(days=30)
+
+
 def batch_form(token: str, member: Member, **changes: str) -> dict[str, str]:
     return {
         "csrf_token": token,
@@ -45,7 +49,7 @@ def batch_form(token: str, member: Member, **changes: str) -> dict[str, str]:
         "minutes": "1440",
         "quota_mb": "500",
         "max_devices": "2",
-        "valid_until": (date.today() + timedelta(days=30)).isoformat(),
+        "valid_until": VALID_UNTIL.isoformat(),
         "count": "12",
         **changes,
     }
@@ -90,7 +94,7 @@ async def test_an_owner_creates_a_batch_and_sees_its_codes_and_counts(
         member.store_id,
     )
     # "Valid until" a day means to the end of that day in the store's time zone.
-    last = date.today() + timedelta(days=30)
+    last = VALID_UNTIL
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ZoneInfo("Asia/Shanghai"))
     assert batch.valid_until == end
     assert last.isoformat() in page
