@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 import uuid
@@ -264,6 +265,17 @@ class Placed:
     token: str
 
 
+# Event ids need only be unique (a token's id is signed, so nobody can choose one): drawn from a
+# generator of this process's own, seeded from the OS and again in a forked child, instead of
+# uuid4's os.urandom, a system call on every splash view.
+_event_ids = random.Random()
+os.register_at_fork(after_in_child=_event_ids.seed)
+
+
+def new_event_id() -> uuid.UUID:
+    return uuid.UUID(int=_event_ids.getrandbits(128))
+
+
 async def place_ad(
     db: asyncpg.Pool,
     secret_key: str,
@@ -303,7 +315,7 @@ async def place_ad(
     if result.ghosts:
         ghosts = [
             Event(
-                uuid.uuid4(),
+                new_event_id(),
                 "ghost",
                 merchant_id,
                 identity,
@@ -324,7 +336,7 @@ async def place_ad(
         return None
     item = result.line_item
     placement = tracking.Placement(
-        uuid.uuid4(),
+        new_event_id(),
         merchant_id,
         store_id,
         item.advertiser_id,

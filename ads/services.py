@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from ads import codes, creative_files, delivery, tracking
+from ads import decision as d
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -41,8 +42,11 @@ class UnknownCoupon(PorticoError):
     status = 404
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ad:
+    """An ad as the splash shows it. Compared and hashed by identity (eq=False): place_ad makes
+    one per creative, line item, language and coupon and hands the same one out again."""
+
     campaign_id: uuid.UUID
     creative_id: uuid.UUID
     advertiser: str
@@ -598,6 +602,44 @@ _coupons: TtlCache[tuple[uuid.UUID, uuid.UUID, uuid.UUID], tuple[object, ...] | 
 )
 
 
+# The Ad of a creative, line item, language and coupon is made once and reused (as long as the
+# index and the coupon cache hand out the same objects): the splash compares Ads by identity in
+# its page cache key, and hashing or comparing twelve fields on every view cost more.
+_AdKey = tuple[int, int, bool, int]
+_ads: dict[_AdKey, tuple[object, object, object, Ad]] = {}
+MAX_ADS = 10_000
+
+
+def _ad_of(
+    content: delivery.Content,
+    line_item: d.LineItem,
+    zh: bool,
+    coupon: tuple[object, ...] | None,
+) -> Ad:
+    key = (id(content), id(line_item), zh, id(coupon))
+    made = _ads.get(key)
+    if made is not None and made[0] is content and made[1] is line_item and made[2] is coupon:
+        return made[3]
+    ad = Ad(
+        campaign_id=content.campaign_id,
+        creative_id=content.creative_id,
+        advertiser=content.advertiser_name,
+        headline=content.headline_zh if zh else content.headline_en,
+        body=content.body_zh if zh else content.body_en,
+        coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
+        coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
+        advertiser_id=content.advertiser_id,
+        line_item_id=line_item.line_item_id,
+        kind=content.kind,
+        landing_url=content.landing_url,
+        countdown_seconds=content.countdown_seconds or None,
+    )
+    if len(_ads) >= MAX_ADS:
+        _ads.clear()
+    _ads[key] = (content, line_item, coupon, ad)
+    return ad
+
+
 async def place_ad(
     db: asyncpg.Pool,
     secret_key: str,
@@ -623,21 +665,7 @@ async def place_ad(
         return tuple(row) if row else None
 
     coupon = await _coupons.get_or_load(key, read_coupon, COUPON_REFRESH_AHEAD)
-    zh = language == "zh-CN"
-    ad = Ad(
-        campaign_id=content.campaign_id,
-        creative_id=content.creative_id,
-        advertiser=content.advertiser_name,
-        headline=content.headline_zh if zh else content.headline_en,
-        body=content.body_zh if zh else content.body_en,
-        coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
-        coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
-        advertiser_id=content.advertiser_id,
-        line_item_id=placed.line_item.line_item_id,
-        kind=content.kind,
-        landing_url=content.landing_url,
-        countdown_seconds=content.countdown_seconds or None,
-    )
+    ad = _ad_of(content, placed.line_item, language == "zh-CN", coupon)
     return PlacedAd(
         ad, placed.token, content.kind, content.countdown_seconds, bool(content.landing_url)
     )
