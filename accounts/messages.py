@@ -24,8 +24,8 @@ MESSAGES: Catalog = {
     "error_title": {"en": "Something went wrong", "zh-CN": "出错了"},
     "error_not_found": {"en": "This page does not exist.", "zh-CN": "页面不存在。"},
     "error_too_large": {
-        "en": "That was too much to send at once (at most 1 MB): nothing was saved.",
-        "zh-CN": "一次提交的内容过大（最多 1 MB），未保存任何内容。",
+        "en": "That was too much to send at once: nothing was saved.",
+        "zh-CN": "一次提交的内容过大，未保存任何内容。",
     },
     "error_method_not_allowed": {
         "en": "This page cannot be used that way.",

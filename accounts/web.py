@@ -26,6 +26,7 @@ SESSION_COOKIE = "portico_session"
 LOGIN_CSRF_COOKIE = "portico_login_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
+ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
 LOGIN_ROUTE = "login"
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)
@@ -222,6 +223,10 @@ async def console_session(request: web.Request, handler: Handler) -> web.StreamR
     session = await services.session_for_token(request.app[DB], token) if token else None
     if session is not None:
         request[SESSION] = session
+    elif request.method == "POST":
+        # The console takes large bodies for signed-in users' uploads (creatives): anyone else
+        # may post a form of ANONYMOUS_MAX_BODY at most (the sign-in form is well under it).
+        request = request.clone(client_max_size=ANONYMOUS_MAX_BODY)
     if request.method == "POST":
         await _check_csrf(request, session)
     return await handler(request)

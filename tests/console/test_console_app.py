@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import services as accounts
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
-from accounts.web import SESSION_COOKIE
+from accounts.web import ANONYMOUS_MAX_BODY, SESSION_COOKIE
 from analytics import services as analytics
 from analytics.messages import MESSAGES as ANALYTICS_MESSAGES
 from controller import services as controller
@@ -148,6 +148,20 @@ async def test_sign_in_without_csrf_token_is_rejected(client: TestClient, db: as
 
     assert response.status == 403
     assert SESSION_COOKIE not in client.session.cookie_jar.filter_cookies(client.make_url("/"))
+
+
+async def test_a_large_post_without_a_session_is_refused_before_it_is_read(
+    client: TestClient,
+) -> None:
+    """Signed-in users may upload creatives (the console takes large bodies); anyone else's POST
+    stops at accounts.web.ANONYMOUS_MAX_BODY."""
+    await client.get("/login")
+    body = {"email": "x@example.com", "password": "p" * (ANONYMOUS_MAX_BODY + 1)}
+    response = await client.post("/login", data=body, headers={"Accept-Language": "en"})
+    assert response.status == 413
+    assert "too much to send at once" in await response.text()
+    small = await client.post("/login", data={"email": "x@example.com", "password": "p"})
+    assert small.status == 403  # read, and refused for its missing CSRF token
 
 
 async def test_logout_needs_the_session_csrf_token(client: TestClient, db: asyncpg.Pool) -> None:
