@@ -37,6 +37,7 @@ class Seed:
         self.db, self.merchant_id, self.made = db, merchant_id, made
         self.coupon_id = uuid.uuid4()
         self.codes = 0
+        self.now = NOW  # when the shoppers first saw the ad (claims and returns follow)
 
     async def coupon(self) -> None:
         await self.db.execute(
@@ -92,7 +93,7 @@ class Seed:
                 self.coupon_id,
                 "redeemed" if redeem else "claimed",
                 ident,
-                NOW + timedelta(minutes=30),
+                self.now + timedelta(minutes=30),
             )
             if redeem:
                 await self.db.execute(
@@ -106,13 +107,13 @@ class Seed:
                     uuid.uuid4(),
                     ident,
                     uuid.uuid4(),
-                    NOW + timedelta(days=1),
+                    self.now + timedelta(days=1),
                 )
 
     async def returns(self, identities: list[str], after: timedelta) -> None:
         for ident in identities:
             await analytics.record_event(
-                self.db, self.merchant_id, "login", device_hash=ident, occurred_at=NOW + after
+                self.db, self.merchant_id, "login", device_hash=ident, occurred_at=self.now + after
             )
 
 

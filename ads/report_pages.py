@@ -1,0 +1,194 @@
+"""The campaign report pages (docs/ad-reports.md): the advertiser's, in the advertiser console
+(/advertiser/campaigns/{id}/report: any member, viewers too), as a page or a CSV of the same
+aggregate table; and its JSON form for the advertiser API (/api/advertiser/v1, by the console
+session: ads/advertiser_openapi.py). Figures come from ads/reports.py, already suppressed:
+nothing here sees a shopper."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from accounts import services as accounts
+from accounts.web import NotYours, login_required, render_page, request_language
+from ads import advertisers, reports
+from ads.advertiser_pages import PATH, ZONE, _campaign_id, _place
+from kernel.errors import PorticoError
+from kernel.web import DB
+
+API = "/api/advertiser/v1"
+TIMEZONE = "Asia/Shanghai"  # the advertiser console's days are China's (as its flights)
+
+
+class BadReportRange(PorticoError):
+    message_id = "rep_error_range"
+    status = 400
+
+
+class BadReportWindow(PorticoError):
+    message_id = "rep_error_window"
+    status = 400
+
+
+class BadReportDate(PorticoError):
+    message_id = "rep_error_date"
+    status = 400
+
+
+def _date(value: Any, default: date) -> date:
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or len(value) > 10:
+        raise BadReportDate("a date is YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadReportDate(f"not a date: {value[:10]!r}") from None
+
+
+def report_args(query: Mapping[str, Any], starts_at: datetime) -> tuple[date, date, int]:
+    """first, last and window from the query, defaults: the last 30 days of the campaign up
+    to today (China time), 7 days. Wrong ones raise a 400 with a clear message."""
+    today = datetime.now(ZONE).date()
+    last = _date(query.get("last"), today)
+    first = _date(query.get("first"), max(starts_at.astimezone(ZONE).date(), last - timedelta(29)))
+    raw_window = query.get("window") or str(reports.DEFAULT_WINDOW_DAYS)
+    if not isinstance(raw_window, str) or not raw_window.isdigit() or len(raw_window) > 3:
+        raise BadReportWindow("the window is a number of days")
+    window = int(raw_window)
+    try:
+        reports.check_range(first, last, window)
+    except reports.ReportError as exc:
+        if exc.field == "window":
+            raise BadReportWindow(str(exc)) from None
+        raise BadReportRange(str(exc)) from None
+    return first, last, window
+
+
+async def _report(
+    request: web.Request, session: accounts.ConsoleSession
+) -> tuple[Any, reports.Report]:
+    place = await _place(request, session, request.query)
+    campaign_id = _campaign_id(request)
+    db = request.app[DB]
+    campaign = await db.fetchrow(
+        reports.queries.campaign_of_advertiser, place.advertiser.advertiser_id, campaign_id
+    )
+    if campaign is None:
+        raise NotYours(f"campaign {campaign_id} is not the advertiser's")
+    first, last, window = report_args(request.query, campaign["starts_at"])
+    try:
+        report = await reports.campaign_report(
+            db,
+            place.advertiser.advertiser_id,
+            campaign_id,
+            first,
+            last,
+            timezone=TIMEZONE,
+            window_days=window,
+        )
+    except reports.CampaignUnknown as exc:
+        raise NotYours(str(exc)) from exc
+    return place, report
+
+
+async def report_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    place, report = await _report(request, session)
+    if request.query.get("format") == "csv":
+        return csv_response(report)
+    db, advertiser_id = request.app[DB], place.advertiser.advertiser_id
+    zh = request_language(request) == "zh-CN"
+    names: dict[Any, str] = {
+        r["line_item_id"]: r["name"]
+        for r in await advertisers.list_line_items(db, advertiser_id, report.campaign_id)
+    }
+    for r in await advertisers.list_creatives(db, advertiser_id, report.campaign_id):
+        names[r["creative_id"]] = r["headline_zh"] if zh else r["headline_en"]
+    return render_page(
+        request,
+        "ads/campaign_report.html",
+        place=place,
+        path=PATH,
+        report=report,
+        back=f"{PATH}/campaigns/{report.campaign_id}?{place.query()}",
+        action=f"{PATH}/campaigns/{report.campaign_id}/report",
+        csv_url=f"{PATH}/campaigns/{report.campaign_id}/report?"
+        + place.query(
+            first=report.first.isoformat(),
+            last=report.last.isoformat(),
+            window=str(report.window_days),
+            format="csv",
+        ),
+        hidden={"advertiser": str(place.advertiser.advertiser_id)},
+        cell=cell_text,
+        names=names,
+    )
+
+
+async def report_json(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    _, report = await _report(request, session)
+    return web.json_response(reports.as_json(report), headers={"Cache-Control": "no-store"})
+
+
+def cell_text(value: Any, kind: str = "count") -> str | tuple[str]:
+    """A cell as shown: numbers formatted; a hidden one as a 1-tuple of its message key."""
+    if isinstance(value, str):
+        return ("rep_" + value,)
+    if value is None:
+        return "–"
+    if kind == "rate":
+        return f"{value * 100:.1f} %"
+    if kind == "frequency":
+        return f"{value:.2f}"
+    return f"{value:,}"
+
+
+def csv_response(report: reports.Report) -> web.Response:
+    """The aggregate table as CSV (English headers, hidden cells as their reason): one line
+    per row of the page, never a shopper."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["table", "key", "impressions", "reach", "frequency", "clicks", "ctr"])
+    for table, rows in (
+        ("total", [report.total]),
+        ("line_item", report.line_items),
+        ("creative", report.creatives),
+        ("day", report.days),
+    ):
+        for r in rows:
+            w.writerow(
+                [table, "" if r.key is None else str(r.key)]
+                + [getattr(r, k) for k in ("impressions", "reach", "frequency", "clicks", "ctr")]
+            )
+    w.writerow([])
+    w.writerow(["group", "shoppers", "claims", "redemptions", "returns"])
+    for name, g in (("exposed", report.exposed), ("holdout", report.holdout)):
+        w.writerow([name, g.shoppers, g.claims, g.redemptions, g.returns])
+    w.writerow([])
+    w.writerow(["lift", "difference", "low_95", "high_95"])
+    for name, lift in report.lift.items():
+        if lift.shown:
+            w.writerow([name, lift.difference, lift.low, lift.high])
+        else:
+            w.writerow([name, reports.NOT_ENOUGH, "", ""])
+    name = f"report-{report.campaign_id}-{report.first}-{report.last}.csv"
+    return web.Response(
+        body=out.getvalue().encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(PATH + "/campaigns/{campaign_id}/report", login_required(report_page))
+    router.add_get(API + "/campaigns/{campaign_id}/report", login_required(report_json))
