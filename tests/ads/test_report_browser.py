@@ -1,0 +1,65 @@
+"""The advertiser's campaign report in headless Chromium (Playwright): a viewer signs in and
+reads it in English and Chinese, on a desktop and a phone, with no script error, no request to
+another host and no sideways scrolling. Skipped without Playwright and Chromium
+(tests/browser.py). With ADS_SCREENSHOTS=<folder> it saves console-ad-report-*.png there."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from kernel.config import Settings
+from portico.console_app import make_console_app
+from tests.ads.test_ad_reports import people
+from tests.ads.test_advertiser_browser import sign_in
+from tests.ads.test_advertiser_pages import new_advertiser
+from tests.ads.test_report_pages import campaign_of
+from tests.browser import DESKTOP, PHONE, chromium, overflow, serve, shot, watch
+
+SCREENSHOTS = os.environ.get("ADS_SCREENSHOTS")
+
+
+@pytest.fixture
+async def console(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[str]:
+    async with serve(make_console_app(settings, db)) as base:
+        yield base
+
+
+async def test_the_campaign_report_in_chromium(console: str, db: asyncpg.Pool) -> None:
+    base = console
+    advertiser_id, email = await new_advertiser(db, role="viewer")
+    seed = await campaign_of(db, advertiser_id)
+    at = datetime.now(UTC) - timedelta(hours=2)
+    seed.now = at
+    exposed, holdout = people("e", 400), people("h", 120)
+    await seed.events("impression", exposed, at=at, each=2)
+    await seed.events("click", exposed[:36], at=at)
+    await seed.events("ghost", holdout, at=at)
+    await seed.claims(exposed[:88], redeem=False)
+    await seed.claims(exposed[88:140], redeem=True)
+    await seed.claims(holdout[:8])
+    await seed.claims(holdout[8:12], redeem=True)  # 4 redeemers: hidden, and their lift
+    url = f"{base}/advertiser/campaigns/{seed.made.campaign_id}/report"
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=DESKTOP, device_scale_factor=1)
+        page = await context.new_page()
+        problems: list[str] = []
+        watch(page, problems, base)
+        await sign_in(page, base, email, "/advertiser")
+        for language in ("en", "zh-CN"):
+            await page.goto(f"{url}?lang={language}")
+            await page.wait_for_selector("#lift")
+            assert await overflow(page) <= 0, f"the report ({language}) overflows"
+            await shot(page, SCREENSHOTS, f"console-ad-report-{language}")
+        lift = await page.inner_text("#lift")
+        assert "个百分点" in lift  # claims' lift shown
+        assert "尚不足" in lift  # the holdout redeemed nothing below 10: no lift for that
+        await page.set_viewport_size(PHONE)
+        await page.goto(f"{url}?lang=zh-CN")
+        assert await overflow(page) <= 0, "the report overflows a phone screen"
+        await shot(page, SCREENSHOTS, "console-ad-report-phone-zh-CN")
+        assert problems == []
