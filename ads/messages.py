@@ -682,5 +682,12 @@ ADVERTISERS: dict[str, dict[str, str]] = {
         "zh-CN": "请检查日期：结束早于开始，或超过一年。",
     },
     "rep_error_window": {"en": "The window is 1 to 30 days.", "zh-CN": "归因窗口为 1 至 30 天。"},
-    "rep_error_date": {"en": "Dates are like 2026-11-30.", "zh-CN": "日期格式如 2026-11-30。"},
+    "rep_error_not_signed_in": {
+        "en": "Sign in to the advertiser console first.",
+        "zh-CN": "请先登录广告主控制台。",
+    },
+    "rep_error_date": {
+        "en": "Dates are like 2026-11-30 (years 2000 to 2099).",
+        "zh-CN": "日期格式如 2026-11-30（2000 至 2099 年）。",
+    },
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,19 +16,35 @@ from typing import Any
 from aiohttp import web
 
 from accounts import services as accounts
-from accounts.web import NotYours, login_required, render_page, request_language
-from ads import advertisers, reports
+from accounts.web import (
+    CATALOG,
+    SESSION,
+    NotYours,
+    login_required,
+    render_page,
+    request_language,
+)
+from ads import advertiser_openapi, advertisers, reports
 from ads.advertiser_pages import PATH, ZONE, _campaign_id, _place
 from kernel.errors import PorticoError
+from kernel.i18n import translator
 from kernel.web import DB
 
 API = "/api/advertiser/v1"
+_DATE = re.compile(advertiser_openapi.DATE_PATTERN.strip("^$"), re.ASCII)
+# The API's error codes (ads/advertiser_openapi.py ERRORS) by the console's message ids.
+_API_CODES = {
+    "rep_error_date": "bad_date",
+    "rep_error_window": "bad_window",
+    "rep_error_range": "bad_range",
+    "error_not_found": "not_found",
+}
 TIMEZONE = "Asia/Shanghai"  # the advertiser console's days are China's (as its flights)
 
 
 class BadReportRange(PorticoError):
     message_id = "rep_error_range"
-    status = 400
+    status = 422  # the dates are dates, but the range cannot be reported
 
 
 class BadReportWindow(PorticoError):
@@ -43,7 +60,7 @@ class BadReportDate(PorticoError):
 def _date(value: Any, default: date) -> date:
     if value is None or value == "":
         return default
-    if not isinstance(value, str) or len(value) > 10:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise BadReportDate("a date is YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
@@ -58,7 +75,11 @@ def report_args(query: Mapping[str, Any], starts_at: datetime) -> tuple[date, da
     last = _date(query.get("last"), today)
     first = _date(query.get("first"), max(starts_at.astimezone(ZONE).date(), last - timedelta(29)))
     raw_window = query.get("window") or str(reports.DEFAULT_WINDOW_DAYS)
-    if not isinstance(raw_window, str) or not raw_window.isdigit() or len(raw_window) > 3:
+    if (
+        not isinstance(raw_window, str)
+        or not (raw_window.isascii() and raw_window.isdigit())
+        or len(raw_window) > 3
+    ):
         raise BadReportWindow("the window is a number of days")
     window = int(raw_window)
     try:
@@ -130,9 +151,41 @@ async def report_page(request: web.Request, session: accounts.ConsoleSession) ->
     )
 
 
-async def report_json(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    _, report = await _report(request, session)
+async def report_json(request: web.Request) -> web.Response:
+    """The report as JSON for a signed-in member; errors as JSON `{"error": {code, message}}`
+    (ads/advertiser_openapi.py), never the console's pages or its sign-in redirect."""
+    session = request.get(SESSION)
+    if session is None:
+        return _api_error(request, 401, "not_signed_in", "rep_error_not_signed_in")
+    try:
+        _, report = await _report(request, session)
+    except PorticoError as exc:
+        code = _API_CODES.get(exc.message_id)
+        if code is None:
+            raise
+        return _api_error(request, exc.status, code, exc.message_id)
     return web.json_response(reports.as_json(report), headers={"Cache-Control": "no-store"})
+
+
+def _api_error(request: web.Request, status: int, code: str, message_id: str) -> web.Response:
+    text = translator(request.app[CATALOG], request_language(request))(message_id)
+    return web.json_response(
+        {"error": {"code": code, "message": text}},
+        status=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _read_only(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": {"code": "method_not_allowed", "message": "Only GET."}},
+        status=405,
+        headers={"Allow": "GET, HEAD"},
+    )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(advertiser_openapi.document())
 
 
 def cell_text(value: Any, kind: str = "count") -> str | tuple[str]:
@@ -191,4 +244,9 @@ def csv_response(report: reports.Report) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(PATH + "/campaigns/{campaign_id}/report", login_required(report_page))
-    router.add_get(API + "/campaigns/{campaign_id}/report", login_required(report_json))
+    for path, handler in (
+        (API + "/campaigns/{campaign_id}/report", report_json),
+        (API + "/openapi.json", openapi_document),
+    ):
+        router.add_get(path, handler)
+        router.add_route("*", path, _read_only)  # any other method: a 405 naming GET

@@ -73,6 +73,12 @@ async def test_a_viewer_reads_the_report_and_another_campaign_is_404(
     assert body["holdout"]["claims"] is None
     assert body["suppressed"]["holdout.claims"] == "fewer_than_10"
 
+    client.session.cookie_jar.clear()
+    signed_out = await client.get(f"{report_pages.API}/campaigns/{seed.made.campaign_id}/report")
+    assert signed_out.status == 401
+    assert (await signed_out.json())["error"]["code"] == "not_signed_in"
+    await sign_in(client, email)
+
     other_id, _ = await new_advertiser(db)
     other = await campaign_of(db, other_id)
     for path in (
@@ -85,10 +91,18 @@ async def test_a_viewer_reads_the_report_and_another_campaign_is_404(
     for query, words in (
         ("?first=2026-13-01", "Dates are like"),
         ("?first=2026-11-10&last=2026-11-01", "Check the dates"),
+        ("?first=2020-01-01&last=2026-11-01", "Check the dates"),
         ("?window=0", "1 to 30 days"),
         ("?window=abc", "1 to 30 days"),
+        ("?window=%D9%A5", "1 to 30 days"),
         ("?first=" + "9" * 500, "Dates are like"),
+        ("?first=20261130", "Dates are like"),
     ):
         bad = await client.get(url + query, headers=EN)
-        assert bad.status == 400, query
+        assert bad.status == (422 if "Check" in words else 400), query
         assert words in await bad.text(), query
+        api_bad = await client.get(
+            f"{report_pages.API}/campaigns/{seed.made.campaign_id}/report{query}", headers=EN
+        )
+        assert api_bad.status == bad.status, query
+        assert words in (await api_bad.json())["error"]["message"], query
