@@ -682,6 +682,23 @@ ADVERTISERS: dict[str, dict[str, str]] = {
         "zh-CN": "请检查日期：结束早于开始，或超过一年。",
     },
     "rep_error_window": {"en": "The window is 1 to 30 days.", "zh-CN": "归因窗口为 1 至 30 天。"},
+    "rep_merchant_title": {"en": "Ad reports", "zh-CN": "广告效果报告"},
+    "rep_merchant_intro": {
+        "en": (
+            "The campaigns that ran in your venues in the last 180 days. Each report counts "
+            "only your venues' shoppers, in your stores' time zone."
+        ),
+        "zh-CN": "最近 180 天在您门店投放过的广告活动。报告只统计您门店的顾客，按门店时区计。",
+    },
+    "rep_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "rep_none_ran": {
+        "en": "No campaign ran in your venues in the last 180 days.",
+        "zh-CN": "最近 180 天没有广告活动在您门店投放。",
+    },
+    "rep_owner_only": {
+        "en": "Only the merchant's owners can read the ad reports (they cover every store).",
+        "zh-CN": "只有商户所有者可以查看广告效果报告（报告涵盖所有门店）。",
+    },
     "rep_error_not_signed_in": {
         "en": "Sign in to the advertiser console first.",
         "zh-CN": "请先登录广告主控制台。",

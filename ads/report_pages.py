@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -20,6 +22,7 @@ from accounts.web import (
     CATALOG,
     SESSION,
     NotYours,
+    choose_membership,
     login_required,
     render_page,
     request_language,
@@ -242,7 +245,108 @@ def csv_response(report: reports.Report) -> web.Response:
     )
 
 
+# The merchant's report: what ran in its venues ------------------------------------------------
+
+MERCHANT_PATH = "/ad-reports"
+RAN_SINCE = timedelta(days=180)  # campaigns listed: those with events in this many days
+
+
+class OwnersOnly(PorticoError):
+    message_id = "rep_owner_only"
+    status = 403
+
+
+async def _merchant_place(
+    request: web.Request, session: accounts.ConsoleSession
+) -> tuple[accounts.Membership, str]:
+    """The merchant (owners only: a report covers every store) and its time zone (its first
+    store's)."""
+    memberships = await accounts.memberships_of(request.app[DB], session.user.user_id)
+    asked = request.query.get("merchant")
+    merchant = choose_membership(memberships, asked or None)
+    if merchant is None:
+        raise NotYours("the user belongs to no merchant")
+    if merchant.role != "owner":
+        raise OwnersOnly(f"staff of {merchant.merchant_id} may not read the ad reports")
+    stores = await accounts.list_stores(request.app[DB], merchant.merchant_id)
+    return merchant, stores[0].timezone if stores else TIMEZONE
+
+
+async def merchant_reports(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    merchant, _ = await _merchant_place(request, session)
+    since = datetime.now(ZONE) - RAN_SINCE
+    ran = await reports.campaigns_at_merchant(request.app[DB], merchant.merchant_id, since)
+    return render_page(
+        request,
+        "ads/merchant_reports.html",
+        merchant=merchant,
+        path=MERCHANT_PATH,
+        campaigns=ran,
+        query=urlencode({"merchant": str(merchant.merchant_id)}),
+    )
+
+
+async def merchant_report(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    merchant, timezone = await _merchant_place(request, session)
+    try:
+        advertiser_id = uuid.UUID(request.match_info["advertiser_id"])
+        campaign_id = uuid.UUID(request.match_info["campaign_id"])
+    except ValueError:
+        raise NotYours("not a campaign id") from None
+    db = request.app[DB]
+    since = datetime.now(ZONE) - RAN_SINCE
+    ran = {
+        (r.advertiser_id, r.campaign_id): r
+        for r in await reports.campaigns_at_merchant(db, merchant.merchant_id, since)
+    }
+    if (advertiser_id, campaign_id) not in ran:
+        raise NotYours(f"campaign {campaign_id} did not run at {merchant.merchant_id}")
+    campaign = await db.fetchrow(reports.queries.campaign_of_advertiser, advertiser_id, campaign_id)
+    first, last, window = report_args(request.query, campaign["starts_at"])
+    report = await reports.campaign_report(
+        db,
+        advertiser_id,
+        campaign_id,
+        first,
+        last,
+        timezone=timezone,
+        window_days=window,
+        merchant_id=merchant.merchant_id,
+    )
+    if request.query.get("format") == "csv":
+        return csv_response(report)
+    query = {"merchant": str(merchant.merchant_id)}
+    here = f"{MERCHANT_PATH}/{advertiser_id}/{campaign_id}"
+    return render_page(
+        request,
+        "ads/campaign_report.html",
+        report=report,
+        subtitle=ran[(advertiser_id, campaign_id)].advertiser_name,
+        back=f"{MERCHANT_PATH}?{urlencode(query)}",
+        back_text_id="rep_merchant_title",
+        action=here,
+        csv_url=here
+        + "?"
+        + urlencode(
+            query
+            | {
+                "first": report.first.isoformat(),
+                "last": report.last.isoformat(),
+                "window": str(report.window_days),
+                "format": "csv",
+            }
+        ),
+        hidden=query,
+        cell=cell_text,
+        names={},
+    )
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(MERCHANT_PATH, login_required(merchant_reports))
+    router.add_get(
+        MERCHANT_PATH + "/{advertiser_id}/{campaign_id}", login_required(merchant_report)
+    )
     router.add_get(PATH + "/campaigns/{campaign_id}/report", login_required(report_page))
     for path, handler in (
         (API + "/campaigns/{campaign_id}/report", report_json),

@@ -316,6 +316,29 @@ async def campaign_report(
 GROUPS = ("exposed", "holdout")
 
 
+@dataclass(frozen=True)
+class RanAt:
+    advertiser_id: uuid.UUID
+    campaign_id: uuid.UUID
+    name: str
+    advertiser_name: str
+
+
+async def campaigns_at_merchant(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, since: datetime
+) -> list[RanAt]:
+    """The campaigns with events in the merchant's venues since `since`, by name."""
+    ran = await db.fetch(queries.campaigns_at_merchant, merchant_id, since)
+    if not ran:
+        return []
+    rows = await db.fetch(
+        queries.campaign_names,
+        [r["advertiser_id"] for r in ran],
+        [r["campaign_id"] for r in ran],
+    )
+    return [RanAt(**dict(r)) for r in rows]
+
+
 def as_json(report: Report) -> dict[str, Any]:
     """The report as the JSON API gives it: hidden cells are null with their reason in
     `suppressed` ({path: reason})."""

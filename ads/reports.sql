@@ -68,3 +68,11 @@ FROM ad_campaigns WHERE advertiser_id = $1 AND campaign_id = $2
 SELECT DISTINCT advertiser_id, campaign_id
 FROM ad_events
 WHERE merchant_id = $1 AND occurred_at >= $2
+
+-- name: campaign_names
+-- The names of campaigns ($1 advertisers, $2 campaigns, parallel) and of their advertisers.
+SELECT c.advertiser_id, c.campaign_id, c.name, a.name AS advertiser_name
+FROM unnest($1::uuid[], $2::uuid[]) AS u (advertiser_id, campaign_id)
+JOIN ad_campaigns c USING (advertiser_id, campaign_id)
+JOIN advertisers a USING (advertiser_id)
+ORDER BY c.name, c.campaign_id

@@ -14,11 +14,12 @@ import pytest
 
 from kernel.config import Settings
 from portico.console_app import make_console_app
-from tests.ads.test_ad_reports import people
+from tests.ads.test_ad_reports import Seed, people
 from tests.ads.test_advertiser_browser import sign_in
 from tests.ads.test_advertiser_pages import new_advertiser
 from tests.ads.test_report_pages import campaign_of
 from tests.browser import DESKTOP, PHONE, chromium, overflow, serve, shot, watch
+from tests.console.test_console_app import new_member
 
 SCREENSHOTS = os.environ.get("ADS_SCREENSHOTS")
 
@@ -62,4 +63,33 @@ async def test_the_campaign_report_in_chromium(console: str, db: asyncpg.Pool) -
         await page.goto(f"{url}?lang=zh-CN")
         assert await overflow(page) <= 0, "the report overflows a phone screen"
         await shot(page, SCREENSHOTS, "console-ad-report-phone-zh-CN")
+        assert problems == []
+
+
+async def test_the_merchants_report_in_chromium(console: str, db: asyncpg.Pool) -> None:
+    base = console
+    member = await new_member(db, store_name="Riverside Mall · Ground Floor")
+    advertiser_id, _ = await new_advertiser(db)
+    seed = await campaign_of(db, advertiser_id)
+    here = Seed(db, member.merchant_id, seed.made)
+    await here.coupon()  # the campaign's coupon at this venue
+    at = datetime.now(UTC) - timedelta(hours=2)
+    here.now = at
+    await here.events("impression", people("e", 260), at=at)
+    await here.events("click", people("e", 31), at=at)
+    await here.events("ghost", people("h", 70), at=at)
+    await here.claims(people("e", 40))
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=PHONE, device_scale_factor=1)
+        page = await context.new_page()
+        problems: list[str] = []
+        watch(page, problems, base)
+        await sign_in(page, base, member.email, "/dashboard")
+        await page.goto(f"{base}/approvals?lang=zh-CN")
+        await page.click("#ad-reports-link")
+        await page.click("#campaigns a")
+        await page.wait_for_selector("#lift")
+        assert "260" in await page.inner_text("#delivery")
+        assert await overflow(page) <= 0, "the merchant's report overflows a phone screen"
+        await shot(page, SCREENSHOTS, "console-ad-report-merchant-phone-zh-CN")
         assert problems == []

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from accounts import services as accounts
 from ads import report_pages
 from tests.ads.test_ad_reports import Seed, people
 from tests.ads.test_advertiser_pages import EN, ZH, new_advertiser
-from tests.console.test_console_app import sign_in
+from tests.console.test_console_app import PASSWORD, Member, sign_in
 
 
 async def campaign_of(db: asyncpg.Pool, advertiser_id: uuid.UUID) -> Seed:
@@ -106,3 +107,50 @@ async def test_a_viewer_reads_the_report_and_another_campaign_is_404(
         )
         assert api_bad.status == bad.status, query
         assert words in (await api_bad.json())["error"]["message"], query
+
+
+async def test_the_merchant_reads_what_ran_in_its_venues_only(
+    client: TestClient, db: asyncpg.Pool, member: Member
+) -> None:
+    advertiser_id, _ = await new_advertiser(db)
+    elsewhere = await campaign_of(db, advertiser_id)  # a campaign shown at another merchant
+    here = Seed(db, member.merchant_id, elsewhere.made)  # and at the member's
+    at = datetime.now(UTC) - timedelta(hours=1)
+    here.now = elsewhere.now = at
+    await here.events("impression", people("e", 70), at=at)
+    await elsewhere.events("impression", people("x", 300), at=at)
+    not_here_id, _ = await new_advertiser(db)
+    not_here = await campaign_of(db, not_here_id)
+    await not_here.events("impression", people("n", 60), at=at)
+
+    await sign_in(client, member.email)
+    listing = await client.get("/ad-reports", headers=EN)
+    text = await listing.text()
+    assert listing.status == 200 and "Spring tea" in text
+    assert str(elsewhere.made.campaign_id) in text
+    assert str(not_here.made.campaign_id) not in text
+    assert "/ad-reports" in await (await client.get("/approvals", headers=EN)).text()
+
+    url = f"/ad-reports/{advertiser_id}/{elsewhere.made.campaign_id}"
+    page = await client.get(url, headers=ZH)
+    text = await page.text()
+    assert page.status == 200, text
+    assert "70" in text and "300" not in text and "370" not in text  # its venues only
+    csv_text = await (await client.get(url + "?format=csv")).text()
+    assert "total,,70,70,1.0,0,0.0" in csv_text
+    for path in (
+        f"/ad-reports/{not_here_id}/{not_here.made.campaign_id}",  # ran elsewhere only
+        f"/ad-reports/{not_here_id}/{elsewhere.made.campaign_id}",  # wrong advertiser
+        "/ad-reports/x/y",
+    ):
+        assert (await client.get(path, headers=EN)).status == 404, path
+    assert (await client.get(url + "?last=2026-01-01&first=2026-02-01")).status == 422
+
+    staff_email = f"staff-{uuid.uuid4().hex}@example.com"
+    staff_id = await accounts.create_user(db, staff_email, "Staff", PASSWORD)
+    await accounts.add_membership(db, member.merchant_id, staff_id, "staff")
+    client.session.cookie_jar.clear()
+    await sign_in(client, staff_email)
+    refused = await client.get(url, headers=EN)
+    assert refused.status == 403
+    assert "can read the ad reports" in await refused.text()
