@@ -173,7 +173,9 @@ def _hide_complements(rows: list[Row], raw: list[dict[str, int]], total: Row) ->
     ):
         if not isinstance(getattr(total, name), int):
             continue
-        hidden = [i for i, r in enumerate(rows) if isinstance(getattr(r, name), str)]
+        hidden = [  # a hidden 0 gives nothing away (0 is shown anyway)
+            i for i, r in enumerate(rows) if isinstance(getattr(r, name), str) and raw[i][name] > 0
+        ]
         shown = sorted(
             (raw[i][name], i)
             for i, r in enumerate(rows)
@@ -275,10 +277,9 @@ async def campaign_report(
     total = _row(None, total_raw)
     tables: dict[str, list[Row]] = {}
     for dim, key in (("line_item", "line_item_id"), ("creative", "creative_id"), ("day", "day")):
-        picked = sorted(
-            (r for r in breakdown if r["dim"] == dim and r["impressions"] > 0),
-            key=lambda r: r[key],
-        )
+        # A row with clicks but no impression in the range (its impression the day before)
+        # is kept, hidden: dropped, its clicks would be the total's less the rows shown.
+        picked = sorted((r for r in breakdown if r["dim"] == dim), key=lambda r: r[key])
         raws = [raw_of(r) for r in picked]
         rows = [_row(r[key], raw) for r, raw in zip(picked, raws, strict=True)]
         _hide_complements(rows, raws, total)

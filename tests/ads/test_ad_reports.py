@@ -225,6 +225,21 @@ async def test_a_hidden_row_is_not_the_total_less_the_rows_shown(db: asyncpg.Poo
     # the creative table (one creative) and the day table are the total: shown
     assert [r.impressions for r in got.creatives] == [209]
 
+    # clicks on a day without impressions (seen the evening before, clicked after midnight):
+    # that day's row is there, hidden, and so is the smallest other day's figure
+    next_day = NOW + timedelta(days=1)
+    await seed.events("click", people("c", 3), line_item=large, at=next_day)
+    await seed.events("click", people("b", 12), line_item=middle)
+    await seed.events("click", people("a", 40), line_item=small)
+    two_days = await reports.campaign_report(
+        db, seed.made.advertiser_id, seed.made.campaign_id, DAY, DAY + timedelta(days=1)
+    )
+    assert two_days.total.clicks == 55
+    assert [(d.key, d.clicks) for d in two_days.days] == [
+        (DAY, reports.FEWER_THAN_CONVERTERS),
+        (DAY + timedelta(days=1), reports.FEWER_THAN_SHOPPERS),
+    ]
+
 
 async def test_another_advertisers_campaign_and_bad_ranges(db: asyncpg.Pool) -> None:
     seed = await seeded(db)
