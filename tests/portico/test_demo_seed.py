@@ -30,9 +30,12 @@ async def test_the_demo_offers_every_login_method_and_vouchers_once(db: asyncpg.
 async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         merchant_id = await demo.seed(conn)
-    advertiser_id = await demo.seed_advertiser(db, merchant_id)
-    assert advertiser_id is not None
+    await demo.seed_advertiser(db, merchant_id)  # made here, or by a test before
     assert await demo.seed_advertiser(db, merchant_id) is None  # once
+    advertiser_id = await db.fetchval(
+        "SELECT advertiser_id FROM advertisers WHERE name = $1", demo.DEMO_ADVERTISER
+    )
+    assert advertiser_id is not None
     queue = await advertisers.approval_queue(db, merchant_id)
     (request,) = [
         r
