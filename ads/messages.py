@@ -625,4 +625,86 @@ ADVERTISERS: dict[str, dict[str, str]] = {
     "appr_saved_block": {"en": "Blocked.", "zh-CN": "已屏蔽。"},
     "appr_saved_unblock": {"en": "Unblocked.", "zh-CN": "已取消屏蔽。"},
     "error_invalid_category": {"en": "Unknown category.", "zh-CN": "未知类别。"},
+    # The campaign report (ads/report_pages.py, docs/ad-reports.md)
+    "rep_title": {"en": "Report", "zh-CN": "效果报告"},
+    "rep_link": {"en": "Report", "zh-CN": "查看报告"},
+    "rep_range": {"en": "From {first} to {last} ({zone})", "zh-CN": "{first} 至 {last}（{zone}）"},
+    "rep_first": {"en": "From", "zh-CN": "开始日期"},
+    "rep_last": {"en": "To", "zh-CN": "结束日期"},
+    "rep_window": {"en": "Attribution window (days)", "zh-CN": "归因窗口（天）"},
+    "rep_show": {"en": "Show", "zh-CN": "查看"},
+    "rep_csv": {"en": "Download CSV", "zh-CN": "下载 CSV"},
+    "rep_delivery": {"en": "Delivery (exposed shoppers)", "zh-CN": "投放（曝光组）"},
+    "rep_total": {"en": "Whole campaign", "zh-CN": "整个活动"},
+    "rep_by_line_item": {"en": "By line item", "zh-CN": "按投放单元"},
+    "rep_by_creative": {"en": "By creative", "zh-CN": "按创意"},
+    "rep_by_day": {"en": "By day", "zh-CN": "按日"},
+    "rep_impressions": {"en": "Impressions", "zh-CN": "曝光"},
+    "rep_reach": {"en": "Reach", "zh-CN": "触达人数"},
+    "rep_frequency": {"en": "Frequency", "zh-CN": "频次"},
+    "rep_clicks": {"en": "Clicks", "zh-CN": "点击"},
+    "rep_ctr": {"en": "CTR", "zh-CN": "点击率"},
+    "rep_outcomes": {"en": "Results and lift", "zh-CN": "转化与增量"},
+    "rep_outcomes_intro": {
+        "en": (
+            "Shoppers who saw the ad, against the holdout (shoppers kept from it at random). "
+            "Each result counts a shopper once, within {days} days of first seeing the ad (or "
+            "of being held out). Lift is the exposed rate less the holdout rate, with its 95 % "
+            "confidence interval."
+        ),
+        "zh-CN": "看到广告的顾客与对照组（随机不展示广告的顾客）比较。每项结果每位顾客只计一次，"
+        "以首次看到广告（或被留作对照）后 {days} 天内为准。增量 = 曝光组比率 − 对照组比率，"
+        "附 95% 置信区间。",
+    },
+    "rep_group": {"en": "Group", "zh-CN": "分组"},
+    "rep_exposed": {"en": "Saw the ad", "zh-CN": "曝光组"},
+    "rep_holdout": {"en": "Holdout", "zh-CN": "对照组"},
+    "rep_lift": {"en": "Lift (95 % CI)", "zh-CN": "增量（95% 置信区间）"},
+    "rep_shoppers": {"en": "Shoppers", "zh-CN": "顾客数"},
+    "rep_claims": {"en": "Claimed the coupon", "zh-CN": "领券"},
+    "rep_redemptions": {"en": "Redeemed it", "zh-CN": "核销"},
+    "rep_returns": {"en": "Came back", "zh-CN": "回访"},
+    "rep_pp": {"en": "{d} pts ({low} to {high})", "zh-CN": "{d} 个百分点（{low} 至 {high}）"},
+    "rep_fewer_than_50": {"en": "fewer than 50", "zh-CN": "少于 50"},
+    "rep_fewer_than_10": {"en": "fewer than 10", "zh-CN": "少于 10"},
+    "rep_not_enough_shoppers": {"en": "not enough shoppers yet", "zh-CN": "顾客数尚不足"},
+    "rep_privacy": {
+        "en": (
+            "To protect shoppers' privacy, a figure about fewer than 50 shoppers (10 for clicks "
+            "and results) is not shown, nor one that the others would give away."
+        ),
+        "zh-CN": "为保护顾客隐私，涉及少于 50 位顾客（点击和转化少于 10 位）的数据不予显示，"
+        "可由其他数据推算出的也不显示。",
+    },
+    "rep_nothing": {"en": "Nothing ran in these days.", "zh-CN": "这段时间没有投放。"},
+    "rep_error_range": {
+        "en": "Check the dates: the range ends before it starts, or covers more than a year.",
+        "zh-CN": "请检查日期：结束早于开始，或超过一年。",
+    },
+    "rep_error_window": {"en": "The window is 1 to 30 days.", "zh-CN": "归因窗口为 1 至 30 天。"},
+    "rep_merchant_title": {"en": "Ad reports", "zh-CN": "广告效果报告"},
+    "rep_merchant_intro": {
+        "en": (
+            "The campaigns that ran in your venues in the last 180 days. Each report counts "
+            "only your venues' shoppers, in your stores' time zone."
+        ),
+        "zh-CN": "最近 180 天在您门店投放过的广告活动。报告只统计您门店的顾客，按门店时区计。",
+    },
+    "rep_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "rep_none_ran": {
+        "en": "No campaign ran in your venues in the last 180 days.",
+        "zh-CN": "最近 180 天没有广告活动在您门店投放。",
+    },
+    "rep_owner_only": {
+        "en": "Only the merchant's owners can read the ad reports (they cover every store).",
+        "zh-CN": "只有商户所有者可以查看广告效果报告（报告涵盖所有门店）。",
+    },
+    "rep_error_not_signed_in": {
+        "en": "Sign in to the advertiser console first.",
+        "zh-CN": "请先登录广告主控制台。",
+    },
+    "rep_error_date": {
+        "en": "Dates are like 2026-11-30 (years 2000 to 2099).",
+        "zh-CN": "日期格式如 2026-11-30（2000 至 2099 年）。",
+    },
 }

@@ -116,3 +116,30 @@ async def logins_today(
         for store_id in store_ids:
             result[store_id] = counts.get(store_id) or StoreLogins(store_id, 0, 0, None)
     return result
+
+
+_returns = load_queries(__file__, "returns.sql")
+
+
+async def returning_shoppers(
+    db: asyncpg.Pool | asyncpg.Connection,
+    shoppers: list[tuple[uuid.UUID, str, datetime]],
+    window: timedelta,
+    *,
+    after: timedelta = timedelta(hours=1),
+) -> set[tuple[uuid.UUID, str]]:
+    """Which of `shoppers` (merchant, pseudonym, moment) came back to a venue of that merchant
+    from `after` past their moment until `window` past it: a portal login or a footfall visit
+    as a visitor starting then (the ad reports' return visits; `after` leaves out the visit
+    during which the moment happened). Only (merchant, pseudonym) pairs come back."""
+    if not shoppers:
+        return set()
+    rows = await db.fetch(
+        _returns.returning_shoppers,
+        [s[0] for s in shoppers],
+        [s[1] for s in shoppers],
+        [s[2] for s in shoppers],
+        after,
+        window,
+    )
+    return {(r["merchant_id"], r["identity"]) for r in rows}

@@ -40,6 +40,7 @@ from ads import (
     pos_keys_page,
     pos_redemption,
     redemption_page,
+    report_pages,
 )
 from ads import services as ads_services
 from analytics import api as analytics_api
@@ -126,6 +127,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
     code_import_page.add_routes(router)  # /till/import: an imported pool's codes
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
+    report_pages.add_routes(router)  # the campaign report, its CSV and JSON (docs/ad-reports.md)
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     router.add_get("/healthz", healthz, name="healthz")
 

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
-from ads import advertisers
+from ads import advertisers, demo_history
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
 from controller.services import find_router, register_router, reset_router_password
@@ -283,6 +283,14 @@ async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID
         _demo_tea_image(),
         "jade-tea.png",
     )
+    # A past campaign with a report to read (ads/demo_history.py, docs/ad-reports.md).
+    async with db.acquire() as conn:
+        owner_id = await accounts.user_id_by_email(conn, DEMO_EMAIL)
+    stores = await accounts.list_stores(db, merchant_id)
+    if owner_id is not None and stores:
+        await demo_history.seed(
+            db, merchant_id, stores[0].store_id, advertiser_id, owner_id, _demo_tea_image()
+        )
     log.info("seeded the demo advertiser %s, pending at %s", DEMO_ADVERTISER, DEMO_MERCHANT)
     return advertiser_id
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 
-from ads import advertisers
+from ads import advertisers, demo_history, reports
 from ads import services as ads
 from portal import stores, vouchers
 from portico import demo
@@ -28,12 +30,21 @@ async def test_the_demo_offers_every_login_method_and_vouchers_once(db: asyncpg.
 async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         merchant_id = await demo.seed(conn)
-    advertiser_id = await demo.seed_advertiser(db, merchant_id)
-    assert advertiser_id is not None
+    await demo.seed_advertiser(db, merchant_id)  # made here, or by a test before
     assert await demo.seed_advertiser(db, merchant_id) is None  # once
+    advertiser_id = await db.fetchval(
+        "SELECT advertiser_id FROM advertisers WHERE name = $1", demo.DEMO_ADVERTISER
+    )
+    assert advertiser_id is not None
     queue = await advertisers.approval_queue(db, merchant_id)
-    (request,) = [r for r in queue if r["advertiser_id"] == advertiser_id]
+    (request,) = [
+        r
+        for r in queue
+        if r["advertiser_id"] == advertiser_id and r["campaign_name"] != demo_history.NAME
+    ]
     assert request["status"] == "pending"
+    (past,) = [r for r in queue if r["campaign_name"] == demo_history.NAME]
+    assert past["status"] == "approved"  # the ended campaign with a history (docs/ad-reports.md)
     assert {r["status"] for r in queue if r["advertiser_id"] != advertiser_id} == {"approved"}
     ads.delivery.decider.clear()
     ad = await ads.choose_ad(db, merchant_id, "en")
@@ -51,3 +62,29 @@ async def test_the_malls_old_creatives_get_their_image_again(db: asyncpg.Pool) -
     assert await advertisers.creatives_without_file(db, own)
     await demo.seed_ad_images(db, merchant_id)
     assert await advertisers.creatives_without_file(db, own) == []
+
+
+async def test_the_demo_advertisers_past_campaign_has_a_report_with_numbers(
+    db: asyncpg.Pool,
+) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    await demo.seed_advertiser(db, merchant_id)  # made here, or by the test before
+    advertiser_id, campaign_id, starts_at = await db.fetchrow(
+        "SELECT advertiser_id, campaign_id, starts_at FROM ad_campaigns WHERE name = $1",
+        demo_history.NAME,
+    )
+    first = starts_at.astimezone(reports.ZoneInfo("Asia/Shanghai")).date()
+    got = await reports.campaign_report(
+        db, advertiser_id, campaign_id, first, first + timedelta(days=30)
+    )
+    # every figure shown, with the seed's rates give or take chance
+    assert isinstance(got.total.reach, int) and got.total.reach > 500
+    assert isinstance(got.holdout.shoppers, int) and got.holdout.shoppers > 100
+    assert isinstance(got.total.clicks, int) and got.exposed.redemptions not in (
+        reports.FEWER_THAN_CONVERTERS,
+        0,
+    )
+    assert all(lift.shown for lift in got.lift.values())
+    assert got.lift["claims"].low > 0  # 24 % against none
+    assert got.lift["returns"].difference > 0
