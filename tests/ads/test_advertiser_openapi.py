@@ -7,9 +7,7 @@ status, content type and body as documented. Valid requests name the member's re
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from portico.console_app import make_console_app
 from tests.ads.test_ad_reports import people
 from tests.ads.test_advertiser_pages import new_advertiser
 from tests.ads.test_report_pages import campaign_of
+from tests.threaded_server import in_a_thread
 
 EXAMPLES = 40
 
@@ -45,10 +44,6 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(database_url: str, settings: Settings) -> Iterator[Served]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="adv-api-server", daemon=True)
-    thread.start()
-
     async def start() -> tuple[web.AppRunner, asyncpg.Pool, Served]:
         db = await create_pool(database_url, size=4)
         advertiser_id, email = await new_advertiser(db, role="viewer")
@@ -74,17 +69,13 @@ def served(database_url: str, settings: Settings) -> Iterator[Served]:
         )
         return runner, db, served
 
-    async def stop(runner: web.AppRunner, db: asyncpg.Pool) -> None:
+    async def stop(started: tuple[web.AppRunner, asyncpg.Pool, Served]) -> None:
+        runner, db, _ = started
         await runner.cleanup()
         await db.close()
 
-    runner, db, state = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
-    try:
+    with in_a_thread(start, stop, "adv-api-server") as (_, _, state):
         yield state
-    finally:
-        asyncio.run_coroutine_threadsafe(stop(runner, db), loop).result(60)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 schema = schemathesis.openapi.from_dict(

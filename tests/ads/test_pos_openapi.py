@@ -10,10 +10,8 @@ generated codes are refused; tests/ads/test_pos_api.py tests the 429 itself).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from portico import pos_refusals
 from portico.console_app import make_console_app
 from tests.ads.test_redemption import claimed_code
 from tests.console.test_console_app import new_member
+from tests.threaded_server import in_a_thread
 
 EXAMPLES = 25  # generated requests an operation and phase, at most
 CODES = 60  # real claimed codes handed out to valid requests
@@ -50,9 +49,6 @@ class Served:
 def served(database_url: str, settings: Settings) -> Iterator[Served]:
     """The console app on 127.0.0.1 in a thread of its own (schemathesis calls it with blocking
     requests), a merchant with a key and claimed codes."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="pos-api-server", daemon=True)
-    thread.start()
 
     async def start() -> tuple[web.AppRunner, asyncpg.Pool, Served]:
         db = await create_pool(database_url, size=4)
@@ -73,7 +69,8 @@ def served(database_url: str, settings: Settings) -> Iterator[Served]:
         url = f"http://{host}:{port}"
         return runner, db, Served(url, made.token, str(member.store_id), itertools.cycle(codes))
 
-    async def stop(runner: web.AppRunner, db: asyncpg.Pool) -> None:
+    async def stop(started: tuple[web.AppRunner, asyncpg.Pool, Served]) -> None:
+        runner, db, _ = started
         await runner.cleanup()
         await db.close()
 
@@ -81,17 +78,8 @@ def served(database_url: str, settings: Settings) -> Iterator[Served]:
         for name in ("KEY", "IP"):
             limit = getattr(pos_refusals, name)
             patch.setattr(pos_refusals, name, Limit(limit.kind, limit.window, 10**6, "x"))
-        runner, db, state = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
-        try:
+        with in_a_thread(start, stop, "pos-api-server") as (_, _, state):
             yield state
-        finally:
-            asyncio.run_coroutine_threadsafe(stop(runner, db), loop).result(60)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            assert not thread.is_alive(), "the server's loop did not stop"
-            # Closed, or its self-pipe (a socketpair) is left to the garbage collector, whose
-            # ResourceWarning then fails whichever later test it lands in (seen in CI).
-            loop.close()
 
 
 # The document as the API serves it (test_the_document_tested_is_the_one_served): loaded here,
