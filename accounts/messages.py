@@ -27,6 +27,10 @@ MESSAGES: Catalog = {
         "en": "That was too much to send at once: nothing was saved.",
         "zh-CN": "一次提交的内容过大，未保存任何内容。",
     },
+    "error_length_required": {
+        "en": "The form arrived without its length: send it again from the page.",
+        "zh-CN": "表单提交时缺少长度信息，请从页面重新提交。",
+    },
     "error_method_not_allowed": {
         "en": "This page cannot be used that way.",
         "zh-CN": "不支持此操作。",

@@ -27,6 +27,7 @@ LOGIN_CSRF_COOKIE = "portico_login_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
 ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
+FORM_MAX_BODY = 1024 * 1024  # bytes of a signed-in user's POST, but to an upload route
 LOGIN_ROUTE = "login"
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)
@@ -35,6 +36,9 @@ CATALOG = web.AppKey("console_catalog", dict)
 # the console's cookie: the session middleware neither loads a session nor checks a CSRF token
 # for them (the POS API, ads/pos_api.py).
 SESSIONLESS = web.AppKey("console_sessionless", bool)
+# Route names whose forms carry uploads (set by the composition root): a signed-in user's POST
+# to one may be as large as the app's client_max_size; any other POST at most FORM_MAX_BODY.
+UPLOAD_ROUTES = web.AppKey("console_upload_routes", frozenset)
 
 
 @dataclass(frozen=True)
@@ -223,13 +227,34 @@ async def console_session(request: web.Request, handler: Handler) -> web.StreamR
     session = await services.session_for_token(request.app[DB], token) if token else None
     if session is not None:
         request[SESSION] = session
-    elif request.method == "POST":
-        # The console takes large bodies for signed-in users' uploads (creatives): anyone else
-        # may post a form of ANONYMOUS_MAX_BODY at most (the sign-in form is well under it).
-        request = request.clone(client_max_size=ANONYMOUS_MAX_BODY)
     if request.method == "POST":
+        _check_size(request, _max_body(request, session))
         await _check_csrf(request, session)
     return await handler(request)
+
+
+def _check_size(request: web.Request, limit: int | None) -> None:
+    """Refuse a POST over `limit` bytes before any of it is read, by its Content-Length (browsers
+    always send one with a form; a body without one is refused when a limit applies). Not
+    request.clone(client_max_size=...): the files of a clone's form are never closed."""
+    if limit is None:
+        return
+    length = request.content_length
+    if length is None:
+        raise web.HTTPLengthRequired()
+    if length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
+
+
+def _max_body(request: web.Request, session: services.ConsoleSession | None) -> int | None:
+    """The console's large bodies (its client_max_size) are for signed-in users' uploads only
+    (None: that size): anyone else posts a form of ANONYMOUS_MAX_BODY at most (the sign-in
+    form is well under it), other forms FORM_MAX_BODY (aiohttp's own default)."""
+    if session is None:
+        return ANONYMOUS_MAX_BODY
+    if request.match_info.route.name in request.app.get(UPLOAD_ROUTES, frozenset()):
+        return None
+    return FORM_MAX_BODY
 
 
 async def _check_csrf(request: web.Request, session: services.ConsoleSession | None) -> None:
@@ -248,6 +273,7 @@ async def _check_csrf(request: web.Request, session: services.ConsoleSession | N
 _HTTP_MESSAGES = {
     404: "error_not_found",
     405: "error_method_not_allowed",
+    411: "error_length_required",  # a POST without a Content-Length (no browser sends one)
     413: "error_too_large",  # a form or upload over the console's request size
 }
 

@@ -468,6 +468,11 @@ def _line_item_form(campaign: advertisers.CampaignFields, row: Any) -> dict[str,
     }
 
 
+# The routes that take a creative's file: the only console forms larger than 1 MiB (the
+# composition root lets signed-in users post up to the console's upload size to these).
+UPLOAD_ROUTES = ("advertiser_add_creative", "advertiser_attach_file")
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     """The advertiser console (the composition root calls this)."""
     router.add_get(PATH, login_required(campaigns_page), name="advertiser_campaigns")
@@ -482,8 +487,14 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(
         PATH + "/campaigns/{campaign_id}/caps/{cap_id}/delete", login_required(delete_cap)
     )
-    router.add_post(PATH + "/campaigns/{campaign_id}/creatives", login_required(add_creative))
     router.add_post(
-        PATH + "/campaigns/{campaign_id}/creatives/{creative_id}/file", login_required(attach_file)
+        PATH + "/campaigns/{campaign_id}/creatives",
+        login_required(add_creative),
+        name=UPLOAD_ROUTES[0],
+    )
+    router.add_post(
+        PATH + "/campaigns/{campaign_id}/creatives/{creative_id}/file",
+        login_required(attach_file),
+        name=UPLOAD_ROUTES[1],
     )
     router.add_get(PATH + "/files/{file_id}", login_required(creative_file))

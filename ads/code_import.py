@@ -19,7 +19,7 @@ from ads import codes
 from ads.services import UnknownCoupon, queries
 from kernel.errors import PorticoError
 
-MAX_BYTES = 1_000_000  # a file of codes; the console's request limit is far larger (uploads)
+MAX_BYTES = 1_000_000  # a file of codes; a console form's body is at most 1 MiB (accounts.web)
 MAX_CODES = 100_000
 REPORTED = 50  # problems listed at most (and how many more there were)
 _HEADERS = frozenset({"CODE", "CODES", "COUPON", "COUPONCODE", "券码", "优惠码"})

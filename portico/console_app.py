@@ -25,6 +25,7 @@ from accounts.web import (
     NAV,
     SESSION,
     SESSIONLESS,
+    UPLOAD_ROUTES,
     ConsoleNav,
     console_session,
     error_pages,
@@ -62,7 +63,8 @@ PURGE_INTERVAL = 3600.0  # seconds between sweeps of expired sessions and old lo
 
 
 # Console forms are small; creative uploads are the largest body (ads/creative_files.py limits
-# each file itself, this only bounds what is read before it looks).
+# each file itself, this only bounds what is read before it looks). Only signed-in users' POSTs
+# to the upload routes may be this large (accounts.web.console_session).
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -77,6 +79,7 @@ def make_console_app(
     )
     app[SETTINGS] = settings
     app[DB] = db
+    app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES)  # the only large forms
     if sender is not None:
         app[controller_console.SENDER] = sender
     app[TEMPLATES] = make_templates("accounts", "ads", "analytics", "controller", "portal")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import html
 import io
+import random
 import re
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -494,3 +496,43 @@ async def test_the_layout_shows_each_user_their_own_parts(
     text = await (await client.get("/dashboard", headers=EN)).text()
     assert 'href="/till"' in text and 'href="/approvals"' in text
     assert 'href="/advertiser"' not in text
+
+
+async def test_only_the_upload_routes_take_bodies_over_a_forms_size(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """accounts.web: a creative over 1 MiB is taken on the upload route; the same body posted to
+    another form is refused unread (413), and a body without a length is refused (411)."""
+    advertiser_id, email = await new_advertiser(db)
+    await sign_in(client, email, headers=EN)
+    base = await form_base(client, advertiser_id)
+    campaign_id = await make_campaign(client, base)
+    url = f"/advertiser/campaigns/{campaign_id}"
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (700, 700), random.Random(3).randbytes(700 * 700 * 3)).save(noise, "PNG")
+    big = noise.getvalue()
+    assert len(big) > 1024 * 1024
+    taken = await client.post(
+        url + "/creatives",
+        data=upload(base, io.BytesIO(big), "noise.png"),  # type: ignore[arg-type]
+        allow_redirects=False,
+    )
+    assert taken.status == 303, await taken.text()
+    refused = await client.post(
+        url + "/caps",
+        data=upload(base, io.BytesIO(big), "noise.png"),  # type: ignore[arg-type]
+        headers=EN,
+    )
+    assert refused.status == 413
+    assert "too much to send at once" in await refused.text()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"csrf_token=" + base["csrf_token"].encode()
+
+    unsized = await client.post(
+        url + "/caps",
+        data=chunks(),
+        headers={**EN, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert unsized.status == 411
+    assert "without its length" in await unsized.text()
