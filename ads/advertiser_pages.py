@@ -242,26 +242,27 @@ async def delete_cap(request: web.Request, session: accounts.ConsoleSession) -> 
     return redirect(f"{PATH}/campaigns/{campaign_id}?{place.query(saved='cap')}")
 
 
+def _uploaded(form: Mapping[str, Any]) -> tuple[bytes, str]:
+    """The form's file (its bytes and name), or BadUploadForm."""
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise BadUploadForm("no file was uploaded")
+    data = upload.file.read()
+    if not data:
+        raise BadUploadForm("the uploaded file is empty")
+    return data, upload.filename or "upload"
+
+
 async def add_creative(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     form = await request.post()
     place = await _place(request, session, form)
     _require_admin(place)
     campaign_id = _campaign_id(request)
-    upload = form.get("file")
     try:
         fields = advertisers.creative_fields(form)
-        if not isinstance(upload, web.FileField):
-            raise BadUploadForm("no file was uploaded")
-        data = upload.file.read()
-        if not data:
-            raise BadUploadForm("the uploaded file is empty")
+        data, filename = _uploaded(form)
         await advertisers.add_creative(
-            request.app[DB],
-            place.advertiser.advertiser_id,
-            campaign_id,
-            fields,
-            data,
-            upload.filename or "upload",
+            request.app[DB], place.advertiser.advertiser_id, campaign_id, fields, data, filename
         )
     except advertisers.CampaignUnknown:
         raise
@@ -281,20 +282,11 @@ async def attach_file(request: web.Request, session: accounts.ConsoleSession) ->
         creative_id = uuid.UUID(request.match_info["creative_id"])
     except ValueError:
         raise NotYours("not a creative id") from None
-    upload = form.get("file")
     try:
-        if not isinstance(upload, web.FileField):
-            raise BadUploadForm("no file was uploaded")
-        data = upload.file.read()
-        if not data:
-            raise BadUploadForm("the uploaded file is empty")
+        data, filename = _uploaded(form)
+        advertiser_id = place.advertiser.advertiser_id
         await advertisers.attach_file(
-            request.app[DB],
-            place.advertiser.advertiser_id,
-            campaign_id,
-            creative_id,
-            data,
-            upload.filename or "upload",
+            request.app[DB], advertiser_id, campaign_id, creative_id, data, filename
         )
     except advertisers.CampaignUnknown as exc:
         raise NotYours(str(exc)) from exc

@@ -55,6 +55,13 @@ class CampaignUnknown(AdvertiserError):
     status = 404
 
 
+class SegmentsUnavailable(FieldInvalid):
+    """Nothing puts shoppers in segments yet (precision marketing, issue 14): a line item
+    targeting one would be saved and never shown."""
+
+    message_id = "adv_error_segments_unavailable"
+
+
 class FlightOutside(AdvertiserError):
     message_id = "adv_error_flight_outside"
 
@@ -349,9 +356,15 @@ def line_item_fields(form: Any, zone: ZoneInfo, campaign: CampaignFields) -> Lin
         target_categories=_choices(form, "target_categories", CATEGORIES),
         target_cities=_words(form, "target_cities", 80),
         target_languages=_choices(form, "target_languages", LANGUAGES),
-        target_segments=_words(form, "target_segments"),
+        target_segments=_no_segments(form),
         target_audience=_choice(form, "target_audience", AUDIENCES),
     )
+
+
+def _no_segments(form: Mapping[str, Any]) -> list[str]:
+    if _words(form, "target_segments"):
+        raise SegmentsUnavailable("target_segments", "no shopper is in any segment yet")
+    return []
 
 
 # Campaigns -----------------------------------------------------------------------------------

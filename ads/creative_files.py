@@ -248,6 +248,12 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+def _position(digits: str) -> int:
+    """A byte position of a Range header: past any file when longer than 18 digits (int() of
+    thousands of digits raises, and a header may hold 8 KB of them)."""
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
 def _wanted_range(request: web.Request, etag: str, size: int) -> tuple[int, int] | str | None:
     """The one byte range asked for, as (first, last) inclusive; None to send the whole file
     (no Range, one we do not take, such as several ranges, or an If-Range for other bytes);
@@ -265,14 +271,14 @@ def _wanted_range(request: web.Request, etag: str, size: int) -> tuple[int, int]
     if not first and not last:
         return None
     if not first:  # the last N bytes
-        count = int(last)
+        count = _position(last)
         if count == 0 or size == 0:
             return "unsatisfiable"
         return max(0, size - count), size - 1
-    start = int(first)
+    start = _position(first)
     if start >= size:
         return "unsatisfiable"
-    end = min(int(last), size - 1) if last else size - 1
+    end = min(_position(last), size - 1) if last else size - 1
     if end < start:
         return None  # last before first: invalid, ignored
     return start, end

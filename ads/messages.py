@@ -458,6 +458,16 @@ ADVERTISERS: dict[str, dict[str, str]] = {
         "en": "Please check “{field}”: it is missing or not in the expected form.",
         "zh-CN": "请检查“{field}”：未填写或格式不正确。",
     },
+    "adv_error_segments_unavailable": {
+        "en": (
+            "Segments cannot be targeted yet: no shopper is put in a segment so far, so this "
+            "line item would never be shown. Leave “Segments” empty."
+        ),
+        "zh-CN": (
+            "暂不能按人群分组定向：目前尚无顾客被归入任何分组，此投放单元将永远不会展示。"
+            "请将“人群分组”留空。"
+        ),
+    },
     "adv_error_flight_outside": {
         "en": "A line item's flight must lie inside its campaign's flight.",
         "zh-CN": "投放单元的投放时间必须在活动投放时间之内。",

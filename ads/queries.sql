@@ -1,35 +1,3 @@
--- name: eligible_ads
--- The merchant's approved, unblocked, active line items that are not over yet, each with one
--- active creative and the campaign's coupon at this merchant, if any. Flight, dayparts,
--- language and store/city targeting are checked per request (ads/services.py choose_ad).
--- Simplest form: ads/decision.py replaces it with an in-process index of every line item.
-SELECT li.line_item_id, li.tier, li.weight, greatest(li.starts_at, c.starts_at) AS starts_at,
-       least(li.ends_at, c.ends_at) AS ends_at, li.dayparts, li.target_stores, li.target_cities,
-       li.target_languages, li.target_segments, li.target_audience,
-       a.advertiser_id, a.name AS advertiser, c.campaign_id, cr.creative_id, cr.kind,
-       cr.headline_en, cr.headline_zh, cr.body_en, cr.body_zh, cr.landing_url, cr.file_id,
-       cr.countdown_seconds, cp.coupon_id, cp.title_en AS coupon_en, cp.title_zh AS coupon_zh
-FROM ad_approvals ap
-JOIN ad_campaigns c ON c.advertiser_id = ap.advertiser_id AND c.campaign_id = ap.campaign_id
-JOIN advertisers a ON a.advertiser_id = c.advertiser_id
-JOIN ad_line_items li ON li.advertiser_id = c.advertiser_id AND li.campaign_id = c.campaign_id
-JOIN ad_creatives cr ON cr.advertiser_id = c.advertiser_id AND cr.campaign_id = c.campaign_id
-LEFT JOIN LATERAL (
-    SELECT coupon_id, title_en, title_zh FROM coupons
-    WHERE merchant_id = $1 AND advertiser_id = c.advertiser_id AND campaign_id = c.campaign_id
-          AND valid_until > $2
-    ORDER BY valid_until LIMIT 1
-) cp ON true
-WHERE ap.merchant_id = $1 AND ap.status = 'approved' AND c.status = 'active'
-      AND li.status = 'active' AND cr.status = 'active' AND cr.file_id IS NOT NULL
-      AND c.ends_at > $2 AND li.ends_at > $2
-      AND (li.target_merchants = '{}' OR $1 = ANY (li.target_merchants))
-      AND (li.target_categories = '{}' OR $3 = ANY (li.target_categories))
-      AND NOT EXISTS (
-          SELECT 1 FROM ad_blocks b
-          WHERE b.merchant_id = $1
-                AND (b.advertiser_id = c.advertiser_id OR b.category IN (c.category, a.category)))
-
 -- name: creative_file
 SELECT content_type, data FROM creative_files WHERE advertiser_id = $1 AND file_id = $2
 
@@ -128,9 +96,6 @@ INSERT INTO coupon_codes (merchant_id, code, coupon_id, state, claimed_by, claim
 VALUES ($1, $2, $3, 'claimed', $4, now(), $5)
 ON CONFLICT (merchant_id, code) DO NOTHING
 RETURNING code
-
--- name: coupon_exists
-SELECT EXISTS (SELECT 1 FROM coupons WHERE merchant_id = $1 AND coupon_id = $2)
 
 -- name: codes_held_by
 SELECT cc.code, coalesce(cp.generic_code, cc.code) AS said, cc.claimed_at, cp.title_en,

@@ -17,7 +17,9 @@ from kernel.sql import load_queries
 
 queries = load_queries(__file__)
 
-EVENT_KINDS = frozenset({"login", "logout", "ad_impression", "coupon_claim"})
+# Ad impressions are ads' own events now (ad_events, ads/delivery.py); older rows may hold the
+# kind "ad_impression", which nothing records any more.
+EVENT_KINDS = frozenset({"login", "logout", "coupon_claim"})
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,11 @@ async def find_place(request: web.Request, user_id: uuid.UUID, strict: bool) -> 
                 raise web.HTTPNotFound()
     elif strict:
         raise BadFilter("no store named", name="store")
-    stores = await accounts.list_stores(db, membership.merchant_id)
+    # Staff see only the stores they are given (as the dashboards: analytics/dashboards.py):
+    # another store of the merchant is a 404 here too.
+    stores = await accounts.visible_stores(db, membership.merchant_id, user_id)
+    if store is not None and store.store_id not in {s.store_id for s in stores}:
+        raise web.HTTPNotFound()
     return Place(membership, memberships, stores, store or (stores[0] if stores else None))
 
 

@@ -12,7 +12,6 @@ URL from the request: no open redirect.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections import Counter
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ads import delivery, tracking
+from ads import creative_files, delivery, tracking
 from kernel.cache import TtlCache
 from kernel.web import DB, SECURITY_HEADERS, SETTINGS
 
@@ -29,7 +28,8 @@ routes = web.RouteTableDef()
 
 # Refusals of reports whose token did not check (no merchant to count them at).
 unsigned_refusals: Counter[str] = Counter()
-_files: TtlCache[tuple[uuid.UUID, uuid.UUID], tuple[str, bytes] | None] = TtlCache(60.0, 500)
+# Images only (at most 5 MB each: ads/creative_media.py); videos are read in ranges.
+_images: TtlCache[tuple[uuid.UUID, uuid.UUID], tuple[str, bytes] | None] = TtlCache(60.0, 200)
 _GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
 )
@@ -103,54 +103,25 @@ async def ad_show(request: web.Request) -> web.Response:
         unsigned_refusals["unsigned" if p is None else "unknown"] += 1
         raise web.HTTPNotFound()
     db = request.app[DB]
+    if content.kind == "video":
+        # Its impression is the beacon after the countdown (ad_seen). Served as every stored
+        # file is, in the byte ranges phones' players (iOS above all) ask for.
+        return await creative_files.file_response(
+            db, content.advertiser_id, content.file_id, request=request
+        )
     key = (content.advertiser_id, content.file_id)
 
     async def read() -> tuple[str, bytes] | None:
         row = await db.fetchrow(delivery.queries.creative_file, *key)
         return (row["content_type"], bytes(row["data"])) if row else None
 
-    file = await _files.get_or_load(key, read)
+    file = await _images.get_or_load(key, read)
     if file is None:
         raise web.HTTPNotFound()
-    if content.kind == "image":
-        await _report(request, p, "impression")
+    await _report(request, p, "impression")
     content_type, body = file
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}  # each view is one impression
-    if content.kind == "video":
-        # Phones' players (iOS above all) fetch a video in byte ranges and play nothing from a
-        # server that ignores them.
-        headers["Accept-Ranges"] = "bytes"
-        part = _byte_range(request.headers.get("Range", ""), len(body))
-        if part == "unsatisfiable":
-            headers["Content-Range"] = f"bytes */{len(body)}"
-            return web.Response(status=416, headers=headers)
-        if part is not None:
-            start, end = part
-            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
-            return web.Response(
-                status=206, body=body[start : end + 1], content_type=content_type, headers=headers
-            )
     return web.Response(body=body, content_type=content_type, headers=headers)
-
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """The one byte range a Range header asks for, inclusive; None for the whole file (no
-    header, or one we do not serve ranges for, such as several ranges); "unsatisfiable"."""
-    match = _RANGE.fullmatch(header.strip())
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.group(1), match.group(2)
-    if first == "":  # the last N bytes
-        n = int(last[:18])
-        return (max(size - n, 0), size - 1) if n > 0 and size > 0 else "unsatisfiable"
-    start = int(first[:18])
-    end = min(int(last[:18]), size - 1) if last else size - 1
-    if start >= size or end < start:
-        return "unsatisfiable"
-    return start, end
 
 
 @routes.get("/ad/seen/{token}", name="ad_seen")

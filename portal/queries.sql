@@ -93,15 +93,20 @@ ON CONFLICT (merchant_id, session_id) DO UPDATE SET
 SELECT incoming, outgoing, reports FROM wifidog_usage WHERE merchant_id = $1 AND session_id = $2
 
 -- name: wifidog_end_session
--- The counters stage ends a session ($3: why). One that ran out ended at its expiry.
+-- The counters stage ends a session ($3: why). One that ran out ended at its expiry, and only
+-- if it still has: another worker may have extended it since this one cached the session.
+-- The ended session's id, or none.
 WITH ended AS (
     UPDATE portal_sessions SET status = 'ended', client_mac = NULL, end_reason = $3,
         ended_at = CASE WHEN $3 = 'expired' THEN least(now(), expires_at) ELSE now() END
     WHERE merchant_id = $1 AND session_id = $2 AND status = 'active'
+          AND ($3 <> 'expired' OR expires_at <= now())
     RETURNING session_id
+), tokens AS (
+    UPDATE wifidog_tokens SET client_mac = NULL
+    WHERE merchant_id = $1 AND session_id IN (SELECT session_id FROM ended)
 )
-UPDATE wifidog_tokens SET client_mac = NULL
-WHERE merchant_id = $1 AND session_id = $2
+SELECT session_id FROM ended
 
 -- name: wifidog_log_out
 WITH ended AS (

@@ -420,7 +420,10 @@ async def _counters_or_logout(
     end = _end_of(stage, portal, session, incoming, outgoing)
     if end is not None:
         reason, message = end
-        await store.end_session(db, router, token, session.session_id, reason)
+        if not await store.end_session(db, router, token, session.session_id, reason):
+            if reason == "expired":  # extended meanwhile (its cached copy is gone now)
+                return auth_reply(AUTH_ALLOWED, "ok")
+            return auth_reply(AUTH_DENIED, "session ended")
         log.info(
             "wifidog session %s at %s ended: %s", session.session_id, router.router_id, message
         )

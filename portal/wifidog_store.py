@@ -219,11 +219,13 @@ async def token_session(db: asyncpg.Pool, router: Router, token: str) -> TokenSe
 
 async def end_session(
     db: asyncpg.Pool, router: Router, token: str, session_id: uuid.UUID, reason: str
-) -> None:
+) -> bool:
     """End a WiFiDog session for `reason` (portal_sessions.end_reason): the session is marked
-    ended and its raw MAC scrubbed."""
-    await db.execute(queries.wifidog_end_session, router.merchant_id, session_id, reason)
+    ended and its raw MAC scrubbed. False when it did not end: it had ended already, or (for
+    'expired') its end moved later (an Extend handled by another worker)."""
+    ended = await db.fetchval(queries.wifidog_end_session, router.merchant_id, session_id, reason)
     forget(router, token)
+    return ended is not None
 
 
 def forget(router: Router, token: str) -> None:

@@ -165,6 +165,13 @@ async def test_an_advertiser_runs_a_campaign_and_the_merchant_approves_it(
     )
     assert no_such_venue.status == 400
     assert "“Merchants (venues)”" in html.unescape(await no_such_venue.text())
+    segments = await client.post(
+        url + "/line-items",
+        data={**base, **line_item(member.merchant_id), "target_segments": "students"},
+        headers=EN,
+    )
+    assert segments.status == 400  # nothing puts shoppers in segments yet: it would never show
+    assert "Segments cannot be targeted yet" in html.unescape(await segments.text())
     assert await advertisers.list_line_items(db, advertiser_id, campaign_id) == []
 
     saved = await client.post(

@@ -185,6 +185,22 @@ async def test_staff_may_look_but_not_change(client: TestClient, db: asyncpg.Poo
     assert await retention_of(db, member.merchant_id) == Retention()
 
 
+async def test_staff_do_not_see_a_store_they_are_not_given(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    other_store = await accounts.create_store(db, member.merchant_id, "Second floor")
+    email = await new_staff(db, member)
+    staff = await db.fetchval("SELECT user_id FROM user_accounts WHERE email = $1", email)
+    async with db.acquire() as conn:
+        await accounts.set_member_stores(conn, member.merchant_id, staff, [other_store])
+    await sign_in(client, email, headers=EN)
+
+    assert (await client.get(url(member))).status == 404  # the merchant's, not theirs
+    given = await client.get(f"{PATH}?merchant={member.merchant_id}&store={other_store}")
+    assert given.status == 200
+
+
 async def test_another_merchants_store_is_not_found(client: TestClient, db: asyncpg.Pool) -> None:
     member = await new_member(db)
     stranger = await new_member(db)

@@ -373,6 +373,27 @@ async def test_counters_kick_a_client_whose_session_expired(
     assert (await session_of(db, wd, token))["status"] == "ended"
 
 
+async def test_a_session_another_worker_extended_is_not_ended_as_expired(
+    portal_client: TestClient, wd: Wd, db: asyncpg.Pool
+) -> None:
+    """This worker cached the session as run out; another worker's Extend moved its end since:
+    the counters stage must not end it (wifidog_end_session checks the end on the row)."""
+    token = await online_token(portal_client, wd)
+    move_end = (
+        "UPDATE portal_sessions SET expires_at = now() + make_interval(secs => $3)"
+        " WHERE merchant_id = $1 AND router_id = $2"
+    )
+    args = (wd.tenant.merchant_id, wd.router.router_id)
+    await db.execute(move_end, *args, -1.0)
+    wifidog_store._sessions.clear()
+    assert (await wifidog_store.token_session(db, wd.router, token)).expired  # cached so
+    await db.execute(move_end, *args, 1800.0)
+    _, body = await auth(portal_client, auth_query("counters", wd.router.router_id, token, inc=1))
+    assert code(body) == 1
+    row = await session_of(db, wd, token)
+    assert row["status"] == "active" and row["client_mac"] is not None
+
+
 async def test_logout_ends_the_session_and_the_online_page_says_so(
     portal_client: TestClient, wd: Wd, db: asyncpg.Pool
 ) -> None:
