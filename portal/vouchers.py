@@ -348,6 +348,42 @@ async def redeem(
     until", which only keeps new devices out). A new one takes a free device place; the
     first one starts the clock. A counter of `held_back_by` at its limit refuses the code
     (checked in the same statement that counts the devices: one round trip less)."""
+    try:
+        return await _redeem(db, merchant_id, store_id, code, device, held_back_by, fold=True)
+    except _FoldFirst as first:
+        # Not inside the voucher's transaction: folding the agent's reports uses the pool,
+        # and a login holding one connection while waiting for another can exhaust it.
+        await _fold_agent_usage(db, merchant_id, first.agent_sessions)
+        return await _redeem(db, merchant_id, store_id, code, device, held_back_by, fold=False)
+
+
+class _FoldFirst(Exception):
+    """The voucher's running agent sessions have reports to fold in before it is counted."""
+
+    def __init__(self, agent_sessions: dict[str, list[uuid.UUID]]) -> None:
+        super().__init__("fold the agent's usage reports first")
+        self.agent_sessions = agent_sessions
+
+
+async def _fold_agent_usage(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, agent_sessions: dict[str, list[uuid.UUID]]
+) -> None:
+    for router_id, session_ids in agent_sessions.items():
+        router = await find_router(db, router_id)
+        if router is not None and router.merchant_id == merchant_id:
+            await sessions.keep_usage(db, router, session_ids)
+
+
+async def _redeem(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    code: str,
+    device: str,
+    held_back_by: Counters,
+    *,
+    fold: bool,
+) -> Redemption:
     subjects = [rate_limits.subject(limit, key) for limit, key in held_back_by]
     windows = [limit.window for limit, _key in held_back_by]
     maxima = [limit.max_hits for limit, _key in held_back_by]
@@ -373,7 +409,7 @@ async def redeem(
                 raise VoucherExpired("past the batch's valid-until")
             if devices["devices"] >= row["max_devices"]:
                 raise VoucherFull(f"on {devices['devices']} of {row['max_devices']} devices")
-        data_left = await _data_left(db, conn, merchant_id, code, row["quota_kb"])
+        data_left = await _data_left(conn, merchant_id, code, row["quota_kb"], fold=fold)
         if devices["mine"]:
             return Redemption(code, left, data_left, again=True)
         await conn.execute(queries.add_voucher_device, merchant_id, code, device, now)
@@ -381,20 +417,17 @@ async def redeem(
 
 
 async def _data_left(
-    db: asyncpg.Pool, conn: asyncpg.Connection, merchant_id: uuid.UUID, code: str, quota_kb: int
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, code: str, quota_kb: int, *, fold: bool
 ) -> int:
     """What is left of the voucher's data limit for a new session (0: it has none): the limit
-    less what its ended sessions used and its running ones used so far, their agent's last
-    reports folded in first. VoucherDataUsed when nothing is left."""
+    less what its ended sessions used and its running ones used so far. With `fold`, running
+    agent sessions first have their agent's last reports folded in (_FoldFirst: outside the
+    transaction). VoucherDataUsed when nothing is left."""
     if not quota_kb:
         return 0
     usage = await session_usage.voucher_usage(conn, merchant_id, code)
-    if usage.agent_sessions:
-        for router_id, session_ids in usage.agent_sessions.items():
-            router = await find_router(db, router_id)
-            if router is not None and router.merchant_id == merchant_id:
-                await sessions.keep_usage(db, router, session_ids)
-        usage = await session_usage.voucher_usage(conn, merchant_id, code)
+    if fold and usage.agent_sessions:
+        raise _FoldFirst(usage.agent_sessions)
     if usage.used_kb >= quota_kb:
         raise VoucherDataUsed(f"its sessions used {usage.used_kb} of {quota_kb} kB")
     return quota_kb - usage.used_kb

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from controller.services import CommandSender, record_router_status, register_router
 from kernel.config import Settings
+from kernel.db import create_pool
 from kernel.privacy import device_hash
 from portal import session_end, stores, vouchers
 from portal.session_usage import MAX_USED_KB, Reading, Usage, fold
@@ -552,3 +553,30 @@ async def test_garbled_usage_reports_are_refused_by_the_ingest_and_change_no_sum
 
     [row] = await sessions_of(db, tenant)
     assert (row["status"], row["down_used_kb"]) == ("active", 2600)
+
+
+async def test_a_voucher_login_holds_one_database_connection_at_a_time(
+    portal_client: TestClient,
+    router: SimulatedRouter,
+    tenant: Tenant,
+    db: asyncpg.Pool,
+    settings: Settings,
+    database_url: str,
+    ingest: None,
+) -> None:
+    """Folding a running session's agent reports uses the pool, so it happens before the
+    voucher's transaction, not inside it: with a pool of one connection the login still ends
+    (it used to wait for a second connection while holding the only one)."""
+    code = await shared_code(db, tenant)
+    await online(portal_client, router, A, code)
+    await use(db, settings, router, tenant, A, 3000)
+    device = device_hash(settings.secret_key, str(tenant.merchant_id), B)
+    one = await create_pool(database_url, size=1)
+    try:
+        async with asyncio.timeout(15):
+            redemption = await vouchers.redeem(
+                one, tenant.merchant_id, tenant.store_id, code, device
+            )
+    finally:
+        await one.close()
+    assert redemption.quota_kb == LIMIT_KB - 3000 and not redemption.again
