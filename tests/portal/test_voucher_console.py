@@ -276,10 +276,14 @@ async def test_the_sheet_prints_every_live_code_with_its_qr_code(
 
 
 def pdf_texts(body: bytes) -> bytes:
-    """The PDF's content streams, inflated (fpdf2 compresses them with zlib)."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", body, re.S)
+    """The PDF's content streams, inflated (fpdf2 compresses them with zlib).
+
+    Each stream is cut by its dictionary's /Length: compressed bytes may end in b"\\r", which a
+    search for "endstream" would take for the line break and cut off (one run in ~100 failed).
+    """
     out = []
-    for stream in streams:
+    for match in re.finditer(rb"/Length (\d+)[^>]*>>\s*stream\r?\n", body):
+        stream = body[match.end() : match.end() + int(match[1])]
         try:
             out.append(zlib.decompress(stream))
         except zlib.error:
