@@ -276,6 +276,24 @@ def new_event_id() -> uuid.UUID:
     return uuid.UUID(int=_event_ids.getrandbits(128))
 
 
+_linked: set[tuple[uuid.UUID, str, str]] = set()
+LINKED_MAX = 100_000  # (identity, device) pairs this process knows are stored
+
+
+async def note_device(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, identity: str, device: str
+) -> None:
+    """The shopper `identity` was seen on `device` (reports count the results of every device
+    the identity was seen on): stored once, the query skipped once this process stored it."""
+    key = (merchant_id, identity, device)
+    if key in _linked:
+        return
+    await db.execute(queries.note_identity_device, merchant_id, identity, device)
+    if len(_linked) >= LINKED_MAX:
+        _linked.clear()
+    _linked.add(key)
+
+
 async def place_ad(
     db: asyncpg.Pool,
     secret_key: str,
@@ -284,16 +302,20 @@ async def place_ad(
     identity: str,
     language: str,
     *,
+    device: str | None = None,
     returning: bool = False,
     segments: frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> Placed | None:
     """Decide the ad of one splash view. The holdout's ghost impressions are counted now (no
-    page reports them); the impression itself only when the page reports it shown."""
+    page reports them); the impression itself only when the page reports it shown. `device`:
+    the device's pseudonym when `identity` is the shopper's phone or email identity."""
     now = now or datetime.now(UTC)
     snapshot = await decider.current(db)
     if not snapshot.index.line_items:
         return None
+    if device and device != identity:
+        await note_device(db, merchant_id, identity, device)
     category, city, tz = await venue_facts(db, merchant_id, store_id)
     request = d.Request(
         merchant_id,

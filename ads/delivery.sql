@@ -48,6 +48,11 @@ WHERE merchant_id = $1 AND identity = $2 AND kind = 'impression'
 ORDER BY occurred_at DESC
 LIMIT $3
 
+-- name: note_identity_device
+-- The identity was seen on this device (migration 0032): once per pair.
+INSERT INTO ad_identity_devices (merchant_id, identity, device) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+
 -- name: campaign_coupon
 SELECT coupon_id, title_en, title_zh FROM coupons
 WHERE merchant_id = $1 AND advertiser_id = $2 AND campaign_id = $3 AND valid_until > now()

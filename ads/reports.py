@@ -285,8 +285,11 @@ async def campaign_report(
         _hide_complements(rows, raws, total)
         tables[dim] = rows
 
+    # A shopper came back when any of their devices did.
     returned = await analytics.returning_shoppers(
-        db, [(r["merchant_id"], r["identity"], r["first_at"]) for r in shoppers], window
+        db,
+        [(r["merchant_id"], d, r["first_at"]) for r in shoppers for d in r["devices"]],
+        window,
     )
     counts = {g: {"shoppers": 0, "claims": 0, "redemptions": 0, "returns": 0} for g in GROUPS}
     for r in shoppers:
@@ -294,7 +297,7 @@ async def campaign_report(
         c["shoppers"] += 1
         c["claims"] += r["claimed"]
         c["redemptions"] += r["redeemed"]
-        c["returns"] += (r["merchant_id"], r["identity"]) in returned
+        c["returns"] += any((r["merchant_id"], d, r["first_at"]) in returned for d in r["devices"])
     exposed = _group(counts["exposed"]["shoppers"], counts["exposed"])
     holdout = _group(counts["holdout"]["shoppers"], counts["holdout"])
     return Report(

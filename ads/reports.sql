@@ -26,7 +26,8 @@ GROUP BY GROUPING SETS ((), (e.line_item_id), (e.creative_id), ((e.occurred_at A
 -- One row per shopper the campaign reached in the range, held in memory to count the groups
 -- (never shown or exported): exposed (an impression in the range) or holdout (a ghost and no
 -- impression), from their first such event; whether they claimed one of the campaign's
--- coupons and redeemed it (not undone) within $6 (the attribution window) of that moment.
+-- coupons and redeemed it (not undone) within $6 (the attribution window) of that moment, on
+-- any of their devices (a shopper known by phone or email: each device it was seen on).
 WITH seen AS (
     SELECT e.merchant_id, e.identity,
            bool_or(e.kind = 'impression') AS exposed,
@@ -37,23 +38,27 @@ WITH seen AS (
       AND e.occurred_at >= $3 AND e.occurred_at < $4
       AND e.kind IN ('impression', 'ghost') AND ($5::uuid IS NULL OR e.merchant_id = $5)
     GROUP BY e.merchant_id, e.identity
-), shopper AS (
-    SELECT merchant_id, identity, exposed,
-           CASE WHEN exposed THEN first_impression ELSE first_ghost END AS first_at
-    FROM seen
+), shopper AS (  -- with the devices the identity was seen on (migration 0032)
+    SELECT s.merchant_id, s.identity, s.exposed,
+           CASE WHEN s.exposed THEN s.first_impression ELSE s.first_ghost END AS first_at,
+           ARRAY[s.identity] || ARRAY(
+               SELECT l.device FROM ad_identity_devices l
+               WHERE l.merchant_id = s.merchant_id AND l.identity = s.identity
+           ) AS devices
+    FROM seen s
 ), offer AS (
     SELECT merchant_id, coupon_id FROM coupons
     WHERE advertiser_id = $1 AND campaign_id = $2 AND ($5::uuid IS NULL OR merchant_id = $5)
 )
-SELECT s.merchant_id, s.identity, s.exposed, s.first_at,
+SELECT s.merchant_id, s.identity, s.exposed, s.first_at, s.devices,
        EXISTS (
            SELECT 1 FROM coupon_codes cc JOIN offer o USING (merchant_id, coupon_id)
-           WHERE cc.merchant_id = s.merchant_id AND cc.claimed_by = s.identity
+           WHERE cc.merchant_id = s.merchant_id AND cc.claimed_by = ANY (s.devices)
              AND cc.claimed_at >= s.first_at AND cc.claimed_at < s.first_at + $6::interval
        ) AS claimed,
        EXISTS (
            SELECT 1 FROM coupon_redemptions r JOIN offer o USING (merchant_id, coupon_id)
-           WHERE r.merchant_id = s.merchant_id AND r.device_hash = s.identity
+           WHERE r.merchant_id = s.merchant_id AND r.device_hash = ANY (s.devices)
              AND r.rolled_back_at IS NULL
              AND r.redeemed_at >= s.first_at AND r.redeemed_at < s.first_at + $6::interval
        ) AS redeemed

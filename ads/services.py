@@ -648,12 +648,23 @@ async def place_ad(
     identity: str,
     language: str,
     *,
+    device: str | None = None,
     returning: bool = False,
     now: datetime | None = None,
 ) -> PlacedAd | None:
-    """Decide the ad of one splash view (docs/ad-decision.md); None: nothing to show."""
+    """Decide the ad of one splash view (docs/ad-decision.md); None: nothing to show.
+    `device`: the device's pseudonym when `identity` is the shopper's phone or email identity
+    (the reports count the results of each of the identity's devices)."""
     placed = await delivery.place_ad(
-        db, secret_key, merchant_id, store_id, identity, language, returning=returning, now=now
+        db,
+        secret_key,
+        merchant_id,
+        store_id,
+        identity,
+        language,
+        device=device,
+        returning=returning,
+        now=now,
     )
     if placed is None:
         return None

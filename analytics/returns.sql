@@ -8,12 +8,12 @@
 WITH s AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS s (merchant_id, identity, at)
 )
-SELECT s.merchant_id, s.identity
+SELECT s.merchant_id, s.identity, s.at
 FROM s JOIN events e
   ON e.merchant_id = s.merchant_id AND e.device_hash = s.identity AND e.kind = 'login'
  AND e.occurred_at >= s.at + $4::interval AND e.occurred_at < s.at + $5::interval
 UNION
-SELECT s.merchant_id, s.identity
+SELECT s.merchant_id, s.identity, s.at
 FROM s JOIN footfall_visits v
   ON v.merchant_id = s.merchant_id AND v.device_hash = s.identity AND v.visitor
  AND v.started_at >= s.at + $4::interval AND v.started_at < s.at + $5::interval

@@ -129,11 +129,11 @@ async def returning_shoppers(
     window: timedelta,
     *,
     after: timedelta = timedelta(hours=1),
-) -> set[tuple[uuid.UUID, str]]:
+) -> set[tuple[uuid.UUID, str, datetime]]:
     """Which of `shoppers` (merchant, pseudonym, moment) came back to a venue of that merchant
     from `after` past their moment until `window` past it: a portal login or a footfall visit
     as a visitor starting then (the ad reports' return visits; `after` leaves out the visit
-    during which the moment happened). Only (merchant, pseudonym) pairs come back."""
+    during which the moment happened). Those that did, as given."""
     if not shoppers:
         return set()
     rows = await db.fetch(
@@ -144,4 +144,4 @@ async def returning_shoppers(
         after,
         window,
     )
-    return {(r["merchant_id"], r["identity"]) for r in rows}
+    return {(r["merchant_id"], r["identity"], r["at"]) for r in rows}

@@ -230,6 +230,7 @@ async def _splash(
         router.store_id,
         identity or visit.device,
         lang,
+        device=visit.device,
         returning=welcome_back,
     )
     ad = placed.ad if placed else None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from ads import reports
+from ads import delivery, reports
 from analytics import services as analytics
 from tests.ads.ad_rows import AdRows, Made
 
@@ -173,6 +173,31 @@ async def test_known_rates_give_the_lift_and_its_interval(db: asyncpg.Pool) -> N
     out = reports.as_json(got)
     assert out["lift"]["claims"]["difference"] == 0.2 and out["suppressed"] == {}
     assert "e-0001" not in repr(out)  # no shopper-level data
+
+
+async def test_a_shopper_known_by_phone_counts_the_results_of_their_devices(
+    db: asyncpg.Pool,
+) -> None:
+    """The decision counts a shopper by their phone identity; claims, redemptions and return
+    visits are their devices'. Each identity was seen on its own device, and the holdout's on
+    two (the second one claims): all of them count, each shopper once."""
+    seed = await seeded(db)
+    exposed, holdout = people("phone-e", 60), people("phone-h", 60)
+    await seed.events("impression", exposed)
+    await seed.events("ghost", holdout)
+    for person in exposed + holdout:
+        await delivery.note_device(db, seed.merchant_id, person, f"dev-{person}")
+    for person in holdout:
+        await delivery.note_device(db, seed.merchant_id, person, f"tab-{person}")
+    await seed.claims([f"dev-{p}" for p in exposed[:50]], redeem=True)
+    await seed.claims([f"tab-{p}" for p in holdout[:10]])
+    await seed.returns([f"dev-{p}" for p in exposed[:55]], timedelta(days=2))
+    await seed.returns([f"tab-{p}" for p in holdout[:30]] + [f"dev-{p}" for p in holdout[:30]],
+                       timedelta(days=2))  # fmt: skip
+
+    got = await report(seed)
+    assert got.exposed == reports.Group(60, 50, 50, 55, 0.8333, 0.8333, 0.9167)
+    assert got.holdout == reports.Group(60, 10, 0, 30, 0.1667, 0.0, 0.5)
 
 
 async def test_49_shoppers_or_9_converters_are_hidden_50_and_10_shown(db: asyncpg.Pool) -> None:

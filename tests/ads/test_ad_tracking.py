@@ -75,6 +75,23 @@ def test_refusals() -> None:
     assert tracking.refusal(p, ua, now + 7 * 3600, kind="impression") == "expired"
 
 
+async def test_a_view_under_a_phone_identity_links_its_device(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    """The reports count a phone identity's results on the devices it was seen on."""
+    rows = AdRows(db)
+    merchant_id, store_id = await rows.merchant()
+    await rows.line_item(merchant_id, tier="sponsorship")
+    key = settings.secret_key
+    for identity, device in (("phone-1", "device-1"), ("phone-1", "device-1"), ("d-2", "d-2")):
+        placed = await ads.place_ad(db, key, merchant_id, store_id, identity, "en", device=device)
+        assert placed is not None
+    links = await db.fetch(
+        "SELECT identity, device FROM ad_identity_devices WHERE merchant_id = $1", merchant_id
+    )
+    assert [tuple(r) for r in links] == [("phone-1", "device-1")]  # a device's own: no link
+
+
 async def test_an_image_fetch_with_its_token_is_one_impression(
     db: asyncpg.Pool, settings: Settings, portal_client: TestClient
 ) -> None:
