@@ -198,6 +198,13 @@ async def list_stores(db: Executor, merchant_id: uuid.UUID) -> list[Store]:
     return [Store(**dict(r)) for r in await db.fetch(queries.list_stores, merchant_id)]
 
 
+async def merchant_zone(db: Executor, merchant_id: uuid.UUID) -> str:
+    """The time zone the merchant's console pages show times in: its stores' when they share
+    one, else UTC."""
+    zones = {store.timezone for store in await list_stores(db, merchant_id)}
+    return zones.pop() if len(zones) == 1 else "UTC"
+
+
 async def get_store(db: Executor, merchant_id: uuid.UUID, store_id: uuid.UUID) -> Store | None:
     row = await db.fetchrow(queries.get_store, merchant_id, store_id)
     return Store(**dict(row)) if row else None

@@ -48,6 +48,7 @@ class ConsoleNav:
 
     merchant: bool = True
     advertiser: bool = True
+    owner: bool = True  # an owner of some merchant: the owners' pages (stores, audit log)
 
 
 NAV = web.RequestKey("console_nav", ConsoleNav)
@@ -112,6 +113,29 @@ def choose_membership(
         if membership.merchant_id == merchant_id:
             return membership
     raise NotYours(f"merchant {merchant_id} is not the user's")
+
+
+class OwnersOnly(PorticoError):
+    """A page or form of a merchant's owners, asked for by its staff."""
+
+    message_id = "error_owners_only"
+    status = 403
+
+
+def owned_membership(
+    memberships: list[services.Membership], asked: str | None
+) -> services.Membership | None:
+    """The merchant of an owners' page: the one asked for (`?merchant=`, one of the user's;
+    OwnersOnly when the user is only its staff), else the first the user owns (None: the user
+    owns none and asked for none). Another merchant's id is NotYours, as if it did not exist."""
+    if asked:
+        membership = choose_membership(memberships, asked)
+    else:
+        owned = [m for m in memberships if m.role == "owner"]
+        membership = owned[0] if owned else (memberships[0] if memberships else None)
+    if membership is not None and membership.role != "owner":
+        raise OwnersOnly(f"user is staff, not an owner, of merchant {membership.merchant_id}")
+    return membership
 
 
 def render_page(

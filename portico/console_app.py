@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 
 import accounts.messages
+import accounts.messages_console
 import ads.messages
 import analytics.messages
 import controller.messages
@@ -18,6 +19,7 @@ import portal.messages_email
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
+from accounts import audit_page
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
@@ -86,6 +88,7 @@ def make_console_app(
     app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
+        accounts.messages_console.AUDIT,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -132,6 +135,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
     report_pages.add_routes(router)  # the campaign report, its CSV and JSON (docs/ad-reports.md)
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
+    audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
     router.add_get("/healthz", healthz, name="healthz")
 
 
@@ -143,9 +147,11 @@ async def console_nav(request: web.Request, handler: Handler) -> web.StreamRespo
     if session is not None and request.method == "GET":
         db = request.app[DB]
         user_id = session.user.user_id
+        memberships = await account_services.memberships_of(db, user_id)
         request[NAV] = ConsoleNav(
-            merchant=bool(await account_services.memberships_of(db, user_id)),
+            merchant=bool(memberships),
             advertiser=bool(await advertisers.memberships_of(db, user_id)),
+            owner=any(m.role == "owner" for m in memberships),
         )
     return await handler(request)
 
