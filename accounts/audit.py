@@ -21,7 +21,7 @@ import asyncpg
 
 from kernel.sql import load_queries
 
-__all__ = ["AuditEntry", "Actor", "entries", "record_change"]
+__all__ = ["Actor", "AuditEntry", "entries", "record_change"]
 
 queries = load_queries(__file__, "audit.sql")
 

@@ -43,3 +43,91 @@ AUDIT: Catalog = {
     "au_field_email": {"en": "Email", "zh-CN": "邮箱"},
     "au_field_role": {"en": "Role", "zh-CN": "角色"},
 }
+
+STORES: Catalog = {
+    "nav_stores": {"en": "Stores", "zh-CN": "门店"},
+    "st_title": {"en": "Stores", "zh-CN": "门店"},
+    "st_intro": {
+        "en": "Your stores: where they are, what they sell and when they are open. Footfall "
+        "and ad targeting use these details.",
+        "zh-CN": "您的门店：位置、经营类别和营业时间。客流分析和广告定向会使用这些信息。",
+    },
+    "st_add": {"en": "Add a store", "zh-CN": "添加门店"},
+    "st_new_title": {"en": "Add a store", "zh-CN": "添加门店"},
+    "st_edit_title": {"en": "Edit store", "zh-CN": "编辑门店"},
+    "st_back": {"en": "All stores", "zh-CN": "全部门店"},
+    "st_cancel": {"en": "Cancel", "zh-CN": "取消"},
+    "st_save": {"en": "Save", "zh-CN": "保存"},
+    "st_empty": {
+        "en": "No stores yet. Add your first store to start.",
+        "zh-CN": "还没有门店。添加第一家门店即可开始。",
+    },
+    "st_added": {"en": "The store was added.", "zh-CN": "门店已添加。"},
+    "st_saved": {"en": "The store was saved.", "zh-CN": "门店已保存。"},
+    "st_unchanged": {"en": "Nothing was changed.", "zh-CN": "没有任何更改。"},
+    "st_not_saved": {
+        "en": "Nothing was saved: correct the fields marked below.",
+        "zh-CN": "未保存：请修改下方标出的项目。",
+    },
+    "st_name": {"en": "Name", "zh-CN": "名称"},
+    "st_address": {"en": "Address", "zh-CN": "地址"},
+    "st_city": {"en": "City", "zh-CN": "城市"},
+    "st_category": {"en": "Category", "zh-CN": "类别"},
+    "st_timezone": {"en": "Time zone", "zh-CN": "时区"},
+    "st_hours": {"en": "Opening hours", "zh-CN": "营业时间"},
+    "st_hours_unknown": {"en": "Not given", "zh-CN": "未填写"},
+    "st_hours_help": {
+        "en": "Leave both times empty on a day the store is closed. A closing time before the "
+        "opening time runs past midnight; 00:00 to 00:00 is open all day.",
+        "zh-CN": "休息日请将两个时间都留空。打烊时间早于开门时间表示营业至次日；"
+        "00:00 至 00:00 表示全天营业。",
+    },
+    "st_opens": {"en": "{day}: opens", "zh-CN": "{day}：开门时间"},
+    "st_closes": {"en": "{day}: closes", "zh-CN": "{day}：打烊时间"},
+    "st_error_name": {
+        "en": "Enter a name of 1 to {max} characters.",
+        "zh-CN": "请输入 1 至 {max} 个字符的名称。",
+    },
+    "st_error_too_long": {
+        "en": "This may have at most {max} characters.",
+        "zh-CN": "最多 {max} 个字符。",
+    },
+    "st_error_control": {
+        "en": "Use letters, digits and punctuation only (no line breaks or control characters).",
+        "zh-CN": "只能使用文字、数字和标点（不能包含换行或控制字符）。",
+    },
+    "st_error_category": {
+        "en": "Choose a category from the list.",
+        "zh-CN": "请从列表中选择类别。",
+    },
+    "st_error_timezone": {
+        "en": "Choose a time zone from the list.",
+        "zh-CN": "请从列表中选择时区。",
+    },
+    "st_error_hours_pair": {
+        "en": "Enter both the opening and the closing time, or neither if the store is closed.",
+        "zh-CN": "请同时填写开门和打烊时间；休息日两个都留空。",
+    },
+    "st_error_hours_format": {
+        "en": "Enter times as hours and minutes, such as 09:30.",
+        "zh-CN": "请按“时:分”格式填写时间，例如 09:30。",
+    },
+    "st_error_hours_same": {
+        "en": "Opening and closing times are the same. For open all day, use 00:00 to 00:00.",
+        "zh-CN": "开门和打烊时间相同。全天营业请填写 00:00 至 00:00。",
+    },
+    "wd_mon": {"en": "Mon", "zh-CN": "周一"},
+    "wd_tue": {"en": "Tue", "zh-CN": "周二"},
+    "wd_wed": {"en": "Wed", "zh-CN": "周三"},
+    "wd_thu": {"en": "Thu", "zh-CN": "周四"},
+    "wd_fri": {"en": "Fri", "zh-CN": "周五"},
+    "wd_sat": {"en": "Sat", "zh-CN": "周六"},
+    "wd_sun": {"en": "Sun", "zh-CN": "周日"},
+    "wd_mon_long": {"en": "Monday", "zh-CN": "星期一"},
+    "wd_tue_long": {"en": "Tuesday", "zh-CN": "星期二"},
+    "wd_wed_long": {"en": "Wednesday", "zh-CN": "星期三"},
+    "wd_thu_long": {"en": "Thursday", "zh-CN": "星期四"},
+    "wd_fri_long": {"en": "Friday", "zh-CN": "星期五"},
+    "wd_sat_long": {"en": "Saturday", "zh-CN": "星期六"},
+    "wd_sun_long": {"en": "Sunday", "zh-CN": "星期日"},
+}

@@ -19,7 +19,7 @@ import portal.messages_email
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
-from accounts import audit_page
+from accounts import audit_page, store_pages
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
@@ -89,6 +89,7 @@ def make_console_app(
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
         accounts.messages_console.AUDIT,
+        accounts.messages_console.STORES,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -135,6 +136,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
     report_pages.add_routes(router)  # the campaign report, its CSV and JSON (docs/ad-reports.md)
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
+    store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)
     audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
     router.add_get("/healthz", healthz, name="healthz")
 
