@@ -131,3 +131,101 @@ STORES: Catalog = {
     "wd_sat_long": {"en": "Saturday", "zh-CN": "星期六"},
     "wd_sun_long": {"en": "Sunday", "zh-CN": "星期日"},
 }
+
+SIGNUP: Catalog = {
+    "su_title": {"en": "Sign up", "zh-CN": "注册"},
+    "su_intro": {
+        "en": "Create your merchant account: you will add your stores, routers and portal next.",
+        "zh-CN": "创建商户账户，之后即可添加门店、路由器并设置认证页面。",
+    },
+    "su_new_merchant": {"en": "New merchant?", "zh-CN": "新商户？"},
+    "su_have_account": {"en": "Already have an account?", "zh-CN": "已有账户？"},
+    "su_merchant_name": {"en": "Business name", "zh-CN": "商户名称"},
+    "su_password_hint": {
+        "en": "At least {min} characters.",
+        "zh-CN": "至少 {min} 个字符。",
+    },
+    "su_button": {"en": "Create account", "zh-CN": "创建账户"},
+    "su_not_sent": {
+        "en": "Nothing was sent: correct the fields marked below.",
+        "zh-CN": "未提交：请修改下方标出的项目。",
+    },
+    "su_error_email": {
+        "en": "Enter a valid email address, such as name@example.com.",
+        "zh-CN": "请输入有效的邮箱地址，例如 name@example.com。",
+    },
+    "su_error_password": {
+        "en": "Choose a password of {min} to {max} characters.",
+        "zh-CN": "请设置 {min} 至 {max} 个字符的密码。",
+    },
+    "su_error_merchant_name": {
+        "en": "Enter your business name (1 to {max} characters).",
+        "zh-CN": "请输入商户名称（1 至 {max} 个字符）。",
+    },
+    "error_signup_throttled": {
+        "en": "Too many sign-ups from this network. Please try again in an hour.",
+        "zh-CN": "此网络的注册次数过多，请一小时后再试。",
+    },
+    "error_email_unavailable": {
+        "en": "We could not send the email just now. Please try again in a few minutes.",
+        "zh-CN": "暂时无法发送邮件，请几分钟后再试。",
+    },
+    "error_signup_link": {
+        "en": "This sign-up link is not valid: it was used already or has expired. Sign up "
+        "again, or sign in if you finished.",
+        "zh-CN": "此注册链接无效：已被使用或已过期。请重新注册；如已完成注册，请直接登录。",
+    },
+    "error_signup_has_account": {
+        "en": "This email address already has an account. Sign in instead.",
+        "zh-CN": "该邮箱已有账户，请直接登录。",
+    },
+    "su_sent_title": {"en": "Check your email", "zh-CN": "请查收邮件"},
+    "su_sent_body": {
+        "en": "We sent a message to the address you gave. Open the link in it to finish "
+        "signing up. The link works for 24 hours.",
+        "zh-CN": "我们已向您填写的邮箱发送邮件。打开邮件中的链接即可完成注册，链接 24 小时内有效。",
+    },
+    "su_sent_outbox": {
+        "en": "Development: no email is sent; the message is in the",
+        "zh-CN": "开发环境：不会真正发送邮件，邮件在",
+    },
+    "su_verify_title": {"en": "Finish signing up", "zh-CN": "完成注册"},
+    "su_verify_body": {
+        "en": "Your email address is confirmed. Create your merchant account now.",
+        "zh-CN": "邮箱已确认。现在创建您的商户账户。",
+    },
+    "su_verify_button": {"en": "Create my account", "zh-CN": "创建我的账户"},
+    "su_mail_verify_subject": {
+        "en": "Finish signing up to Portico",
+        "zh-CN": "完成 Portico 注册",
+    },
+    "su_mail_verify_body": {
+        "en": "Hello,\n\nTo finish signing up {merchant} to Portico, open this link within "
+        "{hours} hours:\n\n{link}\n\nIf you did not sign up, ignore this message: no account "
+        "is created without it.\n",
+        "zh-CN": "您好：\n\n请在 {hours} 小时内打开以下链接，完成“{merchant}”的 Portico 注册：\n\n"
+        "{link}\n\n如果您没有注册，请忽略此邮件：不打开链接不会创建任何账户。\n",
+    },
+    "su_mail_exists_subject": {
+        "en": "Your Portico account",
+        "zh-CN": "您的 Portico 账户",
+    },
+    "su_mail_exists_body": {
+        "en": "Hello,\n\nSomeone asked to sign up to Portico with {email}, which already has "
+        "an account. Sign in with it instead. If this was not you, you can ignore this "
+        "message: nothing was changed.\n",
+        "zh-CN": "您好：\n\n有人使用 {email} 申请注册 Portico，但该邮箱已有账户，请直接登录。"
+        "如果这不是您本人的操作，请忽略此邮件，账户没有任何变化。\n",
+    },
+    "eo_title": {"en": "Email outbox", "zh-CN": "邮件发件箱"},
+    "eo_intro": {
+        "en": "Development only: the emails Portico would have sent, newest first, kept for "
+        "24 hours. Nothing here left this machine.",
+        "zh-CN": "仅用于开发：Portico 本应发送的邮件，最新的在前，保留 24 小时。"
+        "这些邮件均未真正发出。",
+    },
+    "eo_col_time": {"en": "Time (UTC)", "zh-CN": "时间（UTC）"},
+    "eo_col_to": {"en": "To", "zh-CN": "收件人"},
+    "eo_col_message": {"en": "Message", "zh-CN": "邮件"},
+    "eo_empty": {"en": "No emails yet.", "zh-CN": "暂无邮件。"},
+}

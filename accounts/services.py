@@ -172,7 +172,7 @@ class ConsoleSession:
 
 async def create_merchant(conn: Executor, name: str) -> uuid.UUID:
     merchant_id = uuid.uuid4()
-    await conn.execute(queries.insert_merchant, merchant_id, _clean_name(name))
+    await conn.execute(queries.insert_merchant, merchant_id, clean_name(name))
     return merchant_id
 
 
@@ -187,7 +187,7 @@ async def create_store(
     _check_timezone(timezone)
     store_id = uuid.uuid4()
     try:
-        await conn.execute(queries.insert_store, merchant_id, store_id, _clean_name(name), timezone)
+        await conn.execute(queries.insert_store, merchant_id, store_id, clean_name(name), timezone)
     except asyncpg.ForeignKeyViolationError as exc:
         raise UnknownMerchantOrUser(f"no merchant {merchant_id}") from exc
     return store_id
@@ -324,7 +324,7 @@ def _check_timezone(timezone: str) -> None:
         raise InvalidTimezone(f"unknown time zone {timezone!r}", timezone=timezone) from exc
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"a name must have 1 to {MAX_NAME_LENGTH} characters")
@@ -338,10 +338,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def create_user(conn: Executor, email: str, display_name: str, password: str) -> uuid.UUID:
+def check_email(email: str) -> str:
+    """The address normalized, or InvalidEmail."""
     email = normalize_email(email)
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidEmail(f"{email!r} is not an email address")
+    if len(email) > 254 or not _EMAIL.match(email) or not email.isprintable():
+        raise InvalidEmail(f"{email[:60]!r} is not an email address")
+    return email
+
+
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(
             f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
@@ -349,9 +354,24 @@ async def create_user(conn: Executor, email: str, display_name: str, password: s
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def create_user(conn: Executor, email: str, display_name: str, password: str) -> uuid.UUID:
+    email = check_email(email)
+    check_password(password)
+    return await insert_user(conn, email, display_name, await hash_password(password))
+
+
+async def insert_user(
+    conn: Executor, email: str, display_name: str, password_hash: str
+) -> uuid.UUID:
+    """A user whose password is already hashed (a verified sign-up), or EmailTaken."""
     user_id = await conn.fetchval(
-        queries.insert_user, uuid.uuid4(), email, _clean_name(display_name), password_hash
+        queries.insert_user, uuid.uuid4(), email, clean_name(display_name), password_hash
     )
     if user_id is None:
         raise EmailTaken(f"a user with email {email} already exists")

@@ -7,6 +7,7 @@ Console views of every domain use `login_required` and `render_page`; the compos
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +25,19 @@ log = logging.getLogger("portico.console")
 
 SESSION_COOKIE = "portico_session"
 LOGIN_CSRF_COOKIE = "portico_login_csrf"
+SIGNUP_CSRF_COOKIE = "portico_signup_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
 ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
 FORM_MAX_BODY = 1024 * 1024  # bytes of a signed-in user's POST, but to an upload route
 LOGIN_ROUTE = "login"
+# Forms posted before there is a session: their CSRF token is a double-submit cookie, per route
+# (the cookie's name and the path it is sent to).
+ANONYMOUS_FORMS = {
+    LOGIN_ROUTE: (LOGIN_CSRF_COOKIE, "/login"),
+    "signup": (SIGNUP_CSRF_COOKIE, "/signup"),
+    "signup_verify": (SIGNUP_CSRF_COOKIE, "/signup"),
+}
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)
 CATALOG = web.AppKey("console_catalog", dict)
@@ -222,17 +231,31 @@ def clear_session_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
 
 
-def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    # Before sign-in there is no session: the login form uses a double-submit cookie instead.
+def anonymous_form_token(request: web.Request, route: str) -> str:
+    """The CSRF token of a form posted before sign-in (ANONYMOUS_FORMS): the browser's cookie
+    kept across reloads and tabs, or a new one on the first visit."""
+    token = request.cookies.get(ANONYMOUS_FORMS[route][0], "")
+    return token if 32 <= len(token) <= 64 else secrets.token_urlsafe(32)
+
+
+def set_anonymous_csrf_cookie(
+    request: web.Request, response: web.StreamResponse, route: str, token: str
+) -> None:
+    # Before sign-in there is no session: these forms use a double-submit cookie instead.
+    name, path = ANONYMOUS_FORMS[route]
     response.set_cookie(
-        LOGIN_CSRF_COOKIE,
+        name,
         token,
         max_age=3600,
-        path="/login",
+        path=path,
         httponly=True,
         samesite="Strict",
         secure=_secure_cookies(request),
     )
+
+
+def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    set_anonymous_csrf_cookie(request, response, LOGIN_ROUTE, token)
 
 
 def clear_login_csrf_cookie(response: web.StreamResponse) -> None:
@@ -286,8 +309,8 @@ async def _check_csrf(request: web.Request, session: services.ConsoleSession | N
     submitted = form.get(CSRF_FIELD)
     submitted = submitted if isinstance(submitted, str) else None
     route = request.match_info.route.name
-    if route == LOGIN_ROUTE:
-        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if route in ANONYMOUS_FORMS:
+        expected = request.cookies.get(ANONYMOUS_FORMS[route][0], "")
     else:
         expected = session.csrf_token if session else ""
     if not services.csrf_matches(expected, submitted):

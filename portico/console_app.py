@@ -19,7 +19,8 @@ import portal.messages_email
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
-from accounts import audit_page, store_pages
+from accounts import audit_page, signup, signup_pages, store_pages
+from accounts import email as account_email
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
@@ -81,6 +82,7 @@ def make_console_app(
     )
     app[SETTINGS] = settings
     app[DB] = db
+    app[signup_pages.EMAIL] = account_email.email_provider(settings, db)
     app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES)  # the only large forms
     if sender is not None:
         app[controller_console.SENDER] = sender
@@ -90,6 +92,7 @@ def make_console_app(
         accounts.messages.MESSAGES,
         accounts.messages_console.AUDIT,
         accounts.messages_console.STORES,
+        accounts.messages_console.SIGNUP,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -119,6 +122,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login = router.add_resource("/login", name="login")
     login.add_route("GET", account_views.login_form)
     login.add_route("POST", account_views.login)
+    signup_pages.add_routes(router)  # /signup, /signup/verify, /email-outbox (development)
     router.add_post("/logout", account_views.logout, name="logout")
     router.add_get("/dashboard", login_required(_home), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
@@ -201,6 +205,8 @@ async def _expire_loop(db: asyncpg.Pool) -> None:
 async def _purge_loop(db: asyncpg.Pool) -> None:
     async def purge() -> None:
         await account_services.purge_expired(db)
+        await signup.purge(db)
+        await account_email.purge_outbox(db)
         await pos_redemption.purge_old_locks(db)
 
     await every(PURGE_INTERVAL, purge, log, "purge console sessions and old POS locks")

@@ -4,7 +4,6 @@ paged, in both languages; staff get 403, another merchant's id 404."""
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import AsyncIterator
 
 import asyncpg
