@@ -229,3 +229,31 @@ SIGNUP: Catalog = {
     "eo_col_message": {"en": "Message", "zh-CN": "邮件"},
     "eo_empty": {"en": "No emails yet.", "zh-CN": "暂无邮件。"},
 }
+
+CHECKLIST: Catalog = {
+    "cl_title": {"en": "Get {merchant} ready", "zh-CN": "完成“{merchant}”的设置"},
+    "cl_progress": {"en": "{done} of {total} done", "zh-CN": "已完成 {done}/{total}"},
+    "cl_done": {"en": "Done", "zh-CN": "已完成"},
+    "cl_todo": {"en": "To do", "zh-CN": "待完成"},
+    "cl_store": {"en": "Add a store", "zh-CN": "添加门店"},
+    "cl_store_hint": {
+        "en": "Where it is, what it sells and when it opens.",
+        "zh-CN": "门店位置、经营类别和营业时间。",
+    },
+    "cl_router": {"en": "Add a router", "zh-CN": "添加路由器"},
+    "cl_router_hint": {
+        "en": "Run one command on the store's router and watch it come online.",
+        "zh-CN": "在门店路由器上运行一条命令，即可看到它上线。",
+    },
+    "cl_branding": {"en": "Brand your portal", "zh-CN": "设置认证页面品牌"},
+    "cl_branding_hint": {
+        "en": "A welcome text and your colour on the page shoppers see when they join your WiFi "
+        "(the portal settings page is coming).",
+        "zh-CN": "顾客连接 WiFi 时看到的页面上的欢迎语和品牌色（认证页面设置功能即将推出）。",
+    },
+    "cl_staff": {"en": "Add staff", "zh-CN": "添加员工"},
+    "cl_staff_hint": {
+        "en": "Staff redeem coupons at the till and see their stores (invitations are coming).",
+        "zh-CN": "员工可在收银台核销优惠券并查看所属门店（邀请功能即将推出）。",
+    },
+}

@@ -405,6 +405,11 @@ async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
 
 
+async def member_count(db: Executor, merchant_id: uuid.UUID, role: str) -> int:
+    """How many owners or staff the merchant has."""
+    return await db.fetchval(queries.count_members, merchant_id, role)
+
+
 async def member_names(
     db: Executor, merchant_id: uuid.UUID, user_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, str]:

@@ -61,6 +61,9 @@ class ConsoleNav:
 
 
 NAV = web.RequestKey("console_nav", ConsoleNav)
+# More values for the page's template, set by the composition root around a domain's view (the
+# dashboard's first-run checklist, portico/checklist.py).
+PAGE_EXTRAS = web.RequestKey("console_page_extras", dict)
 
 SessionHandler = Callable[[web.Request, services.ConsoleSession], Awaitable[web.StreamResponse]]
 
@@ -162,7 +165,7 @@ def render_page(
         nav=request.get(NAV) or ConsoleNav(),
         csrf_token=session.csrf_token if session else "",
         request_path=request.path,
-        **context,
+        **(request.get(PAGE_EXTRAS) or {}) | context,
     )
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"

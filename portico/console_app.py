@@ -26,6 +26,7 @@ from accounts import views as account_views
 from accounts.web import (
     CATALOG,
     NAV,
+    PAGE_EXTRAS,
     SESSION,
     SESSIONLESS,
     UPLOAD_ROUTES,
@@ -58,6 +59,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_sms, console_vouchers
+from portico import checklist
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -93,6 +95,7 @@ def make_console_app(
         accounts.messages_console.AUDIT,
         accounts.messages_console.STORES,
         accounts.messages_console.SIGNUP,
+        accounts.messages_console.CHECKLIST,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -169,10 +172,10 @@ async def _home(
     merchant), the advertiser console."""
     db = request.app[DB]
     user_id = session.user.user_id
-    if not await account_services.memberships_of(db, user_id) and await advertisers.memberships_of(
-        db, user_id
-    ):
+    memberships = await account_services.memberships_of(db, user_id)
+    if not memberships and await advertisers.memberships_of(db, user_id):
         return web.Response(status=303, headers={"Location": advertiser_pages.PATH})
+    request[PAGE_EXTRAS] = {"checklists": await checklist.checklists(db, memberships)}
     return await analytics_views.dashboard(request, session)
 
 
