@@ -187,3 +187,20 @@ async def test_merchant_a_gets_404_on_merchant_bs_stores(
         b.store_name
     ]
     assert await audit.entries(db, b.merchant_id) == []
+
+
+async def test_an_owner_of_two_merchants_switches_between_their_stores(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    a, b = await new_member(db), await new_member(db)
+    await accounts.add_membership(db, b.merchant_id, a.user_id, "owner")
+    await sign_in(client, a.email)
+
+    first = await (await client.get(f"/stores?merchant={a.merchant_id}", headers=EN)).text()
+    second = await (await client.get(f"/stores?merchant={b.merchant_id}", headers=EN)).text()
+
+    assert f'href="/stores?merchant={b.merchant_id}"' in first and a.store_name in first
+    assert b.store_name in second and a.store_name not in second
+    names = {m.merchant_id: m.merchant_name for m in await accounts.memberships_of(db, a.user_id)}
+    assert f"<strong>{names[b.merchant_id]}</strong>" in second
+    assert f'href="/stores?merchant={a.merchant_id}">{names[a.merchant_id]}</a>' in second
