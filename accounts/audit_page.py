@@ -31,6 +31,8 @@ PATH = "/audit"
 PAGE_SIZE = 50
 _ENTRY_ID = re.compile(r"[0-9]{1,18}")
 _SHOWN = 300  # characters of one value shown in a change
+# Fields whose values are codes with texts of their own: field -> the texts' message id prefix.
+CODED = {"category": "cat_", "role": "role_"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def _row(entry: audit.AuditEntry, zone: str, _: Any) -> Row:
         action=_label(_, f"au_action_{entry.action.replace('.', '_')}", entry.action),
         target=entry.target_name or entry.target_id,
         changes=[
-            Change(_label(_, f"au_field_{name}", name), _shown(old, _), _shown(new, _))
+            Change(_label(_, f"au_field_{name}", name), _shown(name, old, _), _shown(name, new, _))
             for name, old, new in entry.changes()
         ],
     )
@@ -110,12 +112,21 @@ def _label(_: Any, message_id: str, fallback: str) -> str:
     return fallback if text == message_id else text
 
 
-def _shown(value: Any, _: Any) -> str:
-    if value is None:
+def _shown(name: str, value: Any, _: Any) -> str:
+    """A field's value as the page says it: a coded value by its label (a category, a role),
+    an object as "key value" pairs (weekdays by their names), nothing as a dash."""
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return _("au_yes") if value else _("au_no")
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        pairs = (f"{_label(_, f'wd_{k}', k)} {_shown(k, v, _)}" for k, v in value.items())
+        text = ", ".join(pairs) or "—"
+    elif isinstance(value, str):
+        prefix = CODED.get(name)
+        text = _label(_, f"{prefix}{value}", value) if prefix else value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 

@@ -90,6 +90,8 @@ async def test_an_owner_edits_a_store_and_the_log_has_before_and_after(
     assert ("city", None, "Ningbo") in entry.changes()
     log = await (await client.get("/audit", headers=EN)).text()
     assert "Store changed" in log and "<ins>Ningbo</ins>" in log
+    assert "<del>Other</del> → <ins>Grocery</ins>" in log  # coded values by their texts
+    assert "<ins>Mon 08:00–22:00, Tue 08:00–22:00</ins>" in log
 
 
 @pytest.mark.parametrize(
