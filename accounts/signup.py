@@ -85,10 +85,11 @@ async def request_signup(
     services.check_password(password)
     merchant_name = services.clean_name(merchant_name)
     language = language if language in LANGUAGES else LANGUAGES[0]
-    recent = await db.fetchval(queries.count_attempts, client, WINDOW)
+    # Counted before it is checked, so that sign-ups sent at once cannot all pass the check.
     await db.execute(queries.insert_attempt, client)
-    if recent >= PER_CLIENT:
-        raise SignupThrottled(f"{recent + 1} sign-ups from one client in {WINDOW}")
+    attempts = await db.fetchval(queries.count_attempts, client, WINDOW)
+    if attempts > PER_CLIENT:
+        raise SignupThrottled(f"{attempts} sign-ups from one client in {WINDOW}")
     password_hash = await services.hash_password(password)  # either way: the same time taken
     _ = translator(SIGNUP, language)
     if await services.user_id_by_email(db, email) is not None:
