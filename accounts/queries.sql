@@ -144,3 +144,6 @@ WHERE merchant_id = $1
 
 -- name: merchant_names
 SELECT merchant_id, name FROM merchants WHERE merchant_id = ANY ($1::uuid[])
+
+-- name: count_members
+SELECT count(*) FROM memberships WHERE merchant_id = $1 AND role = $2

@@ -172,7 +172,7 @@ class ConsoleSession:
 
 async def create_merchant(conn: Executor, name: str) -> uuid.UUID:
     merchant_id = uuid.uuid4()
-    await conn.execute(queries.insert_merchant, merchant_id, _clean_name(name))
+    await conn.execute(queries.insert_merchant, merchant_id, clean_name(name))
     return merchant_id
 
 
@@ -187,7 +187,7 @@ async def create_store(
     _check_timezone(timezone)
     store_id = uuid.uuid4()
     try:
-        await conn.execute(queries.insert_store, merchant_id, store_id, _clean_name(name), timezone)
+        await conn.execute(queries.insert_store, merchant_id, store_id, clean_name(name), timezone)
     except asyncpg.ForeignKeyViolationError as exc:
         raise UnknownMerchantOrUser(f"no merchant {merchant_id}") from exc
     return store_id
@@ -196,6 +196,13 @@ async def create_store(
 async def list_stores(db: Executor, merchant_id: uuid.UUID) -> list[Store]:
     """The merchant's stores by name. The caller has checked the user may see this merchant."""
     return [Store(**dict(r)) for r in await db.fetch(queries.list_stores, merchant_id)]
+
+
+async def merchant_zone(db: Executor, merchant_id: uuid.UUID) -> str:
+    """The time zone the merchant's console pages show times in: its stores' when they share
+    one, else UTC."""
+    zones = {store.timezone for store in await list_stores(db, merchant_id)}
+    return zones.pop() if len(zones) == 1 else "UTC"
 
 
 async def get_store(db: Executor, merchant_id: uuid.UUID, store_id: uuid.UUID) -> Store | None:
@@ -317,7 +324,7 @@ def _check_timezone(timezone: str) -> None:
         raise InvalidTimezone(f"unknown time zone {timezone!r}", timezone=timezone) from exc
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"a name must have 1 to {MAX_NAME_LENGTH} characters")
@@ -331,10 +338,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def create_user(conn: Executor, email: str, display_name: str, password: str) -> uuid.UUID:
+def check_email(email: str) -> str:
+    """The address normalized, or InvalidEmail."""
     email = normalize_email(email)
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidEmail(f"{email!r} is not an email address")
+    if len(email) > 254 or not _EMAIL.match(email) or not email.isprintable():
+        raise InvalidEmail(f"{email[:60]!r} is not an email address")
+    return email
+
+
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(
             f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
@@ -342,9 +354,24 @@ async def create_user(conn: Executor, email: str, display_name: str, password: s
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def create_user(conn: Executor, email: str, display_name: str, password: str) -> uuid.UUID:
+    email = check_email(email)
+    check_password(password)
+    return await insert_user(conn, email, display_name, await hash_password(password))
+
+
+async def insert_user(
+    conn: Executor, email: str, display_name: str, password_hash: str
+) -> uuid.UUID:
+    """A user whose password is already hashed (a verified sign-up), or EmailTaken."""
     user_id = await conn.fetchval(
-        queries.insert_user, uuid.uuid4(), email, _clean_name(display_name), password_hash
+        queries.insert_user, uuid.uuid4(), email, clean_name(display_name), password_hash
     )
     if user_id is None:
         raise EmailTaken(f"a user with email {email} already exists")
@@ -376,6 +403,11 @@ async def add_membership(
 async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     """The merchants this user may see: the basis of every per-tenant check in the console."""
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
+
+
+async def member_count(db: Executor, merchant_id: uuid.UUID, role: str) -> int:
+    """How many owners or staff the merchant has."""
+    return await db.fetchval(queries.count_members, merchant_id, role)
 
 
 async def member_names(

@@ -7,6 +7,7 @@ Console views of every domain use `login_required` and `render_page`; the compos
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +25,19 @@ log = logging.getLogger("portico.console")
 
 SESSION_COOKIE = "portico_session"
 LOGIN_CSRF_COOKIE = "portico_login_csrf"
+SIGNUP_CSRF_COOKIE = "portico_signup_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
 ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
 FORM_MAX_BODY = 1024 * 1024  # bytes of a signed-in user's POST, but to an upload route
 LOGIN_ROUTE = "login"
+# Forms posted before there is a session: their CSRF token is a double-submit cookie, per route
+# (the cookie's name and the path it is sent to).
+ANONYMOUS_FORMS = {
+    LOGIN_ROUTE: (LOGIN_CSRF_COOKIE, "/login"),
+    "signup": (SIGNUP_CSRF_COOKIE, "/signup"),
+    "signup_verify": (SIGNUP_CSRF_COOKIE, "/signup"),
+}
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)
 CATALOG = web.AppKey("console_catalog", dict)
@@ -48,9 +57,13 @@ class ConsoleNav:
 
     merchant: bool = True
     advertiser: bool = True
+    owner: bool = True  # an owner of some merchant: the owners' pages (stores, audit log)
 
 
 NAV = web.RequestKey("console_nav", ConsoleNav)
+# More values for the page's template, set by the composition root around a domain's view (the
+# dashboard's first-run checklist, portico/checklist.py).
+PAGE_EXTRAS = web.RequestKey("console_page_extras", dict)
 
 SessionHandler = Callable[[web.Request, services.ConsoleSession], Awaitable[web.StreamResponse]]
 
@@ -114,6 +127,29 @@ def choose_membership(
     raise NotYours(f"merchant {merchant_id} is not the user's")
 
 
+class OwnersOnly(PorticoError):
+    """A page or form of a merchant's owners, asked for by its staff."""
+
+    message_id = "error_owners_only"
+    status = 403
+
+
+def owned_membership(
+    memberships: list[services.Membership], asked: str | None
+) -> services.Membership | None:
+    """The merchant of an owners' page: the one asked for (`?merchant=`, one of the user's;
+    OwnersOnly when the user is only its staff), else the first the user owns (None: the user
+    owns none and asked for none). Another merchant's id is NotYours, as if it did not exist."""
+    if asked:
+        membership = choose_membership(memberships, asked)
+    else:
+        owned = [m for m in memberships if m.role == "owner"]
+        membership = owned[0] if owned else (memberships[0] if memberships else None)
+    if membership is not None and membership.role != "owner":
+        raise OwnersOnly(f"user is staff, not an owner, of merchant {membership.merchant_id}")
+    return membership
+
+
 def render_page(
     request: web.Request, template: str, status: int = 200, **context: object
 ) -> web.Response:
@@ -129,7 +165,7 @@ def render_page(
         nav=request.get(NAV) or ConsoleNav(),
         csrf_token=session.csrf_token if session else "",
         request_path=request.path,
-        **context,
+        **(request.get(PAGE_EXTRAS) or {}) | context,
     )
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
@@ -198,17 +234,31 @@ def clear_session_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
 
 
-def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    # Before sign-in there is no session: the login form uses a double-submit cookie instead.
+def anonymous_form_token(request: web.Request, route: str) -> str:
+    """The CSRF token of a form posted before sign-in (ANONYMOUS_FORMS): the browser's cookie
+    kept across reloads and tabs, or a new one on the first visit."""
+    token = request.cookies.get(ANONYMOUS_FORMS[route][0], "")
+    return token if 32 <= len(token) <= 64 else secrets.token_urlsafe(32)
+
+
+def set_anonymous_csrf_cookie(
+    request: web.Request, response: web.StreamResponse, route: str, token: str
+) -> None:
+    # Before sign-in there is no session: these forms use a double-submit cookie instead.
+    name, path = ANONYMOUS_FORMS[route]
     response.set_cookie(
-        LOGIN_CSRF_COOKIE,
+        name,
         token,
         max_age=3600,
-        path="/login",
+        path=path,
         httponly=True,
         samesite="Strict",
         secure=_secure_cookies(request),
     )
+
+
+def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    set_anonymous_csrf_cookie(request, response, LOGIN_ROUTE, token)
 
 
 def clear_login_csrf_cookie(response: web.StreamResponse) -> None:
@@ -262,8 +312,8 @@ async def _check_csrf(request: web.Request, session: services.ConsoleSession | N
     submitted = form.get(CSRF_FIELD)
     submitted = submitted if isinstance(submitted, str) else None
     route = request.match_info.route.name
-    if route == LOGIN_ROUTE:
-        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if route in ANONYMOUS_FORMS:
+        expected = request.cookies.get(ANONYMOUS_FORMS[route][0], "")
     else:
         expected = session.csrf_token if session else ""
     if not services.csrf_matches(expected, submitted):

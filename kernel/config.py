@@ -66,6 +66,18 @@ class Settings:
     # not texted through Alibaba Cloud (the outbox provider texts them always).
     aliyun_sms_coupon_template_code: str = ""
     aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    # Email to console users (accounts/email.py, docs/console.md "Email"): "outbox" keeps each
+    # message in the console's email outbox instead of sending it (development); "smtp" sends it
+    # through the SMTP server below. smtp_security: "starttls" (port 587), "tls" (implicit TLS,
+    # port 465) or "none" (plain, only to a server on this machine).
+    email_provider: str = "outbox"
+    email_from: str = "Portico <no-reply@portico.local>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -116,7 +128,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
     }
     settings = Settings(**values)
-    return _check_sms(_check_secrets(_check_waits(_check_broker_admin(settings))))
+    return _check_email(_check_sms(_check_secrets(_check_waits(_check_broker_admin(settings)))))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -195,6 +207,30 @@ def _check_sms(settings: Settings) -> Settings:
     loopback = endpoint.hostname in ("127.0.0.1", "::1", "localhost")
     if endpoint.scheme != "https" and not (endpoint.scheme == "http" and loopback):
         raise ConfigError("PORTICO_ALIYUN_SMS_ENDPOINT must be an https:// URL")
+    return settings
+
+
+EMAIL_PROVIDERS = ("outbox", "smtp")
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _check_email(settings: Settings) -> Settings:
+    if settings.email_provider not in EMAIL_PROVIDERS:
+        raise ConfigError(f"PORTICO_EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}")
+    if settings.smtp_security not in SMTP_SECURITY:
+        raise ConfigError(f"PORTICO_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
+    if "@" not in settings.email_from or any(ch in settings.email_from for ch in "\r\n"):
+        raise ConfigError("PORTICO_EMAIL_FROM must be an address, as 'Name <a@b.example>'")
+    if settings.email_provider != "smtp":
+        return settings
+    if not settings.smtp_host:
+        raise ConfigError("PORTICO_EMAIL_PROVIDER=smtp needs PORTICO_SMTP_HOST")
+    if not 0 < settings.smtp_port < 65536 or not 0 < settings.smtp_timeout <= 120:
+        raise ConfigError("PORTICO_SMTP_PORT must be a port, PORTICO_SMTP_TIMEOUT 0-120 seconds")
+    # The password crosses the network: in the clear only to a server on this machine (tests).
+    loopback = settings.smtp_host in ("127.0.0.1", "::1", "localhost")
+    if settings.smtp_security == "none" and not loopback:
+        raise ConfigError("PORTICO_SMTP_SECURITY=none is allowed only for a server on 127.0.0.1")
     return settings
 
 

@@ -7,12 +7,9 @@ masked (the sealed number stays in the table). Texts are deleted after 24 hours
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from aiohttp import web
 
 from accounts import services as accounts
@@ -46,8 +43,8 @@ async def outbox_page(request: web.Request, session: accounts.ConsoleSession) ->
     rows: list[OutboxRow] = []
     zone_name, has_older = "UTC", False
     if merchant is not None:
-        zone = await _zone(db, merchant.merchant_id)
-        zone_name = str(zone)
+        zone_name = await accounts.merchant_zone(db, merchant.merchant_id)
+        zone = ZoneInfo(zone_name)
         found = await sms.outbox_page(
             db, merchant.merchant_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE
         )
@@ -81,12 +78,6 @@ def _page_number(text: str | None) -> int:
     if not re.fullmatch(r"[0-9]{1,6}", text) or not 1 <= int(text) <= MAX_PAGE:
         raise NotYourMerchant(f"page {text[:20]!r}")
     return int(text)
-
-
-async def _zone(db: asyncpg.Pool, merchant_id: uuid.UUID) -> tzinfo:
-    """The time zone of the merchant's stores when they share one, else UTC."""
-    zones = {store.timezone for store in await accounts.list_stores(db, merchant_id)}
-    return ZoneInfo(zones.pop()) if len(zones) == 1 else UTC
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

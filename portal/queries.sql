@@ -440,3 +440,9 @@ JOIN shopper_identities i ON i.merchant_id = d.merchant_id AND i.identity_hash =
 WHERE d.merchant_id = $1 AND d.device_hash = $2 AND i.kind = 'phone' AND i.verified_at IS NOT NULL
 ORDER BY d.last_login_at DESC
 LIMIT 1
+
+-- name: branded_stores
+-- How many of the merchant's stores have a portal of their own look: a welcome text in either
+-- language or a colour other than the default (migration 0001's '#0a7d5a').
+SELECT count(*) FROM portal_settings
+WHERE merchant_id = $1 AND (welcome_en <> '' OR welcome_zh <> '' OR brand_color <> '#0a7d5a')

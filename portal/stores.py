@@ -197,3 +197,9 @@ async def set_login_policy(
         extend_minutes,
         max_extensions,
     )
+
+
+async def branded_store_count(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID) -> int:
+    """How many of the merchant's stores show shoppers a portal of their own look (a welcome
+    text or a colour of their own): the console's first-run checklist asks for one."""
+    return await db.fetchval(queries.branded_stores, merchant_id)

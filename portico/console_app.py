@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 
 import accounts.messages
+import accounts.messages_console
 import ads.messages
 import analytics.messages
 import controller.messages
@@ -18,11 +19,14 @@ import portal.messages_email
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
+from accounts import audit_page, signup, signup_pages, store_pages
+from accounts import email as account_email
 from accounts import services as account_services
 from accounts import views as account_views
 from accounts.web import (
     CATALOG,
     NAV,
+    PAGE_EXTRAS,
     SESSION,
     SESSIONLESS,
     UPLOAD_ROUTES,
@@ -55,6 +59,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_sms, console_vouchers
+from portico import checklist
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -79,6 +84,7 @@ def make_console_app(
     )
     app[SETTINGS] = settings
     app[DB] = db
+    app[signup_pages.EMAIL] = account_email.email_provider(settings, db)
     app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES)  # the only large forms
     if sender is not None:
         app[controller_console.SENDER] = sender
@@ -86,6 +92,10 @@ def make_console_app(
     app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
+        accounts.messages_console.AUDIT,
+        accounts.messages_console.STORES,
+        accounts.messages_console.SIGNUP,
+        accounts.messages_console.CHECKLIST,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -115,6 +125,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login = router.add_resource("/login", name="login")
     login.add_route("GET", account_views.login_form)
     login.add_route("POST", account_views.login)
+    signup_pages.add_routes(router)  # /signup, /signup/verify, /email-outbox (development)
     router.add_post("/logout", account_views.logout, name="logout")
     router.add_get("/dashboard", login_required(_home), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
@@ -132,6 +143,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
     report_pages.add_routes(router)  # the campaign report, its CSV and JSON (docs/ad-reports.md)
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
+    store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)
+    audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
     router.add_get("/healthz", healthz, name="healthz")
 
 
@@ -143,9 +156,11 @@ async def console_nav(request: web.Request, handler: Handler) -> web.StreamRespo
     if session is not None and request.method == "GET":
         db = request.app[DB]
         user_id = session.user.user_id
+        memberships = await account_services.memberships_of(db, user_id)
         request[NAV] = ConsoleNav(
-            merchant=bool(await account_services.memberships_of(db, user_id)),
+            merchant=bool(memberships),
             advertiser=bool(await advertisers.memberships_of(db, user_id)),
+            owner=any(m.role == "owner" for m in memberships),
         )
     return await handler(request)
 
@@ -157,10 +172,10 @@ async def _home(
     merchant), the advertiser console."""
     db = request.app[DB]
     user_id = session.user.user_id
-    if not await account_services.memberships_of(db, user_id) and await advertisers.memberships_of(
-        db, user_id
-    ):
+    memberships = await account_services.memberships_of(db, user_id)
+    if not memberships and await advertisers.memberships_of(db, user_id):
         return web.Response(status=303, headers={"Location": advertiser_pages.PATH})
+    request[PAGE_EXTRAS] = {"checklists": await checklist.checklists(db, memberships)}
     return await analytics_views.dashboard(request, session)
 
 
@@ -193,6 +208,8 @@ async def _expire_loop(db: asyncpg.Pool) -> None:
 async def _purge_loop(db: asyncpg.Pool) -> None:
     async def purge() -> None:
         await account_services.purge_expired(db)
+        await signup.purge(db)
+        await account_email.purge_outbox(db)
         await pos_redemption.purge_old_locks(db)
 
     await every(PURGE_INTERVAL, purge, log, "purge console sessions and old POS locks")

@@ -22,12 +22,15 @@ EXPECTED = Path(__file__).with_name("expected_schema.txt")
 GLOBAL_TABLES = {
     "claim_attempts",
     "console_sessions",
+    "email_outbox",  # the development email outbox: sign-up mail comes before any merchant
     "login_attempts",
     "merchants",
     "pos_key_directory",  # looked up by API key hash, before the merchant is known
     "router_claims",  # looked up by install code, before the merchant is known
     "router_directory",
     "schema_migrations",
+    "signup_attempts",  # per client address, before any merchant exists
+    "signup_requests",  # a merchant is created only when its sign-up's link is opened
     "user_accounts",
 }
 # The advertisers' side of ads (docs/ads-model.md): the other tenant kind, keyed by advertiser.
