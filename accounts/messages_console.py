@@ -247,9 +247,9 @@ CHECKLIST: Catalog = {
     },
     "cl_branding": {"en": "Brand your portal", "zh-CN": "设置认证页面品牌"},
     "cl_branding_hint": {
-        "en": "A welcome text and your colour on the page shoppers see when they join your WiFi "
-        "(the portal settings page is coming).",
-        "zh-CN": "顾客连接 WiFi 时看到的页面上的欢迎语和品牌色（认证页面设置功能即将推出）。",
+        "en": "Your logo, colours and a welcome text on the page shoppers see when they join "
+        "your WiFi, with a preview as you type.",
+        "zh-CN": "在顾客连接 WiFi 时看到的页面上设置标志、颜色和欢迎语，输入时即可预览。",
     },
     "cl_staff": {"en": "Add staff", "zh-CN": "添加员工"},
     "cl_staff_hint": {

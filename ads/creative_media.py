@@ -105,10 +105,18 @@ def _what_else(data: bytes) -> errors.UploadRefused:
     return errors.UnknownType("no known signature")
 
 
-def check_image(data: bytes) -> CheckedImage:
-    """Decode the image fully and write it anew (and its thumbnail); refused with why if not."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise errors.TooLarge("image", len(data), MAX_IMAGE_BYTES)
+def check_image(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    max_side: int = MAX_STORED_SIDE,
+) -> CheckedImage:
+    """Decode the image fully and write it anew (and its thumbnail); refused with why if not.
+    The limits are an advertiser's by default; a store's logo has smaller ones (portal/look.py).
+    `max_pixels` above MAX_IMAGE_PIXELS is refused by Pillow's guard all the same."""
+    if len(data) > max_bytes:
+        raise errors.TooLarge("image", len(data), max_bytes)
     try:
         source = Image.open(io.BytesIO(data), formats=list(IMAGE_TYPES))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -119,8 +127,8 @@ def check_image(data: bytes) -> CheckedImage:
         raise errors.BrokenImage(repr(exc)) from None
     with source:
         width, height = source.size
-        if width * height > MAX_IMAGE_PIXELS:
-            raise errors.TooManyPixels(f"{width}x{height}", MAX_IMAGE_PIXELS)
+        if width * height > max_pixels:
+            raise errors.TooManyPixels(f"{width}x{height}", max_pixels)
         if getattr(source, "n_frames", 1) > 1:
             raise errors.Animated(f"{source.n_frames} frames")
         image_format = source.format or ""
@@ -132,7 +140,7 @@ def check_image(data: bytes) -> CheckedImage:
         except Exception as exc:
             log.info("image refused at decoding: %r", exc)
             raise errors.BrokenImage(repr(exc)) from None
-    pixels.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE), Image.Resampling.LANCZOS)
+    pixels.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     stored = encode(pixels, image_format)
     return CheckedImage(image=stored, thumbnail=thumbnail(pixels))
 

@@ -1,7 +1,8 @@
 -- name: store_portal
 SELECT brand_name, brand_color, welcome_en, welcome_zh, login_methods, terms_version,
        session_minutes, up_kbps, down_kbps, up_quota_kb, down_quota_kb, landing_url,
-       idle_minutes, extend_minutes, max_extensions, returning_days
+       idle_minutes, extend_minutes, max_extensions, returning_days, page_color, text_color,
+       logo_id, background_id
 FROM portal_settings WHERE merchant_id = $1 AND store_id = $2
 
 -- name: upsert_store_portal
@@ -443,6 +444,9 @@ LIMIT 1
 
 -- name: branded_stores
 -- How many of the merchant's stores have a portal of their own look: a welcome text in either
--- language or a colour other than the default (migration 0001's '#0a7d5a').
+-- language, a colour other than the defaults (migrations 0001 and 0036) or a picture.
 SELECT count(*) FROM portal_settings
-WHERE merchant_id = $1 AND (welcome_en <> '' OR welcome_zh <> '' OR brand_color <> '#0a7d5a')
+WHERE merchant_id = $1
+  AND (welcome_en <> '' OR welcome_zh <> '' OR brand_color <> '#0a7d5a'
+       OR page_color <> '#ffffff' OR text_color <> '#1f2937' OR logo_id IS NOT NULL
+       OR background_id IS NOT NULL)

@@ -45,6 +45,10 @@ class StorePortal:
     extend_minutes: int = 0  # a shopper may extend by this much (0: no extension) ...
     max_extensions: int = 0  # ... this many times
     returning_days: int = 0  # a shopper seen within this many days is let through (0: off)
+    page_color: str = "#ffffff"  # the page's background and text (portal/look.py)
+    text_color: str = "#1f2937"
+    logo_id: uuid.UUID | None = None  # pictures in portal_images (None: none)
+    background_id: uuid.UUID | None = None
 
     @property
     def policy(self) -> AccessPolicy:

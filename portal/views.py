@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import quote, urlencode
@@ -31,6 +32,7 @@ from portal import (
     stores,
     terms,
 )
+from portal import look as look_pictures
 from portal.keys import SENDER, SMS_PROVIDERS
 from portal.messages import CATALOG
 from portal.qr import coupon_qr
@@ -107,6 +109,10 @@ class _Look(NamedTuple):
     lang: str
     brand_name: str
     brand_color: str
+    page_color: str
+    text_color: str
+    logo_url: str  # the store's pictures (portal/look.py), '' for none
+    background_url: str
     welcome: str
     ad: ads.Ad | None
     error: str | None
@@ -264,6 +270,10 @@ async def _splash(
         lang,
         portal.brand_name,
         portal.brand_color,
+        portal.page_color,
+        portal.text_color,
+        look_pictures.image_path(router.merchant_id, router.store_id, portal.logo_id),
+        look_pictures.image_path(router.merchant_id, router.store_id, portal.background_id),
         portal.welcome_zh if lang == "zh-CN" else portal.welcome_en,
         ad,
         error,
@@ -275,6 +285,62 @@ async def _splash(
         tuple(map(bool, shopper.values())),
     )
     return _html(_splash_page(app[TEMPLATES], look, shopper), status)
+
+
+def preview_page(
+    env: jinja2.Environment,
+    look: look_pictures.Look,
+    lang: str,
+    picture_url: Callable[[uuid.UUID | None], str],
+) -> bytes:
+    """The splash a store's shoppers would see with `look` (the console's live preview,
+    portal/console_look.py): the real template, without an ad, its forms going nowhere;
+    `picture_url` says where the console serves the store's pictures."""
+    shopper: dict[str, str | None] = dict.fromkeys(_SHOPPER_FIELDS)
+    shopper["switch_url"] = "#"
+    preview = _Look(
+        lang,
+        look.brand_name,
+        look.brand_color,
+        look.page_color,
+        look.text_color,
+        picture_url(look.logo_id),
+        picture_url(look.background_id),
+        look.welcome_zh if lang == "zh-CN" else look.welcome_en,
+        None,
+        None,
+        "#",
+        "#",
+        tuple(look.login_methods),
+        "#",
+        "#",
+        tuple(map(bool, shopper.values())),
+    )
+    return env.get_template("portal/splash.html").render(_splash_context(preview, shopper)).encode()
+
+
+# Pictures are read on every shopper's first splash: a few are kept (their bytes never change).
+_pictures: TtlCache[tuple[str, str, str], tuple[str, bytes]] = TtlCache(300.0, 32)
+
+
+@routes.get("/look/{merchant_id}/{store_id}/{image_id}", name="look_picture")
+async def look_picture(request: web.Request) -> web.Response:
+    """A store's logo or background picture (portal/look.py), public: the splash shows it
+    before the shopper is online."""
+    info = request.match_info
+    try:
+        ids = [uuid.UUID(info[name]) for name in ("merchant_id", "store_id", "image_id")]
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+    async def read() -> tuple[str, bytes]:
+        found = await look_pictures.picture(request.app[DB], *ids)
+        if found is None:  # a failed load is not kept: unknown ids fill no cache
+            raise web.HTTPNotFound()
+        return found
+
+    key = (str(ids[0]), str(ids[1]), str(ids[2]))
+    return look_pictures.picture_response(await _pictures.get_or_load(key, read))
 
 
 # The router resolves the /fas/<router>/… routes in the order they are added: the splash, by far

@@ -47,7 +47,11 @@ async def checklists(db: asyncpg.Pool, memberships: list[accounts.Membership]) -
                 f"/stores/new?merchant={merchant_id}",
             ),
             Step("router", bool(await controller.list_routers(db, merchant_id)), "/routers"),
-            Step("branding", await portal_stores.branded_store_count(db, merchant_id) > 0, None),
+            Step(
+                "branding",
+                await portal_stores.branded_store_count(db, merchant_id) > 0,
+                f"/portal?merchant={merchant_id}",
+            ),
             Step("staff", await accounts.member_count(db, merchant_id, "staff") > 0, None),
         ]
         if not all(step.done for step in steps):

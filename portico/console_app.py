@@ -16,6 +16,7 @@ import ads.messages
 import analytics.messages
 import controller.messages
 import portal.messages_email
+import portal.messages_look
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
@@ -58,7 +59,7 @@ from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
-from portal import console_logins, console_sms, console_vouchers
+from portal import console_logins, console_look, console_sms, console_vouchers
 from portico import checklist
 from portico.pos_refusals import PortalRefusalCounters
 
@@ -85,7 +86,7 @@ def make_console_app(
     app[SETTINGS] = settings
     app[DB] = db
     app[signup_pages.EMAIL] = account_email.email_provider(settings, db)
-    app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES)  # the only large forms
+    app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES) | console_look.UPLOAD_ROUTES
     if sender is not None:
         app[controller_console.SENDER] = sender
     app[TEMPLATES] = make_templates("accounts", "ads", "analytics", "controller", "portal")
@@ -105,6 +106,7 @@ def make_console_app(
         portal.messages_vouchers.CONSOLE,
         portal.messages_email.CONSOLE,
         portal.messages_sessions.CONSOLE,
+        portal.messages_look.CONSOLE,
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))
@@ -136,6 +138,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     controller_console.add_routes(router)
     console_sms.add_routes(router)  # /sms-outbox
     console_logins.add_routes(router)  # /logins: methods, returning days, terms, consents
+    console_look.add_routes(router)  # /portal: a store's splash look, pictures, live preview
     console_vouchers.add_routes(router)  # /vouchers: batches, codes, printable sheets
     redemption_page.add_routes(router)  # /till: coupons redeemed at the till
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
