@@ -41,11 +41,13 @@ SAVED = ("look", "logo", "background", "nothing")
 SCRIPT = resources.files("portal").joinpath("static/look-preview.js").read_bytes()
 
 # The preview is shown in a sandboxed frame of the settings page: it may be framed by the
-# console itself only, runs no script and posts no form.
+# console itself only, runs no script and posts no form. It keeps the console's origin
+# (allow-same-origin, harmless without allow-scripts) so that its pictures' requests carry the
+# session cookie, which a sandboxed page's opaque origin would not send.
 PREVIEW_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-        "frame-ancestors 'self'; form-action 'none'; sandbox"
+        "frame-ancestors 'self'; form-action 'none'; sandbox allow-same-origin"
     ),
     "X-Frame-Options": "SAMEORIGIN",
     "Cache-Control": "no-store",

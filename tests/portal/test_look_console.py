@@ -229,7 +229,7 @@ async def test_the_preview_renders_the_splash_with_the_draft_and_loads_nothing_e
     assert await settings_row(db, member) is None  # a draft is never stored
     page = await (await client.get(_page(member), headers=ZH)).text()
     assert 'id="preview-zh-CN"' in page and 'id="preview-en"' in page
-    assert 'sandbox=""' in page and "/static/portal/look-preview.js" in page
+    assert 'sandbox="allow-same-origin"' in page and "/static/portal/look-preview.js" in page
     script = await client.get("/static/portal/look-preview.js")
     assert script.status == 200 and "draft" in await script.text()
 
