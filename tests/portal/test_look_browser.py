@@ -37,14 +37,14 @@ def _logo(path: str) -> None:
         file.write(out.getvalue())
 
 
-async def _frame_text(page, lang: str) -> str:  # noqa: ANN001 (Playwright's Page)
+async def _frame_text(page, lang: str) -> str:
     frame = page.frame_locator(f"#preview-{lang}")
     return await frame.locator("body").inner_text()
 
 
 async def test_an_owner_brands_the_portal_and_watches_the_preview(
     settings: Settings, db: asyncpg.Pool, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     own = dataclasses.replace(settings, secret_key=f"browser-{uuid.uuid4().hex}" + "x" * 32)
     member = await new_member(db, "Harbour Tea")
     logo = str(tmp_path / "logo.png")
