@@ -23,8 +23,9 @@ import asyncpg
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from accounts import audit
 from accounts import services as accounts
-from accounts.web import login_required, redirect, render_page
+from accounts.web import SESSION, login_required, redirect, render_page
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from kernel.web import DB, SETTINGS
@@ -212,6 +213,8 @@ async def _publish_terms(
             version,
             bodies["body_en"],
             bodies["body_zh"],
+            actor=audit.Actor.user(request[SESSION].user.user_id),
+            store_name=store.name,
         )
     except terms.VersionTaken as taken:
         submitted.errors["version"] = (taken.message_id, {})

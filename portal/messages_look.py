@@ -198,5 +198,7 @@ CONSOLE: dict[str, dict[str, str]] = {
     "au_field_welcome_zh": {"en": "welcome (Chinese)", "zh-CN": "欢迎语（中文）"},
     "au_field_landing_url": {"en": "page after login", "zh-CN": "登录后跳转页面"},
     "au_field_logo": {"en": "logo", "zh-CN": "标志"},
+    "au_action_terms_publish": {"en": "Terms published", "zh-CN": "发布使用条款"},
+    "au_field_terms_version": {"en": "terms version", "zh-CN": "条款版本"},
     "au_field_background": {"en": "header background", "zh-CN": "顶部背景图"},
 }

@@ -18,6 +18,7 @@ from datetime import datetime
 
 import asyncpg
 
+from accounts import audit
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from portal.messages_email import DEFAULT_TERMS
@@ -109,8 +110,13 @@ async def publish(
     version: str,
     body_en: str,
     body_zh: str,
+    *,
+    actor: audit.Actor | None = None,
+    store_name: str = "",
 ) -> Terms:
-    """Publish a new version of the store's terms and make it the current one."""
+    """Publish a new version of the store's terms and make it the current one. With an
+    `actor` (the console), the change is in the merchant's audit log (`terms.publish`, the
+    store's current version before and after), in the same transaction."""
     version, body_en, body_zh = check_version(version), check_body(body_en), check_body(body_zh)
     async with db.acquire() as conn, conn.transaction():
         published_at = await conn.fetchval(
@@ -118,8 +124,21 @@ async def publish(
         )
         if published_at is None:
             raise VersionTaken(f"terms version {version} is published already")
-        if await conn.fetchval(queries.make_current, merchant_id, store_id, version) is None:
+        before = await conn.fetchval(queries.current_version, merchant_id, store_id)
+        if before is None:
             raise NoStorePortal(f"store {store_id} has no portal settings")
+        await conn.execute(queries.make_current, merchant_id, store_id, version)
+        if actor is not None:
+            await audit.record_change(
+                conn,
+                merchant_id,
+                actor,
+                "terms.publish",
+                target_id=store_id,
+                target_name=store_name,
+                before={"terms_version": before},
+                after={"terms_version": version},
+            )
     return Terms(version, body_en, body_zh, published_at)
 
 

@@ -7,6 +7,9 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (merchant_id, store_id, version) DO NOTHING
 RETURNING published_at
 
+-- name: current_version
+SELECT terms_version FROM portal_settings WHERE merchant_id = $1 AND store_id = $2 FOR UPDATE
+
 -- name: make_current
 UPDATE portal_settings SET terms_version = $3 WHERE merchant_id = $1 AND store_id = $2
 RETURNING terms_version

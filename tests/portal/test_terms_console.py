@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from accounts import audit
 from accounts import services as accounts
 from kernel.config import Settings
 from kernel.i18n import LANGUAGES
@@ -154,6 +155,13 @@ async def test_an_owner_publishes_terms_versions_that_never_change(
     response = await client.post("/logins", data=publish, headers=EN, allow_redirects=False)
     assert response.status == 303
     assert (await portal_settings(db, member))["terms_version"] == "2"
+    [entry] = await audit.entries(db, member.merchant_id)  # in the publishing transaction
+    assert (entry.action, entry.actor_id, entry.target_name) == (
+        "terms.publish",
+        member.user_id,
+        member.store_name,
+    )
+    assert (entry.before, entry.after) == ({"terms_version": "1"}, {"terms_version": "2"})
     listed = html.unescape(
         await (await client.get(response.headers["Location"], headers=EN)).text()
     )
@@ -166,6 +174,7 @@ async def test_an_owner_publishes_terms_versions_that_never_change(
     assert "published already" in html.unescape(await again.text())
     [only] = await terms.versions(db, member.merchant_id, member.store_id)
     assert only.body_en == "Be nice."
+    assert len(await audit.entries(db, member.merchant_id)) == 1  # a refused one: no entry
 
     for bad, field, text in [
         ({"version": "1"}, "version", "standard text"),
