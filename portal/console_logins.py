@@ -29,7 +29,7 @@ from accounts.web import SESSION, login_required, redirect, render_page
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from kernel.web import DB, SETTINGS
-from portal import console_session_policy, email_login, identities, terms
+from portal import changes, console_session_policy, email_login, identities, terms
 from portal.stores import LOGIN_METHODS
 
 queries = load_queries(__file__, "console_logins.sql")
@@ -122,7 +122,9 @@ class LoginSettings:
     configured: bool  # the store has portal settings (else the platform's defaults)
 
 
-async def login_settings(db: asyncpg.Pool, store: accounts.Store) -> LoginSettings:
+async def login_settings(
+    db: asyncpg.Pool | asyncpg.Connection, store: accounts.Store
+) -> LoginSettings:
     row = await db.fetchrow(queries.login_settings, store.merchant_id, store.store_id)
     if row is None:
         return LoginSettings(["click"], 0, terms.DEFAULT_VERSION, False)
@@ -180,9 +182,26 @@ async def _save_methods(
     if submitted.errors or days is None:
         return submitted
     assert set(methods) <= LOGIN_METHODS
-    await request.app[DB].execute(
-        queries.save_login_settings, store.merchant_id, store.store_id, methods, days, store.name
-    )
+    async with request.app[DB].acquire() as conn, conn.transaction():
+        before = await login_settings(conn, store)
+        await conn.execute(
+            queries.save_login_settings,
+            store.merchant_id,
+            store.store_id,
+            methods,
+            days,
+            store.name,
+        )
+        await changes.record_store_change(
+            conn,
+            store.merchant_id,
+            store.store_id,
+            store.name,
+            audit.Actor.user(request[SESSION].user.user_id),
+            "logins.update",
+            {"login_methods": ", ".join(before.methods), "returning_days": before.returning_days},
+            {"login_methods": ", ".join(methods), "returning_days": days},
+        )
     return submitted
 
 

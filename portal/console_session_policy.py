@@ -12,6 +12,7 @@ would offer nothing). A bad field comes back beside its input; nothing is stored
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -21,9 +22,12 @@ import asyncpg
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from accounts import audit
 from accounts import services as accounts
+from accounts.web import SESSION
 from kernel.sql import load_queries
 from kernel.web import DB
+from portal import changes
 
 queries = load_queries(__file__, "console_session_policy.sql")
 
@@ -149,5 +153,17 @@ async def save_form(
     """The Logins page's handler of this section's form: saved when it is good."""
     policy, submitted = parse(form)
     if policy is not None:
-        await save(request.app[DB], store.merchant_id, store.store_id, store.name, policy)
+        async with request.app[DB].acquire() as conn, conn.transaction():
+            before = await current(conn, store.merchant_id, store.store_id)
+            await save(conn, store.merchant_id, store.store_id, store.name, policy)
+            await changes.record_store_change(
+                conn,
+                store.merchant_id,
+                store.store_id,
+                store.name,
+                audit.Actor.user(request[SESSION].user.user_id),
+                "session_policy.update",
+                dataclasses.asdict(before),
+                dataclasses.asdict(policy),
+            )
     return submitted

@@ -22,7 +22,6 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -33,6 +32,7 @@ from ads import creative_errors as errors
 from ads.creative_media import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, check_image, encode, sniff
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
+from portal import changes
 
 queries = load_queries(__file__, "look.sql")
 
@@ -214,13 +214,6 @@ def _ratio(ratio: float) -> dict[str, object]:
 # --- saving -------------------------------------------------------------------------------
 
 
-def _changed(
-    before: dict[str, Any], after: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    names = [name for name in after if before.get(name) != after[name]]
-    return {n: before.get(n) for n in names}, {n: after[n] for n in names}
-
-
 async def _current(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, store_id: uuid.UUID, store_name: str
 ) -> Look:
@@ -243,8 +236,7 @@ async def save_look(
     transaction; False when nothing changed (then nothing is written)."""
     async with db.acquire() as conn, conn.transaction():
         current = await _current(conn, merchant_id, store_id, store_name)
-        before, after = _changed(current.fields(), look.fields())
-        if not after:
+        if not changes.changed(current.fields(), look.fields())[1]:
             return False
         await conn.execute(
             queries.save_look,
@@ -258,15 +250,15 @@ async def save_look(
             look.welcome_zh,
             look.landing_url,
         )
-        await audit.record_change(
+        await changes.record_store_change(
             conn,
             merchant_id,
+            store_id,
+            store_name,
             actor,
             "portal.update",
-            target_id=store_id,
-            target_name=store_name,
-            before=before,
-            after=after,
+            current.fields(),
+            look.fields(),
         )
     return True
 

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from accounts import audit
 from accounts import services as accounts
 from controller.services import AccessPolicy
 from kernel.config import Settings
@@ -83,6 +84,18 @@ async def test_an_owner_sets_the_session_policy(
         "extend_minutes": 30,
         "max_extensions": 2,
     }
+    [entry] = await audit.entries(db, member.merchant_id)  # only what changed, before and after
+    assert (entry.action, entry.actor_id) == ("session_policy.update", member.user_id)
+    assert entry.before == {
+        "session_minutes": 60,
+        "idle_minutes": 0,
+        "up_kbps": 0,
+        "down_kbps": 0,
+        "down_quota_kb": 0,
+        "extend_minutes": 0,
+        "max_extensions": 0,
+    }
+    assert entry.after["down_quota_kb"] == 500 * 1024 and "up_quota_kb" not in entry.after
     shown = html.unescape(await (await client.get(response.headers["Location"], headers=ZH)).text())
     assert "上网策略已保存。" in shown
     assert re.search(r'name="down_quota_mb" value="500"', shown)

@@ -94,6 +94,14 @@ async def test_an_owner_sets_the_methods_their_order_and_returning_days(
     assert response.headers["Location"].endswith("saved=methods#methods")
     row = await portal_settings(db, member)
     assert (list(row["login_methods"]), row["returning_days"]) == (["email", "click"], 14)
+    [entry] = await audit.entries(db, member.merchant_id)
+    assert (entry.action, entry.actor_id, entry.target_name) == (
+        "logins.update",
+        member.user_id,
+        member.store_name,
+    )
+    assert entry.before == {"login_methods": "click", "returning_days": 0}
+    assert entry.after == {"login_methods": "email, click", "returning_days": 14}
     saved = html.unescape(await (await client.get(response.headers["Location"], headers=EN)).text())
     assert "Login settings saved." in saved and 'value="14"' in saved
     assert re.search(r'id="method-email" name="method_email" value="1" checked', saved)
