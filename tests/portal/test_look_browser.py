@@ -10,19 +10,33 @@ With CONSOLE_SCREENSHOTS=<folder> it saves console-portal-*.png there (docs/scre
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import os
 import uuid
+from pathlib import Path
 
 import asyncpg
 from PIL import Image, ImageDraw
 
+from controller.commands import CommandSender
+from controller.services import record_router_status, register_router
 from kernel.config import Settings
+from portal.app import make_portal_app
+from portal.fas import encode_fas
 from portico.console_app import make_console_app
 from tests.browser import DESKTOP, PHONE, chromium, overflow, serve, shot, watch
 from tests.console.test_console_app import PASSWORD, new_member
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
+
+
+def _background(path: str) -> None:
+    image = Image.new("RGB", (1200, 500), (14, 116, 144))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 1200, 60):
+        draw.ellipse((x, 300 - x // 6, x + 180, 480 - x // 6), fill=(250, 204, 21))
+    image.save(path, "JPEG", quality=85)
 
 
 def _logo(path: str) -> None:
@@ -43,13 +57,22 @@ async def _frame_text(page, lang: str) -> str:
 
 
 async def test_an_owner_brands_the_portal_and_watches_the_preview(
-    settings: Settings, db: asyncpg.Pool, tmp_path
+    settings: Settings, db: asyncpg.Pool, sender: CommandSender, tmp_path: Path
 ) -> None:
     own = dataclasses.replace(settings, secret_key=f"browser-{uuid.uuid4().hex}" + "x" * 32)
     member = await new_member(db, "Harbour Tea")
-    logo = str(tmp_path / "logo.png")
+    router_id = f"ap-brand-{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        new = await register_router(conn, member.merchant_id, member.store_id, router_id, "AP")
+        await record_router_status(conn, new.router, online=True, status={"v": 1, "online": True})
+    logo, background = str(tmp_path / "logo.png"), str(tmp_path / "background.jpg")
     _logo(logo)
-    async with serve(make_console_app(own, db)) as base, chromium() as browser:
+    _background(background)
+    async with (
+        serve(make_console_app(own, db)) as base,
+        serve(make_portal_app(own, db, sender)) as portal_base,
+        chromium() as browser,
+    ):
         page = await (await browser.new_context(viewport=DESKTOP)).new_page()
         problems: list[str] = []
         watch(page, problems, base)
@@ -93,6 +116,9 @@ async def test_an_owner_brands_the_portal_and_watches_the_preview(
         logo_img = frame_en.locator("#logo")
         await logo_img.evaluate("i => i.complete || new Promise(r => { i.onload = r; })")
         assert await logo_img.evaluate("i => i.naturalWidth") == 240
+        await page.set_input_files("#file-background", background)
+        await page.click("#upload-background")
+        await page.locator("#saved").wait_for()
         await shot(page, SCREENSHOTS, "console-portal-desk-en")
 
         for lang in ("zh-CN", "en"):
@@ -111,4 +137,33 @@ async def test_an_owner_brands_the_portal_and_watches_the_preview(
             )
             assert await page.locator("#logo").is_visible()
             await shot(page, SCREENSHOTS, f"console-portal-preview-{lang}")
+        assert problems == [], problems
+
+        # The store's real splash, served by the portal, now has the look.
+        fields = {
+            "hid": hashlib.sha256(b"browser").hexdigest(),
+            "clientip": "10.0.0.7",
+            "clientmac": "aa:bb:cc:dd:ee:07",
+            "gatewayname": "AP",
+            "gatewayaddress": "10.0.0.1:2050",
+            "gatewaymac": "",
+            "originurl": "",
+        }
+        shopper = await (
+            await browser.new_context(viewport={"width": 360, "height": 640})
+        ).new_page()
+        watch(shopper, problems, portal_base)
+        for lang in ("zh-CN", "en"):
+            await shopper.goto(
+                f"{portal_base}/fas/{router_id}/?fas={encode_fas(fields)}&lang={lang}"
+            )
+            await shopper.locator("#logo").wait_for()
+            assert await shopper.locator("#logo").evaluate("i => i.naturalWidth") == 240
+            header = await shopper.locator("header").evaluate(
+                "h => getComputedStyle(h).backgroundImage"
+            )
+            assert f"/look/{member.merchant_id}/{member.store_id}/" in header
+            text = await shopper.locator("body").inner_text()
+            assert ("好茶相伴，免费上网" if lang == "zh-CN" else "Fresh tea, free WiFi") in text
+            await shot(shopper, SCREENSHOTS, f"portal-splash-branded-{lang}")
         assert problems == [], problems
