@@ -258,6 +258,12 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     assert hashlib.sha256(data).digest() != hashlib.sha256(original).digest()
     with Image.open(io.BytesIO(data)) as stored:
         assert stored.size == (512, 171)  # scaled to the logo's 512 px
+    for unknown in (
+        look.image_path(member.merchant_id, member.store_id, uuid.uuid4()),
+        f"/look/{member.merchant_id}/{member.store_id}/not-an-id",
+        look.image_path(uuid.uuid4(), member.store_id, row["logo_id"]),  # not that merchant's
+    ):
+        assert (await portal_client.get(unknown)).status == 404, unknown
     console = await client.get(
         f"/portal/picture/{member.store_id}/{row['logo_id']}?merchant={member.merchant_id}"
     )
