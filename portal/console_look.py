@@ -153,7 +153,13 @@ async def save_picture(request: web.Request, session: accounts.ConsoleSession) -
     data: bytes | None = None
     if _text(form, "remove") != "1":
         if isinstance(upload, web.FileField):
+            # Its real size named in the refusal, but no more than the limit and a byte read.
+            size = upload.file.seek(0, 2)
+            upload.file.seek(0)
             data = upload.file.read(look.LIMITS[kind].max_bytes + 1)
+            if size > len(data):
+                refused = creative_errors.TooLarge("image", size, look.LIMITS[kind].max_bytes)
+                return await _refused(request, place, kind, refused)
         if not data:
             data = b""  # no file chosen: "the file is empty"
     store = place.store
@@ -168,10 +174,17 @@ async def save_picture(request: web.Request, session: accounts.ConsoleSession) -
             audit.Actor.user(session.user.user_id),
         )
     except creative_errors.UploadRefused as refused:
-        message_id = _UPLOAD_MESSAGES.get(type(refused), refused.message_id)
-        errors = {kind: (message_id, dict(refused.values))}
-        return await _render(request, place, errors=errors, status=refused.status)
+        return await _refused(request, place, kind, refused)
     return redirect(_url(place, saved=kind) + "#pictures")
+
+
+async def _refused(
+    request: web.Request, place: Place, kind: str, refused: creative_errors.UploadRefused
+) -> web.Response:
+    """The page again with why the picture was refused beside its field (nothing stored)."""
+    message_id = _UPLOAD_MESSAGES.get(type(refused), refused.message_id)
+    errors = {kind: (message_id, dict(refused.values))}
+    return await _render(request, place, errors=errors, status=refused.status)
 
 
 async def preview(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
