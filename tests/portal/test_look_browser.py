@@ -10,7 +10,6 @@ With CONSOLE_SCREENSHOTS=<folder> it saves console-portal-*.png there (docs/scre
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import os
 import uuid
@@ -27,6 +26,7 @@ from portal.fas import encode_fas
 from portico.console_app import make_console_app
 from tests.browser import DESKTOP, PHONE, chromium, overflow, serve, shot, watch
 from tests.console.test_console_app import PASSWORD, new_member
+from tests.portal.test_look_console import splash_fields
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 
@@ -140,15 +140,7 @@ async def test_an_owner_brands_the_portal_and_watches_the_preview(
         assert problems == [], problems
 
         # The store's real splash, served by the portal, now has the look.
-        fields = {
-            "hid": hashlib.sha256(b"browser").hexdigest(),
-            "clientip": "10.0.0.7",
-            "clientmac": "aa:bb:cc:dd:ee:07",
-            "gatewayname": "AP",
-            "gatewayaddress": "10.0.0.1:2050",
-            "gatewaymac": "",
-            "originurl": "",
-        }
+        fields = splash_fields("aa:bb:cc:dd:ee:07")
         shopper = await (
             await browser.new_context(viewport={"width": 360, "height": 640})
         ).new_page()

@@ -93,6 +93,19 @@ async def upload(
     return await client.post("/portal/pictures", data=form, headers=headers)
 
 
+def splash_fields(client_mac: str) -> dict[str, str]:
+    """An openNDS level-1 redirect's fields for a phone at `client_mac` (portal/fas.py)."""
+    return {
+        "hid": hashlib.sha256(client_mac.encode()).hexdigest(),
+        "clientip": "10.0.0.9",
+        "clientmac": client_mac,
+        "gatewayname": "AP",
+        "gatewayaddress": "10.0.0.1:2050",
+        "gatewaymac": "",
+        "originurl": "",
+    }
+
+
 async def settings_row(db: asyncpg.Pool, member: Member) -> asyncpg.Record:
     return await db.fetchrow(
         "SELECT * FROM portal_settings WHERE merchant_id = $1 AND store_id = $2",
@@ -117,15 +130,7 @@ async def test_an_owner_saves_the_look_and_the_splash_shows_it_within_seconds(
         )
         new = await register_router(conn, member.merchant_id, member.store_id, router_id, "AP")
         await record_router_status(conn, new.router, online=True, status={"v": 1, "online": True})
-    fields = {
-        "hid": hashlib.sha256(b"token").hexdigest(),
-        "clientip": "10.0.0.9",
-        "clientmac": "aa:bb:cc:dd:ee:09",
-        "gatewayname": "AP",
-        "gatewayaddress": "10.0.0.1:2050",
-        "gatewaymac": "",
-        "originurl": "",
-    }
+    fields = splash_fields("aa:bb:cc:dd:ee:09")
     splash = f"/fas/{router_id}/?fas={encode_fas(fields)}"
     first = await portal_client.get(splash, headers=EN)
     assert first.status == 200
