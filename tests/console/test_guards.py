@@ -46,6 +46,7 @@ from analytics import api as analytics_api
 from kernel.config import Settings
 from kernel.web import SECURITY_HEADERS
 from portico.console_app import make_console_app
+from tests.ads.test_advertiser_pages import png
 from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
 
 # The routes anyone may open, signed in or not (every other route must refuse an anonymous
@@ -67,6 +68,9 @@ PUBLIC = frozenset(
 )
 # Path parameters that name no tenant's record: every value is tried.
 NON_ID_PARAMS: dict[str, tuple[str, ...]] = {"metric": tuple(analytics_api.METRICS)}
+# Form fields that may name another tenant by design: an advertiser's line item may ask any
+# merchant's venues (docs/ads-model.md), which makes a pending request there. Never swapped.
+ASKS_ANY_TENANT = frozenset({"target_merchants", "target_stores"})
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 PRINCIPALS = ("owner", "staff", "advertiser")
 CSRF_TEXT = ACCOUNT_MESSAGES["error_csrf"]["en"]
@@ -273,8 +277,28 @@ async def world(console: TestClient, db: asyncpg.Pool, settings: Settings) -> tu
 
 
 @pytest.fixture(scope="module")
-async def b_fields(
+async def a_pages(
     console: TestClient, routes: list[Route], world: tuple[Tenant, Tenant]
+) -> dict[str, list[tuple[str, str]]]:
+    """Every HTML page of A's as each of A's principals sees it: {role: [(path, html)]}."""
+    a, _b = world
+    pages: dict[str, list[tuple[str, str]]] = {role: [] for role in PRINCIPALS}
+    for route in routes:
+        if route.method != "GET" or route.public or route.sessionless:
+            continue
+        for role in PRINCIPALS:
+            for path in paths(route, a.ids):
+                answer = await ask(console, "GET", path, a.principals[role])
+                if answer.status == 200 and answer.headers.get("Content-Type", "").startswith(
+                    "text/html"
+                ):
+                    pages[role].append((path, answer.text))
+    return pages
+
+
+@pytest.fixture(scope="module")
+async def b_fields(
+    a_pages: dict[str, list[tuple[str, str]]], world: tuple[Tenant, Tenant]
 ) -> dict[str, str]:
     """The query and form fields that name a record, with B's records: those the test tenants
     know (Tenant.fields) and every field or link parameter A's own pages fill with one of A's
@@ -283,14 +307,10 @@ async def b_fields(
     kinds = {v: k for k, v in a.ids.items()} | {v: k for k, v in a.fields.items()}
     b_values = b.ids | b.fields
     found: dict[str, str] = {}
-    for route in routes:
-        if route.method != "GET" or route.public or route.sessionless:
-            continue
-        for role in ("owner", "advertiser"):
-            for path in paths(route, a.ids):
-                answer = await ask(console, "GET", path, a.principals[role])
-                if answer.headers.get("Content-Type", "").startswith("text/html"):
-                    found |= naming_fields(answer.text, kinds)
+    for pages in a_pages.values():
+        for _path, page in pages:
+            found |= naming_fields(page, kinds)
+    found = {name: kind for name, kind in found.items() if name not in ASKS_ANY_TENANT}
     return dict(b.fields) | {name: b_values[kind] for name, kind in found.items()}
 
 
@@ -573,6 +593,154 @@ async def test_a_merchant_never_reaches_another_merchants_records(
     after = await b_rows(db, b)
     assert not problems, "\n".join(problems)
     assert asked > 100
+    assert not changed(before, after), f"B's rows changed: {changed(before, after)}"
+
+
+_FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.IGNORECASE | re.DOTALL)
+_TEXTAREA = re.compile(r"<textarea\b([^>]*)>(.*?)</textarea>", re.IGNORECASE | re.DOTALL)
+_OPTION = re.compile(r"<option\b([^>]*)>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form of one of A's pages, as a browser would submit it untouched."""
+
+    page: str
+    method: str
+    action: str  # path and query
+    fields: tuple[tuple[str, str], ...]
+    files: tuple[str, ...]  # file inputs (a small PNG is sent)
+
+
+def forms_of(page_path: str, page: str) -> list[Form]:
+    forms = []
+    for form_attrs, body in _FORM.findall(page):
+        attrs = dict(_ATTR.findall(form_attrs))
+        action = html.unescape(attrs.get("action") or page_path)
+        fields: list[tuple[str, str]] = []
+        files: list[str] = []
+        submitted = False
+        for tag, tag_attrs in _TAG.findall(body):
+            a = {k: html.unescape(v) for k, v in _ATTR.findall(tag_attrs)}
+            name, kind = a.get("name"), a.get("type", "").lower()
+            if not name:
+                continue
+            if tag.lower() == "select":
+                continue  # below, with its options
+            if kind == "file":
+                files.append(name)
+            elif kind in ("checkbox", "radio") and not re.search(r"\bchecked\b", tag_attrs):
+                continue
+            elif tag.lower() == "button" or kind == "submit":
+                if not submitted:  # the first button is the one pressed
+                    fields.append((name, a.get("value", "")))
+                    submitted = True
+            else:
+                fields.append((name, a.get("value", "")))
+        for select_attrs, options in _OPTIONS.findall(body):
+            name = dict(_ATTR.findall(select_attrs)).get("name")
+            chosen = [dict(_ATTR.findall(o)) | {"_": o} for o in _OPTION.findall(options)]
+            if not name or not chosen:
+                continue
+            picked = [o for o in chosen if re.search(r"\bselected\b", o["_"])] or chosen[:1]
+            fields += [(name, html.unescape(o.get("value", ""))) for o in picked]
+        for area_attrs, text in _TEXTAREA.findall(body):
+            name = dict(_ATTR.findall(area_attrs)).get("name")
+            if name:
+                fields.append((name, html.unescape(text).strip("\n")))
+        method = attrs.get("method", "get").upper()
+        forms.append(Form(page_path, method, action, tuple(fields), tuple(files)))
+    return forms
+
+
+def swapped(form: Form, a_to_b: Mapping[str, str], only: str | None = None) -> tuple[str, list]:
+    """The form's action and fields with A's records replaced by B's (`only`: that one)."""
+    swaps = {only: a_to_b[only]} if only else a_to_b
+    action = form.action
+    fields = []
+    for old, new in swaps.items():
+        action = action.replace(old, new)
+    for name, value in form.fields:
+        if name not in ASKS_ANY_TENANT:
+            for old, new in swaps.items():
+                value = value.replace(old, new)
+        fields.append((name, value))
+    return action, fields
+
+
+def lookalike(value: str) -> str:
+    """A value of the same shape that names nothing: a new uuid, or a code's letters and
+    digits replaced at random (its dashes kept)."""
+    if _is_uuid(value):
+        return str(uuid.uuid4())
+    alphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+    pick = uuid.uuid4().int
+    out = []
+    for ch in value:
+        out.append(alphabet[pick % len(alphabet)] if ch.isalnum() else ch)
+        pick = pick // len(alphabet) or uuid.uuid4().int
+    return "".join(out)
+
+
+async def submit(
+    client: TestClient, form: Form, action: str, fields: list, principal: Principal
+) -> Answer:
+    """The form sent as a browser would, with the principal's cookie and CSRF token."""
+    sent = [(n, principal.csrf if n == CSRF_FIELD else v) for n, v in fields]
+    options: dict[str, object] = {"headers": {**EN, **principal.cookie}}
+    if form.method == "GET":
+        options["params"] = sent
+    else:
+        data = aiohttp.FormData(sent)
+        for name in form.files:
+            data.add_field(name, png(), filename="x.png", content_type="image/png")
+        options["data"] = data
+    async with client.request(form.method, action, allow_redirects=False, **options) as response:
+        return Answer(response.status, response.headers.copy(), await response.read())
+
+
+@pytest.mark.parametrize("role", PRINCIPALS)
+async def test_a_merchants_own_forms_replayed_with_another_merchants_ids_are_refused(
+    console: TestClient,
+    db: asyncpg.Pool,
+    a_pages: dict[str, list[tuple[str, str]]],
+    world: tuple[Tenant, Tenant],
+    role: str,
+) -> None:
+    """Every form on A's pages, as A's principal sees it (complete, valid), submitted with B's
+    records in place of A's: all at once, then one at a time. B's id in the action's path must
+    be refused (403/404) even though the form is valid; B's ids in its fields must show nothing
+    of B's and change none of B's rows."""
+    a, b = world
+    a_to_b = {a.ids[k]: b.ids[k] for k in a.ids} | {a.fields[k]: b.fields[k] for k in a.fields}
+    forms = {f for path, page in a_pages[role] for f in forms_of(path, page)}
+    before = await b_rows(db, b)
+    problems, asked = [], 0
+    for form in sorted(forms, key=lambda f: (f.action, f.fields)):
+        present = [v for v in a_to_b if v in form.action or any(v in x for _n, x in form.fields)]
+        for only in (None, *present) if present else ():
+            action, fields = swapped(form, a_to_b, only)
+            path_swapped = action.split("?")[0] != form.action.split("?")[0]
+            principal = await signed_in(db, role, a.principals[role].user_id)
+            answer = await submit(console, form, action, fields, principal)
+            asked += 1
+            label = f"{form.method} {action} (form on {form.page}, B's {only or 'all'}) as {role}"
+            if path_swapped and answer.status not in (403, 404):
+                problems.append(f"{label}: {answer.status}, not 403/404")
+            elif only and answer.status not in (403, 404):
+                # B's value in a field: answered as a value that names nothing would be.
+                nowhere, unknown_fields = swapped(form, {only: lookalike(only)}, only)
+                unknown = await submit(console, form, nowhere, unknown_fields, principal)
+                if unknown.status != answer.status:
+                    problems.append(f"{label}: {answer.status}, but {unknown.status} unknown")
+            sent = [action, *(v for _n, v in fields)]
+            if shows(answer, b, sent):
+                problems.append(f"{label}: {answer.status} shows B's {shows(answer, b, sent)}")
+            if missing_headers(answer):
+                problems.append(f"{label} lacks {missing_headers(answer)}")
+    after = await b_rows(db, b)
+    assert not problems, "\n".join(problems)
+    assert asked > 10
     assert not changed(before, after), f"B's rows changed: {changed(before, after)}"
 
 
