@@ -54,6 +54,10 @@ class Tenant:
     principals: dict[str, Principal]
     pos_token: str
     secrets: list[str] = field(default_factory=list)  # codes and other texts only B shows
+    # A second store, not given to the staff member, with a router and a voucher batch of its
+    # own: its ids by path parameter, and the tag in its names.
+    hidden_ids: dict[str, str] = field(default_factory=dict)
+    hidden_tag: str = ""
 
     @property
     def advertiser_ids(self) -> list[uuid.UUID]:
@@ -100,6 +104,12 @@ async def build_tenant(
         router = await register_router(
             conn, merchant_id, store_id, f"ap-{uuid.uuid4().hex[:12]}", f"Router {tag}"
         )
+        hidden_tag = f"backroom{uuid.uuid4().hex[:10]}"
+        hidden_store = await accounts.create_store(conn, merchant_id, f"Store {hidden_tag}")
+        hidden_router = await register_router(
+            conn, merchant_id, hidden_store, f"ap-{uuid.uuid4().hex[:12]}", f"Router {hidden_tag}"
+        )
+        await accounts.set_member_stores(conn, merchant_id, users["staff"], [store_id])
         await audit.record_change(
             conn,
             merchant_id,
@@ -146,6 +156,13 @@ async def build_tenant(
             valid_until=None,
             count=3,
         ),
+        created_by=users["owner"],
+        now=now,
+    )
+    hidden_batch = await vouchers.create_batch(
+        db,
+        merchant_id,
+        vouchers.BatchSpec(f"Batch {hidden_tag}", hidden_store, 60, 0, 1, None, 2),
         created_by=users["owner"],
         now=now,
     )
@@ -271,4 +288,10 @@ async def build_tenant(
         principals,
         key.token,
         secrets,
+        {
+            "store_id": str(hidden_store),
+            "router_id": hidden_router.router.router_id,
+            "batch_id": str(hidden_batch),
+        },
+        hidden_tag,
     )

@@ -758,6 +758,65 @@ def pos_bodies(route: Route) -> list[list[str]]:
     return [[n for n in names if n not in chosen or n in one] for one in alternatives]
 
 
+async def test_store_staff_never_reach_the_stores_they_are_not_given(
+    console: TestClient, db: asyncpg.Pool, routes: list[Route], world: tuple[Tenant, Tenant]
+) -> None:
+    """A's staff member is given one of A's two stores: every route asked with the other
+    store's records (its id, its router, its voucher batch) in the path, one at a time among
+    the staff's own, or in `?store=`/`store_id`, refuses them or answers as for an unknown id,
+    and never shows the other store's names; its rows are unchanged."""
+    a, _b = world
+    hidden = a.hidden_ids
+    rows = await snapshot_store(db, hidden["store_id"])
+    problems, asked = [], 0
+    for route in routes:
+        if route.public or route.sessionless:
+            continue
+        staff = await signed_in(db, "staff", a.principals["staff"].user_id)
+        tries = []
+        for param in (p for p in route.params if p in hidden):
+            path = paths(route, {**a.ids, param: hidden[param]})[0]
+            nowhere = paths(route, {**a.ids, param: unknown_ids(hidden)[param]})[0]
+            tries.append((path, nowhere, None))
+        for path in paths(route, a.ids):
+            fields = {"store": hidden["store_id"], "store_id": hidden["store_id"]}
+            tries.append((path, path, fields))
+        for path, nowhere, fields in tries:
+            answer = await ask(console, route.method, path, staff, fields)
+            asked += 1
+            label = f"{route} as A's staff ({path}, {fields}): {answer.status}"
+            if answer.status not in (403, 404):
+                unknown_fields = fields and {k: str(uuid.uuid4()) for k in fields}
+                unknown = await ask(console, route.method, nowhere, staff, unknown_fields)
+                if fields is None and not refused(route, answer, unknown):
+                    problems.append(f"{label}, not 403/404 (unknown ids: {unknown.status})")
+                elif fields and route.method == "GET" and unknown.status != answer.status:
+                    problems.append(f"{label}, but {unknown.status} for an unknown store")
+            if a.hidden_tag.encode() in answer.body:
+                problems.append(f"{label} shows the store the staff member is not given")
+    assert not problems, "\n".join(problems)
+    assert asked > 50
+    assert await snapshot_store(db, hidden["store_id"]) == rows
+
+
+async def snapshot_store(db: asyncpg.Pool, store_id: str) -> dict[str, str]:
+    """A digest of every row of the store, table by table (every table with a store_id)."""
+    tables = await db.fetch(
+        "SELECT c.table_name FROM information_schema.columns c"
+        " JOIN information_schema.tables t USING (table_schema, table_name)"
+        " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+        " AND c.column_name = 'store_id' ORDER BY 1"
+    )
+    digests = {}
+    for row in tables:
+        digests[row["table_name"]] = await db.fetchval(
+            f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"  # noqa: S608
+            f' FROM "{row["table_name"]}" t WHERE store_id::text = $1',
+            store_id,
+        )
+    return digests
+
+
 async def test_a_pos_key_never_reaches_another_merchants_codes(
     console: TestClient, db: asyncpg.Pool, routes: list[Route], world: tuple[Tenant, Tenant]
 ) -> None:
