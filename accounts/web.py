@@ -19,7 +19,7 @@ from aiohttp import web
 from accounts import services
 from kernel.errors import PorticoError
 from kernel.i18n import LANGUAGES, Catalog, negotiate, translator
-from kernel.web import DB, SETTINGS, TEMPLATES, Handler
+from kernel.web import DB, SETTINGS, TEMPLATES, Handler, returned
 
 log = logging.getLogger("portico.console")
 
@@ -339,8 +339,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+        if exc.status < 400:  # returned, not raised on: see kernel.web.returned
+            return returned(exc)
         message_id = _HTTP_MESSAGES.get(exc.status, "error_generic")
         return _error_page(request, exc.status, message_id)
     except PorticoError as exc:

@@ -17,7 +17,7 @@ import ads.services as ads
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
-from kernel.web import DB, SECURITY_HEADERS, SETTINGS, TEMPLATES, Handler, render
+from kernel.web import DB, SECURITY_HEADERS, SETTINGS, TEMPLATES, Handler, render, returned
 from portal import (
     authmon_views,
     captive_api,
@@ -590,8 +590,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return _error_page(request, exc.message_id, exc.status, retry_form, exc.title_id)
     except web.HTTPNotFound:
         return _error_page(request, "error_not_found", 404)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:  # returned, not raised on: see kernel.web.returned
+        return returned(exc)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return _error_page(request, "error_generic", 500)
