@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -255,9 +256,9 @@ async def identity_seen(
     return tuple(d.Seen(*r) for r in rows)
 
 
-@dataclass(frozen=True)
-class Placed:
-    """The decision for one page: the line item and creative shown (if any) and its token."""
+class Placed(NamedTuple):
+    """The decision for one page: the line item and creative shown (if any) and its token.
+    (A NamedTuple: made on every splash view.)"""
 
     line_item: d.LineItem
     content: Content

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -585,10 +586,9 @@ async def void_code(
 # -- the ad decision (ads/decision.py, ads/delivery.py) --------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlacedAd:
+class PlacedAd(NamedTuple):
     """The ad of one splash view and its signed token (ads/tracking.py): the page reports the
-    impression and sends the click with it."""
+    impression and sends the click with it. (A NamedTuple: made on every splash view.)"""
 
     ad: Ad
     token: str
