@@ -19,6 +19,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from kernel.macs import sha256_mac
+
 VERSION = b"\x01"
 MAX_AGE_SECONDS = 6 * 3600  # an older token (a page left open, a replay) counts nothing
 MIN_CLICK_SECONDS = 0.5  # a click sooner after the page was made is not a person's
@@ -62,7 +64,8 @@ _HEAD = struct.Struct("!16s16s16s16s16s16s16sd")
 
 
 def _sign(secret_key: str, payload: bytes) -> bytes:
-    return hmac.digest(secret_key.encode(), b"ad-placement|" + payload, "sha256")[:16]
+    # hmac.digest(secret_key, b"ad-placement|" + payload, "sha256"), a third of its time
+    return sha256_mac(secret_key.encode(), b"ad-placement|").digest(payload)[:16]
 
 
 def encode(secret_key: str, p: Placement) -> str:
