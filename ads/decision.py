@@ -157,8 +157,9 @@ class Seen:
     advertiser_id: uuid.UUID
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
+    """One splash view as the decision sees it (a NamedTuple: made on every view)."""
+
     merchant_id: uuid.UUID
     store_id: uuid.UUID
     identity: str  # the strongest pseudonym known at this merchant (PRODUCT.md §4)
