@@ -19,7 +19,7 @@ from aiohttp import web
 from accounts import services
 from kernel.errors import PorticoError
 from kernel.i18n import LANGUAGES, Catalog, negotiate, translator
-from kernel.web import DB, SETTINGS, TEMPLATES, Handler
+from kernel.web import DB, SETTINGS, TEMPLATES, Handler, returned
 
 log = logging.getLogger("portico.console")
 
@@ -268,23 +268,28 @@ def clear_login_csrf_cookie(response: web.StreamResponse) -> None:
 # Middlewares -------------------------------------------------------------------------------
 
 
+# Methods that change nothing; any other (POST, PUT, PATCH, DELETE, …) must carry the token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @web.middleware
 async def console_session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the signed-in session, and refuse any POST whose form lacks the right CSRF token."""
+    """Load the signed-in session, and refuse any request but GET, HEAD and OPTIONS whose form
+    lacks the right CSRF token (and any over its size)."""
     if any(app.get(SESSIONLESS) for app in request.match_info.apps):
         return await handler(request)
     token = request.cookies.get(SESSION_COOKIE)
     session = await services.session_for_token(request.app[DB], token) if token else None
     if session is not None:
         request[SESSION] = session
-    if request.method == "POST":
+    if request.method not in SAFE_METHODS:
         _check_size(request, _max_body(request, session))
         await _check_csrf(request, session)
     return await handler(request)
 
 
 def _check_size(request: web.Request, limit: int | None) -> None:
-    """Refuse a POST over `limit` bytes before any of it is read, by its Content-Length (browsers
+    """Refuse a body over `limit` bytes before any of it is read, by its Content-Length (browsers
     always send one with a form; a body without one is refused when a limit applies). Not
     request.clone(client_max_size=...): the files of a clone's form are never closed."""
     if limit is None:
@@ -317,7 +322,7 @@ async def _check_csrf(request: web.Request, session: services.ConsoleSession | N
     else:
         expected = session.csrf_token if session else ""
     if not services.csrf_matches(expected, submitted):
-        raise CsrfRejected(f"missing or wrong CSRF token on POST {request.path}")
+        raise CsrfRejected(f"missing or wrong CSRF token on {request.method} {request.path}")
 
 
 _HTTP_MESSAGES = {
@@ -334,8 +339,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+        if exc.status < 400:  # returned, not raised on: see kernel.web.returned
+            return returned(exc)
         message_id = _HTTP_MESSAGES.get(exc.status, "error_generic")
         return _error_page(request, exc.status, message_id)
     except PorticoError as exc:

@@ -234,9 +234,13 @@ async def delete_cap(request: web.Request, session: accounts.ConsoleSession) -> 
     place = await _place(request, session, form)
     _require_admin(place)
     campaign_id = _campaign_id(request)
+    db = request.app[DB]
     try:
         cap_id = uuid.UUID(request.match_info["cap_id"])
-        await advertisers.delete_cap(request.app[DB], place.advertiser.advertiser_id, cap_id)
+        # The campaign in the path is the advertiser's too (a cap's id alone would do, but a
+        # path naming another tenant's campaign is refused as any other foreign id).
+        await advertisers.get_campaign(db, place.advertiser.advertiser_id, campaign_id)
+        await advertisers.delete_cap(db, place.advertiser.advertiser_id, cap_id)
     except (ValueError, advertisers.CampaignUnknown):
         raise NotYours("not a cap of the advertiser") from None
     return redirect(f"{PATH}/campaigns/{campaign_id}?{place.query(saved='cap')}")

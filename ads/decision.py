@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 TIERS = ("sponsorship", "guaranteed", "performance", "house")
@@ -156,8 +157,9 @@ class Seen:
     advertiser_id: uuid.UUID
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
+    """One splash view as the decision sees it (a NamedTuple: made on every view)."""
+
     merchant_id: uuid.UUID
     store_id: uuid.UUID
     identity: str  # the strongest pseudonym known at this merchant (PRODUCT.md §4)
@@ -181,16 +183,16 @@ class Delivery:
     spend_millifen: int = 0  # 1/1000 fen: a CPM impression costs bid_fen millifen
 
 
-@dataclass(frozen=True)
-class Ghost:
+# Ghost and Decision are NamedTuples: one or more is made on every splash view, and a frozen
+# dataclass costs several times as much to make.
+class Ghost(NamedTuple):
     line_item_id: uuid.UUID
     campaign_id: uuid.UUID
     advertiser_id: uuid.UUID
     creative_id: uuid.UUID
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     line_item: LineItem | None
     creative: Creative | None
     ghosts: tuple[Ghost, ...] = ()
@@ -306,8 +308,12 @@ def in_holdout(identity: str, campaign_id: uuid.UUID, share: float) -> bool:
     always out of, a campaign's holdout."""
     if share <= 0 or not identity:  # nobody known: no holdout to keep
         return False
-    digest = hashlib.blake2b(f"{identity}|{campaign_id}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{identity}|{_text(campaign_id)}".encode(), digest_size=8).digest()
     return int.from_bytes(digest) / 2**64 < share
+
+
+# str(uuid) formats in Python (1 µs, most of a holdout check); the active campaigns are few.
+_text = lru_cache(maxsize=4096)(str)
 
 
 def interval_start(t: datetime) -> datetime:
@@ -743,9 +749,7 @@ class _Check:
         self.engine = engine
         self.r = r
         self.now = r.now
-        tz = _zone(r.timezone)
-        self.tz = tz
-        self.hour = hour_of_week(r.now, tz)
+        self.tz = _zone(r.timezone)
         self.excluded: set[uuid.UUID] = set()  # campaigns held out of this request
         self._creatives: dict[uuid.UUID, tuple[Creative, ...] | None] = {}
         self._full: dict[Cap, bool] = {}
@@ -754,6 +758,11 @@ class _Check:
         for s in r.seen:
             for scope_id in (s.creative_id, s.line_item_id, s.campaign_id, s.advertiser_id):
                 self._seen.setdefault(scope_id, []).append(s.at)
+
+    @cached_property
+    def hour(self) -> int:
+        """The venue's local hour of the week (asked only of line items with dayparts)."""
+        return hour_of_week(self.now, self.tz)
 
     def targeted(self, item: LineItem) -> bool:
         start, end = item.flight

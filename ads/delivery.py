@@ -13,8 +13,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -255,9 +256,9 @@ async def identity_seen(
     return tuple(d.Seen(*r) for r in rows)
 
 
-@dataclass(frozen=True)
-class Placed:
-    """The decision for one page: the line item and creative shown (if any) and its token."""
+class Placed(NamedTuple):
+    """The decision for one page: the line item and creative shown (if any) and its token.
+    (A NamedTuple: made on every splash view.)"""
 
     line_item: d.LineItem
     content: Content
@@ -332,7 +333,7 @@ async def place_ad(
     # The identity's impressions are read only when a line item that can run here is capped
     # (most splash views then cost no query at all).
     if identity and any(item.caps for item in snapshot.index.venue_items(request)):
-        request = replace(request, seen=await identity_seen(db, merchant_id, identity))
+        request = request._replace(seen=await identity_seen(db, merchant_id, identity))
     result = decider.engine.decide(request)
     if result.ghosts:
         ghosts = [
@@ -494,11 +495,15 @@ class EventWriter:
 
     async def submit(self, event: Event, tz: str | None = None) -> str:
         """Count one event (with its store's time zone); its outcome."""
+        return await self.enqueue(event, tz)
+
+    def enqueue(self, event: Event, tz: str | None = None) -> asyncio.Future[str]:
+        """Queue one event to count; the future of its outcome."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._queue.append((event, tz, future))
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._drain())
-        return await future
+        return future
 
     async def _drain(self) -> None:
         while self._queue:
@@ -529,11 +534,13 @@ def writer(db: asyncpg.Pool) -> EventWriter:
 
 
 def count_soon(db: asyncpg.Pool, events: list[Event]) -> None:
-    """Count events in the background (ghosts, actions): a failure is logged."""
+    """Count events in the background (ghosts, actions): a failure is logged. (Queued with
+    no task of their own: a splash view that holds a shopper out makes one.)"""
+    events_writer = writer(db)
     for event in events:
-        task = asyncio.ensure_future(writer(db).submit(event))
-        _pending.add(task)
-        task.add_done_callback(_counted)
+        future = events_writer.enqueue(event)
+        _pending.add(future)
+        future.add_done_callback(_counted)
 
 
 def _counted(task: asyncio.Future[str]) -> None:

@@ -40,7 +40,7 @@ from ads.pos_errors import (
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.logs import Throttled
-from kernel.web import DB, SETTINGS, Handler, client_ip
+from kernel.web import DB, SETTINGS, Handler, client_ip, returned
 
 log = logging.getLogger("portico.ads.pos")
 _bad_keys = Throttled(log, every=60.0)
@@ -363,8 +363,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             log.error("POS API %s %s: %s", request.method, request.path, exc)
         return error_response(request, exc)
     except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+        if exc.status < 400:  # returned, not raised on: see kernel.web.returned
+            return returned(exc)
         known = _HTTP_ERRORS.get(exc.status)
         answer = error_response(request, known(exc.reason) if known else BadRequest(exc.reason))
         if "Allow" in exc.headers:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -585,10 +586,9 @@ async def void_code(
 # -- the ad decision (ads/decision.py, ads/delivery.py) --------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlacedAd:
+class PlacedAd(NamedTuple):
     """The ad of one splash view and its signed token (ads/tracking.py): the page reports the
-    impression and sends the click with it."""
+    impression and sends the click with it. (A NamedTuple: made on every splash view.)"""
 
     ad: Ad
     token: str
@@ -602,11 +602,15 @@ _coupons: TtlCache[tuple[uuid.UUID, uuid.UUID, uuid.UUID], tuple[object, ...] | 
 )
 
 
-# The Ad of a creative, line item, language and coupon is made once and reused (as long as the
-# index and the coupon cache hand out the same objects): the splash compares Ads by identity in
-# its page cache key, and hashing or comparing twelve fields on every view cost more.
+# The Ad of a creative, line item, language and coupon is made once and reused: the splash
+# compares Ads by identity in its page cache key, and hashing or comparing twelve fields on
+# every view cost more. Looked up by the objects' identity on every view; when the index is
+# read again (every few seconds: new objects) or the coupon, by their values, so that an ad
+# whose values did not change stays the same Ad and the pages cached with it stay valid (else
+# every look of every router was rendered again after each refresh).
 _AdKey = tuple[int, int, bool, int]
 _ads: dict[_AdKey, tuple[object, object, object, Ad]] = {}
+_ads_by_value: dict[tuple[object, ...], Ad] = {}
 MAX_ADS = 10_000
 
 
@@ -620,23 +624,28 @@ def _ad_of(
     made = _ads.get(key)
     if made is not None and made[0] is content and made[1] is line_item and made[2] is coupon:
         return made[3]
-    ad = Ad(
-        campaign_id=content.campaign_id,
-        creative_id=content.creative_id,
-        advertiser=content.advertiser_name,
-        headline=content.headline_zh if zh else content.headline_en,
-        body=content.body_zh if zh else content.body_en,
-        coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
-        coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
-        advertiser_id=content.advertiser_id,
-        line_item_id=line_item.line_item_id,
-        kind=content.kind,
-        landing_url=content.landing_url,
-        countdown_seconds=content.countdown_seconds or None,
-    )
+    by_value = (content, line_item.line_item_id, zh, coupon)  # all that an Ad is made of
+    ad = _ads_by_value.get(by_value)
+    if ad is None:
+        ad = Ad(
+            campaign_id=content.campaign_id,
+            creative_id=content.creative_id,
+            advertiser=content.advertiser_name,
+            headline=content.headline_zh if zh else content.headline_en,
+            body=content.body_zh if zh else content.body_en,
+            coupon_id=coupon[0] if coupon else None,  # type: ignore[arg-type]
+            coupon_title=(coupon[2] if zh else coupon[1]) if coupon else None,  # type: ignore[arg-type]
+            advertiser_id=content.advertiser_id,
+            line_item_id=line_item.line_item_id,
+            kind=content.kind,
+            landing_url=content.landing_url,
+            countdown_seconds=content.countdown_seconds or None,
+        )
     if len(_ads) >= MAX_ADS:
         _ads.clear()
+        _ads_by_value.clear()
     _ads[key] = (content, line_item, coupon, ad)
+    _ads_by_value[by_value] = ad
     return ad
 
 

@@ -97,7 +97,7 @@ async def _merchant_panel(
         stores=rows,
         total_logins=sum(r.logins for r in rows),
         recent=[_recent_login(r, by_id, now) for r in recent if owner or r["store_id"] in by_id],
-        routers=[_router_row(r, by_id, now) for r in routers if owner or r.store_id in by_id],
+        routers=[_router_row(r, by_id, now) for r in routers if owner or r["store_id"] in by_id],
         updated=now.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S"),
         zone=zone,
     )

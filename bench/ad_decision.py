@@ -26,7 +26,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -194,7 +193,7 @@ def requests(
             at = r.now - timedelta(seconds=rng.randrange(0, 3 * 86_400))
             cr = li.creatives[0].creative_id
             seen.append(d.Seen(at, cr, li.line_item_id, li.campaign_id, li.advertiser_id))
-        out.append(replace(r, seen=tuple(seen)))
+        out.append(r._replace(seen=tuple(seen)))
     return out
 
 

@@ -119,6 +119,7 @@ class Options:
     portal_workers: int  # processes for the all-cores splash; 0: one per core
     fas_level: int  # openNDS's FAS level of every router: 1, 2 or 3
     write: bool
+    splash_only: bool = False  # the bare handler and the one-process splash, nothing else
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="portal processes for the all-cores splash (default: one per core)",
+    )
+    parser.add_argument(
+        "--splash-only",
+        action="store_true",
+        help="measure only the bare handler and the one-process splash (for profiling; "
+        "not with --write)",
     )
     parser.add_argument(
         "--write", action="store_true", help="replace today's section of docs/benchmarks.md"
@@ -344,6 +351,8 @@ async def _measure(
         async with running_portal(fleet, database_url, workdir, workers=1) as portal_proc:
             portal_logs.append(portal_proc)
             one = await splash("splash", portal_proc.proc.pid)
+            if opts.splash_only:
+                return [one], [], _errors([one])
             print(f"login: {tool}, {opts.concurrency} connections", file=sys.stderr)
             login_bounds = Bounds(opts.warmup, 2_000, opts.duration, opts.login_requests)
             clients = FreshClients(fleet, routers.ports, first=SPLASH_POOL)
@@ -361,12 +370,13 @@ async def _measure(
             many = await splash("splash_workers", portal_proc.proc.pid)
             many.note = f"`portico serve portal --workers {workers}`"
     checks, problems = await _verify(db, login, routers.stats, portal_logs)
-    for outcome in (one, login, many):
-        if outcome.errors:
-            problems.append(
-                f"{outcome.scenario}: {outcome.errors} errors, e.g. {outcome.error_samples}"
-            )
-    return [one, login, many], checks, problems
+    return [one, login, many], checks, problems + _errors([one, login, many])
+
+
+def _errors(outcomes: list[Outcome]) -> list[str]:
+    return [
+        f"{o.scenario}: {o.errors} errors, e.g. {o.error_samples}" for o in outcomes if o.errors
+    ]
 
 
 async def _verify(
@@ -550,7 +560,11 @@ def main(argv: list[str] | None = None) -> int:
         portal_workers=args.portal_workers,
         fas_level=args.fas_level,
         write=args.write,
+        splash_only=args.splash_only,
     )
+    if opts.splash_only and opts.write:
+        print("--splash-only measures too little for --write", file=sys.stderr)
+        return 2
     if refuse_remote(opts.database_url, opts.mqtt_url):
         return 2
     section = section_name(opts.fas_level)

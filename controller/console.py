@@ -87,7 +87,7 @@ async def _render_routers(
     db = request.app[DB]
     now = datetime.now(UTC)
     merchants = [
-        await _merchant_routers(db, membership, now)
+        await _merchant_routers(db, membership, session.user.user_id, now)
         for membership in await accounts.memberships_of(db, session.user.user_id)
     ]
     return render_page(request, "controller/routers.html", merchants=merchants, notice=notice)
@@ -256,11 +256,17 @@ def qr_svg(text: str) -> Markup:
 
 
 async def _merchant_routers(
-    db: asyncpg.Pool, membership: accounts.Membership, now: datetime
+    db: asyncpg.Pool, membership: accounts.Membership, user_id: uuid.UUID, now: datetime
 ) -> MerchantRouters:
-    stores = await accounts.list_stores(db, membership.merchant_id)
+    """The merchant's routers the member may see: all for an owner, those of the stores they
+    are given for staff."""
+    stores = await accounts.visible_stores(db, membership.merchant_id, user_id)
     by_id = {s.store_id: s for s in stores}
-    rows = [_row(r, by_id, now) for r in await fleet_routers(db, membership.merchant_id)]
+    rows = [
+        _row(r, by_id, now)
+        for r in await fleet_routers(db, membership.merchant_id)
+        if r["store_id"] in by_id
+    ]
     return MerchantRouters(membership, stores, rows)
 
 
@@ -346,13 +352,16 @@ async def _owned(
 async def _member_router(
     request: web.Request, session: accounts.ConsoleSession
 ) -> tuple[Router, accounts.Membership]:
-    """The router named in the path, when the user is a member (owner or staff) of its merchant;
-    else UnknownRouter (404), as for a router that does not exist."""
-    router = await find_router(request.app[DB], request.match_info["router_id"])
+    """The router named in the path, when the user is an owner of its merchant or staff given
+    its store; else UnknownRouter (404), as for a router that does not exist."""
+    db = request.app[DB]
+    router = await find_router(db, request.match_info["router_id"])
     if router is not None:
-        for membership in await accounts.memberships_of(request.app[DB], session.user.user_id):
+        for membership in await accounts.memberships_of(db, session.user.user_id):
             if membership.merchant_id == router.merchant_id:
-                return router, membership
+                stores = await accounts.visible_stores(db, router.merchant_id, session.user.user_id)
+                if any(s.store_id == router.store_id for s in stores):
+                    return router, membership
     raise provisioning.UnknownRouter(f"no router {request.match_info['router_id']}")
 
 

@@ -15,6 +15,8 @@ from datetime import date
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kernel.macs import sha256_mac
+
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -38,8 +40,8 @@ def merchant_key(secret_key: str, merchant_id: str) -> bytes:
 
 
 def device_hash(secret_key: str, merchant_id: str, mac: str) -> str:
-    key = merchant_key(secret_key, merchant_id)
-    return hmac.digest(key, mac.encode(), "sha256").hex()[:32]
+    mac_of_merchant = sha256_mac(merchant_key(secret_key, merchant_id))  # hmac.digest's, faster
+    return mac_of_merchant.digest(mac.encode()).hex()[:32]
 
 
 def probe_key(secret_key: str, merchant_id: str, store_id: str, day: date) -> bytes:

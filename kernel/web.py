@@ -66,5 +66,21 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+def returned(exc: web.HTTPException) -> web.Response:
+    """A raised HTTPException (a redirect, a 404) as a plain response for a middleware to return.
+
+    Left to propagate, aiohttp keeps the exception as the response (`resp = exc` in
+    `RequestHandler._handle_request`), whose traceback holds that very frame: a reference cycle
+    that keeps the request, and every frame and local the handler had, until the cyclic garbage
+    collector runs. Under load a login a redirect raised so left ~40 objects each, and the
+    collector's full passes over them paused the portal for 30–120 ms (docs/benchmarks.md)."""
+    response = web.Response(
+        status=exc.status, reason=exc.reason, body=exc.body, headers=exc.headers
+    )
+    for name, morsel in exc.cookies.items():
+        response.cookies[name] = morsel
+    return response
+
+
 def client_ip(request: web.Request) -> str:
     return request.remote or ""

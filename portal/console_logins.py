@@ -104,7 +104,8 @@ async def find_place(
         if found is None:
             raise web.HTTPNotFound()
         membership = found
-    stores = await accounts.list_stores(db, membership.merchant_id)
+    # Staff see their given stores only (an owner, every store).
+    stores = await accounts.visible_stores(db, membership.merchant_id, user_id)
     chosen = stores[0] if stores else None
     if store:
         store_id = _uuid(store)

@@ -146,6 +146,10 @@ class Place:
     def owner(self) -> bool:
         return self.membership.role == OWNER
 
+    def sees(self, batch: vouchers.Batch) -> bool:
+        """A batch for one of the place's stores, or for any store of the merchant."""
+        return batch.store_id is None or self.store(batch.store_id) is not None
+
     def store(self, store_id: uuid.UUID | None) -> accounts.Store | None:
         return next((s for s in self.stores if s.store_id == store_id), None)
 
@@ -177,14 +181,15 @@ async def find_place(request: web.Request, session: accounts.ConsoleSession) -> 
         membership = next((m for m in memberships if m.merchant_id == merchant_id), None)
         if membership is None:
             raise web.HTTPNotFound()
-    stores = await accounts.list_stores(db, membership.merchant_id)
+    # Staff see their given stores only (an owner, every store).
+    stores = await accounts.visible_stores(db, membership.merchant_id, session.user.user_id)
     return Place(membership, memberships, stores)
 
 
 async def find_batch(request: web.Request, place: Place) -> vouchers.Batch:
     batch_id = _uuid_or_404(request.match_info["batch_id"])
     batch = await vouchers.get_batch(request.app[DB], place.merchant_id, batch_id)
-    if batch is None:
+    if batch is None or not place.sees(batch):
         raise web.HTTPNotFound()
     return batch
 
@@ -287,7 +292,7 @@ async def _list(
         "portal/console_vouchers.html",
         status,
         place=place,
-        batches=[batch_view(_, place, b) for b in batches],
+        batches=[batch_view(_, place, b) for b in batches if place.sees(b)],
         form=submitted,
     )
 

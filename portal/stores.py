@@ -3,6 +3,7 @@ a shopper's arrival checked against the router it claims to come from (`open_vis
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -121,8 +122,12 @@ async def open_visit(
         client = parse_fas(fas_part)
     if router.gateway_mac and client.gateway_mac and router.gateway_mac != client.gateway_mac:
         raise BadRedirect(f"gatewaymac {client.gateway_mac} is not router {router_id}'s")
-    device = device_hash(secret_key, str(router.merchant_id), client.client_mac)
+    device = device_hash(secret_key, _text(router.merchant_id), client.client_mac)
     return Visit(router, portal, client, device)
+
+
+# str(uuid) formats in Python (0.5 µs a splash view); the merchants served are few.
+_text = functools.lru_cache(maxsize=4096)(str)
 
 
 def landing_url(visit: Visit) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -288,6 +289,10 @@ async def wait_for_stop_signal() -> None:
 
 async def serve(settings: Settings, roles: tuple[str, ...], reuse_port: bool = False) -> None:
     async with infrastructure(settings) as infra, running_roles(infra, roles, reuse_port):
+        # What start-up made (modules, templates, routes) lives as long as the process: out of
+        # the cyclic collector's full passes, which otherwise walk all of it while requests wait.
+        gc.collect()
+        gc.freeze()
         await wait_for_stop_signal()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -37,7 +36,7 @@ def older(settings: Settings, token: str, seconds: float) -> str:
     """The same placement, issued `seconds` earlier (the page has been open that long)."""
     p = tracking.decode(settings.secret_key, token)
     assert p is not None
-    return tracking.encode(settings.secret_key, replace(p, issued_at=p.issued_at - seconds))
+    return tracking.encode(settings.secret_key, p._replace(issued_at=p.issued_at - seconds))
 
 
 async def impressions(db: asyncpg.Pool, merchant_id: uuid.UUID, kind: str = "impression") -> int:

@@ -37,7 +37,7 @@ def item(tier: str = "house", c: d.Campaign | None = None, **kw: object) -> d.Li
 
 def request(**kw: object) -> d.Request:
     base = d.Request(MERCHANT, STORE, "shopper-1", NOW, "zh-CN", "food", "Shanghai")
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 def engine(*items: d.LineItem, seed: int = 1, **index_kw: object) -> d.Engine:

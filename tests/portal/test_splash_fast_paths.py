@@ -275,3 +275,31 @@ def test_shopper_fields_are_escaped_exactly_as_markupsafe_escapes_them() -> None
         assert views._escaped(value) == str(escape(value)).encode(), value
     for value in [Markup("<b>x</b>"), None, 42, "&amp;"]:
         assert views._escaped(value) == str(escape(value)).encode()
+
+
+def test_an_index_refresh_keeps_the_ad_and_so_the_pages_cached_with_it() -> None:
+    """The index is read again every few seconds into new objects: an ad whose values did not
+    change is the same Ad (the page cache's key holds it by identity); a changed one is not."""
+    from datetime import UTC, datetime, timedelta
+
+    from ads import decision as d
+    from ads import delivery
+
+    now = datetime.now(UTC)
+
+    def read_index(headline: str) -> tuple[delivery.Content, d.LineItem]:
+        ids = [uuid.UUID(int=n) for n in range(1, 6)]
+        content = delivery.Content(
+            ids[0], ids[1], ids[2], "Bean", "image", headline, "zh", "", "", None, ids[3], 0
+        )
+        campaign = d.Campaign(ids[2], ids[1], now - timedelta(hours=1), now + timedelta(hours=1))
+        return content, d.LineItem(ids[4], campaign, (d.Creative(ids[0]),))
+
+    coupon = (uuid.UUID(int=9), "¥10 off", "立减 10 元")
+    first = ads._ad_of(*read_index("Latte"), False, coupon)
+    again = ads._ad_of(*read_index("Latte"), False, tuple(coupon))
+    assert again is first
+    changed = ads._ad_of(*read_index("Latte ¥9.9"), False, coupon)
+    assert changed is not first and changed.headline == "Latte ¥9.9"
+    assert ads._ad_of(*read_index("Latte"), True, coupon) is not first  # another language
+    assert ads._ad_of(*read_index("Latte"), False, None).coupon_id is None
