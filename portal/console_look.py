@@ -25,7 +25,7 @@ from multidict import MultiDictProxy
 
 from accounts import audit
 from accounts import services as accounts
-from accounts.web import login_required, redirect, render_page
+from accounts.web import login_required, redirect, render_page, request_language
 from ads import creative_errors
 from kernel.errors import PorticoError
 from kernel.web import DB, TEMPLATES
@@ -194,7 +194,7 @@ async def preview(request: web.Request, session: accounts.ConsoleSession) -> web
     if place is None or place.store is None:
         raise web.HTTPNotFound()
     store = place.store
-    lang = request.query.get("lang", "")
+    lang = request.query.get("lang") or request_language(request)  # default: the console's
     if lang not in LANGUAGES:
         raise web.HTTPNotFound()
     shown = await _stored(request, store)

@@ -22,8 +22,8 @@ from ads import services as ads
 from ads.pos_api import PREFIX as POS_PREFIX
 from controller.services import register_router
 from kernel.config import Settings
+from portal import look, vouchers
 from portal import stores as portal
-from portal import vouchers
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png, upload
 from tests.console.test_console_app import PASSWORD
 from tests.factories import PNG_1X1
@@ -242,8 +242,13 @@ async def build_tenant(
         creative["creative_id"],
     )
 
+    logo = await look.save_picture(  # the store's portal logo (portal/look.py)
+        db, merchant_id, store_id, f"Store {tag}", "logo", png(), audit.Actor.system("guards")
+    )
+    assert logo is not None
     ids = {
         "store_id": str(store_id),
+        "image_id": str(logo.image_id),
         "router_id": router.router.router_id,
         "batch_id": str(batch_id),
         "key_id": str(key.key_id),

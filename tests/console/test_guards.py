@@ -49,6 +49,7 @@ from ads.pos_api import PREFIX as POS_PREFIX
 from analytics import api as analytics_api
 from kernel.config import Settings
 from kernel.web import SECURITY_HEADERS
+from portal import console_look, look
 from portico.console_app import make_console_app
 from tests.ads.test_advertiser_pages import png
 from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
@@ -66,6 +67,7 @@ PUBLIC = frozenset(
         "/healthz",
         "/static/vendor/{name}",  # chart.js, from npm
         "/static/footfall/{name}",  # the dashboards' own script
+        "/static/portal/look-preview.js",  # the Portal settings page's preview script
         "/api/advertiser/v1/openapi.json",  # the APIs' documents
         "/api/pos/v1/openapi.json",
     }
@@ -232,8 +234,13 @@ def shows(answer: Answer, tenant: Tenant, sent: Iterable[str] = ()) -> list[str]
     return [s for s in tenant.secrets if s.encode() in answer.body and s not in echoed]
 
 
-# A response may set a stricter policy of its own: a creative's file is sandboxed, no script.
-STRICTER_CSP = {FILE_CSP}
+# A response may set a stricter policy of its own: a creative's file (and a store's portal
+# picture) is sandboxed, no script; the Portal settings page's preview is sandboxed too, and
+# may be framed by the console's own page only (portal/console_look.py), so its X-Frame-Options
+# is SAMEORIGIN rather than DENY.
+PREVIEW_HEADERS = console_look.PREVIEW_HEADERS
+STRICTER_CSP = {FILE_CSP, look.PICTURE_HEADERS["Content-Security-Policy"]}
+STRICTER_CSP.add(PREVIEW_HEADERS["Content-Security-Policy"])
 
 
 def missing_headers(answer: Answer) -> list[str]:
@@ -243,10 +250,19 @@ def missing_headers(answer: Answer) -> list[str]:
         for k, v in SECURITY_HEADERS.items()
         if answer.headers.get(k) != v
         and not (k == "Content-Security-Policy" and answer.headers.get(k) in STRICTER_CSP)
+        and not (k == "X-Frame-Options" and _framed_by_the_console(answer))
     ]
     if answer.status >= 500:
         missing.append(f"a working answer (got {answer.status})")
     return missing
+
+
+def _framed_by_the_console(answer: Answer) -> bool:
+    """The preview's answer: framed by the console only (frame-ancestors 'self'), sandboxed."""
+    return (
+        answer.headers.get("Content-Security-Policy") == PREVIEW_HEADERS["Content-Security-Policy"]
+        and answer.headers.get("X-Frame-Options") == PREVIEW_HEADERS["X-Frame-Options"]
+    )
 
 
 def leaks(label: str, answer: Answer, tenant: Tenant, sent: Iterable[str]) -> list[str]:
