@@ -122,6 +122,8 @@ def _shown(name: str, value: Any, _: Any) -> str:
     if isinstance(value, dict):
         pairs = (f"{_label(_, f'wd_{k}', k)} {_shown(k, v, _)}" for k, v in value.items())
         text = ", ".join(pairs) or "—"
+    elif isinstance(value, list):  # a member's stores: their names
+        text = ", ".join(_shown(name, v, _) for v in value) or "—"
     elif isinstance(value, str):
         prefix = CODED.get(name)
         text = _label(_, f"{prefix}{value}", value) if prefix else value

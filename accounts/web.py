@@ -26,6 +26,7 @@ log = logging.getLogger("portico.console")
 SESSION_COOKIE = "portico_session"
 LOGIN_CSRF_COOKIE = "portico_login_csrf"
 SIGNUP_CSRF_COOKIE = "portico_signup_csrf"
+INVITE_CSRF_COOKIE = "portico_invite_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
 ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
@@ -37,6 +38,7 @@ ANONYMOUS_FORMS = {
     LOGIN_ROUTE: (LOGIN_CSRF_COOKIE, "/login"),
     "signup": (SIGNUP_CSRF_COOKIE, "/signup"),
     "signup_verify": (SIGNUP_CSRF_COOKIE, "/signup"),
+    "invite_accept": (INVITE_CSRF_COOKIE, "/invite"),
 }
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)

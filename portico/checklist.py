@@ -52,7 +52,11 @@ async def checklists(db: asyncpg.Pool, memberships: list[accounts.Membership]) -
                 await portal_stores.branded_store_count(db, merchant_id) > 0,
                 f"/portal?merchant={merchant_id}",
             ),
-            Step("staff", await accounts.member_count(db, merchant_id, "staff") > 0, None),
+            Step(
+                "staff",
+                await accounts.member_count(db, merchant_id, "staff") > 0,
+                f"/team?merchant={merchant_id}",
+            ),
         ]
         if not all(step.done for step in steps):
             found.append(Checklist(membership, steps))

@@ -12,6 +12,7 @@ from aiohttp import web
 
 import accounts.messages
 import accounts.messages_console
+import accounts.messages_team
 import ads.messages
 import analytics.messages
 import controller.messages
@@ -20,7 +21,7 @@ import portal.messages_look
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
-from accounts import audit_page, signup, signup_pages, store_pages
+from accounts import audit_page, invitations, signup, signup_pages, store_pages, team_pages
 from accounts import email as account_email
 from accounts import services as account_services
 from accounts import views as account_views
@@ -97,6 +98,7 @@ def make_console_app(
         accounts.messages_console.STORES,
         accounts.messages_console.SIGNUP,
         accounts.messages_console.CHECKLIST,
+        accounts.messages_team.TEAM,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -148,6 +150,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)
     audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
+    team_pages.add_routes(router)  # /team: members and invitations (owners); /invite
     router.add_get("/healthz", healthz, name="healthz")
 
 
@@ -212,6 +215,7 @@ async def _purge_loop(db: asyncpg.Pool) -> None:
     async def purge() -> None:
         await account_services.purge_expired(db)
         await signup.purge(db)
+        await invitations.purge(db)
         await account_email.purge_outbox(db)
         await pos_redemption.purge_old_locks(db)
 

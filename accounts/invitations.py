@@ -1,0 +1,373 @@
+"""A merchant's team (docs/console.md "Team"): owners invite people by email, list the members
+with their role and stores, change or remove them; the invitee's link lets them join.
+
+An invitation names an address, a role (owner, or staff of chosen stores) and expires after
+`LINK_TTL`. Its email carries a link with a random token; only the token's SHA-256 is stored,
+and the link works once (accepting deletes the invitation, as revoking does). The invitee
+sets their name and password, or, when the address already has an account, accepts with its
+password (the sign-in's lockout applies). Inviting an address again replaces its pending
+invitation and link. A merchant never loses its last owner: demoting or removing them is
+`LastOwner`, checked with the owners' rows locked. Every change is in the merchant's audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from accounts import audit, services
+from accounts.email import Email, EmailProvider
+from accounts.messages_team import TEAM
+from kernel.i18n import LANGUAGES, translator
+from kernel.sql import load_queries
+
+__all__ = [
+    "LINK_TTL",
+    "AlreadyMember",
+    "InvalidStores",
+    "Invitation",
+    "InvitationLink",
+    "InvitationLinkInvalid",
+    "LastOwner",
+    "Member",
+    "NoSuchRecord",
+    "accept",
+    "change_member",
+    "invitation_for_token",
+    "invite",
+    "members",
+    "pending",
+    "purge",
+    "remove_member",
+    "revoke",
+]
+
+queries = load_queries(__file__, "invitations.sql")
+
+LINK_TTL = timedelta(days=7)
+_TOKEN_LENGTHS = range(20, 101)
+
+
+class InvitationLinkInvalid(services.AccountError):
+    """Unknown, used, revoked or expired."""
+
+    message_id = "error_invitation_link"
+    status = 404
+
+
+class AlreadyMember(services.AccountError):
+    message_id = "error_already_member"
+    status = 409
+
+
+class LastOwner(services.AccountError):
+    message_id = "error_last_owner"
+    status = 409
+
+
+class InvalidStores(services.AccountError):
+    """Staff without a store, or a store that is not the merchant's."""
+
+    message_id = "error_invalid_stores"
+    status = 400
+
+
+class NoSuchRecord(services.AccountError):
+    """An invitation or member that is not the merchant's (as if it did not exist)."""
+
+    message_id = "error_not_found"
+    status = 404
+
+
+@dataclass(frozen=True)
+class Invitation:
+    invitation_id: uuid.UUID
+    email: str
+    role: str
+    store_ids: list[uuid.UUID]
+    created_at: datetime
+    expires_at: datetime
+    invited_by_name: str | None
+
+
+@dataclass(frozen=True)
+class InvitationLink:
+    """What the invitee's page shows: who invites them to what."""
+
+    merchant_id: uuid.UUID
+    merchant_name: str
+    email: str
+    role: str
+    has_account: bool
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    store_ids: list[uuid.UUID]
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def _check_stores(
+    db: services.Executor, merchant_id: uuid.UUID, role: str, store_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The staff's stores, each the merchant's and at least one; none for an owner."""
+    if role not in services.ROLES:
+        raise services.InvalidRole(f"role must be one of {', '.join(services.ROLES)}")
+    if role == "owner":
+        return []
+    wanted = sorted(set(store_ids))
+    found = sorted(r["store_id"] for r in await db.fetch(queries.store_ids_of, merchant_id, wanted))
+    if not wanted or found != wanted:
+        raise InvalidStores(f"staff need 1 or more of merchant {merchant_id}'s stores")
+    return wanted
+
+
+async def _store_names(
+    db: services.Executor, merchant_id: uuid.UUID, store_ids: list[uuid.UUID]
+) -> list[str]:
+    names = {s.store_id: s.name for s in await services.list_stores(db, merchant_id)}
+    return sorted(names.get(store_id, str(store_id)) for store_id in store_ids)
+
+
+async def invite(
+    db: asyncpg.Pool,
+    provider: EmailProvider,
+    merchant_id: uuid.UUID,
+    inviter: uuid.UUID,
+    *,
+    email: str,
+    role: str,
+    store_ids: list[uuid.UUID],
+    language: str,
+    accept_url: str,
+) -> uuid.UUID:
+    """Invite `email` to the merchant and send it the link `accept_url?token=…`; the
+    invitation is stored and audited only if the email provider took the message."""
+    email = services.check_email(email)
+    store_ids = await _check_stores(db, merchant_id, role, store_ids)
+    language = language if language in LANGUAGES else LANGUAGES[0]
+    if any(m.email == email for m in await members(db, merchant_id)):
+        raise AlreadyMember(f"{email} is a member of merchant {merchant_id} already")
+    token = secrets.token_urlsafe(32)
+    invitation_id = uuid.uuid4()
+    merchant_name = await db.fetchval(queries.merchant_name, merchant_id)
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(
+            queries.replace_invitation,
+            merchant_id,
+            invitation_id,
+            _token_hash(token),
+            email,
+            role,
+            store_ids,
+            inviter,
+            language,
+            LINK_TTL,
+        )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(inviter),
+            "invitation.create",
+            target_id=invitation_id,
+            target_name=email,
+            after={
+                "email": email,
+                "role": role,
+                "stores": await _store_names(conn, merchant_id, store_ids),
+            },
+        )
+        _ = translator(TEAM, language)
+        days = LINK_TTL.days
+        link = f"{accept_url}?token={token}"
+        body = _(f"tm_mail_body_{role}", merchant=merchant_name, link=link, days=days)
+        # Sent inside the transaction: a provider that fails rolls the invitation back.
+        await provider.send(Email(email, _("tm_mail_subject", merchant=merchant_name), body))
+    return invitation_id
+
+
+async def pending(db: services.Executor, merchant_id: uuid.UUID) -> list[Invitation]:
+    """The merchant's invitations not yet accepted, revoked or expired, newest first."""
+    return [Invitation(**dict(r)) for r in await db.fetch(queries.pending, merchant_id)]
+
+
+async def revoke(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, invitation_id: uuid.UUID, actor: uuid.UUID
+) -> None:
+    """Cancel a pending invitation (its link stops working); NoSuchRecord if not the
+    merchant's."""
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.delete_invitation, merchant_id, invitation_id)
+        if row is None:
+            raise NoSuchRecord(f"no invitation {invitation_id} at merchant {merchant_id}")
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(actor),
+            "invitation.revoke",
+            target_id=invitation_id,
+            target_name=row["email"],
+            before={
+                "email": row["email"],
+                "role": row["role"],
+                "stores": await _store_names(conn, merchant_id, row["store_ids"]),
+            },
+        )
+
+
+async def invitation_for_token(db: services.Executor, token: str) -> InvitationLink | None:
+    """The live invitation the link names, or None (unknown, used, revoked or expired)."""
+    if len(token) not in _TOKEN_LENGTHS:
+        return None
+    row = await db.fetchrow(queries.live_by_token, _token_hash(token))
+    if row is None:
+        return None
+    return InvitationLink(
+        row["merchant_id"], row["merchant_name"], row["email"], row["role"], row["has_account"]
+    )
+
+
+async def accept(
+    db: asyncpg.Pool,
+    token: str,
+    *,
+    password: str,
+    display_name: str | None,
+    client: str,
+) -> services.User:
+    """Join the merchant the link's invitation names, and return the user to sign in.
+
+    An address with an account accepts with that account's password (`authenticate`, so its
+    lockout and errors apply; `display_name` is ignored); a new address gets an account with
+    `display_name` and `password` (InvalidName, WeakPassword). InvitationLinkInvalid for a link
+    unknown, used, revoked or expired."""
+    link = await invitation_for_token(db, token)
+    if link is None:
+        raise InvitationLinkInvalid("no live invitation for this token")
+    if link.has_account:
+        user = await services.authenticate(db, link.email, password, client=client)
+        password_hash = None
+    else:
+        name = services.clean_name(display_name or "")
+        services.check_password(password)
+        password_hash = await services.hash_password(password)
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.take_by_token, _token_hash(token))
+        if row is None:
+            raise InvitationLinkInvalid("the invitation went while the password was checked")
+        merchant_id, email, role = row["merchant_id"], row["email"], row["role"]
+        if password_hash is not None:
+            try:
+                user_id = await services.insert_user(conn, email, name, password_hash)
+            except services.EmailTaken as exc:  # an account made meanwhile: accept with it
+                raise InvitationLinkInvalid(f"{email} got an account meanwhile") from exc
+            user = services.User(user_id, email, name)
+        if await conn.fetchval(queries.is_member, merchant_id, user.user_id):
+            raise AlreadyMember(f"{email} is a member of merchant {merchant_id} already")
+        await services.add_membership(conn, merchant_id, user.user_id, role)
+        if role == "staff":
+            await services.set_member_stores(conn, merchant_id, user.user_id, row["store_ids"])
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(user.user_id),
+            "membership.create",
+            target_id=user.user_id,
+            target_name=email,
+            after={
+                "email": email,
+                "role": role,
+                "stores": await _store_names(conn, merchant_id, row["store_ids"]),
+            },
+        )
+    return user
+
+
+async def members(db: services.Executor, merchant_id: uuid.UUID) -> list[Member]:
+    """The merchant's members with their role and (staff) stores: owners first."""
+    return [Member(**dict(r)) for r in await db.fetch(queries.members, merchant_id)]
+
+
+async def change_member(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    role: str,
+    store_ids: list[uuid.UUID],
+    actor: uuid.UUID,
+) -> bool:
+    """Set a member's role and (staff) stores; False when nothing changed. LastOwner when it
+    would leave the merchant without an owner; NoSuchRecord for someone not a member."""
+    store_ids = await _check_stores(db, merchant_id, role, store_ids)
+    async with db.acquire() as conn, conn.transaction():
+        owners = await conn.fetch(queries.lock_owners, merchant_id)
+        current = await conn.fetchrow(queries.member_for_update, merchant_id, user_id)
+        if current is None:
+            raise NoSuchRecord(f"user {user_id} is no member of merchant {merchant_id}")
+        before_stores = current["store_ids"] if current["role"] == "staff" else []
+        if (current["role"], before_stores) == (role, store_ids):
+            return False
+        if current["role"] == "owner" and role != "owner" and len(owners) <= 1:
+            raise LastOwner(f"user {user_id} is the last owner of merchant {merchant_id}")
+        await conn.execute(queries.set_role, merchant_id, user_id, role)
+        await services.set_member_stores(conn, merchant_id, user_id, store_ids)
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(actor),
+            "membership.update",
+            target_id=user_id,
+            target_name=current["email"],
+            before={
+                "role": current["role"],
+                "stores": await _store_names(conn, merchant_id, before_stores),
+            },
+            after={"role": role, "stores": await _store_names(conn, merchant_id, store_ids)},
+        )
+    return True
+
+
+async def remove_member(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, user_id: uuid.UUID, actor: uuid.UUID
+) -> None:
+    """Take a member out of the merchant (their account stays); LastOwner for its last owner."""
+    async with db.acquire() as conn, conn.transaction():
+        owners = await conn.fetch(queries.lock_owners, merchant_id)
+        current = await conn.fetchrow(queries.member_for_update, merchant_id, user_id)
+        if current is None:
+            raise NoSuchRecord(f"user {user_id} is no member of merchant {merchant_id}")
+        if current["role"] == "owner" and len(owners) <= 1:
+            raise LastOwner(f"user {user_id} is the last owner of merchant {merchant_id}")
+        stores = current["store_ids"] if current["role"] == "staff" else []
+        await conn.execute(queries.delete_membership, merchant_id, user_id)
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(actor),
+            "membership.delete",
+            target_id=user_id,
+            target_name=current["email"],
+            before={
+                "email": current["email"],
+                "role": current["role"],
+                "stores": await _store_names(conn, merchant_id, stores),
+            },
+        )
+
+
+async def purge(db: asyncpg.Pool) -> None:
+    """Drop expired invitations."""
+    await db.execute(queries.purge_invitations)
