@@ -22,6 +22,7 @@ from accounts.web import (
 from kernel.web import DB, SETTINGS, client_ip
 
 HOME_ROUTE = "dashboard"  # where a signed-in user lands
+LOGIN_NOTICES = {"password_reset": "pr_done"}  # ?notice= shown above the sign-in form
 
 
 def _url(request: web.Request, route: str) -> str:
@@ -89,6 +90,7 @@ def _login_page(
         error=error,
         login_csrf_token=token,
         after=after,
+        notice=LOGIN_NOTICES.get(request.query.get("notice", "")),
     )
     set_login_csrf_cookie(request, response, token)
     return response

@@ -27,6 +27,7 @@ SESSION_COOKIE = "portico_session"
 LOGIN_CSRF_COOKIE = "portico_login_csrf"
 SIGNUP_CSRF_COOKIE = "portico_signup_csrf"
 INVITE_CSRF_COOKIE = "portico_invite_csrf"
+RESET_CSRF_COOKIE = "portico_reset_csrf"
 LANG_COOKIE = "portico_lang"
 CSRF_FIELD = "csrf_token"
 ANONYMOUS_MAX_BODY = 64 * 1024  # bytes a POST may carry without a signed-in session
@@ -39,6 +40,8 @@ ANONYMOUS_FORMS = {
     "signup": (SIGNUP_CSRF_COOKIE, "/signup"),
     "signup_verify": (SIGNUP_CSRF_COOKIE, "/signup"),
     "invite_accept": (INVITE_CSRF_COOKIE, "/invite"),
+    "password_forgot": (RESET_CSRF_COOKIE, "/password"),
+    "password_reset": (RESET_CSRF_COOKIE, "/password"),
 }
 
 SESSION = web.RequestKey("console_session", services.ConsoleSession)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 import accounts.messages
 import accounts.messages_console
+import accounts.messages_reset
 import accounts.messages_team
 import ads.messages
 import analytics.messages
@@ -21,7 +22,16 @@ import portal.messages_look
 import portal.messages_sessions
 import portal.messages_sms
 import portal.messages_vouchers
-from accounts import audit_page, invitations, signup, signup_pages, store_pages, team_pages
+from accounts import (
+    audit_page,
+    invitations,
+    password_reset,
+    password_reset_pages,
+    signup,
+    signup_pages,
+    store_pages,
+    team_pages,
+)
 from accounts import email as account_email
 from accounts import services as account_services
 from accounts import views as account_views
@@ -99,6 +109,7 @@ def make_console_app(
         accounts.messages_console.SIGNUP,
         accounts.messages_console.CHECKLIST,
         accounts.messages_team.TEAM,
+        accounts.messages_reset.RESET,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -130,6 +141,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     login.add_route("GET", account_views.login_form)
     login.add_route("POST", account_views.login)
     signup_pages.add_routes(router)  # /signup, /signup/verify, /email-outbox (development)
+    password_reset_pages.add_routes(router)  # /password/forgot, /password/reset
     router.add_post("/logout", account_views.logout, name="logout")
     router.add_get("/dashboard", login_required(_home), name="dashboard")
     analytics_api.add_routes(router)  # /api/footfall/<metric>
@@ -216,6 +228,7 @@ async def _purge_loop(db: asyncpg.Pool) -> None:
         await account_services.purge_expired(db)
         await signup.purge(db)
         await invitations.purge(db)
+        await password_reset.purge(db)
         await account_email.purge_outbox(db)
         await pos_redemption.purge_old_locks(db)
 
