@@ -1,5 +1,5 @@
-"""Texts of the password reset pages and email (accounts/password_reset_pages.py), in zh-CN and
-English."""
+"""Texts of the password reset pages and email (accounts/password_reset_pages.py) and of the
+Sessions page (accounts/session_pages.py), in zh-CN and English."""
 
 from __future__ import annotations
 
@@ -48,5 +48,27 @@ RESET: Catalog = {
         "zh-CN": "有人申请重置此邮箱的 Portico 账号密码。\n\n"
         "如需设置新密码，请打开以下链接（仅可使用一次，{minutes} 分钟内有效）：\n"
         "{link}\n\n如非本人操作，请忽略此邮件，您的密码不会改变。",
+    },
+}
+
+SESSIONS: Catalog = {
+    "nav_sessions": {"en": "Sessions", "zh-CN": "登录设备"},
+    "ss_title": {"en": "Your sessions", "zh-CN": "您的登录设备"},
+    "ss_intro": {
+        "en": "Where you are signed in to the console. End any you do not recognise.",
+        "zh-CN": "您在这些地方登录了后台。如有不认识的，请结束它。",
+    },
+    "ss_col_device": {"en": "Browser", "zh-CN": "浏览器"},
+    "ss_col_started": {"en": "Signed in", "zh-CN": "登录时间"},
+    "ss_col_last_seen": {"en": "Last used", "zh-CN": "最近使用"},
+    "ss_unknown_device": {"en": "Unknown browser", "zh-CN": "未知浏览器"},
+    "ss_this_one": {"en": "This session", "zh-CN": "当前会话"},
+    "ss_end": {"en": "End", "zh-CN": "结束"},
+    "ss_sign_out_here": {"en": "Sign out", "zh-CN": "退出登录"},
+    "ss_end_others": {"en": "End every other session", "zh-CN": "结束其他所有会话"},
+    "ss_notice_ended": {"en": "The session was ended.", "zh-CN": "该会话已结束。"},
+    "ss_notice_others": {
+        "en": "Every other session was ended.",
+        "zh-CN": "其他所有会话均已结束。",
     },
 }

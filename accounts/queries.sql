@@ -76,14 +76,18 @@ FROM (SELECT attempted_at, false AS by_client FROM pair
       UNION ALL SELECT attempted_at, true FROM client) AS locks
 
 -- name: insert_session
-INSERT INTO console_sessions (session_hash, user_id, csrf_token, expires_at)
-VALUES ($1, $2, $3, $4)
+INSERT INTO console_sessions (session_hash, user_id, csrf_token, expires_at, device)
+VALUES ($1, $2, $3, $4, $5)
 
 -- name: session_by_hash
-SELECT u.user_id, u.email, u.display_name, s.csrf_token, s.expires_at
+SELECT u.user_id, u.email, u.display_name, s.csrf_token, s.expires_at, s.session_id,
+       s.last_seen_at < now() - interval '1 minute' AS stale
 FROM console_sessions s
 JOIN user_accounts u USING (user_id)
 WHERE s.session_hash = $1 AND s.expires_at > now()
+
+-- name: touch_session
+UPDATE console_sessions SET last_seen_at = now() WHERE session_hash = $1
 
 -- name: delete_session
 DELETE FROM console_sessions WHERE session_hash = $1
@@ -147,3 +151,15 @@ SELECT merchant_id, name FROM merchants WHERE merchant_id = ANY ($1::uuid[])
 
 -- name: count_members
 SELECT count(*) FROM memberships WHERE merchant_id = $1 AND role = $2
+
+-- name: sessions_of
+SELECT session_id, created_at, last_seen_at, expires_at, device
+FROM console_sessions
+WHERE user_id = $1 AND expires_at > now()
+ORDER BY last_seen_at DESC, session_id
+
+-- name: end_session_of
+DELETE FROM console_sessions WHERE user_id = $1 AND session_id = $2 RETURNING session_id
+
+-- name: end_sessions_but
+DELETE FROM console_sessions WHERE user_id = $1 AND session_id <> $2

@@ -165,6 +165,7 @@ class ConsoleSession:
     user: User
     csrf_token: str
     expires_at: datetime
+    session_id: uuid.UUID | None = None  # names it on the Sessions page
 
 
 # Merchants and stores ----------------------------------------------------------------------
@@ -482,12 +483,20 @@ def _token_hash(token: str) -> bytes:
 
 
 async def start_session(
-    db: Executor, user_id: uuid.UUID, lifetime: timedelta = SESSION_LIFETIME
+    db: Executor,
+    user_id: uuid.UUID,
+    lifetime: timedelta = SESSION_LIFETIME,
+    *,
+    device: str = "",
 ) -> NewSession:
+    """A new session; `device` is the coarse browser description the Sessions page shows
+    (accounts.sessions.describe_device), never the raw User-Agent."""
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + lifetime
     csrf_token = secrets.token_urlsafe(32)
-    await db.execute(queries.insert_session, _token_hash(token), user_id, csrf_token, expires_at)
+    await db.execute(
+        queries.insert_session, _token_hash(token), user_id, csrf_token, expires_at, device[:80]
+    )
     return NewSession(token, expires_at)
 
 
@@ -498,8 +507,10 @@ async def session_for_token(db: Executor, token: str) -> ConsoleSession | None:
     row = await db.fetchrow(queries.session_by_hash, _token_hash(token))
     if row is None:
         return None
+    if row["stale"]:  # "last seen" to the minute: one write a minute, not one a request
+        await db.execute(queries.touch_session, _token_hash(token))
     user = User(row["user_id"], row["email"], row["display_name"])
-    return ConsoleSession(user, row["csrf_token"], row["expires_at"])
+    return ConsoleSession(user, row["csrf_token"], row["expires_at"], row["session_id"])
 
 
 async def end_session(db: Executor, token: str) -> None:

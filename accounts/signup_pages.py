@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from accounts import email, signup
+from accounts import email, sessions, signup
 from accounts import services as accounts
 from accounts.web import (
     SESSION_COOKIE,
@@ -125,7 +125,9 @@ async def verify(request: web.Request) -> web.StreamResponse:
     old_token = request.cookies.get(SESSION_COOKIE)
     if old_token:
         await accounts.end_session(db, old_token)
-    session = await accounts.start_session(db, user.user_id)
+    session = await accounts.start_session(
+        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
+    )
     response = redirect("/dashboard")
     set_session_cookie(request, response, session.token, session.expires_at)
     return response

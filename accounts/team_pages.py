@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from accounts import email, invitations
+from accounts import email, invitations, sessions
 from accounts import services as accounts
 from accounts.signup_pages import EMAIL
 from accounts.web import (
@@ -236,7 +236,9 @@ async def accept(request: web.Request) -> web.StreamResponse:
     old_token = request.cookies.get(SESSION_COOKIE)
     if old_token:
         await accounts.end_session(db, old_token)
-    new_session = await accounts.start_session(db, user.user_id)
+    new_session = await accounts.start_session(
+        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
+    )
     response = redirect("/dashboard")
     set_session_cookie(request, response, new_session.token, new_session.expires_at)
     return response

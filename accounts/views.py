@@ -6,7 +6,7 @@ import secrets
 
 from aiohttp import web
 
-from accounts import services
+from accounts import services, sessions
 from accounts.web import (
     LOGIN_CSRF_COOKIE,
     SESSION,
@@ -55,7 +55,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     old_token = request.cookies.get(SESSION_COOKIE)
     if old_token:
         await services.end_session(db, old_token)  # a fresh token at every sign-in
-    new_session = await services.start_session(db, user.user_id)
+    new_session = await services.start_session(
+        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
+    )
     response = redirect(after or _url(request, HOME_ROUTE))
     set_session_cookie(request, response, new_session.token, new_session.expires_at)
     clear_login_csrf_cookie(response)

@@ -27,6 +27,7 @@ from accounts import (
     invitations,
     password_reset,
     password_reset_pages,
+    session_pages,
     signup,
     signup_pages,
     store_pages,
@@ -110,6 +111,7 @@ def make_console_app(
         accounts.messages_console.CHECKLIST,
         accounts.messages_team.TEAM,
         accounts.messages_reset.RESET,
+        accounts.messages_reset.SESSIONS,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -162,6 +164,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)
     audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
+    session_pages.add_routes(router)  # /account/sessions: the user's own sessions
     team_pages.add_routes(router)  # /team: members and invitations (owners); /invite
     router.add_get("/healthz", healthz, name="healthz")
 
