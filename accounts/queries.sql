@@ -34,11 +34,22 @@ INSERT INTO memberships (merchant_id, user_id, role) VALUES ($1, $2, $3)
 ON CONFLICT (merchant_id, user_id) DO UPDATE SET role = EXCLUDED.role
 
 -- name: memberships_of
+-- A suspended merchant's members cannot use the console for it: it is left out.
 SELECT m.merchant_id, merchants.name AS merchant_name, m.role
 FROM memberships m
 JOIN merchants USING (merchant_id)
-WHERE m.user_id = $1
+WHERE m.user_id = $1 AND merchants.suspended_at IS NULL
 ORDER BY merchants.name, m.merchant_id
+
+-- name: suspended_memberships_of
+SELECT m.merchant_id, merchants.name AS merchant_name, m.role
+FROM memberships m
+JOIN merchants USING (merchant_id)
+WHERE m.user_id = $1 AND merchants.suspended_at IS NOT NULL
+ORDER BY merchants.name, m.merchant_id
+
+-- name: merchant_suspended
+SELECT suspended_at IS NOT NULL FROM merchants WHERE merchant_id = $1
 
 -- name: member_names
 SELECT u.user_id, u.display_name

@@ -406,6 +406,19 @@ async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
 
 
+async def suspended_memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
+    """The user's merchants that the platform suspended (memberships_of leaves them out): the
+    console says why they are gone."""
+    rows = await db.fetch(queries.suspended_memberships_of, user_id)
+    return [Membership(**dict(r)) for r in rows]
+
+
+async def merchant_suspended(db: Executor, merchant_id: uuid.UUID) -> bool:
+    """Whether the platform suspended the merchant (an unknown merchant is not suspended: the
+    caller's own look-up says it does not exist)."""
+    return bool(await db.fetchval(queries.merchant_suspended, merchant_id))
+
+
 async def member_count(db: Executor, merchant_id: uuid.UUID, role: str) -> int:
     """How many owners or staff the merchant has."""
     return await db.fetchval(queries.count_members, merchant_id, role)

@@ -63,6 +63,8 @@ class ConsoleNav:
     merchant: bool = True
     advertiser: bool = True
     owner: bool = True  # an owner of some merchant: the owners' pages (stores, audit log)
+    operator: bool = False  # a platform operator: the operator's pages
+    suspended: tuple[str, ...] = ()  # names of the user's merchants the platform suspended
 
 
 NAV = web.RequestKey("console_nav", ConsoleNav)
@@ -130,6 +132,13 @@ def choose_membership(
         if membership.merchant_id == merchant_id:
             return membership
     raise NotYours(f"merchant {merchant_id} is not the user's")
+
+
+class MerchantSuspended(PorticoError):
+    """A page of a merchant the platform suspended, asked for by one of its members."""
+
+    message_id = "error_merchant_suspended"
+    status = 403
 
 
 class OwnersOnly(PorticoError):

@@ -278,3 +278,7 @@ FROM router_telemetry
 WHERE merchant_id = $1 AND type = 'usage' AND occurred_at >= $3 AND router_id = $2
       AND device_hash = ANY($4::text[]) AND data ->> 'state' = 'Authenticated'
 ORDER BY device_hash, occurred_at DESC, seq DESC
+
+-- name: router_counts
+-- Routers in service per merchant (the operator's merchant list).
+SELECT merchant_id, count(*) AS routers FROM routers WHERE revoked_at IS NULL GROUP BY merchant_id

@@ -223,6 +223,11 @@ async def list_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg
     return await db.fetch(queries.list_routers, merchant_id)
 
 
+async def router_counts(db: asyncpg.Pool) -> dict[uuid.UUID, int]:
+    """How many routers in service each merchant has (merchants without any are absent)."""
+    return {r["merchant_id"]: r["routers"] for r in await db.fetch(queries.router_counts)}
+
+
 async def fleet_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
     """list_routers with firmware, the last heartbeat, authmon's last poll and the
     configuration desired against applied (the console's Routers page)."""

@@ -121,6 +121,14 @@ _CORE = {
         "en": "This login link is not valid. Please reconnect to the WiFi.",
         "zh-CN": "登录链接无效，请重新连接 WiFi。",
     },
+    "error_service_unavailable_title": {
+        "en": "WiFi unavailable",
+        "zh-CN": "WiFi 暂不可用",
+    },
+    "error_service_unavailable": {
+        "en": "This WiFi service is unavailable at the moment. Please try again later.",
+        "zh-CN": "此 WiFi 服务暂时不可用，请稍后再试。",
+    },
     "error_unknown_gateway": {
         "en": "This WiFi hotspot is not registered with us.",
         "zh-CN": "此 WiFi 热点尚未登记。",

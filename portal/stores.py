@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import asyncpg
 
+from accounts.services import merchant_suspended as _read_suspended
 from controller.services import AccessPolicy, Router, find_router
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
@@ -26,6 +27,15 @@ LOGIN_METHODS = frozenset({"click", "sms", "voucher", "email"})
 class UnknownGateway(PorticoError):
     message_id = "error_unknown_gateway"
     status = 404
+
+
+class ServiceUnavailable(PorticoError):
+    """The router's merchant is suspended by the platform: the shopper gets a neutral page
+    (nothing about the merchant's account) and no grant."""
+
+    message_id = "error_service_unavailable"
+    title_id = "error_service_unavailable_title"
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,27 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
     return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
 
 
+_suspensions: TtlCache[uuid.UUID, bool] = TtlCache(SETTINGS_TTL)
+
+
+async def merchant_suspended(db: asyncpg.Pool, merchant_id: uuid.UUID) -> bool:
+    """Whether the platform suspended the merchant (accounts' answer, cached like the store's
+    settings: a suspension or its end shows within SETTINGS_TTL seconds)."""
+
+    async def read() -> bool:
+        return await _read_suspended(db, merchant_id)
+
+    return await _suspensions.get_or_load(merchant_id, read, refresh_ahead=1.0)
+
+
+async def check_in_service(db: asyncpg.Pool, router: Router) -> None:
+    """ServiceUnavailable when the router's merchant is suspended: called where a shopper
+    arrives or asks to be let on (the openNDS splash and login, WiFiDog's login page and
+    form), so nobody is granted; the gateway's own calls (auth, ping, session ends) go on."""
+    if await merchant_suspended(db, router.merchant_id):
+        raise ServiceUnavailable(f"merchant {router.merchant_id} is suspended")
+
+
 def _decrypted(fas_part: str | None, iv_part: str | None, keys: tuple[str, ...]) -> FasClient:
     failure = BadRedirect("no faskey")
     for key in keys:
@@ -115,6 +146,7 @@ async def open_visit(
     new faskey is rotated in, either key will do (the router switches when it applies it).
     """
     router, portal = await store_gateway(db, router_id)
+    await check_in_service(db, router)
     fas_part, iv_part = split_carried(raw_fas)
     if router.fas_level >= 2:
         client = _decrypted(fas_part, iv_part, router.faskeys)

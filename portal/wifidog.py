@@ -234,6 +234,7 @@ def _actions(router: Router, client: store.WifidogClient, lang: str) -> tuple[st
 async def login_page(request: web.Request) -> web.Response:
     lang = views.language(request)
     router, portal = await wifidog_gateway(request, one(request.query, "gw_id"))
+    await stores.check_in_service(request.app[DB], router)
     client = client_from_query(request.query)
     raw = ticket(request.app[SETTINGS].secret_key, router.router_id, client)
     visit = _visit(request, router, portal, client)
@@ -260,6 +261,7 @@ async def _posted(
     lang = views.language(request, form.get("lang"))
     router_id, client = read_ticket(request.app[SETTINGS].secret_key, form.get("fas", ""))
     router, portal = await wifidog_gateway(request, router_id)
+    await stores.check_in_service(request.app[DB], router)
     return form, lang, router, portal, client
 
 

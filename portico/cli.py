@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--routers", type=int, default=3, help=argparse.SUPPRESS)
     _router_parser(sub)
     _advertiser_parser(sub)
+    _operator_parser(sub)
     _analytics_parser(sub)
     return parser
 
@@ -49,6 +50,12 @@ def _advertiser_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     from portico import advertisers
 
     advertisers.add_parser(sub)
+
+
+def _operator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from portico import operators
+
+    operators.add_parser(sub)
 
 
 def _analytics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -173,6 +180,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         await _router_command(args, settings)
     if args.command == "advertiser":
         await _advertiser_command(args, settings)
+    if args.command == "operator":
+        await _operator_command(args, settings)
 
 
 async def _advertiser_command(args: argparse.Namespace, settings: Settings) -> None:
@@ -187,6 +196,13 @@ async def _advertiser_command(args: argparse.Namespace, settings: Settings) -> N
             category=args.category,
             display_name=args.display_name,
         )
+
+
+async def _operator_command(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import operators, runtime
+
+    async with runtime.database(settings) as db:
+        await operators.add(db, sys.stdout, email=args.email, display_name=args.display_name)
 
 
 async def _router_command(args: argparse.Namespace, settings: Settings) -> None:

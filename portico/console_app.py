@@ -12,6 +12,7 @@ from aiohttp import web
 
 import accounts.messages
 import accounts.messages_console
+import accounts.messages_operator
 import accounts.messages_reset
 import accounts.messages_team
 import ads.messages
@@ -25,6 +26,7 @@ import portal.messages_vouchers
 from accounts import (
     audit_page,
     invitations,
+    operators,
     password_reset,
     password_reset_pages,
     session_pages,
@@ -44,6 +46,7 @@ from accounts.web import (
     SESSIONLESS,
     UPLOAD_ROUTES,
     ConsoleNav,
+    MerchantSuspended,
     console_session,
     error_pages,
     login_required,
@@ -72,7 +75,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_look, console_sms, console_vouchers
-from portico import checklist
+from portico import checklist, operator_pages
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -112,6 +115,7 @@ def make_console_app(
         accounts.messages_team.TEAM,
         accounts.messages_reset.RESET,
         accounts.messages_reset.SESSIONS,
+        accounts.messages_operator.OPERATOR,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -165,6 +169,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)
     audit_page.add_routes(router)  # /audit: the merchant's audit log (owners)
     session_pages.add_routes(router)  # /account/sessions: the user's own sessions
+    operator_pages.add_routes(router)  # /operator: every merchant, plans, suspension
     team_pages.add_routes(router)  # /team: members and invitations (owners); /invite
     router.add_get("/healthz", healthz, name="healthz")
 
@@ -178,11 +183,20 @@ async def console_nav(request: web.Request, handler: Handler) -> web.StreamRespo
         db = request.app[DB]
         user_id = session.user.user_id
         memberships = await account_services.memberships_of(db, user_id)
+        suspended = await account_services.suspended_memberships_of(db, user_id)
         request[NAV] = ConsoleNav(
             merchant=bool(memberships),
             advertiser=bool(await advertisers.memberships_of(db, user_id)),
             owner=any(m.role == "owner" for m in memberships),
+            operator=await operators.is_operator(db, user_id),
+            suspended=tuple(m.merchant_name for m in suspended),
         )
+        asked = request.query.get("merchant")
+        for membership in suspended:  # say why, rather than the 404 of a foreign id
+            if asked == str(membership.merchant_id):
+                raise MerchantSuspended(
+                    f"merchant {asked} is suspended", merchant=membership.merchant_name
+                )
     return await handler(request)
 
 
@@ -196,6 +210,9 @@ async def _home(
     memberships = await account_services.memberships_of(db, user_id)
     if not memberships and await advertisers.memberships_of(db, user_id):
         return web.Response(status=303, headers={"Location": advertiser_pages.PATH})
+    nav = request.get(NAV)
+    if not memberships and nav is not None and nav.operator:
+        return web.Response(status=303, headers={"Location": operator_pages.PATH})
     request[PAGE_EXTRAS] = {"checklists": await checklist.checklists(db, memberships)}
     return await analytics_views.dashboard(request, session)
 

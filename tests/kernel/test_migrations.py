@@ -25,6 +25,9 @@ GLOBAL_TABLES = {
     "email_outbox",  # the development email outbox: sign-up mail comes before any merchant
     "login_attempts",
     "merchants",
+    "password_reset_attempts",  # per address and client, for the reset's limits
+    "password_resets",  # a user's password is no merchant's
+    "platform_operators",  # operators run the platform, above every merchant
     "pos_key_directory",  # looked up by API key hash, before the merchant is known
     "router_claims",  # looked up by install code, before the merchant is known
     "router_directory",

@@ -1,0 +1,57 @@
+"""Texts of the operator's pages (portico/operator_pages.py) and of a suspended merchant's
+notice, in zh-CN and English."""
+
+from __future__ import annotations
+
+from kernel.i18n import Catalog
+
+OPERATOR: Catalog = {
+    "nav_operator": {"en": "Merchants", "zh-CN": "商户管理"},
+    "op_title": {"en": "Merchants", "zh-CN": "商户管理"},
+    "op_intro": {
+        "en": "Every merchant on the platform, newest first: set its plan, suspend or "
+        "unsuspend it. Each change is in the merchant's audit log.",
+        "zh-CN": "平台上的全部商户，最新的在前：设置套餐，暂停或恢复服务。"
+        "每项更改均记入该商户的操作日志。",
+    },
+    "op_col_merchant": {"en": "Merchant", "zh-CN": "商户"},
+    "op_col_created": {"en": "Created", "zh-CN": "创建时间"},
+    "op_col_stores": {"en": "Stores", "zh-CN": "门店"},
+    "op_col_routers": {"en": "Routers", "zh-CN": "路由器"},
+    "op_col_members": {"en": "Members", "zh-CN": "成员"},
+    "op_col_plan": {"en": "Plan", "zh-CN": "套餐"},
+    "op_col_status": {"en": "Status", "zh-CN": "状态"},
+    "op_active": {"en": "Active", "zh-CN": "正常"},
+    "op_suspended_since": {"en": "Suspended since {at}", "zh-CN": "自 {at} 起暂停"},
+    "op_set_plan": {"en": "Set", "zh-CN": "设置"},
+    "op_plan_of": {"en": "Plan of {merchant}", "zh-CN": "{merchant} 的套餐"},
+    "op_suspend": {"en": "Suspend", "zh-CN": "暂停服务"},
+    "op_unsuspend": {"en": "Unsuspend", "zh-CN": "恢复服务"},
+    "op_empty": {"en": "No merchant has signed up yet.", "zh-CN": "暂无商户注册。"},
+    "op_notice_plan": {"en": "The plan was set.", "zh-CN": "套餐已设置。"},
+    "op_notice_suspended": {"en": "The merchant was suspended.", "zh-CN": "该商户已暂停服务。"},
+    "op_notice_unsuspended": {
+        "en": "The merchant was unsuspended.",
+        "zh-CN": "该商户已恢复服务。",
+    },
+    "op_notice_unchanged": {"en": "Nothing was changed.", "zh-CN": "没有任何更改。"},
+    "plan_free": {"en": "Free", "zh-CN": "免费版"},
+    "plan_standard": {"en": "Standard", "zh-CN": "标准版"},
+    "plan_premium": {"en": "Premium", "zh-CN": "高级版"},
+    "error_invalid_plan": {"en": "Choose a plan from the list.", "zh-CN": "请从列表中选择套餐。"},
+    "error_operators_only": {
+        "en": "Only a platform operator can use this page.",
+        "zh-CN": "只有平台运营人员可以使用此页面。",
+    },
+    "error_merchant_suspended": {
+        "en": "{merchant} is suspended by Portico: its console pages and WiFi portal are "
+        "unavailable. Contact Portico support.",
+        "zh-CN": "{merchant} 已被 Portico 暂停服务：其后台页面和 WiFi 门户暂不可用。"
+        "请联系 Portico 客服。",
+    },
+    "au_action_merchant_plan": {"en": "Plan changed", "zh-CN": "更改套餐"},
+    "au_action_merchant_suspend": {"en": "Merchant suspended", "zh-CN": "暂停商户服务"},
+    "au_action_merchant_unsuspend": {"en": "Merchant unsuspended", "zh-CN": "恢复商户服务"},
+    "au_field_plan": {"en": "Plan", "zh-CN": "套餐"},
+    "au_field_suspended": {"en": "Suspended", "zh-CN": "已暂停"},
+}

@@ -1,0 +1,91 @@
+"""The operator's console pages (docs/console.md "Operator admin"), for platform operators
+only (accounts.operators; anyone else gets 404, as if the pages did not exist):
+
+- /operator: every merchant with when it was created, its stores, routers, members, plan and
+  status; a form per merchant to set the plan and to suspend or unsuspend it;
+- POST /operator/merchants/<id>/plan and /operator/merchants/<id>/suspension.
+
+It reads the routers through the controller's services, so it lives in the composition root.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from accounts import operators
+from accounts import services as accounts
+from accounts.web import NotYours, login_required, redirect, render_page
+from controller import services as controller
+from kernel.web import DB
+
+PATH = "/operator"
+NOTICES = {
+    "plan": "op_notice_plan",
+    "suspended": "op_notice_suspended",
+    "unsuspended": "op_notice_unsuspended",
+    "unchanged": "op_notice_unchanged",
+}
+
+
+async def _operator(request: web.Request, session: accounts.ConsoleSession) -> None:
+    if not await operators.is_operator(request.app[DB], session.user.user_id):
+        raise NotYours(f"user {session.user.user_id} is no operator")
+
+
+async def merchants_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    await _operator(request, session)
+    db = request.app[DB]
+    return render_page(
+        request,
+        "accounts/operator.html",
+        merchants=await operators.merchants(db),
+        routers=await controller.router_counts(db),
+        plans=operators.PLANS,
+        notice=NOTICES.get(request.query.get("notice", "")),
+    )
+
+
+async def set_plan(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    await _operator(request, session)
+    form = await request.post()
+    plan = form.get("plan")
+    changed = await operators.set_plan(
+        request.app[DB],
+        _merchant_id(request),
+        plan if isinstance(plan, str) else "",
+        session.user.user_id,
+    )
+    return redirect(f"{PATH}?notice={'plan' if changed else 'unchanged'}")
+
+
+async def set_suspension(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    await _operator(request, session)
+    form = await request.post()
+    suspended = form.get("suspended") == "1"
+    changed = await operators.set_suspended(
+        request.app[DB], _merchant_id(request), suspended, session.user.user_id
+    )
+    notice = ("suspended" if suspended else "unsuspended") if changed else "unchanged"
+    return redirect(f"{PATH}?notice={notice}")
+
+
+def _merchant_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["merchant_id"])
+    except ValueError:
+        raise NotYours("a merchant id that is not a uuid") from None
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """The operator's pages (the composition root calls this)."""
+    router.add_get(PATH, login_required(merchants_page), name="operator")
+    router.add_post(
+        PATH + "/merchants/{merchant_id}/plan", login_required(set_plan), name="operator_plan"
+    )
+    router.add_post(
+        PATH + "/merchants/{merchant_id}/suspension",
+        login_required(set_suspension),
+        name="operator_suspension",
+    )

@@ -1,0 +1,150 @@
+"""Platform operators: made by `portico operator add` only; /operator lists every merchant,
+sets plans and suspends, each change in the merchant's audit log; a suspended merchant's
+members lose its console pages with a clear message; anyone else gets 404 on the operator's
+pages, and their posts need the CSRF token."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from accounts import audit, operators
+from accounts import services as accounts
+from controller import provisioning
+from kernel.config import Settings
+from portico import operators as operator_cli
+from portico.cli import _parser
+from portico.console_app import make_console_app
+from tests.console.test_console_app import EN, ZH, csrf_token, new_member, sign_in
+
+OPERATOR_PASSWORD = "operator passphrase"
+
+
+@pytest.fixture
+async def client(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(make_console_app(settings, db))) as client:
+        yield client
+
+
+@pytest.fixture
+async def member_client(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(make_console_app(settings, db))) as client:
+        yield client
+
+
+async def _operator(db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> str:
+    email = f"operator-{uuid.uuid4().hex[:8]}@example.com"
+    monkeypatch.setenv("PORTICO_NEW_PASSWORD", OPERATOR_PASSWORD)
+    out = io.StringIO()
+    await operator_cli.add(db, out, email=email, display_name="Platform Op")
+    assert f"Operator {email} added." in out.getvalue()
+    assert "shown once" not in out.getvalue()  # the password came from the environment
+    return email
+
+
+def test_the_command_line_parses_operator_add() -> None:
+    args = _parser().parse_args(["operator", "add", "--email", "op@example.com"])
+    assert (args.command, args.action, args.email) == ("operator", "add", "op@example.com")
+
+
+async def test_an_existing_user_is_made_an_operator_and_a_new_one_gets_a_password(
+    db: asyncpg.Pool,
+) -> None:
+    member = await new_member(db)
+    out = io.StringIO()
+    user_id = await operator_cli.add(db, out, email=member.email.upper())
+    assert user_id == member.user_id and "shown once" not in out.getvalue()
+    assert await operators.is_operator(db, member.user_id)
+    fresh = io.StringIO()
+    new_id = await operator_cli.add(db, fresh, email=f"new-op-{uuid.uuid4().hex}@example.com")
+    assert "Password (shown once):" in fresh.getvalue()
+    assert await operators.is_operator(db, new_id)
+
+
+async def test_an_operator_sets_a_plan_and_suspends_a_merchant(
+    client: TestClient,
+    member_client: TestClient,
+    db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member = await new_member(db)
+    async with db.acquire() as conn:
+        await provisioning.add_router(conn, member.merchant_id, member.store_id, name="Till")
+    email = await _operator(db, monkeypatch)
+    login = await sign_in(client, email, OPERATOR_PASSWORD)
+    assert login.headers["Location"] == "/dashboard"
+    home = await client.get("/dashboard", headers=EN)
+    assert home.url.path == "/operator"  # an operator of no merchant lands on the list
+
+    page = await home.text()
+    row = page[page.index(f'id="merchant-{member.merchant_id}"') :].split("</tr>")[0]
+    cells = [c.split("</td>")[0].strip() for c in row.split("<td>")[1:]]
+    assert cells[0] == f"Merchant {member.store_name[6:]}" and cells[1:4] == [
+        "1",
+        "1",
+        "1",
+    ]  # stores, routers, members
+    token = csrf_token(page)
+    base = f"/operator/merchants/{member.merchant_id}"
+    planned = await client.post(
+        f"{base}/plan", data={"csrf_token": token, "plan": "premium"}, headers=EN
+    )
+    assert "The plan was set." in await planned.text()
+    bad = await client.post(f"{base}/plan", data={"csrf_token": token, "plan": "gold"}, headers=ZH)
+    assert bad.status == 400 and "请从列表中选择套餐。" in await bad.text()
+
+    await sign_in(member_client, member.email)
+    suspended = await client.post(
+        f"{base}/suspension", data={"csrf_token": token, "suspended": "1"}, headers=EN
+    )
+    assert "The merchant was suspended." in await suspended.text()
+
+    dashboard = await (await member_client.get("/dashboard", headers=EN)).text()
+    assert "is suspended by Portico" in dashboard and 'id="suspended-notice"' in dashboard
+    assert member.store_name not in dashboard
+    stores_page = await member_client.get(f"/stores?merchant={member.merchant_id}", headers=ZH)
+    assert stores_page.status == 403 and "已被 Portico 暂停服务" in await stores_page.text()
+    assert await accounts.memberships_of(db, member.user_id) == []
+
+    await client.post(f"{base}/suspension", data={"csrf_token": token, "suspended": "0"})
+    back = await member_client.get(f"/stores?merchant={member.merchant_id}", headers=EN)
+    assert back.status == 200 and "suspended" not in await back.text()
+    log = await audit.entries(db, member.merchant_id)
+    assert [e.action for e in log[:3]] == [
+        "merchant.unsuspend",
+        "merchant.suspend",
+        "merchant.plan",
+    ]
+    assert ("plan", "free", "premium") in log[2].changes() and log[2].actor_id is not None
+    audit_page = await (await member_client.get("/audit", headers=EN)).text()
+    assert "Plan changed" in audit_page and "Merchant suspended" in audit_page
+
+
+async def test_anyone_but_an_operator_gets_404_and_posts_need_the_token(
+    client: TestClient, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, other = await new_member(db), await new_member(db)
+    await sign_in(client, member.email)
+    token = csrf_token(await (await client.get("/dashboard", headers=EN)).text())
+    assert (await client.get("/operator", headers=EN)).status == 404
+    for merchant in (member.merchant_id, other.merchant_id):
+        for path, form in (("plan", {"plan": "premium"}), ("suspension", {"suspended": "1"})):
+            response = await client.post(
+                f"/operator/merchants/{merchant}/{path}", data=form | {"csrf_token": token}
+            )
+            assert response.status == 404, path
+    assert await audit.entries(db, other.merchant_id) == []
+    assert not await accounts.merchant_suspended(db, other.merchant_id)
+
+    await client.post("/logout", data={"csrf_token": token})
+    await sign_in(client, await _operator(db, monkeypatch), OPERATOR_PASSWORD)
+    for path, form in (("plan", {"plan": "premium"}), ("suspension", {"suspended": "1"})):
+        response = await client.post(f"/operator/merchants/{other.merchant_id}/{path}", data=form)
+        assert response.status == 403
+    assert not await accounts.merchant_suspended(db, other.merchant_id)
+    assert (await client.post("/operator/merchants/not-a-uuid/plan", data={})).status == 403
