@@ -12,7 +12,6 @@ invitation and link. A merchant never loses its last owner: demoting or removing
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -115,10 +114,6 @@ class Member:
     store_ids: list[uuid.UUID]
 
 
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 async def _check_stores(
     db: services.Executor, merchant_id: uuid.UUID, role: str, store_ids: list[uuid.UUID]
 ) -> list[uuid.UUID]:
@@ -168,7 +163,7 @@ async def invite(
             queries.replace_invitation,
             merchant_id,
             invitation_id,
-            _token_hash(token),
+            services.token_hash(token),
             email,
             role,
             store_ids,
@@ -231,7 +226,7 @@ async def invitation_for_token(db: services.Executor, token: str) -> InvitationL
     """The live invitation the link names, or None (unknown, used, revoked or expired)."""
     if len(token) not in _TOKEN_LENGTHS:
         return None
-    row = await db.fetchrow(queries.live_by_token, _token_hash(token))
+    row = await db.fetchrow(queries.live_by_token, services.token_hash(token))
     if row is None:
         return None
     return InvitationLink(
@@ -264,7 +259,7 @@ async def accept(
         services.check_password(password)
         password_hash = await services.hash_password(password)
     async with db.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.take_by_token, _token_hash(token))
+        row = await conn.fetchrow(queries.take_by_token, services.token_hash(token))
         if row is None:
             raise InvitationLinkInvalid("the invitation went while the password was checked")
         merchant_id, email, role = row["merchant_id"], row["email"], row["role"]

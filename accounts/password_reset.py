@@ -14,7 +14,6 @@ are refused, 429; this says nothing about any account). Refused requests count t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 from datetime import timedelta
@@ -62,10 +61,6 @@ class ResetLinkInvalid(services.AccountError):
     status = 404
 
 
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 async def request_reset(
     db: asyncpg.Pool,
     provider: EmailProvider,
@@ -90,7 +85,7 @@ async def request_reset(
     if user_id is None:
         return None
     token = secrets.token_urlsafe(32)
-    await db.execute(queries.insert_reset, _token_hash(token), user_id, LINK_TTL)
+    await db.execute(queries.insert_reset, services.token_hash(token), user_id, LINK_TTL)
     _ = translator(RESET, language if language in LANGUAGES else LANGUAGES[0])
     minutes = int(LINK_TTL / timedelta(minutes=1))
     body = _("pr_mail_body", link=f"{reset_url}?token={token}", minutes=minutes)
@@ -109,7 +104,7 @@ async def _send(provider: EmailProvider, message: Email) -> None:
 
 async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
     return len(token) in _TOKEN_LENGTHS and await db.fetchval(
-        queries.reset_is_live, _token_hash(token)
+        queries.reset_is_live, services.token_hash(token)
     )
 
 
@@ -121,7 +116,7 @@ async def reset_password(db: asyncpg.Pool, token: str, password: str) -> None:
     services.check_password(password)
     password_hash = await services.hash_password(password)
     async with db.acquire() as conn, conn.transaction():
-        user_id = await conn.fetchval(queries.take_reset, _token_hash(token))
+        user_id = await conn.fetchval(queries.take_reset, services.token_hash(token))
         if user_id is None:
             raise ResetLinkInvalid("no live reset for this token")
         await conn.execute(queries.set_password, user_id, password_hash)

@@ -16,11 +16,10 @@ from accounts import password_reset
 from accounts import services as accounts
 from accounts.signup_pages import EMAIL
 from accounts.web import (
-    anonymous_form_token,
     redirect,
+    render_anonymous_form,
     render_page,
     request_language,
-    set_anonymous_csrf_cookie,
 )
 from kernel.web import DB, SETTINGS, client_ip
 
@@ -83,18 +82,14 @@ async def reset(request: web.Request) -> web.Response:
 def _page(
     request: web.Request, form: str, template: str, status: int = 200, **context: object
 ) -> web.Response:
-    route = f"password_{form}"
-    token = anonymous_form_token(request, route)
-    response = render_page(
+    return render_anonymous_form(
         request,
+        f"password_{form}",
         template,
         status=status,
-        form_token=token,
         min_password=accounts.MIN_PASSWORD_LENGTH,
         **context,
     )
-    set_anonymous_csrf_cookie(request, response, route, token)
-    return response
 
 
 def _text(value: object) -> str:

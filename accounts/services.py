@@ -491,7 +491,8 @@ def _dummy_hash() -> str:
 # Sessions and CSRF -------------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
+    """What is stored of a random token a browser or an email link carries: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -508,7 +509,7 @@ async def start_session(
     expires_at = datetime.now(UTC) + lifetime
     csrf_token = secrets.token_urlsafe(32)
     await db.execute(
-        queries.insert_session, _token_hash(token), user_id, csrf_token, expires_at, device[:80]
+        queries.insert_session, token_hash(token), user_id, csrf_token, expires_at, device[:80]
     )
     return NewSession(token, expires_at)
 
@@ -517,17 +518,17 @@ async def session_for_token(db: Executor, token: str) -> ConsoleSession | None:
     """The live session the browser's token names, or None (unknown or expired)."""
     if not token or len(token) > 128:
         return None
-    row = await db.fetchrow(queries.session_by_hash, _token_hash(token))
+    row = await db.fetchrow(queries.session_by_hash, token_hash(token))
     if row is None:
         return None
     if row["stale"]:  # "last seen" to the minute: one write a minute, not one a request
-        await db.execute(queries.touch_session, _token_hash(token))
+        await db.execute(queries.touch_session, token_hash(token))
     user = User(row["user_id"], row["email"], row["display_name"])
     return ConsoleSession(user, row["csrf_token"], row["expires_at"], row["session_id"])
 
 
 async def end_session(db: Executor, token: str) -> None:
-    await db.execute(queries.delete_session, _token_hash(token))
+    await db.execute(queries.delete_session, token_hash(token))
 
 
 def csrf_matches(expected: str, submitted: str | None) -> bool:

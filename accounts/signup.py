@@ -14,7 +14,6 @@ the address is kept only as a keyed hash (accounts.services.client_key), for the
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -63,10 +62,6 @@ class SignupAlreadyDone(services.AccountError):
     status = 409
 
 
-def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 async def request_signup(
     db: asyncpg.Pool,
     provider: EmailProvider,
@@ -100,7 +95,7 @@ async def request_signup(
     token = secrets.token_urlsafe(32)
     await db.execute(
         queries.insert_request,
-        _token_hash(token),
+        services.token_hash(token),
         email,
         merchant_name,
         password_hash,
@@ -115,7 +110,7 @@ async def request_signup(
 
 async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
     return 20 <= len(token) <= 100 and await db.fetchval(
-        queries.request_is_live, _token_hash(token)
+        queries.request_is_live, services.token_hash(token)
     )
 
 
@@ -126,7 +121,7 @@ async def complete_signup(db: asyncpg.Pool, token: str) -> services.User:
     if not 20 <= len(token) <= 100:
         raise SignupLinkInvalid("a sign-up token of the wrong length")
     async with db.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.take_request, _token_hash(token))
+        row = await conn.fetchrow(queries.take_request, services.token_hash(token))
         if row is None:
             raise SignupLinkInvalid("no live sign-up request for this token")
         email = row["email"]

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from accounts import email, sessions, signup
+from accounts import email, signup
 from accounts import services as accounts
 from accounts.web import (
-    SESSION_COOKIE,
-    anonymous_form_token,
     redirect,
+    render_anonymous_form,
     render_page,
     request_language,
-    set_anonymous_csrf_cookie,
-    set_session_cookie,
+    signed_in,
 )
 from kernel.web import DB, SETTINGS, client_ip
 
@@ -88,18 +86,15 @@ def _form(
     errors: dict[str, tuple[str, dict[str, object]]],
     status: int = 200,
 ) -> web.Response:
-    token = anonymous_form_token(request, "signup")
-    response = render_page(
+    return render_anonymous_form(
         request,
+        "signup",
         "accounts/signup.html",
         status=status,
         values=values,
         errors=errors,
-        form_token=token,
         min_password=accounts.MIN_PASSWORD_LENGTH,
     )
-    set_anonymous_csrf_cookie(request, response, "signup", token)
-    return response
 
 
 async def sent_page(request: web.Request) -> web.Response:
@@ -110,27 +105,15 @@ async def verify_form(request: web.Request) -> web.Response:
     token = request.query.get("token", "")
     if not await signup.link_is_live(request.app[DB], token):
         raise signup.SignupLinkInvalid("sign-up link unknown, used or expired")
-    form_token = anonymous_form_token(request, "signup_verify")
-    response = render_page(
-        request, "accounts/signup_verify.html", token=token, form_token=form_token
+    return render_anonymous_form(
+        request, "signup_verify", "accounts/signup_verify.html", token=token
     )
-    set_anonymous_csrf_cookie(request, response, "signup_verify", form_token)
-    return response
 
 
 async def verify(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    db = request.app[DB]
-    user = await signup.complete_signup(db, _text(form.get("token")))
-    old_token = request.cookies.get(SESSION_COOKIE)
-    if old_token:
-        await accounts.end_session(db, old_token)
-    session = await accounts.start_session(
-        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
-    )
-    response = redirect("/dashboard")
-    set_session_cookie(request, response, session.token, session.expires_at)
-    return response
+    user = await signup.complete_signup(request.app[DB], _text(form.get("token")))
+    return await signed_in(request, user.user_id, "/dashboard")
 
 
 def _outbox_shown(request: web.Request) -> bool:

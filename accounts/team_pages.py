@@ -19,20 +19,18 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from accounts import email, invitations, sessions
+from accounts import email, invitations
 from accounts import services as accounts
 from accounts.signup_pages import EMAIL
 from accounts.web import (
-    SESSION_COOKIE,
     NotYours,
-    anonymous_form_token,
     login_required,
     owned_membership,
     redirect,
+    render_anonymous_form,
     render_page,
     request_language,
-    set_anonymous_csrf_cookie,
-    set_session_cookie,
+    signed_in,
 )
 from kernel.web import DB, SETTINGS, client_ip
 
@@ -233,15 +231,7 @@ async def accept(request: web.Request) -> web.StreamResponse:
     except (accounts.InvalidCredentials, accounts.LoginLocked) as exc:
         errors = {"password": (exc.message_id, exc.values)}
         return _accept_page(request, token, link, values, errors, exc.status)
-    old_token = request.cookies.get(SESSION_COOKIE)
-    if old_token:
-        await accounts.end_session(db, old_token)
-    new_session = await accounts.start_session(
-        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
-    )
-    response = redirect("/dashboard")
-    set_session_cookie(request, response, new_session.token, new_session.expires_at)
-    return response
+    return await signed_in(request, user.user_id, "/dashboard")
 
 
 def _accept_page(
@@ -252,20 +242,17 @@ def _accept_page(
     errors: Errors,
     status: int = 200,
 ) -> web.Response:
-    form_token = anonymous_form_token(request, "invite_accept")
-    response = render_page(
+    return render_anonymous_form(
         request,
+        "invite_accept",
         "accounts/invite_accept.html",
         status=status,
         token=token,
         link=link,
         values=values,
         errors=errors,
-        form_token=form_token,
         min_password=accounts.MIN_PASSWORD_LENGTH,
     )
-    set_anonymous_csrf_cookie(request, response, "invite_accept", form_token)
-    return response
 
 
 # Whose records -------------------------------------------------------------------------------

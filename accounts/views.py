@@ -6,7 +6,7 @@ import secrets
 
 from aiohttp import web
 
-from accounts import services, sessions
+from accounts import services
 from accounts.web import (
     LOGIN_CSRF_COOKIE,
     SESSION,
@@ -17,7 +17,7 @@ from accounts.web import (
     render_page,
     safe_next,
     set_login_csrf_cookie,
-    set_session_cookie,
+    signed_in,
 )
 from kernel.web import DB, SETTINGS, client_ip
 
@@ -52,14 +52,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         user = await services.authenticate(db, email, password, client=client)
     except (services.InvalidCredentials, services.LoginLocked) as exc:
         return _login_page(request, email=email, error=exc, status=exc.status, after=after or "")
-    old_token = request.cookies.get(SESSION_COOKIE)
-    if old_token:
-        await services.end_session(db, old_token)  # a fresh token at every sign-in
-    new_session = await services.start_session(
-        db, user.user_id, device=sessions.describe_device(request.headers.get("User-Agent", ""))
-    )
-    response = redirect(after or _url(request, HOME_ROUTE))
-    set_session_cookie(request, response, new_session.token, new_session.expires_at)
+    response = await signed_in(request, user.user_id, after or _url(request, HOME_ROUTE))
     clear_login_csrf_cookie(response)
     return response
 

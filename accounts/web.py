@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from accounts import services
+from accounts import services, sessions
 from kernel.errors import PorticoError
 from kernel.i18n import LANGUAGES, Catalog, negotiate, translator
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, returned
@@ -269,6 +269,31 @@ def set_anonymous_csrf_cookie(
         samesite="Strict",
         secure=_secure_cookies(request),
     )
+
+
+def render_anonymous_form(
+    request: web.Request, route: str, template: str, status: int = 200, **context: object
+) -> web.Response:
+    """A page whose form is posted before sign-in (ANONYMOUS_FORMS[route]): rendered with its
+    CSRF token as `form_token`, which the response also sets as the route's cookie."""
+    token = anonymous_form_token(request, route)
+    response = render_page(request, template, status=status, form_token=token, **context)
+    set_anonymous_csrf_cookie(request, response, route, token)
+    return response
+
+
+async def signed_in(request: web.Request, user_id: uuid.UUID, location: str) -> web.Response:
+    """Sign the user in (a fresh session: the browser's old one, if any, ends) and send them
+    to `location`. The session keeps only a coarse description of the browser."""
+    db = request.app[DB]
+    old_token = request.cookies.get(SESSION_COOKIE)
+    if old_token:
+        await services.end_session(db, old_token)  # a fresh token at every sign-in
+    device = sessions.describe_device(request.headers.get("User-Agent", ""))
+    new_session = await services.start_session(db, user_id, device=device)
+    response = redirect(location)
+    set_session_cookie(request, response, new_session.token, new_session.expires_at)
+    return response
 
 
 def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

@@ -39,6 +39,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
+async def user_for(
+    conn: asyncpg.Connection, email: str, display_name: str | None
+) -> tuple[uuid.UUID, str | None]:
+    """The console user with this email, or a new one: (user id, the new user's password,
+    from $PORTICO_NEW_PASSWORD or made here; None for an existing user)."""
+    user_id = await accounts.user_id_by_email(conn, email)
+    if user_id is not None:
+        return user_id, None
+    password = os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(12)
+    name = display_name or email.split("@")[0]
+    return await accounts.create_user(conn, email, name, password), password
+
+
+def print_password(out: TextIO, password: str | None) -> None:
+    """Show a password made here once (not one the operator gave in the environment)."""
+    if password is not None and not os.environ.get(PASSWORD_ENV):
+        out.write(f"Password (shown once): {password}\n")
+
+
 async def add(
     db: asyncpg.Pool,
     out: TextIO,
@@ -50,20 +69,13 @@ async def add(
 ) -> uuid.UUID:
     async with db.acquire() as conn, conn.transaction():
         try:
-            user_id = await accounts.user_id_by_email(conn, email)
-            password = None
-            if user_id is None:
-                password = os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(12)
-                user_id = await accounts.create_user(
-                    conn, email, display_name or email.split("@")[0], password
-                )
+            user_id, password = await user_for(conn, email, display_name)
             advertiser_id = await advertisers.create_advertiser(
                 conn, name, category=category, admin_user_id=user_id
             )
         except (accounts.AccountError, advertisers.AdvertiserError) as exc:
             raise CommandError(f"advertiser not added: {exc}") from None
     out.write(f"Advertiser {name.strip()} added ({advertiser_id}), admin {email}.\n")
-    if password is not None and not os.environ.get(PASSWORD_ENV):
-        out.write(f"Password (shown once): {password}\n")
+    print_password(out, password)
     out.write("Sign in to the console and open /advertiser.\n")
     return advertiser_id

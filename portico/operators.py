@@ -6,8 +6,6 @@ $PORTICO_NEW_PASSWORD or is made and printed once."""
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import uuid
 from typing import TextIO
 
@@ -15,7 +13,7 @@ import asyncpg
 
 import accounts.services as accounts
 from accounts import operators
-from portico.advertisers import PASSWORD_ENV
+from portico.advertisers import print_password, user_for
 from portico.routers import CommandError
 
 
@@ -34,18 +32,11 @@ async def add(
 ) -> uuid.UUID:
     async with db.acquire() as conn, conn.transaction():
         try:
-            user_id = await accounts.user_id_by_email(conn, email)
-            password = None
-            if user_id is None:
-                password = os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(12)
-                user_id = await accounts.create_user(
-                    conn, email, display_name or email.split("@")[0], password
-                )
+            user_id, password = await user_for(conn, email, display_name)
             await operators.grant(conn, user_id)
         except accounts.AccountError as exc:
             raise CommandError(f"operator not added: {exc}") from None
     out.write(f"Operator {accounts.normalize_email(email)} added.\n")
-    if password is not None and not os.environ.get(PASSWORD_ENV):
-        out.write(f"Password (shown once): {password}\n")
+    print_password(out, password)
     out.write("Sign in to the console and open /operator.\n")
     return user_id
