@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
+from accounts import operators
 from ads import advertisers, demo_history
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
@@ -34,6 +35,7 @@ DEMO_MERCHANT = "Demo Mall"
 DEMO_EMAIL = "demo@portico.local"
 DEMO_PASSWORD = "portico-demo"  # noqa: S105 - printed for the person trying the demo
 DEMO_ADVERTISER_EMAIL = "advertiser@portico.local"
+DEMO_OPERATOR_EMAIL = "ops@portico.local"  # a platform operator: every merchant, at /operator
 DEMO_ADVERTISER = "Jade Tea House"
 DEMO_STORES = (
     ("Demo Mall · Ground Floor", "演示商场 · 一楼"),
@@ -220,6 +222,18 @@ async def seed_ad_images(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
         log.info("gave the demo creative %s its image again", creative_id)
 
 
+async def seed_operator(db: asyncpg.Pool) -> None:
+    """A platform operator, once: ops@portico.local, who sees the merchants at /operator (as
+    `portico operator add` makes one; sign-up never does)."""
+    async with db.acquire() as conn, conn.transaction():
+        if await accounts.user_id_by_email(conn, DEMO_OPERATOR_EMAIL) is not None:
+            return
+        user_id = await accounts.create_user(
+            conn, DEMO_OPERATOR_EMAIL, "Demo Operator", DEMO_PASSWORD
+        )
+        await operators.grant(conn, user_id)
+
+
 async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID | None:
     """Another company advertising at the demo mall, once: advertiser@portico.local (admin of
     Jade Tea House) with an active campaign whose line item targets the mall, waiting in the
@@ -391,6 +405,7 @@ async def run_demo(settings: Settings) -> None:
         await seed_logins(infra.db, merchant_id)
         await seed_ad_images(infra.db, merchant_id)
         await seed_advertiser(infra.db, merchant_id)
+        await seed_operator(infra.db)
         passwords = await demo_passwords(infra.db, merchant_id)
         if infra.sync_broker is not None:
             await infra.sync_broker()  # the broker knows the new passwords before they log in
@@ -428,6 +443,8 @@ def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
         f"  {DEMO_ADVERTISER}'s campaign waits for approval at {settings.console_url}/approvals",
         f"Advertiser console: {settings.console_url}/advertiser   login {DEMO_ADVERTISER_EMAIL}"
         f" / {DEMO_PASSWORD}",
+        f"Operator (every merchant): {settings.console_url}/operator   login "
+        f"{DEMO_OPERATOR_EMAIL} / {DEMO_PASSWORD}",
         f"Portal (what routers redirect to): {settings.portal_url}/fas/<router-id>/",
         "Add a real router (prints its one-line install command), in another terminal:",
         f"  .venv/bin/portico router add --store '{DEMO_STORES[1][0]}'",

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from accounts import operators
+from accounts import services as accounts
 from ads import advertisers, demo_history, reports
 from ads import services as ads
 from portal import stores, vouchers
@@ -88,3 +90,11 @@ async def test_the_demo_advertisers_past_campaign_has_a_report_with_numbers(
     assert all(lift.shown for lift in got.lift.values())
     assert got.lift["claims"].low > 0  # 24 % against none
     assert got.lift["returns"].difference > 0
+
+
+async def test_the_demo_has_an_operator_once(db: asyncpg.Pool) -> None:
+    await demo.seed_operator(db)
+    await demo.seed_operator(db)  # once: the second run changes nothing
+    user_id = await accounts.user_id_by_email(db, demo.DEMO_OPERATOR_EMAIL)
+    assert user_id is not None and await operators.is_operator(db, user_id)
+    assert await accounts.memberships_of(db, user_id) == []  # no merchant's member
