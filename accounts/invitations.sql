@@ -53,7 +53,9 @@ ORDER BY m.role, u.display_name, u.email
 -- name: lock_owners
 -- The merchant's owners, locked: two owners demoting or removing each other at once cannot
 -- leave the merchant without one.
-SELECT user_id FROM memberships WHERE merchant_id = $1 AND role = 'owner' FOR UPDATE
+SELECT user_id FROM memberships WHERE merchant_id = $1 AND role = 'owner'
+ORDER BY user_id  -- one order of locks for every caller: no deadlock between them
+FOR UPDATE
 
 -- name: member_for_update
 SELECT m.role, u.email,
