@@ -1,8 +1,8 @@
 """Two merchants with real data for the console's guards (tests/console/test_guards.py): each
 with a store, staff, a router, a voucher batch, a coupon with claimed codes, a POS key with a
 lock and a redemption, an advertiser of its own with a campaign, line item, cap and creative,
-an approval request, a block and an audit entry. Every name carries the tenant's tag, so a
-page that shows any of B's names shows B's tag."""
+an approval request, a block, an audit entry, a pending invitation and the owner's session.
+Every name carries the tenant's tag, so a page that shows any of B's names shows B's tag."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from decimal import Decimal
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from accounts import audit
+from accounts import audit, invitations
 from accounts import services as accounts
+from accounts.email import OutboxEmailProvider
 from accounts.web import SESSION_COOKIE
 from ads import advertisers, pos_keys
 from ads import services as ads
@@ -246,7 +247,27 @@ async def build_tenant(
         db, merchant_id, store_id, f"Store {tag}", "logo", png(), audit.Actor.system("guards")
     )
     assert logo is not None
+
+    # A pending invitation, and the owner's console session (the Team and Sessions pages).
+    invitation_id = await invitations.invite(
+        db,
+        OutboxEmailProvider(db),
+        merchant_id,
+        users["owner"],
+        email=f"invitee-{tag}@example.com",
+        role="staff",
+        store_ids=[store_id],
+        language="en",
+        accept_url=settings.console_url + "/invite",
+    )
+    owner_session = await accounts.session_for_token(db, principals["owner"].token)
+    assert owner_session is not None
+
     ids = {
+        "merchant_id": str(merchant_id),  # the operator's pages
+        "user_id": str(users["staff"]),  # a member, on the Team pages
+        "invitation_id": str(invitation_id),
+        "session_id": str(owner_session.session_id),
         "store_id": str(store_id),
         "image_id": str(logo.image_id),
         "router_id": router.router.router_id,

@@ -41,6 +41,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from accounts import operators
+from accounts import services as accounts
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
 from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD, SESSIONLESS
 from ads import pos_openapi
@@ -53,6 +55,7 @@ from portal import console_look, look
 from portico.console_app import make_console_app
 from tests.ads.test_advertiser_pages import png
 from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
+from tests.console.test_console_app import PASSWORD
 
 # The routes anyone may open, signed in or not (every other route must refuse an anonymous
 # request). Path templates, as the route table spells them.
@@ -64,6 +67,9 @@ PUBLIC = frozenset(
         "/signup/sent",
         "/signup/verify",  # the emailed link's page (its token is the credential)
         "/email-outbox",  # development only: sign-up mail comes before any merchant
+        "/invite",  # an invitation's emailed link (its token is the credential)
+        "/password/forgot",  # password reset (the same answer whatever the address)
+        "/password/reset",  # the emailed link's page (its token is the credential)
         "/healthz",
         "/static/vendor/{name}",  # chart.js, from npm
         "/static/footfall/{name}",  # the dashboards' own script
@@ -316,6 +322,18 @@ async def world(console: TestClient, db: asyncpg.Pool, settings: Settings) -> tu
 
 
 @pytest.fixture(scope="module")
+async def operator(db: asyncpg.Pool) -> Principal:
+    """A platform operator (`portico operator add`), member of no merchant. The operator's
+    pages list every merchant by design, so only the pages' own test asks as one; as the
+    tenants' principals those pages are 404 (the isolation tests)."""
+    user_id = await accounts.create_user(
+        db, f"operator-{uuid.uuid4().hex}@example.com", "Operator", PASSWORD
+    )
+    await operators.grant(db, user_id)
+    return await signed_in(db, "operator", user_id)
+
+
+@pytest.fixture(scope="module")
 async def a_pages(
     console: TestClient, routes: list[Route], world: tuple[Tenant, Tenant]
 ) -> dict[str, list[tuple[str, str]]]:
@@ -439,15 +457,16 @@ _URLS = re.compile(
 )
 
 
-def other_hosts(html: str, portal_url: str) -> list[str]:
+def other_hosts(html: str, *own_urls: str) -> list[str]:
     """URLs the page fetches, posts to or links to on another host than the console's own, but
-    the project's portal (the console links to a store's terms there)."""
+    the project's portal (the console links to a store's terms there) and the console's public
+    URL (the development email outbox shows the links the emails carry)."""
     found = []
     for match in _URLS.finditer(html):
         for url in filter(None, match.groups()):
             for part in url.split(","):  # srcset
                 parts = urlsplit(part.strip().split(" ")[0])
-                if part.strip().startswith(portal_url.rstrip("/") + "/"):
+                if any(part.strip().startswith(own.rstrip("/") + "/") for own in own_urls):
                     continue
                 if parts.netloc or parts.scheme not in ("", "data"):
                     found.append(part.strip())
@@ -455,7 +474,11 @@ def other_hosts(html: str, portal_url: str) -> list[str]:
 
 
 async def test_every_page_has_the_security_headers_and_no_other_host(
-    console: TestClient, routes: list[Route], world: tuple[Tenant, Tenant], settings: Settings
+    console: TestClient,
+    routes: list[Route],
+    world: tuple[Tenant, Tenant],
+    settings: Settings,
+    operator: Principal,
 ) -> None:
     a, _b = world
     problems, unseen = [], []
@@ -465,7 +488,7 @@ async def test_every_page_has_the_security_headers_and_no_other_host(
         if "{name}" in route.template:  # static assets: not pages
             continue
         seen_ok = False
-        for principal in (None, *(a.principals[r] for r in PRINCIPALS)):
+        for principal in (None, *(a.principals[r] for r in PRINCIPALS), operator):
             for path in paths(route, a.ids):
                 answer = await ask(
                     console,
@@ -482,7 +505,7 @@ async def test_every_page_has_the_security_headers_and_no_other_host(
                         f"{answer.status} lacks {missing_headers(answer)}"
                     )
                 if answer.headers.get("Content-Type", "").startswith("text/html"):
-                    hosts = other_hosts(answer.text, settings.portal_url)
+                    hosts = other_hosts(answer.text, settings.portal_url, settings.console_url)
                     if hosts:
                         problems.append(f"{route} ({answer.status}) names other hosts: {hosts}")
                 # A page is seen when it answers; a public one (a form needing its emailed
