@@ -1,4 +1,4 @@
--- Invitations and the team's memberships (accounts/invitations.py). Tables: invitations (0040),
+-- Invitations and the team's memberships (accounts/invitations.py). Tables: invitations (0037),
 -- memberships, membership_stores, user_accounts.
 
 -- name: replace_invitation

@@ -1,5 +1,5 @@
 -- Platform operators and the merchants they oversee (accounts/operators.py). Tables:
--- platform_operators (0043), merchants, stores, memberships.
+-- platform_operators (0040), merchants, stores, memberships.
 
 -- name: grant_operator
 INSERT INTO platform_operators (user_id) VALUES ($1) ON CONFLICT DO NOTHING

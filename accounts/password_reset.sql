@@ -1,5 +1,5 @@
 -- Password reset (accounts/password_reset.py). Tables: password_resets,
--- password_reset_attempts (0041); user_accounts, console_sessions.
+-- password_reset_attempts (0038); user_accounts, console_sessions.
 
 -- name: insert_attempt
 -- Counted before it is checked: requests sent at once cannot all pass. Returns the counts of
