@@ -505,7 +505,13 @@ async def test_every_page_has_the_security_headers_and_no_other_host(
                         f"{answer.status} lacks {missing_headers(answer)}"
                     )
                 if answer.headers.get("Content-Type", "").startswith("text/html"):
-                    hosts = other_hosts(answer.text, settings.portal_url, settings.console_url)
+                    page = answer.text
+                    if route.template == "/email-outbox":
+                        # The development outbox shows every mail sent to this database, with
+                        # the links each sender's settings made (other tests' hosts too): its
+                        # mails' links are what it shows, not what the page fetches.
+                        page = re.sub(r"<a\b[^>]*>", "", page)
+                    hosts = other_hosts(page, settings.portal_url, settings.console_url)
                     if hosts:
                         problems.append(f"{route} ({answer.status}) names other hosts: {hosts}")
                 # A page is seen when it answers; a public one (a form needing its emailed
