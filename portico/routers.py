@@ -12,6 +12,7 @@ import asyncpg
 import segno
 
 import accounts.services as accounts
+from accounts import audit
 from controller import provisioning
 from controller.services import find_router
 from kernel.config import Settings
@@ -53,6 +54,7 @@ async def add(
                 name=name,
                 router_id=router_id,
                 fas_level=fas_level,
+                actor=audit.Actor.system("portico router add"),
             )
         except provisioning.ProvisioningError as exc:
             raise CommandError(str(exc)) from None
