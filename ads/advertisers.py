@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from accounts import audit
 from ads import services
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -695,11 +696,23 @@ async def decide(
         raise FieldInvalid("reason", "a rejection needs a reason the advertiser will read")
     if len(reason) > 500:
         raise FieldInvalid("reason", "a reason has at most 500 characters")
-    done = await db.fetchval(
-        queries.decide_approval, merchant_id, campaign_id, decision, reason or None, decided_by
-    )
-    if done is None:
-        raise CampaignUnknown(f"no request from campaign {campaign_id} at {merchant_id}")
+    async with db.acquire() as conn, conn.transaction():
+        old = await conn.fetchrow(queries.approval_for_update, merchant_id, campaign_id)
+        if old is None:
+            raise CampaignUnknown(f"no request from campaign {campaign_id} at {merchant_id}")
+        await conn.execute(
+            queries.decide_approval, merchant_id, campaign_id, decision, reason or None, decided_by
+        )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(decided_by),
+            "ad_approval.decide",
+            target_id=campaign_id,
+            target_name=f"{old['campaign_name']} ({old['advertiser_name']})",
+            before={"status": old["status"], "reason": old["reason"]},
+            after={"status": decision, "reason": reason or None},
+        )
     services.forget_venue(merchant_id)
 
 
@@ -725,13 +738,25 @@ async def add_block(
     if category is not None and category not in CATEGORIES:
         raise FieldInvalid("category", "unknown category")
     async with db.acquire() as conn, conn.transaction():
-        if advertiser_id is not None and not await conn.fetchval(
-            queries.advertiser_exists, advertiser_id
-        ):
-            raise FieldInvalid("advertiser", "no such advertiser")
-        await conn.execute(
+        advertiser_name = None
+        if advertiser_id is not None:
+            advertiser_name = await conn.fetchval(queries.advertiser_name, advertiser_id)
+            if advertiser_name is None:
+                raise FieldInvalid("advertiser", "no such advertiser")
+        block_id = await conn.fetchval(
             queries.insert_block, merchant_id, uuid.uuid4(), advertiser_id, category, created_by
         )
+        if block_id is not None:  # not a block the merchant had already
+            await _record_block(
+                conn,
+                merchant_id,
+                audit.Actor.user(created_by),
+                "ad_block.create",
+                block_id,
+                advertiser_name,
+                category,
+                added=True,
+            )
         await conn.execute(
             queries.reject_blocked_pending,
             merchant_id,
@@ -743,7 +768,51 @@ async def add_block(
     services.forget_venue(merchant_id)
 
 
-async def delete_block(db: asyncpg.Pool, merchant_id: uuid.UUID, block_id: uuid.UUID) -> None:
-    if await db.fetchval(queries.delete_block, merchant_id, block_id) is None:
-        raise CampaignUnknown(f"no block {block_id}")
+async def delete_block(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    block_id: uuid.UUID,
+    *,
+    actor: audit.Actor | None = None,
+) -> None:
+    """Lift a block (with an `actor`, recorded in the audit log as `ad_block.delete`)."""
+    async with db.acquire() as conn, conn.transaction():
+        gone = await conn.fetchrow(queries.delete_block, merchant_id, block_id)
+        if gone is None:
+            raise CampaignUnknown(f"no block {block_id}")
+        if actor is not None:
+            await _record_block(
+                conn,
+                merchant_id,
+                actor,
+                "ad_block.delete",
+                block_id,
+                gone["advertiser_name"],
+                gone["category"],
+                added=False,
+            )
     services.forget_venue(merchant_id)
+
+
+async def _record_block(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    actor: audit.Actor,
+    action: str,
+    block_id: uuid.UUID,
+    advertiser_name: str | None,
+    category: str | None,
+    *,
+    added: bool,
+) -> None:
+    block = {"advertiser": advertiser_name, "category": category}
+    await audit.record_change(
+        conn,
+        merchant_id,
+        actor,
+        action,
+        target_id=block_id,
+        target_name=advertiser_name or category or "",
+        before=None if added else block,
+        after=block if added else None,
+    )
