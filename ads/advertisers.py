@@ -443,9 +443,12 @@ async def save_line_item(
     campaign_id: uuid.UUID,
     fields: LineItemFields,
     line_item_id: uuid.UUID | None = None,
+    actor: audit.Actor | None = None,
 ) -> uuid.UUID:
     """A new line item (or `line_item_id` changed), and for every merchant it targets an
-    approval request (approved at once at the advertiser's own merchant), in one transaction."""
+    approval request (approved at once at the advertiser's own merchant), in one transaction.
+    With an `actor`, each new request is recorded in that merchant's audit log
+    (`ad_approval.request`): the line item itself is the advertiser's, in no merchant's log."""
     values = (
         fields.name,
         fields.tier,
@@ -490,7 +493,7 @@ async def save_line_item(
                 raise CampaignUnknown(f"no line item {line_item_id} in campaign {campaign_id}")
         for merchant_id in fields.target_merchants:
             try:
-                await conn.execute(
+                status = await conn.fetchval(
                     queries.request_approval,
                     merchant_id,
                     campaign_id,
@@ -500,6 +503,16 @@ async def save_line_item(
                 )
             except asyncpg.ForeignKeyViolationError:
                 raise FieldInvalid("target_merchants", f"no merchant {merchant_id}") from None
+            if status is not None and actor is not None:
+                await audit.record_change(
+                    conn,
+                    merchant_id,
+                    actor,
+                    "ad_approval.request",
+                    target_id=campaign_id,
+                    target_name=f"{campaign.name} ({advertiser.advertiser_name})",
+                    after={"status": status},
+                )
     return line_item_id
 
 

@@ -105,6 +105,7 @@ WHERE $4 OR NOT EXISTS (
     SELECT 1 FROM ad_blocks b
     WHERE b.merchant_id = $1 AND (b.advertiser_id = $3 OR b.category = ANY ($5::text[])))
 ON CONFLICT (merchant_id, campaign_id) DO NOTHING
+RETURNING status
 
 -- name: approvals_of_campaign
 SELECT merchant_id, status, reason, decided_at FROM ad_approvals
