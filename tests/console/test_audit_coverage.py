@@ -28,8 +28,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import operators
 from accounts import services as accounts
+from accounts.web import CATALOG
 from ads import advertisers
 from kernel.config import Settings
+from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png
 from tests.ads.test_redemption import coupon_codes
@@ -474,3 +476,33 @@ async def test_each_change_adds_an_entry_to_the_merchants_audit_log(world: World
     assert not failures, "changes with no entry in the merchant's audit log:\n" + "\n".join(
         failures
     )
+
+
+async def test_the_audit_page_names_every_kind_of_entry_in_both_languages(world: World) -> None:
+    """After the changes above: each action and field of the tenants' entries has its label in
+    both languages, and the page shows the labels, not the codes."""
+    catalog = world.client.server.app[CATALOG]
+    rows = await world.db.fetch(
+        "SELECT DISTINCT action, before, after FROM audit_log WHERE merchant_id = $1",
+        world.tenant.merchant_id,
+    )
+    actions = {r["action"] for r in rows}
+    assert {"router.create", "voucher_batch.create", "pos_key.revoke"} <= actions  # it ran
+    fields = {
+        name for r in rows for record in (r["before"], r["after"]) if record for name in record
+    }
+    wanted = [f"au_action_{a.replace('.', '_')}" for a in actions]
+    wanted += [f"au_field_{name}" for name in fields]
+    missing = [m for m in wanted for lang in LANGUAGES if lang not in catalog.get(m, {})]
+    assert not missing, f"audit labels missing: {sorted(set(missing))}"
+    for lang in LANGUAGES:
+        owner = world.principal("owner")
+        answer = await world.client.get(
+            f"/audit?merchant={world.merchant}",
+            headers={"Accept-Language": lang, **owner.cookie},
+        )
+        page = await answer.text()
+        assert answer.status == 200
+        assert catalog["au_action_router_create"][lang] in page
+        shown = [a for a in actions if f">{a}<" in page]
+        assert not shown, f"{lang}: actions shown by their codes: {shown}"
