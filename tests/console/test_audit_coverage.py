@@ -506,3 +506,17 @@ async def test_the_audit_page_names_every_kind_of_entry_in_both_languages(world:
         assert catalog["au_action_router_create"][lang] in page
         shown = [a for a in actions if f">{a}<" in page]
         assert not shown, f"{lang}: actions shown by their codes: {shown}"
+
+
+async def test_no_entry_holds_a_code_or_a_key(world: World) -> None:
+    """The entries of all those changes hold none of the tenant's voucher or coupon codes, nor
+    its POS key (docs/console.md: never a secret)."""
+    log = await world.db.fetchval(
+        "SELECT string_agg(concat_ws(' ', target_id, target_name, before, after), ' ')"
+        " FROM audit_log WHERE merchant_id = $1",
+        world.tenant.merchant_id,
+    )
+    codes = [s for s in world.tenant.secrets if s != world.tenant.tag]
+    assert codes, "the world has codes to look for"
+    held = [s for s in [*codes, world.tenant.pos_token] if s in log]
+    assert not held, f"audit entries hold secrets: {held}"
