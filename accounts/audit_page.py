@@ -32,7 +32,12 @@ PAGE_SIZE = 50
 _ENTRY_ID = re.compile(r"[0-9]{1,18}")
 _SHOWN = 300  # characters of one value shown in a change
 # Fields whose values are codes with texts of their own: field -> the texts' message id prefix.
-CODED = {"category": "cat_", "role": "role_"}
+CODED = {
+    "category": "cat_",
+    "role": "role_",
+    "status": "au_status_",
+    "outcome": "au_outcome_",
+}
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,19 @@ AUDIT: Catalog = {
     "au_field_opening_hours": {"en": "Opening hours", "zh-CN": "营业时间"},
     "au_field_email": {"en": "Email", "zh-CN": "邮箱"},
     "au_field_role": {"en": "Role", "zh-CN": "角色"},
+    # Fields and values that more than one domain's entries have (accounts/audit_page.py).
+    "au_field_store": {"en": "Store", "zh-CN": "门店"},
+    "au_field_status": {"en": "Status", "zh-CN": "状态"},
+    "au_field_reason": {"en": "Reason", "zh-CN": "原因"},
+    "au_field_outcome": {"en": "Outcome", "zh-CN": "结果"},
+    "au_field_count": {"en": "Codes", "zh-CN": "券码数量"},
+    "au_field_in_use": {"en": "In use", "zh-CN": "使用中"},
+    "au_field_in_service": {"en": "In service", "zh-CN": "在用"},
+    "au_outcome_done": {"en": "done", "zh-CN": "已完成"},
+    "au_outcome_failed": {"en": "failed", "zh-CN": "失败"},
+    "au_status_pending": {"en": "waiting", "zh-CN": "待审核"},
+    "au_status_approved": {"en": "approved", "zh-CN": "已批准"},
+    "au_status_rejected": {"en": "rejected", "zh-CN": "已拒绝"},
 }
 
 STORES: Catalog = {

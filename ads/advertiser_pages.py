@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import NotYours, login_required, redirect, render_page
 from ads import advertisers, creative_files
@@ -192,7 +193,14 @@ async def save_line_item(request: web.Request, session: accounts.ConsoleSession)
     campaign = await advertisers.get_campaign(db, place.advertiser.advertiser_id, campaign_id)
     try:
         fields = advertisers.line_item_fields(form, ZONE, campaign)
-        await advertisers.save_line_item(db, place.advertiser, campaign_id, fields, line_item_id)
+        await advertisers.save_line_item(
+            db,
+            place.advertiser,
+            campaign_id,
+            fields,
+            line_item_id,
+            actor=audit.Actor.user(session.user.user_id),
+        )
     except (advertisers.FieldInvalid, advertisers.FlightOutside) as exc:
         return await _render_campaign(
             request,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from accounts import audit
 from ads import services
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -442,9 +443,12 @@ async def save_line_item(
     campaign_id: uuid.UUID,
     fields: LineItemFields,
     line_item_id: uuid.UUID | None = None,
+    actor: audit.Actor | None = None,
 ) -> uuid.UUID:
     """A new line item (or `line_item_id` changed), and for every merchant it targets an
-    approval request (approved at once at the advertiser's own merchant), in one transaction."""
+    approval request (approved at once at the advertiser's own merchant), in one transaction.
+    With an `actor`, each new request is recorded in that merchant's audit log
+    (`ad_approval.request`): the line item itself is the advertiser's, in no merchant's log."""
     values = (
         fields.name,
         fields.tier,
@@ -489,7 +493,7 @@ async def save_line_item(
                 raise CampaignUnknown(f"no line item {line_item_id} in campaign {campaign_id}")
         for merchant_id in fields.target_merchants:
             try:
-                await conn.execute(
+                status = await conn.fetchval(
                     queries.request_approval,
                     merchant_id,
                     campaign_id,
@@ -499,6 +503,16 @@ async def save_line_item(
                 )
             except asyncpg.ForeignKeyViolationError:
                 raise FieldInvalid("target_merchants", f"no merchant {merchant_id}") from None
+            if status is not None and actor is not None:
+                await audit.record_change(
+                    conn,
+                    merchant_id,
+                    actor,
+                    "ad_approval.request",
+                    target_id=campaign_id,
+                    target_name=f"{campaign.name} ({advertiser.advertiser_name})",
+                    after={"status": status},
+                )
     return line_item_id
 
 
@@ -695,11 +709,23 @@ async def decide(
         raise FieldInvalid("reason", "a rejection needs a reason the advertiser will read")
     if len(reason) > 500:
         raise FieldInvalid("reason", "a reason has at most 500 characters")
-    done = await db.fetchval(
-        queries.decide_approval, merchant_id, campaign_id, decision, reason or None, decided_by
-    )
-    if done is None:
-        raise CampaignUnknown(f"no request from campaign {campaign_id} at {merchant_id}")
+    async with db.acquire() as conn, conn.transaction():
+        old = await conn.fetchrow(queries.approval_for_update, merchant_id, campaign_id)
+        if old is None:
+            raise CampaignUnknown(f"no request from campaign {campaign_id} at {merchant_id}")
+        await conn.execute(
+            queries.decide_approval, merchant_id, campaign_id, decision, reason or None, decided_by
+        )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(decided_by),
+            "ad_approval.decide",
+            target_id=campaign_id,
+            target_name=f"{old['campaign_name']} ({old['advertiser_name']})",
+            before={"status": old["status"], "reason": old["reason"]},
+            after={"status": decision, "reason": reason or None},
+        )
     services.forget_venue(merchant_id)
 
 
@@ -725,13 +751,25 @@ async def add_block(
     if category is not None and category not in CATEGORIES:
         raise FieldInvalid("category", "unknown category")
     async with db.acquire() as conn, conn.transaction():
-        if advertiser_id is not None and not await conn.fetchval(
-            queries.advertiser_exists, advertiser_id
-        ):
-            raise FieldInvalid("advertiser", "no such advertiser")
-        await conn.execute(
+        advertiser_name = None
+        if advertiser_id is not None:
+            advertiser_name = await conn.fetchval(queries.advertiser_name, advertiser_id)
+            if advertiser_name is None:
+                raise FieldInvalid("advertiser", "no such advertiser")
+        block_id = await conn.fetchval(
             queries.insert_block, merchant_id, uuid.uuid4(), advertiser_id, category, created_by
         )
+        if block_id is not None:  # not a block the merchant had already
+            await _record_block(
+                conn,
+                merchant_id,
+                audit.Actor.user(created_by),
+                "ad_block.create",
+                block_id,
+                advertiser_name,
+                category,
+                added=True,
+            )
         await conn.execute(
             queries.reject_blocked_pending,
             merchant_id,
@@ -743,7 +781,51 @@ async def add_block(
     services.forget_venue(merchant_id)
 
 
-async def delete_block(db: asyncpg.Pool, merchant_id: uuid.UUID, block_id: uuid.UUID) -> None:
-    if await db.fetchval(queries.delete_block, merchant_id, block_id) is None:
-        raise CampaignUnknown(f"no block {block_id}")
+async def delete_block(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    block_id: uuid.UUID,
+    *,
+    actor: audit.Actor | None = None,
+) -> None:
+    """Lift a block (with an `actor`, recorded in the audit log as `ad_block.delete`)."""
+    async with db.acquire() as conn, conn.transaction():
+        gone = await conn.fetchrow(queries.delete_block, merchant_id, block_id)
+        if gone is None:
+            raise CampaignUnknown(f"no block {block_id}")
+        if actor is not None:
+            await _record_block(
+                conn,
+                merchant_id,
+                actor,
+                "ad_block.delete",
+                block_id,
+                gone["advertiser_name"],
+                gone["category"],
+                added=False,
+            )
     services.forget_venue(merchant_id)
+
+
+async def _record_block(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    actor: audit.Actor,
+    action: str,
+    block_id: uuid.UUID,
+    advertiser_name: str | None,
+    category: str | None,
+    *,
+    added: bool,
+) -> None:
+    block = {"advertiser": advertiser_name, "category": category}
+    await audit.record_change(
+        conn,
+        merchant_id,
+        actor,
+        action,
+        target_id=block_id,
+        target_name=advertiser_name or category or "",
+        before=None if added else block,
+        after=block if added else None,
+    )

@@ -105,6 +105,7 @@ WHERE $4 OR NOT EXISTS (
     SELECT 1 FROM ad_blocks b
     WHERE b.merchant_id = $1 AND (b.advertiser_id = $3 OR b.category = ANY ($5::text[])))
 ON CONFLICT (merchant_id, campaign_id) DO NOTHING
+RETURNING status
 
 -- name: approvals_of_campaign
 SELECT merchant_id, status, reason, decided_at FROM ad_approvals
@@ -127,6 +128,15 @@ WHERE ap.merchant_id = $1
 ORDER BY ap.status <> 'pending', ap.requested_at DESC
 LIMIT 200
 
+-- name: approval_for_update
+-- A request's status and its campaign's name, locked for the decision (the audit log's before).
+SELECT ap.status, ap.reason, c.name AS campaign_name, a.name AS advertiser_name
+FROM ad_approvals ap
+JOIN ad_campaigns c ON c.advertiser_id = ap.advertiser_id AND c.campaign_id = ap.campaign_id
+JOIN advertisers a ON a.advertiser_id = ap.advertiser_id
+WHERE ap.merchant_id = $1 AND ap.campaign_id = $2
+FOR UPDATE OF ap
+
 -- name: decide_approval
 UPDATE ad_approvals
 SET status = $3, reason = $4, decided_by = $5, decided_at = now()
@@ -143,6 +153,7 @@ ORDER BY b.created_at
 INSERT INTO ad_blocks (merchant_id, block_id, advertiser_id, category, created_by)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING
+RETURNING block_id
 
 -- name: reject_blocked_pending
 -- A new block turns the merchant's pending requests it covers into rejections.
@@ -155,10 +166,13 @@ WHERE ap.merchant_id = $1 AND ap.status = 'pending'
       AND (ap.advertiser_id = $4 OR $5 IN (c.category, a.category))
 
 -- name: delete_block
-DELETE FROM ad_blocks WHERE merchant_id = $1 AND block_id = $2 RETURNING block_id
+DELETE FROM ad_blocks WHERE merchant_id = $1 AND block_id = $2
+RETURNING block_id, category,
+          (SELECT name FROM advertisers a WHERE a.advertiser_id = ad_blocks.advertiser_id)
+              AS advertiser_name
 
--- name: advertiser_exists
-SELECT EXISTS (SELECT 1 FROM advertisers WHERE advertiser_id = $1)
+-- name: advertiser_name
+SELECT name FROM advertisers WHERE advertiser_id = $1
 
 -- name: attach_creative_file
 -- A creative without a file (moved by migration 0029) gets one and is shown again.

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import NotYours, choose_membership, login_required, redirect, render_page
 from ads import advertisers
@@ -125,7 +126,12 @@ async def delete_block(request: web.Request, session: accounts.ConsoleSession) -
     _require_owner(place)
     try:
         block_id = uuid.UUID(request.match_info["block_id"])
-        await advertisers.delete_block(request.app[DB], place.merchant.merchant_id, block_id)
+        await advertisers.delete_block(
+            request.app[DB],
+            place.merchant.merchant_id,
+            block_id,
+            actor=audit.Actor.user(session.user.user_id),
+        )
     except (ValueError, advertisers.CampaignUnknown):
         raise NotYours("not a block of the merchant") from None
     return redirect(f"{PATH}?{place.query(saved='unblock')}")

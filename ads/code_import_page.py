@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import NotYours, choose_membership, login_required, render_page, request_language
 from ads import code_import
@@ -62,8 +63,16 @@ async def import_posted(request: web.Request, session: accounts.ConsoleSession) 
         raise NoFile("no file in the form")
     data = upload.file.read(code_import.MAX_BYTES + 1)
     try:
-        async with request.app[DB].acquire() as conn:
+        async with request.app[DB].acquire() as conn, conn.transaction():
             added = await code_import.import_codes(conn, merchant.merchant_id, coupon_id, data)
+            await audit.record_change(  # how many codes, never the codes
+                conn,
+                merchant.merchant_id,
+                audit.Actor.user(session.user.user_id),
+                "coupon_codes.import",
+                target_id=coupon_id,
+                after={"codes_added": added},
+            )
     except (code_import.ImportRefused, code_import.ImportUnreadable) as exc:
         return await _render(request, merchant, error=exc, chosen=coupon_id)
     query = f"merchant={merchant.merchant_id}&added={added}&coupon={coupon_id}"

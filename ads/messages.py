@@ -217,6 +217,18 @@ CONSOLE: dict[str, dict[str, str]] = {
         "en": "No such key in use at this merchant.",
         "zh-CN": "该商户没有这个正在使用的密钥。",
     },
+    # The audit log's names (accounts/audit_page.py: au_action_<record>_<verb>, au_field_<name>)
+    "au_action_pos_key_create": {"en": "POS API key made", "zh-CN": "创建 POS 接口密钥"},
+    "au_action_pos_key_revoke": {"en": "POS API key revoked", "zh-CN": "停用 POS 接口密钥"},
+    "au_action_coupon_undo": {"en": "Redemption undone", "zh-CN": "撤销核销"},
+    "au_action_coupon_void": {"en": "Coupon code voided", "zh-CN": "作废优惠券码"},
+    "au_action_coupon_codes_import": {"en": "POS codes imported", "zh-CN": "导入 POS 券码"},
+    "au_action_ad_approval_request": {"en": "Ad asks to run", "zh-CN": "广告申请投放"},
+    "au_action_ad_approval_decide": {"en": "Ad approved or rejected", "zh-CN": "审核广告"},
+    "au_action_ad_block_create": {"en": "Ads blocked", "zh-CN": "屏蔽广告"},
+    "au_action_ad_block_delete": {"en": "Ads unblocked", "zh-CN": "取消屏蔽广告"},
+    "au_field_advertiser": {"en": "Advertiser", "zh-CN": "广告主"},
+    "au_field_codes_added": {"en": "Codes added", "zh-CN": "新增券码数"},
 }
 
 # The POS API's answers (ads/pos_api.py): with CONSOLE's red_error_* for the codes' refusals.

@@ -16,7 +16,7 @@ RETURNING key_id
 -- name: revoke_key
 UPDATE pos_api_keys SET revoked_at = now()
 WHERE merchant_id = $1 AND key_id = $2 AND revoked_at IS NULL
-RETURNING key_id
+RETURNING name
 
 -- name: list_keys
 -- The merchant's keys, those in use first, newest first.

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import NotYours, choose_membership, login_required, redirect, render_page
 from ads import pos_api, pos_keys, redemption
@@ -80,6 +81,7 @@ async def create_key(request: web.Request, session: accounts.ConsoleSession) -> 
             name=name,
             store_id=store_id,
             created_by=session.user.user_id,
+            store_name=next((s.name for s in place.stores if s.store_id == store_id), ""),
         )
     except (pos_keys.KeyNameInvalid, pos_keys.TooManyKeys) as exc:
         return await _render(request, place, error=exc, typed=name[:100])
@@ -95,7 +97,12 @@ async def revoke_key(request: web.Request, session: accounts.ConsoleSession) -> 
     except ValueError:
         raise NotYours("not a key id") from None
     try:
-        await pos_keys.revoke_key(request.app[DB], place.merchant.merchant_id, key_id)
+        await pos_keys.revoke_key(
+            request.app[DB],
+            place.merchant.merchant_id,
+            key_id,
+            actor=audit.Actor.user(session.user.user_id),
+        )
     except pos_keys.KeyUnknown as exc:
         raise NotYours(str(exc)) from exc
     query = {"merchant": str(place.merchant.merchant_id), "revoked": "1"}

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import asyncpg
 
+from accounts import audit
 from ads import codes
 from ads.services import queries
 from kernel.errors import PorticoError
@@ -182,7 +183,11 @@ def why_not_redeemable(status: CodeStatus) -> PorticoError:
 
 
 async def undo(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, redemption_id: uuid.UUID, *, user_id: uuid.UUID
+    db: asyncpg.Pool | asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    redemption_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID,
 ) -> str:
     """Roll a redemption back within UNDO_WINDOW; the code, claimed again."""
     code = await db.fetchval(
@@ -197,6 +202,28 @@ async def undo(
     if code is None:
         raise UndoTooLate(f"redemption {redemption_id}: not found, undone, or too old")
     return code
+
+
+async def record_till_change(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    action: str,
+    code: str,
+    store_name: str = "",
+) -> None:
+    """The audit log's entry of a change made at the till (`coupon.undo`: a redemption rolled
+    back; `coupon.void`: a code voided), in the change's transaction. The code is named by its
+    last four characters only: the whole code is the shopper's coupon."""
+    await audit.record_change(
+        conn,
+        merchant_id,
+        audit.Actor.user(user_id),
+        action,
+        target_id="",
+        target_name=f"…{code[-4:]}",
+        after={"store": store_name} if store_name else None,
+    )
 
 
 @dataclass(frozen=True)

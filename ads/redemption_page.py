@@ -95,9 +95,13 @@ async def undo_posted(request: web.Request, session: accounts.ConsoleSession) ->
     except ValueError:
         raise NotYours("not a redemption id") from None
     try:
-        code = await redemption.undo(
-            request.app[DB], place.merchant.merchant_id, redemption_id, user_id=session.user.user_id
-        )
+        merchant_id, user_id = place.merchant.merchant_id, session.user.user_id
+        async with request.app[DB].acquire() as conn, conn.transaction():
+            code = await redemption.undo(conn, merchant_id, redemption_id, user_id=user_id)
+            store = place.store.name if place.store else ""
+            await redemption.record_till_change(
+                conn, merchant_id, user_id, "coupon.undo", code, store
+            )
     except redemption.UndoTooLate as exc:
         return await _render(request, place, error=exc, http=exc.status)
     raise web.HTTPSeeOther(_url(place, undone=code))
@@ -113,7 +117,10 @@ async def void_posted(request: web.Request, session: accounts.ConsoleSession) ->
         raise VoidOwnersOnly(f"{session.user.user_id} is not an owner")
     try:
         code = redemption.read_code(typed)
-        await ads.void_code(request.app[DB], place.merchant.merchant_id, code, session.user.user_id)
+        merchant_id, user_id = place.merchant.merchant_id, session.user.user_id
+        async with request.app[DB].acquire() as conn, conn.transaction():
+            await ads.void_code(conn, merchant_id, code, user_id)
+            await redemption.record_till_change(conn, merchant_id, user_id, "coupon.void", code)
     except (*TRY_AGAIN, ads.VoidRefused) as exc:
         return await _render(request, place, typed=typed, error=exc, http=exc.status)
     raise web.HTTPSeeOther(_url(place, voided=code))

@@ -14,6 +14,7 @@ is a 404, as on the dashboards.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ import asyncpg
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import login_required, redirect, render_page, request_language
 from analytics import occupancy as estimator
@@ -247,11 +249,14 @@ def local_time(text: str, timezone: str) -> datetime | None:
 
 # The forms' actions: each stores only when every field is good -------------------------------
 
-Action = Callable[[web.Request, accounts.Store, MultiDictProxy[Any]], Awaitable[Submitted]]
+# Each action runs on `db`, a connection in the transaction that also records its audit entry.
+Action = Callable[
+    [web.Request, asyncpg.Connection, accounts.Store, MultiDictProxy[Any]], Awaitable[Submitted]
+]
 
 
 async def _save_metrics(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
     submitted = Submitted("metrics")
     numbers = _numbers(form, {name: LIMITS[name] for name in FIELDS}, submitted)
@@ -259,22 +264,22 @@ async def _save_metrics(
     if inside is not None and detected is not None and inside < detected:
         submitted.errors["inside_rssi"] = ("ffs_error_inside_weaker", {"detected": detected})
     if not submitted.errors:
-        await update_settings(request.app[DB], store.merchant_id, store.store_id, **numbers)
+        await update_settings(db, store.merchant_id, store.store_id, **numbers)
     return submitted
 
 
 async def _save_retention(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
     submitted = Submitted("retention")
     numbers = _numbers(form, RETENTION_LIMITS, submitted)
     if not submitted.errors:
-        await set_retention(request.app[DB], store.merchant_id, Retention(**numbers))
+        await set_retention(db, store.merchant_id, Retention(**numbers))
     return submitted
 
 
 async def _add_device(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
     submitted = Submitted("add_device")
     text = _text(form, "mac")
@@ -288,27 +293,26 @@ async def _add_device(
         return submitted
     assert mac is not None
     secret = request.app[SETTINGS].secret_key
-    await list_fixed_device(request.app[DB], secret, store.merchant_id, store.store_id, mac)
+    await list_fixed_device(db, secret, store.merchant_id, store.store_id, mac)
     return submitted
 
 
 async def _remove_device(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
     submitted = Submitted("remove_device")
     hashed = _text(form, "device")
     if not _HASH.match(hashed):
         raise BadFilter("device is not a device hash", name="device")
-    if not await unlist_fixed_hash(request.app[DB], store.merchant_id, store.store_id, hashed):
+    if not await unlist_fixed_hash(db, store.merchant_id, store.store_id, hashed):
         submitted.errors["device"] = ("ffs_error_not_listed", {})
     return submitted
 
 
 async def _calibrate(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
     submitted = Submitted("calibrate")
-    db = request.app[DB]
     now = datetime.now(UTC)
     raw_hours = (await retention_of(db, store.merchant_id)).raw_hours
     counts: list[tuple[datetime, int]] = []
@@ -363,9 +367,9 @@ def _headcount_time(
 
 
 async def _forget_calibration(
-    request: web.Request, store: accounts.Store, form: MultiDictProxy[Any]
+    request: web.Request, db: asyncpg.Connection, store: accounts.Store, form: MultiDictProxy[Any]
 ) -> Submitted:
-    await set_occupancy_calibration(request.app[DB], store.merchant_id, store.store_id, None)
+    await set_occupancy_calibration(db, store.merchant_id, store.store_id, None)
     return Submitted("forget_calibration")
 
 
@@ -583,10 +587,42 @@ async def save_settings(request: web.Request, session: accounts.ConsoleSession) 
     action = ACTIONS.get(kind)
     if action is None:
         raise BadFilter(f"no form {kind[:30]!r}", name="form")
-    submitted = await action(request, place.store, form)
+    store = place.store
+    async with request.app[DB].acquire() as conn, conn.transaction():
+        before = await _audited(conn, store, kind)
+        submitted = await action(request, conn, store, form)
+        if not submitted.errors:
+            await audit.record_change(
+                conn,
+                store.merchant_id,
+                audit.Actor.user(session.user.user_id),
+                f"footfall.{kind}",
+                target_id=store.store_id,
+                target_name=store.name,
+                before=before,
+                after=await _audited(conn, store, kind),
+            )
     if submitted.errors:
         return await _render(request, place, submitted, None, status=400)
     return redirect(f"{place.url(done=kind)}#{SECTIONS[kind]}")
+
+
+async def _audited(
+    conn: asyncpg.Connection, store: accounts.Store, kind: str
+) -> dict[str, Any] | None:
+    """What the audit log shows of a form's settings: the store's numbers, the merchant's
+    retention, how many fixed devices the store has (never a MAC or its hash), the store's
+    calibration (None: none)."""
+    merchant_id, store_id = store.merchant_id, store.store_id
+    if kind == "metrics":
+        return dataclasses.asdict(await settings_of(conn, merchant_id, store_id))
+    if kind == "retention":
+        return dataclasses.asdict(await retention_of(conn, merchant_id))
+    if kind in ("add_device", "remove_device"):
+        count = await conn.fetchval(queries.count_fixed_devices, merchant_id, store_id)
+        return {"fixed_devices": count}
+    calibration = await occupancy_calibration(conn, merchant_id, store_id)
+    return None if calibration is None else dataclasses.asdict(calibration)
 
 
 def _saved_notice(request: web.Request) -> str | None:

@@ -19,6 +19,7 @@ import segno
 from aiohttp import web
 from markupsafe import Markup
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import login_required, redirect, render_page
 from controller import fleet_config, fleet_ops, provisioning
@@ -106,6 +107,7 @@ async def reboot_router(request: web.Request, session: accounts.ConsoleSession) 
         # "already rebooted": the boot its last status named is over; nothing was done twice.
         done = "routers_reboot_already" if ack.msg == "already rebooted" else "routers_reboot_done"
         notice = _ack_notice(router, ack.ok, done, ack.msg or ack.code)
+    await _record_command(request, session, router, "router.reboot", notice)
     return await _render_routers(request, session, notice)
 
 
@@ -118,7 +120,29 @@ async def reapply_config(request: web.Request, session: accounts.ConsoleSession)
         notice: Notice = ("error", "routers_action_failed", _failure(router, exc))
     else:
         notice = _ack_notice(router, ack.ok, "routers_reapply_done", ack.msg or ack.code)
+    await _record_command(request, session, router, "router.reapply", notice)
     return await _render_routers(request, session, notice)
+
+
+async def _record_command(
+    request: web.Request,
+    session: accounts.ConsoleSession,
+    router: Router,
+    action: str,
+    notice: Notice,
+) -> None:
+    """The audit log's entry of a command sent from the console, with how it ended (the
+    router's own word is in its command history)."""
+    outcome = "failed" if notice[0] == "error" else "done"
+    await audit.record_change(
+        request.app[DB],
+        router.merchant_id,
+        audit.Actor.user(session.user.user_id),
+        action,
+        target_id=router.router_id,
+        target_name=router.name,
+        after={"outcome": outcome},
+    )
 
 
 def _by(session: accounts.ConsoleSession) -> str:
@@ -209,6 +233,7 @@ async def add_router(request: web.Request, session: accounts.ConsoleSession) -> 
             store_id,
             name=str(form.get("name", "")),
             fas_level=fas_level,
+            actor=audit.Actor.user(session.user.user_id),
         )
     return await _install_page(request, router.router_id, router.name, claim, new=True)
 
@@ -216,7 +241,12 @@ async def add_router(request: web.Request, session: accounts.ConsoleSession) -> 
 async def new_code(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     router = await _owned_router(request, session)
     async with request.app[DB].acquire() as conn:
-        claim = await provisioning.issue_claim(conn, router.merchant_id, router.router_id)
+        claim = await provisioning.issue_claim(
+            conn,
+            router.merchant_id,
+            router.router_id,
+            actor=audit.Actor.user(session.user.user_id),
+        )
     return await _install_page(request, router.router_id, router.name, claim, new=False)
 
 
@@ -228,7 +258,13 @@ async def revoke_form(request: web.Request, session: accounts.ConsoleSession) ->
 async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     router = await _owned_router(request, session)
     async with request.app[DB].acquire() as conn:
-        await provisioning.revoke_router(conn, router.merchant_id, router.router_id)
+        await provisioning.revoke_router(
+            conn,
+            router.merchant_id,
+            router.router_id,
+            actor=audit.Actor.user(session.user.user_id),
+            name=router.name,
+        )
     return redirect(f"{request.app.router['routers'].url_for()}?revoked={router.router_id}")
 
 

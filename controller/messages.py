@@ -190,4 +190,12 @@ MESSAGES: Catalog = {
         "en": "This router cannot be added: check its settings.",
         "zh-CN": "无法添加该路由器，请检查设置。",
     },
+    # The audit log's names (accounts/audit_page.py: au_action_<record>_<verb>, au_field_<name>)
+    "au_action_router_create": {"en": "Router added", "zh-CN": "添加路由器"},
+    "au_action_router_new_code": {"en": "New install code", "zh-CN": "生成新安装码"},
+    "au_action_router_revoke": {"en": "Router revoked", "zh-CN": "停用路由器"},
+    "au_action_router_reboot": {"en": "Router rebooted", "zh-CN": "重启路由器"},
+    "au_action_router_reapply": {"en": "Configuration applied again", "zh-CN": "重新下发配置"},
+    "au_field_fas_level": {"en": "FAS level", "zh-CN": "FAS 级别"},
+    "au_field_code_expires": {"en": "Code valid until", "zh-CN": "安装码有效期至"},
 }

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from accounts import audit
 from accounts import services as accounts
 from controller import broker_auth, topics
 from controller.services import FAS_LEVELS, Router
@@ -141,10 +142,12 @@ async def add_router(
     router_id: str | None = None,
     fas_level: int = 1,
     ttl: timedelta = CLAIM_TTL,
+    actor: audit.Actor | None = None,
 ) -> tuple[Router, Claim]:
     """A new openNDS router (with our agent) in a store, not installed yet, and its install code.
 
-    The caller has checked that the user may add routers to this merchant.
+    The caller has checked that the user may add routers to this merchant. With an `actor`, the
+    merchant's audit log records the router (`router.create`) in the same transaction.
     """
     router_id = router_id or new_router_id()
     if not topics.ROUTER_ID.match(router_id):
@@ -174,6 +177,17 @@ async def add_router(
             fas_level,
         )
         claim = await issue_claim(conn, merchant_id, router_id, ttl=ttl)
+        if actor is not None:
+            after = {"name": name, "store": store.name, "fas_level": fas_level}
+            await audit.record_change(
+                conn,
+                merchant_id,
+                actor,
+                "router.create",
+                target_id=router_id,
+                target_name=name,
+                after=after,
+            )
     router = Router(
         merchant_id, router_id, store_id, name, None, faskey, False, "opennds", fas_level
     )
@@ -186,10 +200,12 @@ async def issue_claim(
     router_id: str,
     *,
     ttl: timedelta = CLAIM_TTL,
+    actor: audit.Actor | None = None,
 ) -> Claim:
     """A new install code for a router (a new one, or one to install again); earlier codes of
     the router that were not redeemed stop working. Redeeming it gives the router a new
-    password, so the old one stops working then."""
+    password, so the old one stops working then. With an `actor`, the audit log records it
+    (`router.new_code`; never the code)."""
     code = base64.b32encode(secrets.token_bytes(20)).decode().lower()[:20]
     async with conn.transaction():
         row = await conn.fetchrow(queries.get_router, merchant_id, router_id)
@@ -199,6 +215,16 @@ async def issue_claim(
         expires_at = await conn.fetchval(
             queries.insert_claim, code_hash(code), merchant_id, router_id, ttl
         )
+        if actor is not None:
+            await audit.record_change(
+                conn,
+                merchant_id,
+                actor,
+                "router.new_code",
+                target_id=router_id,
+                target_name=row["name"],
+                after={"code_expires": expires_at},
+            )
     return Claim(router_id, code, expires_at)
 
 
@@ -298,13 +324,32 @@ def _ip_or_none(text: str) -> str | None:
         return None
 
 
-async def revoke_router(conn: asyncpg.Connection, merchant_id: uuid.UUID, router_id: str) -> None:
+async def revoke_router(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    router_id: str,
+    *,
+    actor: audit.Actor | None = None,
+    name: str = "",
+) -> None:
     """Take a router out of service for good: the broker drops its account (and cuts its
     connections) as soon as the sync sees the NOTIFY; the portal and controller ignore it; its
-    install codes stop working. The caller has checked the user may manage this merchant."""
+    install codes stop working. The caller has checked the user may manage this merchant. With
+    an `actor`, the audit log records it (`router.revoke`) in the same transaction."""
     async with conn.transaction():
         revoked = await conn.fetchval(queries.revoke_router, merchant_id, router_id)
         if revoked is None:
             raise UnknownRouter(f"merchant {merchant_id} has no router {router_id} in service")
+        if actor is not None:
+            await audit.record_change(
+                conn,
+                merchant_id,
+                actor,
+                "router.revoke",
+                target_id=router_id,
+                target_name=name,
+                before={"in_service": True},
+                after={"in_service": False},
+            )
         await conn.execute(queries.void_claims, merchant_id, router_id)
         await conn.execute(queries.notify_broker_accounts, router_id)

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from accounts import audit
 from accounts import services as accounts
 from accounts.web import (
     CATALOG,
@@ -374,6 +375,7 @@ async def create_batch(request: web.Request, session: accounts.ConsoleSession) -
         spec,
         created_by=session.user.user_id,
         now=datetime.now(UTC),
+        store_name=next((s.name for s in place.stores if s.store_id == spec.store_id), ""),
     )
     return redirect(place.url(f"{PATH}/{batch_id}", created="1"))
 
@@ -426,18 +428,23 @@ async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.
     require_owner(place)
     db = request.app[DB]
     code = _text(await request.post(), "code")
+    actor = audit.Actor.user(session.user.user_id)
     notice: Notice
     if code:
         try:
             normal = vouchers.normalize_code(code)
         except vouchers.VoucherRefused:
             normal = ""
-        if normal and await vouchers.revoke_code(db, place.merchant_id, batch.batch_id, normal):
+        if normal and await vouchers.revoke_code(
+            db, place.merchant_id, batch.batch_id, normal, actor=actor, batch_name=batch.name
+        ):
             notice = ("ok", "vch_revoked_code", {"code": vouchers.format_code(normal)})
         else:
             notice = ("error", "vch_revoke_none", {})
     else:
-        count = await vouchers.revoke_batch(db, place.merchant_id, batch.batch_id)
+        count = await vouchers.revoke_batch(
+            db, place.merchant_id, batch.batch_id, actor=actor, batch_name=batch.name
+        )
         notice = ("ok", "vch_revoked_batch", {"count": count})
     batch = await find_batch(request, place)  # its counts after the change
     return await _batch(request, place, batch, notice)

@@ -188,4 +188,12 @@ CONSOLE: dict[str, dict[str, str]] = {
         "zh-CN": "本批次没有可打印的有效券码。",
     },
     "vch_sheet_from_first_use": {"en": "from first use", "zh-CN": "自首次使用起"},
+    # The audit log's names (accounts/audit_page.py: au_action_<record>_<verb>, au_field_<name>)
+    "au_action_voucher_batch_create": {"en": "Voucher batch made", "zh-CN": "生成上网券批次"},
+    "au_action_voucher_batch_revoke": {"en": "Vouchers revoked", "zh-CN": "作废上网券"},
+    "au_field_minutes": {"en": "Minutes", "zh-CN": "时长（分钟）"},
+    "au_field_quota_kb": {"en": "Data limit (KB)", "zh-CN": "流量上限（KB）"},
+    "au_field_max_devices": {"en": "Devices per code", "zh-CN": "每码设备数"},
+    "au_field_valid_until": {"en": "Valid until", "zh-CN": "有效期至"},
+    "au_field_codes_revoked": {"en": "Codes revoked", "zh-CN": "作废券码数"},
 }

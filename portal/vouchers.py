@@ -22,6 +22,7 @@ from datetime import datetime
 
 import asyncpg
 
+from accounts import audit
 from controller.services import find_router
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -204,9 +205,11 @@ async def create_batch(
     *,
     created_by: uuid.UUID | None = None,
     now: datetime,
+    store_name: str = "",
 ) -> uuid.UUID:
-    """Store the batch and its codes in one transaction (all or nothing). The caller checked
-    that `spec.store_id` is one of the merchant's stores."""
+    """Store the batch and its codes in one transaction (all or nothing), with its audit
+    entry (`voucher_batch.create`, by `created_by`; no codes) when a user made it. The caller
+    checked that `spec.store_id` is one of the merchant's stores (named `store_name`)."""
     errors = batch_errors(spec, now)
     if errors:
         raise BadBatch(f"bad batch fields: {', '.join(sorted(errors))}")
@@ -225,6 +228,23 @@ async def create_batch(
             created_by,
         )
         await _insert_codes(conn, merchant_id, batch_id, spec.count)
+        if created_by is not None:
+            await audit.record_change(
+                conn,
+                merchant_id,
+                audit.Actor.user(created_by),
+                "voucher_batch.create",
+                target_id=batch_id,
+                target_name=spec.name.strip(),
+                after={
+                    "store": store_name,
+                    "minutes": spec.minutes,
+                    "quota_kb": spec.quota_kb,
+                    "max_devices": spec.max_devices,
+                    "valid_until": spec.valid_until,
+                    "count": spec.count,
+                },
+            )
     log.info("voucher batch %s: %d codes for merchant %s", batch_id, spec.count, merchant_id)
     return batch_id
 
@@ -293,19 +313,63 @@ async def codes_of_batch(
     return [Voucher(**dict(row)) for row in rows]
 
 
-async def revoke_batch(db: asyncpg.Pool, merchant_id: uuid.UUID, batch_id: uuid.UUID) -> int:
+async def revoke_batch(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    *,
+    actor: audit.Actor | None = None,
+    batch_name: str = "",
+) -> int:
     """Revoke every code of the batch not revoked yet; how many. No device gets in with these
     codes again, and the sessions running on them end within a minute: due now, the session
-    end job ends them as 'staff' and has their routers deauth the clients."""
-    return await db.fetchval(queries.revoke_batch, merchant_id, batch_id)
+    end job ends them as 'staff' and has their routers deauth the clients. With an `actor`,
+    the audit log records it (`voucher_batch.revoke`) in the same transaction."""
+    async with db.acquire() as conn, conn.transaction():
+        count = await conn.fetchval(queries.revoke_batch, merchant_id, batch_id)
+        if actor is not None:
+            await _record_revoke(conn, merchant_id, batch_id, batch_name, actor, count)
+    return count
 
 
 async def revoke_code(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, batch_id: uuid.UUID, code: str
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    code: str,
+    *,
+    actor: audit.Actor | None = None,
+    batch_name: str = "",
 ) -> bool:
     """Revoke one code of the batch, and end its running sessions (as revoke_batch); False
-    when it is not one of its live codes."""
-    return await db.fetchval(queries.revoke_code, merchant_id, code, batch_id) is not None
+    when it is not one of its live codes. The audit entry (with an `actor`) counts the code,
+    never shows it."""
+    async with db.acquire() as conn, conn.transaction():
+        found = await conn.fetchval(queries.revoke_code, merchant_id, code, batch_id)
+        if found is None:
+            return False
+        if actor is not None:
+            await _record_revoke(conn, merchant_id, batch_id, batch_name, actor, 1)
+    return True
+
+
+async def _record_revoke(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    batch_name: str,
+    actor: audit.Actor,
+    count: int,
+) -> None:
+    await audit.record_change(
+        conn,
+        merchant_id,
+        actor,
+        "voucher_batch.revoke",
+        target_id=batch_id,
+        target_name=batch_name,
+        after={"codes_revoked": count},
+    )
 
 
 async def brand_of_store(db: asyncpg.Pool, merchant_id: uuid.UUID, store_id: uuid.UUID) -> str:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
-from accounts import operators
+from accounts import audit, operators
 from ads import advertisers, demo_history
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
@@ -64,6 +64,7 @@ DEMO_ROUTERS = (
     DemoRouter("wd-demo-5", 1, "wifidog", 1, 2060),
     DemoRouter("ap-demo-6", 0, "opennds", 2, 2054),
 )
+SEED = audit.Actor.system("demo seed")  # who the audit log says made the demo's records
 AUTHMON_INTERVAL = 2.0  # seconds between authmon's polls (openNDS: 5); a shorter wait to watch
 
 
@@ -89,6 +90,15 @@ async def seed(conn: asyncpg.Connection) -> uuid.UUID:
             gateway=demo.gateway,
             fas_level=demo.fas_level,
         )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            SEED,
+            "router.create",
+            target_id=demo.router_id,
+            target_name=f"{name} AP {demo.router_id.rsplit('-', 1)[1]}",
+            after={"store": name, "fas_level": demo.fas_level},
+        )
         log.info("added the demo router %s", demo.router_id)
     return merchant_id
 
@@ -98,8 +108,35 @@ async def _seed_merchant(conn: asyncpg.Connection) -> uuid.UUID:
         merchant_id = await accounts.create_merchant(conn, DEMO_MERCHANT)
         user_id = await accounts.create_user(conn, DEMO_EMAIL, "Demo Owner", DEMO_PASSWORD)
         await accounts.add_membership(conn, merchant_id, user_id, "owner")
+        await audit.record_change(
+            conn,
+            merchant_id,
+            SEED,
+            "merchant.create",
+            target_id=merchant_id,
+            target_name=DEMO_MERCHANT,
+            after={"name": DEMO_MERCHANT},
+        )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            SEED,
+            "membership.create",
+            target_id=user_id,
+            target_name=DEMO_EMAIL,
+            after={"email": DEMO_EMAIL, "role": "owner"},
+        )
         for index, (name, name_zh) in enumerate(DEMO_STORES):
             store_id = await accounts.create_store(conn, merchant_id, name)
+            await audit.record_change(
+                conn,
+                merchant_id,
+                SEED,
+                "store.create",
+                target_id=store_id,
+                target_name=name,
+                after={"name": name},
+            )
             await portal.upsert_store_portal(
                 conn,
                 merchant_id,

@@ -12,6 +12,7 @@ import asyncpg
 import segno
 
 import accounts.services as accounts
+from accounts import audit
 from controller import provisioning
 from controller.services import find_router
 from kernel.config import Settings
@@ -53,6 +54,7 @@ async def add(
                 name=name,
                 router_id=router_id,
                 fas_level=fas_level,
+                actor=audit.Actor.system("portico router add"),
             )
         except provisioning.ProvisioningError as exc:
             raise CommandError(str(exc)) from None
@@ -70,7 +72,9 @@ async def new_code(
     """A new install code for a router already added (to install it again, or a lost code)."""
     merchant_id = await _merchant_of(db, router_id)
     async with db.acquire() as conn:
-        claim = await provisioning.issue_claim(conn, merchant_id, router_id)
+        claim = await provisioning.issue_claim(
+            conn, merchant_id, router_id, actor=audit.Actor.system("portico router code")
+        )
     out.write(f"New install code for router {router_id}; earlier codes no longer work.\n")
     _print_command(out, settings, claim)
     return claim
@@ -79,7 +83,9 @@ async def new_code(
 async def revoke(db: asyncpg.Pool, out: TextIO, router_id: str) -> None:
     merchant_id = await _merchant_of(db, router_id)
     async with db.acquire() as conn:
-        await provisioning.revoke_router(conn, merchant_id, router_id)
+        await provisioning.revoke_router(
+            conn, merchant_id, router_id, actor=audit.Actor.system("portico router revoke")
+        )
     out.write(
         f"Router {router_id} is revoked: the broker refuses its password and drops its "
         "connection as soon as Portico's broker sync runs (at once while Portico runs).\n"

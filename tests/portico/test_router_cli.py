@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 import accounts.services as accounts
+from accounts import audit
 from controller import provisioning
 from controller.services import find_router
 from kernel.config import Settings
@@ -59,7 +60,7 @@ async def test_a_store_is_found_by_id_too_and_names_may_need_the_merchant(
 
 async def test_code_and_revoke(db: asyncpg.Pool, settings: Settings) -> None:
     store = f"Pier {uuid.uuid4().hex[:8]}"
-    await new_merchant(db, store)
+    merchant, _stores = await new_merchant(db, store)
     first = await routers.add(db, settings, io.StringIO(), store=store)
     out = io.StringIO()
 
@@ -75,3 +76,13 @@ async def test_code_and_revoke(db: asyncpg.Pool, settings: Settings) -> None:
         await provisioning.redeem_claim(db, second.code, "192.0.2.80")
     with pytest.raises(routers.CommandError, match="no router"):
         await routers.revoke(db, out, first.router_id)
+    # The merchant's audit log has all three, by the command line, and never a code.
+    merchant_id = await accounts.merchant_named(db, merchant)
+    assert merchant_id is not None
+    log = await audit.entries(db, merchant_id)
+    assert [(e.action, e.actor_id, e.actor_label) for e in log] == [
+        ("router.revoke", None, "portico router revoke"),
+        ("router.new_code", None, "portico router code"),
+        ("router.create", None, "portico router add"),
+    ]
+    assert not any(code in repr(log) for code in (first.code, second.code))
