@@ -34,13 +34,13 @@ from ads.creative_media import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, check_image, e
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from portal import changes
+from portal.stores import MAX_BRAND, ensure_store_portal
 
 queries = load_queries(__file__, "look.sql")
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MIN_CONTRAST = 4.5  # WCAG 2 AA for body text
 HEADER_TEXT = "#ffffff"  # the splash's header and buttons write white on the brand colour
-MAX_BRAND = 80
 MAX_WELCOME = 300
 MAX_URL = 2000
 DEFAULTS = {"brand_color": "#0a7d5a", "page_color": "#ffffff", "text_color": "#1f2937"}
@@ -218,7 +218,7 @@ def _ratio(ratio: float) -> dict[str, object]:
 async def _current(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, store_id: uuid.UUID, store_name: str
 ) -> Look:
-    await conn.execute(queries.ensure_settings, merchant_id, store_id, store_name[:MAX_BRAND])
+    await ensure_store_portal(conn, merchant_id, store_id, store_name)
     row = await conn.fetchrow(queries.look_for_update, merchant_id, store_id)
     if row is None:  # the store is gone (its row is referenced by the settings' key)
         raise NoStore(f"no store {store_id} at merchant {merchant_id}")

@@ -11,11 +11,6 @@ SELECT brand_name, brand_color, page_color, text_color, welcome_en, welcome_zh, 
 FROM portal_settings WHERE merchant_id = $1 AND store_id = $2
 FOR UPDATE
 
--- name: ensure_settings
--- A store without portal settings gets the platform's defaults, named after the store.
-INSERT INTO portal_settings (merchant_id, store_id, brand_name) VALUES ($1, $2, $3)
-ON CONFLICT (merchant_id, store_id) DO NOTHING
-
 -- name: save_look
 UPDATE portal_settings SET brand_name = $3, brand_color = $4, page_color = $5, text_color = $6,
     welcome_en = $7, welcome_zh = $8, landing_url = $9

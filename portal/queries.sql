@@ -5,6 +5,11 @@ SELECT brand_name, brand_color, welcome_en, welcome_zh, login_methods, terms_ver
        logo_id, background_id
 FROM portal_settings WHERE merchant_id = $1 AND store_id = $2
 
+-- name: ensure_store_portal
+-- A store without portal settings gets the platform's defaults, named after the store.
+INSERT INTO portal_settings (merchant_id, store_id, brand_name) VALUES ($1, $2, $3)
+ON CONFLICT (merchant_id, store_id) DO NOTHING
+
 -- name: upsert_store_portal
 INSERT INTO portal_settings (merchant_id, store_id, brand_name, brand_color, welcome_en, welcome_zh,
                              login_methods, session_minutes, up_kbps, down_kbps, up_quota_kb,

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import asyncpg
 
+from accounts.services import get_store
 from accounts.services import merchant_suspended as _read_suspended
 from controller.services import AccessPolicy, Router, find_router
 from kernel.cache import TtlCache
@@ -97,11 +98,26 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
         if router is None:
             raise UnknownGateway(f"no router {router_id!r}")
         row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
-        if row is None:
-            raise UnknownGateway(f"store of router {router_id} has no portal settings")
+        if row is None:  # a store nobody has set up yet: the platform's defaults
+            store = await get_store(db, router.merchant_id, router.store_id)
+            if store is None:
+                raise UnknownGateway(f"store of router {router_id} is gone")
+            await ensure_store_portal(db, router.merchant_id, router.store_id, store.name)
+            row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
         return router, StorePortal(**dict(row))
 
     return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
+
+
+MAX_BRAND = 80  # characters of a brand name (portal/look.py checks what owners type)
+
+
+async def ensure_store_portal(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, store_id: uuid.UUID, name: str
+) -> None:
+    """Give a store without portal settings the platform's defaults (the table's), named after
+    the store: a store added in the console serves its splash before anyone brands it."""
+    await db.execute(queries.ensure_store_portal, merchant_id, store_id, name[:MAX_BRAND])
 
 
 _suspensions: TtlCache[uuid.UUID, bool] = TtlCache(SETTINGS_TTL)

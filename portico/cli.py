@@ -1,4 +1,4 @@
-"""The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke,
+"""The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke/simulate,
 advertiser add, analytics import-pcap/rebuild/accuracy."""
 
 from __future__ import annotations
@@ -109,6 +109,13 @@ def _router_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     code.add_argument("router_id")
     revoke = actions.add_parser("revoke", help="take a router out of service, cut it off")
     revoke.add_argument("router_id")
+    simulate = actions.add_parser(
+        "simulate",
+        help="run a simulated openNDS router installed with an install code (while `make run` "
+        "runs): its captive page shows the store's portal",
+    )
+    simulate.add_argument("code", help="the install code (the end of the install command)")
+    simulate.add_argument("--port", type=int, default=0, help="its captive page's port")
 
 
 def _workers(text: str) -> int:
@@ -208,11 +215,31 @@ async def _operator_command(args: argparse.Namespace, settings: Settings) -> Non
 async def _router_command(args: argparse.Namespace, settings: Settings) -> None:
     from portico import runtime
 
+    if args.action == "simulate":  # a router: it talks to the portal and broker, not the DB
+        await _simulate_router(args, settings)
+        return
+
     async with runtime.database(settings) as db:
         try:
             await _router_action(args, settings, db)
         except ProvisioningError as exc:
             raise CommandError(str(exc)) from None
+
+
+async def _simulate_router(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import routers, runtime
+
+    router = await routers.simulate(settings, args.code, port=args.port)
+    try:
+        print(
+            f"Simulated router {router.router_id} (openNDS FAS level {router.fas_level} with "
+            f"the agent) is online.\nOpen its captive page: http://{router.gateway_address}/\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+        await runtime.wait_for_stop_signal()
+    finally:
+        await router.stop()
 
 
 async def _router_action(args: argparse.Namespace, settings: Settings, db: asyncpg.Pool) -> None:

@@ -4,10 +4,12 @@ new install code, revoke one. For operators: it works across merchants."""
 from __future__ import annotations
 
 import io
+import secrets
 import uuid
 from datetime import UTC
 from typing import TextIO
 
+import aiohttp
 import asyncpg
 import segno
 
@@ -16,6 +18,7 @@ from accounts import audit
 from controller import provisioning
 from controller.services import find_router
 from kernel.config import Settings
+from simulators.router import SimulatedRouter
 
 
 class CommandError(Exception):
@@ -124,3 +127,57 @@ def terminal_qr(text: str) -> str:
     buffer = io.StringIO()
     segno.make(text, error="m").terminal(out=buffer, compact=True, border=2)
     return buffer.getvalue()
+
+
+async def simulate(settings: Settings, code: str, *, port: int = 0) -> SimulatedRouter:
+    """A simulated openNDS router with our agent (simulators.router), installed with an install
+    code as firmware-scripts/install.sh installs a real one: it redeems the code at the portal
+    (`POST /i/<code>`, controller.device_routes.claim) and runs with what it gets back, its
+    broker account, faskey and FAS level. Started; the caller stops it."""
+    fields = await _redeem_at_portal(settings.portal_url, code)
+    if fields.get("broker_tls") == "1":
+        raise CommandError("the simulated router connects to the broker without TLS")
+    router = SimulatedRouter(
+        fields["router_id"],
+        mqtt_url=f"mqtt://{fields['broker_host']}:{fields['broker_port']}",
+        password=fields["mqtt_password"],
+        faskey=fields["faskey"],
+        portal_url=fields["portal_url"],
+        gateway_mac="02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5)),
+        gateway_name=fields.get("gatewayname") or "Portico",
+        gateway_port=port,
+        fas_level=int(fields["fas_level"]),
+        heartbeat=60.0,
+    )
+    try:
+        await router.start()
+    except TimeoutError:
+        await router.stop()
+        raise CommandError(
+            f"router {router.router_id} could not log in to the broker at "
+            f"{fields['broker_host']}:{fields['broker_port']} within 10 s"
+        ) from None
+    return router
+
+
+async def _redeem_at_portal(portal_url: str, code: str) -> dict[str, str]:
+    """The install claim's answer (key=value lines); CommandError with the portal's reason."""
+    url = f"{portal_url.rstrip('/')}/i/{code.strip()}"
+    timeout = aiohttp.ClientTimeout(total=15)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(url) as answer:
+                text = await answer.text()
+                status = answer.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CommandError(
+            f"cannot reach the portal at {portal_url} ({exc}); is `make run` running?"
+        ) from None
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if status != 200:
+        reason = fields.get("message") or f"HTTP {status}"
+        raise CommandError(f"the portal refused the install code: {reason}")
+    missing = {"router_id", "mqtt_password", "faskey", "fas_level", "broker_host"} - set(fields)
+    if missing:
+        raise CommandError(f"the portal's answer lacks {', '.join(sorted(missing))}")
+    return fields
