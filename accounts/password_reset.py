@@ -8,7 +8,8 @@ of the user and drops their other links.
 
 Limits: `PER_ADDRESS` requests for one address in `WINDOW` (more are answered the same but
 send nothing, so nobody can flood a mailbox) and `PER_CLIENT` from one client address (more
-are refused, 429; this says nothing about any account). Refused requests count too.
+are refused, 429; this says nothing about any account). Refused requests count too. The
+counters hold keyed hashes of the address and the client, never either itself.
 """
 
 from __future__ import annotations
@@ -67,15 +68,18 @@ async def request_reset(
     *,
     email: str,
     client: str,
+    secret_key: str,
     language: str,
     reset_url: str,
 ) -> asyncio.Task[None] | None:
     """Count the request (ResetThrottled over the client's limit) and, for an address with an
     account within its limit, store a link and send it to `reset_url?token=…` in the
     background (the returned task; None when nothing is sent). InvalidEmail for a malformed
-    address."""
+    address. `client` is the client's keyed hash (services.client_key); the address is counted
+    by its own, made with `secret_key`."""
     email = services.check_email(email)
-    counts = await db.fetchrow(queries.insert_attempt, email, client, WINDOW)
+    address = services.email_key(secret_key, email)
+    counts = await db.fetchrow(queries.insert_attempt, address, client, WINDOW)
     if counts["by_client"] > PER_CLIENT:
         raise ResetThrottled(f"{counts['by_client']} reset requests from one client in {WINDOW}")
     if counts["by_address"] > PER_ADDRESS:

@@ -441,6 +441,13 @@ def client_key(secret_key: str, address: str) -> str:
     return digest.hex()[:32]
 
 
+def email_key(secret_key: str, email: str) -> str:
+    """An email address's pseudonym for counting requests about it (password resets): a keyed
+    hash, so the counters never hold the address (PRODUCT.md §5)."""
+    digest = hmac.digest(secret_key.encode(), f"console-email:{email}".encode(), "sha256")
+    return digest.hex()[:32]
+
+
 async def authenticate(db: asyncpg.Pool, email: str, password: str, *, client: str) -> User:
     """The user with this email and password, or InvalidCredentials / LoginLocked.
 
