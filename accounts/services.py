@@ -166,6 +166,7 @@ class ConsoleSession:
     csrf_token: str
     expires_at: datetime
     session_id: uuid.UUID | None = None  # names it on the Sessions page
+    operator: bool = False  # the user is a platform operator (accounts.operators), as of now
 
 
 # Merchants and stores ----------------------------------------------------------------------
@@ -406,11 +407,17 @@ async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
 
 
-async def suspended_memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
-    """The user's merchants that the platform suspended (memberships_of leaves them out): the
-    console says why they are gone."""
-    rows = await db.fetch(queries.suspended_memberships_of, user_id)
-    return [Membership(**dict(r)) for r in rows]
+async def memberships_and_suspended(
+    db: Executor, user_id: uuid.UUID
+) -> tuple[list[Membership], list[Membership]]:
+    """memberships_of, and apart from them the user's merchants that the platform suspended
+    (which memberships_of leaves out: the console says why they are gone), in one query."""
+    live: list[Membership] = []
+    suspended: list[Membership] = []
+    for r in await db.fetch(queries.memberships_and_suspended, user_id):
+        membership = Membership(r["merchant_id"], r["merchant_name"], r["role"])
+        (suspended if r["suspended"] else live).append(membership)
+    return live, suspended
 
 
 async def merchant_suspended(db: Executor, merchant_id: uuid.UUID) -> bool:
@@ -531,7 +538,9 @@ async def session_for_token(db: Executor, token: str) -> ConsoleSession | None:
     if row["stale"]:  # "last seen" to the minute: one write a minute, not one a request
         await db.execute(queries.touch_session, token_hash(token))
     user = User(row["user_id"], row["email"], row["display_name"])
-    return ConsoleSession(user, row["csrf_token"], row["expires_at"], row["session_id"])
+    return ConsoleSession(
+        user, row["csrf_token"], row["expires_at"], row["session_id"], row["operator"]
+    )
 
 
 async def end_session(db: Executor, token: str) -> None:
