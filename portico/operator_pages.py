@@ -63,7 +63,9 @@ async def set_plan(request: web.Request, session: accounts.ConsoleSession) -> we
 async def set_suspension(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     _operator(session)
     form = await request.post()
-    suspended = form.get("suspended") == "1"
+    suspended = {"1": True, "0": False}.get(str(form.get("suspended")))
+    if suspended is None:  # not "unsuspend" by default: a form without its choice changes nothing
+        raise operators.InvalidSuspension("suspended must be 1 or 0")
     changed = await operators.set_suspended(
         request.app[DB], _merchant_id(request), suspended, session.user.user_id
     )

@@ -178,3 +178,23 @@ async def test_memberships_and_suspended_tells_the_suspended_apart(db: asyncpg.P
     assert [m.merchant_id for m in live] == [member.merchant_id]
     assert live == await accounts.memberships_of(db, member.user_id)
     assert [(m.merchant_id, m.role) for m in suspended] == [(other.merchant_id, "staff")]
+
+
+async def test_a_suspension_form_without_its_choice_changes_nothing(
+    client: TestClient, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing or garbled `suspended` is a 400 with a message, never an unsuspend."""
+    member = await new_member(db)
+    await sign_in(client, await _operator(db, monkeypatch), OPERATOR_PASSWORD)
+    token = csrf_token(await (await client.get("/operator", headers=EN)).text())
+    path = f"/operator/merchants/{member.merchant_id}/suspension"
+    await client.post(path, data={"csrf_token": token, "suspended": "1"})
+    assert await accounts.merchant_suspended(db, member.merchant_id)
+
+    for form in ({}, {"suspended": "yes"}, {"suspended": ""}):
+        refused = await client.post(path, data={"csrf_token": token} | form, headers=EN)
+        assert refused.status == 400, form
+        assert "choose Suspend or Unsuspend" in await refused.text()
+    assert await accounts.merchant_suspended(db, member.merchant_id)
+    zh = await client.post(path, data={"csrf_token": token}, headers=ZH)
+    assert "请选择“暂停服务”或“恢复服务”" in await zh.text()
