@@ -46,7 +46,6 @@ LINK_TTL = timedelta(hours=1)
 WINDOW = timedelta(hours=1)
 PER_ADDRESS = 3
 PER_CLIENT = 10
-_TOKEN_LENGTHS = range(20, 101)
 _sending: set[asyncio.Task[None]] = set()  # background sends, kept until done
 
 
@@ -107,7 +106,7 @@ async def _send(provider: EmailProvider, message: Email) -> None:
 
 
 async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
-    return len(token) in _TOKEN_LENGTHS and await db.fetchval(
+    return len(token) in services.TOKEN_LENGTHS and await db.fetchval(
         queries.reset_is_live, services.token_hash(token)
     )
 
@@ -115,7 +114,7 @@ async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
 async def reset_password(db: asyncpg.Pool, token: str, password: str) -> None:
     """Set the password of the link's user (WeakPassword), end all their sessions and drop
     their other links. ResetLinkInvalid for a link unknown, used or expired."""
-    if len(token) not in _TOKEN_LENGTHS:
+    if len(token) not in services.TOKEN_LENGTHS:
         raise ResetLinkInvalid("a reset token of the wrong length")
     services.check_password(password)
     password_hash = await services.hash_password(password)
@@ -123,7 +122,7 @@ async def reset_password(db: asyncpg.Pool, token: str, password: str) -> None:
         user_id = await conn.fetchval(queries.take_reset, services.token_hash(token))
         if user_id is None:
             raise ResetLinkInvalid("no live reset for this token")
-        await conn.execute(queries.set_password, user_id, password_hash)
+        await services.set_password_hash(conn, user_id, password_hash)
         await conn.execute(queries.forget_resets_of, user_id)
         await conn.execute(queries.end_sessions_of, user_id)
     log.info("password reset for user %s: every session ended", user_id)

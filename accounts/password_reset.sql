@@ -25,9 +25,6 @@ SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_hash = $1 AND expires_a
 DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > now()
 RETURNING user_id
 
--- name: set_password
-UPDATE user_accounts SET password_hash = $2 WHERE user_id = $1
-
 -- name: forget_resets_of
 DELETE FROM password_resets WHERE user_id = $1
 

@@ -263,7 +263,8 @@ async def venue_facts(db: Executor, merchant_id: uuid.UUID) -> VenueFacts:
 
 
 async def merchant_names(db: Executor, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Names of merchants (venues) an advertiser targets: public, as shown in its console."""
+    """Names of merchants by id (the venues an advertiser targets, public in its console; the
+    merchant an invitation names); an unknown id is left out."""
     rows = await db.fetch(queries.merchant_names, merchant_ids)
     return {r["merchant_id"]: r["name"] for r in rows}
 
@@ -380,6 +381,11 @@ async def insert_user(
     return user_id
 
 
+async def set_password_hash(db: Executor, user_id: uuid.UUID, password_hash: str) -> None:
+    """Store a new hash (hash_password) of the user's password."""
+    await db.execute(queries.update_password_hash, user_id, password_hash)
+
+
 async def user_id_by_email(db: Executor, email: str) -> uuid.UUID | None:
     """For operators (the command line, the demo): the user with this email, if any."""
     row = await db.fetchrow(queries.user_by_email, normalize_email(email))
@@ -486,7 +492,7 @@ async def authenticate(db: asyncpg.Pool, email: str, password: str, *, client: s
         raise InvalidCredentials("wrong email or password")
     if _hasher.check_needs_rehash(stored_hash):
         new_hash = await asyncio.to_thread(_hasher.hash, password)
-        await db.execute(queries.update_password_hash, row["user_id"], new_hash)
+        await set_password_hash(db, row["user_id"], new_hash)
     return User(row["user_id"], row["email"], row["display_name"])
 
 
@@ -503,6 +509,9 @@ def _dummy_hash() -> str:
 
 
 # Sessions and CSRF -------------------------------------------------------------------------
+
+
+TOKEN_LENGTHS = range(20, 101)  # a link's token that may be ours (token_urlsafe(32): 43)
 
 
 def token_hash(token: str) -> bytes:
