@@ -114,8 +114,9 @@ async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
 async def reset_password(db: asyncpg.Pool, token: str, password: str) -> None:
     """Set the password of the link's user (WeakPassword), end all their sessions and drop
     their other links. ResetLinkInvalid for a link unknown, used or expired."""
-    if len(token) not in services.TOKEN_LENGTHS:
-        raise ResetLinkInvalid("a reset token of the wrong length")
+    # The link first, as invitations.accept does: a dead link is said before a short password.
+    if not await link_is_live(db, token):
+        raise ResetLinkInvalid("reset link unknown, used or expired")
     services.check_password(password)
     password_hash = await services.hash_password(password)
     async with db.acquire() as conn, conn.transaction():

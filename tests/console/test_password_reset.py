@@ -164,3 +164,20 @@ async def test_the_counters_keep_no_address(client: TestClient, db: asyncpg.Pool
         "SELECT count(*) FROM password_reset_attempts WHERE email_hash = $1", row["email_hash"]
     )
     assert counted == 2
+
+
+async def test_a_dead_link_is_said_before_a_short_password(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Fixing the password of a form whose link expired meanwhile would only lead to a 404."""
+    member = await new_member(db)
+    await _ask(client, member.email)
+    [body] = await _mails(db, member.email, 1)
+    link = _LINK.search(body).group(1)
+    page = await (await client.get(link, headers=EN)).text()
+    await db.execute("DELETE FROM password_resets WHERE user_id = $1", member.user_id)
+    form = {"csrf_token": csrf_token(page), "token": link.partition("token=")[2], "password": "x"}
+
+    response = await client.post("/password/reset", data=form, headers=EN)
+
+    assert response.status == 404 and "unknown, used or expired" in await response.text()
