@@ -49,7 +49,6 @@ __all__ = [
 queries = load_queries(__file__, "invitations.sql")
 
 LINK_TTL = timedelta(days=7)
-_TOKEN_LENGTHS = range(20, 101)
 
 
 class InvitationLinkInvalid(services.AccountError):
@@ -153,11 +152,12 @@ async def invite(
     email = services.check_email(email)
     store_ids = await _check_stores(db, merchant_id, role, store_ids)
     language = language if language in LANGUAGES else LANGUAGES[0]
-    if any(m.email == email for m in await members(db, merchant_id)):
+    user_id = await services.user_id_by_email(db, email)
+    if user_id is not None and await db.fetchval(queries.is_member, merchant_id, user_id):
         raise AlreadyMember(f"{email} is a member of merchant {merchant_id} already")
     token = secrets.token_urlsafe(32)
     invitation_id = uuid.uuid4()
-    merchant_name = await db.fetchval(queries.merchant_name, merchant_id)
+    merchant_name = (await services.merchant_names(db, [merchant_id])).get(merchant_id)
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(
             queries.replace_invitation,
@@ -224,7 +224,7 @@ async def revoke(
 
 async def invitation_for_token(db: services.Executor, token: str) -> InvitationLink | None:
     """The live invitation the link names, or None (unknown, used, revoked or expired)."""
-    if len(token) not in _TOKEN_LENGTHS:
+    if len(token) not in services.TOKEN_LENGTHS:
         return None
     row = await db.fetchrow(queries.live_by_token, services.token_hash(token))
     if row is None:

@@ -75,8 +75,5 @@ DELETE FROM memberships WHERE merchant_id = $1 AND user_id = $2
 -- name: store_ids_of
 SELECT store_id FROM stores WHERE merchant_id = $1 AND store_id = ANY($2::uuid[])
 
--- name: merchant_name
-SELECT name FROM merchants WHERE merchant_id = $1
-
 -- name: is_member
 SELECT EXISTS (SELECT 1 FROM memberships WHERE merchant_id = $1 AND user_id = $2)

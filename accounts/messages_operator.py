@@ -39,6 +39,10 @@ OPERATOR: Catalog = {
     "plan_standard": {"en": "Standard", "zh-CN": "标准版"},
     "plan_premium": {"en": "Premium", "zh-CN": "高级版"},
     "error_invalid_plan": {"en": "Choose a plan from the list.", "zh-CN": "请从列表中选择套餐。"},
+    "error_invalid_suspension": {
+        "en": "Nothing was changed: choose Suspend or Unsuspend.",
+        "zh-CN": "未做任何更改：请选择“暂停服务”或“恢复服务”。",
+    },
     "error_operators_only": {
         "en": "Only a platform operator can use this page.",
         "zh-CN": "只有平台运营人员可以使用此页面。",

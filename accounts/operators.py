@@ -22,6 +22,7 @@ from kernel.sql import load_queries
 __all__ = [
     "PLANS",
     "InvalidPlan",
+    "InvalidSuspension",
     "MerchantRow",
     "OperatorsOnly",
     "grant",
@@ -44,6 +45,13 @@ class OperatorsOnly(services.AccountError):
 
 class InvalidPlan(services.AccountError):
     message_id = "error_invalid_plan"
+    status = 400
+
+
+class InvalidSuspension(services.AccountError):
+    """A suspension form that says neither suspend nor unsuspend."""
+
+    message_id = "error_invalid_suspension"
     status = 400
 
 

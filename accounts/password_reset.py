@@ -8,7 +8,8 @@ of the user and drops their other links.
 
 Limits: `PER_ADDRESS` requests for one address in `WINDOW` (more are answered the same but
 send nothing, so nobody can flood a mailbox) and `PER_CLIENT` from one client address (more
-are refused, 429; this says nothing about any account). Refused requests count too.
+are refused, 429; this says nothing about any account). Refused requests count too. The
+counters hold keyed hashes of the address and the client, never either itself.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ LINK_TTL = timedelta(hours=1)
 WINDOW = timedelta(hours=1)
 PER_ADDRESS = 3
 PER_CLIENT = 10
-_TOKEN_LENGTHS = range(20, 101)
 _sending: set[asyncio.Task[None]] = set()  # background sends, kept until done
 
 
@@ -67,15 +67,18 @@ async def request_reset(
     *,
     email: str,
     client: str,
+    secret_key: str,
     language: str,
     reset_url: str,
 ) -> asyncio.Task[None] | None:
     """Count the request (ResetThrottled over the client's limit) and, for an address with an
     account within its limit, store a link and send it to `reset_url?token=…` in the
     background (the returned task; None when nothing is sent). InvalidEmail for a malformed
-    address."""
+    address. `client` is the client's keyed hash (services.client_key); the address is counted
+    by its own, made with `secret_key`."""
     email = services.check_email(email)
-    counts = await db.fetchrow(queries.insert_attempt, email, client, WINDOW)
+    address = services.email_key(secret_key, email)
+    counts = await db.fetchrow(queries.insert_attempt, address, client, WINDOW)
     if counts["by_client"] > PER_CLIENT:
         raise ResetThrottled(f"{counts['by_client']} reset requests from one client in {WINDOW}")
     if counts["by_address"] > PER_ADDRESS:
@@ -103,7 +106,7 @@ async def _send(provider: EmailProvider, message: Email) -> None:
 
 
 async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
-    return len(token) in _TOKEN_LENGTHS and await db.fetchval(
+    return len(token) in services.TOKEN_LENGTHS and await db.fetchval(
         queries.reset_is_live, services.token_hash(token)
     )
 
@@ -111,15 +114,16 @@ async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
 async def reset_password(db: asyncpg.Pool, token: str, password: str) -> None:
     """Set the password of the link's user (WeakPassword), end all their sessions and drop
     their other links. ResetLinkInvalid for a link unknown, used or expired."""
-    if len(token) not in _TOKEN_LENGTHS:
-        raise ResetLinkInvalid("a reset token of the wrong length")
+    # The link first, as invitations.accept does: a dead link is said before a short password.
+    if not await link_is_live(db, token):
+        raise ResetLinkInvalid("reset link unknown, used or expired")
     services.check_password(password)
     password_hash = await services.hash_password(password)
     async with db.acquire() as conn, conn.transaction():
         user_id = await conn.fetchval(queries.take_reset, services.token_hash(token))
         if user_id is None:
             raise ResetLinkInvalid("no live reset for this token")
-        await conn.execute(queries.set_password, user_id, password_hash)
+        await services.set_password_hash(conn, user_id, password_hash)
         await conn.execute(queries.forget_resets_of, user_id)
         await conn.execute(queries.end_sessions_of, user_id)
     log.info("password reset for user %s: every session ended", user_id)

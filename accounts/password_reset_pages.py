@@ -42,6 +42,7 @@ async def forgot(request: web.Request) -> web.Response:
             request.app[EMAIL],
             email=address,
             client=accounts.client_key(settings.secret_key, client_ip(request)),
+            secret_key=settings.secret_key,
             language=request_language(request),
             reset_url=settings.console_url + RESET_PATH,
         )

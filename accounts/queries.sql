@@ -41,11 +41,13 @@ JOIN merchants USING (merchant_id)
 WHERE m.user_id = $1 AND merchants.suspended_at IS NULL
 ORDER BY merchants.name, m.merchant_id
 
--- name: suspended_memberships_of
-SELECT m.merchant_id, merchants.name AS merchant_name, m.role
+-- name: memberships_and_suspended
+-- memberships_of and the suspended ones with it, told apart: the console's layout needs both.
+SELECT m.merchant_id, merchants.name AS merchant_name, m.role,
+       merchants.suspended_at IS NOT NULL AS suspended
 FROM memberships m
 JOIN merchants USING (merchant_id)
-WHERE m.user_id = $1 AND merchants.suspended_at IS NOT NULL
+WHERE m.user_id = $1
 ORDER BY merchants.name, m.merchant_id
 
 -- name: merchant_suspended
@@ -91,8 +93,11 @@ INSERT INTO console_sessions (session_hash, user_id, csrf_token, expires_at, dev
 VALUES ($1, $2, $3, $4, $5)
 
 -- name: session_by_hash
+-- With whether the user is a platform operator (accounts/operators.py): every console page's
+-- layout asks, and the session is read for every page anyway.
 SELECT u.user_id, u.email, u.display_name, s.csrf_token, s.expires_at, s.session_id,
-       s.last_seen_at < now() - interval '1 minute' AS stale
+       s.last_seen_at < now() - interval '1 minute' AS stale,
+       EXISTS (SELECT 1 FROM platform_operators o WHERE o.user_id = u.user_id) AS operator
 FROM console_sessions s
 JOIN user_accounts u USING (user_id)
 WHERE s.session_hash = $1 AND s.expires_at > now()

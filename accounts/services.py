@@ -166,6 +166,7 @@ class ConsoleSession:
     csrf_token: str
     expires_at: datetime
     session_id: uuid.UUID | None = None  # names it on the Sessions page
+    operator: bool = False  # the user is a platform operator (accounts.operators), as of now
 
 
 # Merchants and stores ----------------------------------------------------------------------
@@ -262,7 +263,8 @@ async def venue_facts(db: Executor, merchant_id: uuid.UUID) -> VenueFacts:
 
 
 async def merchant_names(db: Executor, merchant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Names of merchants (venues) an advertiser targets: public, as shown in its console."""
+    """Names of merchants by id (the venues an advertiser targets, public in its console; the
+    merchant an invitation names); an unknown id is left out."""
     rows = await db.fetch(queries.merchant_names, merchant_ids)
     return {r["merchant_id"]: r["name"] for r in rows}
 
@@ -379,6 +381,11 @@ async def insert_user(
     return user_id
 
 
+async def set_password_hash(db: Executor, user_id: uuid.UUID, password_hash: str) -> None:
+    """Store a new hash (hash_password) of the user's password."""
+    await db.execute(queries.update_password_hash, user_id, password_hash)
+
+
 async def user_id_by_email(db: Executor, email: str) -> uuid.UUID | None:
     """For operators (the command line, the demo): the user with this email, if any."""
     row = await db.fetchrow(queries.user_by_email, normalize_email(email))
@@ -406,11 +413,17 @@ async def memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(**dict(r)) for r in await db.fetch(queries.memberships_of, user_id)]
 
 
-async def suspended_memberships_of(db: Executor, user_id: uuid.UUID) -> list[Membership]:
-    """The user's merchants that the platform suspended (memberships_of leaves them out): the
-    console says why they are gone."""
-    rows = await db.fetch(queries.suspended_memberships_of, user_id)
-    return [Membership(**dict(r)) for r in rows]
+async def memberships_and_suspended(
+    db: Executor, user_id: uuid.UUID
+) -> tuple[list[Membership], list[Membership]]:
+    """memberships_of, and apart from them the user's merchants that the platform suspended
+    (which memberships_of leaves out: the console says why they are gone), in one query."""
+    live: list[Membership] = []
+    suspended: list[Membership] = []
+    for r in await db.fetch(queries.memberships_and_suspended, user_id):
+        membership = Membership(r["merchant_id"], r["merchant_name"], r["role"])
+        (suspended if r["suspended"] else live).append(membership)
+    return live, suspended
 
 
 async def merchant_suspended(db: Executor, merchant_id: uuid.UUID) -> bool:
@@ -438,6 +451,13 @@ async def member_names(
 def client_key(secret_key: str, address: str) -> str:
     """A sign-in client's pseudonym for the lockout (its address is never stored)."""
     digest = hmac.digest(secret_key.encode(), f"console-client:{address}".encode(), "sha256")
+    return digest.hex()[:32]
+
+
+def email_key(secret_key: str, email: str) -> str:
+    """An email address's pseudonym for counting requests about it (password resets): a keyed
+    hash, so the counters never hold the address (PRODUCT.md §5)."""
+    digest = hmac.digest(secret_key.encode(), f"console-email:{email}".encode(), "sha256")
     return digest.hex()[:32]
 
 
@@ -472,7 +492,7 @@ async def authenticate(db: asyncpg.Pool, email: str, password: str, *, client: s
         raise InvalidCredentials("wrong email or password")
     if _hasher.check_needs_rehash(stored_hash):
         new_hash = await asyncio.to_thread(_hasher.hash, password)
-        await db.execute(queries.update_password_hash, row["user_id"], new_hash)
+        await set_password_hash(db, row["user_id"], new_hash)
     return User(row["user_id"], row["email"], row["display_name"])
 
 
@@ -489,6 +509,9 @@ def _dummy_hash() -> str:
 
 
 # Sessions and CSRF -------------------------------------------------------------------------
+
+
+TOKEN_LENGTHS = range(20, 101)  # a link's token that may be ours (token_urlsafe(32): 43)
 
 
 def token_hash(token: str) -> bytes:
@@ -524,7 +547,9 @@ async def session_for_token(db: Executor, token: str) -> ConsoleSession | None:
     if row["stale"]:  # "last seen" to the minute: one write a minute, not one a request
         await db.execute(queries.touch_session, token_hash(token))
     user = User(row["user_id"], row["email"], row["display_name"])
-    return ConsoleSession(user, row["csrf_token"], row["expires_at"], row["session_id"])
+    return ConsoleSession(
+        user, row["csrf_token"], row["expires_at"], row["session_id"], row["operator"]
+    )
 
 
 async def end_session(db: Executor, token: str) -> None:

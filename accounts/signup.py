@@ -109,7 +109,7 @@ async def request_signup(
 
 
 async def link_is_live(db: asyncpg.Pool, token: str) -> bool:
-    return 20 <= len(token) <= 100 and await db.fetchval(
+    return len(token) in services.TOKEN_LENGTHS and await db.fetchval(
         queries.request_is_live, services.token_hash(token)
     )
 
@@ -118,7 +118,7 @@ async def complete_signup(db: asyncpg.Pool, token: str) -> services.User:
     """Create the account a link stands for: the user, the merchant and the owner's membership,
     each in the merchant's audit log. SignupLinkInvalid for a link unknown, used or expired;
     SignupAlreadyDone when the address got an account meanwhile."""
-    if not 20 <= len(token) <= 100:
+    if len(token) not in services.TOKEN_LENGTHS:
         raise SignupLinkInvalid("a sign-up token of the wrong length")
     async with db.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(queries.take_request, services.token_hash(token))

@@ -26,7 +26,6 @@ import portal.messages_vouchers
 from accounts import (
     audit_page,
     invitations,
-    operators,
     password_reset,
     password_reset_pages,
     session_pages,
@@ -182,13 +181,12 @@ async def console_nav(request: web.Request, handler: Handler) -> web.StreamRespo
     if session is not None and request.method == "GET":
         db = request.app[DB]
         user_id = session.user.user_id
-        memberships = await account_services.memberships_of(db, user_id)
-        suspended = await account_services.suspended_memberships_of(db, user_id)
+        memberships, suspended = await account_services.memberships_and_suspended(db, user_id)
         request[NAV] = ConsoleNav(
             merchant=bool(memberships),
             advertiser=bool(await advertisers.memberships_of(db, user_id)),
             owner=any(m.role == "owner" for m in memberships),
-            operator=await operators.is_operator(db, user_id),
+            operator=session.operator,
             suspended=tuple(m.merchant_name for m in suspended),
         )
         asked = request.query.get("merchant")

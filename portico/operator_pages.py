@@ -29,13 +29,13 @@ NOTICES = {
 }
 
 
-async def _operator(request: web.Request, session: accounts.ConsoleSession) -> None:
-    if not await operators.is_operator(request.app[DB], session.user.user_id):
+def _operator(session: accounts.ConsoleSession) -> None:
+    if not session.operator:  # read with the session, this request (services.session_for_token)
         raise NotYours(f"user {session.user.user_id} is no operator")
 
 
 async def merchants_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    await _operator(request, session)
+    _operator(session)
     db = request.app[DB]
     return render_page(
         request,
@@ -48,7 +48,7 @@ async def merchants_page(request: web.Request, session: accounts.ConsoleSession)
 
 
 async def set_plan(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    await _operator(request, session)
+    _operator(session)
     form = await request.post()
     plan = form.get("plan")
     changed = await operators.set_plan(
@@ -61,9 +61,11 @@ async def set_plan(request: web.Request, session: accounts.ConsoleSession) -> we
 
 
 async def set_suspension(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    await _operator(request, session)
+    _operator(session)
     form = await request.post()
-    suspended = form.get("suspended") == "1"
+    suspended = {"1": True, "0": False}.get(str(form.get("suspended")))
+    if suspended is None:  # not "unsuspend" by default: a form without its choice changes nothing
+        raise operators.InvalidSuspension("suspended must be 1 or 0")
     changed = await operators.set_suspended(
         request.app[DB], _merchant_id(request), suspended, session.user.user_id
     )

@@ -147,3 +147,54 @@ async def test_anyone_but_an_operator_gets_404_and_posts_need_the_token(
         assert response.status == 403
     assert not await accounts.merchant_suspended(db, other.merchant_id)
     assert (await client.post("/operator/merchants/not-a-uuid/plan", data={})).status == 403
+
+
+async def test_being_made_or_unmade_an_operator_counts_from_the_next_page(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Whether the user is an operator is read with the session on every request (one query,
+    services.session_for_token), never kept from the sign-in."""
+    member = await new_member(db)
+    await sign_in(client, member.email)
+    assert (await client.get("/operator", headers=EN)).status == 404
+
+    await operators.grant(db, member.user_id)
+    page = await client.get("/operator", headers=EN)
+    assert page.status == 200 and 'href="/operator"' in await page.text()
+
+    await db.execute("DELETE FROM platform_operators WHERE user_id = $1", member.user_id)
+    assert (await client.get("/operator", headers=EN)).status == 404
+    assert 'href="/operator"' not in await (await client.get("/dashboard", headers=EN)).text()
+
+
+async def test_memberships_and_suspended_tells_the_suspended_apart(db: asyncpg.Pool) -> None:
+    member = await new_member(db)
+    other = await new_member(db)
+    await accounts.add_membership(db, other.merchant_id, member.user_id, "staff")
+    await operators.set_suspended(db, other.merchant_id, True, member.user_id)
+
+    live, suspended = await accounts.memberships_and_suspended(db, member.user_id)
+
+    assert [m.merchant_id for m in live] == [member.merchant_id]
+    assert live == await accounts.memberships_of(db, member.user_id)
+    assert [(m.merchant_id, m.role) for m in suspended] == [(other.merchant_id, "staff")]
+
+
+async def test_a_suspension_form_without_its_choice_changes_nothing(
+    client: TestClient, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing or garbled `suspended` is a 400 with a message, never an unsuspend."""
+    member = await new_member(db)
+    await sign_in(client, await _operator(db, monkeypatch), OPERATOR_PASSWORD)
+    token = csrf_token(await (await client.get("/operator", headers=EN)).text())
+    path = f"/operator/merchants/{member.merchant_id}/suspension"
+    await client.post(path, data={"csrf_token": token, "suspended": "1"})
+    assert await accounts.merchant_suspended(db, member.merchant_id)
+
+    for form in ({}, {"suspended": "yes"}, {"suspended": ""}):
+        refused = await client.post(path, data={"csrf_token": token} | form, headers=EN)
+        assert refused.status == 400, form
+        assert "choose Suspend or Unsuspend" in await refused.text()
+    assert await accounts.merchant_suspended(db, member.merchant_id)
+    zh = await client.post(path, data={"csrf_token": token}, headers=ZH)
+    assert "请选择“暂停服务”或“恢复服务”" in await zh.text()

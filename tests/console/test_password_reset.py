@@ -149,3 +149,35 @@ async def test_the_reset_forms_need_their_csrf_cookie(client: TestClient, db: as
 async def test_a_malformed_address_comes_back_with_its_error(client: TestClient) -> None:
     response = await _ask(client, "not an address", ZH)
     assert response.status == 400 and "请输入邮箱地址。" in await response.text()
+
+
+async def test_the_counters_keep_no_address(client: TestClient, db: asyncpg.Pool) -> None:
+    """PRODUCT.md §5: the per-address counter holds a keyed hash of the address, not it."""
+    member = await new_member(db)
+    assert (await _ask(client, member.email.upper())).status == 200
+
+    [row] = await db.fetch("SELECT email_hash, client_hash FROM password_reset_attempts")
+    assert member.email not in row["email_hash"] and "@" not in row["email_hash"]
+    assert len(row["email_hash"]) == 32 and row["email_hash"] != row["client_hash"]
+    assert (await _ask(client, member.email)).status == 200  # the same address, the same key
+    counted = await db.fetchval(
+        "SELECT count(*) FROM password_reset_attempts WHERE email_hash = $1", row["email_hash"]
+    )
+    assert counted == 2
+
+
+async def test_a_dead_link_is_said_before_a_short_password(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Fixing the password of a form whose link expired meanwhile would only lead to a 404."""
+    member = await new_member(db)
+    await _ask(client, member.email)
+    [body] = await _mails(db, member.email, 1)
+    link = _LINK.search(body).group(1)
+    page = await (await client.get(link, headers=EN)).text()
+    await db.execute("DELETE FROM password_resets WHERE user_id = $1", member.user_id)
+    form = {"csrf_token": csrf_token(page), "token": link.partition("token=")[2], "password": "x"}
+
+    response = await client.post("/password/reset", data=form, headers=EN)
+
+    assert response.status == 404 and "unknown, used or expired" in await response.text()

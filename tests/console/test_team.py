@@ -342,3 +342,15 @@ async def test_the_checklists_add_staff_step_links_to_the_team(
     await sign_in(client, member.email)
     page = await (await client.get("/dashboard", headers=EN)).text()
     assert f'href="/team?merchant={member.merchant_id}"' in page
+
+
+async def test_a_member_is_known_whatever_the_case_of_the_address(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    await sign_in(client, member.email)
+    response = await _invite(client, member, f"  {member.email.upper()} ", "owner")
+    assert response.status == 400
+    assert "a member of the merchant already" in await response.text()
+    count = "SELECT count(*) FROM invitations WHERE merchant_id = $1"
+    assert await db.fetchval(count, member.merchant_id) == 0
