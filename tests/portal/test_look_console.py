@@ -389,6 +389,38 @@ async def test_a_hostile_or_bad_upload_is_refused_with_a_clear_message(
     assert await audit.entries(db, member.merchant_id) == []
 
 
+def _noise(image_format: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((600, 400), 120).convert("RGB").save(out, image_format, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["logo", "background"])
+@pytest.mark.parametrize("signature", [b"<svG", b"PK\x03\x04", b"<html"])
+def test_a_signature_inside_the_compressed_pixels_is_not_a_hidden_file(
+    kind: str, signature: bytes
+) -> None:
+    # Compressed pixels are noise: a 4-byte signature turns up in about 1 of 60 photos of 4 MB
+    # by chance. Only the file's headers, metadata and what follows its end are searched.
+    data = _noise("JPEG", quality=90)
+    middle = len(data) // 2
+    spliced = data[:middle] + signature + data[middle + len(signature) :]
+    assert look.check_picture(kind, spliced).content_type == "image/jpeg"
+    for image_format in ("PNG", "WEBP", "JPEG"):
+        whole = _noise(image_format)
+        outside = look.outside_pixels(whole)
+        assert len(outside) < 1000 < len(whole), image_format
+        assert look.outside_pixels(whole + b"<svg>") == outside + b"<svg>", image_format
+
+
+def test_a_file_hidden_in_a_jpeg_comment_is_found() -> None:
+    data = _noise("JPEG")
+    comment = b"<?php system($_GET[1]); ?>"
+    hidden = data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+    with pytest.raises(look.HiddenContent, match="PHP"):
+        look.check_picture("logo", hidden)
+
+
 # --- who may: staff 403, another merchant 404, CSRF ------------------------------------------
 
 
