@@ -17,7 +17,6 @@ stores.SETTINGS_TTL seconds.
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import re
 import unicodedata
@@ -445,10 +444,9 @@ async def picture(
     return (row["content_type"], bytes(row["data"])) if row is not None else None
 
 
-@functools.lru_cache(maxsize=4096)
 def image_path(merchant_id: uuid.UUID, store_id: uuid.UUID, image_id: uuid.UUID | None) -> str:
-    """Where the portal serves a picture ('' for none). Cached: every splash view asks for its
-    store's two, and formatting three UUIDs costs a view microseconds (as terms' URL)."""
+    """Where the portal serves a picture ('' for none). The splash reads its store's two from
+    portal.stores.StorePortal (logo_url, background_url), made when the settings are loaded."""
     return f"/look/{merchant_id}/{store_id}/{image_id}" if image_id else ""
 
 

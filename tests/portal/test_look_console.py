@@ -307,6 +307,27 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     assert entries[0].after == {"logo": None} and entries[0].before["logo"].startswith("PNG")
 
 
+async def test_the_splash_shows_the_stores_pictures_from_their_paths(
+    client: TestClient, portal_client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    for kind in ("logo", "background"):
+        assert (await upload(client, member, token, kind, png(60, 60))).status == 200
+    row = await settings_row(db, member)
+    router_id = f"ap-pic-{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        new = await register_router(conn, member.merchant_id, member.store_id, router_id, "AP")
+        await record_router_status(conn, new.router, online=True, status={"v": 1, "online": True})
+    splash = f"/fas/{router_id}/?fas={encode_fas(splash_fields('aa:bb:cc:dd:ee:0a'))}"
+    text = await (await portal_client.get(splash, headers=EN)).text()
+    logo = look.image_path(member.merchant_id, member.store_id, row["logo_id"])
+    background = look.image_path(member.merchant_id, member.store_id, row["background_id"])
+    assert f'src="{logo}"' in text and f'url("{background}")' in text
+    for path in (logo, background):
+        assert (await portal_client.get(path)).status == 200, path
+
+
 def _jpeg_zip_polyglot() -> bytes:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
