@@ -324,6 +324,8 @@ async def test_the_splash_shows_the_stores_pictures_from_their_paths(
     logo = look.image_path(member.merchant_id, member.store_id, row["logo_id"])
     background = look.image_path(member.merchant_id, member.store_id, row["background_id"])
     assert f'src="{logo}"' in text and f'url("{background}")' in text
+    # Text is written in the colours the contrast check passed, never faded below them.
+    assert "opacity" not in text
     for path in (logo, background):
         assert (await portal_client.get(path)).status == 200, path
 
