@@ -326,6 +326,7 @@ async def test_the_splash_shows_the_stores_pictures_from_their_paths(
     assert f'src="{logo}"' in text and f'url("{background}")' in text
     # Text is written in the colours the contrast check passed, never faded below them.
     assert "opacity" not in text
+    assert "a{color:inherit}" in text  # links too (a browser's blue is unreadable on dark pages)
     for path in (logo, background):
         assert (await portal_client.get(path)).status == 200, path
 
