@@ -17,7 +17,6 @@ stores.SETTINGS_TTL seconds.
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import unicodedata
 import uuid
@@ -29,7 +28,7 @@ from PIL import Image
 
 from accounts import audit
 from ads import creative_errors as errors
-from ads.creative_media import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, check_image, encode, sniff
+from ads.creative_media import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decoded_image, encode, sniff
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from portal import changes
@@ -364,16 +363,18 @@ def check_picture(kind: str, data: bytes) -> StoredImage:
     for signature, what in _HIDDEN:
         if signature.lower() in lowered:
             raise HiddenContent(what)
-    checked = check_image(
-        data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_side=limits.max_side
-    ).image
-    if kind == "background" and checked.content_type != "image/jpeg":
+    pixels, image_format = decoded_image(
+        data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels
+    )
+    pixels.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS)
+    if kind == "background" and image_format != "JPEG":
         # A photo behind the header: JPEG keeps it small (a PNG of 1600 px can weigh megabytes).
-        with Image.open(io.BytesIO(checked.data)) as ours:
-            pixels = ours.convert("RGBA")
-        flat = Image.new("RGB", pixels.size, (255, 255, 255))
-        flat.paste(pixels, mask=pixels.getchannel("A"))
-        checked = encode(flat, "JPEG")
+        if pixels.mode == "RGBA":
+            flat = Image.new("RGB", pixels.size, (255, 255, 255))
+            flat.paste(pixels, mask=pixels.getchannel("A"))
+            pixels = flat
+        image_format = "JPEG"
+    checked = encode(pixels, image_format)
     return StoredImage(
         uuid.uuid4(), checked.content_type, checked.width, checked.height, checked.data
     )
