@@ -320,7 +320,7 @@ def preview_page(
 
 
 # Pictures are read on every shopper's first splash: a few are kept (their bytes never change).
-_pictures: TtlCache[tuple[str, str, str], tuple[str, bytes]] = TtlCache(300.0, 32)
+_pictures: TtlCache[tuple[uuid.UUID, ...], tuple[str, bytes]] = TtlCache(300.0, 32)
 
 
 @routes.get("/look/{merchant_id}/{store_id}/{image_id}", name="look_picture")
@@ -339,8 +339,7 @@ async def look_picture(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
         return found
 
-    key = (str(ids[0]), str(ids[1]), str(ids[2]))
-    return look_pictures.picture_response(await _pictures.get_or_load(key, read))
+    return look_pictures.picture_response(await _pictures.get_or_load(tuple(ids), read))
 
 
 # The router resolves the /fas/<router>/… routes in the order they are added: the splash, by far
