@@ -105,16 +105,21 @@ def _what_else(data: bytes) -> errors.UploadRefused:
     return errors.UnknownType("no known signature")
 
 
-def check_image(
-    data: bytes,
-    *,
-    max_bytes: int = MAX_IMAGE_BYTES,
-    max_pixels: int = MAX_IMAGE_PIXELS,
-    max_side: int = MAX_STORED_SIDE,
-) -> CheckedImage:
-    """Decode the image fully and write it anew (and its thumbnail); refused with why if not.
-    The limits are an advertiser's by default; a store's logo has smaller ones (portal/look.py).
-    `max_pixels` above MAX_IMAGE_PIXELS is refused by Pillow's guard all the same."""
+def check_image(data: bytes) -> CheckedImage:
+    """Decode the image fully and write it anew (and its thumbnail); refused with why if not."""
+    pixels, image_format = decoded_image(data)
+    pixels.thumbnail((MAX_STORED_SIDE, MAX_STORED_SIDE), Image.Resampling.LANCZOS)
+    stored = encode(pixels, image_format)
+    return CheckedImage(image=stored, thumbnail=thumbnail(pixels))
+
+
+def decoded_image(
+    data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS
+) -> tuple[Image.Image, str]:
+    """The image decoded fully, only its pixels kept (upright, sRGB; mode L, RGB or RGBA), and
+    its format (JPEG, PNG or WEBP); refused with why if not. The limits are an advertiser's by
+    default; a store's pictures have their own (portal/look.py), and `max_pixels` above
+    MAX_IMAGE_PIXELS is refused by Pillow's guard all the same."""
     if len(data) > max_bytes:
         raise errors.TooLarge("image", len(data), max_bytes)
     try:
@@ -140,9 +145,7 @@ def check_image(
         except Exception as exc:
             log.info("image refused at decoding: %r", exc)
             raise errors.BrokenImage(repr(exc)) from None
-    pixels.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    stored = encode(pixels, image_format)
-    return CheckedImage(image=stored, thumbnail=thumbnail(pixels))
+    return pixels, image_format
 
 
 def _clean(source: Image.Image) -> Image.Image:

@@ -109,6 +109,11 @@ def _url(place: Place, **more: str) -> str:
     return f"{PATH}?{urlencode(params | more)}"
 
 
+def _picture_url(store: accounts.Store, image_id: uuid.UUID) -> str:
+    """Where the console serves a store's picture (the `picture` route)."""
+    return f"{PATH}/picture/{store.store_id}/{image_id}?merchant={store.merchant_id}"
+
+
 async def _stored(request: web.Request, store: accounts.Store) -> look.Look:
     found = await look.read_look(request.app[DB], store.merchant_id, store.store_id)
     return found if found is not None else look.default_look(store.name)
@@ -208,11 +213,7 @@ async def preview(request: web.Request, session: accounts.ConsoleSession) -> web
         shown = look.Look(**(shown.fields() | good | _rest(shown)))
 
     def picture_url(image_id: uuid.UUID | None) -> str:
-        return (
-            f"{PATH}/picture/{store.store_id}/{image_id}?merchant={store.merchant_id}"
-            if image_id
-            else ""
-        )
+        return _picture_url(store, image_id) if image_id else ""
 
     body = views.preview_page(request.app[TEMPLATES], shown, lang, picture_url)
     return web.Response(
@@ -281,7 +282,7 @@ async def _render(
                 lang: f"{PREVIEW_PATH}?{urlencode(query | {'lang': lang})}" for lang in LANGUAGES
             },
             "picture_url": {
-                kind: f"{PATH}/picture/{store.store_id}/{image_id}?merchant={merchant}"
+                kind: _picture_url(store, image_id)
                 for kind, image_id in (
                     ("logo", stored.logo_id),
                     ("background", stored.background_id),

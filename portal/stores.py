@@ -19,6 +19,7 @@ from kernel.privacy import device_hash
 from kernel.sql import load_queries
 from portal.fas import BadRedirect, FasClient, parse_fas, parse_fas_text, split_carried
 from portal.fas_aes import decrypt_fas
+from portal.look import image_path
 
 queries = load_queries(__file__)
 
@@ -61,6 +62,8 @@ class StorePortal:
     text_color: str = "#1f2937"
     logo_id: uuid.UUID | None = None  # pictures in portal_images (None: none)
     background_id: uuid.UUID | None = None
+    logo_url: str = ""  # where the splash finds them ('' for none), made once per load
+    background_url: str = ""
 
     @property
     def policy(self) -> AccessPolicy:
@@ -104,7 +107,11 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
                 raise UnknownGateway(f"store of router {router_id} is gone")
             await ensure_store_portal(db, router.merchant_id, router.store_id, store.name)
             row = await db.fetchrow(queries.store_portal, router.merchant_id, router.store_id)
-        return router, StorePortal(**dict(row))
+        paths = {
+            "logo_url": image_path(router.merchant_id, router.store_id, row["logo_id"]),
+            "background_url": image_path(router.merchant_id, router.store_id, row["background_id"]),
+        }
+        return router, StorePortal(**dict(row), **paths)
 
     return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
 

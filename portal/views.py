@@ -272,8 +272,8 @@ async def _splash(
         portal.brand_color,
         portal.page_color,
         portal.text_color,
-        look_pictures.image_path(router.merchant_id, router.store_id, portal.logo_id),
-        look_pictures.image_path(router.merchant_id, router.store_id, portal.background_id),
+        portal.logo_url,
+        portal.background_url,
         portal.welcome_zh if lang == "zh-CN" else portal.welcome_en,
         ad,
         error,
@@ -320,7 +320,7 @@ def preview_page(
 
 
 # Pictures are read on every shopper's first splash: a few are kept (their bytes never change).
-_pictures: TtlCache[tuple[str, str, str], tuple[str, bytes]] = TtlCache(300.0, 32)
+_pictures: TtlCache[tuple[uuid.UUID, ...], tuple[str, bytes]] = TtlCache(300.0, 32)
 
 
 @routes.get("/look/{merchant_id}/{store_id}/{image_id}", name="look_picture")
@@ -339,8 +339,7 @@ async def look_picture(request: web.Request) -> web.Response:
             raise web.HTTPNotFound()
         return found
 
-    key = (str(ids[0]), str(ids[1]), str(ids[2]))
-    return look_pictures.picture_response(await _pictures.get_or_load(key, read))
+    return look_pictures.picture_response(await _pictures.get_or_load(tuple(ids), read))
 
 
 # The router resolves the /fas/<router>/… routes in the order they are added: the splash, by far

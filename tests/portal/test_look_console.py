@@ -307,6 +307,30 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     assert entries[0].after == {"logo": None} and entries[0].before["logo"].startswith("PNG")
 
 
+async def test_the_splash_shows_the_stores_pictures_from_their_paths(
+    client: TestClient, portal_client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    for kind in ("logo", "background"):
+        assert (await upload(client, member, token, kind, png(60, 60))).status == 200
+    row = await settings_row(db, member)
+    router_id = f"ap-pic-{uuid.uuid4().hex[:8]}"
+    async with db.acquire() as conn:
+        new = await register_router(conn, member.merchant_id, member.store_id, router_id, "AP")
+        await record_router_status(conn, new.router, online=True, status={"v": 1, "online": True})
+    splash = f"/fas/{router_id}/?fas={encode_fas(splash_fields('aa:bb:cc:dd:ee:0a'))}"
+    text = await (await portal_client.get(splash, headers=EN)).text()
+    logo = look.image_path(member.merchant_id, member.store_id, row["logo_id"])
+    background = look.image_path(member.merchant_id, member.store_id, row["background_id"])
+    assert f'src="{logo}"' in text and f'url("{background}")' in text
+    # Text is written in the colours the contrast check passed, never faded below them.
+    assert "opacity" not in text
+    assert "a{color:inherit}" in text  # links too (a browser's blue is unreadable on dark pages)
+    for path in (logo, background):
+        assert (await portal_client.get(path)).status == 200, path
+
+
 def _jpeg_zip_polyglot() -> bytes:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
@@ -387,6 +411,38 @@ async def test_a_hostile_or_bad_upload_is_refused_with_a_clear_message(
         == 0
     )
     assert await audit.entries(db, member.merchant_id) == []
+
+
+def _noise(image_format: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((600, 400), 120).convert("RGB").save(out, image_format, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["logo", "background"])
+@pytest.mark.parametrize("signature", [b"<svG", b"PK\x03\x04", b"<html"])
+def test_a_signature_inside_the_compressed_pixels_is_not_a_hidden_file(
+    kind: str, signature: bytes
+) -> None:
+    # Compressed pixels are noise: a 4-byte signature turns up in about 1 of 60 photos of 4 MB
+    # by chance. Only the file's headers, metadata and what follows its end are searched.
+    data = _noise("JPEG", quality=90)
+    middle = len(data) // 2
+    spliced = data[:middle] + signature + data[middle + len(signature) :]
+    assert look.check_picture(kind, spliced).content_type == "image/jpeg"
+    for image_format in ("PNG", "WEBP", "JPEG"):
+        whole = _noise(image_format)
+        outside = look.outside_pixels(whole)
+        assert len(outside) < 1000 < len(whole), image_format
+        assert look.outside_pixels(whole + b"<svg>") == outside + b"<svg>", image_format
+
+
+def test_a_file_hidden_in_a_jpeg_comment_is_found() -> None:
+    data = _noise("JPEG")
+    comment = b"<?php system($_GET[1]); ?>"
+    hidden = data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+    with pytest.raises(look.HiddenContent, match="PHP"):
+        look.check_picture("logo", hidden)
 
 
 # --- who may: staff 403, another merchant 404, CSRF ------------------------------------------
