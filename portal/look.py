@@ -445,12 +445,6 @@ async def picture(
     return (row["content_type"], bytes(row["data"])) if row is not None else None
 
 
-def image_path(merchant_id: uuid.UUID, store_id: uuid.UUID, image_id: uuid.UUID | None) -> str:
-    """Where the portal serves a picture ('' for none). The splash reads its store's two from
-    portal.stores.StorePortal (logo_url, background_url), made when the settings are loaded."""
-    return f"/look/{merchant_id}/{store_id}/{image_id}" if image_id else ""
-
-
 # A picture's bytes never change under its id (a new upload gets a new one): cached for good.
 PICTURE_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -19,7 +19,6 @@ from kernel.privacy import device_hash
 from kernel.sql import load_queries
 from portal.fas import BadRedirect, FasClient, parse_fas, parse_fas_text, split_carried
 from portal.fas_aes import decrypt_fas
-from portal.look import image_path
 
 queries = load_queries(__file__)
 
@@ -114,6 +113,13 @@ async def store_gateway(db: asyncpg.Pool, router_id: str) -> tuple[Router, Store
         return router, StorePortal(**dict(row), **paths)
 
     return await _gateways.get_or_load(router_id, read, refresh_ahead=1.0)
+
+
+def image_path(merchant_id: uuid.UUID, store_id: uuid.UUID, image_id: uuid.UUID | None) -> str:
+    """Where the portal serves a store's picture ('' for none; portal/look.py stores them). The
+    splash reads its store's two from StorePortal (logo_url, background_url), made when the
+    settings are loaded."""
+    return f"/look/{merchant_id}/{store_id}/{image_id}" if image_id else ""
 
 
 MAX_BRAND = 80  # characters of a brand name (portal/look.py checks what owners type)

@@ -253,7 +253,7 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     assert "Logo saved." in await response.text()
     row = await settings_row(db, member)
     assert row["logo_id"] is not None
-    path = look.image_path(member.merchant_id, member.store_id, row["logo_id"])
+    path = stores.image_path(member.merchant_id, member.store_id, row["logo_id"])
     served = await portal_client.get(path)
     assert served.status == 200
     assert served.headers["Content-Type"] == "image/png"
@@ -264,9 +264,9 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     with Image.open(io.BytesIO(data)) as stored:
         assert stored.size == (512, 171)  # scaled to the logo's 512 px
     for unknown in (
-        look.image_path(member.merchant_id, member.store_id, uuid.uuid4()),
+        stores.image_path(member.merchant_id, member.store_id, uuid.uuid4()),
         f"/look/{member.merchant_id}/{member.store_id}/not-an-id",
-        look.image_path(uuid.uuid4(), member.store_id, row["logo_id"]),  # not that merchant's
+        stores.image_path(uuid.uuid4(), member.store_id, row["logo_id"]),  # not that merchant's
     ):
         assert (await portal_client.get(unknown)).status == 404, unknown
     console = await client.get(
@@ -282,7 +282,7 @@ async def test_a_logo_is_re_encoded_served_with_a_fixed_type_and_audited(
     assert "Header background saved." in await response.text()
     row = await settings_row(db, member)
     background = await portal_client.get(
-        look.image_path(member.merchant_id, member.store_id, row["background_id"])
+        stores.image_path(member.merchant_id, member.store_id, row["background_id"])
     )
     assert background.headers["Content-Type"] == "image/jpeg"
 
@@ -321,8 +321,8 @@ async def test_the_splash_shows_the_stores_pictures_from_their_paths(
         await record_router_status(conn, new.router, online=True, status={"v": 1, "online": True})
     splash = f"/fas/{router_id}/?fas={encode_fas(splash_fields('aa:bb:cc:dd:ee:0a'))}"
     text = await (await portal_client.get(splash, headers=EN)).text()
-    logo = look.image_path(member.merchant_id, member.store_id, row["logo_id"])
-    background = look.image_path(member.merchant_id, member.store_id, row["background_id"])
+    logo = stores.image_path(member.merchant_id, member.store_id, row["logo_id"])
+    background = stores.image_path(member.merchant_id, member.store_id, row["background_id"])
     assert f'src="{logo}"' in text and f'url("{background}")' in text
     # Text is written in the colours the contrast check passed, never faded below them.
     assert "opacity" not in text
