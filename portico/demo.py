@@ -317,7 +317,7 @@ async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID
     }
     fields = advertisers.line_item_fields(form, ZoneInfo("Asia/Shanghai"), campaign)
     membership = advertisers.AdvertiserMembership(advertiser_id, DEMO_ADVERTISER, None, "admin")
-    await advertisers.save_line_item(db, membership, campaign_id, fields)
+    await advertisers.save_line_item(db, membership, campaign_id, fields, actor=SEED)
     texts = {
         "headline_zh": "翠玉茶馆：春茶买一送一",
         "headline_en": "Jade Tea House: spring tea, two for one",
