@@ -19,6 +19,7 @@ import jsonschema_rs
 import pytest
 from aiohttp.test_utils import TestClient
 
+from accounts import audit
 from accounts import services as accounts
 from ads import code_import, pos_guard, pos_keys, pos_openapi, pos_redemption, redemption
 from ads.pos_api import PREFIX
@@ -156,13 +157,17 @@ async def test_requests_without_a_good_key_are_refused(
     assert answer.status == 200  # the scheme's case and spaces round the key do not matter
 
     key_id = (await pos_keys.list_keys(db, member.merchant_id))[0].key_id
-    await pos_keys.revoke_key(db, member.merchant_id, key_id)
+    await pos_keys.revoke_key(
+        db, member.merchant_id, key_id, actor=audit.Actor.user(member.user_id)
+    )
     answer = await client.post(
         PREFIX + "/codes/validate", json=body, headers={"Authorization": f"Bearer {key}"}
     )
     assert answer.status == 401 and error_code(await answer.json()) == "key_revoked"
     with pytest.raises(pos_keys.KeyUnknown):
-        await pos_keys.revoke_key(db, member.merchant_id, key_id)
+        await pos_keys.revoke_key(
+            db, member.merchant_id, key_id, actor=audit.Actor.user(member.user_id)
+        )
 
 
 async def test_another_merchants_code_is_unknown_to_a_key(
