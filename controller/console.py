@@ -263,7 +263,6 @@ async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.
             router.merchant_id,
             router.router_id,
             actor=audit.Actor.user(session.user.user_id),
-            name=router.name,
         )
     return redirect(f"{request.app.router['routers'].url_for()}?revoked={router.router_id}")
 

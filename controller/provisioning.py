@@ -329,27 +329,25 @@ async def revoke_router(
     merchant_id: uuid.UUID,
     router_id: str,
     *,
-    actor: audit.Actor | None = None,
-    name: str = "",
+    actor: audit.Actor,
 ) -> None:
     """Take a router out of service for good: the broker drops its account (and cuts its
     connections) as soon as the sync sees the NOTIFY; the portal and controller ignore it; its
-    install codes stop working. The caller has checked the user may manage this merchant. With
-    an `actor`, the audit log records it (`router.revoke`) in the same transaction."""
+    install codes stop working. The caller has checked the user may manage this merchant. The
+    audit log records it (`router.revoke`, by `actor`) in the same transaction."""
     async with conn.transaction():
-        revoked = await conn.fetchval(queries.revoke_router, merchant_id, router_id)
-        if revoked is None:
+        name = await conn.fetchval(queries.revoke_router, merchant_id, router_id)
+        if name is None:
             raise UnknownRouter(f"merchant {merchant_id} has no router {router_id} in service")
-        if actor is not None:
-            await audit.record_change(
-                conn,
-                merchant_id,
-                actor,
-                "router.revoke",
-                target_id=router_id,
-                target_name=name,
-                before={"in_service": True},
-                after={"in_service": False},
-            )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "router.revoke",
+            target_id=router_id,
+            target_name=name,
+            before={"in_service": True},
+            after={"in_service": False},
+        )
         await conn.execute(queries.void_claims, merchant_id, router_id)
         await conn.execute(queries.notify_broker_accounts, router_id)

@@ -25,6 +25,7 @@ import aiomqtt
 import asyncpg
 import pytest
 
+from accounts import audit
 from controller import broker_auth, provisioning
 from controller.broker_auth import BrokerFiles, account_from_url
 from kernel.config import load_settings
@@ -32,6 +33,8 @@ from kernel.embedded import free_port, mosquitto_binary
 from kernel.mqtt import parse_mqtt_url
 from portico import broker
 from tests.factories import Tenant, make_tenant
+
+TEST = audit.Actor.system("test")  # who the audit log says revoked the routers
 
 MOSQUITTO = mosquitto_binary()
 pytestmark = pytest.mark.skipif(
@@ -309,7 +312,9 @@ async def test_revoking_a_router_cuts_it_off_at_once(
     inbox, bystander_inbox = Inbox(client), Inbox(bystander)
 
     async with db.acquire() as conn:
-        await provisioning.revoke_router(conn, revoked.merchant_id, revoked.router.router_id)
+        await provisioning.revoke_router(
+            conn, revoked.merchant_id, revoked.router.router_id, actor=TEST
+        )
 
     await inbox.wait_gone()  # Mosquitto's reload dropped the session of the removed account
     with pytest.raises(aiomqtt.MqttError):

@@ -10,9 +10,12 @@ import asyncpg
 import pytest
 
 import accounts.services as accounts
+from accounts import audit
 from controller import broker_auth, provisioning
 from controller.services import find_router
 from tests.factories import make_tenant
+
+TEST = audit.Actor.system("test")  # who the audit log says revoked the routers
 
 
 async def new_store(db: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
@@ -103,7 +106,7 @@ async def test_codes_that_cannot_be_used_say_why(
         if case == "replaced":
             await provisioning.issue_claim(conn, merchant_id, router.router_id)
         if case == "revoked":
-            await provisioning.revoke_router(conn, merchant_id, router.router_id)
+            await provisioning.revoke_router(conn, merchant_id, router.router_id, actor=TEST)
     code = {"unknown": "a" * 20, "malformed": "not a code!"}.get(case, claim.code)
 
     with pytest.raises(error):
@@ -159,10 +162,14 @@ async def test_a_new_code_for_an_installed_router_gives_it_a_new_password(
 async def test_a_revoked_router_is_out_of_service(db: asyncpg.Pool) -> None:
     tenant = await make_tenant(db, with_ad=False)
     async with db.acquire() as conn:
-        await provisioning.revoke_router(conn, tenant.merchant_id, tenant.router.router_id)
+        await provisioning.revoke_router(
+            conn, tenant.merchant_id, tenant.router.router_id, actor=TEST
+        )
         assert await find_router(conn, tenant.router.router_id) is None
         with pytest.raises(provisioning.UnknownRouter):
-            await provisioning.revoke_router(conn, tenant.merchant_id, tenant.router.router_id)
+            await provisioning.revoke_router(
+                conn, tenant.merchant_id, tenant.router.router_id, actor=TEST
+            )
         with pytest.raises(provisioning.UnknownRouter):
             await provisioning.issue_claim(conn, tenant.merchant_id, tenant.router.router_id)
         # Its id stays taken: nothing new may answer to the old router's name.
