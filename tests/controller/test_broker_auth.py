@@ -25,16 +25,13 @@ import aiomqtt
 import asyncpg
 import pytest
 
-from accounts import audit
 from controller import broker_auth, provisioning
 from controller.broker_auth import BrokerFiles, account_from_url
 from kernel.config import load_settings
 from kernel.embedded import free_port, mosquitto_binary
 from kernel.mqtt import parse_mqtt_url
 from portico import broker
-from tests.factories import Tenant, make_tenant
-
-TEST = audit.Actor.system("test")  # who the audit log says revoked the routers
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 
 MOSQUITTO = mosquitto_binary()
 pytestmark = pytest.mark.skipif(
@@ -313,7 +310,7 @@ async def test_revoking_a_router_cuts_it_off_at_once(
 
     async with db.acquire() as conn:
         await provisioning.revoke_router(
-            conn, revoked.merchant_id, revoked.router.router_id, actor=TEST
+            conn, revoked.merchant_id, revoked.router.router_id, actor=TEST_ACTOR
         )
 
     await inbox.wait_gone()  # Mosquitto's reload dropped the session of the removed account
@@ -337,7 +334,9 @@ async def test_a_redeemed_install_code_replaces_the_old_password(
     old = await connect_router(secured, tenant)
     inbox = Inbox(old)
     async with db.acquire() as conn:
-        claim = await provisioning.issue_claim(conn, tenant.merchant_id, tenant.router.router_id)
+        claim = await provisioning.issue_claim(
+            conn, tenant.merchant_id, tenant.router.router_id, actor=TEST_ACTOR
+        )
 
     redemption = await provisioning.redeem_claim(db, claim.code, "192.0.2.7")
 
