@@ -28,6 +28,7 @@ from ads.services import claim_coupon, void_code
 from kernel.config import Settings
 from tests.ads.test_redemption import claimed_code, coupon_codes
 from tests.console.test_console_app import Member, new_member, sign_in
+from tests.factories import TEST_ACTOR
 
 
 async def new_key(
@@ -749,7 +750,9 @@ async def test_the_merchants_own_imported_codes_and_void_ones_through_the_api(
     the cashier reads it; a void code is refused with code_void."""
     coupon_id, _ = await coupon_codes(db, member.merchant_id, count=0, pool="imported")
     async with db.acquire() as conn:
-        await code_import.import_codes(conn, member.merchant_id, coupon_id, b"GIFT-2026-0001\n")
+        await code_import.import_codes(
+            conn, member.merchant_id, coupon_id, b"GIFT-2026-0001\n", actor=TEST_ACTOR
+        )
         await claim_coupon(conn, member.merchant_id, coupon_id, f"dev-{uuid.uuid4().hex}")
     status, body = await pos.validate("gift 2026 0001")
     assert (status, body["code"], body["redeemable"]) == (200, "GIFT20260001", True)
