@@ -443,12 +443,13 @@ async def save_line_item(
     campaign_id: uuid.UUID,
     fields: LineItemFields,
     line_item_id: uuid.UUID | None = None,
-    actor: audit.Actor | None = None,
+    *,
+    actor: audit.Actor,
 ) -> uuid.UUID:
     """A new line item (or `line_item_id` changed), and for every merchant it targets an
     approval request (approved at once at the advertiser's own merchant), in one transaction.
-    With an `actor`, each new request is recorded in that merchant's audit log
-    (`ad_approval.request`): the line item itself is the advertiser's, in no merchant's log."""
+    Each new request is recorded in that merchant's audit log (`ad_approval.request`, by
+    `actor`): the line item itself is the advertiser's, in no merchant's log."""
     values = (
         fields.name,
         fields.tier,
@@ -503,7 +504,7 @@ async def save_line_item(
                 )
             except asyncpg.ForeignKeyViolationError:
                 raise FieldInvalid("target_merchants", f"no merchant {merchant_id}") from None
-            if status is not None and actor is not None:
+            if status is not None:
                 await audit.record_change(
                     conn,
                     merchant_id,
@@ -786,24 +787,23 @@ async def delete_block(
     merchant_id: uuid.UUID,
     block_id: uuid.UUID,
     *,
-    actor: audit.Actor | None = None,
+    actor: audit.Actor,
 ) -> None:
-    """Lift a block (with an `actor`, recorded in the audit log as `ad_block.delete`)."""
+    """Lift a block, recorded in the audit log as `ad_block.delete` by `actor`."""
     async with db.acquire() as conn, conn.transaction():
         gone = await conn.fetchrow(queries.delete_block, merchant_id, block_id)
         if gone is None:
             raise CampaignUnknown(f"no block {block_id}")
-        if actor is not None:
-            await _record_block(
-                conn,
-                merchant_id,
-                actor,
-                "ad_block.delete",
-                block_id,
-                gone["advertiser_name"],
-                gone["category"],
-                added=False,
-            )
+        await _record_block(
+            conn,
+            merchant_id,
+            actor,
+            "ad_block.delete",
+            block_id,
+            gone["advertiser_name"],
+            gone["category"],
+            added=False,
+        )
     services.forget_venue(merchant_id)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from accounts import audit
 from ads import codes
 from ads.services import UnknownCoupon, queries
 from kernel.errors import PorticoError
@@ -118,16 +119,22 @@ def _what_is_wrong(cell: str) -> str:
 
 
 async def import_codes(
-    conn: asyncpg.Connection, merchant_id: uuid.UUID, coupon_id: uuid.UUID, data: bytes
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+    data: bytes,
+    *,
+    actor: audit.Actor,
 ) -> int:
-    """Add the file's codes to an imported pool, all or none; how many were added."""
+    """Add the file's codes to an imported pool, all or none; how many were added. The audit
+    log records how many (`coupon_codes.import`, by `actor`; never the codes)."""
     found = read_codes(data)
     async with conn.transaction():
-        pool = await conn.fetchval(queries.coupon_pool, merchant_id, coupon_id)
-        if pool is None:
+        coupon = await conn.fetchrow(queries.coupon_pool, merchant_id, coupon_id)
+        if coupon is None:
             raise UnknownCoupon(f"merchant {merchant_id} has no coupon {coupon_id}")
-        if pool != "imported":
-            raise NotImportedPool(f"coupon {coupon_id} has a {pool} pool")
+        if coupon["pool"] != "imported":
+            raise NotImportedPool(f"coupon {coupon_id} has a {coupon['pool']} pool")
         line_of = {code: number for number, code in found}
         taken = await conn.fetch(queries.codes_taken, merchant_id, list(line_of))
         if taken:
@@ -143,4 +150,13 @@ async def import_codes(
         added = await conn.fetch(queries.insert_codes, merchant_id, coupon_id, list(line_of))
         if len(added) != len(line_of):  # another import took some since: store none
             raise ImportRefused("codes taken meanwhile", [], len(line_of) - len(added))
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "coupon_codes.import",
+            target_id=coupon_id,
+            target_name=coupon["title_en"],
+            after={"codes_added": len(added)},
+        )
     return len(added)

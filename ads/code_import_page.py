@@ -63,15 +63,13 @@ async def import_posted(request: web.Request, session: accounts.ConsoleSession) 
         raise NoFile("no file in the form")
     data = upload.file.read(code_import.MAX_BYTES + 1)
     try:
-        async with request.app[DB].acquire() as conn, conn.transaction():
-            added = await code_import.import_codes(conn, merchant.merchant_id, coupon_id, data)
-            await audit.record_change(  # how many codes, never the codes
+        async with request.app[DB].acquire() as conn:
+            added = await code_import.import_codes(
                 conn,
                 merchant.merchant_id,
-                audit.Actor.user(session.user.user_id),
-                "coupon_codes.import",
-                target_id=coupon_id,
-                after={"codes_added": added},
+                coupon_id,
+                data,
+                actor=audit.Actor.user(session.user.user_id),
             )
     except (code_import.ImportRefused, code_import.ImportUnreadable) as exc:
         return await _render(request, merchant, error=exc, chosen=coupon_id)

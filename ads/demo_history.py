@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from accounts import audit
 from ads import advertisers
 from ads import services as ad_services
 from analytics import services as analytics
@@ -75,7 +76,9 @@ async def seed(
     }
     fields_li = advertisers.line_item_fields(form, ZoneInfo("Asia/Shanghai"), fields)
     adv = advertisers.AdvertiserMembership(advertiser_id, "", None, "admin")
-    line_item_id = await advertisers.save_line_item(db, adv, campaign_id, fields_li)
+    line_item_id = await advertisers.save_line_item(
+        db, adv, campaign_id, fields_li, actor=audit.Actor.system("demo seed")
+    )
     texts = {
         "headline_zh": "翠玉茶馆：冬日暖饮第二杯半价",
         "headline_en": "Jade Tea House: winter warmers, second cup half price",

@@ -126,52 +126,36 @@ async def create_key(
     store_name: str = "",
 ) -> NewKey:
     """A new key of the merchant (for one of its stores, or any when `store_id` is None), with
-    its audit entry (`pos_key.create`: its name and store, never the key) in one transaction.
-    The caller has checked that the user is an owner and the store (`store_name`) the
+    its audit entry (`pos_key.create`: its name and `store_name`, never the key) in one
+    transaction. The caller has checked that the user is an owner and the store the
     merchant's."""
     token = KEY_START + secrets.token_urlsafe(32)
     key_id = uuid.uuid4()
     name = clean_name(name)
     async with db.acquire() as conn, conn.transaction():
-        made = await _insert_key(
-            conn, secret_key, merchant_id, key_id, name, token, store_id, created_by
+        made = await conn.fetchval(
+            queries.insert_key,
+            merchant_id,
+            key_id,
+            name,
+            token[:SHOWN_CHARS],
+            store_id,
+            created_by,
+            key_hash(secret_key, token),
+            MAX_LIVE_KEYS,
         )
-        if made is not None:
-            await audit.record_change(
-                conn,
-                merchant_id,
-                audit.Actor.user(created_by),
-                "pos_key.create",
-                target_id=key_id,
-                target_name=name,
-                after={"store": store_name if store_id else ""},
-            )
-    if made is None:
-        raise TooManyKeys(f"merchant {merchant_id} has {MAX_LIVE_KEYS} keys already")
+        if made is None:
+            raise TooManyKeys(f"merchant {merchant_id} has {MAX_LIVE_KEYS} keys already")
+        await audit.record_change(
+            conn,
+            merchant_id,
+            audit.Actor.user(created_by),
+            "pos_key.create",
+            target_id=key_id,
+            target_name=name,
+            after={"store": store_name},
+        )
     return NewKey(key_id, name, token)
-
-
-async def _insert_key(
-    conn: asyncpg.Connection,
-    secret_key: str,
-    merchant_id: uuid.UUID,
-    key_id: uuid.UUID,
-    name: str,
-    token: str,
-    store_id: uuid.UUID | None,
-    created_by: uuid.UUID,
-) -> uuid.UUID | None:
-    return await conn.fetchval(
-        queries.insert_key,
-        merchant_id,
-        key_id,
-        name,
-        token[:SHOWN_CHARS],
-        store_id,
-        created_by,
-        key_hash(secret_key, token),
-        MAX_LIVE_KEYS,
-    )
 
 
 async def revoke_key(
@@ -179,26 +163,25 @@ async def revoke_key(
     merchant_id: uuid.UUID,
     key_id: uuid.UUID,
     *,
-    actor: audit.Actor | None = None,
+    actor: audit.Actor,
 ) -> None:
     """The key stops working at once (its next request is refused); KeyUnknown when it is not
-    the merchant's or was revoked already. With an `actor`, the audit log records it
-    (`pos_key.revoke`) in the same transaction."""
+    the merchant's or was revoked already. The audit log records it (`pos_key.revoke`, by
+    `actor`) in the same transaction."""
     async with db.acquire() as conn, conn.transaction():
         name = await conn.fetchval(queries.revoke_key, merchant_id, key_id)
         if name is None:
             raise KeyUnknown(f"merchant {merchant_id} has no key {key_id} in use")
-        if actor is not None:
-            await audit.record_change(
-                conn,
-                merchant_id,
-                actor,
-                "pos_key.revoke",
-                target_id=key_id,
-                target_name=name,
-                before={"in_use": True},
-                after={"in_use": False},
-            )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "pos_key.revoke",
+            target_id=key_id,
+            target_name=name,
+            before={"in_use": True},
+            after={"in_use": False},
+        )
     _found.clear()
 
 

@@ -72,16 +72,16 @@ async def create_key(request: web.Request, session: accounts.ConsoleSession) -> 
     place = await _place(request, session, form)
     _require_owner(place, session)
     name = _field(form, "name")
-    store_id = _store(place, _field(form, "store"))
+    store = _store(place, _field(form, "store"))
     try:
         made = await pos_keys.create_key(
             request.app[DB],
             request.app[SETTINGS].secret_key,
             place.merchant.merchant_id,
             name=name,
-            store_id=store_id,
+            store_id=store.store_id if store else None,
             created_by=session.user.user_id,
-            store_name=next((s.name for s in place.stores if s.store_id == store_id), ""),
+            store_name=store.name if store else "",
         )
     except (pos_keys.KeyNameInvalid, pos_keys.TooManyKeys) as exc:
         return await _render(request, place, error=exc, typed=name[:100])
@@ -117,13 +117,14 @@ def _field(form: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _store(place: _Place, asked: str) -> uuid.UUID | None:
+def _store(place: _Place, asked: str) -> accounts.Store | None:
+    """The store the form names (None: any store of the merchant's)."""
     if not asked:
         return None
     store = next((s for s in place.stores if str(s.store_id) == asked), None)
     if store is None:
         raise BadStore(f"store {asked[:40]!r} is not one of the merchant's")
-    return store.store_id
+    return store
 
 
 def _require_owner(place: _Place, session: accounts.ConsoleSession) -> None:

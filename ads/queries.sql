@@ -129,7 +129,7 @@ LIMIT $4
 SELECT code FROM coupon_codes WHERE merchant_id = $1 AND code = ANY($2::text[])
 
 -- name: coupon_pool
-SELECT pool FROM coupons WHERE merchant_id = $1 AND coupon_id = $2 FOR NO KEY UPDATE
+SELECT pool, title_en FROM coupons WHERE merchant_id = $1 AND coupon_id = $2 FOR NO KEY UPDATE
 
 -- name: expire_codes
 -- The expiry job: held codes past their own end, and codes never claimed of coupons past

@@ -16,7 +16,7 @@ import asyncpg
 
 from accounts import audit
 from ads import codes
-from ads.services import queries
+from ads.services import queries, void_code
 from kernel.errors import PorticoError
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -183,28 +183,41 @@ def why_not_redeemable(status: CodeStatus) -> PorticoError:
 
 
 async def undo(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: asyncpg.Pool,
     merchant_id: uuid.UUID,
     redemption_id: uuid.UUID,
     *,
     user_id: uuid.UUID,
+    store_name: str = "",
 ) -> str:
-    """Roll a redemption back within UNDO_WINDOW; the code, claimed again."""
-    code = await db.fetchval(
-        queries.undo_redemption,
-        merchant_id,
-        redemption_id,
-        UNDO_WINDOW.total_seconds(),
-        user_id,
-        None,
-        None,
-    )
-    if code is None:
-        raise UndoTooLate(f"redemption {redemption_id}: not found, undone, or too old")
+    """Roll a redemption back within UNDO_WINDOW; the code, claimed again. The audit log
+    records it (`coupon.undo`, by `user_id` at the till of `store_name`) in the same
+    transaction."""
+    async with db.acquire() as conn, conn.transaction():
+        code = await conn.fetchval(
+            queries.undo_redemption,
+            merchant_id,
+            redemption_id,
+            UNDO_WINDOW.total_seconds(),
+            user_id,
+            None,
+            None,
+        )
+        if code is None:
+            raise UndoTooLate(f"redemption {redemption_id}: not found, undone, or too old")
+        await _record_till_change(conn, merchant_id, user_id, "coupon.undo", code, store_name)
     return code
 
 
-async def record_till_change(
+async def void(db: asyncpg.Pool, merchant_id: uuid.UUID, code: str, *, user_id: uuid.UUID) -> None:
+    """An owner voids a code not yet redeemed (ads.services.void_code; VoidRefused when it
+    cannot be), with its audit entry (`coupon.void`) in the same transaction."""
+    async with db.acquire() as conn, conn.transaction():
+        await void_code(conn, merchant_id, code, user_id)
+        await _record_till_change(conn, merchant_id, user_id, "coupon.void", code)
+
+
+async def _record_till_change(
     conn: asyncpg.Connection,
     merchant_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -212,9 +225,8 @@ async def record_till_change(
     code: str,
     store_name: str = "",
 ) -> None:
-    """The audit log's entry of a change made at the till (`coupon.undo`: a redemption rolled
-    back; `coupon.void`: a code voided), in the change's transaction. The code is named by its
-    last four characters only: the whole code is the shopper's coupon."""
+    """The audit log's entry of a change made at the till. The code is named by its last four
+    characters only: the whole code is the shopper's coupon."""
     await audit.record_change(
         conn,
         merchant_id,

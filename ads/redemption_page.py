@@ -95,13 +95,13 @@ async def undo_posted(request: web.Request, session: accounts.ConsoleSession) ->
     except ValueError:
         raise NotYours("not a redemption id") from None
     try:
-        merchant_id, user_id = place.merchant.merchant_id, session.user.user_id
-        async with request.app[DB].acquire() as conn, conn.transaction():
-            code = await redemption.undo(conn, merchant_id, redemption_id, user_id=user_id)
-            store = place.store.name if place.store else ""
-            await redemption.record_till_change(
-                conn, merchant_id, user_id, "coupon.undo", code, store
-            )
+        code = await redemption.undo(
+            request.app[DB],
+            place.merchant.merchant_id,
+            redemption_id,
+            user_id=session.user.user_id,
+            store_name=place.store.name if place.store else "",
+        )
     except redemption.UndoTooLate as exc:
         return await _render(request, place, error=exc, http=exc.status)
     raise web.HTTPSeeOther(_url(place, undone=code))
@@ -109,7 +109,7 @@ async def undo_posted(request: web.Request, session: accounts.ConsoleSession) ->
 
 async def void_posted(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     """An owner voids a code not yet redeemed (given out by mistake, or abused): nobody can
-    lock or redeem it any more (ads.services.void_code)."""
+    lock or redeem it any more (redemption.void)."""
     form = await request.post()
     place = await _place(request, session, form)
     typed = str(form.get("code", ""))
@@ -117,10 +117,9 @@ async def void_posted(request: web.Request, session: accounts.ConsoleSession) ->
         raise VoidOwnersOnly(f"{session.user.user_id} is not an owner")
     try:
         code = redemption.read_code(typed)
-        merchant_id, user_id = place.merchant.merchant_id, session.user.user_id
-        async with request.app[DB].acquire() as conn, conn.transaction():
-            await ads.void_code(conn, merchant_id, code, user_id)
-            await redemption.record_till_change(conn, merchant_id, user_id, "coupon.void", code)
+        await redemption.void(
+            request.app[DB], place.merchant.merchant_id, code, user_id=session.user.user_id
+        )
     except (*TRY_AGAIN, ads.VoidRefused) as exc:
         return await _render(request, place, typed=typed, error=exc, http=exc.status)
     raise web.HTTPSeeOther(_url(place, voided=code))

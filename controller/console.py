@@ -164,7 +164,7 @@ class LogEntry:
 async def history_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     """The router's audit log: who sent which command, and what the router answered. Open to
     every member of the router's merchant; a shopper's MAC is never shown."""
-    router, _membership = await _member_router(request, session)
+    router = await _member_router(request, session)
     db = request.app[DB]
     rows = await command_log(db, router.ref, HISTORY_LENGTH)
     user_ids = [uuid.UUID(r["sent_by"][5:]) for r in rows if r["sent_by"].startswith("user:")]
@@ -263,7 +263,6 @@ async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.
             router.merchant_id,
             router.router_id,
             actor=audit.Actor.user(session.user.user_id),
-            name=router.name,
         )
     return redirect(f"{request.app.router['routers'].url_for()}?revoked={router.router_id}")
 
@@ -385,19 +384,21 @@ async def _owned(
     raise missing(f"{session.user.email} has no merchant {merchant_id}")
 
 
-async def _member_router(
-    request: web.Request, session: accounts.ConsoleSession
-) -> tuple[Router, accounts.Membership]:
+async def _member_router(request: web.Request, session: accounts.ConsoleSession) -> Router:
     """The router named in the path, when the user is an owner of its merchant or staff given
     its store; else UnknownRouter (404), as for a router that does not exist."""
     db = request.app[DB]
+    user_id = session.user.user_id
     router = await find_router(db, request.match_info["router_id"])
     if router is not None:
-        for membership in await accounts.memberships_of(db, session.user.user_id):
-            if membership.merchant_id == router.merchant_id:
-                stores = await accounts.visible_stores(db, router.merchant_id, session.user.user_id)
-                if any(s.store_id == router.store_id for s in stores):
-                    return router, membership
+        for membership in await accounts.memberships_of(db, user_id):
+            if membership.merchant_id != router.merchant_id:
+                continue
+            if membership.role == OWNER:  # every store's routers, without listing the stores
+                return router
+            stores = await accounts.visible_stores(db, router.merchant_id, user_id)
+            if any(s.store_id == router.store_id for s in stores):
+                return router
     raise provisioning.UnknownRouter(f"no router {request.match_info['router_id']}")
 
 

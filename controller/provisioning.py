@@ -138,16 +138,16 @@ async def add_router(
     merchant_id: uuid.UUID,
     store_id: uuid.UUID,
     *,
+    actor: audit.Actor,
     name: str = "",
     router_id: str | None = None,
     fas_level: int = 1,
     ttl: timedelta = CLAIM_TTL,
-    actor: audit.Actor | None = None,
 ) -> tuple[Router, Claim]:
     """A new openNDS router (with our agent) in a store, not installed yet, and its install code.
 
-    The caller has checked that the user may add routers to this merchant. With an `actor`, the
-    merchant's audit log records the router (`router.create`) in the same transaction.
+    The caller has checked that the user may add routers to this merchant. The merchant's audit
+    log records the router (`router.create`, by `actor`) in the same transaction.
     """
     router_id = router_id or new_router_id()
     if not topics.ROUTER_ID.match(router_id):
@@ -176,18 +176,16 @@ async def add_router(
             "opennds",
             fas_level,
         )
-        claim = await issue_claim(conn, merchant_id, router_id, ttl=ttl)
-        if actor is not None:
-            after = {"name": name, "store": store.name, "fas_level": fas_level}
-            await audit.record_change(
-                conn,
-                merchant_id,
-                actor,
-                "router.create",
-                target_id=router_id,
-                target_name=name,
-                after=after,
-            )
+        claim = await _new_claim(conn, merchant_id, router_id, ttl)
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "router.create",
+            target_id=router_id,
+            target_name=name,
+            after={"name": name, "store": store.name, "fas_level": fas_level},
+        )
     router = Router(
         merchant_id, router_id, store_id, name, None, faskey, False, "opennds", fas_level
     )
@@ -199,32 +197,39 @@ async def issue_claim(
     merchant_id: uuid.UUID,
     router_id: str,
     *,
+    actor: audit.Actor,
     ttl: timedelta = CLAIM_TTL,
-    actor: audit.Actor | None = None,
 ) -> Claim:
-    """A new install code for a router (a new one, or one to install again); earlier codes of
-    the router that were not redeemed stop working. Redeeming it gives the router a new
-    password, so the old one stops working then. With an `actor`, the audit log records it
-    (`router.new_code`; never the code)."""
-    code = base64.b32encode(secrets.token_bytes(20)).decode().lower()[:20]
+    """A new install code for a router already added (to install it again, or a lost code);
+    earlier codes of the router that were not redeemed stop working. Redeeming it gives the
+    router a new password, so the old one stops working then. The audit log records it
+    (`router.new_code`, by `actor`; never the code)."""
     async with conn.transaction():
         row = await conn.fetchrow(queries.get_router, merchant_id, router_id)
         if row is None or row["revoked_at"] is not None:
             raise UnknownRouter(f"merchant {merchant_id} has no router {router_id} in service")
-        await conn.execute(queries.void_claims, merchant_id, router_id)
-        expires_at = await conn.fetchval(
-            queries.insert_claim, code_hash(code), merchant_id, router_id, ttl
+        claim = await _new_claim(conn, merchant_id, router_id, ttl)
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "router.new_code",
+            target_id=router_id,
+            target_name=row["name"],
+            after={"code_expires": claim.expires_at},
         )
-        if actor is not None:
-            await audit.record_change(
-                conn,
-                merchant_id,
-                actor,
-                "router.new_code",
-                target_id=router_id,
-                target_name=row["name"],
-                after={"code_expires": expires_at},
-            )
+    return claim
+
+
+async def _new_claim(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, router_id: str, ttl: timedelta
+) -> Claim:
+    """The router's install code, in the caller's transaction; earlier ones stop working."""
+    code = base64.b32encode(secrets.token_bytes(20)).decode().lower()[:20]
+    await conn.execute(queries.void_claims, merchant_id, router_id)
+    expires_at = await conn.fetchval(
+        queries.insert_claim, code_hash(code), merchant_id, router_id, ttl
+    )
     return Claim(router_id, code, expires_at)
 
 
@@ -329,27 +334,25 @@ async def revoke_router(
     merchant_id: uuid.UUID,
     router_id: str,
     *,
-    actor: audit.Actor | None = None,
-    name: str = "",
+    actor: audit.Actor,
 ) -> None:
     """Take a router out of service for good: the broker drops its account (and cuts its
     connections) as soon as the sync sees the NOTIFY; the portal and controller ignore it; its
-    install codes stop working. The caller has checked the user may manage this merchant. With
-    an `actor`, the audit log records it (`router.revoke`) in the same transaction."""
+    install codes stop working. The caller has checked the user may manage this merchant. The
+    audit log records it (`router.revoke`, by `actor`) in the same transaction."""
     async with conn.transaction():
-        revoked = await conn.fetchval(queries.revoke_router, merchant_id, router_id)
-        if revoked is None:
+        name = await conn.fetchval(queries.revoke_router, merchant_id, router_id)
+        if name is None:
             raise UnknownRouter(f"merchant {merchant_id} has no router {router_id} in service")
-        if actor is not None:
-            await audit.record_change(
-                conn,
-                merchant_id,
-                actor,
-                "router.revoke",
-                target_id=router_id,
-                target_name=name,
-                before={"in_service": True},
-                after={"in_service": False},
-            )
+        await audit.record_change(
+            conn,
+            merchant_id,
+            actor,
+            "router.revoke",
+            target_id=router_id,
+            target_name=name,
+            before={"in_service": True},
+            after={"in_service": False},
+        )
         await conn.execute(queries.void_claims, merchant_id, router_id)
         await conn.execute(queries.notify_broker_accounts, router_id)

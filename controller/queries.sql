@@ -178,7 +178,7 @@ UPDATE routers SET mqtt_password_hash = $3 WHERE merchant_id = $1 AND router_id 
 -- name: revoke_router
 UPDATE routers SET revoked_at = now(), online = false
 WHERE merchant_id = $1 AND router_id = $2 AND revoked_at IS NULL
-RETURNING router_id
+RETURNING name
 
 -- name: failed_claim_attempts
 SELECT count(*) FROM claim_attempts

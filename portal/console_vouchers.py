@@ -369,13 +369,14 @@ async def create_batch(request: web.Request, session: accounts.ConsoleSession) -
     spec, submitted = read_batch_form(form, place, datetime.now(UTC))
     if spec is None:
         return await _list(request, place, submitted, status=400)
+    store = place.store(spec.store_id)  # None: any of the merchant's stores
     batch_id = await vouchers.create_batch(
         request.app[DB],
         place.merchant_id,
         spec,
         created_by=session.user.user_id,
         now=datetime.now(UTC),
-        store_name=next((s.name for s in place.stores if s.store_id == spec.store_id), ""),
+        store_name=store.name if store else "",
     )
     return redirect(place.url(f"{PATH}/{batch_id}", created="1"))
 
@@ -436,15 +437,13 @@ async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.
         except vouchers.VoucherRefused:
             normal = ""
         if normal and await vouchers.revoke_code(
-            db, place.merchant_id, batch.batch_id, normal, actor=actor, batch_name=batch.name
+            db, place.merchant_id, batch.batch_id, normal, actor=actor
         ):
             notice = ("ok", "vch_revoked_code", {"code": vouchers.format_code(normal)})
         else:
             notice = ("error", "vch_revoke_none", {})
     else:
-        count = await vouchers.revoke_batch(
-            db, place.merchant_id, batch.batch_id, actor=actor, batch_name=batch.name
-        )
+        count = await vouchers.revoke_batch(db, place.merchant_id, batch.batch_id, actor=actor)
         notice = ("ok", "vch_revoked_batch", {"count": count})
     batch = await find_batch(request, place)  # its counts after the change
     return await _batch(request, place, batch, notice)

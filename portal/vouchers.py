@@ -314,22 +314,18 @@ async def codes_of_batch(
 
 
 async def revoke_batch(
-    db: asyncpg.Pool,
-    merchant_id: uuid.UUID,
-    batch_id: uuid.UUID,
-    *,
-    actor: audit.Actor | None = None,
-    batch_name: str = "",
+    db: asyncpg.Pool, merchant_id: uuid.UUID, batch_id: uuid.UUID, *, actor: audit.Actor
 ) -> int:
     """Revoke every code of the batch not revoked yet; how many. No device gets in with these
     codes again, and the sessions running on them end within a minute: due now, the session
-    end job ends them as 'staff' and has their routers deauth the clients. With an `actor`,
-    the audit log records it (`voucher_batch.revoke`) in the same transaction."""
+    end job ends them as 'staff' and has their routers deauth the clients. The audit log
+    records it (`voucher_batch.revoke`, by `actor`) in the same transaction, unless no code
+    was left to revoke."""
     async with db.acquire() as conn, conn.transaction():
-        count = await conn.fetchval(queries.revoke_batch, merchant_id, batch_id)
-        if actor is not None:
-            await _record_revoke(conn, merchant_id, batch_id, batch_name, actor, count)
-    return count
+        row = await conn.fetchrow(queries.revoke_batch, merchant_id, batch_id)
+        if row["revoked"]:
+            await _record_revoke(conn, merchant_id, batch_id, row["name"], actor, row["revoked"])
+    return row["revoked"]
 
 
 async def revoke_code(
@@ -338,18 +334,16 @@ async def revoke_code(
     batch_id: uuid.UUID,
     code: str,
     *,
-    actor: audit.Actor | None = None,
-    batch_name: str = "",
+    actor: audit.Actor,
 ) -> bool:
     """Revoke one code of the batch, and end its running sessions (as revoke_batch); False
-    when it is not one of its live codes. The audit entry (with an `actor`) counts the code,
-    never shows it."""
+    when it is not one of its live codes. The audit entry (by `actor`) counts the code, never
+    shows it."""
     async with db.acquire() as conn, conn.transaction():
-        found = await conn.fetchval(queries.revoke_code, merchant_id, code, batch_id)
-        if found is None:
+        batch_name = await conn.fetchval(queries.revoke_code, merchant_id, code, batch_id)
+        if batch_name is None:
             return False
-        if actor is not None:
-            await _record_revoke(conn, merchant_id, batch_id, batch_name, actor, 1)
+        await _record_revoke(conn, merchant_id, batch_id, batch_name, actor, 1)
     return True
 
 

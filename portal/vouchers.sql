@@ -53,11 +53,13 @@ WITH revoked AS (
     FROM revoked r
     WHERE g.merchant_id = $1 AND g.voucher_code = r.code AND g.expires_at > now()
 )
-SELECT count(*) FROM revoked
+SELECT count(*) AS revoked,
+       (SELECT name FROM voucher_batches WHERE merchant_id = $1 AND batch_id = $2) AS name
+FROM revoked
 
 -- name: revoke_code
 -- One code revoked, its running sessions due now and its authmon grants withdrawn (as
--- revoke_batch).
+-- revoke_batch); its batch's name (no row: not a live code of the batch).
 WITH revoked AS (
     UPDATE vouchers SET revoked_at = now()
     WHERE merchant_id = $1 AND code = $2 AND batch_id = $3 AND revoked_at IS NULL
@@ -71,7 +73,7 @@ WITH revoked AS (
     FROM revoked r
     WHERE g.merchant_id = $1 AND g.voucher_code = r.code AND g.expires_at > now()
 )
-SELECT code FROM revoked
+SELECT b.name FROM revoked JOIN voucher_batches b ON b.merchant_id = $1 AND b.batch_id = $3
 
 -- name: brand_of_store
 SELECT brand_name FROM portal_settings WHERE merchant_id = $1 AND store_id = $2

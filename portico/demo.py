@@ -80,25 +80,28 @@ async def seed(conn: asyncpg.Connection) -> uuid.UUID:
         if await find_router(conn, demo.router_id) is not None:
             continue
         name = DEMO_STORES[demo.store][0]
-        await register_router(
-            conn,
-            merchant_id,
-            by_name[name],
-            demo.router_id,
-            f"{name} AP {demo.router_id.rsplit('-', 1)[1]}",
-            gateway_mac=_demo_gateway_mac(demo.router_id) if demo.gateway == "opennds" else None,
-            gateway=demo.gateway,
-            fas_level=demo.fas_level,
-        )
-        await audit.record_change(
-            conn,
-            merchant_id,
-            SEED,
-            "router.create",
-            target_id=demo.router_id,
-            target_name=f"{name} AP {demo.router_id.rsplit('-', 1)[1]}",
-            after={"store": name, "fas_level": demo.fas_level},
-        )
+        router_name = f"{name} AP {demo.router_id.rsplit('-', 1)[1]}"
+        mac = _demo_gateway_mac(demo.router_id) if demo.gateway == "opennds" else None
+        async with conn.transaction():  # the router and its audit entry, or neither
+            await register_router(
+                conn,
+                merchant_id,
+                by_name[name],
+                demo.router_id,
+                router_name,
+                gateway_mac=mac,
+                gateway=demo.gateway,
+                fas_level=demo.fas_level,
+            )
+            await audit.record_change(
+                conn,
+                merchant_id,
+                SEED,
+                "router.create",
+                target_id=demo.router_id,
+                target_name=router_name,
+                after={"name": router_name, "store": name, "fas_level": demo.fas_level},
+            )
         log.info("added the demo router %s", demo.router_id)
     return merchant_id
 
@@ -317,7 +320,7 @@ async def seed_advertiser(db: asyncpg.Pool, merchant_id: uuid.UUID) -> uuid.UUID
     }
     fields = advertisers.line_item_fields(form, ZoneInfo("Asia/Shanghai"), campaign)
     membership = advertisers.AdvertiserMembership(advertiser_id, DEMO_ADVERTISER, None, "admin")
-    await advertisers.save_line_item(db, membership, campaign_id, fields)
+    await advertisers.save_line_item(db, membership, campaign_id, fields, actor=SEED)
     texts = {
         "headline_zh": "翠玉茶馆：春茶买一送一",
         "headline_en": "Jade Tea House: spring tea, two for one",

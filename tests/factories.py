@@ -12,8 +12,11 @@ import asyncpg
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
+from accounts import audit
 from controller.services import Router, record_router_status, register_router
 from simulators.router import SimulatedRouter
+
+TEST_ACTOR = audit.Actor.system("test")  # who the audit log says made a test's changes
 
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"

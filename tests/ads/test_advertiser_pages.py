@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 from multidict import MultiDict
 from PIL import Image
 
+from accounts import audit
 from accounts import services as accounts
 from ads import advertisers
 from ads import services as ads
@@ -287,7 +288,9 @@ async def test_own_campaigns_are_approved_and_language_targeting_filters_the_spl
     )
     form.add("target_languages", "zh-CN")
     fields = advertisers.line_item_fields(form, ZoneInfo("Asia/Shanghai"), campaign)
-    await advertisers.save_line_item(db, membership, campaign_id, fields)
+    await advertisers.save_line_item(
+        db, membership, campaign_id, fields, actor=audit.Actor.system("test")
+    )
     texts = {"headline_zh": "自家", "headline_en": "Own", "body_zh": "", "body_en": ""}
     await advertisers.add_creative(
         db,

@@ -13,12 +13,14 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
+from accounts import audit
 from accounts import services as accounts
 from ads import code_import
 from ads.code_import import ImportRefused, ImportUnreadable, Problem
 from ads.services import UnknownCoupon
 from tests.ads.test_redemption import coupon_codes
 from tests.console.test_console_app import Member, csrf_token, sign_in
+from tests.factories import TEST_ACTOR
 
 
 async def imported_pool(db: asyncpg.Pool, member: Member) -> uuid.UUID:
@@ -37,7 +39,9 @@ async def pool_codes(db: asyncpg.Pool, member: Member, coupon_id: uuid.UUID) -> 
 
 async def upload(db: asyncpg.Pool, member: Member, coupon_id: uuid.UUID, data: bytes) -> int:
     async with db.acquire() as conn:
-        return await code_import.import_codes(conn, member.merchant_id, coupon_id, data)
+        return await code_import.import_codes(
+            conn, member.merchant_id, coupon_id, data, actor=TEST_ACTOR
+        )
 
 
 def test_a_csv_or_text_file_is_read_line_by_line() -> None:
@@ -124,6 +128,13 @@ async def test_a_file_is_stored_whole_or_not_at_all(db: asyncpg.Pool, member: Me
         await upload(db, member, other, b"SALE-0001\n")
     assert await upload(db, member, other, b"SALE-0003\n") == 1
     assert await pool_codes(db, member, other) == ["SALE0003"]
+    # The audit log: the two files stored, by coupon and count; the refused ones, nothing.
+    log = await audit.entries(db, member.merchant_id)
+    assert [(e.action, e.target_id, e.target_name, e.after) for e in log] == [
+        ("coupon_codes.import", str(other), "Half-price tea", {"codes_added": 1}),
+        ("coupon_codes.import", str(coupon_id), "Half-price tea", {"codes_added": 2}),
+    ]
+    assert "SALE" not in repr(log)
 
 
 async def test_only_an_imported_pool_of_the_merchant_takes_a_file(

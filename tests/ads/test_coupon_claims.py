@@ -20,6 +20,7 @@ from ads import services as ads
 from ads.services import CouponLimits, claim_coupon
 from tests.ads.test_redemption import claimed_code, coupon_codes
 from tests.console.test_console_app import Member, csrf_token, sign_in
+from tests.factories import TEST_ACTOR
 
 
 def shopper() -> str:
@@ -92,7 +93,7 @@ async def test_an_imported_pool_hands_out_the_merchants_own_codes(
         await claim(db, member, coupon_id, shopper())
     async with db.acquire() as conn:
         added = await code_import.import_codes(
-            conn, member.merchant_id, coupon_id, b"code\nPOS-0001\npos-0002\n"
+            conn, member.merchant_id, coupon_id, b"code\nPOS-0001\npos-0002\n", actor=TEST_ACTOR
         )
     assert added == 2
     codes = {(await claim(db, member, coupon_id, shopper())).code for _ in range(2)}

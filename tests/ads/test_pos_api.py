@@ -19,6 +19,7 @@ import jsonschema_rs
 import pytest
 from aiohttp.test_utils import TestClient
 
+from accounts import audit
 from accounts import services as accounts
 from ads import code_import, pos_guard, pos_keys, pos_openapi, pos_redemption, redemption
 from ads.pos_api import PREFIX
@@ -27,6 +28,7 @@ from ads.services import claim_coupon, void_code
 from kernel.config import Settings
 from tests.ads.test_redemption import claimed_code, coupon_codes
 from tests.console.test_console_app import Member, new_member, sign_in
+from tests.factories import TEST_ACTOR
 
 
 async def new_key(
@@ -156,13 +158,17 @@ async def test_requests_without_a_good_key_are_refused(
     assert answer.status == 200  # the scheme's case and spaces round the key do not matter
 
     key_id = (await pos_keys.list_keys(db, member.merchant_id))[0].key_id
-    await pos_keys.revoke_key(db, member.merchant_id, key_id)
+    await pos_keys.revoke_key(
+        db, member.merchant_id, key_id, actor=audit.Actor.user(member.user_id)
+    )
     answer = await client.post(
         PREFIX + "/codes/validate", json=body, headers={"Authorization": f"Bearer {key}"}
     )
     assert answer.status == 401 and error_code(await answer.json()) == "key_revoked"
     with pytest.raises(pos_keys.KeyUnknown):
-        await pos_keys.revoke_key(db, member.merchant_id, key_id)
+        await pos_keys.revoke_key(
+            db, member.merchant_id, key_id, actor=audit.Actor.user(member.user_id)
+        )
 
 
 async def test_another_merchants_code_is_unknown_to_a_key(
@@ -744,7 +750,9 @@ async def test_the_merchants_own_imported_codes_and_void_ones_through_the_api(
     the cashier reads it; a void code is refused with code_void."""
     coupon_id, _ = await coupon_codes(db, member.merchant_id, count=0, pool="imported")
     async with db.acquire() as conn:
-        await code_import.import_codes(conn, member.merchant_id, coupon_id, b"GIFT-2026-0001\n")
+        await code_import.import_codes(
+            conn, member.merchant_id, coupon_id, b"GIFT-2026-0001\n", actor=TEST_ACTOR
+        )
         await claim_coupon(conn, member.merchant_id, coupon_id, f"dev-{uuid.uuid4().hex}")
     status, body = await pos.validate("gift 2026 0001")
     assert (status, body["code"], body["redeemable"]) == (200, "GIFT20260001", True)

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from accounts import audit
 from accounts import services as accounts
 from ads import pos_keys
 from ads.pos_api import PREFIX
@@ -77,6 +78,14 @@ async def test_an_owner_makes_a_key_sees_it_once_and_revokes_it(
     assert await validate(client, key, code) == 401
     again = await client.post(f"{PAGE}/{front}/revoke", data=form, allow_redirects=False)
     assert again.status == 404
+    # The audit log: who made and revoked which key, for which store; never the key.
+    log = await audit.entries(db, member.merchant_id)
+    assert [(e.action, e.target_name, e.after) for e in log] == [
+        ("pos_key.revoke", "Front till", {"in_use": False}),
+        ("pos_key.create", "Store till", {"store": member.store_name}),
+        ("pos_key.create", "Front till", {"store": ""}),
+    ]
+    assert {e.actor_id for e in log} == {member.user_id}
 
 
 async def test_bad_forms_are_refused_and_store_nothing(
@@ -167,5 +176,7 @@ async def test_a_merchant_has_at_most_so_many_keys_in_use(
     made = [await make() for _ in range(pos_keys.MAX_LIVE_KEYS)]
     with pytest.raises(pos_keys.TooManyKeys):
         await make()
-    await pos_keys.revoke_key(db, member.merchant_id, made[0].key_id)
+    await pos_keys.revoke_key(
+        db, member.merchant_id, made[0].key_id, actor=audit.Actor.user(member.user_id)
+    )
     await make()

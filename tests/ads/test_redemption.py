@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from accounts import audit
 from accounts import services as accounts
 from ads import redemption
-from ads.services import claim_coupon, create_campaign
+from ads.services import VoidRefused, claim_coupon, create_campaign
 from tests.console.test_console_app import Member, csrf_token, new_member, sign_in
 
 PNG = bytes.fromhex(
@@ -130,6 +131,28 @@ async def test_a_claimed_code_is_redeemed_once_and_may_be_undone(
         (code, False, True),
         (code, True, False),
     ]
+
+
+async def test_an_undo_and_a_void_are_in_the_audit_log_by_the_codes_last_characters(
+    db: asyncpg.Pool, member: Member
+) -> None:
+    code = await claimed_code(db, member)
+    done = await redemption.redeem(
+        db, member.merchant_id, code, store_id=member.store_id, user_id=member.user_id
+    )
+    await redemption.undo(
+        db, member.merchant_id, done.redemption_id, user_id=member.user_id, store_name="Till 1"
+    )
+    other = await claimed_code(db, member)
+    await redemption.void(db, member.merchant_id, other, user_id=member.user_id)
+    with pytest.raises(VoidRefused):  # once: no second entry
+        await redemption.void(db, member.merchant_id, other, user_id=member.user_id)
+    log = await audit.entries(db, member.merchant_id)
+    assert [(e.action, e.actor_id, e.target_name, e.after) for e in log] == [
+        ("coupon.void", member.user_id, f"…{other[-4:]}", None),
+        ("coupon.undo", member.user_id, f"…{code[-4:]}", {"store": "Till 1"}),
+    ]
+    assert code not in repr(log) and other not in repr(log)
 
 
 async def test_an_old_redemption_cannot_be_undone(db: asyncpg.Pool, member: Member) -> None:

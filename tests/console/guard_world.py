@@ -14,7 +14,7 @@ from decimal import Decimal
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from accounts import audit, invitations
+from accounts import audit, invitations, operators
 from accounts import services as accounts
 from accounts.email import OutboxEmailProvider
 from accounts.web import SESSION_COOKIE
@@ -74,6 +74,15 @@ async def signed_in(db: asyncpg.Pool, role: str, user_id: uuid.UUID) -> Principa
     session = await accounts.session_for_token(db, new.token)
     assert session is not None
     return Principal(role, user_id, new.token, session.csrf_token)
+
+
+async def an_operator(db: asyncpg.Pool) -> Principal:
+    """A platform operator (as `portico operator add` makes one), member of no merchant."""
+    user_id = await accounts.create_user(
+        db, f"operator-{uuid.uuid4().hex}@example.com", "Operator", PASSWORD
+    )
+    await operators.grant(db, user_id)
+    return await signed_in(db, "operator", user_id)
 
 
 async def build_tenant(

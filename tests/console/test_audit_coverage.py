@@ -26,7 +26,6 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from accounts import operators
 from accounts import services as accounts
 from accounts.web import CATALOG
 from ads import advertisers
@@ -35,11 +34,9 @@ from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png
 from tests.ads.test_redemption import coupon_codes
-from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
+from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant
 from tests.console.test_console_app import PASSWORD, csrf_token
-from tests.console.test_guards import STATE_CHANGING, Route, forms_of, route_table
-
-EN = {"Accept-Language": "en"}
+from tests.console.test_guards import EN, STATE_CHANGING, Route, forms_of, route_table
 
 # Routes that change no merchant's data, and why. Everything else must record an entry.
 EXEMPT: dict[str, str] = {
@@ -431,12 +428,7 @@ async def world(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[World]:
         TestClient(TestServer(browser_app)) as browser,
     ):
         tenant = await build_tenant(db, own, client, "a")
-        user_id = await accounts.create_user(
-            db, f"operator-{uuid.uuid4().hex}@example.com", "Operator", PASSWORD
-        )
-        await operators.grant(db, user_id)
-        operator = await signed_in(db, "operator", user_id)
-        yield World(client, browser, db, tenant, operator)
+        yield World(client, browser, db, tenant, await an_operator(db))
 
 
 def _state_changing(world: World) -> list[Route]:

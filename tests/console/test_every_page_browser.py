@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from accounts import operators
-from accounts import services as accounts
 from accounts.web import SESSION_COOKIE
 from kernel.config import Settings
 from tests.browser import DESKTOP, PHONE, chromium, overflow, shot, watch
 from tests.console import test_guards as guards
-from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
-from tests.console.test_console_app import PASSWORD
+from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant
 from tests.console.test_guards import Route, paths, route_table
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
@@ -149,12 +145,7 @@ async def world(
     console: TestClient, db: asyncpg.Pool, settings: Settings
 ) -> tuple[Tenant, dict[str, Principal]]:
     tenant = await build_tenant(db, settings, console, "a")
-    user_id = await accounts.create_user(
-        db, f"operator-{uuid.uuid4().hex}@example.com", "Operator", PASSWORD
-    )
-    await operators.grant(db, user_id)
-    principals = dict(tenant.principals) | {"operator": await signed_in(db, "operator", user_id)}
-    return tenant, principals
+    return tenant, dict(tenant.principals) | {"operator": await an_operator(db)}
 
 
 def _walkable(routes: list[Route]) -> list[Route]:

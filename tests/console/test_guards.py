@@ -41,8 +41,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from accounts import operators
-from accounts import services as accounts
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
 from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD, SESSIONLESS
 from ads import pos_openapi
@@ -54,8 +52,7 @@ from kernel.web import SECURITY_HEADERS
 from portal import console_look, look
 from portico.console_app import make_console_app
 from tests.ads.test_advertiser_pages import png
-from tests.console.guard_world import Principal, Tenant, build_tenant, signed_in
-from tests.console.test_console_app import PASSWORD
+from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant, signed_in
 
 # The routes anyone may open, signed in or not (every other route must refuse an anonymous
 # request). Path templates, as the route table spells them.
@@ -326,11 +323,7 @@ async def operator(db: asyncpg.Pool) -> Principal:
     """A platform operator (`portico operator add`), member of no merchant. The operator's
     pages list every merchant by design, so only the pages' own test asks as one; as the
     tenants' principals those pages are 404 (the isolation tests)."""
-    user_id = await accounts.create_user(
-        db, f"operator-{uuid.uuid4().hex}@example.com", "Operator", PASSWORD
-    )
-    await operators.grant(db, user_id)
-    return await signed_in(db, "operator", user_id)
+    return await an_operator(db)
 
 
 @pytest.fixture(scope="module")

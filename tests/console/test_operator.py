@@ -22,6 +22,7 @@ from portico import operators as operator_cli
 from portico.cli import _parser
 from portico.console_app import make_console_app
 from tests.console.test_console_app import EN, ZH, csrf_token, new_member, sign_in
+from tests.factories import TEST_ACTOR
 
 OPERATOR_PASSWORD = "operator passphrase"
 
@@ -75,7 +76,9 @@ async def test_an_operator_sets_a_plan_and_suspends_a_merchant(
 ) -> None:
     member = await new_member(db)
     async with db.acquire() as conn:
-        await provisioning.add_router(conn, member.merchant_id, member.store_id, name="Till")
+        await provisioning.add_router(
+            conn, member.merchant_id, member.store_id, actor=TEST_ACTOR, name="Till"
+        )
     email = await _operator(db, monkeypatch)
     login = await sign_in(client, email, OPERATOR_PASSWORD)
     assert login.headers["Location"] == "/dashboard"

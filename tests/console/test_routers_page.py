@@ -25,6 +25,7 @@ from tests.console.test_console_app import (
     new_member,
     sign_in,
 )
+from tests.factories import TEST_ACTOR
 
 
 @pytest.fixture
@@ -160,7 +161,9 @@ async def test_staff_see_routers_but_cannot_add_or_revoke(
 ) -> None:
     owner = await new_member(db)
     async with db.acquire() as conn:
-        router, _claim = await provisioning.add_router(conn, owner.merchant_id, owner.store_id)
+        router, _claim = await provisioning.add_router(
+            conn, owner.merchant_id, owner.store_id, actor=TEST_ACTOR
+        )
     email = f"staff-{uuid.uuid4().hex}@example.com"
     user_id = await accounts.create_user(db, email, "Staff", "correct horse battery")
     await accounts.add_membership(db, owner.merchant_id, user_id, "staff")
@@ -185,7 +188,9 @@ async def test_another_merchants_routers_and_stores_are_out_of_reach(
 ) -> None:
     me, them = await new_member(db), await new_member(db)
     async with db.acquire() as conn:
-        theirs, _claim = await provisioning.add_router(conn, them.merchant_id, them.store_id)
+        theirs, _claim = await provisioning.add_router(
+            conn, them.merchant_id, them.store_id, actor=TEST_ACTOR
+        )
     token = await signed_in(client, me)
 
     listing = await (await client.get("/routers", headers=EN)).text()

@@ -31,7 +31,7 @@ from kernel.config import load_settings
 from kernel.embedded import free_port, mosquitto_binary
 from kernel.mqtt import parse_mqtt_url
 from portico import broker
-from tests.factories import Tenant, make_tenant
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 
 MOSQUITTO = mosquitto_binary()
 pytestmark = pytest.mark.skipif(
@@ -309,7 +309,9 @@ async def test_revoking_a_router_cuts_it_off_at_once(
     inbox, bystander_inbox = Inbox(client), Inbox(bystander)
 
     async with db.acquire() as conn:
-        await provisioning.revoke_router(conn, revoked.merchant_id, revoked.router.router_id)
+        await provisioning.revoke_router(
+            conn, revoked.merchant_id, revoked.router.router_id, actor=TEST_ACTOR
+        )
 
     await inbox.wait_gone()  # Mosquitto's reload dropped the session of the removed account
     with pytest.raises(aiomqtt.MqttError):
@@ -332,7 +334,9 @@ async def test_a_redeemed_install_code_replaces_the_old_password(
     old = await connect_router(secured, tenant)
     inbox = Inbox(old)
     async with db.acquire() as conn:
-        claim = await provisioning.issue_claim(conn, tenant.merchant_id, tenant.router.router_id)
+        claim = await provisioning.issue_claim(
+            conn, tenant.merchant_id, tenant.router.router_id, actor=TEST_ACTOR
+        )
 
     redemption = await provisioning.redeem_claim(db, claim.code, "192.0.2.7")
 

@@ -22,6 +22,7 @@ from controller.device_routes import FIRMWARE_DIR, fas_settings
 from controller.services import CommandSender, find_router
 from kernel.config import Settings
 from portico.runtime import portal_app
+from tests.factories import TEST_ACTOR
 from tests.firmware.harness import BUSYBOX
 
 PORTAL = "https://wifi.example.com"
@@ -42,7 +43,9 @@ async def new_claim(db: asyncpg.Pool, store_name: str = "Lucky Bean's Café") ->
     async with db.acquire() as conn:
         merchant_id = await accounts.create_merchant(conn, f"M {uuid.uuid4().hex[:8]}")
         store_id = await accounts.create_store(conn, merchant_id, store_name)
-        _router, claim = await provisioning.add_router(conn, merchant_id, store_id, fas_level=2)
+        _router, claim = await provisioning.add_router(
+            conn, merchant_id, store_id, actor=TEST_ACTOR, fas_level=2
+        )
     return claim
 
 

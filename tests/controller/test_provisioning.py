@@ -12,7 +12,7 @@ import pytest
 import accounts.services as accounts
 from controller import broker_auth, provisioning
 from controller.services import find_router
-from tests.factories import make_tenant
+from tests.factories import TEST_ACTOR, make_tenant
 
 
 async def new_store(db: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
@@ -25,7 +25,13 @@ async def new_store(db: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
 async def add(db: asyncpg.Pool, **kwargs: object) -> provisioning.Claim:
     merchant_id, store_id = await new_store(db)
     async with db.acquire() as conn:
-        _router, claim = await provisioning.add_router(conn, merchant_id, store_id, **kwargs)  # type: ignore[arg-type]
+        _router, claim = await provisioning.add_router(
+            conn,
+            merchant_id,
+            store_id,
+            actor=TEST_ACTOR,
+            **kwargs,  # type: ignore[arg-type]
+        )
     return claim
 
 
@@ -99,11 +105,13 @@ async def test_codes_that_cannot_be_used_say_why(
     merchant_id, store_id = await new_store(db)
     ttl = timedelta(seconds=-1) if case == "expired" else provisioning.CLAIM_TTL
     async with db.acquire() as conn:
-        router, claim = await provisioning.add_router(conn, merchant_id, store_id, ttl=ttl)
+        router, claim = await provisioning.add_router(
+            conn, merchant_id, store_id, actor=TEST_ACTOR, ttl=ttl
+        )
         if case == "replaced":
-            await provisioning.issue_claim(conn, merchant_id, router.router_id)
+            await provisioning.issue_claim(conn, merchant_id, router.router_id, actor=TEST_ACTOR)
         if case == "revoked":
-            await provisioning.revoke_router(conn, merchant_id, router.router_id)
+            await provisioning.revoke_router(conn, merchant_id, router.router_id, actor=TEST_ACTOR)
     code = {"unknown": "a" * 20, "malformed": "not a code!"}.get(case, claim.code)
 
     with pytest.raises(error):
@@ -146,7 +154,9 @@ async def test_a_new_code_for_an_installed_router_gives_it_a_new_password(
     router = await find_router(db, claim.router_id)
     assert router is not None
     async with db.acquire() as conn:
-        again = await provisioning.issue_claim(conn, router.merchant_id, router.router_id)
+        again = await provisioning.issue_claim(
+            conn, router.merchant_id, router.router_id, actor=TEST_ACTOR
+        )
 
     second = await provisioning.redeem_claim(db, again.code, new_ip())
 
@@ -159,16 +169,26 @@ async def test_a_new_code_for_an_installed_router_gives_it_a_new_password(
 async def test_a_revoked_router_is_out_of_service(db: asyncpg.Pool) -> None:
     tenant = await make_tenant(db, with_ad=False)
     async with db.acquire() as conn:
-        await provisioning.revoke_router(conn, tenant.merchant_id, tenant.router.router_id)
+        await provisioning.revoke_router(
+            conn, tenant.merchant_id, tenant.router.router_id, actor=TEST_ACTOR
+        )
         assert await find_router(conn, tenant.router.router_id) is None
         with pytest.raises(provisioning.UnknownRouter):
-            await provisioning.revoke_router(conn, tenant.merchant_id, tenant.router.router_id)
+            await provisioning.revoke_router(
+                conn, tenant.merchant_id, tenant.router.router_id, actor=TEST_ACTOR
+            )
         with pytest.raises(provisioning.UnknownRouter):
-            await provisioning.issue_claim(conn, tenant.merchant_id, tenant.router.router_id)
+            await provisioning.issue_claim(
+                conn, tenant.merchant_id, tenant.router.router_id, actor=TEST_ACTOR
+            )
         # Its id stays taken: nothing new may answer to the old router's name.
         with pytest.raises(provisioning.RouterIdTaken):
             await provisioning.add_router(
-                conn, tenant.merchant_id, tenant.store_id, router_id=tenant.router.router_id
+                conn,
+                tenant.merchant_id,
+                tenant.store_id,
+                actor=TEST_ACTOR,
+                router_id=tenant.router.router_id,
             )
 
 
@@ -186,7 +206,7 @@ async def test_bad_routers_are_refused(
     merchant_id, store_id = await new_store(db)
     async with db.acquire() as conn:
         with pytest.raises(error):
-            await provisioning.add_router(conn, merchant_id, store_id, **kwargs)  # type: ignore[arg-type]
+            await provisioning.add_router(conn, merchant_id, store_id, actor=TEST_ACTOR, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_a_store_of_another_merchant_is_refused(db: asyncpg.Pool) -> None:
@@ -194,4 +214,4 @@ async def test_a_store_of_another_merchant_is_refused(db: asyncpg.Pool) -> None:
     _, theirs = await new_store(db)
     async with db.acquire() as conn:
         with pytest.raises(provisioning.UnknownStore):
-            await provisioning.add_router(conn, mine, theirs)
+            await provisioning.add_router(conn, mine, theirs, actor=TEST_ACTOR)

@@ -26,6 +26,7 @@ from controller.services import CommandSender, Router, find_router
 from kernel.config import Settings
 from kernel.embedded import free_port
 from portico.runtime import portal_app
+from tests.factories import TEST_ACTOR
 from tests.firmware.harness import BUSYBOX, Broker, BusyboxEnv, needs_tools
 
 pytestmark = needs_tools
@@ -65,7 +66,9 @@ async def new_router(
     async with db.acquire() as conn:
         merchant_id = await accounts.create_merchant(conn, f"M {uuid.uuid4().hex[:8]}")
         store_id = await accounts.create_store(conn, merchant_id, STORE)
-        router, claim = await provisioning.add_router(conn, merchant_id, store_id, ttl=ttl)
+        router, claim = await provisioning.add_router(
+            conn, merchant_id, store_id, actor=TEST_ACTOR, ttl=ttl
+        )
     return router, claim
 
 

@@ -21,7 +21,7 @@ from portal import authmon, grants, session_end, stores, vouchers
 from portal.fas import sha256_hex
 from simulators.authmon import AuthmonModel
 from simulators.opennds import Gateway, OpenNds
-from tests.factories import Tenant, make_tenant
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 
 
 async def level_3_tenant(db: asyncpg.Pool, *, online: bool = False) -> Tenant:
@@ -423,7 +423,9 @@ async def test_a_voucher_revoked_before_or_while_authmon_grants_lets_no_one_stay
         portal_client, tenant, gw, "aa:bb:cc:00:03:06", voucher.code
     )
 
-    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, voucher.code)
+    assert await vouchers.revoke_code(
+        db, tenant.merchant_id, batch_id, voucher.code, actor=TEST_ACTOR
+    )
 
     # The second grant is withdrawn: the next poll hands over nothing.
     nothing = await portal_client.post(router_path, data=poll_form("view", gw.gateway_hash, "none"))

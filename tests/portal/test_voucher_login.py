@@ -17,7 +17,7 @@ from controller.services import CommandSender, register_router
 from portal import session_end, stores, vouchers
 from portal.fas import encode_fas
 from simulators.router import SimulatedRouter
-from tests.factories import Tenant, make_tenant
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ async def test_a_refused_voucher_shows_the_splash_again_with_why_and_grants_noth
         more = {"accept": ""}
     elif case == "revoked":
         [batch] = await vouchers.list_batches(db, tenant.merchant_id)
-        await vouchers.revoke_batch(db, tenant.merchant_id, batch.batch_id)
+        await vouchers.revoke_batch(db, tenant.merchant_id, batch.batch_id, actor=TEST_ACTOR)
     elif case == "other_store":
         other = await stores_other(db, tenant)
         code = await new_code(db, tenant, store=other)
@@ -307,7 +307,7 @@ async def test_revoking_a_voucher_ends_the_sessions_running_on_it(
         leaked,
     )
 
-    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, leaked)
+    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, leaked, actor=TEST_ACTOR)
     report = await session_end.end_due_sessions(db, sender)
 
     ended = {r["voucher_code"]: r for r in await voucher_sessions(db, tenant) if r["ended_at"]}
@@ -323,5 +323,7 @@ async def test_revoking_a_voucher_ends_the_sessions_running_on_it(
     assert router.clients["aa:bb:cc:00:09:03"].authenticated
     # The same code is refused from now on, and revoking it again changes nothing.
     assert (await post_voucher(portal_client, router, "aa:bb:cc:00:09:04", leaked))[0] == 403
-    assert not await vouchers.revoke_code(db, tenant.merchant_id, batch_id, leaked)
-    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id) == 0
+    assert not await vouchers.revoke_code(
+        db, tenant.merchant_id, batch_id, leaked, actor=TEST_ACTOR
+    )
+    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id, actor=TEST_ACTOR) == 0

@@ -27,7 +27,7 @@ from kernel.privacy import device_hash
 from portal import session_end, stores, vouchers
 from portal.session_usage import MAX_USED_KB, Reading, Usage, fold
 from simulators.router import SimulatedRouter
-from tests.factories import Tenant, make_tenant
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 from tests.portal.session_helpers import form_of, report_usage, telemetry_ingest
 from tests.portal.test_voucher_login import enable_vouchers, new_code, post_voucher
 
@@ -178,7 +178,7 @@ async def test_a_session_keeps_its_last_report_whatever_ends_it(
             tenant.merchant_id,
             code,
         )
-        assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, code)
+        assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, code, actor=TEST_ACTOR)
     else:
         await db.execute(
             "UPDATE portal_sessions SET expires_at = now() - interval '1 s' WHERE merchant_id = $1",

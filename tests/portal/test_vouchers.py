@@ -12,11 +12,12 @@ import asyncpg
 import pytest
 
 import accounts.services as accounts
+from accounts import audit
 from portal import vouchers
 from portal.fas import FasClient
 from portal.stores import Visit, store_gateway
 from portal.vouchers import BatchSpec
-from tests.factories import Tenant, make_tenant
+from tests.factories import TEST_ACTOR, Tenant, make_tenant
 
 
 def spec(**changes: object) -> BatchSpec:
@@ -145,16 +146,22 @@ async def test_a_batch_has_its_count_of_unique_codes_and_counts_their_use(
     await redeem(db, tenant, codes[0].code, device(1))
     await redeem(db, tenant, codes[0].code, device(2))
     await redeem(db, tenant, codes[1].code, device(3))
-    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, codes[2].code)
-    assert not await vouchers.revoke_code(db, tenant.merchant_id, batch_id, codes[2].code)
-    assert not await vouchers.revoke_code(db, tenant.merchant_id, uuid.uuid4(), codes[3].code)
+    assert await vouchers.revoke_code(
+        db, tenant.merchant_id, batch_id, codes[2].code, actor=TEST_ACTOR
+    )
+    assert not await vouchers.revoke_code(
+        db, tenant.merchant_id, batch_id, codes[2].code, actor=TEST_ACTOR
+    )
+    assert not await vouchers.revoke_code(
+        db, tenant.merchant_id, uuid.uuid4(), codes[3].code, actor=TEST_ACTOR
+    )
     [batch] = await vouchers.list_batches(db, tenant.merchant_id)
     assert (batch.total, batch.used, batch.revoked, batch.unused) == (200, 2, 1, 197)
     assert (batch.max_devices, batch.quota_kb, batch.valid_until) == (2, 512 * 1024, valid_until)
     shown = {v.code: v for v in await vouchers.codes_of_batch(db, tenant.merchant_id, batch_id)}
     assert shown[codes[0].code].devices == 2 and shown[codes[0].code].first_used_at is not None
 
-    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id) == 199
+    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id, actor=TEST_ACTOR) == 199
     batch = await vouchers.get_batch(db, tenant.merchant_id, batch_id)
     assert batch is not None and (batch.revoked, batch.unused) == (200, 0)
     with pytest.raises(vouchers.VoucherRevoked):
@@ -177,8 +184,26 @@ async def test_a_batch_of_another_merchant_is_not_listed_or_revoked(
     other = await make_tenant(db, with_ad=False)
     batch_id = await vouchers.create_batch(db, other.merchant_id, spec(), now=datetime.now(UTC))
     assert await vouchers.get_batch(db, tenant.merchant_id, batch_id) is None
-    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id) == 0
+    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id, actor=TEST_ACTOR) == 0
     assert await vouchers.codes_of_batch(db, tenant.merchant_id, batch_id) == []
+
+
+async def test_revokes_are_in_the_audit_log_by_the_batchs_name_without_the_codes(
+    db: asyncpg.Pool, tenant: Tenant
+) -> None:
+    batch_id = await vouchers.create_batch(
+        db, tenant.merchant_id, spec(count=3), now=datetime.now(UTC)
+    )
+    codes = [v.code for v in await vouchers.codes_of_batch(db, tenant.merchant_id, batch_id)]
+    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, codes[0], actor=TEST_ACTOR)
+    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id, actor=TEST_ACTOR) == 2
+    assert await vouchers.revoke_batch(db, tenant.merchant_id, batch_id, actor=TEST_ACTOR) == 0
+    log = await audit.entries(db, tenant.merchant_id)
+    assert [(e.action, str(e.target_id), e.target_name, e.after) for e in log] == [
+        ("voucher_batch.revoke", str(batch_id), "Room cards", {"codes_revoked": 2}),
+        ("voucher_batch.revoke", str(batch_id), "Room cards", {"codes_revoked": 1}),
+    ]  # the third revoked nothing: no entry
+    assert not any(code in repr(log) for code in codes)
 
 
 # -- redemption rules ---------------------------------------------------------------------------
@@ -261,7 +286,7 @@ async def test_a_code_for_another_store_unknown_or_revoked_lets_no_one_in(
             db, other_merchant.merchant_id, other_merchant.store_id, here, device(1)
         )
     batch_id = (await vouchers.list_batches(db, tenant.merchant_id))[1].batch_id
-    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, revoked)
+    assert await vouchers.revoke_code(db, tenant.merchant_id, batch_id, revoked, actor=TEST_ACTOR)
     with pytest.raises(vouchers.VoucherRevoked):
         await redeem(db, tenant, revoked, device(1))
     assert (await redeem(db, tenant, any_store, device(1))).minutes_left == 60

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from accounts import operators
+from accounts import audit, operators
 from accounts import services as accounts
 from ads import advertisers, demo_history, reports
 from ads import services as ads
@@ -51,6 +51,17 @@ async def test_the_demo_advertiser_waits_for_the_malls_approval(db: asyncpg.Pool
     ads.delivery.decider.clear()
     ad = await ads.choose_ad(db, merchant_id, "en")
     assert ad is None or ad.advertiser_id != advertiser_id  # not shown before approval
+
+
+async def test_the_demo_advertisers_requests_are_in_the_malls_audit_log(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    await demo.seed_advertiser(db, merchant_id)  # made here, or by a test before
+    log = await audit.entries(db, merchant_id, limit=audit.MAX_PAGE)
+    requests = [e for e in log if e.action == "ad_approval.request"]
+    assert {e.actor_label for e in requests} == {"demo seed"}
+    # The live campaign's and the past one's (approved afterwards, by the mall's owner).
+    assert len(requests) == 2 and all(e.after == {"status": "pending"} for e in requests)
 
 
 async def test_the_malls_old_creatives_get_their_image_again(db: asyncpg.Pool) -> None:

@@ -86,3 +86,4 @@ async def test_code_and_revoke(db: asyncpg.Pool, settings: Settings) -> None:
         ("router.create", None, "portico router add"),
     ]
     assert not any(code in repr(log) for code in (first.code, second.code))
+    assert log[0].target_name and log[0].target_name == log[2].target_name  # the router's name
