@@ -20,6 +20,7 @@ from kernel.config import Settings
 from kernel.embedded import free_port
 from portico import routers
 from portico.runtime import portal_app
+from tests.factories import TEST_ACTOR
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ async def test_a_simulated_router_installed_with_its_code_shows_the_store(
     async with db.acquire() as conn:
         merchant_id = await accounts.create_merchant(conn, f"M {uuid.uuid4().hex[:8]}")
         store_id = await accounts.create_store(conn, merchant_id, store_name)
-        added, claim = await provisioning.add_router(conn, merchant_id, store_id)
+        added, claim = await provisioning.add_router(conn, merchant_id, store_id, actor=TEST_ACTOR)
 
     router = await routers.simulate(portal, claim.code)
     try:
