@@ -2,7 +2,7 @@
 skipped, saying which is missing, without them), the browser, an app on a real port, a page's
 problems, its overflow and screenshots.
 
-Needs Playwright (`pip install playwright`) and a Chromium (`apt-get install chromium`;
+Needs Playwright (a dev dependency in pyproject.toml) and a Chromium (`apt-get install chromium`;
 PORTICO_CHROMIUM names another binary).
 """
 

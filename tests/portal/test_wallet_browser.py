@@ -100,7 +100,6 @@ async def wallet_with_three_coupons(
             headline_zh="拿铁",
             body_en="",
             body_zh="",
-            image_type="image/png",
             image=PNG_1X1,
             coupon=("10% off any latte", "拿铁九折", now + timedelta(days=30), 0),
             pool="generic",
@@ -118,7 +117,6 @@ async def wallet_with_three_coupons(
             headline_zh="蛋糕",
             body_en="",
             body_zh="",
-            image_type="image/png",
             image=PNG_1X1,
             coupon=("Free cupcake", "免费纸杯蛋糕", now + timedelta(days=30), 2),
         )
