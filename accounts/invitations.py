@@ -6,12 +6,16 @@ An invitation names an address, a role (owner, or staff of chosen stores) and ex
 and the link works once (accepting deletes the invitation, as revoking does). The invitee
 sets their name and password, or, when the address already has an account, accepts with its
 password (the sign-in's lockout applies). Inviting an address again replaces its pending
-invitation and link. A merchant never loses its last owner: demoting or removing them is
-`LastOwner`, checked with the owners' rows locked. Every change is in the merchant's audit log.
+invitation and link; re-sending one gives it a new link (the old one stops working). The email
+goes only once the invitation is committed; a mail server that refuses it leaves the
+invitation pending, to be re-sent. A merchant never loses its last owner: demoting or removing
+them is `LastOwner`, checked with the owners' rows locked. Every change is in the merchant's
+audit log.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -20,7 +24,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from accounts import audit, services
-from accounts.email import Email, EmailProvider
+from accounts.email import Email, EmailProvider, EmailSendFailed
 from accounts.messages_team import TEAM
 from kernel.i18n import LANGUAGES, translator
 from kernel.sql import load_queries
@@ -32,6 +36,7 @@ __all__ = [
     "Invitation",
     "InvitationLink",
     "InvitationLinkInvalid",
+    "Invited",
     "LastOwner",
     "Member",
     "NoSuchRecord",
@@ -43,9 +48,11 @@ __all__ = [
     "pending",
     "purge",
     "remove_member",
+    "resend",
     "revoke",
 ]
 
+log = logging.getLogger("portico.console")
 queries = load_queries(__file__, "invitations.sql")
 
 LINK_TTL = timedelta(days=7)
@@ -135,6 +142,15 @@ async def _store_names(
     return sorted(names.get(store_id, str(store_id)) for store_id in store_ids)
 
 
+@dataclass(frozen=True)
+class Invited:
+    """An invitation stored, and whether its email went: False when the mail server did not
+    take it (the invitation stays pending; the owner re-sends it)."""
+
+    invitation_id: uuid.UUID
+    sent: bool
+
+
 async def invite(
     db: asyncpg.Pool,
     provider: EmailProvider,
@@ -146,9 +162,10 @@ async def invite(
     store_ids: list[uuid.UUID],
     language: str,
     accept_url: str,
-) -> uuid.UUID:
-    """Invite `email` to the merchant and send it the link `accept_url?token=…`; the
-    invitation is stored and audited only if the email provider took the message."""
+) -> Invited:
+    """Invite `email` to the merchant: store the invitation and its audit entry, and once that
+    transaction has committed, send the link `accept_url?token=…` (a mail never goes out for an
+    invitation that was rolled back; one the server refuses leaves the invitation, not sent)."""
     email = services.check_email(email)
     store_ids = await _check_stores(db, merchant_id, role, store_ids)
     language = language if language in LANGUAGES else LANGUAGES[0]
@@ -157,7 +174,6 @@ async def invite(
         raise AlreadyMember(f"{email} is a member of merchant {merchant_id} already")
     token = secrets.token_urlsafe(32)
     invitation_id = uuid.uuid4()
-    merchant_name = (await services.merchant_names(db, [merchant_id])).get(merchant_id)
     async with db.acquire() as conn, conn.transaction():
         await conn.execute(
             queries.replace_invitation,
@@ -184,13 +200,59 @@ async def invite(
                 "stores": await _store_names(conn, merchant_id, store_ids),
             },
         )
-        _ = translator(TEAM, language)
-        days = LINK_TTL.days
-        link = f"{accept_url}?token={token}"
-        body = _(f"tm_mail_body_{role}", merchant=merchant_name, link=link, days=days)
-        # Sent inside the transaction: a provider that fails rolls the invitation back.
-        await provider.send(Email(email, _("tm_mail_subject", merchant=merchant_name), body))
-    return invitation_id
+    mail = await _mail(db, merchant_id, email, role, language, f"{accept_url}?token={token}")
+    return Invited(invitation_id, await _deliver(provider, mail))
+
+
+async def resend(
+    db: asyncpg.Pool,
+    provider: EmailProvider,
+    merchant_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    actor: uuid.UUID,
+    *,
+    accept_url: str,
+) -> Invited:
+    """Send a pending invitation's email again, with a new link (the old one stops working)
+    valid for `LINK_TTL` from now, in the language it was made in; sent after the new link is
+    committed, as `invite`. NoSuchRecord for an invitation not the merchant's, or expired."""
+    token = secrets.token_urlsafe(32)
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            queries.renew_invitation,
+            merchant_id,
+            invitation_id,
+            services.token_hash(token),
+            actor,
+            LINK_TTL,
+        )
+        if row is None:
+            raise NoSuchRecord(f"no pending invitation {invitation_id} at merchant {merchant_id}")
+        await _audit(conn, merchant_id, actor, "resend", invitation_id, row)
+    link = f"{accept_url}?token={token}"
+    mail = await _mail(db, merchant_id, row["email"], row["role"], row["language"], link)
+    return Invited(invitation_id, await _deliver(provider, mail))
+
+
+async def _mail(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, to: str, role: str, language: str, link: str
+) -> Email:
+    """The invitation's email, in the invitation's language."""
+    merchant_name = (await services.merchant_names(db, [merchant_id])).get(merchant_id)
+    _ = translator(TEAM, language)
+    body = _(f"tm_mail_body_{role}", merchant=merchant_name, link=link, days=LINK_TTL.days)
+    return Email(to, _("tm_mail_subject", merchant=merchant_name), body)
+
+
+async def _deliver(provider: EmailProvider, mail: Email) -> bool:
+    """Send one invitation's email: False, and a warning in the log, when the server did not
+    take it."""
+    try:
+        await provider.send(mail)
+    except EmailSendFailed as exc:
+        log.warning("invitation email not sent: %s", exc)
+        return False
+    return True
 
 
 async def pending(db: services.Executor, merchant_id: uuid.UUID) -> list[Invitation]:
@@ -207,19 +269,33 @@ async def revoke(
         row = await conn.fetchrow(queries.delete_invitation, merchant_id, invitation_id)
         if row is None:
             raise NoSuchRecord(f"no invitation {invitation_id} at merchant {merchant_id}")
-        await audit.record_change(
-            conn,
-            merchant_id,
-            audit.Actor.user(actor),
-            "invitation.revoke",
-            target_id=invitation_id,
-            target_name=row["email"],
-            before={
-                "email": row["email"],
-                "role": row["role"],
-                "stores": await _store_names(conn, merchant_id, row["store_ids"]),
-            },
-        )
+        await _audit(conn, merchant_id, actor, "revoke", invitation_id, row)
+
+
+async def _audit(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    actor: uuid.UUID,
+    change: str,
+    invitation_id: uuid.UUID,
+    row: asyncpg.Record,
+) -> None:
+    """The audit entry of a re-sent (the invitation after) or revoked one (before)."""
+    described = {
+        "email": row["email"],
+        "role": row["role"],
+        "stores": await _store_names(conn, merchant_id, row["store_ids"]),
+    }
+    side = "before" if change == "revoke" else "after"
+    await audit.record_change(
+        conn,
+        merchant_id,
+        audit.Actor.user(actor),
+        f"invitation.{change}",
+        target_id=invitation_id,
+        target_name=row["email"],
+        **{side: described},
+    )
 
 
 async def invitation_for_token(db: services.Executor, token: str) -> InvitationLink | None:

@@ -11,6 +11,13 @@ SET invitation_id = EXCLUDED.invitation_id, token_hash = EXCLUDED.token_hash,
     role = EXCLUDED.role, store_ids = EXCLUDED.store_ids, invited_by = EXCLUDED.invited_by,
     language = EXCLUDED.language, created_at = now(), expires_at = EXCLUDED.expires_at
 
+-- name: renew_invitation
+-- Re-sending: a new link (the old one stops working), valid from now.
+UPDATE invitations
+SET token_hash = $3, invited_by = $4, created_at = now(), expires_at = now() + $5::interval
+WHERE merchant_id = $1 AND invitation_id = $2 AND expires_at > now()
+RETURNING email, role, store_ids, language
+
 -- name: pending
 SELECT i.invitation_id, i.email, i.role, i.store_ids, i.created_at, i.expires_at,
        u.display_name AS invited_by_name

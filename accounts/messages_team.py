@@ -32,6 +32,12 @@ TEAM: Catalog = {
     "tm_no_invitations": {"en": "No invitations are waiting.", "zh-CN": "没有待接受的邀请。"},
     "tm_revoke": {"en": "Revoke", "zh-CN": "撤销"},
     "tm_revoke_label": {"en": "Revoke the invitation of {email}", "zh-CN": "撤销对 {email} 的邀请"},
+    "tm_resend": {"en": "Re-send", "zh-CN": "重新发送"},
+    "tm_resend_label": {
+        "en": "Send the invitation of {email} again, with a new link",
+        "zh-CN": "以新链接重新发送对 {email} 的邀请",
+    },
+    "tm_not_sent": {"en": "Email not sent", "zh-CN": "邮件未发出"},
     "tm_invite_title": {"en": "Invite someone", "zh-CN": "邀请成员"},
     "tm_invite_hint": {
         "en": "They get an email with a link, valid for 7 days, to join with a password.",
@@ -45,6 +51,16 @@ TEAM: Catalog = {
     },
     "tm_invite_button": {"en": "Send the invitation", "zh-CN": "发送邀请"},
     "tm_notice_invited": {"en": "The invitation was sent.", "zh-CN": "邀请已发送。"},
+    "tm_notice_resent": {
+        "en": "The invitation was sent again, with a new link (the old one no longer works).",
+        "zh-CN": "邀请已重新发送，附有新链接（旧链接已失效）。",
+    },
+    "tm_notice_not_sent": {
+        "en": "The invitation is saved, but its email could not be sent: the mail server did "
+        "not take it. Press Re-send beside it when email works again.",
+        "zh-CN": "邀请已保存，但邮件未能发出：邮件服务器未接收。请在邮件恢复后点击旁边的"
+        "“重新发送”。",
+    },
     "tm_notice_revoked": {"en": "The invitation was revoked.", "zh-CN": "邀请已撤销。"},
     "tm_notice_saved": {"en": "The member was changed.", "zh-CN": "成员已修改。"},
     "tm_notice_unchanged": {"en": "Nothing was changed.", "zh-CN": "没有任何更改。"},
@@ -116,6 +132,7 @@ TEAM: Catalog = {
         "zh-CN": "请输入 1 至 {max} 个字符的姓名。",
     },
     "au_action_invitation_create": {"en": "Invitation sent", "zh-CN": "发送邀请"},
+    "au_action_invitation_resend": {"en": "Invitation sent again", "zh-CN": "重新发送邀请"},
     "au_action_invitation_revoke": {"en": "Invitation revoked", "zh-CN": "撤销邀请"},
     "au_action_membership_update": {"en": "Member changed", "zh-CN": "修改成员"},
     "au_action_membership_delete": {"en": "Member removed", "zh-CN": "移除成员"},

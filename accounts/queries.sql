@@ -129,7 +129,7 @@ ORDER BY m.name, s.name, s.store_id
 
 -- name: venue_facts
 -- One row per store (or one with a NULL store for a merchant without stores).
-SELECT m.category, s.store_id, s.timezone, s.city
+SELECT m.category, s.store_id, s.timezone, s.city, s.category AS store_category
 FROM merchants m LEFT JOIN stores s ON s.merchant_id = m.merchant_id
 WHERE m.merchant_id = $1
 

@@ -229,14 +229,24 @@ async def find_stores(
 class StoreFacts:
     timezone: str
     city: str | None
+    category: str = "other"  # "other": none chosen (the default of a store, migration 0034)
 
 
 @dataclass(frozen=True)
 class VenueFacts:
-    """What ad targeting matches on at a merchant: its category and its stores' cities."""
+    """What ad targeting matches on at a merchant: its category and its stores' categories,
+    cities and time zones."""
 
-    category: str
+    category: str  # the merchant's
     stores: dict[uuid.UUID, StoreFacts]
+
+    def category_at(self, store_id: uuid.UUID) -> str:
+        """The store's category; the merchant's for a store without one ("other", a store's
+        default) and for a store the merchant does not have."""
+        store = self.stores.get(store_id)
+        if store is None or store.category == "other":
+            return self.category
+        return store.category
 
 
 MERCHANT_CATEGORIES = (
@@ -258,7 +268,11 @@ class InvalidCategory(AccountError):
 async def venue_facts(db: Executor, merchant_id: uuid.UUID) -> VenueFacts:
     rows = await db.fetch(queries.venue_facts, merchant_id)
     category = rows[0]["category"] if rows else "other"
-    stores = {r["store_id"]: StoreFacts(r["timezone"], r["city"]) for r in rows if r["store_id"]}
+    stores = {
+        r["store_id"]: StoreFacts(r["timezone"], r["city"], r["store_category"])
+        for r in rows
+        if r["store_id"]
+    }
     return VenueFacts(category, stores)
 
 

@@ -1,7 +1,8 @@
 """The console's Team pages (accounts/invitations.py, docs/console.md "Team"), for owners:
 
-- /team: the members with their role and stores, the pending invitations (each revocable),
-  and the form that invites an address as owner or as staff of chosen stores;
+- /team: the members with their role and stores, the pending invitations (each can be sent
+  again with a new link, or revoked; one whose email the mail server just refused is marked
+  "not sent"), and the form that invites an address as owner or as staff of chosen stores;
 - /team/members/<user_id>: change a member's role and stores, or remove them;
 - /invite?token=…: the invitee's page (public): set a name and password, or the existing
   account's password, and join.
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from accounts import email, invitations
+from accounts import invitations
 from accounts import services as accounts
 from accounts.signup_pages import EMAIL
 from accounts.web import (
@@ -37,7 +38,9 @@ from kernel.web import DB, SETTINGS, client_ip
 PATH = "/team"
 INVITE_PATH = "/team/invite"
 ACCEPT_PATH = "/invite"
-NOTICES = {k: f"tm_notice_{k}" for k in ("invited", "revoked", "saved", "unchanged", "removed")}
+NOTICES = {
+    k: f"tm_notice_{k}" for k in ("invited", "resent", "revoked", "saved", "unchanged", "removed")
+}
 Errors = dict[str, tuple[str, dict[str, object]]]
 
 
@@ -54,7 +57,9 @@ async def _team(
     values: dict[str, object],
     errors: Errors,
     status: int = 200,
+    not_sent: uuid.UUID | None = None,
 ) -> web.Response:
+    """The Team page; `not_sent`: the invitation whose email the mail server just refused."""
     db = request.app[DB]
     found, pending, store_list = [], [], []
     if merchant is not None:
@@ -74,7 +79,8 @@ async def _team(
         me=session.user.user_id,
         values=values,
         errors=errors,
-        notice=NOTICES.get(request.query.get("notice", "")),
+        notice="tm_notice_not_sent" if not_sent else NOTICES.get(request.query.get("notice", "")),
+        not_sent=not_sent,
         path=PATH,
     )
 
@@ -92,9 +98,8 @@ async def invite(request: web.Request, session: accounts.ConsoleSession) -> web.
     if role not in accounts.ROLES:
         errors["role"] = ("tm_error_role", {})
     if not errors:
-        settings = request.app[SETTINGS]
         try:
-            await invitations.invite(
+            invited = await invitations.invite(
                 request.app[DB],
                 request.app[EMAIL],
                 merchant.merchant_id,
@@ -103,14 +108,52 @@ async def invite(request: web.Request, session: accounts.ConsoleSession) -> web.
                 role=role,
                 store_ids=store_ids,
                 language=request_language(request),
-                accept_url=settings.console_url + ACCEPT_PATH,
+                accept_url=_accept_url(request),
             )
-            return redirect(_team_url(merchant, "invited"))
         except invitations.InvalidStores as exc:
             errors["stores"] = (exc.message_id, {})
-        except (invitations.AlreadyMember, email.EmailSendFailed) as exc:
+        except invitations.AlreadyMember as exc:
             errors["email"] = (exc.message_id, {})
+        else:
+            if invited.sent:
+                return redirect(_team_url(merchant, "invited"))
+            return await _not_sent(request, session, merchant, memberships, invited)
     return await _team(request, session, merchant, memberships, values, errors, status=400)
+
+
+async def resend(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
+    """A pending invitation's email again, with a new link (the old one stops working)."""
+    form = await request.post()
+    merchant, memberships = await _owned(request, session, _text(form.get("merchant")))
+    invited = await invitations.resend(
+        request.app[DB],
+        request.app[EMAIL],
+        merchant.merchant_id,
+        _uuid(request.match_info["invitation_id"]),
+        session.user.user_id,
+        accept_url=_accept_url(request),
+    )
+    if invited.sent:
+        return redirect(_team_url(merchant, "resent"))
+    return await _not_sent(request, session, merchant, memberships, invited)
+
+
+async def _not_sent(
+    request: web.Request,
+    session: accounts.ConsoleSession,
+    merchant: accounts.Membership,
+    memberships: list[accounts.Membership],
+    invited: invitations.Invited,
+) -> web.Response:
+    """The Team page after a mail server refused an invitation's email: the invitation is
+    pending, marked "not sent", with its Re-send button (503: the email did not go)."""
+    return await _team(
+        request, session, merchant, memberships, {"role": "staff"}, {}, 503, invited.invitation_id
+    )
+
+
+def _accept_url(request: web.Request) -> str:
+    return request.app[SETTINGS].console_url + ACCEPT_PATH
 
 
 async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
@@ -316,6 +359,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     """The Team pages and the invitee's page (the composition root calls this)."""
     router.add_get(PATH, login_required(team_page), name="team")
     router.add_post(INVITE_PATH, login_required(invite), name="team_invite")
+    router.add_post(
+        PATH + "/invitations/{invitation_id}/resend",
+        login_required(resend),
+        name="team_invitation_resend",
+    )
     router.add_post(
         PATH + "/invitations/{invitation_id}/revoke",
         login_required(revoke),

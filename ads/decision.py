@@ -165,7 +165,7 @@ class Request(NamedTuple):
     identity: str  # the strongest pseudonym known at this merchant (PRODUCT.md §4)
     now: datetime
     language: str = "zh-CN"
-    category: str = "other"  # the merchant's
+    category: str = "other"  # the store's (its merchant's when the store has none)
     city: str = ""  # the store's
     timezone: str = "Asia/Shanghai"  # the store's
     audience: str = "new"  # new | returning

@@ -239,14 +239,16 @@ _venues: TtlCache[uuid.UUID, accounts.VenueFacts] = TtlCache(60.0)
 async def venue_facts(
     db: asyncpg.Pool, merchant_id: uuid.UUID, store_id: uuid.UUID
 ) -> tuple[str, str, str]:
-    """(merchant category, store city casefolded, store time zone)."""
+    """(the store's category, else its merchant's; store city casefolded; store time zone),
+    read through accounts.services.venue_facts and kept a minute per merchant."""
     facts = await _venues.get_or_load(
         merchant_id, lambda: accounts.venue_facts(db, merchant_id), 10.0
     )
+    category = facts.category_at(store_id)
     store = facts.stores.get(store_id)
     if store is None:
-        return (facts.category, "", DEFAULT_ZONE)
-    return (facts.category, (store.city or "").casefold(), store.timezone)
+        return (category, "", DEFAULT_ZONE)
+    return (category, (store.city or "").casefold(), store.timezone)
 
 
 async def identity_seen(

@@ -45,7 +45,6 @@ from accounts.web import (
     SESSIONLESS,
     UPLOAD_ROUTES,
     ConsoleNav,
-    MerchantSuspended,
     console_session,
     error_pages,
     login_required,
@@ -74,7 +73,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_look, console_sms, console_vouchers
-from portico import checklist, operator_pages
+from portico import checklist, operator_pages, suspension
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -176,12 +175,15 @@ def add_routes(router: web.UrlDispatcher) -> None:
 @web.middleware
 async def console_nav(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Which parts of the console the layout shows the signed-in user: a merchant's pages when
-    they belong to one, the advertiser pages when they belong to an advertiser."""
+    they belong to one, the advertiser pages when they belong to an advertiser. A request for a
+    merchant the platform suspended is refused with the reason (portico/suspension.py)."""
     session = request.get(SESSION)
-    if session is not None and request.method == "GET":
-        db = request.app[DB]
-        user_id = session.user.user_id
-        memberships, suspended = await account_services.memberships_and_suspended(db, user_id)
+    if session is None or request.method in ("HEAD", "OPTIONS"):
+        return await handler(request)
+    db = request.app[DB]
+    user_id = session.user.user_id
+    memberships, suspended = await account_services.memberships_and_suspended(db, user_id)
+    if request.method == "GET":
         request[NAV] = ConsoleNav(
             merchant=bool(memberships),
             advertiser=bool(await advertisers.memberships_of(db, user_id)),
@@ -189,12 +191,7 @@ async def console_nav(request: web.Request, handler: Handler) -> web.StreamRespo
             operator=session.operator,
             suspended=tuple(m.merchant_name for m in suspended),
         )
-        asked = request.query.get("merchant")
-        for membership in suspended:  # say why, rather than the 404 of a foreign id
-            if asked == str(membership.merchant_id):
-                raise MerchantSuspended(
-                    f"merchant {asked} is suspended", merchant=membership.merchant_name
-                )
+    await suspension.refuse_suspended(request, memberships, suspended)
     return await handler(request)
 
 

@@ -4,6 +4,7 @@ limit counted atomically enough under a burst, and the purge."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import asyncpg
@@ -11,13 +12,16 @@ import pytest
 
 from accounts import services as accounts
 from accounts import signup
-from accounts.email import OutboxEmailProvider
+from accounts.email import EmailProvider, EmailSendFailed, OutboxEmailProvider
+from tests.smtp_server import provider, smtp_server
 
 
-async def _request(db: asyncpg.Pool, address: str, client: str) -> None:
+async def _request(
+    db: asyncpg.Pool, address: str, client: str, sender: EmailProvider | None = None
+) -> None:
     await signup.request_signup(
         db,
-        OutboxEmailProvider(db),
+        sender or OutboxEmailProvider(db),
         email=address,
         password="a long enough password",
         merchant_name="Corner Shop",
@@ -91,3 +95,29 @@ async def test_purge_drops_expired_requests_and_old_attempts(db: asyncpg.Pool) -
     assert await db.fetchval("SELECT count(*) FROM signup_requests WHERE email = $1", address) == 0
     left = "SELECT count(*) FROM signup_attempts WHERE client_hash = $1"
     assert await db.fetchval(left, client) == 0
+
+
+async def test_the_link_is_committed_before_its_email_goes_and_a_refusal_is_said(
+    db: asyncpg.Pool,
+) -> None:
+    """Against a real SMTP server on a loopback socket (tests/smtp_server.py): while the server
+    holds its answer to the message, the request its link names is already committed; a
+    server that refuses the message is EmailSendFailed (the form says so, 503)."""
+    address = f"held-{uuid.uuid4().hex}@example.com"
+    with smtp_server() as (port, received):
+        received.hold = threading.Event()
+        sending = asyncio.create_task(
+            _request(db, address, f"client-{uuid.uuid4().hex}", provider(port))
+        )
+        try:
+            assert await asyncio.to_thread(received.arrived.wait, 10)
+            query = "SELECT count(*) FROM signup_requests WHERE email = $1"
+            assert await db.fetchval(query, address) == 1
+        finally:
+            received.hold.set()
+        await sending
+        received.refuse_rcpt = True
+        with pytest.raises(EmailSendFailed):
+            refused = f"refused-{uuid.uuid4().hex}@example.com"
+            await _request(db, refused, f"client-{uuid.uuid4().hex}", provider(port))
+    assert len(received.envelopes) == 1

@@ -258,7 +258,7 @@ async def build_tenant(
     assert logo is not None
 
     # A pending invitation, and the owner's console session (the Team and Sessions pages).
-    invitation_id = await invitations.invite(
+    invited = await invitations.invite(
         db,
         OutboxEmailProvider(db),
         merchant_id,
@@ -269,6 +269,8 @@ async def build_tenant(
         language="en",
         accept_url=settings.console_url + "/invite",
     )
+    assert invited.sent
+    invitation_id = invited.invitation_id
     owner_session = await accounts.session_for_token(db, principals["owner"].token)
     assert owner_session is not None
 

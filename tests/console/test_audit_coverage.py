@@ -375,6 +375,12 @@ async def _signup(w: World) -> uuid.UUID:
     return membership.merchant_id
 
 
+@change("POST /team/invitations/{invitation_id}/resend")
+async def _invitation_resend(w: World) -> None:
+    path = f"/team/invitations/{w.tenant.ids['invitation_id']}/resend"
+    await w.post("owner", path, {"merchant": w.merchant})
+
+
 @change("POST /team/invitations/{invitation_id}/revoke")
 async def _invitation_revoke(w: World) -> None:
     path = f"/team/invitations/{w.tenant.ids['invitation_id']}/revoke"

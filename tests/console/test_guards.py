@@ -17,6 +17,9 @@ naming it. The only hand-written list is PUBLIC: the few routes anyone may open.
   without the session's token and with a wrong one (403, nothing changed). Routes of a
   sub-application marked SESSIONLESS (the POS API, authenticated by its keys) are exempt by
   that rule; a console cookie gets nothing from them.
+- Suspension: with A suspended, every state-changing route asked by A's owner and staff is
+  403 with the suspension's message (with `merchant=` A and with only the path's ids), nothing
+  of A's changed; but their own account's routes and the other roles' consoles.
 - Every answer has the security headers (kernel.web.SECURITY_HEADERS) and is no 5xx; no HTML
   page names another host.
 
@@ -41,7 +44,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from accounts import operators
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
+from accounts.messages_operator import OPERATOR as OPERATOR_MESSAGES
 from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD, SESSIONLESS
 from ads import pos_openapi
 from ads.creative_files import CONTENT_SECURITY_POLICY as FILE_CSP
@@ -910,3 +915,68 @@ async def test_anonymous_requests_are_refused(
                     f"{route} anonymous: {answer.status} {answer.headers.get('Location')}"
                 )
     assert not problems, "\n".join(problems)
+
+
+# A suspended merchant ----------------------------------------------------------------------------
+
+# Routes a suspended merchant's member may still use: their own account (portico/suspension.py,
+# OWN_ACCOUNT_ROUTES; the forms posted before sign-in are PUBLIC), and the consoles of other
+# roles, which answer them as anyone without that role (404).
+OWN_ACCOUNT = ("/logout", "/account/sessions/")
+OTHER_ROLES = ("/advertiser/", "/api/advertiser/", "/operator/")
+SUSPENDED_TEXT = OPERATOR_MESSAGES["error_merchant_suspended"]
+
+
+async def test_a_suspended_merchants_members_are_refused_every_change_with_the_reason(
+    console: TestClient,
+    db: asyncpg.Pool,
+    routes: list[Route],
+    world: tuple[Tenant, Tenant],
+    operator: Principal,
+) -> None:
+    """Once A is suspended, its owner and staff get 403 and the suspension's message (not the
+    404 of a foreign id) from every state-changing route of the merchant's console, whether
+    the request names A (`merchant=`) or only a record's id in its path, in both languages;
+    nothing of A's changes. Their own account's routes still work, and the advertiser's and
+    operator's consoles answer them as before (404)."""
+    a, _b = world
+    en = SUSPENDED_TEXT["en"].format(merchant=f"Merchant {a.tag}")
+    zh = SUSPENDED_TEXT["zh-CN"].format(merchant=f"Merchant {a.tag}")
+    assert await operators.set_suspended(db, a.merchant_id, True, operator.user_id)
+    try:
+        before = await snapshot(db, [a.merchant_id], a.advertiser_ids)
+        problems, refused_count = [], 0
+        for route in routes:
+            if route.method not in STATE_CHANGING or route.public or route.sessionless:
+                continue
+            for role in ("owner", "staff"):
+                principal = await signed_in(db, role, a.principals[role].user_id)
+                for path, fields in ((p, f) for p in paths(route, a.ids) for f in (a.fields, None)):
+                    answer = await ask(console, route.method, path, principal, fields)
+                    label = f"{route} as A's {role} ({'merchant=A' if fields else 'path only'})"
+                    if route.template.startswith(OWN_ACCOUNT + OTHER_ROLES):
+                        if en in html.unescape(answer.text):
+                            problems.append(f"{label}: refused as suspended, but is not A's")
+                        elif route.template.startswith(OTHER_ROLES) and answer.status not in (
+                            (404, 405) if route.catch_all else (404,)
+                        ):
+                            problems.append(f"{label}: {answer.status}, not 404 (or 405)")
+                        continue
+                    refused_count += 1
+                    if answer.status != 403 or en not in html.unescape(answer.text):
+                        problems.append(f"{label}: {answer.status}, not 403 with the reason")
+        zh_answer = await ask(
+            console,
+            "POST",
+            "/stores/new",
+            await signed_in(db, "owner", a.principals["owner"].user_id),
+            a.fields,
+            headers={"Accept-Language": "zh-CN"},
+        )
+        after = await snapshot(db, [a.merchant_id], a.advertiser_ids)
+    finally:
+        await operators.set_suspended(db, a.merchant_id, False, operator.user_id)
+    assert not problems, "\n".join(problems)
+    assert refused_count > 50
+    assert zh_answer.status == 403 and zh in html.unescape(zh_answer.text)
+    assert not changed(before, after), f"A's rows changed: {changed(before, after)}"

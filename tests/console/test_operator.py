@@ -22,6 +22,7 @@ from portico import operators as operator_cli
 from portico.cli import _parser
 from portico.console_app import make_console_app
 from tests.console.test_console_app import EN, ZH, csrf_token, new_member, sign_in
+from tests.console.test_store_pages import FORM as STORE_FORM
 from tests.factories import TEST_ACTOR
 
 OPERATOR_PASSWORD = "operator passphrase"
@@ -181,6 +182,35 @@ async def test_memberships_and_suspended_tells_the_suspended_apart(db: asyncpg.P
     assert [m.merchant_id for m in live] == [member.merchant_id]
     assert live == await accounts.memberships_of(db, member.user_id)
     assert [(m.merchant_id, m.role) for m in suspended] == [(other.merchant_id, "staff")]
+
+
+async def test_a_member_of_a_live_and_a_suspended_merchant_keeps_only_the_live_one(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """A form naming the suspended merchant is 403 with the reason and changes nothing; the
+    same form for the member's live merchant works (portico/suspension.py)."""
+    member = await new_member(db)
+    other = await new_member(db)
+    await accounts.add_membership(db, other.merchant_id, member.user_id, "owner")
+    await operators.set_suspended(db, other.merchant_id, True, other.user_id)
+    await sign_in(client, member.email)
+    token = csrf_token(await (await client.get("/stores/new", headers=EN)).text())
+    form = STORE_FORM | {"csrf_token": token}
+
+    refused = await client.post("/stores/new", data=form | {"merchant": str(other.merchant_id)})
+    assert refused.status == 403
+    assert "已被 Portico 暂停服务" in await refused.text()  # no Accept-Language: zh-CN
+    refused = await client.post(
+        "/stores/new", data=form | {"merchant_id": str(other.merchant_id)}, headers=EN
+    )
+    assert refused.status == 403 and "is suspended by Portico" in await refused.text()
+    assert len(await accounts.list_stores(db, other.merchant_id)) == 1
+
+    own = await client.post(
+        "/stores/new", data=form | {"merchant": str(member.merchant_id)}, allow_redirects=False
+    )
+    assert own.status == 303
+    assert len(await accounts.list_stores(db, member.merchant_id)) == 2
 
 
 async def test_a_suspension_form_without_its_choice_changes_nothing(

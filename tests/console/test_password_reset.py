@@ -5,9 +5,12 @@ and the forms' CSRF cookie."""
 from __future__ import annotations
 
 import asyncio
+import email
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from email.policy import default
 
 import asyncpg
 import pytest
@@ -17,6 +20,7 @@ from accounts import password_reset
 from kernel.config import Settings
 from portico.console_app import make_console_app
 from tests.console.test_console_app import EN, ZH, csrf_token, new_member, sign_in
+from tests.smtp_server import provider, smtp_server
 
 _LINK = re.compile(r"http://\S+(/password/reset\?token=[A-Za-z0-9_-]+)")
 NEW_PASSWORD = "a brand new passphrase"
@@ -181,3 +185,47 @@ async def test_a_dead_link_is_said_before_a_short_password(
     response = await client.post("/password/reset", data=form, headers=EN)
 
     assert response.status == 404 and "unknown, used or expired" in await response.text()
+
+
+async def test_the_link_is_committed_before_its_email_goes_and_a_refusal_changes_no_answer(
+    settings: Settings, db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Against a real SMTP server on a loopback socket (tests/smtp_server.py): while the server
+    holds its answer to the message, the link it carries already works (committed); a server
+    that refuses the message changes nothing the asker sees, and the log says it."""
+    member = await new_member(db)
+    await db.execute("DELETE FROM password_reset_attempts")
+    with smtp_server() as (port, received):
+        received.hold = threading.Event()
+        sending = await _reset_by(db, settings, port, member.email)
+        assert sending is not None
+        try:
+            assert await asyncio.to_thread(received.arrived.wait, 10)
+            body = email.message_from_bytes(received.envelopes[0][2], policy=default)
+            link = _LINK.search(body.get_content())
+            assert link is not None
+            token = link.group(1).partition("token=")[2]
+            assert await password_reset.link_is_live(db, token)
+        finally:
+            received.hold.set()
+        await sending
+        received.refuse_rcpt = True
+        refused = await _reset_by(db, settings, port, member.email)
+        assert refused is not None
+        await refused  # the background send: it logs, raises nothing
+    assert len(received.envelopes) == 1
+    assert "password reset email not sent" in caplog.text
+
+
+async def _reset_by(
+    db: asyncpg.Pool, settings: Settings, port: int, address: str
+) -> asyncio.Task[None] | None:
+    return await password_reset.request_reset(
+        db,
+        provider(port),
+        email=address,
+        client=f"client-{uuid.uuid4().hex}",
+        secret_key=settings.secret_key,
+        language="en",
+        reset_url=settings.console_url + "/password/reset",
+    )

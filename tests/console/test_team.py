@@ -5,19 +5,23 @@ a POST without the CSRF token 403."""
 
 from __future__ import annotations
 
+import dataclasses
+import email
 import re
 import uuid
 from collections.abc import AsyncIterator
+from email.policy import default
 
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from accounts import audit
+from accounts import audit, invitations
 from accounts import services as accounts
 from kernel.config import Settings
 from portico.console_app import make_console_app
 from tests.console.test_console_app import EN, PASSWORD, ZH, Member, csrf_token, new_member, sign_in
+from tests.smtp_server import smtp_server
 
 _LINK = re.compile(r"http://\S+(/invite\?token=[A-Za-z0-9_-]+)")
 
@@ -105,6 +109,59 @@ async def test_an_invited_staff_member_joins_with_a_name_and_password(
     assert actions == ["membership.create", "invitation.create"]
     team = await (await client.get(f"/team?merchant={member.merchant_id}", headers=ZH)).text()
     assert "Mei Lin" in team and "店员" in team and "没有待接受的邀请。" in team
+
+
+async def test_an_invitation_whose_email_is_refused_is_kept_not_sent_and_re_sent(
+    settings: Settings, invitee: TestClient, db: asyncpg.Pool
+) -> None:
+    """The console's mail server (SMTP on a loopback socket) refuses the invitation's email:
+    the invitation is pending and marked "not sent" in both languages (503), Re-send sends it
+    with a new link once mail works, and the invitee joins with that link."""
+    member = await new_member(db)
+    address = _address()
+    with smtp_server() as (port, received):
+        smtp = dataclasses.replace(
+            settings,
+            email_provider="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_security="none",
+        )
+        async with TestClient(TestServer(make_console_app(smtp, db))) as client:
+            await sign_in(client, member.email)
+            received.refuse_rcpt = True
+
+            refused = await _invite(client, member, address, "owner")
+
+            text = await refused.text()
+            assert refused.status == 503 and "its email could not be sent" in text
+            (pending,) = await invitations.pending(db, member.merchant_id)
+            assert pending.email == address and received.envelopes == []
+            assert f'id="invitation-{pending.invitation_id}" class="not-sent"' in text
+            assert "Email not sent" in text
+            resend_path = f"/team/invitations/{pending.invitation_id}/resend"
+            form = {"csrf_token": csrf_token(text), "merchant": str(member.merchant_id)}
+            again = await client.post(resend_path, data=form, headers=ZH)
+            assert again.status == 503 and "邮件未发出" in await again.text()
+
+            received.refuse_rcpt = False
+            resent = await client.post(resend_path, data=form, headers=EN)
+            text = await resent.text()
+            assert resent.status == 200 and "The invitation was sent again" in text
+            assert "Email not sent" not in text
+    (_sender, recipients, data) = received.envelopes[0]
+    assert recipients == [address]
+    link = _LINK.search(email.message_from_bytes(data, policy=default).get_content())
+    assert link is not None
+    joined = await _accept(invitee, link.group(1), display_name="Li Na", password="a long password")
+    assert joined.status == 303
+    actions = [e.action for e in await audit.entries(db, member.merchant_id)]
+    assert actions == [
+        "membership.create",
+        "invitation.resend",
+        "invitation.resend",
+        "invitation.create",
+    ]
 
 
 async def test_an_address_with_an_account_joins_with_its_password(
