@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from accounts import audit, services
+from accounts import audit, plans, services
 from accounts.email import Email, EmailProvider, EmailSendFailed
 from accounts.messages_team import TEAM
 from kernel.i18n import LANGUAGES, translator
@@ -165,7 +165,9 @@ async def invite(
 ) -> Invited:
     """Invite `email` to the merchant: store the invitation and its audit entry, and once that
     transaction has committed, send the link `accept_url?token=…` (a mail never goes out for an
-    invitation that was rolled back; one the server refuses leaves the invitation, not sent)."""
+    invitation that was rolled back; one the server refuses leaves the invitation, not sent).
+    PlanLimitReached when the merchant's seats (members and pending invitations) are all
+    taken; inviting a pending address again takes no new seat."""
     email = services.check_email(email)
     store_ids = await _check_stores(db, merchant_id, role, store_ids)
     language = language if language in LANGUAGES else LANGUAGES[0]
@@ -175,6 +177,7 @@ async def invite(
     token = secrets.token_urlsafe(32)
     invitation_id = uuid.uuid4()
     async with db.acquire() as conn, conn.transaction():
+        await plans.check_seats(conn, merchant_id, email)
         await conn.execute(
             queries.replace_invitation,
             merchant_id,
@@ -323,7 +326,8 @@ async def accept(
     An address with an account accepts with that account's password (`authenticate`, so its
     lockout and errors apply; `display_name` is ignored); a new address gets an account with
     `display_name` and `password` (InvalidName, WeakPassword). InvitationLinkInvalid for a link
-    unknown, used, revoked or expired."""
+    unknown, used, revoked or expired; PlanLimitReached (the invitation kept) when the
+    merchant's plan has no seat left for one more member (it was lowered since)."""
     link = await invitation_for_token(db, token)
     if link is None:
         raise InvitationLinkInvalid("no live invitation for this token")
@@ -335,6 +339,8 @@ async def accept(
         services.check_password(password)
         password_hash = await services.hash_password(password)
     async with db.acquire() as conn, conn.transaction():
+        # The merchant's row first, as an invitation locks it: one order of locks, no deadlock.
+        await plans.check_members(conn, link.merchant_id)
         row = await conn.fetchrow(queries.take_by_token, services.token_hash(token))
         if row is None:
             raise InvitationLinkInvalid("the invitation went while the password was checked")

@@ -9,16 +9,28 @@ OPERATOR: Catalog = {
     "nav_operator": {"en": "Merchants", "zh-CN": "商户管理"},
     "op_title": {"en": "Merchants", "zh-CN": "商户管理"},
     "op_intro": {
-        "en": "Every merchant on the platform, newest first: set its plan, suspend or "
-        "unsuspend it. Each change is in the merchant's audit log.",
-        "zh-CN": "平台上的全部商户，最新的在前：设置套餐，暂停或恢复服务。"
+        "en": "Every merchant on the platform, newest first, with what it uses of its plan: "
+        "set its plan, suspend or unsuspend it. Each change is in the merchant's audit log.",
+        "zh-CN": "平台上的全部商户，最新的在前，以及其套餐的使用情况：设置套餐，暂停或恢复服务。"
         "每项更改均记入该商户的操作日志。",
     },
     "op_col_merchant": {"en": "Merchant", "zh-CN": "商户"},
     "op_col_created": {"en": "Created", "zh-CN": "创建时间"},
     "op_col_stores": {"en": "Stores", "zh-CN": "门店"},
     "op_col_routers": {"en": "Routers", "zh-CN": "路由器"},
-    "op_col_members": {"en": "Members", "zh-CN": "成员"},
+    "op_col_seats": {"en": "Seats", "zh-CN": "席位"},
+    "op_seats_title": {
+        "en": "{members} members, {invited} pending invitations",
+        "zh-CN": "{members} 名成员，{invited} 个待接受的邀请",
+    },
+    "op_over": {"en": "over the plan's limit", "zh-CN": "超出套餐上限"},
+    "op_plans_title": {"en": "Plans and their limits", "zh-CN": "套餐及其上限"},
+    "op_plans_intro": {
+        "en": "What each plan allows. Seats are members and pending invitations. A merchant "
+        "over its plan's limit (after a lower plan was set) keeps what it has but adds no more.",
+        "zh-CN": "各套餐允许的数量。席位包括成员和待接受的邀请。"
+        "套餐降级后超出上限的商户保留已有的一切，但不能再添加。",
+    },
     "op_col_plan": {"en": "Plan", "zh-CN": "套餐"},
     "op_col_status": {"en": "Status", "zh-CN": "状态"},
     "op_active": {"en": "Active", "zh-CN": "正常"},
@@ -35,9 +47,6 @@ OPERATOR: Catalog = {
         "zh-CN": "该商户已恢复服务。",
     },
     "op_notice_unchanged": {"en": "Nothing was changed.", "zh-CN": "没有任何更改。"},
-    "plan_free": {"en": "Free", "zh-CN": "免费版"},
-    "plan_standard": {"en": "Standard", "zh-CN": "标准版"},
-    "plan_premium": {"en": "Premium", "zh-CN": "高级版"},
     "error_invalid_plan": {"en": "Choose a plan from the list.", "zh-CN": "请从列表中选择套餐。"},
     "error_invalid_suspension": {
         "en": "Nothing was changed: choose Suspend or Unsuspend.",

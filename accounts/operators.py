@@ -1,6 +1,7 @@
 """Platform operators (docs/console.md "Operator admin"): the people who run Portico. They see
-every merchant (name, created, stores, plan, status), set its plan, and suspend or unsuspend
-it. Only the command line makes an operator (`portico operator add`), never a sign-up.
+every merchant (name, created, stores, routers and seats against its plan's limits, plan,
+status), set its plan (accounts/plans.py), and suspend or unsuspend it. Only the command
+line makes an operator (`portico operator add`), never a sign-up.
 
 A suspended merchant's members cannot use the console for it (accounts.services.memberships_of
 leaves it out, and the console says why), and its portal grants nobody (the portal reads
@@ -16,15 +17,15 @@ from datetime import datetime
 
 import asyncpg
 
-from accounts import audit, services
+from accounts import audit, plans, services
 from kernel.sql import load_queries
 
 __all__ = [
-    "PLANS",
     "InvalidPlan",
     "InvalidSuspension",
     "MerchantRow",
     "OperatorsOnly",
+    "change_plan",
     "grant",
     "is_operator",
     "merchants",
@@ -34,7 +35,6 @@ __all__ = [
 
 queries = load_queries(__file__, "operators.sql")
 
-PLANS = ("free", "standard", "premium")
 MAX_LISTED = 1000
 
 
@@ -64,6 +64,10 @@ class MerchantRow:
     suspended_at: datetime | None
     stores: int
     members: int
+    seats: int  # members and live invitations (accounts/plans.py)
+    max_stores: int | None  # the plan's limits; None: unlimited
+    max_routers: int | None
+    max_seats: int | None
 
 
 async def grant(conn: services.Executor, user_id: uuid.UUID) -> None:
@@ -86,10 +90,22 @@ async def merchants(db: services.Executor, limit: int = MAX_LISTED) -> list[Merc
 async def set_plan(
     db: asyncpg.Pool, merchant_id: uuid.UUID, plan: str, operator: uuid.UUID
 ) -> bool:
-    """Set the merchant's plan (InvalidPlan); False when it had it already."""
-    if plan not in PLANS:
-        raise InvalidPlan(f"plan must be one of {', '.join(PLANS)}, not {plan[:20]!r}")
-    async with db.acquire() as conn, conn.transaction():
+    """Set the merchant's plan, one of the `plans` table's (InvalidPlan); False when it had it
+    already. A plan below what the merchant has is allowed: nothing is removed, and the
+    merchant adds no more of what is over (accounts/plans.py)."""
+    async with db.acquire() as conn:
+        return await change_plan(conn, merchant_id, plan, audit.Actor.user(operator))
+
+
+async def change_plan(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, plan: str, actor: audit.Actor
+) -> bool:
+    """set_plan on the caller's connection (in its transaction, if any), by `actor`: an
+    operator, or the demo's seed."""
+    known = [p.plan for p in await plans.all_plans(conn)]
+    if plan not in known:
+        raise InvalidPlan(f"plan must be one of {', '.join(known)}, not {plan[:20]!r}")
+    async with conn.transaction():
         row = await _merchant(conn, merchant_id)
         if row["plan"] == plan:
             return False
@@ -97,7 +113,7 @@ async def set_plan(
         await audit.record_change(
             conn,
             merchant_id,
-            audit.Actor.user(operator),
+            actor,
             "merchant.plan",
             target_id=merchant_id,
             target_name=row["name"],

@@ -1,5 +1,5 @@
 -- Platform operators and the merchants they oversee (accounts/operators.py). Tables:
--- platform_operators (0040), merchants, stores, memberships.
+-- platform_operators (0040), merchants, plans (0042), stores, memberships, invitations.
 
 -- name: grant_operator
 INSERT INTO platform_operators (user_id) VALUES ($1) ON CONFLICT DO NOTHING
@@ -8,10 +8,18 @@ INSERT INTO platform_operators (user_id) VALUES ($1) ON CONFLICT DO NOTHING
 SELECT EXISTS (SELECT 1 FROM platform_operators WHERE user_id = $1)
 
 -- name: merchants
+-- Seats: members and live invitations, as accounts/plans.sql count_seats counts them.
 SELECT m.merchant_id, m.name, m.created_at, m.plan, m.suspended_at,
-       (SELECT count(*) FROM stores s WHERE s.merchant_id = m.merchant_id) AS stores,
-       (SELECT count(*) FROM memberships ms WHERE ms.merchant_id = m.merchant_id) AS members
+       c.stores, c.members, c.members + c.invited AS seats,
+       p.max_stores, p.max_routers, p.max_seats
 FROM merchants m
+JOIN plans p USING (plan)
+CROSS JOIN LATERAL (
+    SELECT (SELECT count(*) FROM stores s WHERE s.merchant_id = m.merchant_id) AS stores,
+           (SELECT count(*) FROM memberships ms WHERE ms.merchant_id = m.merchant_id) AS members,
+           (SELECT count(*) FROM invitations i
+            WHERE i.merchant_id = m.merchant_id AND i.expires_at > now()) AS invited
+) c
 ORDER BY m.created_at DESC, m.merchant_id
 LIMIT $1
 

@@ -1,7 +1,9 @@
 """The console's Stores page, /stores: an owner lists their merchant's stores, adds one
 (/stores/new) and edits one (/stores/<id>): name, address, city, category, time zone and
 opening hours per weekday (accounts/stores.py). A form with a bad field comes back (400) with
-an error beside that field, in the page's language, and nothing is stored. Each change is in
+an error beside that field, in the page's language, and nothing is stored; so does a new
+store over the merchant's plan (409, the plan and its limit named; accounts/plans.py), and the
+page shows how many stores the plan allows. Each change is in
 the merchant's audit log. Owners only: staff get 403; a store or merchant id that is not the
 user's is a 404 (docs/console.md).
 """
@@ -15,13 +17,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from accounts import audit, stores
+from accounts import audit, plans, stores
 from accounts import services as accounts
 from accounts.web import (
     NotYours,
     OwnersOnly,
     login_required,
     owned_membership,
+    page_translator,
     redirect,
     render_page,
 )
@@ -44,15 +47,18 @@ async def stores_page(request: web.Request, session: accounts.ConsoleSession) ->
     memberships = await accounts.memberships_of(db, session.user.user_id)
     merchant = owned_membership(memberships, request.query.get("merchant"))
     rows = []
+    usage = None
     if merchant is not None:
         found = await stores.list_store_details(db, merchant.merchant_id)
         rows = [StoreRow(store_id, d, _hours_summary(d)) for store_id, d in found]
+        usage = await plans.usage(db, merchant.merchant_id)
     notice = NOTICES.get(request.query.get("notice", ""))
     return render_page(
         request,
         "accounts/stores.html",
         memberships=[m for m in memberships if m.role == "owner"],
         merchant=merchant,
+        usage=usage,
         rows=rows,
         notice=notice,
         notice_store=request.query.get("store", ""),
@@ -73,7 +79,11 @@ async def add_store(request: web.Request, session: accounts.ConsoleSession) -> w
     if details is None:
         return _form_page(request, merchant, None, shown, errors, status=400)
     actor = audit.Actor.user(session.user.user_id)
-    store_id = await stores.add_store(request.app[DB], merchant.merchant_id, details, actor)
+    try:
+        store_id = await stores.add_store(request.app[DB], merchant.merchant_id, details, actor)
+    except plans.PlanLimitReached as exc:
+        error = (exc.message_id, plans.localized(exc, page_translator(request)))
+        return _form_page(request, merchant, None, shown, {"plan": error}, status=exc.status)
     return redirect(_list_url(merchant, "added", store_id))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from accounts import audit
+from accounts import audit, plans
 from accounts.services import MAX_NAME_LENGTH, MERCHANT_CATEGORIES, AccountError
 from kernel.sql import load_queries
 
@@ -174,9 +174,11 @@ async def store_details(
 async def add_store(
     db: asyncpg.Pool, merchant_id: uuid.UUID, details: StoreDetails, actor: audit.Actor
 ) -> uuid.UUID:
-    """Add a store to the merchant, and its entry to the audit log."""
+    """Add a store to the merchant, and its entry to the audit log; PlanLimitReached (and
+    nothing added) when the merchant's plan allows no more stores."""
     store_id = uuid.uuid4()
     async with db.acquire() as conn, conn.transaction():
+        await plans.check_stores(conn, merchant_id)
         await conn.execute(queries.insert_store_details, merchant_id, store_id, *_columns(details))
         await audit.record_change(
             conn,

@@ -8,8 +8,10 @@
   account's password, and join.
 
 Owners only (staff get 403); an invitation, member or merchant id that is not the user's is a
-404. Every POST carries the session's CSRF token; /invite's a double-submit cookie
-(accounts.web.ANONYMOUS_FORMS).
+404. The page shows the seats the merchant's plan allows (members and pending invitations); an
+invitation over them, or an acceptance over them after the plan was lowered, comes back (409)
+with the plan and its limit named, and nothing changes (accounts/plans.py). Every POST
+carries the session's CSRF token; /invite's a double-submit cookie (accounts.web.ANONYMOUS_FORMS).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from accounts import invitations
+from accounts import invitations, plans
 from accounts import services as accounts
 from accounts.signup_pages import EMAIL
 from accounts.web import (
     NotYours,
     login_required,
     owned_membership,
+    page_translator,
     redirect,
     render_anonymous_form,
     render_page,
@@ -61,11 +64,12 @@ async def _team(
 ) -> web.Response:
     """The Team page; `not_sent`: the invitation whose email the mail server just refused."""
     db = request.app[DB]
-    found, pending, store_list = [], [], []
+    found, pending, store_list, usage = [], [], [], None
     if merchant is not None:
         found = await invitations.members(db, merchant.merchant_id)
         pending = await invitations.pending(db, merchant.merchant_id)
         store_list = await accounts.list_stores(db, merchant.merchant_id)
+        usage = await plans.usage(db, merchant.merchant_id)
     return render_page(
         request,
         "accounts/team.html",
@@ -74,6 +78,7 @@ async def _team(
         merchant=merchant,
         members=found,
         invitations=pending,
+        usage=usage,
         stores=store_list,
         store_names={s.store_id: s.name for s in store_list},
         me=session.user.user_id,
@@ -91,6 +96,7 @@ async def invite(request: web.Request, session: accounts.ConsoleSession) -> web.
     address, role, store_ids = _text(form.get("email")), _text(form.get("role")), _stores(form)
     values: dict[str, object] = {"email": address[:254], "role": role, "stores": store_ids}
     errors: Errors = {}
+    status = 400
     try:
         accounts.check_email(address)
     except accounts.InvalidEmail:
@@ -114,11 +120,14 @@ async def invite(request: web.Request, session: accounts.ConsoleSession) -> web.
             errors["stores"] = (exc.message_id, {})
         except invitations.AlreadyMember as exc:
             errors["email"] = (exc.message_id, {})
+        except plans.PlanLimitReached as exc:
+            errors["plan"] = (exc.message_id, plans.localized(exc, page_translator(request)))
+            status = exc.status
         else:
             if invited.sent:
                 return redirect(_team_url(merchant, "invited"))
             return await _not_sent(request, session, merchant, memberships, invited)
-    return await _team(request, session, merchant, memberships, values, errors, status=400)
+    return await _team(request, session, merchant, memberships, values, errors, status)
 
 
 async def resend(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
@@ -274,6 +283,9 @@ async def accept(request: web.Request) -> web.StreamResponse:
     except (accounts.InvalidCredentials, accounts.LoginLocked) as exc:
         errors = {"password": (exc.message_id, exc.values)}
         return _accept_page(request, token, link, values, errors, exc.status)
+    except plans.PlanLimitReached as exc:
+        texts = plans.localized(exc, page_translator(request)) | {"merchant": link.merchant_name}
+        return _accept_page(request, token, link, values, {"plan": (exc.message_id, texts)}, 409)
     return await signed_in(request, user.user_id, "/dashboard")
 
 

@@ -100,6 +100,11 @@ def request_language(request: web.Request) -> str:
     return negotiate(request.headers.get("Accept-Language"), explicit)
 
 
+def page_translator(request: web.Request) -> Callable[..., str]:
+    """The console's `_()` in the request's language, for texts made before rendering."""
+    return translator(request.app[CATALOG], request_language(request))
+
+
 def language_links(request: web.Request) -> list[tuple[str, str, bool]]:
     """(language, URL of this page in it, is current) for the language switch."""
     current = request_language(request)

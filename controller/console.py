@@ -3,7 +3,9 @@ and configuration (desired against applied); adding one (its install command and
 it), a new install code, rebooting one, applying its configuration again, revoking one.
 
 Every merchant shown is one of the signed-in user's memberships; adding and revoking routers
-needs the owner role. The install code exists in clear only in the page that follows the form
+needs the owner role, and adding one room under the merchant's plan (accounts/plans.py: the
+page shows the routers it allows; one over them is refused, 409, with the plan and its limit
+named). The install code exists in clear only in the page that follows the form
 (PostgreSQL keeps its hash), so that page is the answer to the POST itself.
 """
 
@@ -19,12 +21,12 @@ import segno
 from aiohttp import web
 from markupsafe import Markup
 
-from accounts import audit
+from accounts import audit, plans
 from accounts import services as accounts
-from accounts.web import login_required, redirect, render_page
+from accounts.web import login_required, page_translator, redirect, render_page
 from controller import fleet_config, fleet_ops, provisioning
 from controller.commands import CommandFailed, CommandSender
-from controller.services import Router, command_log, find_router, fleet_routers
+from controller.services import Router, command_log, find_router, fleet_routers, router_count
 from kernel.errors import PorticoError
 from kernel.web import DB, SETTINGS
 
@@ -72,6 +74,7 @@ class MerchantRouters:
     membership: accounts.Membership
     stores: list[accounts.Store]
     routers: list[RouterRow]
+    usage: plans.Usage | None = None  # for owners: the routers the plan allows
 
     @property
     def owner(self) -> bool:
@@ -83,7 +86,10 @@ async def routers_page(request: web.Request, session: accounts.ConsoleSession) -
 
 
 async def _render_routers(
-    request: web.Request, session: accounts.ConsoleSession, notice: Notice | None
+    request: web.Request,
+    session: accounts.ConsoleSession,
+    notice: Notice | None,
+    status: int = 200,
 ) -> web.Response:
     db = request.app[DB]
     now = datetime.now(UTC)
@@ -91,7 +97,9 @@ async def _render_routers(
         await _merchant_routers(db, membership, session.user.user_id, now)
         for membership in await accounts.memberships_of(db, session.user.user_id)
     ]
-    return render_page(request, "controller/routers.html", merchants=merchants, notice=notice)
+    return render_page(
+        request, "controller/routers.html", status=status, merchants=merchants, notice=notice
+    )
 
 
 async def reboot_router(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
@@ -226,15 +234,19 @@ async def add_router(request: web.Request, session: accounts.ConsoleSession) -> 
     await _owned(request, session, merchant_id, provisioning.UnknownStore)
     level = str(form.get("fas_level", "1"))
     fas_level = int(level) if level in ("1", "2", "3") else 0  # add_router refuses 0
-    async with request.app[DB].acquire() as conn:
-        router, claim = await provisioning.add_router(
-            conn,
-            merchant_id,
-            store_id,
-            name=str(form.get("name", "")),
-            fas_level=fas_level,
-            actor=audit.Actor.user(session.user.user_id),
-        )
+    try:
+        async with request.app[DB].acquire() as conn:
+            router, claim = await provisioning.add_router(
+                conn,
+                merchant_id,
+                store_id,
+                name=str(form.get("name", "")),
+                fas_level=fas_level,
+                actor=audit.Actor.user(session.user.user_id),
+            )
+    except plans.PlanLimitReached as exc:  # the Routers page says so; nothing was added
+        notice = ("error", exc.message_id, plans.localized(exc, page_translator(request)))
+        return await _render_routers(request, session, notice, exc.status)
     return await _install_page(request, router.router_id, router.name, claim, new=True)
 
 
@@ -302,7 +314,11 @@ async def _merchant_routers(
         for r in await fleet_routers(db, membership.merchant_id)
         if r["store_id"] in by_id
     ]
-    return MerchantRouters(membership, stores, rows)
+    usage = None
+    if membership.role == OWNER:
+        in_service = await router_count(db, membership.merchant_id)
+        usage = await plans.usage(db, membership.merchant_id, in_service)
+    return MerchantRouters(membership, stores, rows, usage)
 
 
 def _row(

@@ -24,10 +24,10 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from accounts import audit
+from accounts import audit, plans
 from accounts import services as accounts
 from controller import broker_auth, topics
-from controller.services import FAS_LEVELS, Router
+from controller.services import FAS_LEVELS, Router, router_count
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
 
@@ -148,6 +148,8 @@ async def add_router(
 
     The caller has checked that the user may add routers to this merchant. The merchant's audit
     log records the router (`router.create`, by `actor`) in the same transaction.
+    accounts.plans.PlanLimitReached, and nothing added, when the merchant's plan allows no more
+    routers in service (counted with the merchant's row locked: two at once cannot both pass).
     """
     router_id = router_id or new_router_id()
     if not topics.ROUTER_ID.match(router_id):
@@ -160,6 +162,8 @@ async def add_router(
     name = " ".join(name.split())[:100] or router_id
     faskey = secrets.token_hex(32)
     async with conn.transaction():
+        plan = await plans.lock_plan(conn, merchant_id)
+        plans.check(plan, "routers", await router_count(conn, merchant_id))
         try:
             await conn.execute(queries.insert_directory_entry, router_id, merchant_id)
         except asyncpg.UniqueViolationError:

@@ -282,3 +282,7 @@ ORDER BY device_hash, occurred_at DESC, seq DESC
 -- name: router_counts
 -- Routers in service per merchant (the operator's merchant list).
 SELECT merchant_id, count(*) AS routers FROM routers WHERE revoked_at IS NULL GROUP BY merchant_id
+
+-- name: router_count
+-- One merchant's routers in service: what its plan's router limit counts (accounts/plans.py).
+SELECT count(*) FROM routers WHERE merchant_id = $1 AND revoked_at IS NULL

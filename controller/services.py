@@ -228,6 +228,11 @@ async def router_counts(db: asyncpg.Pool) -> dict[uuid.UUID, int]:
     return {r["merchant_id"]: r["routers"] for r in await db.fetch(queries.router_counts)}
 
 
+async def router_count(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID) -> int:
+    """How many routers in service the merchant has (what its plan's router limit counts)."""
+    return await db.fetchval(queries.router_count, merchant_id)
+
+
 async def fleet_routers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[asyncpg.Record]:
     """list_routers with firmware, the last heartbeat, authmon's last poll and the
     configuration desired against applied (the console's Routers page)."""

@@ -13,6 +13,7 @@ from aiohttp import web
 import accounts.messages
 import accounts.messages_console
 import accounts.messages_operator
+import accounts.messages_plans
 import accounts.messages_reset
 import accounts.messages_team
 import ads.messages
@@ -73,7 +74,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from portal import console_logins, console_look, console_sms, console_vouchers
-from portico import checklist, operator_pages, suspension
+from portico import checklist, operator_pages, plan_usage, suspension
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -114,6 +115,7 @@ def make_console_app(
         accounts.messages_reset.RESET,
         accounts.messages_reset.SESSIONS,
         accounts.messages_operator.OPERATOR,
+        accounts.messages_plans.PLANS,
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
@@ -208,7 +210,10 @@ async def _home(
     nav = request.get(NAV)
     if not memberships and nav is not None and nav.operator:
         return web.Response(status=303, headers={"Location": operator_pages.PATH})
-    request[PAGE_EXTRAS] = {"checklists": await checklist.checklists(db, memberships)}
+    request[PAGE_EXTRAS] = {
+        "checklists": await checklist.checklists(db, memberships),
+        "plan_usages": await plan_usage.usages(db, memberships),
+    }
     return await analytics_views.dashboard(request, session)
 
 

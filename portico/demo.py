@@ -17,11 +17,16 @@ from PIL import Image, ImageDraw, ImageFont
 import accounts.services as accounts
 import ads.services as ads
 import portal.stores as portal
-from accounts import audit, operators
+from accounts import audit, operators, plans
 from ads import advertisers, demo_history
 from controller.commands import CommandSender
 from controller.fleet_config import DesiredConfig, set_desired
-from controller.services import find_router, register_router, reset_router_password
+from controller.services import (
+    find_router,
+    register_router,
+    reset_router_password,
+    router_count,
+)
 from kernel.config import Settings
 from portal import vouchers
 from portico import demo_footfall
@@ -64,6 +69,7 @@ DEMO_ROUTERS = (
     DemoRouter("wd-demo-5", 1, "wifidog", 1, 2060),
     DemoRouter("ap-demo-6", 0, "opennds", 2, 2054),
 )
+DEMO_PLAN = "standard"  # its 2 stores, 6 routers and 1 owner fit, with room to try adding
 SEED = audit.Actor.system("demo seed")  # who the audit log says made the demo's records
 AUTHMON_INTERVAL = 2.0  # seconds between authmon's polls (openNDS: 5); a shorter wait to watch
 
@@ -103,7 +109,18 @@ async def seed(conn: asyncpg.Connection) -> uuid.UUID:
                 after={"name": router_name, "store": name, "fas_level": demo.fas_level},
             )
         log.info("added the demo router %s", demo.router_id)
+    await _fit_plan(conn, merchant_id)
     return merchant_id
+
+
+async def _fit_plan(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> None:
+    """Put the demo merchant on DEMO_PLAN when it has more than its plan allows (a new one
+    starts on Free, whose one store is fewer than the demo's two; accounts/plans.py), so that
+    the demo shows a merchant within its plan."""
+    usage = await plans.usage(conn, merchant_id, await router_count(conn, merchant_id))
+    if usage.over():
+        await operators.change_plan(conn, merchant_id, DEMO_PLAN, SEED)
+        log.info("the demo merchant is on the %s plan (it had %s)", DEMO_PLAN, usage.plan.plan)
 
 
 async def _seed_merchant(conn: asyncpg.Connection) -> uuid.UUID:

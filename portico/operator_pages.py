@@ -1,8 +1,9 @@
 """The operator's console pages (docs/console.md "Operator admin"), for platform operators
 only (accounts.operators; anyone else gets 404, as if the pages did not exist):
 
-- /operator: every merchant with when it was created, its stores, routers, members, plan and
-  status; a form per merchant to set the plan and to suspend or unsuspend it;
+- /operator: every merchant with when it was created, its stores, routers and seats against
+  its plan's limits, plan and status; a form per merchant to set the plan and to suspend or
+  unsuspend it; the plans and their limits (accounts/plans.py);
 - POST /operator/merchants/<id>/plan and /operator/merchants/<id>/suspension.
 
 It reads the routers through the controller's services, so it lives in the composition root.
@@ -14,7 +15,7 @@ import uuid
 
 from aiohttp import web
 
-from accounts import operators
+from accounts import operators, plans
 from accounts import services as accounts
 from accounts.web import NotYours, login_required, redirect, render_page
 from controller import services as controller
@@ -42,7 +43,7 @@ async def merchants_page(request: web.Request, session: accounts.ConsoleSession)
         "accounts/operator.html",
         merchants=await operators.merchants(db),
         routers=await controller.router_counts(db),
-        plans=operators.PLANS,
+        plans=await plans.all_plans(db),
         notice=NOTICES.get(request.query.get("notice", "")),
     )
 

@@ -1,5 +1,6 @@
 """`portico router …`: add a router to a store and print its install command, give a router a
-new install code, revoke one. For operators: it works across merchants."""
+new install code, revoke one. For operators: it works across merchants, but not past a
+merchant's plan: a router over its limit is refused (exit 1) with the console's message."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import asyncpg
 import segno
 
 import accounts.services as accounts
-from accounts import audit
+from accounts import audit, plans
+from accounts.messages_plans import PLANS
 from controller import provisioning
 from controller.services import find_router
 from kernel.config import Settings
+from kernel.i18n import translator
 from simulators.router import SimulatedRouter
 
 
@@ -61,12 +64,20 @@ async def add(
             )
         except provisioning.ProvisioningError as exc:
             raise CommandError(str(exc)) from None
+        except plans.PlanLimitReached as exc:
+            raise CommandError(f"{merchant_name}: {plan_message(exc)}") from None
     out.write(
         f"Router {router.router_id} added to {target.name} ({merchant_name}), "
         f"openNDS FAS level {router.fas_level}.\n"
     )
     _print_command(out, settings, claim)
     return claim
+
+
+def plan_message(exc: plans.PlanLimitReached) -> str:
+    """A plan's limit as the console says it, in English and then Chinese (the command line has
+    no language of its own)."""
+    return "\n".join(plans.message(exc, translator(PLANS, lang)) for lang in ("en", "zh-CN"))
 
 
 async def new_code(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from multidict import MultiDict
 
-from accounts import audit, stores
+from accounts import audit, operators, stores
 from accounts import services as accounts
 from ads import advertisers
 from ads import services as ads
@@ -28,6 +28,8 @@ async def _owner(db: asyncpg.Pool, merchant_category: str) -> tuple[uuid.UUID, u
     """(merchant, its owner) of a merchant of this category, without stores."""
     merchant_id = await accounts.create_merchant(db, f"Mall tenant {uuid.uuid4().hex[:6]}")
     await accounts.set_merchant_category(db, merchant_id, merchant_category)
+    async with db.acquire() as conn:  # the premium plan: room for the test's stores
+        await operators.change_plan(conn, merchant_id, "premium", ACTOR)
     owner = await accounts.create_user(
         db, f"owner-{uuid.uuid4().hex}@example.com", "Owner", PASSWORD
     )

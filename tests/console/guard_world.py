@@ -97,6 +97,8 @@ async def build_tenant(
         )
     async with db.acquire() as conn, conn.transaction():
         merchant_id = await accounts.create_merchant(conn, f"Merchant {tag}")
+        # Unlimited: the tenant has two of everything, and the routes add more.
+        await operators.change_plan(conn, merchant_id, "premium", audit.Actor.system("guards"))
         store_id = await accounts.create_store(conn, merchant_id, f"Store {tag}")
         await accounts.add_membership(conn, merchant_id, users["owner"], "owner")
         await accounts.add_membership(conn, merchant_id, users["staff"], "staff")

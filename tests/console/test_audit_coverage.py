@@ -300,7 +300,9 @@ async def _line_item_update(w: World) -> None:
 
 @change("POST /operator/merchants/{merchant_id}/plan")
 async def _plan(w: World) -> None:
-    await w.post("operator", f"/operator/merchants/{w.merchant}/plan", {"plan": "premium"})
+    path = f"/operator/merchants/{w.merchant}/plan"
+    await w.post("operator", path, {"plan": "standard"})
+    await w.post("operator", path, {"plan": "premium"})  # back: the tenant's routes add more
 
 
 @change("POST /operator/merchants/{merchant_id}/suspension")

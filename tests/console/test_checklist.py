@@ -74,3 +74,26 @@ async def test_steps_are_ticked_as_they_are_done_and_the_list_goes(
     await accounts.add_membership(db, other.merchant_id, staff, "staff")
     await sign_in(client, staff_email)
     assert 'id="checklist"' not in await (await client.get("/dashboard", headers=EN)).text()
+
+
+async def test_the_dashboard_shows_an_owner_the_plans_usage_and_staff_none(
+    client: TestClient, settings: Settings, db: asyncpg.Pool
+) -> None:
+    owner = await new_member(db)  # Free: one store of one, no router of two, one seat of three
+    email = f"staff-{uuid.uuid4().hex}@example.com"
+    staff_id = await accounts.create_user(db, email, "Staff", PASSWORD)
+    await accounts.add_membership(db, owner.merchant_id, staff_id, "staff")
+    await sign_in(client, owner.email)
+
+    page = await (await client.get("/dashboard", headers=EN)).text()
+    zh = await (await client.get("/dashboard", headers=ZH)).text()
+
+    usage = page[page.index(f'id="plan-usage-{owner.merchant_id}"') :].split("</p>")[0]
+    assert "<strong>Free plan</strong>" in usage
+    assert "Stores 1 / 1 <strong" in usage and "(limit reached)" in usage
+    assert ">Routers 0 / 2</span>" in usage and ">Seats 2 / 3</span>" in usage
+    assert "免费版套餐" in zh and "席位 2 / 3" in zh and "已达上限" in zh
+    async with TestClient(TestServer(make_console_app(settings, db))) as staff:
+        await sign_in(staff, email)
+        seen = await (await staff.get("/dashboard", headers=EN)).text()
+    assert owner.store_name in seen and "plan-usage" not in seen.split("</style>")[1]

@@ -90,7 +90,10 @@ async def test_an_operator_sets_a_plan_and_suspends_a_merchant(
     row = page[page.index(f'id="merchant-{member.merchant_id}"') :].split("</tr>")[0]
     cells = [c.split("</td>")[0].strip() for c in re.split(r"<td[^>]*>", row)[1:]]
     assert cells[0] == f"Merchant {member.store_name[6:]}"
-    assert cells[2:5] == ["1", "1", "1"]  # stores, routers, members
+    # Stores, routers and seats against the Free plan's limits (migration 0042).
+    assert cells[2:5] == ["1 / 1", "1 / 2", "1 / 3"]
+    plans_table = page[page.index('id="plans"') :].split("</table>")[0]
+    assert '<tr id="plan-premium">' in plans_table and plans_table.count("unlimited") == 3
     token = csrf_token(page)
     base = f"/operator/merchants/{member.merchant_id}"
     planned = await client.post(
@@ -191,6 +194,8 @@ async def test_a_member_of_a_live_and_a_suspended_merchant_keeps_only_the_live_o
     same form for the member's live merchant works (portico/suspension.py)."""
     member = await new_member(db)
     other = await new_member(db)
+    async with db.acquire() as conn:  # room for a second store
+        await operators.change_plan(conn, member.merchant_id, "standard", TEST_ACTOR)
     await accounts.add_membership(db, other.merchant_id, member.user_id, "owner")
     await operators.set_suspended(db, other.merchant_id, True, other.user_id)
     await sign_in(client, member.email)

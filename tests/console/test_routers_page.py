@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import services as accounts
 from controller import provisioning
-from controller.services import find_router
+from controller.services import find_router, router_count
 from kernel.config import Settings
 from portico.console_app import make_console_app
 from tests.console.test_console_app import (
@@ -223,3 +223,31 @@ async def test_the_routers_page_speaks_chinese(client: TestClient, db: asyncpg.P
     )
     page = await response.text()
     assert "安装码仅可使用一次" in page and COMMAND.search(html.unescape(page))
+
+
+async def test_a_router_over_the_plan_is_refused_with_the_limit_named(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)  # Free: two routers
+    token = await signed_in(client, member)
+    for _ in range(2):
+        assert (await add_router(client, member, token))[0] == 200
+    page = await (await client.get("/routers", headers=EN)).text()
+    assert ">Routers 2 / 2 <strong" in page and "(limit reached)" in page
+
+    form = {
+        "csrf_token": token,
+        "merchant_id": str(member.merchant_id),
+        "store_id": str(member.store_id),
+        "fas_level": "1",
+    }
+    english = await client.post("/routers/add", data=form, headers=EN)
+    chinese = await client.post("/routers/add", data=form, headers=ZH)
+
+    assert english.status == chinese.status == 409
+    assert (
+        'class="notice error" role="status" id="notice">Router limit reached: the Free plan '
+        "allows 2 in service." in await english.text()
+    )
+    assert "路由器数量已达上限：免费版套餐最多 2 台在用。" in await chinese.text()
+    assert await router_count(db, member.merchant_id) == 2

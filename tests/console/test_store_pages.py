@@ -15,6 +15,7 @@ from accounts import audit, stores
 from accounts import services as accounts
 from kernel.config import Settings
 from portico.console_app import make_console_app
+from tests.accounts.test_plans import set_plan
 from tests.console.test_console_app import EN, PASSWORD, ZH, Member, csrf_token, new_member, sign_in
 
 FORM = {
@@ -49,6 +50,7 @@ async def test_an_owner_adds_a_store_and_finds_it_listed_and_audited(
     client: TestClient, db: asyncpg.Pool
 ) -> None:
     member = await new_member(db)
+    await set_plan(db, member.merchant_id, "standard")  # Free has room for its one store only
     await sign_in(client, member.email)
 
     form = FORM | {"csrf_token": await _token(client), "merchant": str(member.merchant_id)}
@@ -58,9 +60,10 @@ async def test_an_owner_adds_a_store_and_finds_it_listed_and_audited(
     text = await response.text()
     assert "The store was added." in text
     assert "Harbour Branch" in text and "Mon–Tue 08:00–22:00" in text and "Grocery" in text
+    assert "Standard plan</strong> · <span" in text and ">Stores 2 / 5</span>" in text
     store_id = await _store_named(db, member, "Harbour Branch")
     assert store_id is not None
-    [entry] = await audit.entries(db, member.merchant_id)
+    entry, _plan = await audit.entries(db, member.merchant_id)
     assert (entry.action, entry.actor_id, entry.target_id) == (
         "store.create",
         member.user_id,
@@ -68,6 +71,28 @@ async def test_an_owner_adds_a_store_and_finds_it_listed_and_audited(
     )
     zh = await (await client.get("/stores", headers=ZH)).text()
     assert "周一–周二 08:00–22:00" in zh and "超市便利" in zh
+
+
+async def test_a_store_over_the_plan_comes_back_with_the_limit_and_nothing_is_stored(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)  # Free: one store, which it has
+    await sign_in(client, member.email)
+    listing = await (await client.get("/stores", headers=EN)).text()
+    assert "Free plan</strong>" in listing and "Stores 1 / 1 <strong" in listing
+    assert "(limit reached)" in listing
+
+    form = FORM | {"csrf_token": await _token(client), "merchant": str(member.merchant_id)}
+    english = await client.post("/stores/new", data=form, headers=EN)
+    chinese = await client.post("/stores/new", data=form, headers=ZH)
+
+    assert english.status == chinese.status == 409
+    page = await english.text()
+    assert 'id="store-errors">Store limit reached: the Free plan allows 1.' in page
+    assert 'value="Harbour Branch"' in page  # what was typed comes back
+    assert "门店数量已达上限：免费版套餐最多 1 家。门店未添加" in await chinese.text()
+    assert await _store_named(db, member, "Harbour Branch") is None
+    assert await audit.entries(db, member.merchant_id) == []
 
 
 async def test_an_owner_edits_a_store_and_the_log_has_before_and_after(

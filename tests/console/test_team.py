@@ -20,10 +20,12 @@ from accounts import audit, invitations
 from accounts import services as accounts
 from kernel.config import Settings
 from portico.console_app import make_console_app
+from tests.accounts.test_plans import set_plan
 from tests.console.test_console_app import EN, PASSWORD, ZH, Member, csrf_token, new_member, sign_in
 from tests.smtp_server import smtp_server
 
 _LINK = re.compile(r"http://\S+(/invite\?token=[A-Za-z0-9_-]+)")
+NEW_ACCOUNT = {"display_name": "New Member", "password": "a long password"}
 
 
 @pytest.fixture
@@ -244,6 +246,71 @@ async def test_a_bad_invitation_comes_back_with_its_error(
         )
         == 0
     )
+
+
+async def test_an_invitation_over_the_seats_comes_back_with_the_plan_named(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)  # Free: three seats, the owner's one of them
+    await sign_in(client, member.email)
+    for _ in range(2):
+        assert (await _invite(client, member, _address(), "owner")).status == 200
+    team = await (await client.get(f"/team?merchant={member.merchant_id}", headers=EN)).text()
+    assert ">Seats 3 / 3 <strong" in team and "(limit reached)" in team
+
+    address = _address()
+    english = await _invite(client, member, address, "owner")
+    form = {
+        "csrf_token": await _token(client, member),
+        "merchant": str(member.merchant_id),
+        "email": address,
+        "role": "owner",
+    }
+    chinese = await client.post("/team/invite", data=form, headers=ZH)
+
+    assert english.status == chinese.status == 409
+    page = await english.text()
+    assert 'id="error-plan">Seat limit reached: the Free plan allows 3' in page
+    assert f'value="{address}"' in page
+    assert "席位已达上限：免费版套餐最多 3 个，成员和待接受的邀请均计入。" in await chinese.text()
+    sent = "SELECT count(*) FROM email_outbox WHERE to_address = $1"
+    assert await db.fetchval(sent, address) == 0
+    assert len(await invitations.pending(db, member.merchant_id)) == 2
+
+
+async def test_an_acceptance_over_a_lowered_plan_says_so_and_keeps_the_link(
+    client: TestClient, invitee: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    await set_plan(db, member.merchant_id, "standard")
+    await sign_in(client, member.email)
+    addresses = [_address() for _ in range(3)]
+    for address in addresses:
+        await _invite(client, member, address, "owner")
+    for address in addresses[:2]:
+        joined = await _accept(invitee, await _link(db, address), **NEW_ACCOUNT)
+        assert joined.status == 303
+        invitee.session.cookie_jar.clear()
+    await set_plan(db, member.merchant_id, "free")  # three members: no seat for the third
+    link = await _link(db, addresses[2])
+
+    refused = await _accept(invitee, link, **NEW_ACCOUNT)
+
+    assert refused.status == 409
+    name = f"Merchant {member.store_name[6:]}"
+    assert f"{name} has no free seat: the Free plan allows 3. You were not added" in (
+        await refused.text()
+    )
+    chinese = await invitee.post(
+        "/invite",
+        data={"csrf_token": csrf_token(await refused.text()), "token": link.split("=")[1]}
+        | NEW_ACCOUNT,
+        headers=ZH,
+    )
+    assert f"{name} 已没有空余席位：免费版套餐最多 3 个。" in await chinese.text()
+    assert await accounts.user_id_by_email(db, addresses[2]) is None
+    await set_plan(db, member.merchant_id, "standard")
+    assert (await _accept(invitee, link, **NEW_ACCOUNT)).status == 303  # the same link
 
 
 async def test_inviting_a_member_again_is_refused(client: TestClient, db: asyncpg.Pool) -> None:

@@ -28,6 +28,7 @@ GLOBAL_TABLES = {
     "password_reset_attempts",  # per address and client, for the reset's limits
     "password_resets",  # a user's password is no merchant's
     "platform_operators",  # operators run the platform, above every merchant
+    "plans",  # every merchant's plan is one of them (0042)
     "pos_key_directory",  # looked up by API key hash, before the merchant is known
     "router_claims",  # looked up by install code, before the merchant is known
     "router_directory",

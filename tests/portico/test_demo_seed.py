@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import asyncpg
 
-from accounts import audit, operators
+from accounts import audit, operators, plans
 from accounts import services as accounts
 from ads import advertisers, demo_history, reports
 from ads import services as ads
+from controller.services import router_count
 from portal import stores, vouchers
 from portico import demo
+from tests.factories import TEST_ACTOR
 
 
 async def test_the_demo_offers_every_login_method_and_vouchers_once(db: asyncpg.Pool) -> None:
@@ -109,3 +112,26 @@ async def test_the_demo_has_an_operator_once(db: asyncpg.Pool) -> None:
     user_id = await accounts.user_id_by_email(db, demo.DEMO_OPERATOR_EMAIL)
     assert user_id is not None and await operators.is_operator(db, user_id)
     assert await accounts.memberships_of(db, user_id) == []  # no merchant's member
+
+
+async def test_the_demo_merchant_fits_its_plan(db: asyncpg.Pool) -> None:
+    """Two stores and six routers: more than Free allows, so the seed puts the mall on
+    Standard, also when a data folder of an older version left it on Free."""
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+        await operators.change_plan(conn, merchant_id, "free", TEST_ACTOR)  # as before 0042
+        assert (await _usage(conn, merchant_id)).over() == ["stores", "routers"]
+        assert await demo.seed(conn) == merchant_id
+        usage = await _usage(conn, merchant_id)
+    assert usage.plan.plan == demo.DEMO_PLAN and usage.over() == []
+    assert (usage.stores, usage.routers) == (len(demo.DEMO_STORES), len(demo.DEMO_ROUTERS))
+    [entry, *_] = await audit.entries(db, merchant_id)
+    assert (entry.action, entry.actor_label, entry.after) == (
+        "merchant.plan",
+        "demo seed",
+        {"plan": demo.DEMO_PLAN},
+    )
+
+
+async def _usage(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> plans.Usage:
+    return await plans.usage(conn, merchant_id, await router_count(conn, merchant_id))

@@ -11,9 +11,10 @@ import pytest
 import accounts.services as accounts
 from accounts import audit
 from controller import provisioning
-from controller.services import find_router
+from controller.services import find_router, list_routers, router_count
 from kernel.config import Settings
-from portico import routers
+from portico import cli, routers
+from tests.accounts.test_plans import at_once, merchant_lock
 
 
 async def new_merchant(db: asyncpg.Pool, *stores: str) -> tuple[str, list[uuid.UUID]]:
@@ -87,3 +88,77 @@ async def test_code_and_revoke(db: asyncpg.Pool, settings: Settings) -> None:
     ]
     assert not any(code in repr(log) for code in (first.code, second.code))
     assert log[0].target_name and log[0].target_name == log[2].target_name  # the router's name
+
+
+async def test_add_over_the_plan_is_refused_with_the_consoles_message(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    store = f"Quay {uuid.uuid4().hex[:8]}"
+    merchant, [store_id] = await new_merchant(db, store)  # Free: two routers
+    for _ in range(2):
+        await routers.add(db, settings, io.StringIO(), store=store)
+
+    with pytest.raises(routers.CommandError) as caught:
+        await routers.add(db, settings, io.StringIO(), store=store)
+
+    assert str(caught.value) == (
+        f"{merchant}: Router limit reached: the Free plan allows 2 in service. The router was "
+        "not added; revoke one, or ask Portico to change the plan.\n"
+        "路由器数量已达上限：免费版套餐最多 2 台在用。路由器未添加；"
+        "请吊销一台，或联系 Portico 更改套餐。"
+    )
+    merchant_id = await accounts.merchant_named(db, merchant)
+    assert merchant_id is not None
+    assert await router_count(db, merchant_id) == 2
+    first = (await list_routers(db, merchant_id))[0]
+    await routers.revoke(db, io.StringIO(), first["router_id"])  # revoked: out of service
+    await routers.add(db, settings, io.StringIO(), store=str(store_id))
+    assert await router_count(db, merchant_id) == 2
+
+
+async def test_two_adds_at_once_for_the_last_router_add_one(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    store = f"Wharf {uuid.uuid4().hex[:8]}"
+    merchant, _stores = await new_merchant(db, store)
+    await routers.add(db, settings, io.StringIO(), store=store)  # one of two
+    merchant_id = await accounts.merchant_named(db, merchant)
+    assert merchant_id is not None
+
+    results = await at_once(
+        db,
+        merchant_lock(merchant_id),
+        lambda: routers.add(db, settings, io.StringIO(), store=store),
+        lambda: routers.add(db, settings, io.StringIO(), store=store),
+    )
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and "Router limit reached" in str(errors[0])
+    assert await router_count(db, merchant_id) == 2
+
+
+@pytest.fixture
+async def full_store(db: asyncpg.Pool, settings: Settings) -> str:
+    """A store of a Free merchant with its two routers."""
+    store = f"Full {uuid.uuid4().hex[:8]}"
+    await new_merchant(db, store)
+    for _ in range(2):
+        await routers.add(db, settings, io.StringIO(), store=store)
+    return store
+
+
+def test_the_command_exits_1_over_the_plan(
+    full_store: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As typed: `portico router add --store …` (portico/cli.py)."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+
+    code = cli.main(["router", "add", "--store", full_store])
+
+    out, err = capsys.readouterr()
+    assert code == 1 and "added" not in out
+    assert "portico: CLI Merchant" in err and "the Free plan allows 2 in service" in err
+    assert "免费版套餐最多 2 台在用" in err
