@@ -672,11 +672,16 @@ async def seed_history(db: asyncpg.Pool, args: argparse.Namespace) -> SeedResult
 VACUUMED = ("footfall_visits", "footfall_hourly", "footfall_daily", "footfall_dirty", "events")
 
 
+# The pool's 30 s statement timeout is for requests; a VACUUM of a 90-day table on a busy
+# machine took longer (a seed lost 43 minutes to it).
+MAINTENANCE_TIMEOUT = 1800.0
+
+
 async def autovacuum(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         for table in VACUUMED:
-            await conn.execute(f"VACUUM (ANALYZE) {table}")
-        await conn.execute("ANALYZE footfall_observations")
+            await conn.execute(f"VACUUM (ANALYZE) {table}", timeout=MAINTENANCE_TIMEOUT)
+        await conn.execute("ANALYZE footfall_observations", timeout=MAINTENANCE_TIMEOUT)
 
 
 async def ingest_day(
