@@ -59,8 +59,6 @@ import hmac
 import itertools
 import multiprocessing
 import os
-import re
-import secrets
 import sys
 import tempfile
 import time
@@ -73,7 +71,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import asyncpg
 
 import accounts.services as accounts
@@ -94,21 +91,19 @@ from analytics.retention import enforce_retention
 from analytics.rollups import delete_old_visits, mark_dirty, run_rollups
 from analytics.rollups import queries as rollup_queries
 from bench.harness import (
-    CHILD_START_TIMEOUT,
     BenchError,
     Bounds,
     Outcome,
     bare_baseline,
     bench_database,
-    describe,
-    drive,
-    free_port,
+    console_session,
     load_tool,
     machine_facts,
     marker,
-    spawn,
-    stop,
-    wait_healthy,
+    running_bare,
+    running_console,
+    sign_in,
+    timed_gets,
     with_database,
     write_section,
 )
@@ -763,7 +758,6 @@ class Endpoint:
 class Timed:
     endpoint: Endpoint
     outcome: Outcome
-    bytes: int = 0
 
 
 def endpoints(store: uuid.UUID, count: int, today: date) -> list[Endpoint]:
@@ -801,41 +795,6 @@ def endpoints(store: uuid.UUID, count: int, today: date) -> list[Endpoint]:
     return found
 
 
-async def timed_gets(
-    session: aiohttp.ClientSession, url: str, expect: bytes, scenario: str, bounds: Bounds
-) -> tuple[Outcome, int]:
-    """Sequential GETs of one URL (one at a time, as one user clicking): a warm-up, then
-    `bounds.max_requests` timed (bench/harness.py drive with one worker)."""
-    size = 0
-
-    async def send() -> str | None:
-        nonlocal size
-        try:
-            async with session.get(url, allow_redirects=False) as resp:
-                body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return describe(exc)
-        size = len(body)
-        if resp.status != 200 or expect not in body:
-            return f"HTTP {resp.status}: {body[:120]!r}"
-        return None
-
-    outcome = await drive(send, scenario=scenario, concurrency=1, bounds=bounds)
-    return outcome, size
-
-
-async def sign_in(session: aiohttp.ClientSession, base_url: str, email: str) -> None:
-    """The console's sign-in form, as a browser fills it in (tests/console/test_console_app.py)."""
-    async with session.get(f"{base_url}/login") as page:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
-    if match is None:
-        raise BenchError("the sign-in page has no CSRF field")
-    form = {"email": email, "password": MEMBER_PASSWORD, "csrf_token": match.group(1)}
-    async with session.post(f"{base_url}/login", data=form, allow_redirects=False) as resp:
-        if resp.status != 303:
-            raise BenchError(f"sign-in answered {resp.status}: {(await resp.text())[:200]}")
-
-
 async def add_member(
     database_url: str,
 ) -> tuple[uuid.UUID, list[accounts.Store], str, dict[str, Any]]:
@@ -870,64 +829,36 @@ async def measure_queries(args: argparse.Namespace, workdir: Path) -> QueriesRes
     if not stores:
         raise BenchError("the seeded merchant has no stores")
     bounds = Bounds(60.0, args.warmup, 600.0, args.requests)
-    bare_port = free_port()
-    bare_child = await spawn(
-        "bare",
-        [sys.executable, "-m", "bench.bare", str(bare_port)],
-        dict(os.environ, PYTHONUNBUFFERED="1"),
-        workdir / "bare.log",
-        terminate=True,
-    )
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PORTICO_CONFIG"}
-    env.update(
-        DATABASE_URL=database_url,
-        MQTT_URL=os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
-        PORTICO_ENV="production",
-        PORTICO_BIND="127.0.0.1",
-        PORTICO_CONSOLE_PORT=str(port),
-        PORTICO_SECRET_KEY=secrets.token_urlsafe(48),
-        PORTICO_DATA_DIR=str(workdir / "var"),
-        PYTHONUNBUFFERED="1",
-    )
-    console = await spawn(
-        "console",
-        [sys.executable, "-m", "portico.cli", "serve", "console"],
-        env,
-        workdir / "console.log",
-        terminate=True,
-    )
-    try:
-        bare_url = f"http://127.0.0.1:{bare_port}"
-        base_url = f"http://127.0.0.1:{port}"
-        await wait_healthy(bare_child, bare_url + "/", CHILD_START_TIMEOUT)
-        await wait_healthy(console, base_url + "/healthz", CHILD_START_TIMEOUT)
-        # The session cookie is Secure (production): this loopback origin counts as secure.
-        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[base_url])
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as session:
-            bare, _ = await timed_gets(session, bare_url + "/", b"ok", "bare", bounds)
-            await sign_in(session, base_url, email)
-            today = datetime.now(ZoneInfo(stores[0].timezone)).date()
-            timed = []
-            for endpoint in endpoints(stores[0].store_id, len(stores), today):
-                outcome, size = await timed_gets(
-                    session, base_url + endpoint.path, endpoint.expect, endpoint.name, bounds
-                )
-                timed.append(Timed(endpoint, outcome, size))
-                print(
-                    f"queries: {endpoint.name} ({endpoint.scope}): median {outcome.p50_ms:.1f} "
-                    f"ms, p99 {outcome.p99_ms:.1f} ms, {size:,} bytes"
-                    + (
-                        f", errors {outcome.errors}: {outcome.error_samples[:1]}"
-                        if outcome.errors
-                        else ""
-                    ),
-                    flush=True,
-                )
-    finally:
-        await stop(console)
-        await stop(bare_child)
+    async with (
+        running_bare(workdir) as (_bare, bare_url),
+        running_console(database_url, workdir) as (_console, base_url),
+        console_session(base_url) as session,
+    ):
+        bare = await timed_gets(
+            session, bare_url + "/", scenario="bare", bounds=bounds, expect=b"ok"
+        )
+        await sign_in(session, base_url, email, MEMBER_PASSWORD)
+        today = datetime.now(ZoneInfo(stores[0].timezone)).date()
+        timed = []
+        for endpoint in endpoints(stores[0].store_id, len(stores), today):
+            outcome = await timed_gets(
+                session,
+                base_url + endpoint.path,
+                scenario=endpoint.name,
+                bounds=bounds,
+                expect=endpoint.expect,
+            )
+            timed.append(Timed(endpoint, outcome))
+            print(
+                f"queries: {endpoint.name} ({endpoint.scope}): median {outcome.p50_ms:.1f} "
+                f"ms, p99 {outcome.p99_ms:.1f} ms, {outcome.body_bytes:,} bytes"
+                + (
+                    f", errors {outcome.errors}: {outcome.error_samples[:1]}"
+                    if outcome.errors
+                    else ""
+                ),
+                flush=True,
+            )
     return QueriesResult(bare, timed, facts, args.requests)
 
 
@@ -1186,7 +1117,7 @@ def report_queries(r: QueriesResult, write: bool) -> None:
         errors = f" ({o.errors} errors)" if o.errors else ""
         lines.append(
             f"| {t.endpoint.name} | {t.endpoint.scope} | {o.p50_ms:.1f} | {o.p99_ms:.1f} | "
-            f"{o.p50_ms / bare.p50_ms:,.0f} | {t.bytes:,} | {'yes' if ok else 'no'}{errors} |"
+            f"{o.p50_ms / bare.p50_ms:,.0f} | {o.body_bytes:,} | {'yes' if ok else 'no'}{errors} |"
         )
     lines += [
         "",

@@ -1,5 +1,6 @@
-"""What every benchmark shares: child processes, load (wrk or aiohttp), a throwaway database,
-facts about the machine, the bare-handler baseline, and sections of docs/benchmarks.md.
+"""What every benchmark shares: child processes, the platform's roles as production runs them,
+load (wrk or aiohttp; one user's timed GETs), a throwaway database, facts about the machine,
+the bare-handler baseline, and sections of docs/benchmarks.md.
 
 Absolute figures differ widely between machines of the same kind, so every run also measures a
 bare aiohttp handler (bench/bare.py) on the same machine with the same load generator, and each
@@ -15,6 +16,7 @@ import math
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -153,6 +155,7 @@ class Outcome:
     errors: int = 0
     seconds: float = 0.0
     p50_ms: float = math.nan
+    p95_ms: float = math.nan
     p99_ms: float = math.nan
     warmup_requests: int = 0
     ok_total: int = 0  # successful requests, warm-up included
@@ -162,6 +165,7 @@ class Outcome:
     # measured run ÷ its requests), when the run was told the server's pid: unlike requests a
     # second, it hardly moves when other work shares the machine.
     server_cpu_us: float = math.nan
+    body_bytes: int = 0  # timed_gets: the size of the last answer's body
 
     @property
     def rps(self) -> float:
@@ -224,10 +228,16 @@ async def paced(
     outcome.seconds = clock() - start
     if dropped:
         outcome.note = f"{dropped:,} not started: {MAX_IN_FLIGHT} already waiting"
+    set_percentiles(outcome, latencies)
+    return outcome
+
+
+def set_percentiles(outcome: Outcome, latencies: list[float]) -> None:
+    """The outcome's p50, p95 and p99 in milliseconds from latencies in seconds."""
     latencies.sort()
     outcome.p50_ms = percentile(latencies, 50) * 1000
+    outcome.p95_ms = percentile(latencies, 95) * 1000
     outcome.p99_ms = percentile(latencies, 99) * 1000
-    return outcome
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -290,9 +300,7 @@ async def drive(
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout)
     if start is not None:
         outcome.seconds = last_done - start
-    latencies.sort()
-    outcome.p50_ms = percentile(latencies, 50) * 1000
-    outcome.p99_ms = percentile(latencies, 99) * 1000
+    set_percentiles(outcome, latencies)
     return outcome
 
 
@@ -306,6 +314,39 @@ async def http_session(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def timed_gets(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    scenario: str,
+    bounds: Bounds,
+    expect: bytes = b"",
+) -> Outcome:
+    """GETs of one URL one at a time, as one user clicking (`drive` with one worker): a
+    warm-up, then up to `bounds.max_requests` timed, each from sending the request to reading
+    the whole answer. The session carries who asks (its cookie jar: a signed-in user). An
+    answer that is not a 200 with `expect` in its body counts as an error. On loopback with one
+    request at a time the client's share is what the bare handler's latency shows (well under a
+    millisecond): the rest is the server's time."""
+    size = 0
+
+    async def send() -> str | None:
+        nonlocal size
+        try:
+            async with session.get(url, allow_redirects=False) as resp:
+                body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return describe(exc)
+        size = len(body)
+        if resp.status != 200 or expect not in body:
+            return f"HTTP {resp.status}: {body[:120]!r}"
+        return None
+
+    outcome = await drive(send, scenario=scenario, concurrency=1, bounds=bounds)
+    outcome.body_bytes = size
+    return outcome
 
 
 def wrk_script(paths: list[str], limit: int, expect: str) -> str:
@@ -778,11 +819,10 @@ async def bench_broker(workdir: Path) -> AsyncIterator[tuple[str, str]]:
 # -- the bare-handler baseline ----------------------------------------------------------------
 
 
-async def bare_baseline(
-    *, tool: str, concurrency: int, threads: int, bounds: Bounds, workdir: Path
-) -> Outcome:
-    """The same load on a bare aiohttp handler (bench/bare.py, uvloop as the portal uses) in a
-    process of its own: what one process on this machine can serve at best."""
+@contextlib.asynccontextmanager
+async def running_bare(workdir: Path) -> AsyncIterator[tuple[Child, str]]:
+    """The bare aiohttp handler (bench/bare.py, uvloop as the portal uses) in a process of its
+    own: the child and its URL (`GET /` answers "ok")."""
     port = free_port()
     child = await spawn(
         "bare",
@@ -794,6 +834,17 @@ async def bare_baseline(
     try:
         base_url = f"http://127.0.0.1:{port}"
         await wait_healthy(child, base_url + "/", CHILD_START_TIMEOUT)
+        yield child, base_url
+    finally:
+        await stop(child)
+
+
+async def bare_baseline(
+    *, tool: str, concurrency: int, threads: int, bounds: Bounds, workdir: Path
+) -> Outcome:
+    """The same load on the bare aiohttp handler (running_bare): what one process on this
+    machine can serve at best."""
+    async with running_bare(workdir) as (child, base_url):
         return await measure_get(
             base_url,
             ["/"],
@@ -806,8 +857,88 @@ async def bare_baseline(
             workdir=workdir,
             server_pid=child.proc.pid,
         )
+
+
+# -- the platform's roles, as production runs them ------------------------------------------
+
+
+def role_env(database_url: str, mqtt_url: str, **settings: str) -> dict[str, str]:
+    """A role's environment as production sets it: this shell's, but PORTICO_CONFIG, with the
+    servers, production mode on loopback, a fresh secret key and `settings` (e.g.
+    PORTICO_CONSOLE_PORT; PORTICO_SECRET_KEY: the key a seeded database was made with). This
+    shell's PORTICO_DB_POOL_SIZE and PORTICO_LOG_LEVEL are kept."""
+    env = {k: v for k, v in os.environ.items() if k != "PORTICO_CONFIG"}
+    env.update(
+        DATABASE_URL=database_url,
+        MQTT_URL=mqtt_url,
+        PORTICO_ENV="production",
+        PORTICO_BIND="127.0.0.1",
+        PORTICO_SECRET_KEY=secrets.token_urlsafe(48),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def running_role(
+    role: str, env: dict[str, str], url: str, workdir: Path, *, workers: int = 1
+) -> AsyncIterator[Child]:
+    """A role as production runs it (`portico serve <role>`), answering at `url`."""
+    child = await spawn(
+        role,
+        [sys.executable, "-m", "portico.cli", "serve", role, "--workers", str(workers)],
+        env,
+        workdir / f"{role}-{workers}.log",
+        terminate=True,
+    )
+    try:
+        await wait_healthy(child, f"{url}/healthz", CHILD_START_TIMEOUT)
+        if workers > 1:
+            await asyncio.sleep(2)  # every worker listening, not just the first
+        yield child
     finally:
         await stop(child)
+
+
+@contextlib.asynccontextmanager
+async def running_console(
+    database_url: str, workdir: Path, **settings: str
+) -> AsyncIterator[tuple[Child, str]]:
+    """`portico serve console` in a process of its own on `database_url` (production settings
+    and `settings`, as role_env; MQTT_URL from this shell, else the loopback broker): the child
+    and its URL."""
+    port = free_port()
+    env = role_env(
+        database_url,
+        os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
+        PORTICO_CONSOLE_PORT=str(port),
+        PORTICO_DATA_DIR=str(workdir / "var"),
+        **settings,
+    )
+    url = f"http://127.0.0.1:{port}"
+    async with running_role("console", env, url, workdir) as child:
+        yield child, url
+
+
+def console_session(base_url: str) -> aiohttp.ClientSession:
+    """A client session for the console at `base_url`: its session cookie is Secure
+    (production), so this loopback origin is told to count as secure."""
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[base_url])
+    return aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def sign_in(session: aiohttp.ClientSession, base_url: str, email: str, password: str) -> None:
+    """The console's sign-in form, as a browser fills it in (tests/console/test_console_app.py):
+    the session's cookie jar then holds the signed-in user's session."""
+    async with session.get(f"{base_url}/login") as page:
+        match = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    if match is None:
+        raise BenchError("the sign-in page has no CSRF field")
+    form = {"email": email, "password": password, "csrf_token": match.group(1)}
+    async with session.post(f"{base_url}/login", data=form, allow_redirects=False) as resp:
+        if resp.status != 303:
+            raise BenchError(f"sign-in answered {resp.status}: {(await resp.text())[:200]}")
 
 
 def load_tool(choice: str) -> tuple[str, str]:

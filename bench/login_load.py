@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -43,10 +42,11 @@ from bench.harness import (
     marker,
     ratio,
     read_tagged_line,
+    role_env,
+    running_role,
     server_versions,
     spawn,
     stop,
-    wait_healthy,
     write_section,
     wrk_post_script,
 )
@@ -279,42 +279,11 @@ async def simulated_routers(fleet: FleetSpec, workdir: Path) -> AsyncIterator[Ro
 
 
 def portal_env(database_url: str, mqtt_url: str, port: int, **extra: str) -> dict[str, str]:
-    """The portal role's environment as production sets it (this shell's PORTICO_DB_POOL_SIZE
-    and PORTICO_LOG_LEVEL kept; `extra`: more settings, e.g. PORTICO_SMS_PROVIDER)."""
-    env = {k: v for k, v in os.environ.items() if k != "PORTICO_CONFIG"}
+    """The portal role's environment as production sets it (harness.role_env; `extra`: more
+    settings, e.g. PORTICO_SMS_PROVIDER)."""
+    env = role_env(database_url, mqtt_url, PORTICO_PORTAL_PORT=str(port), **extra)
     env.pop("PORTICO_PUBLIC_PORTAL_URL", None)
-    env.update(
-        DATABASE_URL=database_url,
-        MQTT_URL=mqtt_url,
-        PORTICO_ENV="production",
-        PORTICO_BIND="127.0.0.1",
-        PORTICO_PORTAL_PORT=str(port),
-        PORTICO_SECRET_KEY=secrets.token_urlsafe(48),
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
     return env
-
-
-@contextlib.asynccontextmanager
-async def running_role(
-    role: str, env: dict[str, str], url: str, workdir: Path, *, workers: int = 1
-) -> AsyncIterator[Child]:
-    """A role as production runs it (`portico serve <role>`), answering at `url`."""
-    child = await spawn(
-        role,
-        [sys.executable, "-m", "portico.cli", "serve", role, "--workers", str(workers)],
-        env,
-        workdir / f"{role}-{workers}.log",
-        terminate=True,
-    )
-    try:
-        await wait_healthy(child, f"{url}/healthz", CHILD_START_TIMEOUT)
-        if workers > 1:
-            await asyncio.sleep(2)  # every worker listening, not just the first
-        yield child
-    finally:
-        await stop(child)
 
 
 @contextlib.asynccontextmanager

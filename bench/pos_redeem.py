@@ -58,6 +58,7 @@ from bench.harness import (
     machine_facts,
     paced,
     ratio,
+    running_role,
     wrk_json_post_script,
     wrk_warm_then_measure,
 )
@@ -71,7 +72,6 @@ from bench.login_load import (
     markdown_report,
     portal_env,
     refuse_remote,
-    running_role,
     server_urls,
     text_report,
 )

@@ -32,11 +32,12 @@ from ads import advertisers
 from kernel.config import Settings
 from kernel.i18n import LANGUAGES
 from portico.console_app import make_console_app
+from portico.route_table import STATE_CHANGING, Route, route_table
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png
 from tests.ads.test_redemption import coupon_codes
 from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant
 from tests.console.test_console_app import PASSWORD, csrf_token
-from tests.console.test_guards import EN, STATE_CHANGING, Route, forms_of, route_table
+from tests.console.test_guards import EN, forms_of
 
 # Routes that change no merchant's data, and why. Everything else must record an entry.
 EXEMPT: dict[str, str] = {

@@ -1,6 +1,6 @@
 """Every console page in headless Chromium (docs/console.md, "Every page in a browser").
 
-The pages are read from the route table (tests/console/test_guards.py, route_table; sub-apps
+The pages are read from the route table (portico/route_table.py, route_table; sub-apps
 included) and filled from the guards' data world (tests/console/guard_world.py: a merchant with
 a store, staff, router, vouchers, coupons, POS key, advertiser, campaign, ...). Each GET page is
 opened as every kind of user who gets it (anonymous for the public ones; owner, store staff,
@@ -27,10 +27,10 @@ from aiohttp.test_utils import TestClient
 
 from accounts.web import SESSION_COOKIE
 from kernel.config import Settings
+from portico.route_table import Route, paths, route_table
 from tests.browser import DESKTOP, PHONE, chromium, overflow, shot, watch
 from tests.console import test_guards as guards
 from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant
-from tests.console.test_guards import Route, paths, route_table
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 LANGUAGES = ("zh-CN", "en")

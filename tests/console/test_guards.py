@@ -1,10 +1,11 @@
 """The console's guards, generated from its route table (docs/console.md, "Guards").
 
 Nothing here lists the console's routes: they are read from `make_console_app(...).router`
-(sub-applications included), so a route any package adds is covered by every test below. A
-path parameter is filled by its name (guard_world.Tenant.ids, NON_ID_PARAMS); a route with a
-parameter of a kind this file cannot fill fails test_every_path_parameter_can_be_filled,
-naming it. The only hand-written list is PUBLIC: the few routes anyone may open.
+(sub-applications included; portico/route_table.py), so a route any package adds is covered by
+every test below. A path parameter is filled by its name (guard_world.Tenant.ids,
+route_table.NON_ID_PARAMS); a route with a parameter of a kind this file cannot fill fails
+test_every_path_parameter_can_be_filled, naming it. The only hand-written list is
+route_table.PUBLIC: the few routes anyone may open.
 
 - Tenant isolation: merchant A's owner, A's staff and A's advertiser member ask every route
   with B's ids in its path (all of them, and one at a time among A's own): refused (403/404,
@@ -31,7 +32,6 @@ posts may change A's rows.
 from __future__ import annotations
 
 import html
-import itertools
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -41,116 +41,37 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import operators
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
 from accounts.messages_operator import OPERATOR as OPERATOR_MESSAGES
-from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD, SESSIONLESS
+from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD
 from ads import pos_openapi
 from ads.creative_files import CONTENT_SECURITY_POLICY as FILE_CSP
 from ads.pos_api import PREFIX as POS_PREFIX
-from analytics import api as analytics_api
 from kernel.config import Settings
 from kernel.web import SECURITY_HEADERS
 from portal import console_look, look
 from portico.console_app import make_console_app
+from portico.route_table import (
+    NON_ID_PARAMS,
+    PUBLIC,
+    STATE_CHANGING,
+    Route,
+    UnfilledParameter,
+    paths,
+    route_table,
+)
 from tests.ads.test_advertiser_pages import png
 from tests.console.guard_world import Principal, Tenant, an_operator, build_tenant, signed_in
 
-# The routes anyone may open, signed in or not (every other route must refuse an anonymous
-# request). Path templates, as the route table spells them.
-PUBLIC = frozenset(
-    {
-        "/",  # sends a visitor to sign in, a signed-in user to the dashboard
-        "/login",  # the sign-in form (its POST has a double-submit CSRF cookie)
-        "/signup",  # merchant sign-up (likewise)
-        "/signup/sent",
-        "/signup/verify",  # the emailed link's page (its token is the credential)
-        "/email-outbox",  # development only: sign-up mail comes before any merchant
-        "/invite",  # an invitation's emailed link (its token is the credential)
-        "/password/forgot",  # password reset (the same answer whatever the address)
-        "/password/reset",  # the emailed link's page (its token is the credential)
-        "/healthz",
-        "/static/vendor/{name}",  # chart.js, from npm
-        "/static/footfall/{name}",  # the dashboards' own script
-        "/static/portal/look-preview.js",  # the Portal settings page's preview script
-        "/api/advertiser/v1/openapi.json",  # the APIs' documents
-        "/api/pos/v1/openapi.json",
-    }
-)
-# Path parameters that name no tenant's record: every value is tried.
-NON_ID_PARAMS: dict[str, tuple[str, ...]] = {"metric": tuple(analytics_api.METRICS)}
 # Form fields that may name another tenant by design: an advertiser's line item may ask any
 # merchant's venues (docs/ads-model.md), which makes a pending request there. Never swapped.
 ASKS_ANY_TENANT = frozenset({"target_merchants", "target_stores"})
-STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 PRINCIPALS = ("owner", "staff", "advertiser")
 CSRF_TEXT = ACCOUNT_MESSAGES["error_csrf"]["en"]
 EN = {"Accept-Language": "en"}
-_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    template: str
-    sessionless: bool  # a SESSIONLESS sub-application's: its own credentials, no cookie
-    catch_all: bool = False  # a route for any method ("*"): may answer 405 to all but GET
-
-    @property
-    def params(self) -> list[str]:
-        return _PARAM.findall(self.template)
-
-    @property
-    def public(self) -> bool:
-        return self.template in PUBLIC
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-def route_table(app: web.Application) -> list[Route]:
-    """Every (method, path template) the console answers, HEAD aside (GET's twin); a route for
-    any method ("*") stands for GET and each state-changing method."""
-    sessionless: set[int] = set()
-    for resource in app.router.resources():
-        sub = resource.get_info().get("app")
-        if sub is not None and sub.get(SESSIONLESS):
-            sessionless.update(id(route) for route in sub.router.routes())
-    seen: dict[tuple[str, str], Route] = {}
-    for route in app.router.routes():
-        info = route.resource.get_info() if route.resource is not None else {}
-        template = info.get("path") or info.get("formatter")
-        assert template, f"route {route!r} has no path the guards can read"
-        methods = ("GET", *STATE_CHANGING) if route.method == "*" else (route.method,)
-        for method in methods:
-            if method != "HEAD":
-                made = Route(method, template, id(route) in sessionless, route.method == "*")
-                seen.setdefault((method, template), made)
-    return list(seen.values())
-
-
-def paths(route: Route, ids: Mapping[str, str]) -> list[str]:
-    """The route's path with each parameter filled from `ids` (every value of a NON_ID one)."""
-    choices: list[tuple[str, ...]] = []
-    for param in route.params:
-        if param in ids:
-            choices.append((ids[param],))
-        elif param in NON_ID_PARAMS:
-            choices.append(NON_ID_PARAMS[param])
-        else:
-            raise AssertionError(
-                f"{route}: the guards cannot fill path parameter {{{param}}}: give the test "
-                "tenants a record of that kind (tests/console/guard_world.py, Tenant.ids) or "
-                "add it to NON_ID_PARAMS"
-            )
-    out = []
-    for values in itertools.product(*choices):
-        filled = iter(values)
-        out.append(_PARAM.sub(lambda _m, filled=filled: next(filled), route.template))
-    return out
 
 
 @dataclass
@@ -440,9 +361,12 @@ async def test_every_path_parameter_can_be_filled(
             continue
         try:
             paths(route, a.ids)
-        except AssertionError as exc:
+        except UnfilledParameter as exc:
             unfilled.append(str(exc))
-    assert not unfilled, "\n".join(unfilled)
+    assert not unfilled, (
+        "give the test tenants a record of each kind (tests/console/guard_world.py, Tenant.ids)"
+        " or add the parameter to NON_ID_PARAMS (portico/route_table.py):\n" + "\n".join(unfilled)
+    )
 
 
 # Security headers and external resources -----------------------------------------------------
