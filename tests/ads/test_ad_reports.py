@@ -250,6 +250,22 @@ async def test_only_the_campaigns_claims_and_redemptions_in_the_window_count(
     assert (got.exposed.shoppers, got.exposed.claims, got.exposed.redemptions) == (70, 30, 30)
 
 
+async def test_the_same_pseudonym_at_two_venues_is_two_shoppers(db: asyncpg.Pool) -> None:
+    """Identities are per-merchant pseudonyms: the reach counts (merchant, identity) pairs."""
+    seed = await seeded(db)
+    other_merchant, _ = await AdRows(db).merchant()
+    elsewhere = Seed(db, other_merchant, seed.made)
+    await seed.events("impression", people("p", 50))
+    await elsewhere.events("impression", people("p", 50), each=2)
+    await elsewhere.events("click", people("p", 10))
+
+    got = await report(seed)
+    assert (got.total.impressions, got.total.reach, got.total.frequency) == (150, 100, 1.5)
+    assert got.total.clicks == 10 and got.exposed.shoppers == 100
+    mine = await report(seed, merchant_id=seed.merchant_id)
+    assert (mine.total.reach, mine.total.clicks) == (50, 0)
+
+
 async def test_49_shoppers_or_9_converters_are_hidden_50_and_10_shown(db: asyncpg.Pool) -> None:
     seed = await seeded(db)
     await seed.events("impression", people("e", 49))
