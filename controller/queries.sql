@@ -29,11 +29,7 @@ SELECT r.router_id, r.store_id, r.name, r.online, r.last_seen, r.gateway, r.fas_
        c.desired_version, c.applied_version, c.state_version, c.state_result, c.state_error
 FROM routers r
 LEFT JOIN router_configs c USING (merchant_id, router_id)
-LEFT JOIN LATERAL (
-    SELECT t.data, t.occurred_at FROM router_telemetry t
-    WHERE t.merchant_id = r.merchant_id AND t.type = 'heartbeat' AND t.router_id = r.router_id
-    ORDER BY t.occurred_at DESC LIMIT 1
-) hb ON true
+LEFT JOIN router_heartbeats hb USING (merchant_id, router_id)
 WHERE r.merchant_id = $1 AND r.revoked_at IS NULL ORDER BY r.name
 
 -- name: insert_commands
@@ -191,11 +187,27 @@ INSERT INTO claim_attempts (client_ip) VALUES ($1)
 
 -- name: insert_telemetry
 -- A batch of telemetry events; one already stored (same router, boot and sequence) is skipped.
-INSERT INTO router_telemetry (merchant_id, router_id, boot_id, seq, type, occurred_at,
-                              device_hash, randomized, rssi, data)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                     $6::timestamptz[], $7::text[], $8::boolean[], $9::smallint[], $10::jsonb[])
-ON CONFLICT DO NOTHING
+-- The newest heartbeat of each router in the batch becomes its last one (router_heartbeats,
+-- for the Routers page) unless a later one is there already: the latest wins, in whatever
+-- order batches commit. The rows are upserted in key order, so batches written at the same
+-- time wait for each other and never deadlock. Returns how many events were stored.
+WITH stored AS (
+    INSERT INTO router_telemetry (merchant_id, router_id, boot_id, seq, type, occurred_at,
+                                  device_hash, randomized, rssi, data)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                         $6::timestamptz[], $7::text[], $8::boolean[], $9::smallint[], $10::jsonb[])
+    ON CONFLICT DO NOTHING
+    RETURNING merchant_id, router_id, seq, type, occurred_at, data
+), noted AS (
+    INSERT INTO router_heartbeats (merchant_id, router_id, occurred_at, data)
+    SELECT DISTINCT ON (merchant_id, router_id) merchant_id, router_id, occurred_at, data
+    FROM stored WHERE type = 'heartbeat'
+    ORDER BY merchant_id, router_id, occurred_at DESC, seq DESC
+    ON CONFLICT (merchant_id, router_id) DO UPDATE
+    SET occurred_at = EXCLUDED.occurred_at, data = EXCLUDED.data
+    WHERE router_heartbeats.occurred_at < EXCLUDED.occurred_at
+)
+SELECT count(*) FROM stored
 
 -- name: agent_routers_to_resend
 -- Routers running our agent that are connected, or that said anything since $1 (unix s): a

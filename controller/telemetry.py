@@ -344,7 +344,7 @@ class TelemetryIngest:
     async def _insert(self, conn: asyncpg.Connection | asyncpg.Pool, rows: list[Row]) -> int:
         if not rows:
             return 0
-        result = await conn.execute(
+        stored = await conn.fetchval(
             queries.insert_telemetry,
             [r.merchant_id for r in rows],
             [r.router_id for r in rows],
@@ -357,7 +357,7 @@ class TelemetryIngest:
             [r.rssi for r in rows],
             [r.data for r in rows],
         )
-        return int(result.rsplit(" ", 1)[-1])
+        return int(stored)
 
     async def _footfall(self, conn: asyncpg.Connection, rows: list[Row]) -> None:
         """The batch's sightings, per store, and OS families, through analytics."""

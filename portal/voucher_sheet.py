@@ -5,10 +5,17 @@ code; as HTML (QR codes as inline SVG, segno) and as PDF (fpdf2).
 Chinese text in the PDF needs a CJK font: Debian's fonts-noto-cjk (Noto Sans CJK SC, a CFF
 font in a TrueType collection, which fpdf2 embeds as a subset). Without it the PDF is made in
 English and a name that is not Latin-1 is left out; the HTML sheet uses the browser's fonts.
+
+Most of a sheet's time is its QR codes (about 3 ms each: segno tries the eight masks) and, in
+the PDF, the CJK font (loading and subsetting it) and drawing the QR codes. A code's QR code
+never changes: it is made once per process and kept (CODES_KEPT). A PDF is kept by what it
+shows (SHEETS_KEPT): the same batch printed again is not laid out again, and a sheet whose
+codes, texts or language changed (a code revoked, the batch renamed) is another sheet.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +38,8 @@ CARD_W = (PAGE_W - 2 * MARGIN) / COLUMNS
 CARD_H = (PAGE_H - 2 * MARGIN) / ROWS
 PAD = 4.0
 QR_SIZE = 27.0
+CODES_KEPT = 2048  # QR codes kept per process: two sheets of the largest batch
+SHEETS_KEPT = 4  # PDFs kept per process (a 500-card PDF is about 320 KB)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class Sheet:
     title: str  # the batch's name
     brand: str  # the store's (or merchant's) name on each card
     lang: str
-    codes: list[str]
+    codes: tuple[str, ...]
     facts: Facts
 
 
@@ -72,10 +81,17 @@ class Card:
     qr: Markup  # an inline <svg>
 
 
+@functools.lru_cache(maxsize=CODES_KEPT)
+def qr_code(code: str) -> segno.QRCode:
+    """The code's QR code, made once (the HTML and the PDF sheet draw the same one)."""
+    return segno.make(code, error="m", micro=False)
+
+
+@functools.lru_cache(maxsize=CODES_KEPT)
 def qr_svg(code: str) -> Markup:
     """The code as a QR code, inline SVG (segno writes only its own markup)."""
-    qr = segno.make(code, error="m", micro=False)
-    return Markup(qr.svg_inline(scale=4, border=2, dark="#111", omitsize=True))  # noqa: S704
+    svg = qr_code(code).svg_inline(scale=4, border=2, dark="#111", omitsize=True)
+    return Markup(svg)  # noqa: S704
 
 
 def html_cards(sheet: Sheet) -> list[Card]:
@@ -112,9 +128,11 @@ class _Pdf:
         return self.cjk or _latin1(text)
 
 
+@functools.lru_cache(maxsize=SHEETS_KEPT)
 def pdf(sheet: Sheet, font: tuple[Path, int] | None) -> bytes:
     """The sheet as a PDF, its texts in `font` (cjk_font()); with None, in Helvetica: then a
-    text that is not Latin-1 is left out (give such a sheet English texts)."""
+    text that is not Latin-1 is left out (give such a sheet English texts). Kept: the same
+    sheet asked for again is the same bytes."""
     out = _Pdf(font)
     doc = out.doc
     doc.set_title(sheet.title if out.shows(sheet.title) else "WiFi vouchers")
@@ -172,7 +190,7 @@ def _card(out: _Pdf, sheet: Sheet, code: str, x: float, y: float) -> None:
 
 def _qr(doc: FPDF, code: str, x: float, y: float) -> None:
     """The QR code as filled rectangles: one per run of dark modules in a row."""
-    matrix = segno.make(code, error="m", micro=False).matrix
+    matrix = qr_code(code).matrix
     module = QR_SIZE / len(matrix)
     doc.set_fill_color(0, 0, 0)
     for row, cells in enumerate(matrix):

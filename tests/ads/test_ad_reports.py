@@ -39,16 +39,19 @@ class Seed:
         self.codes = 0
         self.now = NOW  # when the shoppers first saw the ad (claims and returns follow)
 
-    async def coupon(self) -> None:
+    async def coupon(self, campaign_id: uuid.UUID | None = None) -> uuid.UUID:
+        """The campaign's coupon (another campaign's with `campaign_id`); its id."""
+        coupon_id = self.coupon_id if campaign_id is None else uuid.uuid4()
         await self.db.execute(
             "INSERT INTO coupons (merchant_id, coupon_id, campaign_id, advertiser_id, title_en,"
             " title_zh, valid_until) VALUES ($1, $2, $3, $4, 'Tea', '茶', $5)",
             self.merchant_id,
-            self.coupon_id,
-            self.made.campaign_id,
+            coupon_id,
+            campaign_id or self.made.campaign_id,
             self.made.advertiser_id,
             NOW + timedelta(days=60),
         )
+        return coupon_id
 
     async def events(
         self,
@@ -83,32 +86,51 @@ class Seed:
 
     async def claims(self, identities: list[str], *, redeem: bool = False) -> None:
         for ident in identities:
-            self.codes += 1
-            code = f"T{self.codes:010d}"
-            await self.db.execute(
-                "INSERT INTO coupon_codes (merchant_id, code, coupon_id, state, claimed_by,"
-                " claimed_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                self.merchant_id,
-                code,
-                self.coupon_id,
-                "redeemed" if redeem else "claimed",
+            await self.claim(
                 ident,
                 self.now + timedelta(minutes=30),
+                self.now + timedelta(days=1) if redeem else None,
             )
-            if redeem:
-                await self.db.execute(
-                    "INSERT INTO coupon_redemptions (merchant_id, redemption_id, code,"
-                    " coupon_id, store_id, device_hash, redeemed_by, redeemed_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    self.merchant_id,
-                    uuid.uuid4(),
-                    code,
-                    self.coupon_id,
-                    uuid.uuid4(),
-                    ident,
-                    uuid.uuid4(),
-                    self.now + timedelta(days=1),
-                )
+
+    async def claim(
+        self,
+        ident: str,
+        claimed_at: datetime,
+        redeemed_at: datetime | None = None,
+        *,
+        rolled_back: bool = False,
+        coupon_id: uuid.UUID | None = None,
+    ) -> None:
+        """One code claimed by `ident`, and redeemed at `redeemed_at` (then undone too)."""
+        self.codes += 1
+        code = f"T{self.codes:010d}"
+        await self.db.execute(
+            "INSERT INTO coupon_codes (merchant_id, code, coupon_id, state, claimed_by,"
+            " claimed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            self.merchant_id,
+            code,
+            coupon_id or self.coupon_id,
+            "redeemed" if redeemed_at and not rolled_back else "claimed",
+            ident,
+            claimed_at,
+        )
+        if redeemed_at is None:
+            return
+        await self.db.execute(
+            "INSERT INTO coupon_redemptions (merchant_id, redemption_id, code,"
+            " coupon_id, store_id, device_hash, redeemed_by, redeemed_at, rolled_back_at,"
+            " rolled_back_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            self.merchant_id,
+            uuid.uuid4(),
+            code,
+            coupon_id or self.coupon_id,
+            uuid.uuid4(),
+            ident,
+            uuid.uuid4(),
+            redeemed_at,
+            redeemed_at + timedelta(minutes=1) if rolled_back else None,
+            uuid.uuid4() if rolled_back else None,
+        )
 
     async def returns(self, identities: list[str], after: timedelta) -> None:
         for ident in identities:
@@ -198,6 +220,50 @@ async def test_a_shopper_known_by_phone_counts_the_results_of_their_devices(
     got = await report(seed)
     assert got.exposed == reports.Group(60, 50, 50, 55, 0.8333, 0.8333, 0.9167)
     assert got.holdout == reports.Group(60, 10, 0, 30, 0.1667, 0.0, 0.5)
+
+
+async def test_only_the_campaigns_claims_and_redemptions_in_the_window_count(
+    db: asyncpg.Pool,
+) -> None:
+    """From the shopper's moment (included) to the window's end (excluded), even past the
+    range's last day; a redemption undone does not count, nor another campaign's coupon."""
+    seed = await seeded(db)
+    shoppers = people("w", 70)
+    await seed.events("impression", shoppers)
+    window = timedelta(days=reports.DEFAULT_WINDOW_DAYS)
+    other = await seed.coupon(campaign_id=uuid.uuid4())
+    groups = [shoppers[i : i + 10] for i in range(0, 70, 10)]
+    cases = (  # (claimed, redeemed) after the moment, and how
+        (timedelta(0), timedelta(minutes=1), {}),  # counts
+        (window - timedelta(seconds=1), window - timedelta(seconds=1), {}),  # counts
+        (timedelta(minutes=5), timedelta(hours=2), {"rolled_back": True}),  # the claim counts
+        (-timedelta(minutes=1), timedelta(hours=1), {}),  # claimed before: the redemption
+        (-timedelta(days=1), -timedelta(hours=1), {}),  # neither
+        (window, window + timedelta(hours=1), {}),  # neither
+        (timedelta(minutes=5), timedelta(hours=1), {"coupon_id": other}),  # neither
+    )
+    for group, (claimed, redeemed, how) in zip(groups, cases, strict=True):
+        for ident in group:
+            await seed.claim(ident, NOW + claimed, NOW + redeemed, **how)  # type: ignore[arg-type]
+
+    got = await report(seed)
+    assert (got.exposed.shoppers, got.exposed.claims, got.exposed.redemptions) == (70, 30, 30)
+
+
+async def test_the_same_pseudonym_at_two_venues_is_two_shoppers(db: asyncpg.Pool) -> None:
+    """Identities are per-merchant pseudonyms: the reach counts (merchant, identity) pairs."""
+    seed = await seeded(db)
+    other_merchant, _ = await AdRows(db).merchant()
+    elsewhere = Seed(db, other_merchant, seed.made)
+    await seed.events("impression", people("p", 50))
+    await elsewhere.events("impression", people("p", 50), each=2)
+    await elsewhere.events("click", people("p", 10))
+
+    got = await report(seed)
+    assert (got.total.impressions, got.total.reach, got.total.frequency) == (150, 100, 1.5)
+    assert got.total.clicks == 10 and got.exposed.shoppers == 100
+    mine = await report(seed, merchant_id=seed.merchant_id)
+    assert (mine.total.reach, mine.total.clicks) == (50, 0)
 
 
 async def test_49_shoppers_or_9_converters_are_hidden_50_and_10_shown(db: asyncpg.Pool) -> None:

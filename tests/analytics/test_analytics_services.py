@@ -64,3 +64,46 @@ async def test_logins_today_ignores_other_merchants(db: asyncpg.Pool) -> None:
 
     assert today[store].logins == 0
     assert await analytics.logins_today(db, uuid.uuid4(), {}, now) == {}
+
+
+async def test_returning_shoppers_came_back_by_login_or_as_a_visitor_within_the_span(
+    db: asyncpg.Pool,
+) -> None:
+    merchant = await accounts.create_merchant(db, "Returns")
+    store = await accounts.create_store(db, merchant, "Store")
+    other = await accounts.create_merchant(db, "Elsewhere")
+    other_store = await accounts.create_store(db, other, "Store")
+    moment = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
+    window = timedelta(days=7)
+    await analytics.record_event(
+        db, merchant, "login", store_id=store, device_hash="login", occurred_at=moment + window / 2
+    )
+    await analytics.record_event(
+        db, merchant, "login", store_id=store, device_hash="both", occurred_at=moment
+    )
+    visits = (  # (merchant, store, device, after the moment, as a visitor)
+        (merchant, store, "visit", timedelta(hours=1), True),  # from the hour on: counts
+        (merchant, store, "both", timedelta(days=2), True),
+        (merchant, store, "passer", timedelta(days=2), False),  # walked past: not a return
+        (merchant, store, "same-visit", timedelta(minutes=59), True),
+        (merchant, store, "too-late", window, True),
+        (other, other_store, "elsewhere", timedelta(days=2), True),
+    )
+    for merchant_id, store_id, device, after, visitor in visits:
+        await db.execute(
+            """INSERT INTO footfall_visits (merchant_id, store_id, device_hash, started_at,
+               ended_at, zone, dwell, max_rssi, sightings, entered, visitor, connected,
+               logged_in, randomized)
+               VALUES ($1, $2, $3, $4, $4, 'ap-1', 0, -60, 1, true, $5, false, false, false)""",
+            merchant_id,
+            store_id,
+            device,
+            moment + after,
+            visitor,
+        )
+    devices = ("login", "visit", "both", "passer", "same-visit", "too-late", "elsewhere", "none")
+    asked = [(merchant, device, moment) for device in devices]
+
+    came_back = await analytics.returning_shoppers(db, asked, window)
+
+    assert came_back == {(merchant, device, moment) for device in ("login", "visit", "both")}

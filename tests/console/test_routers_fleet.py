@@ -24,7 +24,9 @@ from controller.services import (
     record_router_status,
     register_router,
 )
+from controller.telemetry import TelemetryIngest
 from kernel.config import Settings
+from kernel.mqtt import Delivery
 from portico.console_app import make_console_app
 from simulators.router import SimulatedRouter
 from tests.console.test_console_app import EN, PASSWORD, ZH, Member, new_member
@@ -87,15 +89,15 @@ async def test_the_page_shows_firmware_clients_and_configuration(
     status = {"v": 1, "online": True, "fw": "OpenWrt 23.05.3", "agent": "portico-agent/1.0"}
     for new in (synced, pending, failed):
         await record_router_status(db, new.router, online=True, status=status)
-    await db.execute(
-        "INSERT INTO router_telemetry (merchant_id, router_id, boot_id, seq, type, occurred_at,"
-        " data) VALUES ($1, $2, 'b007', 1, 'heartbeat', now() - interval '2 hours', $3),"
-        " ($1, $2, 'b007', 2, 'heartbeat', now(), $4)",
-        member.merchant_id,
-        synced.router.router_id,
-        {"clients": 3, "uptime_s": 1},
-        {"clients": 7, "uptime_s": 61},
-    )
+    ingest = TelemetryIngest(db, "test-secret-" + "x" * 40)
+    now = int(time.time())
+    # the latest heartbeat, then one of two hours ago that the agent's spool sent again
+    for seq, ts, clients in ((2, now, 7), (1, now - 7200, 3)):
+        payload = topics.encode(
+            {"id": f"b007-{seq}", "type": "heartbeat", "ts": ts, "uptime_s": 1, "clients": clients}
+        )
+        tele = topics.topic(synced.router.router_id, "tele")
+        await ingest.handle(Delivery(tele, "tele", payload, False))
     for new, desired, applied, result, error in (
         (synced, 3, 3, "ok", None),
         (pending, 2, 1, "ok", None),

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
@@ -17,10 +19,11 @@ import pytest
 
 from controller import topics
 from controller.listener import FleetListener
+from controller.services import register_router
 from controller.telemetry import TelemetryIngest
 from kernel.config import Settings
 from kernel.embedded import PrivateMosquitto, free_port, mosquitto_binary
-from kernel.mqtt import make_client
+from kernel.mqtt import Delivery, make_client
 from kernel.privacy import device_hash
 from tests.factories import Tenant, make_tenant, tenant_router
 
@@ -111,6 +114,43 @@ async def test_events_are_stored_once_with_macs_pseudonymised(
     assert usage["data"] == {"state": "Authenticated", "down_kb": 120, "up_kb": 7}
     assert MAC not in json.dumps([dict(r) for r in rows], default=str)
     assert fleet.metrics.get("handled") >= 5
+
+
+async def test_each_routers_last_heartbeat_is_its_latest_in_whatever_order_they_come(
+    db: asyncpg.Pool,
+) -> None:
+    """The Routers page reads router_heartbeats: the heartbeat with the latest time wins,
+    though two routers' heartbeats come shuffled and are written in small batches at once
+    (a batch may hold both routers'), and an older one replayed afterwards changes nothing."""
+    tenant = await make_tenant(db, with_ad=False)
+    async with db.acquire() as conn:
+        second = await register_router(
+            conn, tenant.merchant_id, tenant.store_id, f"ap-{uuid.uuid4().hex[:10]}", "AP 2"
+        )
+    routers = [tenant.router.router_id, second.router.router_id]
+    ingest = TelemetryIngest(db, SECRET, max_batch=3, max_delay=0.001)
+    start = int(time.time()) - 3600
+
+    async def send(router_id: str, seq: int, ts: int) -> None:
+        payload = event(seq, ts=ts, clients=seq)
+        await ingest.handle(Delivery(topics.topic(router_id, "tele"), "tele", payload, False))
+
+    heartbeats = [(router_id, seq) for router_id in routers for seq in range(1, 41)]
+    random.Random(7).shuffle(heartbeats)
+    await asyncio.gather(*(send(r, seq, start + 60 * seq) for r, seq in heartbeats))
+    for router_id in routers:
+        await send(router_id, 99, start)  # an old one, replayed from a spool
+
+    rows = await db.fetch(
+        "SELECT data, occurred_at FROM router_heartbeats WHERE merchant_id = $1",
+        tenant.merchant_id,
+    )
+    latest = datetime.fromtimestamp(start + 60 * 40, UTC)
+    assert [(r["data"]["clients"], r["occurred_at"]) for r in rows] == [
+        (40, latest),
+        (40, latest),
+    ]
+    assert ingest.stored == 82
 
 
 @pytest.mark.parametrize(

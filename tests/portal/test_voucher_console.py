@@ -311,6 +311,30 @@ async def test_the_sheet_as_pdf_holds_every_live_code(client: TestClient, db: as
         assert b"NotoSansCJK" in body  # the Chinese labels' font, embedded
 
 
+async def test_a_kept_pdf_is_made_again_once_a_code_of_it_is_revoked(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """The PDF is kept by what it shows (portal/voucher_sheet.py): asked again, it is the
+    same bytes; a code revoked meanwhile makes it another sheet, without that code."""
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    location = await create(client, member, token, count="3")
+    path = location.split("?")[0]
+    codes = codes_in(await (await client.get(location, headers=EN)).text())
+    first = await (await client.get(f"{path}/sheet.pdf", headers=EN)).read()
+    kept = voucher_sheet.pdf.cache_info().hits
+    again = await (await client.get(f"{path}/sheet.pdf", headers=EN)).read()
+    assert again == first and voucher_sheet.pdf.cache_info().hits == kept + 1
+
+    await client.post(
+        f"{path}/revoke?merchant={member.merchant_id}",
+        data={"csrf_token": token, "code": codes[0]},
+    )
+    after = pdf_texts(await (await client.get(f"{path}/sheet.pdf", headers=EN)).read())
+    assert f"({codes[0]})".encode() not in after
+    assert all(f"({code})".encode() in after for code in codes[1:])
+
+
 def sheet(lang: str = "zh-CN") -> voucher_sheet.Sheet:
     facts = voucher_sheet.Facts(
         card="WiFi 上网券",
@@ -320,7 +344,7 @@ def sheet(lang: str = "zh-CN") -> voucher_sheet.Sheet:
         devices=("设备数", "1 台设备"),
         valid_until=("有效期至", "长期有效"),
     )
-    return voucher_sheet.Sheet("批次", "茶馆", lang, ["ABCDE23456", "FGHJK78923"], facts)
+    return voucher_sheet.Sheet("批次", "茶馆", lang, ("ABCDE23456", "FGHJK78923"), facts)
 
 
 def test_a_pdf_without_the_cjk_font_leaves_chinese_out_but_keeps_the_codes() -> None:
