@@ -98,6 +98,7 @@ class Invitation:
     created_at: datetime
     expires_at: datetime
     invited_by_name: str | None
+    mail_failed_at: datetime | None  # the mail server refused its last email (not sent)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ async def invite(
             },
         )
     mail = await _mail(db, merchant_id, email, role, language, f"{accept_url}?token={token}")
-    return Invited(invitation_id, await _deliver(provider, mail))
+    return await _deliver(db, provider, merchant_id, invitation_id, token, mail)
 
 
 async def resend(
@@ -234,7 +235,7 @@ async def resend(
         await _audit(conn, merchant_id, actor, "resend", invitation_id, row)
     link = f"{accept_url}?token={token}"
     mail = await _mail(db, merchant_id, row["email"], row["role"], row["language"], link)
-    return Invited(invitation_id, await _deliver(provider, mail))
+    return await _deliver(db, provider, merchant_id, invitation_id, token, mail)
 
 
 async def _mail(
@@ -247,15 +248,26 @@ async def _mail(
     return Email(to, _("tm_mail_subject", merchant=merchant_name), body)
 
 
-async def _deliver(provider: EmailProvider, mail: Email) -> bool:
-    """Send one invitation's email: False, and a warning in the log, when the server did not
-    take it."""
+async def _deliver(
+    db: asyncpg.Pool,
+    provider: EmailProvider,
+    merchant_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    token: str,
+    mail: Email,
+) -> Invited:
+    """Send one invitation's email. When the server does not take it: a warning in the log,
+    and the invitation marked not sent (shown on the Team page until a re-send goes through;
+    a link replaced meanwhile is not marked)."""
     try:
         await provider.send(mail)
     except EmailSendFailed as exc:
         log.warning("invitation email not sent: %s", exc)
-        return False
-    return True
+        await db.execute(
+            queries.mark_mail_failed, merchant_id, invitation_id, services.token_hash(token)
+        )
+        return Invited(invitation_id, sent=False)
+    return Invited(invitation_id, sent=True)
 
 
 async def pending(db: services.Executor, merchant_id: uuid.UUID) -> list[Invitation]:

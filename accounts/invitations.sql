@@ -9,21 +9,28 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::interval)
 ON CONFLICT (merchant_id, email) DO UPDATE
 SET invitation_id = EXCLUDED.invitation_id, token_hash = EXCLUDED.token_hash,
     role = EXCLUDED.role, store_ids = EXCLUDED.store_ids, invited_by = EXCLUDED.invited_by,
-    language = EXCLUDED.language, created_at = now(), expires_at = EXCLUDED.expires_at
+    language = EXCLUDED.language, created_at = now(), expires_at = EXCLUDED.expires_at,
+    mail_failed_at = NULL
 
 -- name: renew_invitation
 -- Re-sending: a new link (the old one stops working), valid from now.
 UPDATE invitations
-SET token_hash = $3, invited_by = $4, created_at = now(), expires_at = now() + $5::interval
+SET token_hash = $3, invited_by = $4, created_at = now(), expires_at = now() + $5::interval,
+    mail_failed_at = NULL
 WHERE merchant_id = $1 AND invitation_id = $2 AND expires_at > now()
 RETURNING email, role, store_ids, language
 
 -- name: pending
 SELECT i.invitation_id, i.email, i.role, i.store_ids, i.created_at, i.expires_at,
-       u.display_name AS invited_by_name
+       u.display_name AS invited_by_name, i.mail_failed_at
 FROM invitations i LEFT JOIN user_accounts u ON u.user_id = i.invited_by
 WHERE i.merchant_id = $1 AND i.expires_at > now()
 ORDER BY i.created_at DESC, i.invitation_id
+
+-- name: mark_mail_failed
+-- The send of the link with this token failed; a newer link (a re-send meanwhile) is not marked.
+UPDATE invitations SET mail_failed_at = now()
+WHERE merchant_id = $1 AND invitation_id = $2 AND token_hash = $3
 
 -- name: delete_invitation
 DELETE FROM invitations WHERE merchant_id = $1 AND invitation_id = $2

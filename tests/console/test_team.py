@@ -117,7 +117,8 @@ async def test_an_invitation_whose_email_is_refused_is_kept_not_sent_and_re_sent
     settings: Settings, invitee: TestClient, db: asyncpg.Pool
 ) -> None:
     """The console's mail server (SMTP on a loopback socket) refuses the invitation's email:
-    the invitation is pending and marked "not sent" in both languages (503), Re-send sends it
+    the invitation is pending and marked "not sent" in both languages (503, and on the Team
+    page until a re-send goes through), Re-send sends it
     with a new link once mail works, and the invitee joins with that link."""
     member = await new_member(db)
     address = _address()
@@ -140,7 +141,10 @@ async def test_an_invitation_whose_email_is_refused_is_kept_not_sent_and_re_sent
             (pending,) = await invitations.pending(db, member.merchant_id)
             assert pending.email == address and received.envelopes == []
             assert f'id="invitation-{pending.invitation_id}" class="not-sent"' in text
-            assert "Email not sent" in text
+            assert "Email not sent" in text and pending.mail_failed_at is not None
+            team_path = f"/team?merchant={member.merchant_id}"
+            later = await (await client.get(team_path, headers=EN)).text()
+            assert "Email not sent" in later  # kept with the invitation, not only this answer
             resend_path = f"/team/invitations/{pending.invitation_id}/resend"
             form = {"csrf_token": csrf_token(text), "merchant": str(member.merchant_id)}
             again = await client.post(resend_path, data=form, headers=ZH)
@@ -151,6 +155,7 @@ async def test_an_invitation_whose_email_is_refused_is_kept_not_sent_and_re_sent
             text = await resent.text()
             assert resent.status == 200 and "The invitation was sent again" in text
             assert "Email not sent" not in text
+            assert "Email not sent" not in await (await client.get(team_path, headers=EN)).text()
     (_sender, recipients, data) = received.envelopes[0]
     assert recipients == [address]
     link = _LINK.search(email.message_from_bytes(data, policy=default).get_content())
