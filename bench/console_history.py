@@ -87,7 +87,7 @@ from controller.services import (
     register_router,
 )
 from controller.telemetry import TelemetryIngest
-from kernel.db import create_pool
+from kernel.db import create_pool, migrate
 from kernel.mqtt import Delivery
 from portal import fas, look, sms, terms, vouchers
 from portal import stores as portal
@@ -1060,6 +1060,7 @@ async def step(label: str, work: Awaitable[object]) -> object:
 
 async def add_history(database_url: str, mqtt_url: str) -> History:
     """Everything of the module docstring that the database lacks; the History to walk."""
+    await migrate(database_url)  # a seed made by older code lacks the newer tables
     db = await create_pool(database_url, size=4)
     try:
         m = await seeded_merchant(db)
