@@ -702,6 +702,12 @@ def campaign_plan(m: Merchant) -> list[CampaignPlan]:
     return plans
 
 
+def coupon_valid_until(plan: CampaignPlan) -> datetime:
+    """30 days after the campaign, or after now for an older one: its claims are made (and
+    dated) when the history step runs, and claim_coupon refuses an ended coupon."""
+    return max(plan.ends_at, datetime.now(UTC)) + timedelta(days=30)
+
+
 def shown(login: Login, plans: list[CampaignPlan]) -> CampaignPlan:
     """The campaign a login saw: one of those running then, drawn by the login."""
     running = [p for p in plans if p.starts_at <= login.at < p.ends_at]
@@ -791,7 +797,7 @@ async def an_own_campaign(
             body_en="At every store of ours.",
             body_zh="全部门店适用。",
             image=picture(plan.name, "#6b3e26"),
-            coupon=("20% off", "八折", plan.ends_at + timedelta(days=30), coupons),
+            coupon=("20% off", "八折", coupon_valid_until(plan), coupons),
             holdout_share=HOLDOUT,
         )
     assert made.advertiser_id and made.line_item_id and made.coupon_id
@@ -883,7 +889,7 @@ async def an_advertiser_campaign(
     cap = {"scope": "campaign", "scope_id": "", "max_count": "3", "period": "day"}
     await advertisers.add_cap(db, adv, campaign_id, cap, set())
     await advertisers.decide(db, m.merchant_id, campaign_id, "approved", "", people.owner)
-    spec = ads.CouponSpec("Two for one", "买一送一", plan.ends_at + timedelta(days=30), coupons)
+    spec = ads.CouponSpec("Two for one", "买一送一", coupon_valid_until(plan), coupons)
     async with db.acquire() as conn:
         coupon_id = await ads.add_coupon(conn, m.merchant_id, adv, campaign_id, spec)
     return Running(plan, adv, campaign_id, line_item_id, creative_id, coupon_id)
