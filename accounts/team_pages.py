@@ -60,9 +60,10 @@ async def _team(
     values: dict[str, object],
     errors: Errors,
     status: int = 200,
-    not_sent: uuid.UUID | None = None,
+    not_sent: bool = False,
 ) -> web.Response:
-    """The Team page; `not_sent`: the invitation whose email the mail server just refused."""
+    """The Team page; `not_sent`: the mail server just refused an invitation's email (the
+    invitation's row says so itself, from invitations.mail_failed_at)."""
     db = request.app[DB]
     found, pending, store_list, usage = [], [], [], None
     if merchant is not None:
@@ -126,7 +127,7 @@ async def invite(request: web.Request, session: accounts.ConsoleSession) -> web.
         else:
             if invited.sent:
                 return redirect(_team_url(merchant, "invited"))
-            return await _not_sent(request, session, merchant, memberships, invited)
+            return await _not_sent(request, session, merchant, memberships)
     return await _team(request, session, merchant, memberships, values, errors, status)
 
 
@@ -144,7 +145,7 @@ async def resend(request: web.Request, session: accounts.ConsoleSession) -> web.
     )
     if invited.sent:
         return redirect(_team_url(merchant, "resent"))
-    return await _not_sent(request, session, merchant, memberships, invited)
+    return await _not_sent(request, session, merchant, memberships)
 
 
 async def _not_sent(
@@ -152,12 +153,11 @@ async def _not_sent(
     session: accounts.ConsoleSession,
     merchant: accounts.Membership,
     memberships: list[accounts.Membership],
-    invited: invitations.Invited,
 ) -> web.Response:
     """The Team page after a mail server refused an invitation's email: the invitation is
     pending, marked "not sent", with its Re-send button (503: the email did not go)."""
     return await _team(
-        request, session, merchant, memberships, {"role": "staff"}, {}, 503, invited.invitation_id
+        request, session, merchant, memberships, {"role": "staff"}, {}, 503, not_sent=True
     )
 
 
