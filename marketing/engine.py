@@ -1,0 +1,553 @@
+"""The trigger engine: the live stream folded into profiles, tags and contacts, exactly once.
+
+Producers (wired by the composition root) put events into `marketing_inbox` under ids of their
+own making, so a redelivered message is one event (marketing/intake.py). The engine takes the
+oldest waiting events in one transaction (`FOR UPDATE SKIP LOCKED`: a second engine takes
+others), and in that same transaction:
+
+1. locks every profile the events touch, in key order (rows made first for new shoppers);
+2. folds each event into its profile (marketing/profiles.py), re-evaluates the merchant's tags
+   (marketing/tags.py) and finds the scenes it sets off: an arrival, a dwell passing a
+   trigger's minutes, a login, a redemption;
+3. runs each matching trigger's contact through the budget (marketing/budget.py) against the
+   shopper's contacts read under the lock, and records it: pending (for dispatch), holdout or
+   suppressed with its reason;
+4. marks earlier contacts converted by a redemption or a return visit;
+5. writes the profiles back and marks the events done.
+
+A crash before the commit leaves the events waiting and nothing written; each contact's id is
+derived from its event and trigger, so the same event decided again is the same contact. The
+dispatcher (marketing/dispatch.py) sends pending contacts after the commit.
+
+`Batch` is the pure part (no database), measured on its own by bench/marketing.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from accounts import services as accounts
+from kernel.sql import load_queries
+from marketing import budget, profiles, rules, tags
+from marketing.profiles import Profile
+
+log = logging.getLogger("portico.marketing.engine")
+queries = load_queries(__file__, "engine.sql")
+
+BATCH = 5_000
+CONFIG_TTL = 5.0  # seconds: a console change reaches the engine within this
+POLL = 1.0  # seconds between looks at the inbox when nothing woke the engine
+DEFAULT_ZONE = "Asia/Shanghai"
+CONTACT_NAMESPACE = uuid.UUID("6b1f8f0e-4a43-4e59-9a53-2f1c9a7d2e10")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    trigger_id: uuid.UUID
+    version: int
+    event: str  # 'arrival', 'dwell', 'login', 'redemption'
+    dwell_minutes: int | None
+    store_id: uuid.UUID | None
+    check: rules.Check
+    channel: str
+    offer_key: str
+    holdout_share: float
+
+
+@dataclass
+class Config:
+    """What the engine knows of one merchant, reloaded every CONFIG_TTL seconds."""
+
+    tags: tags.CompiledTags
+    triggers: list[Trigger]
+    budget: budget.Settings
+    zones: dict[uuid.UUID, ZoneInfo]
+    zone: ZoneInfo
+    loaded_at: float = 0.0
+
+    def zone_of(self, store_id: uuid.UUID | None) -> ZoneInfo:
+        return self.zones.get(store_id, self.zone) if store_id is not None else self.zone
+
+
+@dataclass(frozen=True)
+class Event:
+    merchant_id: uuid.UUID
+    event_id: uuid.UUID
+    kind: str  # 'sighting', 'login', 'claim', 'redemption', 'consent'
+    device_hash: str
+    store_id: uuid.UUID | None
+    occurred_at: datetime
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Contact:
+    merchant_id: uuid.UUID
+    contact_id: uuid.UUID
+    profile_key: str
+    trigger: Trigger
+    store_id: uuid.UUID | None
+    event_id: uuid.UUID
+    event_at: datetime
+    decision: budget.Decision
+
+
+@dataclass(frozen=True)
+class Conversion:
+    merchant_id: uuid.UUID
+    profile_key: str
+    at: datetime
+    kind: str  # 'redemption', 'return_visit'
+    coupon_id: uuid.UUID | None
+
+
+def event_of(row: Mapping[str, Any]) -> Event:
+    payload = row["payload"]
+    return Event(
+        merchant_id=row["merchant_id"],
+        event_id=row["event_id"],
+        kind=row["kind"],
+        device_hash=row["device_hash"],
+        store_id=row["store_id"],
+        occurred_at=row["occurred_at"],
+        payload=json.loads(payload) if isinstance(payload, str) else payload,
+    )
+
+
+def profile_keys_needed(
+    events: Iterable[Event], linked: Mapping[tuple[uuid.UUID, str], str]
+) -> set[tuple[uuid.UUID, str]]:
+    """Every profile the events may touch: each device's (linked or its own) and each
+    identity a login names."""
+    keys: set[tuple[uuid.UUID, str]] = set()
+    for e in events:
+        keys.add(
+            (
+                e.merchant_id,
+                linked.get((e.merchant_id, e.device_hash)) or profiles.device_key(e.device_hash),
+            )
+        )
+        identity = e.payload.get("identity_hash")
+        if isinstance(identity, str):
+            keys.add((e.merchant_id, profiles.identity_key(identity)))
+    return keys
+
+
+@dataclass
+class Batch:
+    """One batch's events applied to its locked profiles (pure): what to write back."""
+
+    configs: Mapping[uuid.UUID, Config]
+    profiles: dict[tuple[uuid.UUID, str], Profile]
+    histories: dict[tuple[uuid.UUID, str], budget.History]
+    linked: dict[tuple[uuid.UUID, str], str]
+    contacts: list[Contact] = field(default_factory=list)
+    conversions: list[Conversion] = field(default_factory=list)
+    links: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
+    merged: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # (merchant, from, into)
+
+    def apply(self, event: Event) -> None:
+        config = self.configs[event.merchant_id]
+        profile = self._profile_of(event)
+        zone = config.zone_of(event.store_id)
+        at = event.occurred_at
+        dwell_before = profiles.dwell_now(profile)
+        scenes: list[str] = []
+        if event.kind in ("sighting", "login") and event.store_id is not None:
+            had_visit = profile.visit_started_at is not None
+            if profiles.see(profile, event.store_id, at):
+                scenes.append("arrival")
+                dwell_before = timedelta(0)
+                if had_visit:
+                    self._convert(profile, at, "return_visit", None)
+        if event.kind == "login":
+            profile = self._log_in(event, profile, at)
+            scenes.append("login")
+        elif event.kind == "claim":
+            profiles.claim(profile, at)
+        elif event.kind == "redemption":
+            profiles.redeem(profile, at)
+            self._convert(profile, at, "redemption", _uuid(event.payload.get("coupon_id")))
+            scenes.append("redemption")
+        elif event.kind == "consent":
+            channel, given = event.payload.get("channel"), event.payload.get("given")
+            if channel in ("sms", "email", "all") and isinstance(given, bool):
+                profiles.set_consent(profile, channel, given, at)
+        facts = profiles.facts(profile, at, zone)
+        profile.tags = config.tags.evaluate(facts)
+        dwell_after = profiles.dwell_now(profile)
+        for trigger in config.triggers:
+            if not _sets_off(trigger, scenes, dwell_before, dwell_after, event.store_id):
+                continue
+            if trigger.check(facts, profile.tags):
+                self._contact(config, profile, trigger, event, zone)
+
+    def _profile_of(self, event: Event) -> Profile:
+        key = self.linked.get((event.merchant_id, event.device_hash)) or profiles.device_key(
+            event.device_hash
+        )
+        return self._load(event.merchant_id, key, event.occurred_at)
+
+    def _load(self, merchant_id: uuid.UUID, key: str, at: datetime) -> Profile:
+        profile = self.profiles.get((merchant_id, key))
+        if profile is None:  # not locked in advance: only when a caller skipped the lookup
+            profile = self.profiles[(merchant_id, key)] = profiles.new_profile(merchant_id, key, at)
+        return profile
+
+    def _log_in(self, event: Event, profile: Profile, at: datetime) -> Profile:
+        identity = event.payload.get("identity_hash")
+        if isinstance(identity, str) and identity:
+            key = profiles.identity_key(identity)
+            if key != profile.profile_key:
+                target = self._load(event.merchant_id, key, at)
+                if profile.profile_key.startswith("d:"):
+                    profiles.merge(target, profile)
+                    self._merge_history(event.merchant_id, profile.profile_key, key)
+                    del self.profiles[(event.merchant_id, profile.profile_key)]
+                    self.merged.append((event.merchant_id, profile.profile_key, key))
+                self.linked[(event.merchant_id, event.device_hash)] = key
+                self.links[(event.merchant_id, event.device_hash)] = key
+                profile = target
+        method = event.payload.get("method")
+        if isinstance(method, str) and method:
+            profiles.log_in(profile, method[:20], at)
+        for channel in ("sms", "email"):
+            given = event.payload.get(f"consent_{channel}")
+            if isinstance(given, bool):
+                profiles.set_consent(profile, channel, given, at)
+        return profile
+
+    def _merge_history(self, merchant_id: uuid.UUID, old: str, new: str) -> None:
+        gone = self.histories.pop((merchant_id, old), None)
+        if gone is None:
+            return
+        into = self.histories.setdefault((merchant_id, new), budget.History())
+        into.made.extend(gone.made)
+        into.offers |= gone.offers
+
+    def _convert(self, profile: Profile, at: datetime, kind: str, coupon: uuid.UUID | None) -> None:
+        self.conversions.append(
+            Conversion(profile.merchant_id, profile.profile_key, at, kind, coupon)
+        )
+
+    def _contact(
+        self, config: Config, profile: Profile, trigger: Trigger, event: Event, zone: ZoneInfo
+    ) -> None:
+        key = (profile.merchant_id, profile.profile_key)
+        history = self.histories.setdefault(key, budget.History())
+        decision = budget.decide(
+            config.budget,
+            history,
+            offer_key=trigger.offer_key,
+            eligible_reason=_ineligible(profile, trigger.channel),
+            holdout=budget.in_holdout(
+                profile.merchant_id, trigger.trigger_id, profile.profile_key, trigger.holdout_share
+            ),
+            at=event.occurred_at,
+            zone=zone,
+        )
+        self.contacts.append(
+            Contact(
+                merchant_id=profile.merchant_id,
+                contact_id=uuid.uuid5(CONTACT_NAMESPACE, f"{event.event_id}:{trigger.trigger_id}"),
+                profile_key=profile.profile_key,
+                trigger=trigger,
+                store_id=event.store_id,
+                event_id=event.event_id,
+                event_at=event.occurred_at,
+                decision=decision,
+            )
+        )
+
+
+def _sets_off(
+    trigger: Trigger,
+    scenes: list[str],
+    dwell_before: timedelta,
+    dwell_after: timedelta,
+    store_id: uuid.UUID | None,
+) -> bool:
+    if trigger.store_id is not None and trigger.store_id != store_id:
+        return False
+    if trigger.event == "dwell":
+        threshold = timedelta(minutes=trigger.dwell_minutes or 0)
+        return dwell_before < threshold <= dwell_after
+    return trigger.event in scenes
+
+
+def _ineligible(profile: Profile, channel: str) -> str | None:
+    """Why the shopper cannot be contacted on `channel` at all, or None."""
+    if profile.opted_out_at is not None:
+        return "opted_out"
+    if channel == "sms" and not (profile.consent_sms and profile.profile_key.startswith("i:")):
+        return "no_consent"
+    if channel == "wechat":
+        return "no_consent"  # no WeChat account is linked to a profile yet (docs/marketing.md)
+    return None
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _profile_row(p: Profile) -> dict[str, Any]:
+    return {
+        "merchant_id": str(p.merchant_id),
+        "profile_key": p.profile_key,
+        "created_at": p.created_at.isoformat(),
+        "visit_store": str(p.visit_store) if p.visit_store else None,
+        "visit_started_at": _iso(p.visit_started_at),
+        "last_seen_at": _iso(p.last_seen_at),
+        "visits_total": p.visits_total,
+        "recent_visits": [v.isoformat() for v in p.recent_visits],
+        "previous_visit_at": _iso(p.previous_visit_at),
+        "dwell_seconds": p.dwell_seconds,
+        "longest_dwell_seconds": p.longest_dwell_seconds,
+        "stores": [str(s) for s in p.stores],
+        "claims": p.claims,
+        "redemptions": p.redemptions,
+        "login_methods": p.login_methods,
+        "consent_sms": p.consent_sms,
+        "consent_email": p.consent_email,
+        "opted_out_at": _iso(p.opted_out_at),
+        "tags": p.tags,
+        "updated_at": (p.updated_at or p.created_at).isoformat(),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def profile_from_row(row: Mapping[str, Any]) -> Profile:
+    stored_tags = row["tags"]
+    return Profile(
+        merchant_id=row["merchant_id"],
+        profile_key=row["profile_key"],
+        created_at=row["created_at"],
+        visit_store=row["visit_store"],
+        visit_started_at=row["visit_started_at"],
+        last_seen_at=row["last_seen_at"],
+        visits_total=row["visits_total"],
+        recent_visits=list(row["recent_visits"]),
+        previous_visit_at=row["previous_visit_at"],
+        dwell_seconds=row["dwell_seconds"],
+        longest_dwell_seconds=row["longest_dwell_seconds"],
+        stores=list(row["stores"]),
+        claims=row["claims"],
+        redemptions=row["redemptions"],
+        login_methods=list(row["login_methods"]),
+        consent_sms=row["consent_sms"],
+        consent_email=row["consent_email"],
+        opted_out_at=row["opted_out_at"],
+        tags=json.loads(stored_tags) if isinstance(stored_tags, str) else dict(stored_tags),
+        updated_at=row["updated_at"],
+    )
+
+
+def _contact_row(c: Contact, decided_at: datetime) -> dict[str, Any]:
+    return {
+        "merchant_id": str(c.merchant_id),
+        "contact_id": str(c.contact_id),
+        "profile_key": c.profile_key,
+        "trigger_id": str(c.trigger.trigger_id),
+        "trigger_version": c.trigger.version,
+        "offer_key": c.trigger.offer_key,
+        "channel": c.trigger.channel,
+        "store_id": str(c.store_id) if c.store_id else None,
+        "event_id": str(c.event_id),
+        "event_at": c.event_at.isoformat(),
+        "decided_at": decided_at.isoformat(),
+        "arm": c.decision.arm,
+        "status": c.decision.status,
+        "reason": c.decision.reason,
+    }
+
+
+async def load_config(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> Config:
+    """The merchant's tags (the defaults made on first use), triggers, budget and zones."""
+    await tags.ensure_defaults(conn, merchant_id)
+    compiled = tags.compile_tags(await tags.list_tags(conn, merchant_id))
+    triggers = []
+    for r in await conn.fetch(queries.merchant_triggers, merchant_id):
+        rule = r["rule"]
+        parsed = rules.parse(json.loads(rule) if isinstance(rule, str) else rule)
+        triggers.append(
+            Trigger(
+                trigger_id=r["trigger_id"],
+                version=r["version"],
+                event=r["event"],
+                dwell_minutes=r["dwell_minutes"],
+                store_id=r["store_id"],
+                check=rules.compile_rule(parsed),
+                channel=r["channel"],
+                offer_key=r["offer_key"],
+                holdout_share=r["holdout_share"],
+            )
+        )
+    row = await conn.fetchrow(queries.merchant_config, merchant_id)
+    settings = (
+        budget.Settings(
+            row["max_per_day"], row["max_per_week"], row["quiet_from"], row["quiet_until"]
+        )
+        if row
+        else budget.Settings()
+    )
+    venue = await accounts.venue_facts(conn, merchant_id)
+    zones = {store_id: ZoneInfo(f.timezone) for store_id, f in venue.stores.items()}
+    zone = next(iter(zones.values()), ZoneInfo(DEFAULT_ZONE))
+    return Config(compiled, triggers, settings, zones, zone)
+
+
+class Engine:
+    """Takes waiting events batch by batch (`step`), or until stopped (`run`)."""
+
+    def __init__(
+        self,
+        db: asyncpg.Pool,
+        *,
+        batch: int = BATCH,
+        config_ttl: float = CONFIG_TTL,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.batch = batch
+        self.config_ttl = config_ttl
+        self.clock = clock
+        self._configs: dict[uuid.UUID, Config] = {}
+        self.processed = 0
+
+    async def _config(self, conn: asyncpg.Connection, merchant_id: uuid.UUID) -> Config:
+        config = self._configs.get(merchant_id)
+        now = self.clock()
+        if config is None or now - config.loaded_at > self.config_ttl:
+            config = await load_config(conn, merchant_id)
+            config.loaded_at = now
+            self._configs[merchant_id] = config
+        return config
+
+    async def step(self) -> int:
+        """One batch, in one transaction; how many events it took (0: none waiting)."""
+        async with self.db.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.take_events, self.batch)
+            if not rows:
+                return 0
+            events = [event_of(r) for r in rows]
+            configs = {m: await self._config(conn, m) for m in {e.merchant_id for e in events}}
+            batch = await self._prepare(conn, events, configs)
+            for event in events:
+                batch.apply(event)
+            await self._write(conn, batch, events)
+        self.processed += len(events)
+        return len(events)
+
+    async def _prepare(
+        self, conn: asyncpg.Connection, events: list[Event], configs: Mapping[uuid.UUID, Config]
+    ) -> Batch:
+        devices = sorted({(e.merchant_id, e.device_hash) for e in events})
+        linked = {
+            (r["merchant_id"], r["device_hash"]): r["profile_key"]
+            for r in await conn.fetch(
+                queries.device_profiles, [d[0] for d in devices], [d[1] for d in devices]
+            )
+        }
+        keys = sorted(profile_keys_needed(events, linked))
+        merchants, names = [k[0] for k in keys], [k[1] for k in keys]
+        first_at = min(e.occurred_at for e in events)
+        await conn.execute(queries.ensure_profiles, merchants, names, [first_at] * len(keys))
+        locked = {
+            (r["merchant_id"], r["profile_key"]): profile_from_row(r)
+            for r in await conn.fetch(queries.lock_profiles, merchants, names)
+        }
+        histories: dict[tuple[uuid.UUID, str], budget.History] = {}
+        week_ago = first_at - timedelta(days=8)
+        for r in await conn.fetch(queries.recent_contacts, merchants, names, week_ago):
+            history = histories.setdefault((r["merchant_id"], r["profile_key"]), budget.History())
+            if r["status"] != "suppressed":
+                history.offers.add(r["offer_key"])
+            history.made.append(
+                budget.Made(
+                    r["offer_key"],
+                    r["decided_at"],
+                    r["status"] in ("pending", "sent", "delivered", "failed"),
+                )
+            )
+        return Batch(configs, locked, histories, dict(linked))
+
+    async def _write(self, conn: asyncpg.Connection, batch: Batch, events: list[Event]) -> None:
+        for merchant_id, old, new in batch.merged:
+            await conn.execute(queries.move_contacts, merchant_id, old, new)
+        if batch.merged:
+            await conn.execute(
+                queries.delete_profiles, [m[0] for m in batch.merged], [m[1] for m in batch.merged]
+            )
+        await conn.execute(
+            queries.save_profiles, [_profile_row(p) for p in batch.profiles.values()]
+        )
+        if batch.links:
+            items = list(batch.links.items())
+            await conn.execute(
+                queries.link_devices,
+                [k[0] for k, _ in items],
+                [k[1] for k, _ in items],
+                [v for _, v in items],
+                [events[-1].occurred_at] * len(items),
+            )
+        if batch.contacts:
+            await conn.execute(
+                queries.insert_contacts,
+                [_contact_row(c, c.event_at) for c in batch.contacts],
+            )
+        if batch.conversions:
+            cs = batch.conversions
+            await conn.execute(
+                queries.convert_contacts,
+                [c.merchant_id for c in cs],
+                [_final_key(batch, c) for c in cs],
+                [c.at for c in cs],
+                [c.kind for c in cs],
+                [c.coupon_id for c in cs],
+            )
+        await conn.execute(
+            queries.mark_done, [e.merchant_id for e in events], [e.event_id for e in events]
+        )
+        if any(c.decision.status == "pending" for c in batch.contacts):
+            await conn.execute(queries.notify_dispatch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Batches until `stop` is set: at once while events wait, else every POLL seconds."""
+        while not stop.is_set():
+            try:
+                taken = await self.step()
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                log.warning("marketing engine: batch rolled back, taken again: %s", exc)
+                continue
+            if taken:
+                log.debug("marketing engine: %d events", taken)
+                continue
+            with contextlib.suppress(TimeoutError):  # the poll's wait ended, not the engine
+                await asyncio.wait_for(stop.wait(), POLL)
+
+
+def _final_key(batch: Batch, conversion: Conversion) -> str:
+    """The profile a conversion belongs to after the batch's merges."""
+    key = conversion.profile_key
+    for merchant_id, old, new in batch.merged:
+        if merchant_id == conversion.merchant_id and key == old:
+            key = new
+    return key

@@ -1,0 +1,247 @@
+"""The trigger engine against the real PostgreSQL: profiles folded from sightings and logins,
+default tags, scenes setting off triggers, the budget, holdouts, conversions, exactly once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from accounts import services as accounts
+from marketing import intake, triggers
+from marketing.engine import Engine
+from marketing.intake import InboxEvent
+
+# 2026-11-02 10:00 in Shanghai: not quiet hours, not lunchtime.
+T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+
+
+async def a_merchant(db: asyncpg.Pool) -> tuple[uuid.UUID, uuid.UUID]:
+    async with db.acquire() as conn:
+        merchant = await accounts.create_merchant(conn, f"Shop {uuid.uuid4().hex[:6]}")
+        store = await accounts.create_store(conn, merchant, "Main")
+    return merchant, store
+
+
+def sighting(merchant: uuid.UUID, store: uuid.UUID, device: str, at: datetime) -> InboxEvent:
+    return InboxEvent(merchant, "sighting", device, store, at)
+
+
+async def run_all(engine: Engine) -> int:
+    total = 0
+    while taken := await engine.step():
+        total += taken
+    return total
+
+
+def spec(**changes: object) -> triggers.TriggerSpec:
+    base: dict[str, object] = dict(
+        name_zh="欢迎",
+        name_en="Welcome",
+        event="arrival",
+        rule={"all": []},
+        channel="portal",
+        offer_key="welcome-1",
+        holdout_share=0.0,
+    )
+    base.update(changes)
+    return triggers.TriggerSpec(**base)  # type: ignore[arg-type]
+
+
+async def contacts_of(db: asyncpg.Pool, merchant: uuid.UUID) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM marketing_contacts WHERE merchant_id = $1 ORDER BY event_at, offer_key",
+        merchant,
+    )
+
+
+async def test_visits_make_a_profile_with_default_tags(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    device = "ab" * 16
+    events = []
+    for day in range(5):  # five visits of 30 minutes, a sighting every 5 minutes
+        start = T0 + timedelta(days=day)
+        events += [
+            sighting(merchant, store, device, start + timedelta(minutes=m)) for m in range(0, 31, 5)
+        ]
+    assert await intake.record_events(db, events) == len(events)
+    assert await intake.record_events(db, events) == 0  # redelivered: the same events
+    assert await run_all(Engine(db)) == len(events)
+    row = await db.fetchrow(
+        "SELECT * FROM marketing_profiles WHERE merchant_id = $1 AND profile_key = $2",
+        merchant,
+        "d:" + device,
+    )
+    assert row["visits_total"] == 5
+    assert row["dwell_seconds"] == 4 * 30 * 60  # the fifth visit is still open
+    held = json.loads(row["tags"]) if isinstance(row["tags"], str) else row["tags"]
+    assert set(held) == {"frequent", "long_dwell"}
+    assert all(v == 1 for v in held.values())
+
+
+async def test_an_arrival_trigger_contacts_once_per_offer_and_keeps_to_the_budget(
+    db: asyncpg.Pool,
+) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(offer_key="welcome-1"))
+    await triggers.save_trigger(db, merchant, spec(name_en="Second", offer_key="welcome-2"))
+    device = "cd" * 16
+    # Two visits on one day: both triggers want both; one offer once, one contact a day.
+    await intake.record_events(
+        db,
+        [
+            sighting(merchant, store, device, T0),
+            sighting(merchant, store, device, T0 + timedelta(hours=2)),
+        ],
+    )
+    await run_all(Engine(db))
+    rows = await contacts_of(db, merchant)
+    sent = [r for r in rows if r["status"] == "pending"]
+    assert len(sent) == 1
+    reasons = sorted(r["reason"] for r in rows if r["status"] == "suppressed")
+    assert reasons == ["budget_day", "budget_day", "duplicate_offer"]
+    # The next day the second offer goes out; the first is never made again.
+    await intake.record_events(db, [sighting(merchant, store, device, T0 + timedelta(days=1))])
+    await run_all(Engine(db))
+    rows = await contacts_of(db, merchant)
+    assert sorted(r["offer_key"] for r in rows if r["status"] == "pending") == [
+        "welcome-1",
+        "welcome-2",
+    ]
+
+
+async def test_a_dwell_trigger_fires_when_the_visit_passes_its_minutes(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(
+        db, merchant, spec(event="dwell", dwell_minutes=20, offer_key="stay-20")
+    )
+    device = "ef" * 16
+    await intake.record_events(
+        db, [sighting(merchant, store, device, T0 + timedelta(minutes=m)) for m in range(0, 40, 7)]
+    )
+    await run_all(Engine(db))
+    [row] = await contacts_of(db, merchant)
+    assert row["event_at"] == T0 + timedelta(minutes=21)  # the first sighting past 20 minutes
+
+
+async def test_quiet_hours_and_opt_out_suppress_with_their_reason(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(offer_key="night"))
+    late = datetime(2026, 11, 2, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    await intake.record_events(db, [sighting(merchant, store, "01" * 16, late)])
+    opted = "02" * 16
+    await intake.record_events(
+        db,
+        [
+            InboxEvent(merchant, "consent", opted, store, T0, {"channel": "all", "given": False}),
+            sighting(merchant, store, opted, T0 + timedelta(seconds=1)),
+        ],
+    )
+    await run_all(Engine(db))
+    assert sorted(r["reason"] for r in await contacts_of(db, merchant)) == [
+        "opted_out",
+        "quiet_hours",
+    ]
+
+
+async def test_sms_needs_a_known_shopper_who_agreed(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(channel="sms", event="login", offer_key="sms-1"))
+    await intake.record_events(
+        db,
+        [
+            InboxEvent(merchant, "login", "03" * 16, store, T0, {"method": "click"}),
+            InboxEvent(
+                merchant,
+                "login",
+                "04" * 16,
+                store,
+                T0,
+                {"method": "sms", "identity_hash": "9" * 32, "consent_sms": True},
+            ),
+        ],
+    )
+    await run_all(Engine(db))
+    rows = await contacts_of(db, merchant)
+    assert {(r["profile_key"], r["status"], r["reason"]) for r in rows} == {
+        ("d:" + "03" * 16, "suppressed", "no_consent"),
+        ("i:" + "9" * 32, "pending", None),
+    }
+
+
+async def test_a_login_merges_the_device_profile_into_the_identity(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    device, identity = "05" * 16, "a" * 32
+    await intake.record_events(db, [sighting(merchant, store, device, T0 - timedelta(days=3))])
+    await run_all(Engine(db))
+    await intake.record_events(
+        db,
+        [
+            InboxEvent(
+                merchant, "login", device, store, T0, {"method": "sms", "identity_hash": identity}
+            ),
+            sighting(merchant, store, device, T0 + timedelta(days=1)),
+        ],
+    )
+    await run_all(Engine(db))
+    keys = [
+        r["profile_key"]
+        for r in await db.fetch(
+            "SELECT profile_key FROM marketing_profiles WHERE merchant_id = $1", merchant
+        )
+    ]
+    assert keys == ["i:" + identity]
+    row = await db.fetchrow("SELECT * FROM marketing_profiles WHERE merchant_id = $1", merchant)
+    assert row["visits_total"] == 3
+    assert row["login_methods"] == ["sms"]
+
+
+@pytest.mark.parametrize("kind", ["return_visit", "redemption"])
+async def test_contacts_convert_in_both_arms(db: asyncpg.Pool, kind: str) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(holdout_share=0.5, offer_key="o-" + kind))
+    devices = [f"{i:032x}" for i in range(40)]
+    await intake.record_events(db, [sighting(merchant, store, d, T0) for d in devices])
+    await run_all(Engine(db))
+    later = T0 + timedelta(days=2)
+    if kind == "return_visit":
+        follow = [sighting(merchant, store, d, later) for d in devices]
+    else:
+        follow = [
+            InboxEvent(merchant, "redemption", d, store, later, {"coupon_id": None})
+            for d in devices
+        ]
+    await intake.record_events(db, follow)
+    await run_all(Engine(db))
+    rows = [r for r in await contacts_of(db, merchant) if r["reason"] != "duplicate_offer"]
+    assert len(rows) == len(devices)  # the return visits' duplicates aside
+    arms = {r["arm"] for r in rows}
+    assert arms == {"treatment", "holdout"}  # 40 shoppers at 50 %: both arms (stable draw)
+    assert all(r["conversion"] == kind and r["converted_at"] == later for r in rows)
+
+
+async def test_an_event_taken_twice_after_a_crash_is_decided_once(db: asyncpg.Pool) -> None:
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(offer_key="once"))
+    await intake.record_events(db, [sighting(merchant, store, "06" * 16, T0)])
+    engine = Engine(db)
+
+    class Crash(Exception):
+        pass
+
+    original = engine._write
+
+    async def crash_after_writing(conn, batch, events):  # type: ignore[no-untyped-def]
+        await original(conn, batch, events)
+        raise Crash
+
+    engine._write = crash_after_writing  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await engine.step()
+    assert await contacts_of(db, merchant) == []  # rolled back with the events
+    assert await intake.waiting(db) == 1
+    assert await run_all(Engine(db)) == 1
+    assert len(await contacts_of(db, merchant)) == 1
