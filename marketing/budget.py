@@ -51,6 +51,7 @@ class History:
 
     made: list[Made] = field(default_factory=list)
     offers: set[str] = field(default_factory=set)
+    armed: bool = False  # in a trigger's arm: a later conversion may count
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def decide(
 
 
 def _record(history: History, offer_key: str, at: datetime, decision: Decision) -> Decision:
+    history.armed = history.armed or decision.arm is not None
     if decision.status != "suppressed":
         history.offers.add(offer_key)
     history.made.append(Made(offer_key, at, decision.status == "pending"))

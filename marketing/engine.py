@@ -157,6 +157,9 @@ class Batch:
     conversions: list[Conversion] = field(default_factory=list)
     links: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
     merged: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # (merchant, from, into)
+    _counts: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any, str], tuple[int, int]]] = field(
+        default_factory=dict
+    )
 
     def apply(self, event: Event) -> None:
         config = self.configs[event.merchant_id]
@@ -185,7 +188,7 @@ class Batch:
             channel, given = event.payload.get("channel"), event.payload.get("given")
             if channel in ("sms", "email", "all") and isinstance(given, bool):
                 profiles.set_consent(profile, channel, given, at)
-        facts = profiles.facts(profile, at, zone)
+        facts = profiles.facts(profile, at, zone, self._visit_counts(profile, at, zone))
         profile.tags = config.tags.evaluate(facts)
         dwell_after = profiles.dwell_now(profile)
         for trigger in config.triggers:
@@ -193,6 +196,16 @@ class Batch:
                 continue
             if trigger.check(facts, profile.tags):
                 self._contact(config, profile, trigger, event, zone)
+
+    def _visit_counts(self, profile: Profile, at: datetime, zone: ZoneInfo) -> tuple[int, int]:
+        """profiles.visit_counts, computed again only when a visit starts or the day turns
+        (most events are sightings of a visit going on)."""
+        key = (profile.merchant_id, profile.profile_key)
+        stamp = (profile.visits_total, at.date(), zone.key)
+        cached = self._counts.get(key)
+        if cached is None or cached[0] != stamp:
+            cached = self._counts[key] = (stamp, profiles.visit_counts(profile, at, zone))
+        return cached[1]
 
     def _profile_of(self, event: Event) -> Profile:
         key = self.linked.get((event.merchant_id, event.device_hash)) or profiles.device_key(
@@ -236,8 +249,12 @@ class Batch:
         into = self.histories.setdefault((merchant_id, new), budget.History())
         into.made.extend(gone.made)
         into.offers |= gone.offers
+        into.armed = into.armed or gone.armed
 
     def _convert(self, profile: Profile, at: datetime, kind: str, coupon: uuid.UUID | None) -> None:
+        history = self.histories.get((profile.merchant_id, profile.profile_key))
+        if history is None or not history.armed:
+            return  # no contact in an arm: nothing to convert
         self.conversions.append(
             Conversion(profile.merchant_id, profile.profile_key, at, kind, coupon)
         )
@@ -480,6 +497,7 @@ class Engine:
             history = histories.setdefault((r["merchant_id"], r["profile_key"]), budget.History())
             if r["status"] != "suppressed":
                 history.offers.add(r["offer_key"])
+            history.armed = history.armed or r["arm"] is not None
             history.made.append(
                 budget.Made(
                     r["offer_key"],

@@ -38,11 +38,11 @@ FOR UPDATE OF p
 
 -- name: recent_contacts
 -- The profiles' contacts of the last 8 days (the week's budget, read in the store's days), and
--- every offer ever made to them in either arm (one offer once).
-SELECT c.merchant_id, c.profile_key, c.offer_key, c.decided_at, c.status
+-- every contact in an arm (one offer once; a conversion counts for those).
+SELECT c.merchant_id, c.profile_key, c.offer_key, c.decided_at, c.status, c.arm
 FROM unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key)
 JOIN marketing_contacts c USING (merchant_id, profile_key)
-WHERE c.decided_at >= $3 OR c.status <> 'suppressed'
+WHERE c.decided_at >= $3 OR c.arm IS NOT NULL
 
 -- name: save_profiles
 INSERT INTO marketing_profiles (

@@ -161,11 +161,21 @@ def merge(into: Profile, other: Profile) -> None:
         into.opted_out_at = other.opted_out_at
 
 
-def facts(profile: Profile, now: datetime, zone: ZoneInfo) -> dict[str, int | bool]:
-    """The named values rules read (marketing/rules.py FACTS), at `now`, in the store's zone."""
+def visit_counts(profile: Profile, now: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """Visits in the 30 days to `now`, and how many of them started at lunchtime."""
     month_ago = now - timedelta(days=30)
     recent = [v for v in profile.recent_visits if v > month_ago]
     lunch = sum(1 for v in recent if LUNCH[0] <= v.astimezone(zone).hour < LUNCH[1])
+    return len(recent), lunch
+
+
+def facts(
+    profile: Profile, now: datetime, zone: ZoneInfo, counts: tuple[int, int] | None = None
+) -> dict[str, int | bool]:
+    """The named values rules read (marketing/rules.py FACTS), at `now`, in the store's zone.
+    `counts`: visit_counts at `now`, when the caller has them already."""
+    visits_30d, lunch = counts if counts is not None else visit_counts(profile, now, zone)
+    dwell = dwell_now(profile).total_seconds()
     finished = profile.visits_total - (1 if profile.visit_started_at is not None else 0)
     away = (
         profile.visit_started_at - profile.previous_visit_at
@@ -175,14 +185,12 @@ def facts(profile: Profile, now: datetime, zone: ZoneInfo) -> dict[str, int | bo
     since_last = (now - profile.last_seen_at).days if profile.last_seen_at is not None else 10_000
     return {
         "visits_total": profile.visits_total,
-        "visits_30d": len(recent),
+        "visits_30d": visits_30d,
         "lunch_visits_30d": lunch,
         "days_since_last_visit": since_last,
-        "dwell_minutes_now": int(dwell_now(profile).total_seconds() // 60),
+        "dwell_minutes_now": int(dwell // 60),
         "avg_dwell_minutes": int(profile.dwell_seconds / finished // 60) if finished > 0 else 0,
-        "longest_dwell_minutes": int(
-            max(profile.longest_dwell_seconds, dwell_now(profile).total_seconds()) // 60
-        ),
+        "longest_dwell_minutes": int(max(profile.longest_dwell_seconds, dwell) // 60),
         "stores_visited": len(profile.stores),
         "claims": profile.claims,
         "redemptions": profile.redemptions,
