@@ -322,33 +322,37 @@ def _uuid(value: object) -> uuid.UUID | None:
         return None
 
 
-def _profile_row(p: Profile) -> dict[str, Any]:
-    return {
-        "merchant_id": str(p.merchant_id),
-        "profile_key": p.profile_key,
-        "created_at": p.created_at.isoformat(),
-        "visit_store": str(p.visit_store) if p.visit_store else None,
-        "visit_started_at": _iso(p.visit_started_at),
-        "last_seen_at": _iso(p.last_seen_at),
-        "visits_total": p.visits_total,
-        "recent_visits": [v.isoformat() for v in p.recent_visits],
-        "previous_visit_at": _iso(p.previous_visit_at),
-        "dwell_seconds": p.dwell_seconds,
-        "longest_dwell_seconds": p.longest_dwell_seconds,
-        "stores": [str(s) for s in p.stores],
-        "claims": p.claims,
-        "redemptions": p.redemptions,
-        "login_methods": p.login_methods,
-        "consent_sms": p.consent_sms,
-        "consent_email": p.consent_email,
-        "opted_out_at": _iso(p.opted_out_at),
-        "tags": p.tags,
-        "updated_at": (p.updated_at or p.created_at).isoformat(),
-    }
+def _profile_columns(stored: Iterable[Profile]) -> list[list[Any]]:
+    """The profiles as save_profiles' parallel arrays."""
+    ps = list(stored)
+    return [
+        [p.merchant_id for p in ps],
+        [p.profile_key for p in ps],
+        [p.created_at for p in ps],
+        [p.visit_store for p in ps],
+        [p.visit_started_at for p in ps],
+        [p.last_seen_at for p in ps],
+        [p.visits_total for p in ps],
+        [_array_literal(v.isoformat() for v in p.recent_visits) for p in ps],
+        [p.previous_visit_at for p in ps],
+        [p.dwell_seconds for p in ps],
+        [p.longest_dwell_seconds for p in ps],
+        [_array_literal(str(s) for s in p.stores) for p in ps],
+        [p.claims for p in ps],
+        [p.redemptions for p in ps],
+        [_array_literal(p.login_methods) for p in ps],
+        [p.consent_sms for p in ps],
+        [p.consent_email for p in ps],
+        [p.opted_out_at for p in ps],
+        [p.tags for p in ps],
+        [p.updated_at or p.created_at for p in ps],
+    ]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _array_literal(items: Iterable[str]) -> str:
+    """A PostgreSQL array literal of text items, each quoted (any character is safe)."""
+    quoted = ('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items)
+    return "{" + ",".join(quoted) + "}"
 
 
 def profile_from_row(row: Mapping[str, Any]) -> Profile:
@@ -465,6 +469,9 @@ class Engine:
             if not rows:
                 return 0
             events = [event_of(r) for r in rows]
+            # Before anything is read: the profiles, links and contacts read next are those
+            # the merchant's previous batch committed.
+            await conn.execute(queries.lock_merchants, [e.merchant_id for e in events])
             configs = {m: await self._config(conn, m) for m in {e.merchant_id for e in events}}
             batch = await self._prepare(conn, events, configs)
             for event in events:
@@ -486,10 +493,9 @@ class Engine:
         keys = sorted(profile_keys_needed(events, linked))
         merchants, names = [k[0] for k in keys], [k[1] for k in keys]
         first_at = min(e.occurred_at for e in events)
-        await conn.execute(queries.ensure_profiles, merchants, names, [first_at] * len(keys))
-        locked = {
+        stored = {
             (r["merchant_id"], r["profile_key"]): profile_from_row(r)
-            for r in await conn.fetch(queries.lock_profiles, merchants, names)
+            for r in await conn.fetch(queries.load_profiles, merchants, names)
         }
         histories: dict[tuple[uuid.UUID, str], budget.History] = {}
         week_ago = first_at - timedelta(days=8)
@@ -505,7 +511,7 @@ class Engine:
                     r["status"] in ("pending", "sent", "delivered", "failed"),
                 )
             )
-        return Batch(configs, locked, histories, dict(linked))
+        return Batch(configs, stored, histories, dict(linked))
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch, events: list[Event]) -> None:
         for merchant_id, old, new in batch.merged:
@@ -514,9 +520,7 @@ class Engine:
             await conn.execute(
                 queries.delete_profiles, [m[0] for m in batch.merged], [m[1] for m in batch.merged]
             )
-        await conn.execute(
-            queries.save_profiles, [_profile_row(p) for p in batch.profiles.values()]
-        )
+        await conn.execute(queries.save_profiles, *_profile_columns(batch.profiles.values()))
         if batch.links:
             items = list(batch.links.items())
             await conn.execute(

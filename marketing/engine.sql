@@ -20,21 +20,18 @@ SELECT l.merchant_id, l.device_hash, l.profile_key
 FROM unnest($1::uuid[], $2::text[]) AS d (merchant_id, device_hash)
 JOIN marketing_profile_devices l USING (merchant_id, device_hash)
 
--- name: ensure_profiles
--- Rows for profiles not yet stored, so that every profile of the batch can be locked; in key
--- order, as the lock below, so that two engines never wait for each other in a circle.
-INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, updated_at)
-SELECT merchant_id, profile_key, at, at
-FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS p (merchant_id, profile_key, at)
-ORDER BY merchant_id, profile_key
-ON CONFLICT (merchant_id, profile_key) DO NOTHING
+-- name: lock_merchants
+-- One engine at a time decides for a merchant ($1: the batch's merchants): the budget is read
+-- and spent by one transaction at once, and a merchant's events are folded in order. Taken
+-- in one order (sorted), so two engines never wait for each other in a circle.
+SELECT count(pg_advisory_xact_lock(k))
+FROM (SELECT DISTINCT hashtextextended('marketing:' || m::text, 0) AS k
+      FROM unnest($1::uuid[]) AS m ORDER BY 1) AS keys
 
--- name: lock_profiles
+-- name: load_profiles
 SELECT p.*
 FROM marketing_profiles p
 JOIN unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key) USING (merchant_id, profile_key)
-ORDER BY p.merchant_id, p.profile_key
-FOR UPDATE OF p
 
 -- name: recent_contacts
 -- The profiles' contacts of the last 8 days (the week's budget, read in the store's days), and
@@ -45,24 +42,20 @@ JOIN marketing_contacts c USING (merchant_id, profile_key)
 WHERE c.decided_at >= $3 OR c.arm IS NOT NULL
 
 -- name: save_profiles
+-- The batch's profiles, as parallel arrays; the lists (visit starts, stores, login methods)
+-- each as one array literal, since the rows' lists differ in length.
 INSERT INTO marketing_profiles (
     merchant_id, profile_key, created_at, visit_store, visit_started_at, last_seen_at,
     visits_total, recent_visits, previous_visit_at, dwell_seconds, longest_dwell_seconds, stores,
     claims, redemptions, login_methods, consent_sms, consent_email, opted_out_at, tags,
     updated_at)
-SELECT p.merchant_id, p.profile_key, p.created_at, p.visit_store, p.visit_started_at,
-       p.last_seen_at, p.visits_total, ARRAY(SELECT jsonb_array_elements_text(p.recent_visits))::timestamptz[],
-       p.previous_visit_at, p.dwell_seconds, p.longest_dwell_seconds,
-       ARRAY(SELECT jsonb_array_elements_text(p.stores))::uuid[], p.claims, p.redemptions,
-       ARRAY(SELECT jsonb_array_elements_text(p.login_methods)), p.consent_sms, p.consent_email,
-       p.opted_out_at, p.tags, p.updated_at
-FROM jsonb_to_recordset($1::jsonb) AS p (
-    merchant_id uuid, profile_key text, created_at timestamptz, visit_store uuid,
-    visit_started_at timestamptz, last_seen_at timestamptz, visits_total integer,
-    recent_visits jsonb, previous_visit_at timestamptz, dwell_seconds bigint,
-    longest_dwell_seconds integer, stores jsonb, claims integer, redemptions integer,
-    login_methods jsonb, consent_sms boolean, consent_email boolean, opted_out_at timestamptz,
-    tags jsonb, updated_at timestamptz)
+SELECT m, k, c, vs, va, ls, vt, rv::timestamptz[], pv, ds, ld, st::uuid[], cl, rd, lm::text[],
+       cs, ce, oo, tg, ua
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::timestamptz[],
+            $6::timestamptz[], $7::integer[], $8::text[], $9::timestamptz[], $10::bigint[],
+            $11::integer[], $12::text[], $13::integer[], $14::integer[], $15::text[],
+            $16::boolean[], $17::boolean[], $18::timestamptz[], $19::jsonb[], $20::timestamptz[])
+    AS p (m, k, c, vs, va, ls, vt, rv, pv, ds, ld, st, cl, rd, lm, cs, ce, oo, tg, ua)
 ON CONFLICT (merchant_id, profile_key) DO UPDATE SET
     created_at = EXCLUDED.created_at, visit_store = EXCLUDED.visit_store,
     visit_started_at = EXCLUDED.visit_started_at, last_seen_at = EXCLUDED.last_seen_at,
