@@ -287,7 +287,14 @@ class SimulatedRouter:
                         reader.cancel()
             except aiomqtt.MqttError as exc:
                 self._client = None
-                log.warning("simulated router %s lost the broker: %s", self.router_id, exc)
+                if self.ready.is_set():
+                    log.warning("simulated router %s lost the broker: %s", self.router_id, exc)
+                else:  # e.g. a new router's account, written a moment ago, not yet reloaded
+                    log.info(
+                        "simulated router %s not in at the broker yet (%s); trying again",
+                        self.router_id,
+                        exc,
+                    )
                 await asyncio.sleep(1)
 
     async def _read_commands(
