@@ -251,6 +251,11 @@ POS_API: dict[str, dict[str, str]] = {
         "en": "This API key was revoked.",
         "zh-CN": "该 API 密钥已被吊销。",
     },
+    "pos_error_merchant_suspended": {
+        "en": "This merchant is suspended by Portico: its POS API is unavailable. Contact "
+        "Portico support.",
+        "zh-CN": "该商户已被 Portico 暂停服务：其 POS 接口暂不可用。请联系 Portico 客服。",
+    },
     "pos_error_not_found": {"en": "No such endpoint.", "zh-CN": "没有这个接口。"},
     "pos_error_method_not_allowed": {
         "en": "This endpoint does not take that method.",

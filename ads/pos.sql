@@ -26,25 +26,25 @@ WHERE merchant_id = $1
 ORDER BY revoked_at IS NOT NULL, created_at DESC, key_id
 
 -- name: key_by_hash
--- The key with this hash ($1), revoked or not; a key in use has its last use noted, at most
--- once every $2 seconds (a busy POS does not write a row a request, and two requests at once
--- never wait for each other: SKIP LOCKED).
-WITH k AS (
-    SELECT k.merchant_id, k.key_id, k.store_id, k.name, k.prefix, k.revoked_at
-    FROM pos_key_directory d
-    JOIN pos_api_keys k ON k.merchant_id = d.merchant_id AND k.key_id = d.key_id
-    WHERE d.key_hash = $1
-), stale AS (
-    SELECT p.merchant_id, p.key_id
-    FROM pos_api_keys p JOIN k ON p.merchant_id = k.merchant_id AND p.key_id = k.key_id
-    WHERE k.revoked_at IS NULL
-          AND (p.last_used_at IS NULL OR p.last_used_at < now() - make_interval(secs => $2))
-    FOR UPDATE OF p SKIP LOCKED
-), touched AS (
-    UPDATE pos_api_keys p SET last_used_at = now()
-    FROM stale s WHERE p.merchant_id = s.merchant_id AND p.key_id = s.key_id
+-- The key with this hash ($1), revoked or not.
+SELECT k.merchant_id, k.key_id, k.store_id, k.name, k.prefix, k.revoked_at
+FROM pos_key_directory d
+JOIN pos_api_keys k ON k.merchant_id = d.merchant_id AND k.key_id = d.key_id
+WHERE d.key_hash = $1
+
+-- name: touch_key
+-- A key in use, asked for by a request it may act for, has its last use noted, at most once
+-- every $3 seconds (a busy POS does not write a row a request, and two requests at once never
+-- wait for each other: SKIP LOCKED).
+WITH stale AS (
+    SELECT merchant_id, key_id
+    FROM pos_api_keys
+    WHERE merchant_id = $1 AND key_id = $2 AND revoked_at IS NULL
+          AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $3))
+    FOR UPDATE SKIP LOCKED
 )
-SELECT merchant_id, key_id, store_id, name, prefix, revoked_at FROM k
+UPDATE pos_api_keys p SET last_used_at = now()
+FROM stale s WHERE p.merchant_id = s.merchant_id AND p.key_id = s.key_id
 
 -- name: lock_code
 -- Lock a claimed (or lock-ran-out), unexpired code for $3 seconds: $4 becomes its current lock,

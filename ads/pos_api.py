@@ -5,7 +5,8 @@ A sub-application that the composition root mounts on the console: JSON in and o
 error `{"error": {"code": ..., "message": ...}}` with its status (ads/pos_errors.py), never a
 page or a traceback. A request authenticates with `Authorization: Bearer <key>`
 (ads/pos_keys.py) and acts for that key's merchant; the console's cookie and CSRF token play
-no part. Every body and parameter is checked before use: at most MAX_BODY bytes of UTF-8
+no part. A suspended merchant's keys are refused (403 merchant_suspended) before anything is
+read or changed. Every body and parameter is checked before use: at most MAX_BODY bytes of UTF-8
 JSON, an object with known fields of the right types; anything else is a 4xx that says what.
 Refused codes are counted per key and address (ads/pos_guard.py).
 """
@@ -31,6 +32,7 @@ from ads.pos_errors import (
     KeyInvalid,
     KeyMissing,
     KeyRevoked,
+    MerchantSuspended,
     MethodNotAllowed,
     NotFound,
     NotJson,
@@ -221,6 +223,8 @@ async def _key(request: web.Request) -> pos_keys.PosKey:
         raise KeyInvalid("unknown API key")
     if found.revoked:
         raise KeyRevoked(f"API key {found.key.key_id} was revoked")
+    if found.suspended:
+        raise MerchantSuspended(f"merchant {found.key.merchant_id} is suspended")
     return found.key
 
 

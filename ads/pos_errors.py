@@ -44,6 +44,14 @@ class KeyRevoked(PorticoError):
     status = 401
 
 
+class MerchantSuspended(PorticoError):
+    """The key's merchant is suspended by the platform (docs/console.md, "A suspended
+    merchant"): its keys act for nobody until the suspension ends."""
+
+    message_id = "pos_error_merchant_suspended"
+    status = 403
+
+
 class NotFound(PorticoError):
     message_id = "pos_error_not_found"
     status = 404
@@ -66,6 +74,7 @@ CODES: dict[type[PorticoError], str] = {
     KeyMissing: "key_missing",
     KeyInvalid: "key_invalid",
     KeyRevoked: "key_revoked",
+    MerchantSuspended: "merchant_suspended",
     NotFound: "not_found",
     MethodNotAllowed: "method_not_allowed",
     ServerError: "server_error",

@@ -7,6 +7,10 @@ Only its keyed hash is stored (HMAC-SHA256 under a key derived from the platform
 kernel/privacy.py derives its keys), with the key's first characters for the console to tell
 keys apart. A key may be limited to one of the merchant's stores. Revoked keys stay listed;
 a process keeps a key it looked up for KEY_CACHE_SECONDS (revoking clears its own at once).
+A key of a merchant the platform suspended is known but refused, and its use is not noted:
+whether the merchant is suspended is asked of accounts (`accounts.services.merchant_suspended`)
+when the key is looked up and kept as long, so a suspension, or its end, reaches the API
+within KEY_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import datetime
 import asyncpg
 
 from accounts import audit
+from accounts import services as accounts
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries
@@ -89,10 +94,12 @@ class NewKey:
 
 @dataclass(frozen=True)
 class Authenticated:
-    """A presented key that exists: `key`, and whether it was revoked."""
+    """A presented key that exists: `key`, whether it was revoked, and whether the platform
+    suspended its merchant."""
 
     key: PosKey
     revoked: bool
+    suspended: bool
 
 
 _found: TtlCache[bytes, Authenticated] = TtlCache(KEY_CACHE_SECONDS)
@@ -191,16 +198,21 @@ async def list_keys(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[KeyListing
 
 
 async def authenticate(db: asyncpg.Pool, secret_key: str, token: str) -> Authenticated | None:
-    """The key `token` is, or None when it is no key of ours (malformed or unknown)."""
+    """The key `token` is, or None when it is no key of ours (malformed or unknown). A key
+    that may act (not revoked, its merchant not suspended) has its use noted, at most once
+    every TOUCH_EVERY seconds."""
     if not _TOKEN.fullmatch(token):
         return None
     digest = key_hash(secret_key, token)
     found = _found.get(digest)
     if found is None:
-        row = await db.fetchrow(queries.key_by_hash, digest, TOUCH_EVERY)
+        row = await db.fetchrow(queries.key_by_hash, digest)
         if row is None:
             return None  # not kept: a key made a moment later works at once
         key = PosKey(row["merchant_id"], row["key_id"], row["store_id"], row["name"], row["prefix"])
-        found = Authenticated(key, revoked=row["revoked_at"] is not None)
+        suspended = await accounts.merchant_suspended(db, key.merchant_id)
+        found = Authenticated(key, revoked=row["revoked_at"] is not None, suspended=suspended)
+        if not (found.revoked or found.suspended):
+            await db.execute(queries.touch_key, key.merchant_id, key.key_id, TOUCH_EVERY)
         _found.put(digest, found)
     return found

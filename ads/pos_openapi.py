@@ -26,6 +26,7 @@ Json = dict[str, Any]
 _COMMON: dict[int, tuple[str, ...]] = {
     400: ("bad_request",),
     401: ("key_missing", "key_invalid", "key_revoked"),
+    403: ("merchant_suspended",),
     413: ("body_too_large",),
     415: ("unsupported_media_type",),
     429: ("too_many_refusals",),
@@ -33,7 +34,8 @@ _COMMON: dict[int, tuple[str, ...]] = {
 _ERROR_TEXT = {
     400: "The body, a header or a parameter is not what this document says.",
     401: "No API key, an unknown one, or a revoked one.",
-    403: "The API key is limited to another store.",
+    403: "The API key's merchant is suspended by Portico (until it is unsuspended), or the "
+    "key is limited to another store.",
     404: "Not this merchant's (another merchant's codes are simply unknown).",
     409: "The code, lock or redemption is not in a state that allows this.",
     410: "The coupon has expired.",
@@ -400,7 +402,9 @@ def document() -> Json:
                 f"(zh-CN or en). Error codes: {', '.join(codes)}. A key or client address "
                 f"with {pos_guard.KEY_REFUSALS} refused codes (mistyped, unknown, never given "
                 f"out, unknown lock or redemption) in {pos_guard.REFUSAL_WINDOW // 60} minutes "
-                "is answered 429 until the window ends."
+                "is answered 429 until the window ends. The keys of a merchant suspended by "
+                "Portico are answered 403 merchant_suspended, and nothing is done, until the "
+                "suspension ends."
             ),
         },
         "servers": [{"url": "/api/pos/v1"}],

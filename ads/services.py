@@ -1,4 +1,5 @@
-"""What the portal asks of ads: the ad to show, its image, and a coupon claim."""
+"""What the portal asks of ads: the ad to show, its image, a coupon claim, and the splash ad's
+reports (its file, its impression, its click: portal/ad_views.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from aiohttp import web
 
 from ads import codes, creative_files, delivery, tracking
 from ads import decision as d
@@ -107,8 +109,7 @@ async def creative_image(
     content = snapshot.contents.get(creative_id)
     if content is None or not snapshot.index.runs_at(merchant_id, content.campaign_id):
         return None
-    row = await db.fetchrow(queries.creative_file, content.advertiser_id, content.file_id)
-    return (row["content_type"], bytes(row["data"])) if row else None
+    return await creative_file(db, content.advertiser_id, content.file_id)
 
 
 @dataclass(frozen=True)
@@ -711,10 +712,17 @@ async def count_claim_action(
         placement.campaign_id,
     ):
         return False
-    event = delivery.Event(
-        uuid.uuid5(placement.impression_id, "action"),
-        "action",
-        merchant_id,
+    event = _event(placement, uuid.uuid5(placement.impression_id, "action"), "action")
+    delivery.count_soon(db, [event])
+    return True
+
+
+def _event(placement: tracking.Placement, event_id: uuid.UUID, kind: str) -> delivery.Event:
+    """The placement's `kind` of event (impression, click, action), happening now."""
+    return delivery.Event(
+        event_id,
+        kind,
+        placement.merchant_id,
         placement.identity,
         placement.store_id,
         placement.advertiser_id,
@@ -723,5 +731,75 @@ async def count_claim_action(
         placement.creative_id,
         datetime.now(UTC),
     )
-    delivery.count_soon(db, [event])
-    return True
+
+
+# -- the splash ad's reports (portal/ad_views.py) ---------------------------------------------
+
+Placement = tracking.Placement  # one ad placed on one page: what its token says
+Content = delivery.Content  # what the page shows of a creative
+
+
+def read_placement(secret_key: str, token: str) -> Placement | None:
+    """The placement a report's token names, or None when the token does not check
+    (ads/tracking.py)."""
+    return tracking.decode(secret_key, token)
+
+
+async def placed_content(db: asyncpg.Pool, placement: Placement) -> Content | None:
+    """What the placement's creative shows, from the delivery index; None when the creative is
+    no longer in it, or is another advertiser's than the token says."""
+    snapshot = await delivery.decider.current(db)
+    content = snapshot.contents.get(placement.creative_id)
+    if content is None or content.advertiser_id != placement.advertiser_id:
+        return None
+    return content
+
+
+def report_refusal(
+    placement: Placement | None,
+    user_agent: str,
+    now: float,
+    *,
+    kind: str,
+    countdown_seconds: int = 0,
+) -> str | None:
+    """Why a report is not counted (unsigned, expired, bot, too_fast), or None to count it
+    (ads/tracking.py, `refusal`)."""
+    return tracking.refusal(
+        placement, user_agent, now, kind=kind, countdown_seconds=countdown_seconds
+    )
+
+
+async def count_report_refusal(db: asyncpg.Pool, merchant_id: uuid.UUID, reason: str) -> None:
+    """One more report of the merchant's refused for `reason` (per day)."""
+    await delivery.count_refusal(db, merchant_id, reason)
+
+
+async def count_report(db: asyncpg.Pool, placement: Placement, kind: str) -> str:
+    """Count the placement's impression or click, in its store's time zone: its outcome
+    (counted, duplicate, capped, goal_reached)."""
+    event_id = placement.impression_id if kind == "impression" else placement.click_id
+    _, _, tz = await delivery.venue_facts(db, placement.merchant_id, placement.store_id)
+    return await delivery.writer(db).submit(_event(placement, event_id, kind), tz)
+
+
+async def creative_file(
+    db: asyncpg.Pool, advertiser_id: uuid.UUID, file_id: uuid.UUID
+) -> tuple[str, bytes] | None:
+    """The advertiser's stored file, whole: (its content type, its bytes); None when there is
+    no such file."""
+    row = await db.fetchrow(queries.creative_file, advertiser_id, file_id)
+    return (row["content_type"], bytes(row["data"])) if row else None
+
+
+async def creative_file_response(
+    db: asyncpg.Pool, advertiser_id: uuid.UUID, file_id: uuid.UUID, request: web.Request
+) -> web.Response:
+    """The advertiser's stored file as a response, in the byte ranges the request asks for
+    (ads/creative_files.py, `file_response`: what phones' video players need)."""
+    return await creative_files.file_response(db, advertiser_id, file_id, request=request)
+
+
+async def reports_settled() -> None:
+    """Until the events counted in the background so far (ghosts, actions) are counted."""
+    await delivery.settled()

@@ -127,6 +127,30 @@ UPDATE router_commands c SET args = c.args - 'mac' - 'hid'
 FROM batch b
 WHERE c.merchant_id = b.merchant_id AND c.command_id = b.command_id
 
+-- name: delete_old_telemetry
+-- A batch of at most $2 router_telemetry rows past the retention of $1 days: those the router
+-- dated more than $1 days ago (occurred_at, the time every reader goes by), and those dated in
+-- the future (a router whose clock ran ahead) that arrived more than $1 days ago. Each
+-- merchant's and type's rows are found through the table's index (merchant_id, type,
+-- occurred_at), the merchants from routers (every row's router is one of them).
+DELETE FROM router_telemetry WHERE ctid = ANY(ARRAY(
+    SELECT old.ctid
+    FROM (SELECT DISTINCT merchant_id FROM routers) m
+    CROSS JOIN unnest('{heartbeat,station,usage}'::text[]) AS k(type)
+    CROSS JOIN LATERAL (
+        (SELECT t.ctid FROM router_telemetry t
+         WHERE t.merchant_id = m.merchant_id AND t.type = k.type
+               AND t.occurred_at < now() - make_interval(days => $1)
+         LIMIT $2)
+        UNION ALL
+        (SELECT t.ctid FROM router_telemetry t
+         WHERE t.merchant_id = m.merchant_id AND t.type = k.type AND t.occurred_at > now()
+               AND t.received_at < now() - make_interval(days => $1)
+         LIMIT $2)
+    ) old
+    LIMIT $2
+))
+
 -- name: broker_router_accounts
 -- Every router the broker must let in (across merchants: there is one broker).
 SELECT router_id, mqtt_password_hash FROM routers

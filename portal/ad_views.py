@@ -15,11 +15,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ads import creative_files, delivery, tracking
+import ads.services as ads
 from kernel.cache import TtlCache
 from kernel.web import DB, SECURITY_HEADERS, SETTINGS
 
@@ -49,49 +48,31 @@ COUNTDOWN_JS = """(function () {
 """
 
 
-def _placement(request: web.Request) -> tracking.Placement | None:
-    return tracking.decode(request.app[SETTINGS].secret_key, request.match_info["token"])
+def _placement(request: web.Request) -> ads.Placement | None:
+    return ads.read_placement(request.app[SETTINGS].secret_key, request.match_info["token"])
 
 
 async def _report(
-    request: web.Request, p: tracking.Placement | None, kind: str, countdown: int = 0
+    request: web.Request, p: ads.Placement | None, kind: str, countdown: int = 0
 ) -> str:
     """Count one impression or click: its outcome (counted, duplicate, capped, goal_reached) or
     why it was refused (unsigned, expired, bot, too_fast)."""
     db = request.app[DB]
     ua = request.headers.get("User-Agent", "")
-    why = tracking.refusal(p, ua, time.time(), kind=kind, countdown_seconds=countdown)
+    why = ads.report_refusal(p, ua, time.time(), kind=kind, countdown_seconds=countdown)
     if why is not None:
         if p is None:
             unsigned_refusals[why] += 1
         else:
-            await delivery.count_refusal(db, p.merchant_id, why)
+            await ads.count_report_refusal(db, p.merchant_id, why)
         log.debug("ad %s report refused: %s", kind, why)
         return why
     assert p is not None
-    event_id = p.impression_id if kind == "impression" else p.click_id
-    _, _, tz = await delivery.venue_facts(db, p.merchant_id, p.store_id)
-    event = delivery.Event(
-        event_id,
-        kind,
-        p.merchant_id,
-        p.identity,
-        p.store_id,
-        p.advertiser_id,
-        p.campaign_id,
-        p.line_item_id,
-        p.creative_id,
-        datetime.now(UTC),
-    )
-    return await delivery.writer(db).submit(event, tz)
+    return await ads.count_report(db, p, kind)
 
 
-async def _content(request: web.Request, p: tracking.Placement) -> delivery.Content | None:
-    snapshot = await delivery.decider.current(request.app[DB])
-    content = snapshot.contents.get(p.creative_id)
-    if content is None or content.advertiser_id != p.advertiser_id:
-        return None
-    return content
+async def _content(request: web.Request, p: ads.Placement) -> ads.Content | None:
+    return await ads.placed_content(request.app[DB], p)
 
 
 @routes.get("/ad/show/{token}", name="ad_show")
@@ -106,14 +87,11 @@ async def ad_show(request: web.Request) -> web.Response:
     if content.kind == "video":
         # Its impression is the beacon after the countdown (ad_seen). Served as every stored
         # file is, in the byte ranges phones' players (iOS above all) ask for.
-        return await creative_files.file_response(
-            db, content.advertiser_id, content.file_id, request=request
-        )
+        return await ads.creative_file_response(db, content.advertiser_id, content.file_id, request)
     key = (content.advertiser_id, content.file_id)
 
     async def read() -> tuple[str, bytes] | None:
-        row = await db.fetchrow(delivery.queries.creative_file, *key)
-        return (row["content_type"], bytes(row["data"])) if row else None
+        return await ads.creative_file(db, *key)
 
     file = await _images.get_or_load(key, read)
     if file is None:
@@ -161,4 +139,4 @@ async def countdown_js(request: web.Request) -> web.Response:
 
 async def count_pending(app: web.Application) -> None:
     """At shutdown: the ghost impressions decided but not yet counted are counted first."""
-    await delivery.settled()
+    await ads.reports_settled()

@@ -9,21 +9,34 @@ console's CSRF token (accounts.web checks it on every POST).
 The pages render through the console's layout (accounts/base.html) with the console's catalog
 and this module's texts (portal/messages_vouchers.py CONSOLE) over it, so that the composition
 root only mounts the routes.
+
+A new batch's printable sheet is made in the background as soon as the batch is created
+(`warm_sheet`: its QR codes, and its PDF in the creator's language, into portal/voucher_sheet.py's
+caches), so that the merchant's first view of a large batch does not wait for it; a view asked
+for while that is under way waits for it rather than doing it again. At most WARM_AT_ONCE
+sheets are made at once in a process; a batch created beyond that is not warmed (its first
+view makes its sheet, as before). A failure is logged and leaves the batch as created. The
+caches are the process's own: a view served by another process makes the sheet itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
 import uuid
 from collections import ChainMap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -45,6 +58,8 @@ from kernel.i18n import LANGUAGES, translator
 from kernel.web import DB, Handler, make_templates
 from portal import voucher_sheet, vouchers
 from portal.messages_vouchers import CONSOLE
+
+log = logging.getLogger("portico.portal.vouchers")
 
 PATH = "/vouchers"
 OWNER = "owner"
@@ -378,6 +393,7 @@ async def create_batch(request: web.Request, session: accounts.ConsoleSession) -
         now=datetime.now(UTC),
         store_name=store.name if store else "",
     )
+    warm_sheet(request, place, batch_id)
     return redirect(place.url(f"{PATH}/{batch_id}", created="1"))
 
 
@@ -453,18 +469,29 @@ async def revoke(request: web.Request, session: accounts.ConsoleSession) -> web.
 
 
 async def _sheet(
-    request: web.Request, session: accounts.ConsoleSession, lang: str
+    request: web.Request, session: accounts.ConsoleSession, lang: str, *, pdf: bool
 ) -> tuple[voucher_sheet.Sheet, Place]:
     place = await find_place(request, session)
     batch = await find_batch(request, place)
-    _ = translator(ChainMap(CONSOLE, request.app[CATALOG]), lang)
+    await sheet_warmed(batch.batch_id, pdf=pdf)  # being made ahead: not made twice at once
+    return await sheet_of(request.app[DB], request.app[CATALOG], place, batch, lang), place
+
+
+async def sheet_of(
+    db: asyncpg.Pool,
+    catalog: Mapping[str, Mapping[str, str]],
+    place: Place,
+    batch: vouchers.Batch,
+    lang: str,
+) -> voucher_sheet.Sheet:
+    """The batch's printable sheet in `lang`, its live codes only."""
+    _ = translator(ChainMap(CONSOLE, catalog), lang)
     view = batch_view(_, place, batch)
-    db = request.app[DB]
     brand = ""
     if batch.store_id is not None:
         brand = await vouchers.brand_of_store(db, place.merchant_id, batch.store_id)
     codes = await vouchers.codes_of_batch(db, place.merchant_id, batch.batch_id)
-    sheet = voucher_sheet.Sheet(
+    return voucher_sheet.Sheet(
         title=batch.name,
         brand=brand or view.store or place.membership.merchant_name,
         lang=lang,
@@ -478,11 +505,16 @@ async def _sheet(
             valid_until=(_("vch_valid"), view.valid_until),
         ),
     )
-    return sheet, place
+
+
+def pdf_language(lang: str, font: tuple[Path, int] | None) -> str:
+    """The PDF's language: the console's, but English without a CJK font on the machine
+    (portal/voucher_sheet.py)."""
+    return lang if font else "en"
 
 
 async def sheet_page(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
-    sheet, place = await _sheet(request, session, request_language(request))
+    sheet, place = await _sheet(request, session, request_language(request), pdf=False)
     # A QR code a card, about 3 ms each the first time: a large batch is drawn off the event loop.
     cards = await asyncio.to_thread(voucher_sheet.html_cards, sheet)
     return render(
@@ -497,9 +529,8 @@ async def sheet_page(request: web.Request, session: accounts.ConsoleSession) -> 
 
 async def sheet_pdf(request: web.Request, session: accounts.ConsoleSession) -> web.Response:
     font = voucher_sheet.cjk_font()
-    # Without a CJK font on the machine the PDF is in English (portal/voucher_sheet.py).
-    lang = request_language(request) if font else "en"
-    sheet, _place = await _sheet(request, session, lang)
+    lang = pdf_language(request_language(request), font)
+    sheet, _place = await _sheet(request, session, lang, pdf=True)
     # Laying out a large batch takes a moment of CPU (once; then it is kept): off the event loop.
     body = await asyncio.to_thread(voucher_sheet.pdf, sheet, font)
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", sheet.title).strip("-") or "vouchers"
@@ -511,3 +542,97 @@ async def sheet_pdf(request: web.Request, session: accounts.ConsoleSession) -> w
             "Cache-Control": "no-store",
         },
     )
+
+
+# -- a new batch's sheet, made ahead -------------------------------------------------------------
+
+WARM_AT_ONCE = 2  # sheets made ahead at once in a process (each is a second or two of CPU)
+
+
+@dataclass
+class _Making:
+    """A sheet being made ahead: its task, and `codes` set once its QR codes are made (all the
+    HTML sheet needs; the PDF comes after)."""
+
+    task: asyncio.Task[None]
+    codes: asyncio.Event
+
+
+# The sheets being made ahead, by batch: the process keeps its tasks here until they end.
+_warming: dict[uuid.UUID, _Making] = {}
+
+
+def warm_sheet(request: web.Request, place: Place, batch_id: uuid.UUID) -> None:
+    """Make the new batch's sheet in the background (its QR codes, then its PDF in the
+    request's language), unless WARM_AT_ONCE sheets are being made already. Nothing of it
+    reaches the creation: the task logs its end, or its failure."""
+    if len(_warming) >= WARM_AT_ONCE:
+        log.info(
+            "voucher batch %s: its sheet is not made ahead, %d sheets are being made already",
+            batch_id,
+            len(_warming),
+        )
+        return
+    codes = asyncio.Event()
+    lang = request_language(request)
+    made = _warm(request.app[DB], request.app[CATALOG], place, batch_id, lang, codes)
+    task = asyncio.create_task(made, name=f"voucher-sheet-{batch_id}")
+    _warming[batch_id] = _Making(task, codes)
+    task.add_done_callback(functools.partial(_warmed, batch_id))
+
+
+async def _warm(
+    db: asyncpg.Pool,
+    catalog: Mapping[str, Mapping[str, str]],
+    place: Place,
+    batch_id: uuid.UUID,
+    lang: str,
+    codes: asyncio.Event,
+) -> None:
+    started = monotonic()
+    batch = await vouchers.get_batch(db, place.merchant_id, batch_id)
+    if batch is None:
+        raise LookupError(f"merchant {place.merchant_id} has no voucher batch {batch_id}")
+    font = voucher_sheet.cjk_font()
+    sheet = await sheet_of(db, catalog, place, batch, pdf_language(lang, font))
+    await asyncio.to_thread(voucher_sheet.html_cards, sheet)  # the QR codes, kept
+    codes.set()
+    await asyncio.to_thread(voucher_sheet.pdf, sheet, font)  # kept
+    log.info(
+        "voucher batch %s: its sheet (%d codes, PDF in %s) made ahead in %.2f s",
+        batch_id,
+        len(sheet.codes),
+        sheet.lang,
+        monotonic() - started,
+    )
+
+
+def _warmed(batch_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+    if (making := _warming.get(batch_id)) is not None and making.task is task:
+        del _warming[batch_id]
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error(
+            "voucher batch %s: its sheet could not be made ahead; its first view makes it",
+            batch_id,
+            exc_info=error,
+        )
+
+
+async def sheet_warmed(batch_id: uuid.UUID | None = None, *, pdf: bool = True) -> None:
+    """Wait until the batch's sheet (None: every sheet) being made ahead is made, or has
+    failed (its task logs it); with `pdf` False, until its QR codes are. At once when none
+    is being made. A waiter cancelled leaves the making to go on."""
+    for made, making in list(_warming.items()):
+        if batch_id is not None and made != batch_id:
+            continue
+        if pdf:
+            await asyncio.wait({making.task})
+            continue
+        codes = asyncio.ensure_future(making.codes.wait())
+        try:
+            await asyncio.wait({making.task, codes}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            codes.cancel()

@@ -10,7 +10,9 @@ Most of a sheet's time is its QR codes (about 3 ms each: segno tries the eight m
 the PDF, the CJK font (loading and subsetting it) and drawing the QR codes. A code's QR code
 never changes: it is made once per process and kept (CODES_KEPT). A PDF is kept by what it
 shows (SHEETS_KEPT): the same batch printed again is not laid out again, and a sheet whose
-codes, texts or language changed (a code revoked, the batch renamed) is another sheet.
+codes, texts or language changed (a code revoked, the batch renamed) is another sheet. A new
+batch's sheet is made ahead (portal/console_vouchers.py, `warm_sheet`), so that even its first
+view is quick in the process that created it: the caches are the process's own.
 """
 
 from __future__ import annotations

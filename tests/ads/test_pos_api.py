@@ -19,7 +19,7 @@ import jsonschema_rs
 import pytest
 from aiohttp.test_utils import TestClient
 
-from accounts import audit
+from accounts import audit, operators
 from accounts import services as accounts
 from ads import code_import, pos_guard, pos_keys, pos_openapi, pos_redemption, redemption
 from ads.pos_api import PREFIX
@@ -169,6 +169,71 @@ async def test_requests_without_a_good_key_are_refused(
         await pos_keys.revoke_key(
             db, member.merchant_id, key_id, actor=audit.Actor.user(member.user_id)
         )
+
+
+async def test_a_suspended_merchants_keys_are_refused_until_it_is_unsuspended(
+    client: TestClient, db: asyncpg.Pool, member: Member, pos: Pos
+) -> None:
+    """Every endpoint answers 403 merchant_suspended, in the caller's language, and changes
+    nothing (a claimed code, a lock, a redemption stay as they were); the suspension reaches
+    the API with the key's cache (2 s, cleared here as time passing would); unsuspended, the
+    same key works again."""
+    operator = await accounts.create_user(
+        db, f"op-{uuid.uuid4().hex}@example.com", "Op", "operator password"
+    )
+    await operators.grant(db, operator)
+    code, locked_code, redeemed_code = [await claimed_code(db, member) for _ in range(3)]
+    status, lock = await pos.lock(locked_code)
+    assert status == 200
+    status, done, _r = await pos.redeem(code=redeemed_code)
+    assert status == 200
+
+    await operators.set_suspended(db, member.merchant_id, True, operator)
+    pos_keys._found.clear()  # as KEY_CACHE_SECONDS passing would
+    last_used = await db.fetchval(
+        "UPDATE pos_api_keys SET last_used_at = now() - interval '1 hour' "
+        "WHERE merchant_id = $1 RETURNING last_used_at",
+        member.merchant_id,
+    )  # long enough ago to be noted again, were the key used
+    for status, body in (
+        await pos.validate(code),
+        await pos.validate("ABCD-EFGH-JK"),  # a typo is not even looked at
+        await pos.lock(code),
+        (await pos.redeem(code=code))[:2],
+        (await pos.redeem(lock_id=lock["lock_id"]))[:2],
+        await pos.release(lock["lock_id"]),
+        await pos.rollback(done["redemption_id"]),
+    ):
+        assert (status, error_code(body)) == (403, "merchant_suspended"), body
+        assert body["error"]["message"].startswith("This merchant is suspended by Portico")
+    answer = await client.post(
+        PREFIX + "/codes/validate",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {pos.key}", "Accept-Language": "zh-CN"},
+    )
+    assert answer.status == 403
+    assert (await answer.json())["error"]["message"].startswith("该商户已被 Portico 暂停服务")
+    assert "WWW-Authenticate" not in answer.headers  # the key is good: no other key helps
+
+    assert await state_of(db, member, code) == "claimed"
+    assert await state_of(db, member, locked_code) == "locked"
+    assert await state_of(db, member, redeemed_code) == "redeemed"
+    assert [r["code"] for r in await redemptions(db, member.merchant_id)] == [redeemed_code]
+    counted = await db.fetchval(
+        "SELECT count(*) FROM portal_rate_limits WHERE merchant_id = $1", member.merchant_id
+    )
+    assert counted == 0  # refused for the suspension, not counted as guesses
+    assert (await pos_keys.list_keys(db, member.merchant_id))[0].last_used_at == last_used
+
+    await operators.set_suspended(db, member.merchant_id, False, operator)
+    pos_keys._found.clear()
+    status, body, _r = await pos.redeem(lock_id=lock["lock_id"])
+    assert (status, body["code"]) == (200, locked_code)
+    status, body = await pos.rollback(done["redemption_id"])
+    assert status == 200
+    status, body, _r = await pos.redeem(code=code)
+    assert status == 200
+    assert await state_of(db, member, code) == "redeemed"
 
 
 async def test_another_merchants_code_is_unknown_to_a_key(

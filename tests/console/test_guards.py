@@ -47,7 +47,7 @@ from accounts import operators
 from accounts.messages import MESSAGES as ACCOUNT_MESSAGES
 from accounts.messages_operator import OPERATOR as OPERATOR_MESSAGES
 from accounts.web import ANONYMOUS_FORMS, CSRF_FIELD
-from ads import pos_openapi
+from ads import pos_keys, pos_openapi
 from ads.creative_files import CONTENT_SECURITY_POLICY as FILE_CSP
 from ads.pos_api import PREFIX as POS_PREFIX
 from kernel.config import Settings
@@ -783,13 +783,21 @@ async def test_store_staff_never_reach_the_stores_they_are_not_given(
     assert await digest_rows(db, {"store_id": [hidden["store_id"]]}) == rows
 
 
+async def ask_pos(
+    client: TestClient, method: str, path: str, token: str, body: Mapping[str, str]
+) -> Answer:
+    """The POS API asked with the key `token` and the JSON `body`."""
+    bearer = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+    async with client.request(method, path, json=body, headers=bearer) as response:
+        return Answer(response.status, response.headers.copy(), await response.read())
+
+
 async def test_a_pos_key_never_reaches_another_merchants_codes(
     console: TestClient, db: asyncpg.Pool, routes: list[Route], world: tuple[Tenant, Tenant]
 ) -> None:
     """The POS API's keys are the merchant's: A's key with B's codes, locks, redemptions and
     store is refused, from the route table as above."""
     a, b = world
-    bearer = {"Authorization": f"Bearer {a.pos_token}", "Idempotency-Key": uuid.uuid4().hex}
     before = await b_rows(db, b)
     problems, checked = [], 0
     for route in routes:
@@ -808,8 +816,7 @@ async def test_a_pos_key_never_reaches_another_merchants_codes(
             if "store_id" in body
         ]
         for path, sent in tries:
-            async with console.request(route.method, path, json=sent, headers=bearer) as response:
-                answer = Answer(response.status, response.headers.copy(), await response.read())
+            answer = await ask_pos(console, route.method, path, a.pos_token, sent)
             checked += 1
             if answer.status not in (403, 404, 409, 422) or shows(answer, b, sent.values()):
                 problems.append(f"{route} {path} {sent}: {answer.status} {answer.text[:200]}")
@@ -862,16 +869,29 @@ async def test_a_suspended_merchants_members_are_refused_every_change_with_the_r
     404 of a foreign id) from every state-changing route of the merchant's console, whether
     the request names A (`merchant=`) or only a record's id in its path, in both languages;
     nothing of A's changes. Their own account's routes still work, and the advertiser's and
-    operator's consoles answer them as before (404)."""
+    operator's consoles answer them as before (404). A's POS API key is refused on every
+    route of the API (403 merchant_suspended), with A's own codes, locks and redemptions."""
     a, _b = world
     en = SUSPENDED_TEXT["en"].format(merchant=f"Merchant {a.tag}")
     zh = SUSPENDED_TEXT["zh-CN"].format(merchant=f"Merchant {a.tag}")
     assert await operators.set_suspended(db, a.merchant_id, True, operator.user_id)
+    pos_keys._found.clear()  # as the key cache's 2 seconds passing would
     try:
         before = await snapshot(db, [a.merchant_id], a.advertiser_ids)
-        problems, refused_count = [], 0
+        problems, refused_count, pos_refused = [], 0, 0
         for route in routes:
-            if route.method not in STATE_CHANGING or route.public or route.sessionless:
+            if route.sessionless and not route.public:
+                for path, sent in (
+                    (path, {k: a.fields[k] for k in body})
+                    for path in paths(route, a.ids)
+                    for body in pos_bodies(route)
+                ):
+                    answer = await ask_pos(console, route.method, path, a.pos_token, sent)
+                    pos_refused += 1
+                    if answer.status != 403 or b'"merchant_suspended"' not in answer.body:
+                        problems.append(f"{route} {path} {sent}: {answer.status} {answer.text}")
+                continue
+            if route.method not in STATE_CHANGING or route.public:
                 continue
             for role in ("owner", "staff"):
                 principal = await signed_in(db, role, a.principals[role].user_id)
@@ -900,7 +920,8 @@ async def test_a_suspended_merchants_members_are_refused_every_change_with_the_r
         after = await snapshot(db, [a.merchant_id], a.advertiser_ids)
     finally:
         await operators.set_suspended(db, a.merchant_id, False, operator.user_id)
+        pos_keys._found.clear()
     assert not problems, "\n".join(problems)
-    assert refused_count > 50
+    assert refused_count > 50 and pos_refused >= 5
     assert zh_answer.status == 403 and zh in html.unescape(zh_answer.text)
     assert not changed(before, after), f"A's rows changed: {changed(before, after)}"

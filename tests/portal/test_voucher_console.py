@@ -5,11 +5,13 @@ PDF; owners change, staff look; CSRF; another merchant's batch is a 404."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 import uuid
 import zlib
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -18,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import services as accounts
 from kernel.config import Settings
-from portal import voucher_sheet, vouchers
+from portal import console_vouchers, voucher_sheet, vouchers
 from portico.console_app import make_console_app
 from tests.console.test_console_app import EN, PASSWORD, ZH, Member, csrf_token, new_member, sign_in
 
@@ -333,6 +335,96 @@ async def test_a_kept_pdf_is_made_again_once_a_code_of_it_is_revoked(
     after = pdf_texts(await (await client.get(f"{path}/sheet.pdf", headers=EN)).read())
     assert f"({codes[0]})".encode() not in after
     assert all(f"({code})".encode() in after for code in codes[1:])
+
+
+async def test_a_new_batchs_sheet_is_made_ahead_so_its_first_views_only_read_it(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Created, a batch's QR codes and its PDF (in the creator's language) are made in the
+    background: its first HTML and PDF views make nothing (no miss in either cache)."""
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    await console_vouchers.sheet_warmed()  # other tests' sheets: not counted here
+    location = await create(client, member, token, count="30")
+    path = location.split("?")[0]
+    await console_vouchers.sheet_warmed()
+    codes, pdfs = voucher_sheet.qr_svg.cache_info(), voucher_sheet.pdf.cache_info()
+
+    page = await client.get(f"{path}/sheet", headers=EN)
+    assert page.status == 200 and (await page.text()).count("<svg") == 30
+    body = await (await client.get(f"{path}/sheet.pdf", headers=EN)).read()
+    assert body.startswith(b"%PDF-")
+
+    assert voucher_sheet.qr_svg.cache_info().misses == codes.misses
+    assert voucher_sheet.qr_svg.cache_info().hits == codes.hits + 30
+    assert voucher_sheet.pdf.cache_info().misses == pdfs.misses
+    assert voucher_sheet.pdf.cache_info().hits == pdfs.hits + 1
+
+
+async def test_a_sheet_asked_for_while_it_is_made_ahead_is_not_made_twice(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    await console_vouchers.sheet_warmed()
+    pdfs = voucher_sheet.pdf.cache_info()
+    location = await create(client, member, token, count="40")
+    response = await client.get(f"{location.split('?')[0]}/sheet.pdf", headers=EN)
+    assert response.status == 200
+    # One PDF made (ahead), and the view read it: it waited rather than making it too.
+    assert voucher_sheet.pdf.cache_info().misses == pdfs.misses + 1
+    assert voucher_sheet.pdf.cache_info().hits == pdfs.hits + 1
+
+
+async def test_a_sheet_that_cannot_be_made_ahead_is_logged_and_the_batch_stands(
+    client: TestClient,
+    db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Laying the PDF out fails (as fpdf2 does on a broken font file; put in its place here,
+    since fpdf2 then leaves the file open): the creation answers as ever; the failure is logged
+    with its traceback, naming the batch."""
+
+    def broken_pdf(sheet: voucher_sheet.Sheet, font: tuple[Path, int] | None) -> bytes:
+        raise RuntimeError(f"cannot lay out {len(sheet.codes)} cards in {font}")
+
+    monkeypatch.setattr(voucher_sheet, "pdf", broken_pdf)
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    await console_vouchers.sheet_warmed()
+    with caplog.at_level(logging.INFO, logger="portico.portal.vouchers"):
+        location = await create(client, member, token, count="3")
+        await console_vouchers.sheet_warmed()
+    batch_id = location.split("?")[0].rsplit("/", 1)[1]
+    failed = [
+        r for r in caplog.records if r.levelno == logging.ERROR and batch_id in r.getMessage()
+    ]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    assert (await client.get(location, headers=EN)).status == 200  # the batch is there
+    batches = await vouchers.list_batches(db, member.merchant_id)
+    assert [str(b.batch_id) for b in batches] == [batch_id]
+
+
+async def test_sheets_are_made_ahead_a_few_at_a_time(
+    client: TestClient,
+    db: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past WARM_AT_ONCE sheets being made, a new batch's is not (its first view makes it);
+    the log says so."""
+    member = await new_member(db)
+    token = await signed_in(client, member)
+    await console_vouchers.sheet_warmed()
+    monkeypatch.setattr(console_vouchers, "WARM_AT_ONCE", 0)
+    pdfs = voucher_sheet.pdf.cache_info()
+    with caplog.at_level(logging.INFO, logger="portico.portal.vouchers"):
+        location = await create(client, member, token, count="2")
+    assert any("not made ahead" in r.getMessage() for r in caplog.records)
+    assert not console_vouchers._warming
+    assert (await client.get(f"{location.split('?')[0]}/sheet.pdf", headers=EN)).status == 200
+    assert voucher_sheet.pdf.cache_info().misses == pdfs.misses + 1  # made by the view
 
 
 def sheet(lang: str = "zh-CN") -> voucher_sheet.Sheet:
