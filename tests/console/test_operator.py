@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -17,11 +18,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from accounts import audit, operators
 from accounts import services as accounts
 from controller import provisioning
+from controller import services as controller_services
 from kernel.config import Settings
+from portal import vouchers
 from portico import operators as operator_cli
 from portico.cli import _parser
 from portico.console_app import make_console_app
-from tests.console.test_console_app import EN, ZH, csrf_token, new_member, sign_in
+from tests.console.test_console_app import EN, ZH, Member, csrf_token, new_member, sign_in
+from tests.console.test_guards import snapshot
 from tests.console.test_store_pages import FORM as STORE_FORM
 from tests.factories import TEST_ACTOR
 
@@ -216,6 +220,66 @@ async def test_a_member_of_a_live_and_a_suspended_merchant_keeps_only_the_live_o
     )
     assert own.status == 303
     assert len(await accounts.list_stores(db, member.merchant_id)) == 2
+
+
+async def _router_and_batch(db: asyncpg.Pool, member: Member) -> tuple[str, uuid.UUID]:
+    """A router in service and a voucher batch of three codes at the member's merchant."""
+    async with db.acquire() as conn:
+        router, _claim = await provisioning.add_router(
+            conn, member.merchant_id, member.store_id, actor=TEST_ACTOR, name="Desk"
+        )
+    spec = vouchers.BatchSpec("Desk codes", member.store_id, 60, 0, 1, None, 3)
+    batch_id = await vouchers.create_batch(
+        db, member.merchant_id, spec, created_by=member.user_id, now=datetime.now(UTC)
+    )
+    return router.router_id, batch_id
+
+
+async def test_a_suspended_merchants_router_and_batch_forms_say_why_to_a_member_of_another(
+    client: TestClient, member_client: TestClient, db: asyncpg.Pool
+) -> None:
+    """A member of a live merchant A and a suspended merchant B who posts a form of B's that
+    names B only by the router's or batch's id in its path gets 403 with the suspension's
+    message, not the 404 of a foreign id, and nothing of B's changes (portico/suspension.py,
+    PATH_RECORDS); A's same forms work; a stranger to B still gets 404."""
+    member, other = await new_member(db), await new_member(db)
+    await accounts.add_membership(db, other.merchant_id, member.user_id, "owner")
+    a_router, a_batch = await _router_and_batch(db, member)
+    b_router, b_batch = await _router_and_batch(db, other)
+    await operators.set_suspended(db, other.merchant_id, True, other.user_id)
+    stranger = await new_member(db)
+    await sign_in(client, member.email)
+    await sign_in(member_client, stranger.email)
+    token = csrf_token(await (await client.get("/routers", headers=EN)).text())
+    stranger_token = csrf_token(await (await member_client.get("/routers", headers=EN)).text())
+    b_forms = [f"/routers/{b_router}/{action}" for action in ("code", "reboot", "reapply")]
+    b_forms += [f"/routers/{b_router}/revoke", f"/vouchers/{b_batch}/revoke"]
+    reason = f"Merchant {other.store_name[6:]} is suspended by Portico"
+    before = await snapshot(db, [other.merchant_id])
+
+    for path in b_forms:
+        refused = await client.post(path, data={"csrf_token": token}, headers=EN)
+        assert refused.status == 403, path
+        assert reason in await refused.text(), path
+        unknown = await member_client.post(path, data={"csrf_token": stranger_token}, headers=EN)
+        assert unknown.status == 404, path
+    zh = await client.post(b_forms[-1], data={"csrf_token": token}, headers=ZH)
+    assert zh.status == 403 and "已被 Portico 暂停服务" in await zh.text()
+    for page in (f"/vouchers/{b_batch}", f"/routers/{b_router}/history"):  # its pages too
+        assert (await client.get(page, headers=EN)).status == 403, page
+        assert (await member_client.get(page, headers=EN)).status == 404, page
+    assert await snapshot(db, [other.merchant_id]) == before
+    assert await controller_services.find_router(db, b_router) is not None
+
+    revoked = await client.post(
+        f"/vouchers/{a_batch}/revoke", data={"csrf_token": token}, headers=EN
+    )
+    assert revoked.status == 200 and "3 codes revoked." in await revoked.text()
+    gone = await client.post(
+        f"/routers/{a_router}/revoke", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert gone.status == 303
+    assert await controller_services.find_router(db, a_router) is None
 
 
 async def test_a_suspension_form_without_its_choice_changes_nothing(
