@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +21,7 @@ import asyncpg
 
 from kernel.sql import load_queries
 
-__all__ = ["Actor", "AuditEntry", "entries", "record_change"]
+__all__ = ["Actor", "AuditEntry", "entries", "record_change", "record_change_at_each"]
 
 queries = load_queries(__file__, "audit.sql")
 
@@ -83,13 +83,43 @@ async def record_change(
     """Record one change at the merchant and return its entry's id. `action` is
     "<record>.<verb>" (store.create, store.update, merchant.create); `target_id` and
     `target_name` name the record changed. Call it in the change's own transaction."""
+    values = _entry(actor, action, target_id, target_name, before, after)
+    return await conn.fetchval(queries.insert_entry, merchant_id, *values)
+
+
+async def record_change_at_each(
+    conn: Executor,
+    merchant_ids: Sequence[uuid.UUID],
+    actor: Actor,
+    action: str,
+    *,
+    target_id: object = "",
+    target_name: str = "",
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> int:
+    """Record one change of a record that many merchants share (a plan's limits) in the log of
+    each of `merchant_ids`, in one statement; how many entries were made. As record_change
+    otherwise."""
+    values = _entry(actor, action, target_id, target_name, before, after)
+    await conn.execute(queries.insert_entries, list(merchant_ids), *values)
+    return len(merchant_ids)
+
+
+def _entry(
+    actor: Actor,
+    action: str,
+    target_id: object,
+    target_name: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> tuple[object, ...]:
+    """An entry's values but its merchant, checked and cut to the table's lengths."""
     if not _ACTION.match(action):
         raise ValueError(f"audit action {action!r} is not '<record>.<verb>'")
     if actor.user_id is None and not actor.label:
         raise ValueError("a change made by no user needs a label saying who made it")
-    return await conn.fetchval(
-        queries.insert_entry,
-        merchant_id,
+    return (
         actor.user_id,
         actor.label[:80],
         action,

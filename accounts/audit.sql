@@ -6,6 +6,13 @@ INSERT INTO audit_log (merchant_id, actor_id, actor_label, action, target_id, ta
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING entry_id
 
+-- name: insert_entries
+-- The same change in the log of each merchant of $1 (a record they share: a plan's limits).
+INSERT INTO audit_log (merchant_id, actor_id, actor_label, action, target_id, target_name,
+                       before, after)
+SELECT merchant_id, $2::uuid, $3::text, $4::text, $5::text, $6::text, $7::jsonb, $8::jsonb
+FROM unnest($1::uuid[]) AS merchant_id
+
 -- name: entries
 -- A page of the merchant's log, newest first: the entries older than $2 (NULL: the newest),
 -- $3 at most, each with its actor's name and email when a user made it.

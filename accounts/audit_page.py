@@ -37,7 +37,13 @@ CODED = {
     "role": "role_",
     "status": "au_status_",
     "outcome": "au_outcome_",
+    "plan": "plan_",
+    "max_stores": "au_limit_",  # a plan's limit: a number, or "unlimited"
+    "max_routers": "au_limit_",
+    "max_seats": "au_limit_",
 }
+# Records whose id is a code with texts of its own (a plan): record -> the texts' prefix.
+CODED_TARGETS = {"plan": "plan_"}
 
 
 @dataclass(frozen=True)
@@ -104,12 +110,19 @@ def _row(entry: audit.AuditEntry, zone: str, _: Any) -> Row:
         who=who,
         who_detail=detail,
         action=_label(_, f"au_action_{entry.action.replace('.', '_')}", entry.action),
-        target=entry.target_name or entry.target_id,
+        target=_target(entry, _),
         changes=[
             Change(_label(_, f"au_field_{name}", name), _shown(name, old, _), _shown(name, new, _))
             for name, old, new in entry.changes()
         ],
     )
+
+
+def _target(entry: audit.AuditEntry, _: Any) -> str:
+    """The record's name; a coded one's (a plan's) in the page's language."""
+    named = entry.target_name or entry.target_id
+    prefix = CODED_TARGETS.get(entry.action.split(".")[0])
+    return _label(_, f"{prefix}{entry.target_id}", named) if prefix else named
 
 
 def _label(_: Any, message_id: str, fallback: str) -> str:

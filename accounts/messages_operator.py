@@ -27,9 +27,51 @@ OPERATOR: Catalog = {
     "op_plans_title": {"en": "Plans and their limits", "zh-CN": "套餐及其上限"},
     "op_plans_intro": {
         "en": "What each plan allows. Seats are members and pending invitations. A merchant "
-        "over its plan's limit (after a lower plan was set) keeps what it has but adds no more.",
+        "over its plan's limit (after a lower plan was set, or the plan's limits were lowered) "
+        "keeps what it has but adds no more.",
         "zh-CN": "各套餐允许的数量。席位包括成员和待接受的邀请。"
-        "套餐降级后超出上限的商户保留已有的一切，但不能再添加。",
+        "套餐降级或套餐上限调低后超出上限的商户保留已有的一切，但不能再添加。",
+    },
+    "op_plans_edit": {"en": "Change the plans' limits", "zh-CN": "修改套餐上限"},
+    "nav_operator_plans": {"en": "Plans", "zh-CN": "套餐"},
+    "opp_intro": {
+        "en": "Set how many stores, routers in service and seats each plan allows: a whole "
+        "number from 1 to {max}, or Unlimited. Seats are a merchant's owners and staff with its "
+        "pending invitations. A change applies at once to every merchant on the plan.",
+        "zh-CN": "设置每个套餐允许的门店、在用路由器和席位数量：1 至 {max} 之间的整数，或“不限”。"
+        "席位包括商户的店主、员工和待接受的邀请。更改立即对使用该套餐的所有商户生效。",
+    },
+    "opp_lowering": {
+        "en": "Lowering a limit deletes nothing: a merchant over the new limit keeps all its "
+        "stores, routers and members, and cannot add more until it is back within it. Each "
+        "change is in the audit log of every merchant on the plan.",
+        "zh-CN": "调低上限不会删除任何内容：超出新上限的商户保留其全部门店、路由器和成员，"
+        "但在回到上限以内之前不能再添加。每项更改均记入使用该套餐的每个商户的操作日志。",
+    },
+    "opp_merchants": {
+        "en": "Merchants on this plan: {count}",
+        "zh-CN": "使用此套餐的商户：{count} 个",
+    },
+    "opp_unlimited": {"en": "Unlimited", "zh-CN": "不限"},
+    "opp_over": {"en": "{count} over its limits", "zh-CN": "其中 {count} 个超出上限"},
+    "opp_save": {"en": "Save the {plan} limits", "zh-CN": "保存{plan}上限"},
+    "opp_not_saved": {
+        "en": "Nothing was saved: correct the limits marked below.",
+        "zh-CN": "未保存任何更改：请更正下方标出的上限。",
+    },
+    "opp_error_limit": {
+        "en": "Enter a whole number from 1 to {max}, or tick Unlimited.",
+        "zh-CN": "请输入 1 至 {max} 之间的整数，或勾选“不限”。",
+    },
+    "opp_saved": {
+        "en": "The {plan} plan's limits were saved.",
+        "zh-CN": "{plan}套餐的上限已保存。",
+    },
+    "opp_saved_over": {
+        "en": "{over} of its {merchants} merchants are over the new limits: they keep what they "
+        "have, and add no more until they are back within them.",
+        "zh-CN": "其 {merchants} 个商户中有 {over} 个超出新的上限：已有的一切都保留，"
+        "但在回到上限以内之前不能再添加。",
     },
     "op_col_plan": {"en": "Plan", "zh-CN": "套餐"},
     "op_col_status": {"en": "Status", "zh-CN": "状态"},
@@ -66,5 +108,10 @@ OPERATOR: Catalog = {
     "au_action_merchant_suspend": {"en": "Merchant suspended", "zh-CN": "暂停商户服务"},
     "au_action_merchant_unsuspend": {"en": "Merchant unsuspended", "zh-CN": "恢复商户服务"},
     "au_field_plan": {"en": "Plan", "zh-CN": "套餐"},
+    "au_action_plan_limits": {"en": "Plan limits changed", "zh-CN": "更改套餐上限"},
+    "au_field_max_stores": {"en": "Store limit", "zh-CN": "门店上限"},
+    "au_field_max_routers": {"en": "Router limit", "zh-CN": "路由器上限"},
+    "au_field_max_seats": {"en": "Seat limit", "zh-CN": "席位上限"},
+    "au_limit_unlimited": {"en": "unlimited", "zh-CN": "不限"},
     "au_field_suspended": {"en": "Suspended", "zh-CN": "已暂停"},
 }

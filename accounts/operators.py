@@ -1,17 +1,22 @@
 """Platform operators (docs/console.md "Operator admin"): the people who run Portico. They see
 every merchant (name, created, stores, routers and seats against its plan's limits, plan,
-status), set its plan (accounts/plans.py), and suspend or unsuspend it. Only the command
-line makes an operator (`portico operator add`), never a sign-up.
+status), set its plan (accounts/plans.py), suspend or unsuspend it, and change what each plan
+allows (`set_limits`). Only the command line makes an operator (`portico operator add`),
+never a sign-up.
 
 A suspended merchant's members cannot use the console for it (accounts.services.memberships_of
 leaves it out, and the console says why), and its portal grants nobody (the portal reads
 `accounts.services.merchant_suspended`, cached). Plans and suspension changes are in the
-merchant's audit log, by the operator.
+merchant's audit log, by the operator; a plan's new limits in the log of every merchant on it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import unicodedata
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,21 +26,31 @@ from accounts import audit, plans, services
 from kernel.sql import load_queries
 
 __all__ = [
+    "MAX_LIMIT",
     "InvalidPlan",
     "InvalidSuspension",
+    "Limits",
     "MerchantRow",
     "OperatorsOnly",
     "change_plan",
+    "check_limits",
     "grant",
     "is_operator",
     "merchants",
+    "set_limits",
     "set_plan",
     "set_suspended",
 ]
 
+log = logging.getLogger("portico.operators")
 queries = load_queries(__file__, "operators.sql")
 
 MAX_LISTED = 1000
+MAX_LIMIT = 100_000  # the most a plan's limit may be, short of unlimited
+_WHOLE = re.compile(r"^[0-9]{1,9}$")
+
+Limits = dict[str, int | None]  # a plan's limit of each kind (plans.KINDS); None: unlimited
+Error = tuple[str, dict[str, object]]  # (message id, its values)
 
 
 class OperatorsOnly(services.AccountError):
@@ -143,6 +158,69 @@ async def set_suspended(
             after={"suspended": suspended},
         )
     return True
+
+
+def check_limits(
+    form: Mapping[str, object],
+) -> tuple[Limits | None, dict[str, str], dict[str, Error]]:
+    """The limits a plan's form asks for (None when a field is bad), the values to show back,
+    and the error of each bad field. Each kind (plans.KINDS) is unlimited when its box
+    `unlimited_<kind>` is ticked (its number is then not read), else `max_<kind>` must be a
+    whole number from 1 to MAX_LIMIT (full-width digits are read as digits)."""
+    limits: Limits = {}
+    shown: dict[str, str] = {}
+    errors: dict[str, Error] = {}
+    for kind in plans.KINDS:
+        typed = form.get(f"max_{kind}")
+        text = unicodedata.normalize("NFKC", typed).strip() if isinstance(typed, str) else ""
+        unlimited = form.get(f"unlimited_{kind}") == "1"
+        shown[f"max_{kind}"] = "" if unlimited else text[:12]
+        shown[f"unlimited_{kind}"] = "1" if unlimited else ""
+        if unlimited:
+            limits[kind] = None
+        elif _WHOLE.match(text) and 1 <= int(text) <= MAX_LIMIT:
+            limits[kind] = int(text)
+        else:
+            errors[f"max_{kind}"] = ("opp_error_limit", {"max": MAX_LIMIT})
+    return (None if errors else limits), shown, errors
+
+
+async def set_limits(
+    db: asyncpg.Pool, plan: str, limits: Mapping[str, int | None], operator: uuid.UUID
+) -> bool:
+    """Set the plan's limits (check_limits' kinds; InvalidPlan for a plan not in the table);
+    False when it had them already. Lowering one below what a merchant has removes nothing: the
+    merchant keeps its stores, routers and members and adds no more (accounts/plans.py). The
+    change is in the audit log of every merchant on the plan (`plan.limits`, by the operator,
+    before and after), in its own transaction, and in the platform's log."""
+    wanted = {f"max_{kind}": limits[kind] for kind in plans.KINDS}
+    async with db.acquire() as conn, conn.transaction():
+        # NO KEY UPDATE: a merchant being put on the plan meanwhile (KEY SHARE) is not held up.
+        row = await conn.fetchrow(queries.plan_for_update, plan)
+        if row is None:
+            raise InvalidPlan(f"no plan {plan[:20]!r}")
+        before = {field: row[field] for field in wanted}
+        if before == wanted:
+            return False
+        await conn.execute(queries.set_limits, plan, *wanted.values())
+        merchants = [r["merchant_id"] for r in await conn.fetch(queries.merchants_on, plan)]
+        await audit.record_change_at_each(
+            conn,
+            merchants,
+            audit.Actor.user(operator),
+            "plan.limits",
+            target_id=plan,
+            target_name=plan,
+            before=_audited(before),
+            after=_audited(wanted),
+        )
+    log.info("plan %s limits set by operator %s: %s -> %s", plan, operator, before, wanted)
+    return True
+
+
+def _audited(limits: Mapping[str, int | None]) -> dict[str, int | str]:
+    """Limits as the console shows them: unlimited by its name (accounts/audit_page.py)."""
+    return {field: "unlimited" if limit is None else limit for field, limit in limits.items()}
 
 
 async def _merchant(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> asyncpg.Record:

@@ -33,3 +33,14 @@ UPDATE merchants SET plan = $2 WHERE merchant_id = $1
 UPDATE merchants
 SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) ELSE NULL END
 WHERE merchant_id = $1
+
+-- name: plan_for_update
+-- NO KEY UPDATE: what the limits' UPDATE takes anyway; a merchant put on the plan meanwhile
+-- (its foreign key's KEY SHARE) goes on.
+SELECT max_stores, max_routers, max_seats FROM plans WHERE plan = $1 FOR NO KEY UPDATE
+
+-- name: set_limits
+UPDATE plans SET max_stores = $2, max_routers = $3, max_seats = $4 WHERE plan = $1
+
+-- name: merchants_on
+SELECT merchant_id FROM merchants WHERE plan = $1

@@ -8,14 +8,15 @@ merchant's row stays locked until that transaction ends, so two creations at the
 once, are one after the other, and the second counts what the first added. Stores
 (accounts/stores.py), invitations and their acceptance (accounts/invitations.py) check here;
 routers, whose table is the controller's, count themselves and call `check`
-(controller/provisioning.py). Lowering a plan below what a merchant has removes nothing: it
-only stops further additions.
+(controller/provisioning.py). Lowering a plan below what a merchant has, or a plan's limits
+(an operator's Plans page, accounts/operators.py `set_limits`), removes nothing: it only stops
+further additions.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -27,6 +28,7 @@ __all__ = [
     "KINDS",
     "Plan",
     "PlanLimitReached",
+    "PlanMerchants",
     "Usage",
     "all_plans",
     "check",
@@ -35,6 +37,7 @@ __all__ = [
     "check_stores",
     "localized",
     "lock_plan",
+    "merchants_by_plan",
     "message",
     "plan_label",
     "plan_of",
@@ -174,3 +177,27 @@ async def usage(db: services.Executor, merchant_id: uuid.UUID, routers: int | No
     stores = await db.fetchval(queries.count_stores, merchant_id)
     seats = await db.fetchval(queries.count_seats, merchant_id, None)
     return Usage(plan, stores, seats, routers)
+
+
+@dataclass(frozen=True)
+class PlanMerchants:
+    """How many merchants are on a plan, and how many of them have more than it allows."""
+
+    merchants: int = 0
+    over: int = 0
+
+
+async def merchants_by_plan(
+    db: services.Executor, routers: Mapping[uuid.UUID, int]
+) -> dict[str, PlanMerchants]:
+    """Each plan's merchants, and those over one of its limits at least (Usage.over; a plan
+    without merchants is absent). `routers`: each merchant's routers in service, from the
+    controller, whose table they are (controller.services.router_counts)."""
+    by_plan = {p.plan: p for p in await all_plans(db)}
+    found: dict[str, PlanMerchants] = {}
+    for row in await db.fetch(queries.merchant_usages):
+        plan = by_plan[row["plan"]]
+        used = Usage(plan, row["stores"], row["seats"], routers.get(row["merchant_id"], 0))
+        counted = found.get(plan.plan, PlanMerchants())
+        found[plan.plan] = PlanMerchants(counted.merchants + 1, counted.over + bool(used.over()))
+    return found

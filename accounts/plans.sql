@@ -31,3 +31,13 @@ SELECT count(*) FROM memberships WHERE merchant_id = $1
 SELECT (SELECT count(*) FROM memberships WHERE merchant_id = $1)
      + (SELECT count(*) FROM invitations
         WHERE merchant_id = $1 AND expires_at > now() AND email IS DISTINCT FROM $2::text)
+
+-- name: merchant_usages
+-- Every merchant's plan, stores and seats (as count_seats counts them): how many merchants
+-- each plan has over its limits (merchants_by_plan), with the routers the controller counts.
+SELECT m.merchant_id, m.plan,
+       (SELECT count(*) FROM stores s WHERE s.merchant_id = m.merchant_id) AS stores,
+       (SELECT count(*) FROM memberships ms WHERE ms.merchant_id = m.merchant_id)
+     + (SELECT count(*) FROM invitations i
+        WHERE i.merchant_id = m.merchant_id AND i.expires_at > now()) AS seats
+FROM merchants m

@@ -294,6 +294,15 @@ async def get_batch(db: asyncpg.Pool, merchant_id: uuid.UUID, batch_id: uuid.UUI
     return Batch(**dict(row)) if row else None
 
 
+async def batch_owner(
+    db: asyncpg.Pool, batch_id: uuid.UUID, among: Sequence[uuid.UUID]
+) -> uuid.UUID | None:
+    """Which of the merchants `among` holds the batch (None: none of them). The console asks
+    it of a batch's id in a request's path, among the user's suspended merchants
+    (portico/suspension.py), to say why instead of answering as for a foreign id."""
+    return await db.fetchval(queries.batch_owner, list(among), batch_id)
+
+
 @dataclass(frozen=True)
 class Voucher:
     code: str

@@ -28,6 +28,10 @@ GROUP BY b.merchant_id, b.batch_id
 ORDER BY b.created_at DESC, b.batch_id
 LIMIT $3
 
+-- name: batch_owner
+-- Which of the merchants $1 holds batch $2 (the primary key's index: merchant, then batch).
+SELECT merchant_id FROM voucher_batches WHERE merchant_id = ANY($1::uuid[]) AND batch_id = $2
+
 -- name: codes_of_batch
 SELECT v.code, v.first_used_at, v.revoked_at,
        (SELECT count(*) FROM voucher_devices d

@@ -177,22 +177,24 @@ def add_routes(router: web.UrlDispatcher) -> None:
 @web.middleware
 async def console_nav(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Which parts of the console the layout shows the signed-in user: a merchant's pages when
-    they belong to one, the advertiser pages when they belong to an advertiser. A request for a
-    merchant the platform suspended is refused with the reason (portico/suspension.py)."""
+    they belong to one, the advertiser pages when they belong to an advertiser, the operator's
+    when they are one; for a POST too, whose answer may be a page (a form come back with its
+    error). The banner of a suspended merchant is on the pages of GETs: a POST for it is
+    refused with the reason itself. A request for a merchant the platform suspended is refused
+    with the reason (portico/suspension.py)."""
     session = request.get(SESSION)
     if session is None or request.method in ("HEAD", "OPTIONS"):
         return await handler(request)
     db = request.app[DB]
     user_id = session.user.user_id
     memberships, suspended = await account_services.memberships_and_suspended(db, user_id)
-    if request.method == "GET":
-        request[NAV] = ConsoleNav(
-            merchant=bool(memberships),
-            advertiser=bool(await advertisers.memberships_of(db, user_id)),
-            owner=any(m.role == "owner" for m in memberships),
-            operator=session.operator,
-            suspended=tuple(m.merchant_name for m in suspended),
-        )
+    request[NAV] = ConsoleNav(
+        merchant=bool(memberships),
+        advertiser=bool(await advertisers.memberships_of(db, user_id)),
+        owner=any(m.role == "owner" for m in memberships),
+        operator=session.operator,
+        suspended=tuple(m.merchant_name for m in suspended) if request.method == "GET" else (),
+    )
     await suspension.refuse_suspended(request, memberships, suspended)
     return await handler(request)
 

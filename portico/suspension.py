@@ -8,24 +8,36 @@ says why:
 
 - a request naming one of the user's suspended merchants (`merchant` or `merchant_id`, in the
   query or the form) is refused;
+- a request whose path names a record of one of the user's suspended merchants (a router's or
+  a voucher batch's id: their forms name no merchant) is refused, whichever other merchants the
+  user has; the record's owner is found through its domain's named function (PATH_RECORDS), and
+  only among the user's suspended merchants, so a stranger's id is still the handler's 404;
 - a state-changing request of a user whose every merchant is suspended is refused too, whatever
-  it names (a router's or a batch's id in the path).
+  it names.
 
 Neither applies to the user's own account (signing out, their sessions), the forms posted
 before sign-in, or the advertiser's and operator's consoles: those belong to other roles and
 answer as they do for anyone without them.
 
-Lives in the composition root: it names the advertiser's and operator's paths.
+Lives in the composition root: it names the advertiser's and operator's paths, and asks the
+controller and the portal who holds a router or a batch.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from accounts import services
 from accounts.web import ANONYMOUS_FORMS, SAFE_METHODS, MerchantSuspended
 from ads import advertiser_pages, report_pages
+from controller import services as controller
+from kernel.web import DB
+from portal import vouchers
 from portico import operator_pages
 
 # Fields that name the merchant a page or form is for.
@@ -35,6 +47,29 @@ OWN_ACCOUNT_ROUTES = frozenset({"logout", "sessions_end_others", "session_end", 
 # Consoles of other roles (an advertiser's member, a platform operator): a merchant's suspension
 # changes nothing there.
 OTHER_ROLES_PATHS = (advertiser_pages.PATH, report_pages.API, operator_pages.PATH)
+
+
+async def _router_owner(
+    db: asyncpg.Pool, router_id: str, among: Sequence[uuid.UUID]
+) -> uuid.UUID | None:
+    router = await controller.find_router(db, router_id)
+    return router.merchant_id if router is not None and router.merchant_id in among else None
+
+
+async def _batch_owner(
+    db: asyncpg.Pool, batch_id: str, among: Sequence[uuid.UUID]
+) -> uuid.UUID | None:
+    try:
+        return await vouchers.batch_owner(db, uuid.UUID(batch_id), among)
+    except ValueError:  # not a batch id at all: the handler's 404
+        return None
+
+
+# Path parameters naming a merchant's record in routes whose forms name no merchant: which of
+# the given merchants holds the record (None: none of them), asked of its own domain.
+PATH_RECORDS: dict[
+    str, Callable[[asyncpg.Pool, str, Sequence[uuid.UUID]], Awaitable[uuid.UUID | None]]
+] = {"router_id": _router_owner, "batch_id": _batch_owner}
 
 
 async def refuse_suspended(
@@ -54,6 +89,22 @@ async def refuse_suspended(
             raise _refusal(membership)
     if changing and not live:
         raise _refusal(suspended[0])
+    owner = await _path_owner(request, [m.merchant_id for m in suspended])
+    for membership in suspended:
+        if membership.merchant_id == owner:
+            raise _refusal(membership)
+
+
+async def _path_owner(request: web.Request, among: list[uuid.UUID]) -> uuid.UUID | None:
+    """The merchant among `among` that holds a record the request's path names (PATH_RECORDS),
+    if any."""
+    for param, owner_of in PATH_RECORDS.items():
+        value = request.match_info.get(param)
+        if value is not None:
+            owner = await owner_of(request.app[DB], value, among)
+            if owner is not None:
+                return owner
+    return None
 
 
 def _named_merchants(

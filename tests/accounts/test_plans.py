@@ -5,8 +5,9 @@ of their own against the real PostgreSQL, never both get through."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -256,3 +257,98 @@ async def test_two_acceptances_at_once_for_the_last_seat_let_one_in(db: asyncpg.
 
     assert len(refused(results)) == 1
     assert await accounts.member_count(db, merchant_id, "owner") == 3
+
+
+# A plan's limits changed by an operator (accounts/operators.py set_limits) --------------------
+
+
+@contextlib.asynccontextmanager
+async def a_plan(db: asyncpg.Pool, stores: int, routers: int, seats: int) -> AsyncIterator[str]:
+    """A plan of the test's own (the plans are shared by the run's tests), gone afterwards: its
+    merchants go back to Free."""
+    plan = f"test_{uuid.uuid4().hex[:12]}"
+    rank = await db.fetchval("SELECT max(rank) + 1 FROM plans")
+    await db.execute(
+        "INSERT INTO plans (plan, rank, max_stores, max_routers, max_seats)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        plan,
+        rank,
+        stores,
+        routers,
+        seats,
+    )
+    try:
+        yield plan
+    finally:
+        await db.execute("UPDATE merchants SET plan = 'free' WHERE plan = $1", plan)
+        await db.execute("DELETE FROM plans WHERE plan = $1", plan)
+
+
+def test_a_plans_limits_are_whole_numbers_from_one_or_unlimited() -> None:
+    form = {
+        "max_stores": " 3 ",
+        "max_routers": "２０",  # full-width digits, as a Chinese keyboard may type them
+        "max_seats": "7",
+        "unlimited_seats": "1",  # ticked: its number is not read
+    }
+    limits, shown, errors = operators.check_limits(form)
+    assert limits == {"stores": 3, "routers": 20, "seats": None} and not errors
+    assert (shown["max_seats"], shown["unlimited_seats"]) == ("", "1")
+    assert operators.check_limits({f"unlimited_{k}": "1" for k in plans.KINDS})[0] == dict.fromkeys(
+        plans.KINDS
+    )
+    good = {"max_stores": "1", "max_routers": "2", "max_seats": str(operators.MAX_LIMIT)}
+    assert operators.check_limits(good)[0] == {"stores": 1, "routers": 2, "seats": 100_000}
+    for bad in ("0", "-1", "2.5", "1e3", "abc", "", "  ", "100001", "1 000", "+4", "0x10"):
+        limits, shown, errors = operators.check_limits(good | {"max_routers": bad})
+        assert limits is None, bad
+        assert errors == {"max_routers": ("opp_error_limit", {"max": operators.MAX_LIMIT})}, bad
+        assert shown["max_routers"] == bad.strip()[:12]  # shown back as typed
+    limits, _shown, errors = operators.check_limits({"max_stores": "2"})  # the others missing
+    assert limits is None and set(errors) == {"max_routers", "max_seats"}
+
+
+async def test_lowering_a_plans_limits_removes_nothing_and_refuses_more(
+    db: asyncpg.Pool,
+) -> None:
+    """Every merchant on the plan gets the new limits at once and an audit entry by the
+    operator; one over them keeps all it has and adds no more; others are untouched."""
+    operator = await accounts.create_user(
+        db, f"ops-{uuid.uuid4().hex[:8]}@example.com", "Ops", PASSWORD
+    )
+    async with a_plan(db, 5, 20, 10) as plan:
+        full = await new_merchant(db, stores=3, plan=plan)
+        roomy = await new_merchant(db, stores=1, plan=plan)
+        at_limits = await new_merchant(db, stores=2, plan=plan)
+        elsewhere = await new_merchant(db, stores=1)
+        routers = {roomy: 15, at_limits: 10}  # routers in service, as the controller counts
+        assert (await plans.merchants_by_plan(db, routers))[plan] == plans.PlanMerchants(3, 0)
+        logged = {m: len(await audit.entries(db, m)) for m in (full, roomy, elsewhere)}
+
+        lowered = {"stores": 2, "routers": 10, "seats": None}
+        assert await operators.set_limits(db, plan, lowered, operator)
+
+        assert await plans.plan_of(db, full) == plans.Plan(plan, 2, 10, None)
+        assert len(await accounts.list_stores(db, full)) == 3  # nothing removed
+        assert (await plans.usage(db, full)).over() == ["stores"]
+        details = stores.StoreDetails(name="One more")
+        with pytest.raises(plans.PlanLimitReached) as caught:
+            await stores.add_store(db, full, details, TEST_ACTOR)
+        assert caught.value.values["limit"] == 2
+        await stores.add_store(db, roomy, details, TEST_ACTOR)  # 2 of 2: still allowed
+        with pytest.raises(plans.PlanLimitReached):
+            await stores.add_store(db, roomy, details, TEST_ACTOR)
+        # Over: the full one's stores, the roomy one's routers (15 of 10); not the one at them.
+        assert (await plans.merchants_by_plan(db, routers))[plan] == plans.PlanMerchants(3, 2)
+
+        for merchant in (full, roomy):
+            (entry,) = [e for e in await audit.entries(db, merchant) if e.action == "plan.limits"]
+            assert (entry.target_id, entry.actor_id) == (plan, operator)
+            assert entry.before == {"max_stores": 5, "max_routers": 20, "max_seats": 10}
+            assert entry.after == {"max_stores": 2, "max_routers": 10, "max_seats": "unlimited"}
+        assert len(await audit.entries(db, elsewhere)) == logged[elsewhere]
+
+        assert not await operators.set_limits(db, plan, lowered, operator)  # the same: nothing
+        assert len(await audit.entries(db, full)) == logged[full] + 1  # its store refused: none
+        with pytest.raises(operators.InvalidPlan):
+            await operators.set_limits(db, "no_such_plan", lowered, operator)

@@ -1,9 +1,10 @@
 """Team, invitations, password reset, sessions and the operator's pages in headless Chromium
 (Playwright): an owner invites staff, the invitee joins from the outbox link in a browser of
 their own, a password is reset from its email, the owner sees their sessions, an operator
-suspends the merchant and its owner sees why. Every page in both languages at phone and desk
-widths logs no script error or CSP violation, requests nothing from another host and does not
-scroll sideways. With CONSOLE_SCREENSHOTS=<folder> it saves console-*.png there.
+suspends the merchant and its owner sees why, and a plan's limit of 0 comes back with its
+error. Every page in both languages at phone and desk widths logs no script error or CSP
+violation, requests nothing from another host and does not scroll sideways. With
+CONSOLE_SCREENSHOTS=<folder> it saves console-*.png there.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from accounts import operators
+from accounts import operators, plans
 from accounts import services as accounts
 from kernel.config import Settings
 from portico.console_app import make_console_app
@@ -120,6 +121,15 @@ async def test_team_reset_sessions_and_operator_pages(settings: Settings, db: as
         await shot(owner, SCREENSHOTS, "console-suspended-en")
         await ops.locator(f"#merchant-{member.merchant_id} form").nth(1).locator("button").click()
         await ops.wait_for_url(f"{base}/operator?notice=unsuspended")
+        await ops.goto(f"{base}/operator/plans?lang=en")  # a bad limit comes back, not stored
+        await ops.fill("#free-max_stores", "0")
+        await ops.locator("#plan-free button[type=submit]").click()
+        await ops.wait_for_load_state()
+        error = await ops.locator("#error-free-max_stores").inner_text()
+        assert error == "Enter a whole number from 1 to 100000, or tick Unlimited."
+        assert await ops.locator("#free-max_stores").get_attribute("aria-invalid") == "true"
+        await shot(ops, SCREENSHOTS, "console-operator-plans-error-en")
+        assert [p.max_stores for p in await plans.all_plans(db) if p.plan == "free"] == [1]
 
         pages = [
             (owner, "/team"),
@@ -127,6 +137,7 @@ async def test_team_reset_sessions_and_operator_pages(settings: Settings, db: as
             (owner, "/account/sessions"),
             (reset, "/password/forgot"),
             (ops, "/operator"),
+            (ops, "/operator/plans"),
         ]
         for size, label in ((DESKTOP, "desk"), (PHONE, "phone")):
             for page, path in pages:
@@ -136,6 +147,7 @@ async def test_team_reset_sessions_and_operator_pages(settings: Settings, db: as
                     assert response is not None and response.status == 200, (path, language)
                     assert await overflow(page) <= 0, f"{path} ({language}) overflows {label}"
                     name = path.strip("/").split("/")[0] + ("-member" if "members" in path else "")
+                    name += "-plans" if path.endswith("/plans") else ""
                     name = name.replace("account", "sessions")
                     await shot(page, SCREENSHOTS, f"console-{name}-{label}-{language}")
     assert problems == [], problems

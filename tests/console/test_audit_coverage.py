@@ -313,6 +313,26 @@ async def _suspension(w: World) -> None:
     await w.post("operator", path, {"suspended": "0"})
 
 
+@change("POST /operator/plans")
+async def _plan_limits(w: World) -> None:
+    """The tenant's plan (Premium) given a store limit on its own form, then made unlimited
+    again: the run's other tests share the plans, and the tenant's routes add more."""
+    await w.form_post(
+        "operator",
+        "/operator/plans",
+        "/operator/plans",
+        {"max_stores": "500", "unlimited_stores": ""},
+        pick={"plan": "premium"},
+    )
+    await w.form_post(
+        "operator",
+        "/operator/plans",
+        "/operator/plans",
+        {"unlimited_stores": "1"},
+        pick={"plan": "premium"},
+    )
+
+
 _INVITE_LINK = re.compile(r"http://\S+(/invite\?token=[A-Za-z0-9_-]+)")
 _SIGNUP_LINK = re.compile(r"http://\S+(/signup/verify\?token=[A-Za-z0-9_-]+)")
 
