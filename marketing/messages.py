@@ -6,11 +6,11 @@ from kernel.i18n import Catalog
 
 MESSAGES: Catalog = {
     "mk_rule_invalid": {
-        "en": "This rule cannot be used: {detail}.",
-        "zh-CN": "该规则无法使用：{detail}。",
+        "en": "This rule cannot be used: {reason}.",
+        "zh-CN": "该规则无法使用：{reason}。",
     },
     "mk_trigger_invalid": {
-        "en": "This trigger cannot be saved: {detail}.",
-        "zh-CN": "该触发器无法保存：{detail}。",
+        "en": "This trigger cannot be saved: {reason}.",
+        "zh-CN": "该触发器无法保存：{reason}。",
     },
 }

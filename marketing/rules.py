@@ -75,7 +75,7 @@ class RuleError(PorticoError):
     message_id = "mk_rule_invalid"
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, detail=detail)
+        super().__init__(detail, reason=detail)
 
 
 def parse(rule: object, *, depth: int = 0) -> Rule:

@@ -27,7 +27,7 @@ class TriggerError(PorticoError):
     message_id = "mk_trigger_invalid"
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(detail, field=field, detail=detail)
+        super().__init__(detail, field=field, reason=detail)
         self.field = field
 
 

@@ -245,3 +245,15 @@ async def test_an_event_taken_twice_after_a_crash_is_decided_once(db: asyncpg.Po
     assert await intake.waiting(db) == 1
     assert await run_all(Engine(db)) == 1
     assert len(await contacts_of(db, merchant)) == 1
+
+
+def test_a_bad_rule_or_trigger_is_refused_with_what_is_wrong() -> None:
+    from marketing import rules
+
+    with pytest.raises(rules.RuleError) as bad_rule:
+        rules.parse({"fact": "visits_30d", "op": ">=", "value": "four"})
+    assert "whole number" in bad_rule.value.detail
+    assert bad_rule.value.values == {"reason": bad_rule.value.detail}
+    with pytest.raises(triggers.TriggerError) as bad_trigger:
+        triggers.check(spec(offer_key="no spaces allowed"))
+    assert bad_trigger.value.field == "offer_key"
