@@ -55,7 +55,8 @@ class WebhookError(PorticoError):
     message_id = "mk_webhook_invalid"
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, detail=detail)
+        super().__init__(detail)
+        self.values = {"detail": detail}  # the message's {detail}
 
 
 class RefusedAddress(OSError):

@@ -111,13 +111,14 @@ class WeChatClient:
             async with self._http.request(
                 method, self._base + path, params=params, json=body, timeout=self._timeout
             ) as response:
-                status = response.status
+                if response.status != 200:
+                    raise WeChatUnreachable(f"{path}: HTTP {response.status}")
                 answer = await response.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             # The exception's text is not shown: a URL in it would carry the secret or token.
             raise WeChatUnreachable(f"{path}: {type(exc).__name__}") from None
-        if status != 200 or not isinstance(answer, dict):
-            raise WeChatUnreachable(f"{path}: HTTP {status}")
+        if not isinstance(answer, dict):
+            raise WeChatUnreachable(f"{path}: not a JSON object")
         errcode = answer.get("errcode", 0)
         if errcode != 0:
             code = errcode if isinstance(errcode, int) else BUSY

@@ -6,7 +6,8 @@ What it models, and from where (developers.weixin.qq.com):
   (doc/offiaccount/Basic_Information/Get_access_token.html): {"access_token", "expires_in":
   7200}; a wrong grant_type is 40002, an unknown AppID 40013 "invalid appid", a wrong
   AppSecret 40001. "重复获取将导致上次获取的access_token失效" with both tokens usable for 5
-  minutes: a new token leaves the earlier ones 300 more seconds (`OVERLAP`).
+  minutes: a new token leaves the earlier ones 300 more seconds (`OVERLAP`), after which they
+  are "not latest" (40001), while a token that merely outlived its 7200 s is 42001.
 - `POST /cgi-bin/message/template/send?access_token=`
   (doc/offiaccount/Message_Management/Template_Message_Interface.html): {"touser",
   "template_id", "url", "data": {key: {"value"}}} answered {"errcode": 0, "errmsg": "ok",
@@ -49,6 +50,7 @@ class WeChatSim:
     token_requests: int = 0
     url: str = ""
     _tokens: dict[str, float] = field(default_factory=dict)  # token -> valid until
+    _replaced: dict[str, float] = field(default_factory=dict)  # token -> works until (newer one)
     _offset: float = 0.0  # `advance` moves the model's clock
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -86,8 +88,8 @@ class WeChatSim:
         if q.get("secret") != self.app_secret:
             return _error(40001, "invalid credential, access_token is invalid or not latest")
         now = self.now()
-        for token, until in self._tokens.items():
-            self._tokens[token] = min(until, now + OVERLAP)
+        for token in self._tokens:
+            self._replaced.setdefault(token, now + OVERLAP)
         token = secrets.token_urlsafe(48)
         self._tokens[token] = now + TOKEN_LIFETIME
         return web.json_response({"access_token": token, "expires_in": TOKEN_LIFETIME})
@@ -102,7 +104,7 @@ class WeChatSim:
         if not token:
             return 41001, _error(41001, "access_token missing")
         until = self._tokens.get(token)
-        if until is None:
+        if until is None or self._replaced.get(token, until) <= self.now():
             return 40001, _error(40001, "invalid credential, access_token is invalid or not latest")
         if until <= self.now():
             return 42001, _error(42001, "access_token expired")
