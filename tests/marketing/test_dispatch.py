@@ -30,28 +30,8 @@ from tests.marketing.receivers import (
     a_webhook,
     contact_row,
     make_due,
-    postpone_waiting,
 )
 from tests.marketing.test_engine import a_merchant
-
-
-@pytest.fixture(autouse=True)
-async def own_contacts_only(db: asyncpg.Pool) -> None:
-    await postpone_waiting(db)
-
-
-@pytest.fixture
-async def http() -> aiohttp.ClientSession:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def receiver() -> Receiver:
-    hook = Receiver()
-    await hook.start()
-    yield hook
-    await hook.close()
 
 
 def dispatcher(

@@ -25,25 +25,11 @@ from tests.marketing.receivers import (
     a_webhook,
     contact_row,
     make_due,
-    postpone_waiting,
 )
 from tests.marketing.test_engine import a_merchant
 
 SECRET = "whsec_test-secret"
 BODY = b'{"delivery_id":"x","message":{"en":"hi"}}'
-
-
-@pytest.fixture(autouse=True)
-async def own_contacts_only(db: asyncpg.Pool) -> None:
-    await postpone_waiting(db)
-
-
-@pytest.fixture
-async def receiver() -> Receiver:
-    hook = Receiver()
-    await hook.start()
-    yield hook
-    await hook.close()
 
 
 def test_a_receiver_accepts_the_signature_of_the_body_it_got() -> None:

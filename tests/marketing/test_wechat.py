@@ -20,17 +20,11 @@ from tests.marketing.receivers import (
     a_trigger,
     contact_row,
     make_due,
-    postpone_waiting,
 )
 from tests.marketing.test_engine import a_merchant
 
 APP_ID, APP_SECRET, TEMPLATE = "wx0123456789abcdef", "app-secret-0123456789", "TPL_offer_ready"
 FOLLOWER, LEFT = "oMsT10SK1anSqHduazp_follower", "oMsT10SK1anSqHduazp_unfollowed"
-
-
-@pytest.fixture(autouse=True)
-async def own_contacts_only(db: asyncpg.Pool) -> None:
-    await postpone_waiting(db)
 
 
 @pytest.fixture
@@ -39,12 +33,6 @@ async def sim() -> WeChatSim:
     await model.start()
     yield model
     await model.stop()
-
-
-@pytest.fixture
-async def http() -> aiohttp.ClientSession:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def channel(
