@@ -22,6 +22,7 @@ from marketing.engine import Engine
 from marketing.intake import InboxEvent
 from portal import identities
 from portal.sms import SmsProviders
+from portico.runtime import marketing_dispatch
 from tests.marketing.receivers import (
     T0,
     Receiver,
@@ -398,3 +399,18 @@ async def test_every_contact_reaches_its_receiver_exactly_once_across_restarts(
     texts = await outbox(db, merchant)
     assert sorted(t["message_id"] for t in texts) == sorted(by_channel["sms"])
     assert (await contact_row(db, merchant, second.crashed["sms"]))["attempts"] >= 2
+
+
+async def test_the_composition_roots_dispatcher_sends_and_stops_cleanly(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    """portico/runtime.py runs it in the controller role, every channel wired."""
+    merchant, _store = await a_merchant(db)
+    trigger = await a_trigger(db, merchant, "portal")
+    contact = await a_contact(db, merchant, trigger, "d:" + "9c" * 16, channel="portal")
+    async with marketing_dispatch(settings, db):
+        for _ in range(60):
+            if (await contact_row(db, merchant, contact))["status"] == "sent":
+                break
+            await asyncio.sleep(0.05)
+    assert (await contact_row(db, merchant, contact))["status"] == "sent"
