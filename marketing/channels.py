@@ -10,7 +10,6 @@ is recognised by its receiver.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +18,6 @@ from typing import Protocol
 import asyncpg
 
 from portal import services as portal
-
-log = logging.getLogger("portico.marketing.dispatch")
 
 
 @dataclass(frozen=True)
