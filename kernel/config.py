@@ -66,6 +66,17 @@ class Settings:
     # not texted through Alibaba Cloud (the outbox provider texts them always).
     aliyun_sms_coupon_template_code: str = ""
     aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    # An approved template for marketing texts (one variable, ${message}); none: marketing SMS
+    # are not sent through Alibaba Cloud (the outbox provider keeps them always).
+    aliyun_sms_marketing_template_code: str = ""
+    # Marketing dispatch (marketing/dispatch.py, docs/marketing-dispatch.md): how many tries a
+    # contact gets before it is 'failed'; the wait before the first retry in seconds (doubled
+    # at each retry, with jitter, at most an hour); the timeout of every call to a channel (a
+    # webhook, WeChat); and the base URL of WeChat's API (a local model in tests).
+    marketing_max_attempts: int = 8
+    marketing_backoff_base: float = 5.0
+    marketing_send_timeout: float = 5.0
+    marketing_wechat_api_url: str = "https://api.weixin.qq.com"
     # Email to console users (accounts/email.py, docs/console.md "Email"): "outbox" keeps each
     # message in the console's email outbox instead of sending it (development); "smtp" sends it
     # through the SMTP server below. smtp_security: "starttls" (port 587), "tls" (implicit TLS,
@@ -128,7 +139,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         f.name: _coerce(f.name, f.type, raw[f.name]) for f in fields(Settings) if f.name in raw
     }
     settings = Settings(**values)
-    return _check_email(_check_sms(_check_secrets(_check_waits(_check_broker_admin(settings)))))
+    checked = _check_sms(_check_secrets(_check_waits(_check_broker_admin(settings))))
+    return _check_marketing(_check_email(checked))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -207,6 +219,21 @@ def _check_sms(settings: Settings) -> Settings:
     loopback = endpoint.hostname in ("127.0.0.1", "::1", "localhost")
     if endpoint.scheme != "https" and not (endpoint.scheme == "http" and loopback):
         raise ConfigError("PORTICO_ALIYUN_SMS_ENDPOINT must be an https:// URL")
+    return settings
+
+
+def _check_marketing(settings: Settings) -> Settings:
+    if not 1 <= settings.marketing_max_attempts <= 50:
+        raise ConfigError("PORTICO_MARKETING_MAX_ATTEMPTS must be from 1 to 50")
+    if not 0 < settings.marketing_backoff_base <= 3600:
+        raise ConfigError("PORTICO_MARKETING_BACKOFF_BASE must be more than 0 and at most 3600 s")
+    if not 0 < settings.marketing_send_timeout <= 60:
+        raise ConfigError("PORTICO_MARKETING_SEND_TIMEOUT must be more than 0 and at most 60 s")
+    api = urlsplit(settings.marketing_wechat_api_url)
+    # The AppSecret and access tokens travel in its URLs: plain HTTP only on this machine.
+    loopback = api.hostname in ("127.0.0.1", "::1", "localhost")
+    if api.scheme != "https" and not (api.scheme == "http" and loopback):
+        raise ConfigError("PORTICO_MARKETING_WECHAT_API_URL must be an https:// URL")
     return settings
 
 

@@ -14,7 +14,8 @@ from portal.authmon_views import routes as authmon_routes
 from portal.captive_api import routes as captive_api_routes
 from portal.email_views import routes as email_routes
 from portal.extend_views import routes as extend_routes
-from portal.keys import SENDER
+from portal.keys import OFFERS, SENDER
+from portal.online import OfferHooks
 from portal.returning_views import routes as returning_routes
 from portal.views import error_pages, routes
 from portal.voucher_views import routes as voucher_routes
@@ -22,12 +23,22 @@ from portal.wallet_views import routes as wallet_routes
 from portal.wifidog import routes as wifidog_routes
 
 
-def make_portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> web.Application:
-    """The caller owns the pool and the command sender (opened in its cleanup context)."""
+def make_portal_app(
+    settings: Settings,
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    *,
+    offers: OfferHooks | None = None,
+) -> web.Application:
+    """The caller owns the pool and the command sender (opened in its cleanup context).
+    `offers`: where the online page's offers come from (marketing's, wired by the composition
+    root); none, no offers."""
     app = web.Application(middlewares=[security_headers, error_pages], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[DB] = db
     app[SENDER] = sender
+    if offers is not None:
+        app[OFFERS] = offers
     app[TEMPLATES] = make_templates("portal")
     app.add_routes(routes)
     app.add_routes(ad_routes)  # the splash ad's file, impression beacon and click

@@ -129,3 +129,11 @@ async def verified_phone(
     """The phone number (E.164) an SMS code proved on this device, the latest; None if none."""
     sealed = await conn.fetchval(queries.verified_phone_of_device, merchant_id, device_hash)
     return unseal(secret_key, str(merchant_id), bytes(sealed)) if sealed is not None else None
+
+
+async def verified_phone_of(
+    conn: asyncpg.Connection | asyncpg.Pool, secret_key: str, merchant_id: uuid.UUID, identity: str
+) -> str | None:
+    """The phone number (E.164) of an identity, when it is one an SMS code proved; else None."""
+    sealed = await conn.fetchval(queries.verified_phone_of_identity, merchant_id, identity)
+    return unseal(secret_key, str(merchant_id), bytes(sealed)) if sealed is not None else None

@@ -68,6 +68,7 @@ _CORE = {
     },
     "data_unlimited": {"en": "no limit", "zh-CN": "不限"},
     "online_continue": {"en": "Continue", "zh-CN": "继续浏览"},
+    "offer_claim": {"en": "Get the coupon", "zh-CN": "领取优惠券"},
     "logout_button": {"en": "Log out", "zh-CN": "退出登录"},
     "logout_hint": {
         "en": "Logging out ends free WiFi on this device.",

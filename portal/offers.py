@@ -25,16 +25,31 @@ log = logging.getLogger("portico.portal.offers")
 
 async def claim_coupon(db: asyncpg.Pool, visit: Visit, coupon_id: uuid.UUID) -> ads.Claim:
     """The shopper's code for this coupon (the one they hold, or a new one, counted)."""
+    return await claim_for_device(
+        db, visit.merchant_id, visit.router.store_id, visit.device, coupon_id
+    )
+
+
+async def claim_for_device(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    device: str,
+    coupon_id: uuid.UUID,
+    **more: str,
+) -> ads.Claim:
+    """A device's code for this coupon, claimed at this store; a new claim is counted
+    (analytics' coupon_claim, with `more` in its data)."""
     async with db.acquire() as conn:
-        claim = await ads.claim_coupon(conn, visit.merchant_id, coupon_id, visit.device)
+        claim = await ads.claim_coupon(conn, merchant_id, coupon_id, device)
         if claim.new:
             await analytics.record_event(
                 conn,
-                visit.merchant_id,
+                merchant_id,
                 "coupon_claim",
-                store_id=visit.router.store_id,
-                device_hash=visit.device,
-                data={"coupon": str(coupon_id)},
+                store_id=store_id,
+                device_hash=device,
+                data={"coupon": str(coupon_id), **more},
             )
     return claim
 

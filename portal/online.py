@@ -25,10 +25,10 @@ import hmac
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, Protocol
 from urllib.parse import urlencode
 
 import asyncpg
@@ -47,6 +47,7 @@ from kernel.errors import PorticoError
 from kernel.sql import load_queries
 from portal import sessions, stores
 from portal.email_login import GivenConsent, consent_of_session
+from portal.offers import claim_for_device
 from portal.qr import coupon_qr
 from portal.session_usage import keep
 from portal.sessions import LiveSession
@@ -128,6 +129,39 @@ class CouponView:
     qr: str
 
 
+class OnlineOffer(Protocol):
+    """An offer another domain has for the shopper (marketing's: marketing/services.py)."""
+
+    @property
+    def contact_id(self) -> uuid.UUID: ...
+
+    @property
+    def coupon_id(self) -> uuid.UUID | None: ...
+
+    def message(self, lang: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class OfferHooks:
+    """Where the online page's offers come from, wired by the composition root
+    (portico/runtime.py: marketing.services), so the portal never imports marketing:
+    `waiting(db, merchant_id, device_hash)` lists a device's offers, `shown(db, merchant_id,
+    offer ids)` says which the page showed (each counts as delivered once)."""
+
+    waiting: Callable[[asyncpg.Pool, uuid.UUID, str], Awaitable[Sequence[OnlineOffer]]]
+    shown: Callable[[asyncpg.Pool, uuid.UUID, Sequence[uuid.UUID]], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An offer as the online page shows it: its words in the page's language, and the
+    coupon it gives, claimed with one button."""
+
+    offer_id: uuid.UUID
+    message: str
+    coupon_id: uuid.UUID | None
+
+
 @dataclass(frozen=True)
 class OnlineSession:
     """What the online page shows of one session."""
@@ -137,6 +171,7 @@ class OnlineSession:
     coupons: list[CouponView]
     consent: GivenConsent | None = None  # marketing consent given in this login (email)
     live: LiveSession | None = None  # its policy and what is left of it (portal/sessions.py)
+    offers: list[OfferView] = field(default_factory=list)  # marketing's, for this shopper
 
     def data_text(self, _: Callable[..., str]) -> str:
         """What is left of the data quota per direction, or the quota, or "no limit"."""
@@ -213,9 +248,11 @@ async def session_status(
     language: str,
     *,
     console_url: str,
+    offers: OfferHooks | None = None,
 ) -> OnlineSession | None:
-    """The session as it stands (time and data left, its policy: portal/sessions.py) and the
-    coupons its device holds, each with its QR code; None if it is not this router's."""
+    """The session as it stands (time and data left, its policy: portal/sessions.py), the
+    coupons its device holds, each with its QR code, and, while it is active, the offers
+    waiting for its shopper (`offers`), counted as shown; None if it is not this router's."""
     router, portal = await stores.store_gateway(db, router_id)
     if router.merchant_id != merchant_id:
         return None
@@ -226,7 +263,47 @@ async def session_status(
     coupons = [CouponView(c.title, c.code, coupon_qr(console_url, c.code)) for c in held]
     consent = await consent_of_session(db, merchant_id, session_id)
     minutes_left = live.minutes_left if live.active else 0
-    return OnlineSession(live.active, minutes_left, coupons, consent, live)
+    shown: list[OfferView] = []
+    if offers is not None and live.active:
+        shown = await _show_offers(db, offers, merchant_id, live.device_hash, language)
+    return OnlineSession(live.active, minutes_left, coupons, consent, live, shown)
+
+
+async def _show_offers(
+    db: asyncpg.Pool, offers: OfferHooks, merchant_id: uuid.UUID, device: str, language: str
+) -> list[OfferView]:
+    views = [
+        OfferView(o.contact_id, o.message(language), o.coupon_id)
+        for o in await offers.waiting(db, merchant_id, device)
+    ]
+    views = [v for v in views if v.message or v.coupon_id]
+    try:
+        await offers.shown(db, merchant_id, [v.offer_id for v in views])
+    except (OSError, asyncpg.PostgresError) as exc:  # the shopper's page goes on without it
+        log.warning("offers %s shown but not recorded: %s", [str(v.offer_id) for v in views], exc)
+    return views
+
+
+async def claim_offered_coupon(
+    db: asyncpg.Pool,
+    offers: OfferHooks,
+    router: Router,
+    portal: StorePortal,
+    session_id: uuid.UUID,
+    coupon_id: uuid.UUID,
+) -> ads.Claim:
+    """The coupon an offer on the session's online page gives, claimed for its device (the
+    one it holds, or a new claim, counted as the splash's are). Only a coupon one of the
+    shopper's offers gives: ads.UnknownCoupon for any other."""
+    live = await sessions.live_session(db, router, portal, session_id)
+    if live is None or not live.active:
+        raise BadOnlineLink(f"no active session {session_id} at router {router.router_id}")
+    offered = {o.coupon_id for o in await offers.waiting(db, router.merchant_id, live.device_hash)}
+    if coupon_id not in offered:
+        raise ads.UnknownCoupon(f"coupon {coupon_id} is not offered to this shopper")
+    return await claim_for_device(
+        db, router.merchant_id, router.store_id, live.device_hash, coupon_id, source="offer"
+    )
 
 
 def data_allowance_mb(portal: StorePortal) -> tuple[int, int]:

@@ -447,6 +447,10 @@ WHERE d.merchant_id = $1 AND d.device_hash = $2 AND i.kind = 'phone' AND i.verif
 ORDER BY d.last_login_at DESC
 LIMIT 1
 
+-- name: verified_phone_of_identity
+SELECT sealed FROM shopper_identities
+WHERE merchant_id = $1 AND identity_hash = $2 AND kind = 'phone' AND verified_at IS NOT NULL
+
 -- name: branded_stores
 -- How many of the merchant's stores have a portal of their own look: a welcome text in either
 -- language, a colour other than the defaults (migrations 0001 and 0036) or a picture.

@@ -143,10 +143,19 @@ class CodeUsed(CodeRefused):
 
 
 class SmsProvider(Protocol):
-    async def send(self, phone_e164: str, text: str, template_params: Mapping[str, str]) -> None:
+    async def send(
+        self,
+        phone_e164: str,
+        text: str,
+        template_params: Mapping[str, str],
+        *,
+        message_id: uuid.UUID | None = None,
+    ) -> None:
         """Send one text, or raise SmsSendFailed (SmsSendUnsure when it may have gone),
         SmsNumberRefused or SmsThrottled. `text` is the message as the shopper reads it;
-        `template_params` its variables, for a provider that sends an approved template."""
+        `template_params` its variables, for a provider that sends an approved template.
+        `message_id`: the text's own id, when the caller may send it again (marketing's
+        delivery id): the outbox keeps one text per id, Alibaba Cloud carries it as OutId."""
         ...
 
 
@@ -158,12 +167,20 @@ class OutboxProvider:
         self._secret_key = secret_key
         self._merchant_id = merchant_id
 
-    async def send(self, phone_e164: str, text: str, template_params: Mapping[str, str]) -> None:
+    async def send(
+        self,
+        phone_e164: str,
+        text: str,
+        template_params: Mapping[str, str],
+        *,
+        message_id: uuid.UUID | None = None,
+    ) -> None:
+        """The text in the outbox; one already there under `message_id` stays as it was."""
         sealed = seal(self._secret_key, str(self._merchant_id), phone_e164)
         await self._db.execute(
             queries.outbox_insert,
             self._merchant_id,
-            uuid.uuid4(),
+            message_id or uuid.uuid4(),
             mask_phone(phone_e164),
             sealed,
             text,
@@ -231,7 +248,12 @@ class AliyunSmsProvider:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def signed_params(
-        self, phone_e164: str, template_params: Mapping[str, str], *, now: datetime | None = None
+        self,
+        phone_e164: str,
+        template_params: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        out_id: str = "",
     ) -> dict[str, str]:
         params = {
             "AccessKeyId": self._access_key_id,
@@ -248,11 +270,23 @@ class AliyunSmsProvider:
             "Timestamp": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": self.VERSION,
         }
+        if out_id:  # SendSms's OutId: ours, given back in its delivery receipts
+            params["OutId"] = out_id
         params["Signature"] = rpc_signature("POST", params, self._access_key_secret)
         return params
 
-    async def send(self, phone_e164: str, text: str, template_params: Mapping[str, str]) -> None:
-        form = self.signed_params(phone_e164, template_params)
+    async def send(
+        self,
+        phone_e164: str,
+        text: str,
+        template_params: Mapping[str, str],
+        *,
+        message_id: uuid.UUID | None = None,
+    ) -> None:
+        """SendSms is not idempotent (its reference says so): a text sent again is a second
+        text. `message_id` goes as OutId, so receipts and the console can tell them apart."""
+        out_id = message_id.hex if message_id is not None else ""
+        form = self.signed_params(phone_e164, template_params, out_id=out_id)
         try:
             async with self._session.post(
                 self._endpoint, data=form, timeout=self._timeout
@@ -301,6 +335,7 @@ class SmsProviders:
         self._db = db
         self._aliyun: AliyunSmsProvider | None = None
         self._aliyun_coupons: AliyunSmsProvider | None = None
+        self._aliyun_marketing: AliyunSmsProvider | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def for_merchant(self, merchant_id: uuid.UUID) -> SmsProvider:
@@ -323,6 +358,18 @@ class SmsProviders:
             self._aliyun_coupons = self._aliyun_with(settings.aliyun_sms_coupon_template_code)
         return self._aliyun_coupons
 
+    def for_marketing(self, merchant_id: uuid.UUID) -> SmsProvider | None:
+        """The provider marketing texts go through (marketing/dispatch.py, by way of
+        portal/services.py); None when the real one has no approved marketing template."""
+        settings = self._settings
+        if settings.sms_provider == "outbox":
+            return OutboxProvider(self._db, settings.secret_key, merchant_id)
+        if not settings.aliyun_sms_marketing_template_code:
+            return None
+        if self._aliyun_marketing is None:
+            self._aliyun_marketing = self._aliyun_with(settings.aliyun_sms_marketing_template_code)
+        return self._aliyun_marketing
+
     def _aliyun_with(self, template_code: str) -> AliyunSmsProvider:
         settings = self._settings
         if self._session is None:
@@ -340,6 +387,7 @@ class SmsProviders:
         if self._session is not None:
             await self._session.close()
             self._session, self._aliyun, self._aliyun_coupons = None, None, None
+            self._aliyun_marketing = None
 
 
 # -- codes and their references -------------------------------------------------------------

@@ -79,8 +79,11 @@ UPDATE sms_codes SET used_at = NULL
 WHERE merchant_id = $1 AND code_id = $2 AND expires_at > now()
 
 -- name: outbox_insert
+-- One text per message id: a text sent again under its id (marketing's delivery id, after a
+-- crash between the send and its record) is the text already there.
 INSERT INTO sms_outbox (merchant_id, message_id, masked_phone, sealed_phone, body)
 VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (merchant_id, message_id) DO NOTHING
 
 -- name: outbox_page
 SELECT message_id, masked_phone, body, created_at

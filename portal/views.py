@@ -33,7 +33,7 @@ from portal import (
     terms,
 )
 from portal import look as look_pictures
-from portal.keys import SENDER, SMS_PROVIDERS
+from portal.keys import OFFERS, SENDER, SMS_PROVIDERS
 from portal.messages import CATALOG
 from portal.qr import coupon_qr
 
@@ -520,6 +520,7 @@ async def session_online(request: web.Request) -> web.Response:
         _signed_session(request, router.router_id, session_id, next_url, sig),
         lang,
         console_url=request.app[SETTINGS].console_url,
+        offers=request.app.get(OFFERS),
     )
     if status is None:
         raise online.BadOnlineLink(f"no session {session_id} at router {router.router_id}")
@@ -537,6 +538,7 @@ async def session_online(request: web.Request) -> web.Response:
         logout_form=logout_form,
         extend_form=online.extend_form(status, f"/fas/{router.router_id}/extend", fields),
         extended=q.get("extended") == "1",
+        offer_form=(f"/fas/{router.router_id}/offer", fields),  # an offer's coupon
         # The shopper's coupons (portal/wallet_views.py), under the same signed link.
         wallet_url=f"/fas/{router.router_id}/wallet?{urlencode(fields)}",
     )
@@ -581,6 +583,32 @@ async def session_logout(request: web.Request) -> web.Response:
     return _online_page(request, lang, portal=portal, switch_url=other, logged_out=True)
 
 
+@routes.post("/fas/{router_id}/offer", name="offer_coupon")
+async def claim_offer_coupon(request: web.Request) -> web.Response:
+    """The coupon of an offer on the online page: claimed for the session's device (the form
+    posts the page's signed link back, as Log out does), then the online page again, which
+    lists it with its code and QR code."""
+    offers = request.app.get(OFFERS)
+    if offers is None:
+        raise web.HTTPNotFound()
+    form = await _read_form(request)
+    lang = language(request, form.get("lang"))
+    db = request.app[DB]
+    router, portal = await stores.store_gateway(db, request.match_info["router_id"])
+    session_id, next_url, sig = form.get("s", ""), form.get("next", ""), form.get("sig", "")
+    sid = _signed_session(request, router.router_id, session_id, next_url, sig)
+    try:
+        coupon_id = uuid.UUID(form.get("coupon", ""))
+    except ValueError:
+        raise ads.UnknownCoupon("coupon id is not a uuid") from None
+    claim = await online.claim_offered_coupon(db, offers, router, portal, sid, coupon_id)
+    log.info("offer coupon %s %s by session %s", coupon_id, "claimed" if claim.new else "held", sid)
+    secret = request.app[SETTINGS].secret_key
+    raise web.HTTPSeeOther(
+        online.online_link_for(secret, router.router_id, session_id, next_url, lang)
+    )
+
+
 async def _store_online_page(request: web.Request) -> web.Response:
     lang = language(request)
     _router, portal = await stores.store_gateway(request.app[DB], request.match_info["router_id"])
@@ -604,6 +632,7 @@ def _online_page(
     extend_form: tuple[str, dict[str, str]] | None = None,
     extended: bool = False,
     wallet_url: str = "",
+    offer_form: tuple[str, dict[str, str]] | None = None,
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     consent = session.consent if session else None
@@ -632,6 +661,7 @@ def _online_page(
         extend_form=extend_form,  # portal/online_policy.html
         extended=extended,
         wallet_url=wallet_url,
+        offer_form=offer_form,
     )
 
 

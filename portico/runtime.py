@@ -36,8 +36,12 @@ from kernel.embedded import (
     mosquitto_binary,
     start_embedded_postgres,
 )
+from marketing import services as marketing
+from marketing import webhooks
+from marketing.dispatch import Dispatcher, Policy, standard_channels
 from portal import online as portal_online
 from portal import retention as portal_retention
+from portal import services as portal_services
 from portal import session_end as portal_session_end
 from portal import sessions as portal_sessions
 from portal import wifidog_store
@@ -214,6 +218,8 @@ async def running_roles(
             # here, beside the routers' telemetry it reads and a sender to deauth with.
             ends = asyncio.create_task(portal_session_end.end_sessions_forever(infra.db, sender))
             stack.push_async_callback(_cancel, ends)
+            # Marketing contacts the engine decided, sent on their channels within seconds.
+            await stack.enter_async_context(marketing_dispatch(settings, infra.db))
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:
@@ -234,10 +240,44 @@ async def running_roles(
 
 
 def portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> web.Application:
-    """The portal app with the routers' install endpoints (owned by the controller) mounted."""
-    app = make_portal_app(settings, db, sender)
+    """The portal app with the routers' install endpoints (owned by the controller) mounted,
+    and marketing's offers on its online page (the portal never imports marketing)."""
+    app = make_portal_app(settings, db, sender, offers=marketing_offers())
     app.add_routes(device_routes.routes)
     return app
+
+
+def marketing_offers() -> portal_online.OfferHooks:
+    """Marketing's portal offers, as the portal's online page asks for them."""
+    return portal_online.OfferHooks(
+        waiting=marketing.offers_for_device, shown=marketing.mark_offers_shown
+    )
+
+
+@contextlib.asynccontextmanager
+async def marketing_dispatch(settings: Settings, db: asyncpg.Pool) -> AsyncIterator[None]:
+    """The marketing dispatcher (marketing/dispatch.py), running until the context ends: the
+    engine's pending contacts sent on their channels (SMS through the portal's backend)."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = webhooks.http_session(allow_private=not settings.production)
+        stack.push_async_callback(http.close)
+        sms = portal_services.SmsProviders(settings, db)
+        stack.push_async_callback(sms.close)
+        dispatcher = Dispatcher(
+            db,
+            standard_channels(db, settings, http, sms),
+            policy=Policy.from_settings(settings),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop), name="marketing-dispatch")
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=settings.marketing_send_timeout * 2)
+            except TimeoutError:  # wait_for cancelled it: its sends go back after their lease
+                log.warning("marketing dispatch: sends still running at stop were abandoned")
 
 
 async def _command_sender(

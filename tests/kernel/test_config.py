@@ -132,3 +132,30 @@ def test_routers_and_the_portal_reach_the_broker_as_told(tmp_path: Path) -> None
     assert told.portal_broker_url == "mqtt://p:pw@internal"
     assert told.router_broker_url == "mqtts://mqtt.example.com:8883"
     assert "p:pw@internal" not in repr(told)  # the portal's password stays out of logs
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORTICO_MARKETING_MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS must be from 1 to 50"),
+        ({"PORTICO_MARKETING_BACKOFF_BASE": "0"}, "BACKOFF_BASE must be more than 0"),
+        ({"PORTICO_MARKETING_SEND_TIMEOUT": "120"}, "SEND_TIMEOUT must be more than 0"),
+        ({"PORTICO_MARKETING_WECHAT_API_URL": "http://api.weixin.qq.com"}, "https:// URL"),
+    ],
+)
+def test_marketing_dispatch_settings_that_cannot_work_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings({"PORTICO_DATA_DIR": str(tmp_path), **env})
+
+
+def test_marketing_dispatch_defaults_and_a_local_wechat_model(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "PORTICO_DATA_DIR": str(tmp_path),
+            "PORTICO_MARKETING_WECHAT_API_URL": "http://127.0.0.1:9000",
+        }
+    )
+    assert (settings.marketing_max_attempts, settings.marketing_backoff_base) == (8, 5.0)
+    assert settings.marketing_wechat_api_url == "http://127.0.0.1:9000"

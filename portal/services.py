@@ -1,0 +1,81 @@
+"""What other domains may ask of the portal: named functions, so that none reads the portal's
+tables or calls its modules (STYLE.md). The composition root wires the portal's own hooks
+(the online page's offers, portal/online.py) the other way round.
+
+Today marketing's dispatcher (marketing/dispatch.py) texts a shopper it knows by their login
+identity, through the same SMS backend as the login codes and coupon texts (portal/sms.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+import asyncpg
+
+from kernel.errors import PorticoError
+from portal import identities
+from portal.sms import (
+    SmsNumberRefused,
+    SmsProviders,
+    SmsSendFailed,
+    SmsSendUnsure,
+    SmsThrottled,
+)
+
+__all__ = [
+    "NoPhone",
+    "NoSmsRoute",
+    "SmsNumberRefused",
+    "SmsProviders",
+    "SmsSendFailed",
+    "SmsSendUnsure",
+    "SmsThrottled",
+    "text_identity",
+]
+
+
+class NoPhone(PorticoError):
+    """The identity is not a phone number an SMS code proved (an email address, or gone)."""
+
+    message_id = "error_bad_phone"
+    status = 404
+
+
+class NoSmsRoute(PorticoError):
+    """The SMS backend cannot send this kind of text (Alibaba Cloud without an approved
+    marketing template: PORTICO_ALIYUN_SMS_MARKETING_TEMPLATE_CODE)."""
+
+    message_id = "error_sms_unavailable"
+    status = 503
+
+
+def text_for_number(phone_e164: str, texts: Mapping[str, str]) -> str:
+    """The text in the number's language: Chinese for a Chinese number, else English (either
+    one when the other is empty)."""
+    first, second = ("zh-CN", "en") if phone_e164.startswith("+86") else ("en", "zh-CN")
+    return texts.get(first) or texts.get(second) or ""
+
+
+async def text_identity(
+    db: asyncpg.Pool,
+    providers: SmsProviders,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    identity_hash: str,
+    message_id: uuid.UUID,
+    texts: Mapping[str, str],
+) -> None:
+    """Text the identity's verified phone number under `message_id` (the caller's delivery
+    id): the outbox keeps one text per id, so the same message sent again after a crash is one
+    text there; Alibaba Cloud gets it as OutId (it is not idempotent). `texts`: the message by
+    language ('zh-CN', 'en'). NoPhone, NoSmsRoute, or the provider's SmsSendFailed (its
+    SmsSendUnsure: no answer in time), SmsNumberRefused, SmsThrottled."""
+    provider = providers.for_marketing(merchant_id)
+    if provider is None:
+        raise NoSmsRoute("no approved marketing SMS template")
+    phone = await identities.verified_phone_of(db, secret_key, merchant_id, identity_hash)
+    if phone is None:
+        raise NoPhone(f"identity {identity_hash[:8]}… has no verified phone number")
+    text = text_for_number(phone, texts)
+    await provider.send(phone, text, {"message": text}, message_id=message_id)
