@@ -518,6 +518,13 @@ class Engine:
         return Batch(configs, stored, histories, dict(linked))
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch, events: list[Event]) -> None:
+        if batch.contacts:
+            # First, under the profile each was decided for: a profile merged later in the
+            # batch then moves them with its stored ones (an offer both had stays once).
+            await conn.execute(
+                queries.insert_contacts,
+                [_contact_row(c, c.event_at) for c in batch.contacts],
+            )
         for merchant_id, old, new in batch.merged:
             await conn.execute(queries.move_contacts, merchant_id, old, new)
         if batch.merged:
@@ -533,11 +540,6 @@ class Engine:
                 [k[1] for k, _ in items],
                 [v for _, v in items],
                 [events[-1].occurred_at] * len(items),
-            )
-        if batch.contacts:
-            await conn.execute(
-                queries.insert_contacts,
-                [_contact_row(c, c.event_at) for c in batch.contacts],
             )
         if batch.conversions:
             cs = batch.conversions

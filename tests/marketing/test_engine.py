@@ -212,6 +212,38 @@ async def test_a_login_merges_the_device_profile_into_the_identity(db: asyncpg.P
     assert row["login_methods"] == ["sms"]
 
 
+async def test_a_contact_decided_in_the_batch_that_merges_its_profile_follows_it(
+    db: asyncpg.Pool,
+) -> None:
+    """An arrival and the login in one batch: the arrival's contact, decided for the device,
+    is the identity's after the merge; an offer the identity had already stays once."""
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(offer_key="hi"))
+    identity = "b" * 32
+    await db.execute(
+        "INSERT INTO marketing_settings (merchant_id, max_per_day, quiet_from, quiet_until)"
+        " VALUES ($1, 9, '00:00', '00:00')",
+        merchant,
+    )
+    login = {"method": "sms", "identity_hash": identity}
+    first, second = "07" * 16, "08" * 16
+    for device, at in ((first, T0), (second, T0 + timedelta(days=1))):
+        await intake.record_events(
+            db,
+            [
+                sighting(merchant, store, device, at),
+                InboxEvent(merchant, "login", device, store, at + timedelta(minutes=1), login),
+            ],
+        )
+        await run_all(Engine(db))
+    rows = await contacts_of(db, merchant)
+    assert {r["profile_key"] for r in rows} == {"i:" + identity}
+    assert [(r["status"], r["reason"]) for r in rows] == [
+        ("pending", None),  # the first phone's arrival, now the identity's
+        ("suppressed", "duplicate_offer"),  # the second phone's: the identity had it
+    ]
+
+
 @pytest.mark.parametrize("kind", ["return_visit", "redemption"])
 async def test_contacts_convert_in_both_arms(db: asyncpg.Pool, kind: str) -> None:
     merchant, store = await a_merchant(db)
