@@ -8,7 +8,8 @@ At the first start, before the roles run (`prepare`):
    (portico/demo_footfall.py, simulators/shoppers.py), their station joins and leaves made
    sightings as the controller makes them (analytics.ingest.FootfallIngest.station_event),
    one per device, store and minute as the live producer sends them
-   (marketing.intake.Sightings), and their portal logins. The history makes regulars,
+   (marketing.intake.Sightings), and their portal logins; staff and fixed devices left out,
+   as the footfall ingest leaves them out once it knows them. The history makes regulars,
    lunchtime regulars and lapsed shoppers; no trigger exists yet, so it sets nothing off;
 3. the three triggers.
 
@@ -43,6 +44,7 @@ log = logging.getLogger("portico.demo.marketing")
 
 HISTORY_DAYS = 45  # more than a month: a monthly regular's next visit may be a lapsed return
 CHUNK = 5_000  # events recorded at a time
+NOT_SHOPPERS = ("staff-", "fixed-")  # the shopper model's people who are no shoppers
 LOGINS = uuid.UUID("2b8e6c0f-54a1-4e7b-a0c3-9d1e2f3a4b5c")
 
 
@@ -109,6 +111,8 @@ def history_events(
     seen: set[tuple[str, int]] = set()
     events = []
     for e in truth.stations:
+        if e.person.startswith(NOT_SHOPPERS):
+            continue
         at[0] = e.ts
         for s in stations.station_event(e.zone, e.mac, e.ts, e.event, e.rssi):
             device = device_hash(secret_key, str(merchant_id), s.mac)
@@ -127,6 +131,8 @@ def history_events(
                 )
             )
     for login in truth.logins:
+        if login.person.startswith(NOT_SHOPPERS):
+            continue
         device = device_hash(secret_key, str(merchant_id), login.mac)
         events.append(
             InboxEvent(
