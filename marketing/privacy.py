@@ -8,16 +8,16 @@ was linked to at a login.
 
 - `export_shopper`: every profile (its facts as stored and as rules read them now), its tags
   with their names and definition versions, the merchant's segments it is in now, its linked
-  devices, its contact log (each contact's trigger, channel, offer, decision, outcome) and the
-  live stream's events still kept (a day after they are decided).
+  devices and WeChat account, its contact log (each contact's trigger, channel, offer,
+  decision, outcome) and the live stream's events still kept (a day after they are decided).
 - `erase_shopper`, in the caller's transaction: the events are deleted, then the merchant is
   locked as the engine locks it (events first, then the merchant's lock: the engine's order,
   so neither waits for the other in a circle), the profiles' contacts anonymised
   (each keeps its trigger, channel, times and outcome under a key of its own, 'x:<contact
   id>', so the trigger's counts stand and nobody is named; a contact not yet sent becomes
-  suppressed, 'opted_out', and is never sent), the device links and profiles deleted. A
-  profile that had opted out stays as a bare row that says so and nothing else: the shopper's
-  "no offers" outlives the erasure.
+  suppressed, 'opted_out', and is never sent), the device links and profiles deleted (a
+  profile's WeChat link with it). A profile that had opted out stays as a bare row that says
+  so and nothing else: the shopper's "no offers" outlives the erasure.
 
 Erasure removes what marketing knows; it does not stop the live stream: a device seen again
 starts a new profile. Consent is the portal's (shopper_consents) and is not changed here.
@@ -113,6 +113,10 @@ async def export_shopper(
         s: ZoneInfo(f.timezone)
         for s, f in (await accounts.venue_facts(conn, merchant_id)).stores.items()
     }
+    wechat = {
+        r["profile_key"]: _plain({"openid": r["openid"], "linked_at": r["linked_at"]})
+        for r in await conn.fetch(queries.wechat_followers, merchant_id, keys)
+    }
     exported = []
     for row in await conn.fetch(queries.profiles, merchant_id, keys):
         profile = profile_from_row(row)
@@ -147,6 +151,7 @@ async def export_shopper(
                 "devices": [
                     r["device_hash"] for r in linked if r["profile_key"] == profile.profile_key
                 ],
+                "wechat": wechat.get(profile.profile_key),
             }
         )
     contacts = [_plain(dict(r)) for r in await conn.fetch(queries.contacts, merchant_id, keys)]

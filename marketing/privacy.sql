@@ -14,6 +14,11 @@ SELECT * FROM marketing_profiles
 WHERE merchant_id = $1 AND profile_key = ANY($2::text[])
 ORDER BY profile_key
 
+-- name: wechat_followers
+-- The WeChat accounts linked to these profiles (migration 0046; deleted with a profile).
+SELECT profile_key, openid, linked_at FROM marketing_wechat_followers
+WHERE merchant_id = $1 AND profile_key = ANY($2::text[])
+
 -- name: contacts
 SELECT c.contact_id, c.trigger_id, t.name_en AS trigger_en, t.name_zh AS trigger_zh,
        c.trigger_version, c.offer_key, c.channel, c.store_id, c.event_at, c.decided_at, c.arm,

@@ -72,6 +72,12 @@ async def shop_with_history(
         ],
     )  # fmt: skip
     await run_all(Engine(db))
+    await db.execute(  # the shopper followed the merchant's WeChat account (migration 0046)
+        "INSERT INTO marketing_wechat_followers (merchant_id, profile_key, openid)"
+        " VALUES ($1, $2, 'o-shopper-one')",
+        merchant,
+        "i:" + identity,
+    )
     return merchant, store, trigger, identity, phone, other
 
 
@@ -103,6 +109,7 @@ async def test_an_export_covers_profile_tags_segments_devices_contacts_and_event
     }
     assert [s["name_en"] for s in profile["segments"]] == ["Newcomers"]
     assert profile["devices"] == [phone] and data["devices"] == [phone]
+    assert profile["wechat"]["openid"] == "o-shopper-one"
     [contact] = data["contacts"]
     assert (contact["trigger_id"], contact["trigger_en"], contact["offer_key"]) == (
         str(trigger),
@@ -158,9 +165,12 @@ async def test_an_erasure_removes_the_shopper_anonymises_contacts_and_keeps_an_o
         "SELECT profile_key FROM marketing_profiles WHERE merchant_id = $1", merchant
     )
     assert [r["profile_key"] for r in keys] == ["d:" + other]  # the other phone's, untouched
-    assert not await db.fetchval(
-        "SELECT count(*) FROM marketing_profile_devices WHERE merchant_id = $1", merchant
+    left = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM marketing_profile_devices WHERE merchant_id = $1) AS links,"
+        " (SELECT count(*) FROM marketing_wechat_followers WHERE merchant_id = $1) AS wechat",
+        merchant,
     )
+    assert (left["links"], left["wechat"]) == (0, 0)
     assert not await db.fetchval(
         "SELECT count(*) FROM marketing_inbox WHERE merchant_id = $1 AND device_hash = $2",
         merchant,
