@@ -42,6 +42,7 @@ from ads.pos_errors import (
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
 from kernel.logs import Throttled
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SETTINGS, Handler, client_ip, returned
 
 log = logging.getLogger("portico.ads.pos")
@@ -157,6 +158,7 @@ async def redeem(request: web.Request, caller: pos_guard.Caller) -> web.Response
         pos_reference=pos_reference,
         idempotency_key=idempotency_key,
         language=_language(request),
+        on_events=request.config_dict.get(SHOPPER_EVENTS),  # the console's, the parent app
     )
     response = _ok(
         {

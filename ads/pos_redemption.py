@@ -24,6 +24,7 @@ from ads.pos_keys import PosKey
 from ads.services import queries as till_queries
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 
 queries = load_queries(__file__, "pos.sql")
@@ -170,6 +171,7 @@ async def redeem(
     pos_reference: str | None,
     idempotency_key: str,
     language: str,
+    on_events: OnShopperEvents | None = None,
 ) -> PosRedemption:
     """Redeem a code (`typed`), or the code of a current lock, once at `store_id`. The same
     request again with the same `idempotency_key` gets the same redemption back (`replayed`);
@@ -177,9 +179,9 @@ async def redeem(
     code = None if typed is None else redemption.read_code(typed)
     args = (key.merchant_id, code, lock_id, uuid.uuid4(), store_id, key.key_id, None)
     args += (idempotency_key, pos_reference)
-    row = await _redeem_once(db, args)
+    row = await _redeem_once(db, args, on_events)
     if row is None:  # lost a race, perhaps to the same request under the same idempotency key
-        row = await _redeem_once(db, args)
+        row = await _redeem_once(db, args, on_events)
     if row is None:
         if lock_id is not None:
             raise await _lock_refusal(db, key, lock_id)
@@ -202,9 +204,11 @@ async def redeem(
     )
 
 
-async def _redeem_once(db: asyncpg.Pool, args: tuple[object, ...]) -> asyncpg.Record | None:
+async def _redeem_once(
+    db: asyncpg.Pool, args: tuple[object, ...], on_events: OnShopperEvents | None
+) -> asyncpg.Record | None:
     try:
-        return await db.fetchrow(till_queries.redeem_code, *args)
+        return await redemption.redeem_row(db, args, on_events)
     except asyncpg.UniqueViolationError:
         # Another request under the same idempotency key stored its redemption first: the
         # next try sees it.

@@ -193,7 +193,7 @@ WITH target AS (
                     (SELECT code FROM coupon_locks WHERE merchant_id = $1 AND lock_id = $3)) AS code
 ), prior AS (
     SELECT r.redemption_id, r.code, r.coupon_id, r.store_id, r.redeemed_at, r.rolled_back_at,
-           r.pos_reference,
+           r.pos_reference, r.device_hash,
            r.code IS NOT DISTINCT FROM t.code AND r.store_id = $5
                AND r.pos_reference IS NOT DISTINCT FROM $9 AS same_request
     FROM coupon_redemptions r, target t
@@ -213,15 +213,16 @@ WITH target AS (
                                     device_hash, redeemed_by, api_key_id, idempotency_key,
                                     pos_reference)
     SELECT $1, $4, code, coupon_id, $5, claimed_by, $7, $6, $8, $9 FROM code
-    RETURNING redemption_id, code, coupon_id, store_id, redeemed_at, rolled_back_at, pos_reference
+    RETURNING redemption_id, code, coupon_id, store_id, redeemed_at, rolled_back_at, pos_reference,
+              device_hash
 )
 SELECT x.redemption_id, x.code, x.store_id, x.redeemed_at, x.rolled_back_at, x.pos_reference,
-       x.replayed, x.same_request, cp.title_en, cp.title_zh
+       x.replayed, x.same_request, cp.title_en, cp.title_zh, x.coupon_id, x.device_hash
 FROM (
     SELECT new.*, false AS replayed, true AS same_request FROM new
     UNION ALL
     SELECT redemption_id, code, coupon_id, store_id, redeemed_at, rolled_back_at, pos_reference,
-           true, same_request
+           device_hash, true, same_request
     FROM prior
 ) x
 JOIN coupons cp ON cp.merchant_id = $1 AND cp.coupon_id = x.coupon_id

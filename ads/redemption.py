@@ -8,6 +8,7 @@ caller is acting for: a code of another merchant is simply unknown here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -18,6 +19,7 @@ from accounts import audit
 from ads import codes
 from ads.services import queries, void_code
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents, ShopperEvent, event_id
 
 UNDO_WINDOW = timedelta(minutes=10)
 TILL_PATH = "/till"  # the console page (ads/redemption_page.py)
@@ -144,12 +146,13 @@ async def redeem(
     *,
     store_id: uuid.UUID,
     user_id: uuid.UUID,
+    on_events: OnShopperEvents | None = None,
 ) -> Redemption:
     """Redeem a claimed, unexpired code once (two tills at once: one wins, the other is told
-    it was redeemed); anything else raises why it cannot be."""
+    it was redeemed); anything else raises why it cannot be. The redemption is told to
+    `on_events` in its transaction."""
     code = read_code(typed)
-    row = await db.fetchrow(
-        queries.redeem_code,
+    args = (
         merchant_id,
         code,
         None,  # no POS lock
@@ -160,9 +163,36 @@ async def redeem(
         None,  # no idempotency key
         None,  # no POS reference
     )
+    row = await redeem_row(db, args, on_events)
     if row is not None:
         return Redemption(row["redemption_id"], code, row["redeemed_at"])
     raise why_not_redeemable(await check_code(db, merchant_id, code, "en"))
+
+
+async def redeem_row(
+    db: asyncpg.Pool, args: Sequence[object], on_events: OnShopperEvents | None
+) -> asyncpg.Record | None:
+    """queries.redeem_code with `args` (its row, or None); a new redemption of a code a
+    shopper's device claimed is told to `on_events` in the same transaction (a replayed POS
+    request, which finds its earlier redemption, tells nothing)."""
+    if on_events is None:
+        return await db.fetchrow(queries.redeem_code, *args)
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.redeem_code, *args)
+        if row is not None and not row["replayed"] and row["device_hash"]:
+            merchant_id = args[0]
+            assert isinstance(merchant_id, uuid.UUID)
+            event = ShopperEvent(
+                merchant_id,
+                "redemption",
+                event_id("redemption", merchant_id, row["redemption_id"]),
+                row["device_hash"],
+                row["store_id"],
+                row["redeemed_at"],
+                {"coupon_id": str(row["coupon_id"])},
+            )
+            await on_events(conn, [event])
+    return row
 
 
 def why_not_redeemable(status: CodeStatus) -> PorticoError:

@@ -26,6 +26,7 @@ from accounts.web import (
 from ads import redemption
 from ads import services as ads
 from kernel.errors import PorticoError
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB
 
 PATH = redemption.TILL_PATH
@@ -81,6 +82,7 @@ async def redeem_posted(request: web.Request, session: accounts.ConsoleSession) 
             typed,
             store_id=place.store.store_id,
             user_id=session.user.user_id,
+            on_events=request.app.get(SHOPPER_EVENTS),
         )
     except TRY_AGAIN as exc:
         return await _render(request, place, typed=typed, error=exc, http=exc.status)

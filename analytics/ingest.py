@@ -46,6 +46,7 @@ from analytics.capture import SUBTYPE_PROBE_REQ, Frame
 from analytics.observations import (
     FUTURE_SLACK,
     Observation,
+    OnDevicesSeen,
     OnRecorded,
     Recorded,
     StoreRows,
@@ -155,11 +156,13 @@ class FootfallIngest:
         secret_key: str,
         *,
         on_recorded: OnRecorded | None = None,
+        on_devices_seen: OnDevicesSeen | None = None,
         tracker_factory: Callable[[], Tracker] = default_tracker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = secret_key
         self._on_recorded = on_recorded
+        self._on_devices_seen = on_devices_seen
         self._tracker_factory = tracker_factory
         self._clock = clock
         self._trackers: dict[str, Tracker] = {}
@@ -183,11 +186,18 @@ class FootfallIngest:
         now: float | None = None,
     ) -> Recorded:
         """Hash, filter and store one store's sightings (in the caller's transaction if any);
-        on_recorded is called with what was new. `now`: the time the sightings arrived at
-        (history fed afterwards, as by the demo), for the raw retention window."""
+        on_recorded is called with what was new, on_devices_seen with the stable devices seen
+        (analytics.observations). `now`: the time the sightings arrived at (history fed
+        afterwards, as by the demo), for the raw retention window."""
         store = await self._store(conn, merchant_id, store_id)
         rows, stays = self._rows(merchant_id, store_id, store, sightings)
-        recorded = await record_observations(conn, rows, on_recorded=self._on_recorded, now=now)
+        recorded = await record_observations(
+            conn,
+            rows,
+            on_recorded=self._on_recorded,
+            on_devices_seen=self._on_devices_seen,
+            now=now,
+        )
         await self._long_stays(conn, merchant_id, store_id, store, stays)
         self._count("inserted", recorded.inserted)
         self._count("duplicates", recorded.duplicates)

@@ -41,6 +41,14 @@ OnRecorded = Callable[
     [asyncpg.Connection, uuid.UUID, uuid.UUID, datetime, datetime], Awaitable[object]
 ]
 
+# Called in the same transaction with one store's stable devices of the call: (device_hash,
+# unix seconds) of its `assoc` rows (a device joined to the WiFi: its hash does not rotate,
+# unlike a probe's), duplicates of earlier calls included. The composition root wires it to
+# precision marketing's live stream (portico/runtime.py); it runs on the telemetry's hot path.
+OnDevicesSeen = Callable[
+    [asyncpg.Connection, uuid.UUID, uuid.UUID, list[tuple[str, float]]], Awaitable[object]
+]
+
 
 class Observation(NamedTuple):
     """One row of footfall_observations. `seen_at`: unix seconds (truncated when stored)."""
@@ -124,21 +132,24 @@ async def record_observations(
     rows: list[Observation],
     *,
     on_recorded: OnRecorded | None = None,
+    on_devices_seen: OnDevicesSeen | None = None,
     now: float | None = None,
 ) -> Recorded:
     """Store `rows` (duplicates skipped); then `on_recorded` once per store with the range of
-    what was new. Runs in the caller's transaction when there is one, else in its own, so the
-    rows and what `on_recorded` writes commit together."""
+    what was new, and `on_devices_seen` once per store with stable devices among the rows
+    kept. Runs in the caller's transaction when there is one, else in its own, so the rows
+    and what the hooks write commit together."""
     if conn.is_in_transaction():
-        return await _record(conn, rows, on_recorded, now)
+        return await _record(conn, rows, on_recorded, on_devices_seen, now)
     async with conn.transaction():
-        return await _record(conn, rows, on_recorded, now)
+        return await _record(conn, rows, on_recorded, on_devices_seen, now)
 
 
 async def _record(
     conn: asyncpg.Connection,
     rows: list[Observation],
     on_recorded: OnRecorded | None,
+    on_devices_seen: OnDevicesSeen | None,
     now: float | None,
 ) -> Recorded:
     result = Recorded()
@@ -181,7 +192,22 @@ async def _record(
                 conn, store["merchant_id"], store["store_id"], store["earliest"], store["latest"]
             )
     result.duplicates = len(rows) - result.out_of_window - result.inserted
+    if on_devices_seen is not None:
+        await _tell_devices_seen(conn, kept_rows, on_devices_seen)
     return result
+
+
+async def _tell_devices_seen(
+    conn: asyncpg.Connection, rows: list[Observation], on_devices_seen: OnDevicesSeen
+) -> None:
+    stable: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[str, float]]] = {}
+    for row in rows:
+        if row.source == "assoc":
+            stable.setdefault((row.merchant_id, row.store_id), []).append(
+                (row.device_hash, row.seen_at)
+            )
+    for (merchant_id, store_id), devices in stable.items():
+        await on_devices_seen(conn, merchant_id, store_id, devices)
 
 
 async def record_store_observations(

@@ -1,7 +1,8 @@
 """Footfall at scale: observation ingest into PostgreSQL, capture import, a long history and
 the metric queries and dashboard pages on it.
 
-    .venv/bin/python -m bench.footfall ingest  [--rows 1000000] [--workers 2] [--write]
+    .venv/bin/python -m bench.footfall ingest  [--rows 1000000] [--workers 2] [--no-marketing]
+                                               [--write]
     .venv/bin/python -m bench.footfall capture [--frames 1000000] [--write]
     .venv/bin/python -m bench.footfall import  [--frames 500000] [--write]
     .venv/bin/python -m bench.footfall seed    [--days 90] [--stores 20] [--scale 1]
@@ -15,9 +16,11 @@ measured in the same run (`× bare`).
 - ingest: one mall store's last 23 hours of observations (hashed as analytics.ingest hashes
   them), repeated over as many stores as `--rows` needs, stored through
   `analytics.observations.record_observations` in batches of 5,000 by `--workers` connections
-  (the rollups marked in the same transaction, as the controller does); then the privacy step
-  too (`analytics.ingest.FootfallIngest.record`: hashing, prober de-duplication) in one
-  process. Target ≥ 50,000 observations/s sustained.
+  (the rollups marked, and precision marketing told the stable devices seen, thinned to one
+  sighting per device, store and minute, in the same transaction, as the controller does;
+  `--no-marketing`: without the marketing hook, for comparison); then the privacy step too
+  (`analytics.ingest.FootfallIngest.record`: hashing, prober de-duplication) in one process.
+  Target ≥ 50,000 observations/s sustained.
 - capture: a pcap (linktype 127) of the model's frames, read by `analytics.capture.read_frames`
   in one process. Target ≥ 100,000 frames/s per core.
 - import: the last 23 hours of one router of a busy mall store (the shopper model scaled up
@@ -109,6 +112,7 @@ from bench.harness import (
 )
 from kernel.db import create_pool, migrate
 from kernel.privacy import device_hash, merchant_key, probe_key
+from marketing.intake import Sightings
 from simulators import probes, shoppers
 from simulators.pcap_writer import write_header, write_pcap, write_records
 
@@ -189,9 +193,12 @@ class IngestResult:
     privacy_rows: int
     privacy_inserted: int
     privacy_seconds: float
+    sightings: Sightings | None  # precision marketing's hook (None: --no-marketing)
 
 
-async def measure_ingest(db: asyncpg.Pool, wanted: int, workers: int) -> IngestResult:
+async def measure_ingest(
+    db: asyncpg.Pool, wanted: int, workers: int, marketing: bool = True
+) -> IngestResult:
     now = time.time()
     start, end = now - 23 * 3600, now - 60
     profile = shoppers.mall_store("Bench Mall", ZONES)
@@ -215,6 +222,9 @@ async def measure_ingest(db: asyncpg.Pool, wanted: int, workers: int) -> IngestR
     for batch in batches:
         queue.put_nowait(batch)
     inserted = 0
+    # As the controller role wires it (portico/runtime.py), one per process.
+    stream = Sightings() if marketing else None
+    seen = stream.seen if stream is not None else None
     started = time.monotonic()
 
     async def worker() -> None:
@@ -222,14 +232,16 @@ async def measure_ingest(db: asyncpg.Pool, wanted: int, workers: int) -> IngestR
         async with db.acquire() as conn:
             while not queue.empty():
                 batch = queue.get_nowait()
-                result = await record_observations(conn, batch, on_recorded=mark_dirty)
+                result = await record_observations(
+                    conn, batch, on_recorded=mark_dirty, on_devices_seen=seen
+                )
                 inserted += result.inserted
                 progress("ingest", total - queue.qsize() * BATCH, total, started)
 
     await asyncio.gather(*(worker() for _ in range(workers)))
     seconds = time.monotonic() - started
     # The privacy step too (hashing, prober de-duplication, long stays), one process.
-    engine = FootfallIngest(SECRET, on_recorded=mark_dirty)
+    engine = FootfallIngest(SECRET, on_recorded=mark_dirty, on_devices_seen=seen)
     store = stores[copies]
     sightings = [probe_sighting(f.zone, f.src, f.ts, f.rssi, f.seq, f.fingerprint) for f in frames]
     for e in truth.stations:
@@ -242,7 +254,9 @@ async def measure_ingest(db: asyncpg.Pool, wanted: int, workers: int) -> IngestR
             result = await engine.record(conn, merchant, store, sightings[i : i + BATCH])
             privacy_inserted += result.inserted
     privacy_seconds = time.monotonic() - began
-    return IngestResult(total, inserted, seconds, len(sightings), privacy_inserted, privacy_seconds)
+    return IngestResult(
+        total, inserted, seconds, len(sightings), privacy_inserted, privacy_seconds, stream
+    )
 
 
 # -- capture ----------------------------------------------------------------------------------
@@ -904,7 +918,7 @@ async def run(args: argparse.Namespace) -> None:
             await migrate(database_url)
             db = await create_pool(database_url, size=max(4, args.workers + 2))
             try:
-                result = await measure_ingest(db, args.rows, args.workers)
+                result = await measure_ingest(db, args.rows, args.workers, not args.no_marketing)
                 postgres = str(await db.fetchval("SHOW server_version")).split(" ")[0]
             finally:
                 await db.close()
@@ -953,9 +967,20 @@ def report_ingest(r: IngestResult, workers: int, bare: Outcome, postgres: str, w
         "",
         f"- target ≥ 50,000 observations/s sustained: {'meets' if rate >= 50_000 else 'misses'}"
         f" ({rate:,.0f}/s).",
+        _marketing_line(r.sightings),
         marker("footfall-ingest", date_, end=True),
     ]
     _emit("footfall-ingest", date_, lines, write)
+
+
+def _marketing_line(sightings: Sightings | None) -> str:
+    if sightings is None:
+        return "- without precision marketing's hook (`--no-marketing`)."
+    return (
+        f"- precision marketing's hook in the same transactions: {sightings.sent:,} sightings to "
+        f"its inbox, {sightings.thinned:,} stable-device rows thinned (one per device, store and "
+        "minute)."
+    )
 
 
 def report_capture(r: CaptureResult, bare: Outcome, write: bool) -> None:
@@ -1153,6 +1178,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="the shopper model's scale")
     parser.add_argument("--template-days", type=int, default=28)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--no-marketing", action="store_true", help="ingest: without marketing's sighting hook"
+    )
     parser.add_argument("--database-url", default="", help="queries: the seeded database")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)

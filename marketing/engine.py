@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from accounts import services as accounts
+from kernel.jobs import TRANSIENT
 from kernel.sql import load_queries
 from marketing import budget, profiles, rules, tags
 from marketing.profiles import Profile
@@ -49,6 +50,7 @@ queries = load_queries(__file__, "engine.sql")
 BATCH = 5_000
 CONFIG_TTL = 5.0  # seconds: a console change reaches the engine within this
 POLL = 1.0  # seconds between looks at the inbox when nothing woke the engine
+RETRY = 5.0  # seconds before a batch the database lost is taken again
 DEFAULT_ZONE = "Asia/Shanghai"
 CONTACT_NAMESPACE = uuid.UUID("6b1f8f0e-4a43-4e59-9a53-2f1c9a7d2e10")
 
@@ -126,21 +128,26 @@ def event_of(row: Mapping[str, Any]) -> Event:
     )
 
 
+def addressed_key(event: Event, linked: Mapping[tuple[uuid.UUID, str], str]) -> str:
+    """The profile an event is about: the identity's for a consent event that names one (a
+    withdrawal by link or by staff: no device), else its device's (linked, or its own)."""
+    identity = event.payload.get("identity_hash")
+    if event.kind == "consent" and isinstance(identity, str) and identity:
+        return profiles.identity_key(identity)
+    key = linked.get((event.merchant_id, event.device_hash))
+    return key or profiles.device_key(event.device_hash)
+
+
 def profile_keys_needed(
     events: Iterable[Event], linked: Mapping[tuple[uuid.UUID, str], str]
 ) -> set[tuple[uuid.UUID, str]]:
-    """Every profile the events may touch: each device's (linked or its own) and each
-    identity a login names."""
+    """Every profile the events may touch: each one's own (addressed_key) and each identity
+    a login names."""
     keys: set[tuple[uuid.UUID, str]] = set()
     for e in events:
-        keys.add(
-            (
-                e.merchant_id,
-                linked.get((e.merchant_id, e.device_hash)) or profiles.device_key(e.device_hash),
-            )
-        )
+        keys.add((e.merchant_id, addressed_key(e, linked)))
         identity = e.payload.get("identity_hash")
-        if isinstance(identity, str):
+        if isinstance(identity, str) and identity:
             keys.add((e.merchant_id, profiles.identity_key(identity)))
     return keys
 
@@ -208,10 +215,7 @@ class Batch:
         return cached[1]
 
     def _profile_of(self, event: Event) -> Profile:
-        key = self.linked.get((event.merchant_id, event.device_hash)) or profiles.device_key(
-            event.device_hash
-        )
-        return self._load(event.merchant_id, key, event.occurred_at)
+        return self._load(event.merchant_id, addressed_key(event, self.linked), event.occurred_at)
 
     def _load(self, merchant_id: uuid.UUID, key: str, at: datetime) -> Profile:
         profile = self.profiles.get((merchant_id, key))
@@ -514,6 +518,13 @@ class Engine:
         return Batch(configs, stored, histories, dict(linked))
 
     async def _write(self, conn: asyncpg.Connection, batch: Batch, events: list[Event]) -> None:
+        if batch.contacts:
+            # First, under the profile each was decided for: a profile merged later in the
+            # batch then moves them with its stored ones (an offer both had stays once).
+            await conn.execute(
+                queries.insert_contacts,
+                [_contact_row(c, c.event_at) for c in batch.contacts],
+            )
         for merchant_id, old, new in batch.merged:
             await conn.execute(queries.move_contacts, merchant_id, old, new)
         if batch.merged:
@@ -529,11 +540,6 @@ class Engine:
                 [k[1] for k, _ in items],
                 [v for _, v in items],
                 [events[-1].occurred_at] * len(items),
-            )
-        if batch.contacts:
-            await conn.execute(
-                queries.insert_contacts,
-                [_contact_row(c, c.event_at) for c in batch.contacts],
             )
         if batch.conversions:
             cs = batch.conversions
@@ -552,12 +558,19 @@ class Engine:
             await conn.execute(queries.notify_dispatch)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Batches until `stop` is set: at once while events wait, else every POLL seconds."""
+        """Batches until `stop` is set: at once while events wait, else every POLL seconds. A
+        batch the database lost (a restart, a dropped connection) is logged and taken again
+        RETRY seconds later: its events are still waiting."""
         while not stop.is_set():
             try:
                 taken = await self.step()
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
                 log.warning("marketing engine: batch rolled back, taken again: %s", exc)
+                continue
+            except TRANSIENT:
+                log.exception("marketing engine: a batch failed; trying again in %.0f s", RETRY)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RETRY)
                 continue
             if taken:
                 log.debug("marketing engine: %d events", taken)

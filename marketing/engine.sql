@@ -75,17 +75,24 @@ SET profile_key = EXCLUDED.profile_key, linked_at = EXCLUDED.linked_at
 
 -- name: move_contacts
 -- A merged device profile's contacts become its identity's ($1 merchant, $2 from, $3 into):
--- an offer both had stays with the identity's, the device's copy becomes a duplicate.
-WITH both_had AS (
-    UPDATE marketing_contacts d SET status = 'suppressed', reason = 'duplicate_offer', arm = NULL
-    WHERE d.merchant_id = $1 AND d.profile_key = $2 AND d.status <> 'suppressed'
-      AND EXISTS (SELECT 1 FROM marketing_contacts i
-                  WHERE i.merchant_id = $1 AND i.profile_key = $3
-                    AND i.offer_key = d.offer_key AND i.status <> 'suppressed')
-    RETURNING d.contact_id
-)
-UPDATE marketing_contacts SET profile_key = $3
-WHERE merchant_id = $1 AND profile_key = $2
+-- an offer both had stays with the identity's, the device's copy becomes a duplicate. One
+-- UPDATE (a row changed by a CTE and by its statement too keeps only one of the changes).
+UPDATE marketing_contacts d
+SET profile_key = $3,
+    status = CASE WHEN x.duplicate THEN 'suppressed' ELSE d.status END,
+    reason = CASE WHEN x.duplicate THEN 'duplicate_offer' ELSE d.reason END,
+    arm = CASE WHEN x.duplicate THEN NULL ELSE d.arm END,
+    next_attempt_at = CASE WHEN x.duplicate THEN NULL ELSE d.next_attempt_at END
+FROM (
+    SELECT c.contact_id,
+           c.status <> 'suppressed' AND EXISTS (
+               SELECT 1 FROM marketing_contacts i
+               WHERE i.merchant_id = $1 AND i.profile_key = $3 AND i.offer_key = c.offer_key
+                 AND i.status <> 'suppressed') AS duplicate
+    FROM marketing_contacts c
+    WHERE c.merchant_id = $1 AND c.profile_key = $2
+) x
+WHERE d.merchant_id = $1 AND d.contact_id = x.contact_id
 
 -- name: delete_profiles
 DELETE FROM marketing_profiles p

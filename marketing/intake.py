@@ -5,27 +5,43 @@ redemption gives the same id however often it is delivered), so a redelivered MQ
 a replayed batch is stored once, and the engine (marketing/engine.py) decides on it once.
 A done event is kept a day (`purge_done`) so that a late duplicate is still recognised.
 Producers are wired by the composition root (portico/runtime.py): analytics, the portal and
-ads never import marketing.
+ads never import marketing. Two hooks feed it (docs/marketing.md, "The live stream"):
+
+- `Sightings.seen`, analytics' `on_devices_seen`: the stable devices the footfall ingest
+  stored (associated stations), thinned in memory to one sighting per device, store and
+  minute, each named by that minute;
+- `record_shopper_events`, the portal's and ads' `OnShopperEvents` (kernel.shopper_events):
+  logins, consent withdrawals, coupon claims and redemptions, named by their own records.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from kernel.jobs import every
+from kernel.logs import Throttled
+from kernel.shopper_events import ShopperEvent
 from kernel.sql import load_queries
 
+log = logging.getLogger("portico.marketing.intake")
 queries = load_queries(__file__, "intake.sql")
 
 KINDS = frozenset({"sighting", "login", "claim", "redemption", "consent"})
+# A device's or an identity's keyed pseudonym (kernel.privacy): what a profile key is made of.
+PSEUDONYM = re.compile(r"^[0-9a-f]{16,64}$")
 EVENT_NAMESPACE = uuid.UUID("0c0f3b52-7d4e-4b8e-9a1e-5d6a4c3b2a19")
 KEEP_DONE = timedelta(days=1)
+PURGE_INTERVAL = 600.0  # seconds between deletions of done events
 
 
 @dataclass(frozen=True)
@@ -50,12 +66,15 @@ class InboxEvent:
 
 async def record_events(db: asyncpg.Pool | asyncpg.Connection, events: Sequence[InboxEvent]) -> int:
     """Store the events (in the caller's transaction, if any); one already stored is
-    skipped. How many were new. ValueError for a kind the engine does not know."""
+    skipped. How many were new. ValueError for a kind the engine does not know, or a device
+    or identity that is not a pseudonym (`addressed`)."""
     if not events:
         return 0
     for e in events:
         if e.kind not in KINDS:
             raise ValueError(f"no marketing event kind {e.kind!r}")
+        if not addressed(e):
+            raise ValueError(f"a {e.kind} event names no device or identity pseudonym")
     result = await db.execute(
         queries.insert_events,
         [e.merchant_id for e in events],
@@ -69,11 +88,150 @@ async def record_events(db: asyncpg.Pool | asyncpg.Connection, events: Sequence[
     return int(result.rsplit(" ", 1)[-1])
 
 
+def addressed(event: InboxEvent) -> bool:
+    """The event names the shopper as the engine's profiles do: its device's pseudonym, or
+    (a consent event only) no device and an identity's; and any identity it names is one."""
+    identity = event.payload.get("identity_hash")
+    if identity is not None and not (isinstance(identity, str) and PSEUDONYM.match(identity)):
+        return False
+    if event.device_hash == "":
+        return event.kind == "consent" and identity is not None
+    return PSEUDONYM.match(event.device_hash) is not None
+
+
 async def waiting(db: asyncpg.Pool | asyncpg.Connection) -> int:
     """How many events wait for the engine."""
     return await db.fetchval(queries.count_waiting)
 
 
 async def purge_done(db: asyncpg.Pool, keep: timedelta = KEEP_DONE) -> int:
+    """Delete events done for longer than `keep`; how many."""
     result = await db.execute(queries.purge_done, keep)
     return int(result.rsplit(" ", 1)[-1])
+
+
+async def purge_forever(db: asyncpg.Pool) -> None:
+    """The marketing role's retention: `purge_done` every PURGE_INTERVAL until cancelled."""
+
+    async def purge() -> None:
+        purged = await purge_done(db)
+        if purged:
+            log.info("deleted %d marketing events done over a day ago", purged)
+
+    await every(PURGE_INTERVAL, purge, log, "delete done marketing events")
+
+
+# -- producers ------------------------------------------------------------------------------
+
+SIGHTING_SECONDS = 60  # one sighting per device, store and minute reaches the engine
+MAX_REMEMBERED = 200_000  # devices remembered per process before the old ones are forgotten
+
+
+def sighting_id(
+    merchant_id: uuid.UUID, store_id: uuid.UUID, device_hash: str, minute: int
+) -> uuid.UUID:
+    """A device's sighting at a store in one minute: the same whichever controller process
+    or redelivery saw it, so the inbox keeps one."""
+    return uuid.uuid5(EVENT_NAMESPACE, f"sighting|{merchant_id}|{store_id}|{device_hash}|{minute}")
+
+
+class Sightings:
+    """analytics' `on_devices_seen` hook: stable devices stored by the footfall ingest, as
+    'sighting' events, at most one per device, store and minute (`SIGHTING_SECONDS`).
+
+    Runs on the telemetry's hot path, in the ingest's transaction: a device already sent for
+    a minute costs a dictionary look-up. The memory is this process's; another controller
+    process sharing the routers' messages, or a redelivered message, gives the same event id
+    for the same minute (`sighting_id`), and the inbox keeps one. A batch whose transaction
+    rolls back after its devices were remembered loses their sighting of that minute only
+    (the next minute's gets through)."""
+
+    def __init__(
+        self,
+        *,
+        seconds: int = SIGHTING_SECONDS,
+        remember: int = MAX_REMEMBERED,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._seconds = seconds
+        self._remember = remember
+        self._clock = clock
+        self._last: dict[tuple[uuid.UUID, uuid.UUID, str], int] = {}
+        self.sent = 0  # sightings handed to the inbox (before its de-duplication)
+        self.thinned = 0  # devices left out as sent already for their minute
+
+    @property
+    def remembered(self) -> int:
+        """Devices remembered now."""
+        return len(self._last)
+
+    async def seen(
+        self,
+        conn: asyncpg.Connection,
+        merchant_id: uuid.UUID,
+        store_id: uuid.UUID,
+        devices: list[tuple[str, float]],
+    ) -> None:
+        last = self._last
+        seconds = self._seconds
+        events = []
+        for device_hash, ts in devices:
+            minute = int(ts // seconds)
+            key = (merchant_id, store_id, device_hash)
+            if last.get(key) == minute:
+                continue
+            last[key] = minute
+            events.append(
+                InboxEvent(
+                    merchant_id,
+                    "sighting",
+                    device_hash,
+                    store_id,
+                    datetime.fromtimestamp(ts, UTC),
+                    event_id=sighting_id(merchant_id, store_id, device_hash, minute),
+                )
+            )
+        self.thinned += len(devices) - len(events)
+        if not events:
+            return
+        self.sent += len(events)
+        if len(last) > self._remember:
+            self._forget()
+        await record_events(conn, events)
+
+    def _forget(self) -> None:
+        """Drop devices not sent for two minutes; all of them if that is not enough."""
+        recent = int(self._clock() // self._seconds) - 2
+        self._last = {k: m for k, m in self._last.items() if m >= recent}
+        if len(self._last) > self._remember // 2:
+            self._last = {}
+
+
+async def record_shopper_events(conn: asyncpg.Connection, events: Sequence[ShopperEvent]) -> int:
+    """The portal's and ads' `OnShopperEvents` hook (kernel.shopper_events): their events
+    into the inbox, in their transaction, under their own ids. An event about an identity
+    rather than a device (a consent withdrawn by a link) has no device: the engine finds the
+    identity's profile by `identity_hash` in its payload."""
+    inbox = [
+        InboxEvent(
+            e.merchant_id,
+            e.kind,
+            e.device_hash or "",
+            e.store_id,
+            e.occurred_at,
+            payload=dict(e.data),
+            event_id=e.event_id,
+        )
+        for e in events
+    ]
+    kept = [e for e in inbox if addressed(e)]
+    if len(kept) < len(inbox):  # not a shopper of ours: the producer's record stands, untold
+        _unaddressed.warning(
+            "marketing: %d %s event(s) name no device or identity pseudonym; left out",
+            len(inbox) - len(kept),
+            inbox[0].kind,
+        )
+    return await record_events(conn, kept)
+
+
+_unaddressed = Throttled(log, 60.0)

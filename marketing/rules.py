@@ -54,7 +54,7 @@ FACTS: dict[str, Fact] = {
     "lapsed_return": Fact("flag", "back after 30 days or more away", "30 天以上未到店后回访"),
     "lunchtime_now": Fact("flag", "it is lunchtime (11:00–14:00)", "当前为午餐时段"),
     "logged_in": Fact("flag", "has logged in to the WiFi", "登录过 WiFi"),
-    "known_identity": Fact("flag", "known by phone or email", "已知手机号或邮箱"),
+    "known_identity": Fact("flag", "known by phone, email or voucher", "已知手机号、邮箱或上网券"),
     "consent_sms": Fact("flag", "agreed to marketing SMS", "同意接收营销短信"),
 }
 

@@ -1,6 +1,6 @@
-"""What other domains may ask of marketing (named functions; STYLE.md): today the portal's
-online page, through hooks the composition root wires (portico/runtime.py), so the portal
-never imports marketing.
+"""What other domains may ask of marketing (named functions; STYLE.md): the portal's online
+page, through hooks the composition root wires (portico/runtime.py), so the portal never
+imports marketing; and a shopper's data requests (below, marketing/privacy.py).
 
 A portal contact is an offer waiting on the shopper's next page, the "you're online" page.
 The dispatcher marks it 'sent' (waiting; marketing/channels.py, PortalChannel); the page asks
@@ -20,6 +20,10 @@ from datetime import timedelta
 import asyncpg
 
 from kernel.sql import load_queries
+from marketing.privacy import Erased as Erased  # shopper data requests (the last section)
+from marketing.privacy import Shopper as Shopper
+from marketing.privacy import erase_shopper as erase_shopper
+from marketing.privacy import export_shopper as export_shopper
 
 queries = load_queries(__file__, "services.sql")
 
@@ -74,3 +78,10 @@ async def mark_offers_shown(
         return 0
     result = await db.execute(queries.mark_offers_shown, merchant_id, list(contact_ids))
     return int(result.rsplit(" ", 1)[-1])
+
+
+# -- Shopper data requests (privacy, issue 14 item 8; marketing/privacy.py) ---------------------
+# A shopper's export and erasure of what marketing keeps: profiles, tags, segment memberships,
+# device links, contact log and the live stream's kept events (`export_shopper`,
+# `erase_shopper`, `Shopper`, `Erased`, imported above). portico/shopper_data.py (the
+# `portico shopper` command) names the shopper and logs each request in the audit log.

@@ -44,9 +44,11 @@ import asyncpg
 import analytics.services as analytics
 from controller.services import Router
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 from portal.fas import rhid as make_rhid
 from portal.fas import sha256_hex
+from portal.shopper_events import LoginDone, tell_logins
 
 log = logging.getLogger("portico.portal.authmon")
 queries = load_queries(__file__)
@@ -214,8 +216,11 @@ async def grant_state(db: asyncpg.Pool, router: Router, session_id: uuid.UUID) -
     return GrantState(row["waiting"], row["offered"]) if row else None
 
 
-async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
-    """The body authmon gets for one request from `router` (already found by the URL)."""
+async def answer(
+    db: asyncpg.Pool, router: Router, poll: Poll, on_events: OnShopperEvents | None = None
+) -> str:
+    """The body authmon gets for one request from `router` (already found by the URL); the
+    logins its acks carry out are told to `on_events` in the transaction that records them."""
     if router.gateway != "opennds" or router.fas_level != 3:
         raise NotServed(f"router {router.router_id} is not an openNDS at FAS level 3")
     known = await db.fetchval(queries.authmon_gateway_hash, router.merchant_id, router.router_id)
@@ -231,7 +236,7 @@ async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
         )
         return ""
     if poll.action == "deauthed":
-        await record_deauth(db, router, parse_deauthed(poll.payload))
+        await record_deauth(db, router, parse_deauthed(poll.payload), on_events)
         return "ack"
     if poll.action == "custom":
         log.info("authmon custom from %s: %s", router.router_id, poll.payload[:300])
@@ -244,12 +249,16 @@ async def answer(db: asyncpg.Pool, router: Router, poll: Poll) -> str:
         rows.sort(key=lambda row: (row["created_at"], row["rhid"]))  # UPDATE … RETURNING
         return " ".join(["*", *(entry(row) for row in rows)])
     if rhids:
-        await _record_acked(db, router, poll.gateway_hash, rhids)
+        await _record_acked(db, router, poll.gateway_hash, rhids, on_events)
     return "ack"
 
 
 async def _record_acked(
-    db: asyncpg.Pool, router: Router, gateway_hash: str, rhids: list[str]
+    db: asyncpg.Pool,
+    router: Router,
+    gateway_hash: str,
+    rhids: list[str],
+    on_events: OnShopperEvents | None,
 ) -> None:
     """authmon authenticated these clients: each queued grant becomes a session, exactly once
     (the DELETE ... RETURNING takes each row once, however many acks race)."""
@@ -279,7 +288,7 @@ async def _record_acked(
                 await conn.execute(
                     queries.cut_session_of_revoked_voucher, router.merchant_id, row["session_id"]
                 )
-            await _record_login(conn, router, row)
+            await _record_login(conn, router, row, on_events)
     for row in rows:
         log.info("login %s at router %s (authmon)", row["session_id"], router.router_id)
 
@@ -293,6 +302,7 @@ async def _record_login(
     conn: asyncpg.Connection,
     router: Router,
     grant: asyncpg.Record,
+    on_events: OnShopperEvents | None,
     *,
     confirmed_by: str = "ack",
     at: datetime | None = None,
@@ -315,6 +325,17 @@ async def _record_login(
         data=data,
         occurred_at=at,
     )
+    done = LoginDone(
+        router.merchant_id,
+        grant["session_id"],
+        grant["store_id"],
+        grant["device_hash"],
+        grant["method"],
+        grant["identity_hash"],
+        grant["voucher_code"],
+        at,
+    )
+    await tell_logins(conn, on_events, [done])
 
 
 @dataclass(frozen=True)
@@ -341,7 +362,9 @@ def parse_deauthed(payload: str) -> Deauth:
     return Deauth(reason, token, int(start), int(end))
 
 
-async def record_deauth(db: asyncpg.Pool, router: Router, deauth: Deauth) -> None:
+async def record_deauth(
+    db: asyncpg.Pool, router: Router, deauth: Deauth, on_events: OnShopperEvents | None = None
+) -> None:
     """openNDS ended the session of the client with `deauth.token`. A grant authmon took but
     never acked (its ack was lost) becomes the session it was, from its start to its end; an
     authmon session recorded already is ended. Anything else (a client the agent granted, one
@@ -354,7 +377,7 @@ async def record_deauth(db: asyncpg.Pool, router: Router, deauth: Deauth) -> Non
             queries.authmon_take_unconfirmed, router.merchant_id, router.router_id, rhids
         )
         if grant is not None:
-            await _record_unconfirmed(conn, router, grant, deauth, end)
+            await _record_unconfirmed(conn, router, grant, deauth, end, on_events)
             return
         ended = await conn.fetch(
             queries.end_authmon_sessions,
@@ -376,6 +399,7 @@ async def _record_unconfirmed(
     grant: asyncpg.Record,
     deauth: Deauth,
     end: datetime,
+    on_events: OnShopperEvents | None,
 ) -> None:
     start = datetime.fromtimestamp(deauth.session_start, UTC)
     # ndsctl granted it while the grant was offered: a start outside that is not this grant's.
@@ -406,7 +430,7 @@ async def _record_unconfirmed(
     )
     if inserted is None:
         return
-    await _record_login(conn, router, grant, confirmed_by="deauthed", at=start)
+    await _record_login(conn, router, grant, on_events, confirmed_by="deauthed", at=start)
     await _record_logout(conn, router, grant, deauth, max(start, end))
     log.info(
         "login %s at router %s recorded at its end (authmon's ack was lost)",

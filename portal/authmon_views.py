@@ -16,6 +16,7 @@ from aiohttp import web
 
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SETTINGS, render
 from portal import authmon, grants, liveness, online, stores
 from portal.fas import safe_origin_url
@@ -36,7 +37,12 @@ async def answer_poll(request: web.Request, params: Mapping[str, str]) -> web.Re
         log.warning("authmon poll for unknown router %r refused", router_id[:64])
         return _refusal(403, f"router {router_id[:64]} is not registered")
     try:
-        body = await authmon.answer(request.app[DB], router, authmon.parse_poll(params))
+        body = await authmon.answer(
+            request.app[DB],
+            router,
+            authmon.parse_poll(params),
+            request.app.get(SHOPPER_EVENTS),
+        )
     except authmon.AuthmonRefused as exc:
         log.warning("authmon poll from %s refused: %s", router_id, exc.detail)
         return _refusal(exc.status, str(exc.detail))

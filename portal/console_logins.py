@@ -27,6 +27,7 @@ from accounts import audit
 from accounts import services as accounts
 from accounts.web import SESSION, login_required, redirect, render_page
 from kernel.errors import PorticoError
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.sql import load_queries
 from kernel.web import DB, SETTINGS
 from portal import changes, console_session_policy, email_login, identities, terms
@@ -250,7 +251,11 @@ async def _withdraw(
     address = _text(form, "email")
     try:
         count = await email_login.withdraw_address(
-            request.app[DB], request.app[SETTINGS].secret_key, store.merchant_id, address
+            request.app[DB],
+            request.app[SETTINGS].secret_key,
+            store.merchant_id,
+            address,
+            on_events=request.app.get(SHOPPER_EVENTS),
         )
     except identities.BadEmailAddress:
         submitted.values["email"] = address[:_SHOWN]  # a bad value only: an address is not kept

@@ -23,11 +23,13 @@ from urllib.parse import urlencode
 import asyncpg
 
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 from portal import identities
 from portal.grants import Admission, store_admission
 from portal.logins import TermsRequired, require_method
 from portal.messages_email import CONSENT_WORDING, CONSENT_WORDINGS
+from portal.shopper_events import tell_consent_withdrawn
 from portal.stores import Visit
 
 log = logging.getLogger("portico.portal.email")
@@ -162,16 +164,30 @@ async def find_consent(
 
 
 async def withdraw(
-    db: asyncpg.Pool, merchant_id: uuid.UUID, consent_id: uuid.UUID, via: str
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    consent_id: uuid.UUID,
+    via: str,
+    on_events: OnShopperEvents | None = None,
 ) -> tuple[Consent, bool]:
     """Withdraw a consent (and the shopper's others for its purpose), `via` 'link' or
     'console'. Returns the consent as it now stands and whether this call withdrew anything
-    (False: it had been withdrawn already; a replayed link changes nothing)."""
+    (False: it had been withdrawn already; a replayed link changes nothing). What it
+    withdrew is told to `on_events` in the same transaction."""
     if via not in WITHDRAW_VIAS:
         raise ValueError(f"unknown withdrawal channel {via!r}")
     async with db.acquire() as conn, conn.transaction():
         withdrawn = await conn.fetch(queries.withdraw_consent, merchant_id, consent_id, via)
         consent = await find_consent(conn, merchant_id, consent_id)
+        if consent is not None:
+            await tell_consent_withdrawn(
+                conn,
+                on_events,
+                merchant_id,
+                consent.identity_hash,
+                consent.purpose,
+                [r["consent_id"] for r in withdrawn],
+            )
     if consent is None:
         raise BadWithdrawalLink(f"no consent {consent_id} at merchant {merchant_id}")
     if withdrawn:
@@ -180,7 +196,12 @@ async def withdraw(
 
 
 async def withdraw_address(
-    db: asyncpg.Pool, secret_key: str, merchant_id: uuid.UUID, address: str, via: str = "console"
+    db: asyncpg.Pool,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    address: str,
+    via: str = "console",
+    on_events: OnShopperEvents | None = None,
 ) -> int:
     """Withdraw every marketing-email consent in force of this address (staff, on the
     shopper's request); how many there were. BadEmailAddress when it is not an address."""
@@ -189,9 +210,13 @@ async def withdraw_address(
     identity = identities.identify(
         secret_key, merchant_id, "email", identities.normalize_email(address)
     )
-    rows = await db.fetch(
-        queries.withdraw_identity_consents, merchant_id, identity.hash, PURPOSE, via
-    )
+    async with db.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            queries.withdraw_identity_consents, merchant_id, identity.hash, PURPOSE, via
+        )
+        await tell_consent_withdrawn(
+            conn, on_events, merchant_id, identity.hash, PURPOSE, [r["consent_id"] for r in rows]
+        )
     log.info("%d consent(s) of an identity withdrawn via %s", len(rows), via)
     return len(rows)
 

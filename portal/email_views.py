@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from kernel.i18n import translator
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SETTINGS, render
 from portal import email_login, identities, login_views, logins, terms, views
 from portal.messages import CATALOG
@@ -71,7 +72,9 @@ async def withdraw(request: web.Request) -> web.Response:
     lang = views.language(request, form.get("lang"))
     sig = form.get("sig", "")
     merchant_id, consent_id = _checked(request, sig)
-    consent, now = await email_login.withdraw(request.app[DB], merchant_id, consent_id, "link")
+    consent, now = await email_login.withdraw(
+        request.app[DB], merchant_id, consent_id, "link", request.app.get(SHOPPER_EVENTS)
+    )
     return _page(request, lang, consent, "done" if now else "already", sig)
 
 

@@ -22,8 +22,10 @@ from controller.services import (
 )
 from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 from portal import authmon
+from portal.shopper_events import LoginDone, tell_logins
 from portal.stores import Visit
 
 log = logging.getLogger("portico.portal")
@@ -84,9 +86,15 @@ def granted_by_authmon(visit: Visit) -> bool:
 
 
 async def grant(
-    db: asyncpg.Pool, sender: CommandSender, visit: Visit, admission: Admission
+    db: asyncpg.Pool,
+    sender: CommandSender,
+    visit: Visit,
+    admission: Admission,
+    on_events: OnShopperEvents | None = None,
 ) -> uuid.UUID:
-    """Let the shopper in: the router confirms the grant first, then the session is stored."""
+    """Let the shopper in: the router confirms the grant first, then the session is stored
+    (its login told to `on_events` in the same transaction; through authmon, when authmon
+    acks: portal/authmon.py)."""
     session_id = uuid.uuid4()
     if granted_by_authmon(visit):
         # Level 3 without our agent: openNDS's authmon fetches the grant on its next poll and
@@ -131,7 +139,7 @@ async def grant(
         if ack.status == "rejected":
             raise DeviceNotVerified(f"router said {ack.code}")
         raise GrantFailed(f"router said {ack.status}/{ack.code}")
-    await _login_writer(db).add(_Login(visit, session_id, ack, admission))
+    await _login_writer(db).add(_Login(visit, session_id, ack, admission, on_events))
     log.info("login %s at router %s (%s)", session_id, visit.router.router_id, admission.method)
     return session_id
 
@@ -142,6 +150,7 @@ class _Login:
     session_id: uuid.UUID
     ack: Ack
     admission: Admission
+    on_events: OnShopperEvents | None = None
 
 
 async def _write_logins(db: asyncpg.Pool, logins: list[_Login]) -> None:
@@ -183,6 +192,21 @@ async def _write_logins(db: asyncpg.Pool, logins: list[_Login]) -> None:
                 for login in logins
             ],
         )
+        for on_events in {login.on_events for login in logins if login.on_events is not None}:
+            told = [login for login in logins if login.on_events is on_events]
+            await tell_logins(conn, on_events, [_done(login) for login in told])
+
+
+def _done(login: _Login) -> LoginDone:
+    return LoginDone(
+        login.visit.merchant_id,
+        login.session_id,
+        login.visit.router.store_id,
+        login.visit.device,
+        login.admission.method,
+        login.admission.identity_hash,
+        login.admission.voucher_code,
+    )
 
 
 _login_writers: dict[asyncpg.Pool, GroupCommit[_Login]] = {}

@@ -15,18 +15,25 @@ import ads.services as ads
 import analytics.services as analytics
 from kernel.errors import PorticoError
 from kernel.i18n import translator
+from kernel.shopper_events import OnShopperEvents
 from portal import identities
 from portal.messages import CATALOG
+from portal.shopper_events import tell_claim
 from portal.sms import SmsProviders
 from portal.stores import Visit
 
 log = logging.getLogger("portico.portal.offers")
 
 
-async def claim_coupon(db: asyncpg.Pool, visit: Visit, coupon_id: uuid.UUID) -> ads.Claim:
+async def claim_coupon(
+    db: asyncpg.Pool,
+    visit: Visit,
+    coupon_id: uuid.UUID,
+    on_events: OnShopperEvents | None = None,
+) -> ads.Claim:
     """The shopper's code for this coupon (the one they hold, or a new one, counted)."""
     return await claim_for_device(
-        db, visit.merchant_id, visit.router.store_id, visit.device, coupon_id
+        db, visit.merchant_id, visit.router.store_id, visit.device, coupon_id, on_events
     )
 
 
@@ -36,11 +43,13 @@ async def claim_for_device(
     store_id: uuid.UUID,
     device: str,
     coupon_id: uuid.UUID,
+    on_events: OnShopperEvents | None = None,
     **more: str,
 ) -> ads.Claim:
     """A device's code for this coupon, claimed at this store; a new claim is counted
-    (analytics' coupon_claim, with `more` in its data)."""
-    async with db.acquire() as conn:
+    (analytics' coupon_claim, with `more` in its data) and told to `on_events`, all in one
+    transaction."""
+    async with db.acquire() as conn, conn.transaction():
         claim = await ads.claim_coupon(conn, merchant_id, coupon_id, device)
         if claim.new:
             await analytics.record_event(
@@ -51,6 +60,7 @@ async def claim_for_device(
                 device_hash=device,
                 data={"coupon": str(coupon_id), **more},
             )
+            await tell_claim(conn, on_events, merchant_id, store_id, device, coupon_id, claim.code)
     return claim
 
 

@@ -44,6 +44,7 @@ from controller.services import (
     regrant_client,
 )
 from kernel.errors import PorticoError
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 from portal import sessions, stores
 from portal.email_login import GivenConsent, consent_of_session
@@ -291,10 +292,11 @@ async def claim_offered_coupon(
     portal: StorePortal,
     session_id: uuid.UUID,
     coupon_id: uuid.UUID,
+    on_events: OnShopperEvents | None = None,
 ) -> ads.Claim:
     """The coupon an offer on the session's online page gives, claimed for its device (the
-    one it holds, or a new claim, counted as the splash's are). Only a coupon one of the
-    shopper's offers gives: ads.UnknownCoupon for any other."""
+    one it holds, or a new claim, counted and told as the splash's are). Only a coupon one of
+    the shopper's offers gives: ads.UnknownCoupon for any other."""
     live = await sessions.live_session(db, router, portal, session_id)
     if live is None or not live.active:
         raise BadOnlineLink(f"no active session {session_id} at router {router.router_id}")
@@ -302,7 +304,13 @@ async def claim_offered_coupon(
     if coupon_id not in offered:
         raise ads.UnknownCoupon(f"coupon {coupon_id} is not offered to this shopper")
     return await claim_for_device(
-        db, router.merchant_id, router.store_id, live.device_hash, coupon_id, source="offer"
+        db,
+        router.merchant_id,
+        router.store_id,
+        live.device_hash,
+        coupon_id,
+        on_events,
+        source="offer",
     )
 
 

@@ -18,6 +18,7 @@ import ads.services as ads
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.i18n import negotiate, translator
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SECURITY_HEADERS, SETTINGS, TEMPLATES, Handler, render, returned
 from portal import (
     authmon_views,
@@ -433,7 +434,9 @@ async def _admit(
 ) -> web.Response:
     """Let the shopper in through the router, then on to the page that says so."""
     settings = request.app[SETTINGS]
-    session_id = await grants.grant(request.app[DB], request.app[SENDER], visit, admission)
+    session_id = await grants.grant(
+        request.app[DB], request.app[SENDER], visit, admission, request.app.get(SHOPPER_EVENTS)
+    )
     if grants.granted_by_authmon(visit):  # level 3, no agent: wait for authmon's poll
         link = authmon_views.connecting_link(
             settings.secret_key, visit, session_id, stores.landing_url(visit), lang
@@ -480,7 +483,7 @@ async def claim_posted_coupon(
     except ValueError:
         raise ads.UnknownCoupon("coupon id is not a uuid") from None
     db = request.app[DB]
-    claim = await offers.claim_coupon(db, visit, coupon_id)
+    claim = await offers.claim_coupon(db, visit, coupon_id, request.app.get(SHOPPER_EVENTS))
     if claim.new:
         secret = request.app[SETTINGS].secret_key
         # the ad's token, when the form came from its splash: the claim is its line item's action
@@ -601,7 +604,9 @@ async def claim_offer_coupon(request: web.Request) -> web.Response:
         coupon_id = uuid.UUID(form.get("coupon", ""))
     except ValueError:
         raise ads.UnknownCoupon("coupon id is not a uuid") from None
-    claim = await online.claim_offered_coupon(db, offers, router, portal, sid, coupon_id)
+    claim = await online.claim_offered_coupon(
+        db, offers, router, portal, sid, coupon_id, request.app.get(SHOPPER_EVENTS)
+    )
     log.info("offer coupon %s %s by session %s", coupon_id, "claimed" if claim.new else "held", sid)
     secret = request.app[SETTINGS].secret_key
     raise web.HTTPSeeOther(

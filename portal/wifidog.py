@@ -45,6 +45,7 @@ from kernel.errors import PorticoError
 from kernel.i18n import translator
 from kernel.logs import Throttled
 from kernel.privacy import device_hash, normalize_mac
+from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SETTINGS, render
 from portal import grants, liveness, logins, online, returning, stores, views
 from portal import wifidog_store as store
@@ -366,7 +367,8 @@ async def auth(request: web.Request) -> web.Response:
     db = request.app[DB]
     if stage == "login":
         secret = request.app[SETTINGS].secret_key
-        result = await store.use_token(db, secret, router, portal, token, mac, ip)
+        on_events = request.app.get(SHOPPER_EVENTS)
+        result = await store.use_token(db, secret, router, portal, token, mac, ip, on_events)
         if isinstance(result, uuid.UUID):
             return auth_reply(AUTH_ALLOWED, "welcome")
         if result == "used" and await _own_live_session(db, router, token, mac, ip):

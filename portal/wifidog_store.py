@@ -34,8 +34,10 @@ from kernel.batch import GroupCommit
 from kernel.errors import PorticoError
 from kernel.jobs import every
 from kernel.privacy import device_hash
+from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
 from portal.grants import Admission
+from portal.shopper_events import LoginDone, tell_logins
 from portal.stores import StorePortal
 
 log = logging.getLogger("portico.portal.wifidog")
@@ -124,9 +126,11 @@ async def use_token(
     token: str,
     mac: str,
     ip: str,
+    on_events: OnShopperEvents | None = None,
 ) -> uuid.UUID | str:
     """stage=login: take the token and store the session and its login event in one
-    transaction. Returns the new session id, or why the token was refused."""
+    transaction (the login told to `on_events` in it). Returns the new session id, or why the
+    token was refused."""
     session_id = uuid.uuid4()
     merchant_id = router.merchant_id
     async with db.acquire() as conn, conn.transaction():
@@ -167,6 +171,16 @@ async def use_token(
                 "gateway": "wifidog",
             },
         )
+        done = LoginDone(
+            merchant_id,
+            session_id,
+            router.store_id,
+            device,
+            taken["method"],
+            taken["identity_hash"],
+            taken["voucher_code"],
+        )
+        await tell_logins(conn, on_events, [done])
     log.info("login %s at router %s (wifidog)", session_id, router.router_id)
     return session_id
 

@@ -1,5 +1,5 @@
 """The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke/simulate,
-advertiser add, analytics import-pcap/rebuild/accuracy."""
+advertiser add, shopper export/erase, analytics import-pcap/rebuild/accuracy."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     _router_parser(sub)
     _advertiser_parser(sub)
     _operator_parser(sub)
+    _shopper_parser(sub)
     _analytics_parser(sub)
     return parser
 
@@ -56,6 +57,12 @@ def _operator_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     from portico import operators
 
     operators.add_parser(sub)
+
+
+def _shopper_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from portico import shopper_data
+
+    shopper_data.add_parser(sub)
 
 
 def _analytics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -189,6 +196,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         await _advertiser_command(args, settings)
     if args.command == "operator":
         await _operator_command(args, settings)
+    if args.command == "shopper":
+        await _shopper_command(args, settings)
+
+
+async def _shopper_command(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import runtime, shopper_data
+
+    async with runtime.database(settings) as db:
+        if args.action == "export":
+            await shopper_data.export(db, settings.secret_key, args)
+        else:
+            await shopper_data.erase(db, settings.secret_key, args)
 
 
 async def _advertiser_command(args: argparse.Namespace, settings: Settings) -> None:

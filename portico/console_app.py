@@ -19,6 +19,7 @@ import accounts.messages_team
 import ads.messages
 import analytics.messages
 import controller.messages
+import marketing.messages_privacy
 import portal.messages_email
 import portal.messages_look
 import portal.messages_sessions
@@ -126,6 +127,7 @@ def make_console_app(
         portal.messages_email.CONSOLE,
         portal.messages_sessions.CONSOLE,
         portal.messages_look.CONSOLE,
+        marketing.messages_privacy.AUDIT,  # shopper data requests (portico/shopper_data.py)
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))

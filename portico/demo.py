@@ -29,7 +29,7 @@ from controller.services import (
 )
 from kernel.config import Settings
 from portal import vouchers
-from portico import demo_footfall
+from portico import demo_footfall, demo_marketing
 from portico.runtime import ROLES, infrastructure, running_roles, wait_for_stop_signal
 from simulators.router import SimulatedRouter
 from simulators.wifidog import WifidogGateway
@@ -463,6 +463,8 @@ async def run_demo(settings: Settings) -> None:
         await seed_ad_images(infra.db, merchant_id)
         await seed_advertiser(infra.db, merchant_id)
         await seed_operator(infra.db)
+        # Tags, segments, the stores' recent shoppers as profiles, then triggers (first start).
+        await demo_marketing.prepare(infra.settings, infra.db, merchant_id, store_zones())
         passwords = await demo_passwords(infra.db, merchant_id)
         if infra.sync_broker is not None:
             await infra.sync_broker()  # the broker knows the new passwords before they log in
@@ -480,6 +482,19 @@ async def run_demo(settings: Settings) -> None:
             finally:
                 await footfall.stop()
                 await stop_fleet(fleet)
+
+
+def store_zones() -> dict[str, list[str]]:
+    """Each demo store's routers that run our agent (the footfall zones), in fleet order, by
+    store name: what the live presence plays the store's shoppers through."""
+    return {
+        name: [
+            r.router_id
+            for r in DEMO_ROUTERS
+            if r.store == index and r.gateway == "opennds" and r.agent
+        ]
+        for index, (name, _zh) in enumerate(DEMO_STORES)
+    }
 
 
 def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
@@ -502,6 +517,8 @@ def _print_banner(settings: Settings, fleet: list[RunningRouter]) -> None:
         f" / {DEMO_PASSWORD}",
         f"Operator (every merchant): {settings.console_url}/operator   login "
         f"{DEMO_OPERATOR_EMAIL} / {DEMO_PASSWORD}",
+        "Precision marketing: the mall's shoppers (and your logins) set off its 3 triggers within"
+        " seconds; see docs/marketing.md",
         f"Portal (what routers redirect to): {settings.portal_url}/fas/<router-id>/",
         "Add a real router (prints its one-line install command), in another terminal:",
         f"  .venv/bin/portico router add --store '{DEMO_STORES[1][0]}'",

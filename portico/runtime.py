@@ -1,4 +1,4 @@
-"""Bringing the platform up: infrastructure (real or embedded), migrations, the three roles."""
+"""Bringing the platform up: infrastructure (real or embedded), migrations, the roles."""
 
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ from kernel.embedded import (
     mosquitto_binary,
     start_embedded_postgres,
 )
+from kernel.shopper_events import SHOPPER_EVENTS
+from marketing import intake as marketing_intake
 from marketing import services as marketing
 from marketing import webhooks
 from marketing.dispatch import Dispatcher, Policy, standard_channels
+from marketing.engine import Engine as MarketingEngine
 from portal import online as portal_online
 from portal import retention as portal_retention
 from portal import services as portal_services
@@ -46,11 +49,11 @@ from portal import session_end as portal_session_end
 from portal import sessions as portal_sessions
 from portal import wifidog_store
 from portal.app import make_portal_app
-from portico import broker
+from portico import broker, shopper_stream
 
 log = logging.getLogger("portico")
 
-ROLES = ("portal", "console", "controller")
+ROLES = ("portal", "console", "controller", "marketing")
 
 
 class StartupError(Exception):
@@ -184,9 +187,13 @@ async def running_roles(
             stack.push_async_callback(_cancel_all, restoring)
 
             # Footfall from telemetry and capture chunks, one ingest so that a router's two
-            # inputs share its prober tracker; the rollups learn what is new in the same
-            # transaction.
-            footfall = FootfallIngest(settings.secret_key, on_recorded=footfall_rollups.mark_dirty)
+            # inputs share its prober tracker; the rollups learn what is new, and precision
+            # marketing's live stream the stable devices seen, in the same transaction.
+            footfall = FootfallIngest(
+                settings.secret_key,
+                on_recorded=footfall_rollups.mark_dirty,
+                on_devices_seen=marketing_intake.Sightings().seen,
+            )
             listener = FleetListener(
                 settings.mqtt_url,
                 infra.db,
@@ -218,8 +225,6 @@ async def running_roles(
             # here, beside the routers' telemetry it reads and a sender to deauth with.
             ends = asyncio.create_task(portal_session_end.end_sessions_forever(infra.db, sender))
             stack.push_async_callback(_cancel, ends)
-            # Marketing contacts the engine decided, sent on their channels within seconds.
-            await stack.enter_async_context(marketing_dispatch(settings, infra.db))
             await asyncio.wait_for(listener.connected.wait(), timeout=15)
             log.info("controller role up")
         if "portal" in roles:
@@ -231,19 +236,21 @@ async def running_roles(
             stack.push_async_callback(_cancel, scrub)
             log.info("portal role up at %s", settings.portal_url)
         if "console" in roles:
-            from portico.console_app import make_console_app
-
-            app = make_console_app(settings, infra.db, sender)
+            app = console_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.console_port, reuse_port)
             log.info("console role up at %s", settings.console_url)
+        if "marketing" in roles:
+            await _start_marketing(stack, settings, infra.db)
         yield
 
 
 def portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> web.Application:
     """The portal app with the routers' install endpoints (owned by the controller) mounted,
-    and marketing's offers on its online page (the portal never imports marketing)."""
+    marketing's offers on its online page, and its shoppers' logins, consent withdrawals and
+    claims told to marketing (the portal never imports marketing)."""
     app = make_portal_app(settings, db, sender, offers=marketing_offers())
     app.add_routes(device_routes.routes)
+    app[SHOPPER_EVENTS] = shopper_stream.shopper_events(settings.secret_key)
     return app
 
 
@@ -278,6 +285,43 @@ async def marketing_dispatch(settings: Settings, db: asyncpg.Pool) -> AsyncItera
                 await asyncio.wait_for(task, timeout=settings.marketing_send_timeout * 2)
             except TimeoutError:  # wait_for cancelled it: its sends go back after their lease
                 log.warning("marketing dispatch: sends still running at stop were abandoned")
+
+
+def console_app(
+    settings: Settings, db: asyncpg.Pool, sender: CommandSender | None
+) -> web.Application:
+    """The console app, its till's and POS API's redemptions (and its consent withdrawals)
+    told to marketing."""
+    from portico.console_app import make_console_app
+
+    app = make_console_app(settings, db, sender)
+    app[SHOPPER_EVENTS] = shopper_stream.shopper_events(settings.secret_key)
+    return app
+
+
+async def _start_marketing(
+    stack: contextlib.AsyncExitStack, settings: Settings, db: asyncpg.Pool
+) -> None:
+    """The marketing role: the trigger engine on the live stream, the dispatcher sending what
+    it decides (any number of processes may run both: each takes other events and contacts),
+    and the inbox's retention."""
+    # Started first, stopped last: contacts the engine decides at the stop still go out.
+    await stack.enter_async_context(marketing_dispatch(settings, db))
+    stop = asyncio.Event()
+    engine = asyncio.create_task(MarketingEngine(db).run(stop), name="marketing-engine")
+    stack.push_async_callback(_stop_then_wait, stop, engine)
+    purge = asyncio.create_task(marketing_intake.purge_forever(db), name="marketing-purge")
+    stack.push_async_callback(_cancel, purge)
+    log.info("marketing role up")
+
+
+async def _stop_then_wait(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    """Let a loop finish its batch and return; cancelled if it takes longer than 10 s."""
+    stop.set()
+    try:
+        await asyncio.wait_for(task, timeout=10)
+    except TimeoutError:
+        log.error("%s did not stop within 10 s; cancelled", task.get_name())
 
 
 async def _command_sender(

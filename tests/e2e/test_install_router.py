@@ -1,8 +1,8 @@
 """Done when (issue 6): `portico router add` prints a command that, run in the busybox test
 harness, brings a router online in the console with its own credentials.
 
-Everything real but the router's hardware: the platform's three roles (portal, console,
-controller) on the embedded broker with the accounts and ACLs Portico writes from PostgreSQL,
+Everything real but the router's hardware: the platform's roles (portal, console, controller,
+marketing) on the embedded broker with the accounts and ACLs Portico writes from PostgreSQL,
 the `portico` command line in a process of its own, the printed line run by busybox ash
 (busybox wget fetches the installer from the portal, install.sh redeems the code and
 configures everything through the stub uci), the real agent started with what install.sh wrote,
@@ -21,7 +21,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -32,10 +31,9 @@ import pytest
 import accounts.services as accounts
 from controller import broker_auth
 from kernel.config import Settings
-from kernel.embedded import MOSQUITTO_DIR, free_port, mosquitto_binary
+from kernel.embedded import MOSQUITTO_DIR, mosquitto_binary
 from kernel.mqtt import parse_mqtt_url
-from portico import broker
-from portico.runtime import ROLES, Infrastructure, running_roles
+from tests.e2e.platform import running_platform
 from tests.firmware.harness import BUSYBOX, BusyboxEnv, needs_tools, wait_until
 
 pytestmark = [
@@ -52,24 +50,9 @@ EN = {"Accept-Language": "en"}
 async def platform(
     settings: Settings, db: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> AsyncIterator[Settings]:
-    """Portal, console and controller on the embedded broker secured from PostgreSQL."""
-    base = replace(
-        settings,
-        data_dir=tmp_path / "var",
-        portal_port=free_port(),
-        console_port=free_port(),
-        mqtt_url="",
-        bind="127.0.0.1",
-    )
-    async with broker.embedded(base, db, database_url) as urls:
-        live = replace(
-            base,
-            mqtt_url=urls.controller,
-            portal_mqtt_url=urls.portal,
-            public_mqtt_url=urls.public,
-        )
-        async with running_roles(Infrastructure(live, db, amqtt=False), ROLES):
-            yield live
+    """Every role on the embedded broker secured from PostgreSQL."""
+    async with running_platform(settings, db, database_url, tmp_path) as live:
+        yield live
 
 
 async def portico(settings: Settings, database_url: str, *args: str) -> str:

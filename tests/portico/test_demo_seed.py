@@ -12,8 +12,10 @@ from accounts import services as accounts
 from ads import advertisers, demo_history, reports
 from ads import services as ads
 from controller.services import router_count
+from kernel.config import Settings
+from marketing import tags as marketing_tags
 from portal import stores, vouchers
-from portico import demo
+from portico import demo, demo_marketing
 from tests.factories import TEST_ACTOR
 
 
@@ -135,3 +137,44 @@ async def test_the_demo_merchant_fits_its_plan(db: asyncpg.Pool) -> None:
 
 async def _usage(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> plans.Usage:
     return await plans.usage(conn, merchant_id, await router_count(conn, merchant_id))
+
+
+async def test_the_demo_merchant_has_tags_segments_triggers_and_profiles_from_its_shoppers(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    async with db.acquire() as conn:
+        merchant_id = await demo.seed(conn)
+    zones = demo.store_zones()
+    assert zones == {
+        "Demo Mall · Ground Floor": ["ap-demo-1", "ap-demo-2", "ap-demo-6"],
+        "Demo Mall · Food Court": ["ap-demo-3"],
+    }
+    await demo_marketing.prepare(settings, db, merchant_id, zones, days=8)
+    await demo_marketing.prepare(settings, db, merchant_id, zones, days=8)  # once
+    names = await db.fetch(
+        "SELECT name_en, event, channel FROM marketing_triggers WHERE merchant_id = $1"
+        " ORDER BY created_at",
+        merchant_id,
+    )
+    assert [(r["name_en"], r["event"], r["channel"]) for r in names] == [
+        ("Welcome back", "arrival", "portal"),
+        ("Stayed 20 minutes", "dwell", "sms"),
+        ("First visit welcome", "arrival", "portal"),
+    ]
+    segments = await db.fetch(
+        "SELECT name_en FROM marketing_segments WHERE merchant_id = $1 ORDER BY name_en",
+        merchant_id,
+    )
+    assert [r["name_en"] for r in segments] == ["Frequent lunchtime regulars", "Lapsed, back"]
+    assert len(await marketing_tags.list_tags(db, merchant_id)) == len(marketing_tags.DEFAULTS)
+    # The stores' WiFi shoppers of the last days are profiles; daily regulars are frequent.
+    held = await db.fetch(
+        "SELECT tags, login_methods FROM marketing_profiles WHERE merchant_id = $1", merchant_id
+    )
+    assert len(held) > 100
+    assert any("frequent" in r["tags"] for r in held)
+    assert any(r["login_methods"] == ["click"] for r in held)
+    # The history set nothing off: the triggers came after it.
+    assert not await db.fetchval(
+        "SELECT count(*) FROM marketing_contacts WHERE merchant_id = $1", merchant_id
+    )
