@@ -12,9 +12,10 @@ For each contact a trigger wants to make, in order:
    at most `max_per_day` contacts per store-local day and `max_per_week` per 7 days, over every
    channel ('budget_day', 'budget_week'). A portal offer counts too: it is a contact.
 
-The engine (marketing/engine.py) calls `decide` with the shopper's contacts of the last week
-read under the profile's row lock, and adds each decision to them before the next: two
-triggers in the same second, or two engines, cannot both pass the budget.
+The engine (marketing/engine.py) calls `decide` with the shopper's contacts of the last week,
+read while it holds the merchant (one engine at a time per merchant), and adds each decision
+to them before the next: two triggers in the same second, or two engines, cannot both pass
+the budget.
 """
 
 from __future__ import annotations

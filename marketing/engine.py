@@ -5,7 +5,8 @@ own making, so a redelivered message is one event (marketing/intake.py). The eng
 oldest waiting events in one transaction (`FOR UPDATE SKIP LOCKED`: a second engine takes
 others), and in that same transaction:
 
-1. locks every profile the events touch, in key order (rows made first for new shoppers);
+1. takes the batch's merchants (an advisory lock each, sorted: one engine at a time decides
+   for a merchant) and reads the profiles the events touch;
 2. folds each event into its profile (marketing/profiles.py), re-evaluates the merchant's tags
    (marketing/tags.py) and finds the scenes it sets off: an arrival, a dwell passing a
    trigger's minutes, a login, a redemption;
