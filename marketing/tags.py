@@ -138,7 +138,7 @@ async def list_tags(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUI
 
 
 async def save_tag(
-    db: asyncpg.Pool,
+    db: asyncpg.Pool | asyncpg.Connection,
     merchant_id: uuid.UUID,
     tag_id: str,
     name_zh: str,
@@ -147,11 +147,27 @@ async def save_tag(
     enabled: bool = True,
 ) -> Tag:
     """Create the tag, or make its rule a new version; RuleError when the rule is malformed
-    or the merchant's tags would read each other in a circle."""
+    or the merchant's tags would read each other in a circle. `db`: a pool, or a connection
+    whose transaction the save joins (the console's, with its audit entry)."""
     if not rules.TAG_ID.match(tag_id):
         raise RuleError("a tag's id is lower-case letters, digits and _, starting with a letter")
     parsed = rules.parse(rule)
-    async with db.acquire() as conn, conn.transaction():
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _save_tag(conn, merchant_id, tag_id, name_zh, name_en, parsed, enabled)
+    return await _save_tag(db, merchant_id, tag_id, name_zh, name_en, parsed, enabled)
+
+
+async def _save_tag(
+    conn: asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    tag_id: str,
+    name_zh: str,
+    name_en: str,
+    parsed: Rule,
+    enabled: bool,
+) -> Tag:
+    async with conn.transaction():
         await conn.execute(queries.lock_tags, merchant_id)
         others = [t for t in await list_tags(conn, merchant_id) if t.tag_id != tag_id]
         compile_tags([*others, Tag(tag_id, name_zh, name_en, parsed, 1, enabled)])

@@ -17,7 +17,7 @@ FROM marketing_tags WHERE merchant_id = $1 ORDER BY tag_id
 
 -- name: lock_tags
 -- One tag edit of a merchant at a time (the circle check reads all of them).
-SELECT pg_advisory_xact_lock(hashtextextended('marketing_tags:' || $1::text, 0))
+SELECT pg_advisory_xact_lock(hashtextextended('marketing_tags:' || $1::uuid::text, 0))
 
 -- name: upsert_tag
 -- A new tag (version 1), or a new version of the tag when its rule changed.
