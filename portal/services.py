@@ -3,7 +3,9 @@ tables or calls its modules (STYLE.md). The composition root wires the portal's 
 (the online page's offers, portal/online.py) the other way round.
 
 Today marketing's dispatcher (marketing/dispatch.py) texts a shopper it knows by their login
-identity, through the same SMS backend as the login codes and coupon texts (portal/sms.py).
+identity, through the same SMS backend as the login codes and coupon texts (portal/sms.py);
+marketing's console puts a trigger's test text into the merchant's SMS outbox
+(`outbox_test_text`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from collections.abc import Mapping
 import asyncpg
 
 from kernel.errors import PorticoError
+from kernel.privacy import mask_phone
 from portal import identities
 from portal.sms import (
+    OutboxProvider,
     SmsNumberRefused,
     SmsProviders,
     SmsSendFailed,
@@ -31,6 +35,7 @@ __all__ = [
     "SmsSendFailed",
     "SmsSendUnsure",
     "SmsThrottled",
+    "outbox_test_text",
     "text_identity",
 ]
 
@@ -79,3 +84,24 @@ async def text_identity(
         raise NoPhone(f"identity {identity_hash[:8]}… has no verified phone number")
     text = text_for_number(phone, texts)
     await provider.send(phone, text, {"message": text}, message_id=message_id)
+
+
+async def outbox_test_text(
+    db: asyncpg.Pool,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    phone: str,
+    texts: Mapping[str, str],
+) -> tuple[str, str] | None:
+    """A console user's test of a text to shoppers (marketing's "Send a test"): the text as
+    `text_identity` would choose it for this number (`texts` by language), put into the
+    merchant's SMS outbox whatever the provider, never sent to the phone, so a console form
+    cannot text any number typed into it. The number as the outbox shows it (masked) and the
+    text; None when `phone` is no mobile number."""
+    try:
+        e164 = identities.normalize_phone(phone)
+    except identities.BadPhoneNumber:
+        return None
+    text = text_for_number(e164, texts)
+    await OutboxProvider(db, secret_key, merchant_id).send(e164, text, {})
+    return mask_phone(e164), text

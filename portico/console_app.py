@@ -19,6 +19,8 @@ import accounts.messages_team
 import ads.messages
 import analytics.messages
 import controller.messages
+import marketing.messages
+import marketing.messages_console
 import marketing.messages_privacy
 import portal.messages_email
 import portal.messages_look
@@ -74,6 +76,7 @@ from controller.commands import CommandSender
 from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
+from marketing import console_pages as marketing_pages
 from portal import console_logins, console_look, console_sms, console_vouchers
 from portico import checklist, operator_pages, plan_usage, suspension
 from portico.pos_refusals import PortalRefusalCounters
@@ -104,7 +107,9 @@ def make_console_app(
     app[UPLOAD_ROUTES] = frozenset(advertiser_pages.UPLOAD_ROUTES) | console_look.UPLOAD_ROUTES
     if sender is not None:
         app[controller_console.SENDER] = sender
-    app[TEMPLATES] = make_templates("accounts", "ads", "analytics", "controller", "portal")
+    app[TEMPLATES] = make_templates(
+        "accounts", "ads", "analytics", "controller", "marketing", "portal"
+    )
     app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
@@ -128,6 +133,8 @@ def make_console_app(
         portal.messages_sessions.CONSOLE,
         portal.messages_look.CONSOLE,
         marketing.messages_privacy.AUDIT,  # shopper data requests (portico/shopper_data.py)
+        marketing.messages.MESSAGES,
+        marketing.messages_console.CONSOLE,
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))
@@ -173,6 +180,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     session_pages.add_routes(router)  # /account/sessions: the user's own sessions
     operator_pages.add_routes(router)  # /operator: every merchant, plans, suspension
     team_pages.add_routes(router)  # /team: members and invitations (owners); /invite
+    marketing_pages.add_routes(router)  # /marketing: tags, triggers, the contact budget
     router.add_get("/healthz", healthz, name="healthz")
 
 

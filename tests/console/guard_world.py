@@ -1,7 +1,8 @@
 """Two merchants with real data for the console's guards (tests/console/test_guards.py): each
 with a store, staff, a router, a voucher batch, a coupon with claimed codes, a POS key with a
 lock and a redemption, an advertiser of its own with a campaign, line item, cap and creative,
-an approval request, a block, an audit entry, a pending invitation and the owner's session.
+an approval request, a block, an audit entry, a pending invitation, the owner's session, and
+marketing's tag, webhook, trigger and profiles.
 Every name carries the tenant's tag, so a page that shows any of B's names shows B's tag."""
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from ads import services as ads
 from ads.pos_api import PREFIX as POS_PREFIX
 from controller.services import register_router
 from kernel.config import Settings
+from marketing import tags as marketing_tags
+from marketing import triggers as marketing_triggers
 from portal import look, vouchers
 from portal import stores as portal
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png, upload
 from tests.console.test_console_app import PASSWORD
 from tests.factories import PNG_1X1
+from tests.marketing.test_console_pages import add_webhook
 
 
 @dataclass
@@ -259,6 +263,49 @@ async def build_tenant(
     )
     assert logo is not None
 
+    # Marketing: a tag of its own (the defaults are every merchant's, same ids), a webhook, a
+    # trigger at the store reading the tag, and two shoppers' profiles, one holding the tag.
+    # The tag's id is in its pages' paths: not the tenant's tag (pages echo their path).
+    tag_id = f"tag_{uuid.uuid4().hex[:12]}"
+    await marketing_tags.save_tag(
+        db,
+        merchant_id,
+        tag_id,
+        f"标签 {tag}",
+        f"Tag {tag}",
+        {"fact": "visits_30d", "op": ">=", "value": 2},
+    )
+    webhook_id = await add_webhook(
+        db, settings.secret_key, merchant_id, f"https://hooks.example.com/{tag}", f"secret-{tag}"
+    )
+    trigger_id = await marketing_triggers.save_trigger(
+        db,
+        merchant_id,
+        marketing_triggers.TriggerSpec(
+            name_zh=f"触发 {tag}",
+            name_en=f"Trigger {tag}",
+            event="dwell",
+            dwell_minutes=20,
+            store_id=store_id,
+            rule={"all": [{"fact": "visits_30d", "op": ">=", "value": 2}, {"tag": tag_id}]},
+            channel="portal",
+            offer_key=f"offer-{tag}",
+            message_zh=f"优惠 {tag}",
+            message_en=f"Offer {tag}",
+        ),
+    )
+    for held in ({tag_id: 1}, {}):
+        await db.execute(
+            "INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, visits_total,"
+            " recent_visits, last_seen_at, tags, updated_at)"
+            " VALUES ($1, $2, $3, 2, $4, $3, $5, $3)",
+            merchant_id,
+            "d:" + uuid.uuid4().hex,
+            now,
+            [now - timedelta(days=3), now],
+            held,
+        )
+
     # A pending invitation, and the owner's console session (the Team and Sessions pages).
     invited = await invitations.invite(
         db,
@@ -295,6 +342,8 @@ async def build_tenant(
         "block_id": str(block["block_id"]),
         "lock_id": str(lock_id),
         "redemption_id": str(redemption_id),
+        "tag_id": tag_id,
+        "trigger_id": str(trigger_id),
     }
     fields = {
         "merchant": str(merchant_id),
@@ -307,6 +356,7 @@ async def build_tenant(
         "code": claimed[2],
         "redemption": str(redemption_id),
         "lock_id": str(lock_id),
+        "webhook": str(webhook_id),
     }
     voucher_codes = await db.fetch(
         "SELECT code FROM vouchers WHERE merchant_id = $1 AND batch_id = $2",

@@ -270,6 +270,43 @@ async def _unblock(w: World) -> None:
     await w.post("owner", path, {"merchant": w.merchant})
 
 
+@change("POST /marketing/tags/new")
+async def _marketing_tag_new(w: World) -> None:
+    fields = {"tag_id": "audited", "name_zh": "审计", "name_en": "Audited", "action": "save"}
+    await w.form_post(
+        "owner", f"/marketing/tags/new?merchant={w.merchant}", "/marketing/tags/new", fields
+    )
+
+
+@change("POST /marketing/tags/{tag_id}")
+async def _marketing_tag(w: World) -> None:
+    path = f"/marketing/tags/{w.tenant.ids['tag_id']}"
+    fields = {"name_en": "Audited tag", "action": "save"}
+    await w.form_post("owner", f"{path}?merchant={w.merchant}", path, fields)
+
+
+@change("POST /marketing/triggers/new")
+async def _marketing_trigger_new(w: World) -> None:
+    fields = {"name_zh": "审计", "name_en": "Audited", "offer_key": "audited", "action": "save"}
+    page = f"/marketing/triggers/new?merchant={w.merchant}"
+    await w.form_post("owner", page, "/marketing/triggers/new", fields)
+
+
+@change("POST /marketing/triggers/{trigger_id}")
+async def _marketing_trigger(w: World) -> None:
+    path = f"/marketing/triggers/{w.tenant.ids['trigger_id']}"
+    fields = {"offer_key": "audited-offer", "action": "save"}
+    await w.form_post("owner", f"{path}?merchant={w.merchant}", path, fields)
+
+
+@change("POST /marketing/budget")
+async def _marketing_budget(w: World) -> None:
+    fields = {"max_per_week": "4"}
+    await w.form_post(
+        "owner", f"/marketing/budget?merchant={w.merchant}", "/marketing/budget", fields
+    )
+
+
 async def _new_campaign(w: World) -> str:
     """A campaign of the tenant's advertiser asking no merchant yet (an exempt route)."""
     advertiser = str(w.tenant.advertiser_id)
