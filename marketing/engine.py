@@ -14,7 +14,8 @@ others), and in that same transaction:
    shopper's contacts read under the lock, and records it: pending (for dispatch), holdout or
    suppressed with its reason;
 4. marks earlier contacts converted by a redemption or a return visit;
-5. writes the profiles back and marks the events done.
+5. writes the profiles back (the events were marked done as they were taken, in the same
+   transaction).
 
 A crash before the commit leaves the events waiting and nothing written; each contact's id is
 derived from its event and trigger, so the same event decided again is the same contact. The
@@ -473,7 +474,7 @@ class Engine:
             rows = await conn.fetch(queries.take_events, self.batch)
             if not rows:
                 return 0
-            events = [event_of(r) for r in rows]
+            events = [event_of(r) for r in sorted(rows, key=lambda r: r["received_at"])]
             # Before anything is read: the profiles, links and contacts read next are those
             # the merchant's previous batch committed.
             await conn.execute(queries.lock_merchants, [e.merchant_id for e in events])
@@ -552,9 +553,6 @@ class Engine:
                 [c.kind for c in cs],
                 [c.coupon_id for c in cs],
             )
-        await conn.execute(
-            queries.mark_done, [e.merchant_id for e in events], [e.event_id for e in events]
-        )
         if any(c.decision.status == "pending" for c in batch.contacts):
             await conn.execute(queries.notify_dispatch)
 

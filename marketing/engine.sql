@@ -1,18 +1,22 @@
 -- The trigger engine (marketing/engine.py, migration 0045).
 
 -- name: take_events
--- The oldest waiting events, locked for this engine (another one skips them). $1: how many.
-SELECT merchant_id, event_id, kind, device_hash, store_id, occurred_at, payload
-FROM marketing_inbox
-WHERE done_at IS NULL
-ORDER BY received_at
-LIMIT $1
-FOR UPDATE SKIP LOCKED
-
--- name: mark_done
-UPDATE marketing_inbox SET done_at = clock_timestamp()
-FROM unnest($1::uuid[], $2::uuid[]) AS d (merchant_id, event_id)
-WHERE marketing_inbox.merchant_id = d.merchant_id AND marketing_inbox.event_id = d.event_id
+-- The oldest waiting events, locked for this engine (another one skips them) and marked done
+-- in the same statement: in the batch's transaction, so a rollback leaves them waiting. $1:
+-- how many. RETURNING keeps no order: the engine sorts them by received_at.
+WITH taken AS (
+    SELECT merchant_id, event_id
+    FROM marketing_inbox
+    WHERE done_at IS NULL
+    ORDER BY received_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE marketing_inbox i SET done_at = clock_timestamp()
+FROM taken
+WHERE i.merchant_id = taken.merchant_id AND i.event_id = taken.event_id
+RETURNING i.merchant_id, i.event_id, i.kind, i.device_hash, i.store_id, i.occurred_at,
+          i.payload, i.received_at
 
 -- name: device_profiles
 -- The profiles the devices were linked to ($1 merchants, $2 devices, parallel).
