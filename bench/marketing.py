@@ -17,9 +17,10 @@ bare aiohttp handler of the same run (its requests/s) for the machine's speed.
 pipeline: the whole path after the producers, against the machine's PostgreSQL: events written
 into the inbox as the footfall hook writes them (`marketing.intake.record_events`, a batch every
 50 ms) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the engine and the
-dispatcher, production settings, a process of its own) decides and dispatches. The stream: a
-pool of shoppers present in the merchant's 20 stores, each event a sighting of one of them, 5 %
-a shopper arriving (an "every arrival" trigger, portal offer, 10 % holdout: a contact for each).
+dispatcher, production settings, a process of its own) decides and dispatches. The stream: 60 ×
+rate shoppers present in the merchant's 20 stores (their profiles stored first: each seen about
+once a minute, as the producers thin sightings), each event a sighting of one of them, 5 % a
+shopper arriving (an "every arrival" trigger, portal offer, 10 % holdout: a contact for each).
 Reported: events taken per second, the inbox's backlog at the end, and event → dispatch
 latency (a contact's sent_at less its event's time) at p50/p99, beside the raw insert rate of
 the same inbox with nothing consuming (the baseline) and the bare handler.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import math
 import os
 import random
@@ -211,12 +213,39 @@ async def run_evaluate(events: int, write: bool) -> None:
         write_section("marketing_evaluate", date, section)
 
 
+PRESENT_SQL = """
+INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, visit_store,
+    visit_started_at, last_seen_at, visits_total, recent_visits, updated_at)
+SELECT $1, 'd:' || md5(i::text), now() - interval '30 days', ($2::uuid[])[1 + i % $3],
+       now() - interval '10 minutes', now() - interval '30 seconds', 3,
+       ARRAY[now() - interval '20 days', now() - interval '10 days', now() - interval '10 minutes'],
+       now()
+FROM generate_series(0, $4 - 1) AS i
+"""
+
+
+async def seed_present(
+    db: Any, merchant: uuid.UUID, stores: list[uuid.UUID], count: int
+) -> list[tuple[str, uuid.UUID]]:
+    """`count` shoppers in the stores now (their profiles stored: a visit 10 minutes old, two
+    earlier visits), each staying in one store: (device hash, store)."""
+    await db.execute(PRESENT_SQL, merchant, stores, len(stores), count, timeout=600)
+    # md5 here only names synthetic devices the way the SQL above does (no security).
+    names = (hashlib.md5(str(i).encode(), usedforsecurity=False).hexdigest() for i in range(count))
+    return [(name, stores[i % len(stores)]) for i, name in enumerate(names)]
+
+
 async def produce(
-    db: Any, merchant: uuid.UUID, stores: list[uuid.UUID], rate: int, seconds: float
+    db: Any,
+    merchant: uuid.UUID,
+    stores: list[uuid.UUID],
+    rate: int,
+    seconds: float,
+    present: list[tuple[str, uuid.UUID]],
 ) -> int:
-    """Events into the inbox at `rate` a second for `seconds` (a batch every 50 ms); how many."""
+    """Events into the inbox at `rate` a second for `seconds` (a batch every 50 ms): sightings of
+    the `present` shoppers, 5 % of shoppers arriving (added to them); how many."""
     rng = random.Random(7)
-    present: list[tuple[str, uuid.UUID]] = []  # a shopper stays in one store
     produced = 0
     started = time.monotonic()
     tick = 0
@@ -277,9 +306,13 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
                         holdout_share=0.1,
                     ),
                 )
-                # The baseline: the same inserts with nothing consuming them.
-                raw = await produce(db, merchant, stores, 1_000_000, 5.0) / 5.0  # flat out
+                # The baseline: the same inserts with nothing consuming them, flat out.
+                raw = await produce(db, merchant, stores, 1_000_000, 5.0, []) / 5.0
                 await db.execute("DELETE FROM marketing_inbox")
+                await db.execute("DELETE FROM marketing_profiles")
+                # Each present shopper seen about once a minute (the producers' thinning).
+                present = await seed_present(db, merchant, stores, 60 * rate)
+                await db.execute("VACUUM ANALYZE marketing_profiles", timeout=600)
                 env = role_env(url, mqtt_url, PORTICO_DATA_DIR=str(Path(tmp) / "var"))
                 child = await spawn(
                     "marketing",
@@ -294,7 +327,7 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
                             break
                         await asyncio.sleep(0.1)
                     started = datetime.now(UTC)
-                    produced = await produce(db, merchant, stores, rate, seconds)
+                    produced = await produce(db, merchant, stores, rate, seconds, present)
                     backlog = await intake.waiting(db)
                     await asyncio.sleep(10)  # what was decided gets dispatched
                     left = await intake.waiting(db)
