@@ -17,7 +17,6 @@ here returns them.
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -28,6 +27,7 @@ import asyncpg
 
 from analytics import services as analytics
 from kernel.sql import load_queries
+from kernel.stats import newcombe
 
 queries = load_queries(__file__, "reports.sql")
 
@@ -36,7 +36,6 @@ MIN_CONVERTERS = 10  # a click or conversion count about 1 to 9 shoppers is hidd
 DEFAULT_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 30
 MAX_RANGE_DAYS = 366
-Z95 = 1.959963984540054
 OUTCOMES = ("claims", "redemptions", "returns")
 
 # What a hidden cell says instead of its number (the pages translate these keys).
@@ -108,35 +107,6 @@ class Report:
     exposed: Group
     holdout: Group
     lift: dict[str, Lift] = field(default_factory=dict)
-
-
-# Statistics -------------------------------------------------------------------------------------
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion."""
-    if n <= 0:
-        raise ValueError("no trials")
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def newcombe(x1: int, n1: int, x0: int, n0: int, z: float = Z95) -> tuple[float, float, float]:
-    """p1 − p0 and its interval by Newcombe's hybrid score method (1998, method 10): each
-    group's Wilson interval (l, u), then d − √((p1−l1)² + (u0−p0)²) … d + √((u1−p1)² +
-    (p0−l0)²). Unlike the plain Wald interval it stays sensible with rates of 0 or 1."""
-    p1, p0 = x1 / n1, x0 / n0
-    l1, u1 = wilson(x1, n1, z)
-    l0, u0 = wilson(x0, n0, z)
-    d = p1 - p0
-    return (
-        d,
-        d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2),
-        d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2),
-    )
 
 
 # Suppression ------------------------------------------------------------------------------------
