@@ -17,4 +17,12 @@ MESSAGES: Catalog = {
         "en": "This trigger cannot be saved: {reason}.",
         "zh-CN": "该触发器无法保存：{reason}。",
     },
+    "mk_report_range": {
+        "en": "A report covers from its first day to its last, at most {days} days.",
+        "zh-CN": "报表的日期范围须从开始日到结束日，最多 {days} 天。",
+    },
+    "mk_trigger_unknown": {
+        "en": "There is no such trigger.",
+        "zh-CN": "没有这个触发器。",
+    },
 }
