@@ -25,4 +25,12 @@ MESSAGES: Catalog = {
         "en": "There is no such trigger.",
         "zh-CN": "没有这个触发器。",
     },
+    "mk_segment_invalid": {
+        "en": "This segment cannot be saved: {reason}.",
+        "zh-CN": "该人群无法保存：{reason}。",
+    },
+    "mk_segment_unknown": {
+        "en": "There is no such segment.",
+        "zh-CN": "没有这个人群。",
+    },
 }
