@@ -31,7 +31,7 @@ from portal import stores as portal
 from tests.ads.test_advertiser_pages import CAMPAIGN, line_item, png, upload
 from tests.console.test_console_app import PASSWORD
 from tests.factories import PNG_1X1
-from tests.marketing.test_console_pages import add_webhook
+from tests.marketing.test_marketing_console import add_webhook
 
 
 @dataclass

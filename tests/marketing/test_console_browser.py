@@ -21,7 +21,7 @@ from portico.console_app import make_console_app
 from tests.browser import DESKTOP, PHONE, chromium, overflow, serve, shot, watch
 from tests.console.test_console_app import PASSWORD, new_member
 from tests.console.test_every_page_browser import ACCESSIBILITY
-from tests.marketing.test_console_pages import add_webhook, five_shoppers
+from tests.marketing.test_marketing_console import add_webhook, five_shoppers
 
 SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 
