@@ -27,6 +27,7 @@ D days of operation, scaled by its stores and its logins:
   approved, a coupon), one more waiting for approval, a blocked category; every footfall login
   saw one running campaign: an impression (or a ghost, for its holdout), some clicks, claims
   of its coupon and redemptions at the till by the store's staff; a POS key per store;
+- marketing: the default tags and one trigger (a lapsed shopper arriving → a portal offer);
 - the audit log: every change above that the console would log;
 - statistics: ANALYZE at the end, as autovacuum would (some servers run without it: the
   planner then guesses, and the Routers page took 400 ms on 6 routers of 7 days).
@@ -93,6 +94,8 @@ from controller.services import (
 from controller.telemetry import TelemetryIngest
 from kernel.db import create_pool, migrate
 from kernel.mqtt import Delivery
+from marketing import tags as marketing_tags
+from marketing import triggers as marketing_triggers
 from portal import fas, look, sms, terms, vouchers
 from portal import stores as portal
 from simulators.agent import tele_batches
@@ -1011,6 +1014,10 @@ class History:
     ids: dict[str, str]  # a path parameter's name -> the record the pages are opened with
 
 
+async def _has_tag(db: asyncpg.Pool, merchant_id: uuid.UUID, tag_id: str) -> bool:
+    return any(t.tag_id == tag_id for t in await marketing_tags.list_tags(db, merchant_id))
+
+
 async def find_history(db: asyncpg.Pool) -> History:
     """The accounts and records the console pages are opened with: the busiest store, its
     router, logo and opening-night vouchers, its first member of staff, the first
@@ -1029,6 +1036,8 @@ async def find_history(db: asyncpg.Pool) -> History:
         "router_id": router_id if await find_router(db, router_id) else None,
         "batch_id": batches.get(f"{store.name} · Opening night"),
         "user_id": staff,
+        "tag_id": "frequent" if await _has_tag(db, merchant_id, "frequent") else None,
+        "trigger_id": await marketing_triggers.trigger_named(db, merchant_id, MARKETING_TRIGGER),
     }
     if advertiser is not None:
         member = await an_advertiser(db, 0)
@@ -1054,6 +1063,31 @@ async def find_history(db: asyncpg.Pool) -> History:
     ids = {k: str(v) for k, v in found.items()}
     logins = sum((await logins_by_store(db, merchant_id)).values())
     return History(merchant_id, len(stores), logins, emails, ids)
+
+
+MARKETING_TRIGGER = "Welcome back"
+
+
+async def add_marketing(db: asyncpg.Pool, m: Merchant) -> str:
+    """The merchant's default tags and a trigger (a lapsed shopper arriving → a portal offer),
+    through marketing's own functions; once."""
+    await marketing_tags.ensure_defaults(db, m.merchant_id)
+    if await marketing_triggers.trigger_named(db, m.merchant_id, MARKETING_TRIGGER) is None:
+        await marketing_triggers.save_trigger(
+            db,
+            m.merchant_id,
+            marketing_triggers.TriggerSpec(
+                "欢迎回来",
+                MARKETING_TRIGGER,
+                "arrival",
+                {"tag": "lapsed"},
+                "portal",
+                "welcome-back",
+                message_zh="好久不见！",
+                message_en="Good to see you again!",
+            ),
+        )
+    return "default tags, a trigger"
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -1092,6 +1126,7 @@ async def add_history(database_url: str, mqtt_url: str) -> History:
         await step("voucher batches made", add_vouchers(db, m, people))
         await step("POS keys made", add_pos_keys(db, m, people))
         await step("ads", add_ads(db, m, people))
+        await step("marketing", add_marketing(db, m))
         # As autovacuum would (off on some servers: SHOW autovacuum); longer than the pool's
         # 30 s statement timeout at 90 days × 20 stores.
         await db.execute("ANALYZE", timeout=MAINTENANCE_TIMEOUT)

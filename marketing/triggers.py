@@ -116,3 +116,10 @@ async def save_trigger(
     if updated is None:
         raise TriggerError("trigger", f"the merchant has no trigger {trigger_id}")
     return trigger_id
+
+
+async def trigger_named(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, name_en: str
+) -> uuid.UUID | None:
+    """The merchant's first trigger of that English name, if any."""
+    return await db.fetchval(queries.trigger_named, merchant_id, name_en)

@@ -14,3 +14,7 @@ SET name_zh = $3, name_en = $4, event = $5, dwell_minutes = $6, store_id = $7, r
     version = version + 1, updated_at = now()
 WHERE merchant_id = $1 AND trigger_id = $2
 RETURNING version
+
+-- name: trigger_named
+SELECT trigger_id FROM marketing_triggers WHERE merchant_id = $1 AND name_en = $2
+ORDER BY created_at LIMIT 1
