@@ -12,10 +12,15 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from analytics import visits
 from analytics.rollups import mark_dirty
 from kernel.sql import load_queries
 
 queries = load_queries(__file__)
+
+# What a visit is, for other domains that sessionise sightings as footfall does (marketing).
+VISIT_GAP_SECONDS = visits.DEFAULT_GAP
+VISIT_CAP_SECONDS = visits.DEFAULT_CAP
 
 # Ad impressions are ads' own events now (ad_events, ads/delivery.py); older rows may hold the
 # kind "ad_impression", which nothing records any more.

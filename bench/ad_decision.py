@@ -23,22 +23,18 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 
 from ads import decision as d
 from ads import delivery
 from bench.harness import (
-    Bounds,
     Outcome,
-    bare_baseline,
     bench_database,
-    load_tool,
+    in_process_baseline,
     machine_facts,
     marker,
     percentile,
@@ -261,15 +257,7 @@ async def run_case(
 
 async def run(line_items: int, decisions: int, write: bool) -> None:
     server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with tempfile.TemporaryDirectory(prefix="portico-bench-ads-") as tmp:
-        tool, _ = load_tool("auto")
-        bare = await bare_baseline(
-            tool=tool,
-            concurrency=64,
-            threads=1,
-            bounds=Bounds(1.0, 5_000, 5.0, 200_000),
-            workdir=Path(tmp),
-        )
+    bare = await in_process_baseline()
     spread = await run_case(server_url, line_items, decisions, everywhere=False)
     one_merchant = await run_case(server_url, line_items, decisions, everywhere=True)
     report(

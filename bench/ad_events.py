@@ -24,12 +24,10 @@ import argparse
 import asyncio
 import os
 import random
-import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 
@@ -37,11 +35,9 @@ from ads import delivery
 from bench.ad_decision import seed
 from bench.harness import (
     BenchError,
-    Bounds,
     Outcome,
-    bare_baseline,
     bench_database,
-    load_tool,
+    in_process_baseline,
     machine_facts,
     marker,
     percentile,
@@ -177,15 +173,7 @@ async def check(db: asyncpg.Pool, outcomes: list[str], stored_before: int) -> di
 
 async def run(count: int, write: bool) -> None:
     server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with tempfile.TemporaryDirectory(prefix="portico-bench-adev-") as tmp:
-        tool, _ = load_tool("auto")
-        bare = await bare_baseline(
-            tool=tool,
-            concurrency=64,
-            threads=1,
-            bounds=Bounds(1.0, 5_000, 5.0, 200_000),
-            workdir=Path(tmp),
-        )
+    bare = await in_process_baseline()
     async with bench_database(server_url) as database_url:
         await migrate(database_url)
         db = await create_pool(database_url, size=8)

@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -856,6 +857,20 @@ async def bare_baseline(
             bounds=bounds,
             workdir=workdir,
             server_pid=child.proc.pid,
+        )
+
+
+async def in_process_baseline() -> Outcome:
+    """The bare handler under the standard load (64 connections, one thread, 5 s after a 1 s
+    warm-up), for a benchmark that measures work in its own process beside it."""
+    with tempfile.TemporaryDirectory(prefix="portico-bench-bare-") as tmp:
+        tool, _ = load_tool("auto")
+        return await bare_baseline(
+            tool=tool,
+            concurrency=64,
+            threads=1,
+            bounds=Bounds(1.0, 5_000, 5.0, 200_000),
+            workdir=Path(tmp),
         )
 
 

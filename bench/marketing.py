@@ -45,10 +45,9 @@ from zoneinfo import ZoneInfo
 
 from accounts import services as accounts
 from bench.harness import (
-    Bounds,
-    bare_baseline,
+    BenchError,
     bench_database,
-    load_tool,
+    in_process_baseline,
     machine_facts,
     marker,
     percentile,
@@ -173,15 +172,7 @@ def evaluate(events: int) -> dict[str, float]:
 
 
 async def run_evaluate(events: int, write: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="portico-bench-marketing-") as tmp:
-        tool, _ = load_tool("auto")
-        bare = await bare_baseline(
-            tool=tool,
-            concurrency=64,
-            threads=1,
-            bounds=Bounds(1.0, 5_000, 5.0, 200_000),
-            workdir=Path(tmp),
-        )
+    bare = await in_process_baseline()
     result = evaluate(events)
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     facts = machine_facts()
@@ -201,10 +192,11 @@ async def run_evaluate(events: int, write: bool) -> None:
         + ", ".join(f"{k[9:]} {int(v):,}" for k, v in result.items() if k.startswith("contacts_"))
         + ").",
         "",
-        "| events/s (CPU time, one core) | events/s (wall) | × bare | target |",
-        "|---|---|---|---|",
-        f"| {result['cpu_rate']:,.0f} | {result['wall_rate']:,.0f} | "
-        f"{result['cpu_rate'] / bare.rps:.2f} | ≥ {TARGET:,} ({outcome}) |",
+        "| events/s (CPU time, one core) | × bare | events/s (wall) | × bare | target |",
+        "|---|---|---|---|---|",
+        f"| {result['cpu_rate']:,.0f} | {result['cpu_rate'] / bare.rps:.2f} | "
+        f"{result['wall_rate']:,.0f} | {result['wall_rate'] / bare.rps:.2f} | "
+        f"≥ {TARGET:,} ({outcome}) |",
         marker("marketing_evaluate", date, end=True),
     ]
     section = "\n".join(lines)
@@ -272,15 +264,8 @@ async def produce(
 async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
     server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     mqtt_url = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
+    bare = await in_process_baseline()
     with tempfile.TemporaryDirectory(prefix="portico-bench-marketing-") as tmp:
-        tool, _ = load_tool("auto")
-        bare = await bare_baseline(
-            tool=tool,
-            concurrency=64,
-            threads=1,
-            bounds=Bounds(1.0, 5_000, 5.0, 200_000),
-            workdir=Path(tmp),
-        )
         async with bench_database(server_url) as url:
             await migrate(url)
             db = await create_pool(url, size=4)
@@ -326,6 +311,8 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
                         if "marketing role up" in child.log_path.read_text(errors="replace"):
                             break
                         await asyncio.sleep(0.1)
+                    else:
+                        raise BenchError(f"the marketing role did not start:\n{child.log_tail()}")
                     started = datetime.now(UTC)
                     produced = await produce(db, merchant, stores, rate, seconds, present)
                     backlog = await intake.waiting(db)
@@ -377,11 +364,12 @@ def report_pipeline(r: dict[str, Any], bare_rps: float, write: bool) -> None:
         "",
         "The path and the stream: bench/marketing.py's docstring.",
         "",
-        "| offered events/s | taken events/s | × raw inserts | backlog at the end | "
+        "| offered events/s | taken events/s | × bare | × raw inserts | backlog at the end | "
         "contacts dispatched | p50 s | p99 s | target |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
         f"| {r['rate']:,} for {r['seconds']:.0f} s | {r['taken']:,.0f} | "
-        f"{r['taken'] / r['raw']:.2f} | {r['backlog']:,} ({r['left']:,} 10 s later) | "
+        f"{r['taken'] / bare_rps:.2f} | {r['taken'] / r['raw']:.2f} | "
+        f"{r['backlog']:,} ({r['left']:,} 10 s later) | "
         f"{r['dispatched']:,} | {r['p50']:.2f} | {r['p99']:.2f} | p99 < 5 s at ≥ 20,000/s "
         f"({'meets' if keeps_up and r['p99'] < 5 and r['rate'] >= TARGET else 'misses'}) |",
         "",

@@ -244,6 +244,8 @@ async def save_tag(request: web.Request, session: accounts.ConsoleSession) -> we
     errors: dict[str, Error] = {}
     if current is None and not rules.TAG_ID.match(values.tag_id):
         errors["tag_id"] = ("mkc_err_tag_id", {})
+    elif current is None and values.tag_id in tags.RESERVED_IDS:
+        errors["tag_id"] = ("mkc_err_tag_reserved", {"id": values.tag_id})
     elif current is None and any(t.tag_id == values.tag_id for t in found):
         errors["tag_id"] = ("mkc_err_tag_exists", {})
     for name in ("name_zh", "name_en"):

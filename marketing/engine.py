@@ -164,7 +164,8 @@ class Batch:
     linked: dict[tuple[uuid.UUID, str], str]
     contacts: list[Contact] = field(default_factory=list)
     conversions: list[Conversion] = field(default_factory=list)
-    links: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)
+    # (merchant, device) -> (the identity's profile, when the login linked them)
+    links: dict[tuple[uuid.UUID, str], tuple[str, datetime]] = field(default_factory=dict)
     merged: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # (merchant, from, into)
     _counts: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any, str], tuple[int, int]]] = field(
         default_factory=dict
@@ -237,7 +238,7 @@ class Batch:
                     del self.profiles[(event.merchant_id, profile.profile_key)]
                     self.merged.append((event.merchant_id, profile.profile_key, key))
                 self.linked[(event.merchant_id, event.device_hash)] = key
-                self.links[(event.merchant_id, event.device_hash)] = key
+                self.links[(event.merchant_id, event.device_hash)] = (key, at)
                 profile = target
         method = event.payload.get("method")
         if isinstance(method, str) and method:
@@ -406,9 +407,12 @@ def _contact_row(c: Contact, decided_at: datetime) -> dict[str, Any]:
     }
 
 
-async def load_config(conn: asyncpg.Connection, merchant_id: uuid.UUID) -> Config:
-    """The merchant's tags (the defaults made on first use), triggers, budget and zones."""
-    await tags.ensure_defaults(conn, merchant_id)
+async def load_config(
+    conn: asyncpg.Connection, merchant_id: uuid.UUID, *, first: bool = True
+) -> Config:
+    """The merchant's tags (the defaults made on `first` use), triggers, budget and zones."""
+    if first:
+        await tags.ensure_defaults(conn, merchant_id)
     compiled = tags.compile_tags(await tags.list_tags(conn, merchant_id))
     triggers = []
     for r in await conn.fetch(queries.merchant_triggers, merchant_id):
@@ -463,7 +467,8 @@ class Engine:
         config = self._configs.get(merchant_id)
         now = self.clock()
         if config is None or now - config.loaded_at > self.config_ttl:
-            config = await load_config(conn, merchant_id)
+            # The default tags are made once per merchant and process, not at every reload.
+            config = await load_config(conn, merchant_id, first=config is None)
             config.loaded_at = now
             self._configs[merchant_id] = config
         return config
@@ -540,8 +545,8 @@ class Engine:
                 queries.link_devices,
                 [k[0] for k, _ in items],
                 [k[1] for k, _ in items],
-                [v for _, v in items],
-                [events[-1].occurred_at] * len(items),
+                [key for _, (key, _at) in items],
+                [at for _, (_key, at) in items],
             )
         if batch.conversions:
             cs = batch.conversions

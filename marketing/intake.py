@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from kernel import shopper_events
 from kernel.jobs import every
 from kernel.logs import Throttled
 from kernel.shopper_events import ShopperEvent
@@ -36,7 +37,17 @@ from kernel.sql import load_queries
 log = logging.getLogger("portico.marketing.intake")
 queries = load_queries(__file__, "intake.sql")
 
-KINDS = frozenset({"sighting", "login", "claim", "redemption", "consent"})
+KINDS = shopper_events.KINDS | {"sighting"}
+# What each kind's payload may carry (marketing/engine.py reads nothing else), and its type:
+# anything else is left out before it is stored, and a text is cut to MAX_TEXT.
+PAYLOAD: dict[str, dict[str, type]] = {
+    "sighting": {},
+    "login": {"method": str, "identity_hash": str, "consent_sms": bool, "consent_email": bool},
+    "claim": {"coupon_id": str},
+    "redemption": {"coupon_id": str},
+    "consent": {"channel": str, "given": bool, "identity_hash": str},
+}
+MAX_TEXT = 64
 # A device's or an identity's keyed pseudonym (kernel.privacy): what a profile key is made of.
 PSEUDONYM = re.compile(r"^[0-9a-f]{16,64}$")
 EVENT_NAMESPACE = uuid.UUID("0c0f3b52-7d4e-4b8e-9a1e-5d6a4c3b2a19")
@@ -83,9 +94,20 @@ async def record_events(db: asyncpg.Pool | asyncpg.Connection, events: Sequence[
         [e.device_hash for e in events],
         [e.store_id for e in events],
         [e.occurred_at for e in events],
-        [json.dumps(dict(e.payload)) for e in events],
+        [json.dumps(cleaned(e.kind, e.payload)) for e in events],
     )
     return int(result.rsplit(" ", 1)[-1])
+
+
+def cleaned(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's fields the engine reads for `kind`, each of its type (a bool is no
+    text), a text cut to MAX_TEXT; the rest left out."""
+    kept: dict[str, Any] = {}
+    for name, kind_of in PAYLOAD[kind].items():
+        value = payload.get(name)
+        if type(value) is kind_of:
+            kept[name] = value[:MAX_TEXT] if isinstance(value, str) else value
+    return kept
 
 
 def addressed(event: InboxEvent) -> bool:

@@ -329,6 +329,10 @@ CONSOLE: Catalog = {
         "en": "Lower-case letters, digits and _, starting with a letter, at most 40.",
         "zh-CN": "请使用小写字母、数字和下划线，以字母开头，最多 40 个字符。",
     },
+    "mkc_err_tag_reserved": {
+        "en": "“{id}” is kept for the console's own pages: choose another id.",
+        "zh-CN": "“{id}”为控制台保留用词，请换一个标识。",
+    },
     "mkc_err_tag_exists": {
         "en": "This merchant has a tag with this id already.",
         "zh-CN": "该商户已有相同 ID 的标签。",

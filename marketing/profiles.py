@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-GAP = timedelta(minutes=15)  # as analytics/visits.py DEFAULT_GAP: silence that ends a visit
+from analytics import services as analytics
+
+# A visit as footfall counts one (analytics/visits.py): a silence longer than GAP ends it, and
+# a sighting more than CAP after its first one starts the next (a phone present all day is
+# many visits, not one).
+GAP = timedelta(seconds=analytics.VISIT_GAP_SECONDS)
+CAP = timedelta(seconds=analytics.VISIT_CAP_SECONDS)
 RECENT = timedelta(days=60)  # visit starts kept for the 30-day facts (and a margin)
 MAX_RECENT = 120  # at most so many recent visit starts (two a day for 60 days)
 LAPSE = timedelta(days=30)  # away this long, then back: a lapsed shopper returning
@@ -64,12 +70,19 @@ def new_profile(merchant_id: uuid.UUID, profile_key: str, at: datetime) -> Profi
 
 def see(profile: Profile, store_id: uuid.UUID, at: datetime) -> bool:
     """The device was seen at `store_id` at `at`. True when this starts a visit (an arrival:
-    the first sighting, one after a silence longer than GAP, or one at another store). A
+    the first sighting, one after a silence longer than GAP, one more than CAP after the
+    visit's start, or one at another store). A
     sighting older than the latest one (a late or replayed message) changes nothing."""
     last = profile.last_seen_at
     if last is not None and at <= last:
         return False
-    arrival = last is None or at - last > GAP or profile.visit_store != store_id
+    started = profile.visit_started_at
+    arrival = (
+        last is None
+        or at - last > GAP
+        or (started is not None and at - started > CAP)
+        or profile.visit_store != store_id
+    )
     if arrival:
         _close_visit(profile)
         profile.previous_visit_at = profile.visit_started_at

@@ -113,7 +113,7 @@ def _parse_fact(rule: Rule) -> Rule:
     fact = FACTS.get(name) if isinstance(name, str) else None
     if fact is None:
         raise RuleError(f"unknown fact {name!r}")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         raise RuleError(f"unknown comparison {op!r}: one of {' '.join(OPS)}")
     if fact.kind == "flag":
         if not isinstance(value, bool) or op != "=":

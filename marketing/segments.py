@@ -83,7 +83,7 @@ def check(spec: SegmentSpec) -> Rule:
     """The parsed rule when the spec is sound; SegmentError naming the field otherwise."""
     for name in ("name_zh", "name_en"):
         value = getattr(spec, name)
-        if not value.strip() or len(value) > 60:
+        if not isinstance(value, str) or not value.strip() or len(value) > 60:
             raise SegmentError(name, "a name of 1 to 60 characters")
     try:
         return rules.parse(spec.rule)

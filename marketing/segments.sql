@@ -17,9 +17,5 @@ RETURNING segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_a
 SELECT segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_at
 FROM marketing_segments WHERE merchant_id = $1 ORDER BY name_en, segment_id
 
--- name: get_segment
-SELECT segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_at
-FROM marketing_segments WHERE merchant_id = $1 AND segment_id = $2
-
 -- name: k_threshold
 SELECT k_threshold FROM marketing_settings WHERE merchant_id = $1

@@ -23,6 +23,7 @@ from marketing.rules import Check, Rule, RuleError
 queries = load_queries(__file__, "tags.sql")
 
 FREQUENT_VISITS = 4  # "frequent": at least this many visits in 30 days
+RESERVED_IDS = frozenset({"new"})  # the console's /marketing/tags/new is the new tag's form
 
 
 @dataclass(frozen=True)
@@ -122,15 +123,14 @@ def _tag(row: asyncpg.Record) -> Tag:
 
 async def ensure_defaults(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID) -> None:
     """The default tags, for a merchant that has none of them yet (each made once)."""
-    for tag in DEFAULTS:
-        await db.execute(
-            queries.insert_default_tag,
-            merchant_id,
-            tag.tag_id,
-            tag.name_zh,
-            tag.name_en,
-            tag.rule,
-        )
+    await db.execute(
+        queries.insert_default_tags,
+        merchant_id,
+        [t.tag_id for t in DEFAULTS],
+        [t.name_zh for t in DEFAULTS],
+        [t.name_en for t in DEFAULTS],
+        [t.rule for t in DEFAULTS],
+    )
 
 
 async def list_tags(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID) -> list[Tag]:
@@ -149,6 +149,8 @@ async def save_tag(
     """Create the tag, or make its rule a new version; RuleError when the rule is malformed
     or the merchant's tags would read each other in a circle. `db`: a pool, or a connection
     whose transaction the save joins (the console's, with its audit entry)."""
+    if tag_id in RESERVED_IDS:
+        raise RuleError(f"'{tag_id}' is a word the console keeps: choose another id")
     if not rules.TAG_ID.match(tag_id):
         raise RuleError("a tag's id is lower-case letters, digits and _, starting with a letter")
     parsed = rules.parse(rule)

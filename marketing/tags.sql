@@ -1,10 +1,12 @@
 -- Tags (marketing/tags.py, migration 0045).
 
--- name: insert_default_tag
--- A default tag and its first version, unless the merchant has a tag of that id already.
+-- name: insert_default_tags
+-- The default tags ($2 ids, $3 and $4 names, $5 rules, parallel) and their first versions,
+-- but those the merchant ($1) has a tag of that id for already: one round trip.
 WITH made AS (
     INSERT INTO marketing_tags (merchant_id, tag_id, name_zh, name_en, rule)
-    VALUES ($1, $2, $3, $4, $5::jsonb)
+    SELECT $1, d.tag_id, d.name_zh, d.name_en, d.rule
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]) AS d (tag_id, name_zh, name_en, rule)
     ON CONFLICT (merchant_id, tag_id) DO NOTHING
     RETURNING merchant_id, tag_id, version, rule
 )

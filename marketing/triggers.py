@@ -56,7 +56,7 @@ def check(spec: TriggerSpec) -> rules.Rule:
     """The parsed rule when the spec is sound; TriggerError naming the field otherwise."""
     for name in ("name_zh", "name_en"):
         value = getattr(spec, name)
-        if not value.strip() or len(value) > 60:
+        if not isinstance(value, str) or not value.strip() or len(value) > 60:
             raise TriggerError(name, "a name of 1 to 60 characters")
     if spec.event not in EVENTS:
         raise TriggerError("event", f"the event is one of {', '.join(EVENTS)}")

@@ -136,7 +136,7 @@ def verify_signature(
     given: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and value.isascii() and value.isdigit():  # "²".isdigit() too
             timestamp = int(value)
         elif name == "v1" and value:
             given.append(value)
@@ -261,6 +261,6 @@ def outcome_of(status: int, retry_after: float = 0.0) -> Outcome:
 
 def _retry_after(value: str | None) -> float:
     """Retry-After in seconds (its date form is not used), at most an hour."""
-    if value and value.strip().isdigit():
+    if value and value.strip().isascii() and value.strip().isdigit():  # not "²"
         return min(float(value.strip()), 3600.0)
     return 0.0

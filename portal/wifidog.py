@@ -50,7 +50,7 @@ from kernel.web import DB, SETTINGS, render
 from portal import grants, liveness, logins, online, returning, stores, views
 from portal import wifidog_store as store
 from portal.fas import BadRedirect, FasClient, safe_origin_url
-from portal.keys import SENDER
+from portal.keys import OFFERS, SENDER
 from portal.messages import CATALOG
 
 log = logging.getLogger("portico.portal.wifidog")
@@ -510,6 +510,9 @@ async def portal_page(request: web.Request) -> web.Response:
         session.session_id,
         lang,
         console_url=request.app[SETTINGS].console_url,
+        # Marketing's offers (the composition root's hooks), as on openNDS's online page; their
+        # coupon is claimed on the splash of an openNDS router only (no form here yet).
+        offers=request.app.get(OFFERS),
     )
     if status is None:
         raise online.BadOnlineLink(f"session {session.session_id} is not {router.router_id}'s")

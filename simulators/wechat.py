@@ -112,6 +112,7 @@ class WeChatSim:
             outage = self.fail_next.pop(0)
             if outage == "hang":
                 await self._stopping.wait()  # the client gives up first
+                return 500, web.Response(status=500, text="stopped")
             if outage == "http500":
                 return 500, web.Response(status=500, text="Internal Server Error")
             code, text = {

@@ -303,3 +303,64 @@ def test_a_bad_rule_or_trigger_is_refused_with_what_is_wrong() -> None:
     with pytest.raises(triggers.TriggerError) as bad_trigger:
         triggers.check(spec(offer_key="no spaces allowed"))
     assert bad_trigger.value.field == "offer_key"
+
+
+def test_a_rule_with_a_comparison_of_the_wrong_type_is_refused_not_a_crash() -> None:
+    from marketing import rules
+
+    for op in ([], {"x": 1}, 3):
+        with pytest.raises(rules.RuleError):
+            rules.parse({"fact": "visits_total", "op": op, "value": 1})
+    with pytest.raises(triggers.TriggerError) as bad_name:
+        triggers.check(spec(name_en=["not", "text"]))
+    assert bad_name.value.field == "name_en"
+
+
+def test_only_the_fields_the_engine_reads_are_stored_each_of_its_type() -> None:
+    kept = intake.cleaned(
+        "login",
+        {"method": "x" * 10_000, "consent_sms": "yes", "identity_hash": "b" * 32, "extra": 1},
+    )
+    assert kept == {"method": "x" * intake.MAX_TEXT, "identity_hash": "b" * 32}
+    assert intake.cleaned("consent", {"channel": "all", "given": 0}) == {"channel": "all"}
+
+
+def test_a_device_present_all_day_makes_a_visit_each_cap_as_footfall_does() -> None:
+    from marketing import profiles
+
+    profile = profiles.new_profile(uuid.uuid4(), "d:" + "0" * 32, T0)
+    store = uuid.uuid4()
+    arrivals = sum(
+        profiles.see(profile, store, T0 + timedelta(minutes=m)) for m in range(0, 13 * 60, 5)
+    )
+    assert arrivals == 2  # cut at 12 hours (analytics/visits.py DEFAULT_CAP)
+
+
+async def test_a_tag_cannot_take_an_id_the_console_keeps(db: asyncpg.Pool) -> None:
+    from marketing import rules, tags
+
+    merchant, _store = await a_merchant(db)
+    with pytest.raises(rules.RuleError):
+        await tags.save_tag(db, merchant, "new", "新", "New", {"all": []})
+
+
+async def test_an_offer_waiting_on_the_portal_is_not_shown_once_the_shopper_opts_out(
+    db: asyncpg.Pool,
+) -> None:
+    from marketing import services
+
+    merchant, store = await a_merchant(db)
+    await triggers.save_trigger(db, merchant, spec(offer_key="hello", message_en="Hello"))
+    device = "0a" * 16
+    now = datetime.now(UTC).replace(hour=3)  # 11:00 in Shanghai: not quiet hours
+    if now > datetime.now(UTC):
+        now -= timedelta(days=1)
+    await intake.record_events(db, [sighting(merchant, store, device, now)])
+    await run_all(Engine(db))
+    assert len(await services.offers_for_device(db, merchant, device)) == 1
+    opt_out = {"channel": "all", "given": False}
+    await intake.record_events(
+        db, [InboxEvent(merchant, "consent", device, store, now + timedelta(seconds=1), opt_out)]
+    )
+    await run_all(Engine(db))
+    assert await services.offers_for_device(db, merchant, device) == []

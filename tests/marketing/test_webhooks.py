@@ -254,3 +254,10 @@ async def test_production_refuses_a_name_that_resolves_to_loopback_at_connection
     row = await contact_row(db, merchant, contact)
     assert row["status"] == "failed" and "resolves to no public address" in row["last_error"]
     assert receiver.posts == []
+
+
+def test_digits_that_are_not_ascii_are_no_time_and_no_wait() -> None:
+    from marketing import webhooks as hooks
+
+    assert hooks.verify_signature("s", "t=²,v1=00", b"{}") is False
+    assert hooks._retry_after("²") == 0.0
