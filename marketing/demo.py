@@ -1,5 +1,6 @@
 """The demo merchant's precision marketing (`portico demo`, portico/demo_marketing.py): the
-default tags, two segments and three triggers, made once.
+default tags, three segments (two shared with advertisers: the demo advertiser's Segments page
+shows one's count and "fewer than 50" for the other) and three triggers, made once.
 
 The segments are rows of marketing_segments with a rule in the tags' language (the console's
 segment forms make the same); the triggers are saved as a merchant's form would save them
@@ -20,15 +21,23 @@ queries = load_queries(__file__, "demo.sql")
 
 _NAMESPACE = uuid.UUID("5f0b7c1e-83c4-4d0a-9d2e-0a6f1b2c3d4e")
 
-# (key, name zh-CN, name en, rule)
-SEGMENTS: tuple[tuple[str, str, str, dict[str, object]], ...] = (
+# (key, name zh-CN, name en, rule, shared with advertisers)
+SEGMENTS: tuple[tuple[str, str, str, dict[str, object], bool], ...] = (
     (
         "frequent-lunch",
         "高频午餐常客",
         "Frequent lunchtime regulars",
         {"all": [{"tag": "frequent"}, {"tag": "lunchtime_regular"}]},
+        True,
     ),
-    ("lapsed-back", "流失回访", "Lapsed, back", {"tag": "lapsed"}),
+    ("lapsed-back", "流失回访", "Lapsed, back", {"tag": "lapsed"}, False),
+    (
+        "twice-30d",
+        "近 30 天到店 2 次以上",
+        "Came twice in 30 days",
+        {"fact": "visits_30d", "op": ">=", "value": 2},
+        True,
+    ),
 )
 
 
@@ -74,9 +83,11 @@ def demo_triggers() -> list[triggers.TriggerSpec]:
 async def seed_tags_and_segments(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
     """The default tags and the demo segments, where missing."""
     await tags.ensure_defaults(db, merchant_id)
-    for key, name_zh, name_en, rule in SEGMENTS:
+    for key, name_zh, name_en, rule, shared in SEGMENTS:
         segment_id = uuid.uuid5(_NAMESPACE, f"{merchant_id}:{key}")
-        await db.execute(queries.insert_segment, merchant_id, segment_id, name_zh, name_en, rule)
+        await db.execute(
+            queries.insert_segment, merchant_id, segment_id, name_zh, name_en, rule, shared
+        )
 
 
 async def has_triggers(db: asyncpg.Pool, merchant_id: uuid.UUID) -> bool:
