@@ -440,7 +440,7 @@ def _material(p: Profile) -> tuple[Any, ...]:
         p.consent_sms,
         p.consent_email,
         p.opted_out_at,
-        dict(p.tags),  # a copy: a merge may change the dict in place
+        p.tags,  # a new dict at each evaluation (CompiledTags.evaluate), never changed in place
     )
 
 
