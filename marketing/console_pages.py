@@ -37,7 +37,7 @@ from accounts.web import NotYours, login_required, redirect, render_page, reques
 from kernel.sql import load_queries
 from kernel.web import DB
 from marketing import console_common as common
-from marketing import rule_form, rules, tags
+from marketing import console_reports, rule_form, rules, tags
 from marketing.console_budget import BUDGET_PATH, budget_page, read_budget, save_budget
 from marketing.console_triggers import TRIGGERS_PATH, save_trigger, trigger_page
 from marketing.rule_form import Error, RuleForm
@@ -71,6 +71,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
         resource = router.add_resource(path, name=name)
         resource.add_route("GET", login_required(show))
         resource.add_route("POST", login_required(save))
+    console_reports.add_routes(router)  # /marketing/triggers/<id>/report
 
 
 # The overview --------------------------------------------------------------------------------

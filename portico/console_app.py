@@ -22,6 +22,7 @@ import controller.messages
 import marketing.messages
 import marketing.messages_console
 import marketing.messages_privacy
+import marketing.messages_reports
 import portal.messages_email
 import portal.messages_look
 import portal.messages_sessions
@@ -135,6 +136,7 @@ def make_console_app(
         marketing.messages_privacy.AUDIT,  # shopper data requests (portico/shopper_data.py)
         marketing.messages.MESSAGES,
         marketing.messages_console.CONSOLE,
+        marketing.messages_reports.REPORTS,  # a trigger's closed-loop report
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))
