@@ -192,3 +192,28 @@ def test_the_shoppers_react_with_the_stated_effect() -> None:
         )
         for i in range(200)
     )
+
+
+def test_the_history_is_folded_in_spans_each_devices_first_event_first() -> None:
+    """Spans of 29 Shanghai days from the first event's day: each device's first event of a
+    span in its first pass, everything else in time order in its second."""
+    merchant, store = uuid.uuid4(), uuid.uuid4()
+    zone = ZoneInfo("Asia/Shanghai")
+    start = datetime(2026, 9, 1, 9, 0, tzinfo=zone)
+
+    def seen(device: str, days: float) -> InboxEvent:
+        return InboxEvent(merchant, "sighting", device, store, start + timedelta(days=days))
+
+    a, b = "aa" * 16, "bb" * 16
+    events = [seen(a, d) for d in (0, 0.01, 3, 28.5, 29.2, 45)] + [seen(b, d) for d in (2, 31)]
+    spans = demo_closed_loop.split_spans(reversed(events), zone)
+    assert [(s[0], s[1]) for s in spans] == [
+        (start.date(), start.date() + timedelta(days=29)),
+        (start.date() + timedelta(days=29), start.date() + timedelta(days=58)),
+    ]
+    (_, _, firsts1, rest1), (_, _, firsts2, rest2) = spans
+    assert firsts1 == [seen(a, 0), seen(b, 2)]
+    assert rest1 == [seen(a, 0.01), seen(a, 3), seen(a, 28.5)]
+    assert firsts2 == [seen(a, 29.2), seen(b, 31)]
+    assert rest2 == [seen(a, 45)]
+    assert demo_closed_loop.split_spans([], zone) == []
