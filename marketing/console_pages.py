@@ -39,7 +39,7 @@ from accounts.web import NotYours, login_required, redirect, render_page, reques
 from kernel.sql import load_queries
 from kernel.web import DB
 from marketing import console_common as common
-from marketing import rule_form, rules, tags
+from marketing import console_reports, rule_form, rules, tags
 from marketing.console_budget import BUDGET_PATH, budget_page, read_budget, save_budget
 from marketing.console_segments import add_routes as add_segment_routes
 from marketing.console_segments import segment_rows
@@ -76,6 +76,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
         resource.add_route("GET", login_required(show))
         resource.add_route("POST", login_required(save))
     add_segment_routes(router)  # /marketing/segments: marketing/console_segments.py
+    console_reports.add_routes(router)  # /marketing/triggers/<id>/report
 
 
 # The overview --------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -99,3 +101,55 @@ async def seed_triggers(
 ) -> list[uuid.UUID]:
     """The demo triggers (a merchant with none yet)."""
     return [await triggers.save_trigger(db, merchant_id, s) for s in specs or demo_triggers()]
+
+
+# The demo's history of contacts (portico/demo_closed_loop.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryContact:
+    contact_id: uuid.UUID
+    event_id: uuid.UUID  # the event that set it off
+    arm: str  # 'treatment', 'holdout'
+    status: str
+    decided_at: datetime
+
+    @property
+    def goes_out(self) -> bool:
+        """The offer was made (treated, not held back by the budget)."""
+        return self.status in ("pending", "sent", "delivered")
+
+
+async def reacted_contacts(
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    offer_keys: Sequence[str],
+) -> list[HistoryContact]:
+    """The contacts in an arm decided in [start, end) of the triggers offering `offer_keys`."""
+    rows = await db.fetch(queries.reacted_contacts, merchant_id, start, end, list(offer_keys))
+    return [HistoryContact(**dict(r)) for r in rows]
+
+
+async def settle_history(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, before: datetime | None = None
+) -> int:
+    """The history's contacts that went out (decided before `before`; by default, before the
+    merchant's triggers were made) marked as they would have ended: delivered when decided,
+    so no dispatcher sends them now. How many."""
+    if before is None:
+        before = await db.fetchval(queries.triggers_made_at, merchant_id)
+        if before is None:
+            return 0
+    result = await db.execute(queries.settle_history, merchant_id, before)
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def history_waiting(db: asyncpg.Pool, merchant_id: uuid.UUID) -> bool:
+    """Events from before the merchant's triggers were made still wait: a first start's history
+    was cut short."""
+    made_at = await db.fetchval(queries.triggers_made_at, merchant_id)
+    return made_at is not None and bool(
+        await db.fetchval(queries.history_waiting, merchant_id, made_at)
+    )

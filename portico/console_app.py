@@ -24,6 +24,7 @@ import marketing.messages
 import marketing.messages_console
 import marketing.messages_privacy
 import marketing.messages_segments
+import marketing.messages_reports
 import portal.messages_email
 import portal.messages_look
 import portal.messages_sessions
@@ -145,6 +146,7 @@ def make_console_app(
         marketing.messages.MESSAGES,
         marketing.messages_console.CONSOLE,
         marketing.messages_segments.SEGMENTS,
+        marketing.messages_reports.REPORTS,  # a trigger's closed-loop report
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))

@@ -10,8 +10,10 @@ At the first start, before the roles run (`prepare`):
    one per device, store and minute as the live producer sends them
    (marketing.intake.Sightings), and their portal logins; staff and fixed devices left out,
    as the footfall ingest leaves them out once it knows them. The history makes regulars,
-   lunchtime regulars and lapsed shoppers; no trigger exists yet, so it sets nothing off;
-3. the three triggers.
+   lunchtime regulars and lapsed shoppers. The three triggers are made first, so the history
+   sets them off as it would have live, and the shoppers react to the offers they were shown
+   (portico/demo_closed_loop.py): each trigger's closed-loop report has both arms, their
+   conversions and the uplift from the first start.
 
 Live, nothing here: the simulated routers' station telemetry goes over MQTT to the
 controller, whose footfall ingest hands the stable devices to marketing (portico/runtime.py),
@@ -35,15 +37,14 @@ from kernel.config import Settings
 from kernel.privacy import device_hash
 from marketing import demo as marketing_demo
 from marketing import intake
-from marketing.engine import Engine
 from marketing.intake import InboxEvent
+from portico import demo_closed_loop
 from portico.demo_footfall import demo_profile, store_seed
 from simulators import shoppers
 
 log = logging.getLogger("portico.demo.marketing")
 
 HISTORY_DAYS = 45  # more than a month: a monthly regular's next visit may be a lapsed return
-CHUNK = 5_000  # events recorded at a time
 NOT_SHOPPERS = ("staff-", "fixed-")  # the shopper model's people who are no shoppers
 LOGINS = uuid.UUID("2b8e6c0f-54a1-4e7b-a0c3-9d1e2f3a4b5c")
 
@@ -61,14 +62,17 @@ async def prepare(
     `zones`: each demo store's agent routers, by store name (their order: the live feed's)."""
     await marketing_demo.seed_tags_and_segments(db, merchant_id)
     if await marketing_demo.has_triggers(db, merchant_id):
+        await demo_closed_loop.settle_cut_short(db, merchant_id)
         return
     now = time.time() if now is None else now
     began = time.monotonic()
+    # The triggers before the history: it sets them off as it would have live.
+    made = await marketing_demo.seed_triggers(db, merchant_id)
     store_ids = {s.name: s.store_id for s in await accounts.list_stores(db, merchant_id)}
-    recorded = 0
+    events: list[InboxEvent] = []
     for index, (name, store_zones) in enumerate(zones.items()):
         profile = demo_profile(index, name, store_zones)
-        events = await asyncio.to_thread(
+        events += await asyncio.to_thread(
             history_events,
             settings.secret_key,
             merchant_id,
@@ -78,19 +82,15 @@ async def prepare(
             now - days * 86400,
             now,
         )
-        for i in range(0, len(events), CHUNK):
-            recorded += await intake.record_events(db, events[i : i + CHUNK])
-    engine = Engine(db)
-    while await engine.step():
-        pass
-    made = await marketing_demo.seed_triggers(db, merchant_id)
+    end = datetime.fromtimestamp(now, UTC)
+    recorded = await demo_closed_loop.fold_history(db, merchant_id, events, end)
     log.info(
-        "demo marketing: %.0f days of shoppers' visits and logins (%d events) folded into "
-        "profiles in %.0f s; %d triggers",
+        "demo marketing: %.0f days of shoppers' visits, logins and redemptions (%d events) "
+        "folded into profiles and %d triggers' contacts in %.0f s",
         days,
         recorded,
-        time.monotonic() - began,
         len(made),
+        time.monotonic() - began,
     )
 
 
