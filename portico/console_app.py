@@ -23,8 +23,8 @@ import controller.messages
 import marketing.messages
 import marketing.messages_console
 import marketing.messages_privacy
-import marketing.messages_segments
 import marketing.messages_reports
+import marketing.messages_segments
 import portal.messages_email
 import portal.messages_look
 import portal.messages_sessions
