@@ -39,6 +39,7 @@ fi
 exit "$rc"
 """
 
+
 def copies_of(agent: AgentProcess, event_id: str) -> int:
     """How many times the event came on the router's tele topic."""
     assert agent.probe is not None
