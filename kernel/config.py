@@ -76,6 +76,10 @@ class Settings:
     marketing_max_attempts: int = 8
     marketing_backoff_base: float = 5.0
     marketing_send_timeout: float = 5.0
+    # How long a claim holds a contact (seconds): a dispatcher killed mid-send leaves it pending
+    # this long before another claims it and sends it again under the same delivery id. 0: 60 s,
+    # or four send timeouts when that is longer.
+    marketing_lease: float = 0.0
     marketing_wechat_api_url: str = "https://api.weixin.qq.com"
     # Email to console users (accounts/email.py, docs/console.md "Email"): "outbox" keeps each
     # message in the console's email outbox instead of sending it (development); "smtp" sends it
@@ -229,12 +233,20 @@ def _check_marketing(settings: Settings) -> Settings:
         raise ConfigError("PORTICO_MARKETING_BACKOFF_BASE must be more than 0 and at most 3600 s")
     if not 0 < settings.marketing_send_timeout <= 60:
         raise ConfigError("PORTICO_MARKETING_SEND_TIMEOUT must be more than 0 and at most 60 s")
+    # A contact's sends take at most four calls (WeChat: a token, the send, a new token, the
+    # send again): a shorter lease would let a second dispatcher send it while the first still is.
+    lease = settings.marketing_lease or max(60.0, 4 * settings.marketing_send_timeout)
+    if not 4 * settings.marketing_send_timeout <= lease <= 3600:
+        raise ConfigError(
+            "PORTICO_MARKETING_LEASE must be at least 4 × PORTICO_MARKETING_SEND_TIMEOUT and at "
+            "most 3600 s"
+        )
     api = urlsplit(settings.marketing_wechat_api_url)
     # The AppSecret and access tokens travel in its URLs: plain HTTP only on this machine.
     loopback = api.hostname in ("127.0.0.1", "::1", "localhost")
     if api.scheme != "https" and not (api.scheme == "http" and loopback):
         raise ConfigError("PORTICO_MARKETING_WECHAT_API_URL must be an https:// URL")
-    return settings
+    return replace(settings, marketing_lease=lease)
 
 
 EMAIL_PROVIDERS = ("outbox", "smtp")

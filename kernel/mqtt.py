@@ -168,11 +168,16 @@ class Consumer:
         name: str = "consumer",
         on_resubscribed: Callable[[float], Awaitable[None]] | None = None,
         ordered: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`on_resubscribed(lost_at)`: called (in the background) once the consumer has
-        subscribed again after losing the broker at `lost_at` (unix seconds). `ordered`: leaves
-        whose messages on one topic are handled one after the other, in the order they came
-        (a router's status: online then offline must not be stored the other way round)."""
+        subscribed again after losing the broker; `lost_at` (unix seconds, `clock`) is the last
+        time it heard from the broker (its last message, or its subscribing), not the moment
+        it noticed the loss: a connection that dies without a word (the broker's host crashed,
+        a partition, this process stalled) is noticed only at the keepalive or later, and what
+        was sent meanwhile must be asked for too. `ordered`: leaves whose messages on one topic
+        are handled one after the other, in the order they came (a router's status: online
+        then offline must not be stored the other way round)."""
         self._url = url
         self.client_id = client_id
         self._subscriptions = subscriptions
@@ -188,6 +193,8 @@ class Consumer:
         self.connected = asyncio.Event()
         self._on_resubscribed = on_resubscribed
         self._lost_at: float | None = None
+        self._heard_at: float | None = None  # the broker's last sign of life (see above)
+        self._clock = clock
         self._ordered = ordered
         self._tails: dict[str, asyncio.Future[None]] = {}  # topic -> its last message's end
         self._hooks: set[asyncio.Task[None]] = set()
@@ -202,7 +209,7 @@ class Consumer:
                 self._log.warning("lost the broker (%s); reconnecting", exc)
                 self.metrics.add("reconnects")
                 if self._lost_at is None:
-                    self._lost_at = time.time()
+                    self._lost_at = self._heard_at or self._clock()
             except _Redeliver as exc:
                 self._log.warning("%s; reconnecting so the broker delivers it again", exc)
                 self.metrics.add("redeliveries")
@@ -227,6 +234,7 @@ class Consumer:
         async with client:
             for topic in self._subscriptions:
                 await client.subscribe(topic, qos=1)
+            self._heard_at = self._clock()
             self.connected.set()
             self._log.info("consuming %s as %s", ", ".join(self._subscriptions), self.client_id)
             if self._lost_at is not None and self._on_resubscribed is not None:
@@ -257,6 +265,7 @@ class Consumer:
         wake: asyncio.Event,
     ) -> None:
         async for message in client.messages:
+            self._heard_at = self._clock()
             await self._slots.acquire()
             item = _Inflight(message)
             window.append(item)

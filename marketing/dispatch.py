@@ -56,7 +56,7 @@ BACKOFF_CAP = 3600.0  # the longest wait between two tries
 @dataclass(frozen=True)
 class Policy:
     """How hard the dispatcher tries (settings: PORTICO_MARKETING_MAX_ATTEMPTS,
-    PORTICO_MARKETING_BACKOFF_BASE)."""
+    PORTICO_MARKETING_BACKOFF_BASE, PORTICO_MARKETING_LEASE)."""
 
     max_attempts: int = 8
     backoff_base: float = 5.0
@@ -65,7 +65,11 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(settings.marketing_max_attempts, settings.marketing_backoff_base)
+        return cls(
+            settings.marketing_max_attempts,
+            settings.marketing_backoff_base,
+            lease=settings.marketing_lease,
+        )
 
 
 def backoff(attempt: int, base: float, cap: float = BACKOFF_CAP, rng: Any = random) -> float:

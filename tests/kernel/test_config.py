@@ -140,6 +140,7 @@ def test_routers_and_the_portal_reach_the_broker_as_told(tmp_path: Path) -> None
         ({"PORTICO_MARKETING_MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS must be from 1 to 50"),
         ({"PORTICO_MARKETING_BACKOFF_BASE": "0"}, "BACKOFF_BASE must be more than 0"),
         ({"PORTICO_MARKETING_SEND_TIMEOUT": "120"}, "SEND_TIMEOUT must be more than 0"),
+        ({"PORTICO_MARKETING_LEASE": "19"}, "LEASE must be at least 4 × PORTICO_MARKETING_SEND"),
         ({"PORTICO_MARKETING_WECHAT_API_URL": "http://api.weixin.qq.com"}, "https:// URL"),
     ],
 )
@@ -158,4 +159,9 @@ def test_marketing_dispatch_defaults_and_a_local_wechat_model(tmp_path: Path) ->
         }
     )
     assert (settings.marketing_max_attempts, settings.marketing_backoff_base) == (8, 5.0)
+    assert settings.marketing_lease == 60.0
+    longer = load_settings(
+        {"PORTICO_DATA_DIR": str(tmp_path), "PORTICO_MARKETING_SEND_TIMEOUT": "30"}
+    )
+    assert longer.marketing_lease == 120.0  # four sends' worth
     assert settings.marketing_wechat_api_url == "http://127.0.0.1:9000"
