@@ -18,6 +18,7 @@ import asyncpg
 from kernel.errors import PorticoError
 from kernel.privacy import mask_phone
 from portal import identities
+from portal.messages_optout import OPT_OUT_SMS
 from portal.sms import (
     OutboxProvider,
     SmsNumberRefused,
@@ -57,9 +58,11 @@ class NoSmsRoute(PorticoError):
 
 def text_for_number(phone_e164: str, texts: Mapping[str, str]) -> str:
     """The text in the number's language: Chinese for a Chinese number, else English (either
-    one when the other is empty)."""
+    one when the other is empty), ending with how to opt out in that language ("回T退订":
+    a "T" reply ends the number's marketing-SMS consent, portal/sms_inbound.py)."""
     first, second = ("zh-CN", "en") if phone_e164.startswith("+86") else ("en", "zh-CN")
-    return texts.get(first) or texts.get(second) or ""
+    text = texts.get(first) or texts.get(second) or ""
+    return f"{text} {OPT_OUT_SMS[first]}" if text else ""
 
 
 async def text_identity(

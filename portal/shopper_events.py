@@ -135,3 +135,37 @@ async def tell_claim(
             )
         ],
     )
+
+
+async def tell_opt_out(
+    conn: asyncpg.Connection,
+    on_events: OnShopperEvents | None,
+    merchant_id: uuid.UUID,
+    session_id: uuid.UUID,
+    store_id: uuid.UUID,
+    device_hash: str,
+    identity_hash: str | None,
+    at: datetime,
+) -> None:
+    """A 'consent' event `channel: all, given: false` (the opt-out of every channel) of the
+    session's device and, if it logged in with one, identity; named by the session, whose
+    opt-out is recorded once (portal/opt_out.py)."""
+    if on_events is None:
+        return
+    data: dict[str, object] = {"channel": "all", "given": False}
+    if identity_hash:
+        data["identity_hash"] = identity_hash
+    await on_events(
+        conn,
+        [
+            ShopperEvent(
+                merchant_id,
+                "consent",
+                event_id("opt-out", merchant_id, session_id),
+                device_hash,
+                store_id,
+                at,
+                data,
+            )
+        ],
+    )
