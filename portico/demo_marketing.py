@@ -10,7 +10,10 @@ At the first start, before the roles run (`prepare`):
    one per device, store and minute as the live producer sends them
    (marketing.intake.Sightings), and their portal logins; staff and fixed devices left out,
    as the footfall ingest leaves them out once it knows them. The history makes regulars,
-   lunchtime regulars and lapsed shoppers; no trigger exists yet, so it sets nothing off;
+   lunchtime regulars and lapsed shoppers; no trigger exists yet, so it sets nothing off.
+   The regulars of a store with SMS login log in by SMS, most of them agreeing to marketing
+   texts, recorded as the portal's SMS login records them (`with_sms_logins`), so the live
+   stream's "20 minutes in the store → SMS" reaches them;
 3. the three triggers.
 
 Live, nothing here: the simulated routers' station telemetry goes over MQTT to the
@@ -21,6 +24,8 @@ and logins on the portal are told by the portal; the marketing role's engine dec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 import time
 import uuid
@@ -30,6 +35,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 import accounts.services as accounts
+import portal.services as portal
 from analytics.ingest import FootfallIngest
 from kernel.config import Settings
 from kernel.privacy import device_hash
@@ -75,6 +81,17 @@ async def prepare(
             store_ids[name],
             profile,
             store_seed(name),
+            now - days * 86400,
+            now,
+        )
+        events = await with_sms_logins(
+            settings,
+            db,
+            merchant_id,
+            store_ids[name],
+            name,
+            profile,
+            events,
             now - days * 86400,
             now,
         )
@@ -147,3 +164,84 @@ def history_events(
         )
     events.sort(key=lambda e: e.occurred_at)
     return events
+
+
+# -- the regulars who log in by SMS ------------------------------------------------------------
+
+# Where the demo offers SMS login (portico/demo.py, seed_logins: the ground floor only).
+SMS_STORES = ("Demo Mall · Ground Floor",)
+SMS_CONSENT_SHARE = 0.75  # of them, who tick the marketing-SMS box
+
+
+def _draw(seed: int, person: str, what: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{person}:{what}".encode()).digest()[:8], "big")
+
+
+def sms_shopper(seed: int, person: str) -> tuple[str, bool] | None:
+    """(the mobile number, agreed to marketing texts) of a regular who logs in by SMS at the
+    store of `seed` (the same number at every visit), or None. The numbers are made up: the
+    demo records them only with the outbox provider (`with_sms_logins`)."""
+    if not person.startswith("regular-"):
+        return None
+    number = f"+86139{_draw(seed, person, 'phone') % 10**8:08d}"
+    return number, _draw(seed, person, "consent") % 1000 < SMS_CONSENT_SHARE * 1000
+
+
+async def with_sms_logins(
+    settings: Settings,
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    store_name: str,
+    profile: shoppers.StoreProfile,
+    events: list[InboxEvent],
+    start: float,
+    end: float,
+) -> list[InboxEvent]:
+    """At a store with SMS login, its regulars' logins in `events` made SMS logins: each
+    regular's number, device and consent recorded through the portal's services as its SMS
+    login records them (portal.services.remember_sms_login), and their login events carrying
+    the identity and the consent as the portal tells them (portal/shopper_events.py). Nothing
+    with a real SMS provider: the numbers are made up, and a real one would text them."""
+    if store_name not in SMS_STORES:
+        return events
+    if settings.sms_provider != "outbox":
+        log.warning("demo marketing: no SMS shoppers (their made-up numbers are never texted)")
+        return events
+    seed = store_seed(store_name)
+    _frames, truth = await asyncio.to_thread(shoppers.simulate, profile, start, end, seed)
+    known: dict[str, dict[str, object]] = {}  # device -> the login's payload
+    async with db.acquire() as conn, conn.transaction():
+        for login in truth.logins:
+            shopper = sms_shopper(seed, login.person)
+            device = device_hash(settings.secret_key, str(merchant_id), login.mac)
+            if shopper is None or device in known:
+                continue
+            phone, agreed = shopper
+            identity = await portal.remember_sms_login(
+                conn,
+                settings.secret_key,
+                merchant_id,
+                store_id,
+                device,
+                phone,
+                marketing_consent=agreed,
+            )
+            known[device] = {
+                "method": "sms",
+                "identity_hash": identity,
+                "consent_sms": agreed,
+                "consent_email": False,
+            }
+    log.info(
+        "demo marketing: %d regulars of %s log in by SMS, %d agreed to marketing texts",
+        len(known),
+        store_name,
+        sum(1 for p in known.values() if p["consent_sms"]),
+    )
+    return [
+        dataclasses.replace(e, payload=known[e.device_hash])
+        if e.kind == "login" and e.device_hash in known
+        else e
+        for e in events
+    ]
