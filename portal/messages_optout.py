@@ -31,8 +31,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     **{f"consent_{version}": words for version, words in SMS_CONSENT_WORDINGS.items()},
     "sms_consent_wording_version": {"en": SMS_CONSENT_WORDING, "zh-CN": SMS_CONSENT_WORDING},
     "sms_consent_note": {
-        "en": "The box is optional: you get online either way.",
-        "zh-CN": "此项可不勾选，不影响上网。",
+        "en": "The offers box is optional: you get online either way.",
+        "zh-CN": "优惠短信一项可不勾选，不影响上网。",
     },
     # The online page's consent line for an SMS consent (portal/templates/portal/
     # online_consent.html)
