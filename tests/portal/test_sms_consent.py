@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
@@ -22,7 +23,8 @@ from controller.services import CommandSender
 from kernel.config import Settings
 from marketing.dispatch import Dispatcher, standard_channels
 from marketing.engine import Engine
-from portal import identities
+from portal import identities, messages_optout
+from portal.messages import CATALOG
 from portal.messages_optout import SMS_CONSENT_WORDINGS
 from portal.sms import SmsProviders
 from portico import runtime
@@ -250,6 +252,17 @@ def test_each_sms_consent_wording_version_keeps_its_words() -> None:
             "使用连接后页面上的撤回链接，或告知店员。"
         ),
     }
+
+
+def fields(text: str) -> set[str]:
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+def test_every_consent_and_opt_out_text_is_in_both_languages_with_the_same_fields() -> None:
+    for message_id, texts in messages_optout.MESSAGES.items():
+        assert set(texts) == {"en", "zh-CN"} and all(texts.values()), message_id
+        assert fields(texts["en"]) == fields(texts["zh-CN"]), message_id
+    assert set(messages_optout.MESSAGES) <= set(CATALOG)
 
 
 async def open_budget(db: asyncpg.Pool, merchant: uuid.UUID) -> None:
