@@ -1,10 +1,11 @@
 """What the portal tells of shoppers' events (kernel.shopper_events): logins, consents
-withdrawn and coupons claimed, handed to the `OnShopperEvents` hook the composition root gave
-the portal (precision marketing's live stream), in the transaction that records them.
+withdrawn, opt-outs of every offer and coupons claimed, handed to the `OnShopperEvents` hook
+the composition root gave the portal (precision marketing's live stream), in the transaction
+that records them.
 
 Each is named by its own record, so that a retried request or a replayed poll that records
 nothing new tells nothing new: a login by its session, a withdrawal by the consents it ended,
-a claim by its code.
+an opt-out by the session it was asked on (portal/opt_out.py), a claim by its code.
 """
 
 from __future__ import annotations
