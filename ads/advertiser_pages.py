@@ -68,6 +68,11 @@ async def _place(
     raise NotYours(f"advertiser {asked[:40]!r} is not the user's")
 
 
+# The advertiser a request is about, checked against the user's memberships (the Segments
+# page's too, ads/advertiser_segments.py).
+advertiser_place = _place
+
+
 def _require_admin(place: _Place) -> None:
     if not place.admin:
         raise AdminsOnly(f"{place.advertiser.advertiser_id}: viewers may not change anything")

@@ -11,8 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from aiohttp import web
 
-from analytics import visits
+from analytics import dashboard_assets, visits
 from analytics.rollups import mark_dirty
 from kernel.sql import load_queries
 
@@ -150,3 +151,20 @@ async def returning_shoppers(
         window,
     )
     return {(r["merchant_id"], r["identity"], r["at"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class ChartScripts:
+    """The console's chart scripts, served by the console itself (analytics/dashboard_assets.py):
+    chart.js (None when it is not installed: a page shows its tables only) and the script that
+    draws the charts a page describes in `<script type="application/json" id="footfall-charts">`
+    (static/footfall.js; its spec: analytics.dashboards.Charts)."""
+
+    chart: str | None
+    draw: str
+
+
+def chart_scripts(app: web.Application) -> ChartScripts:
+    """For another domain's console page that draws charts as the footfall pages do."""
+    assets = app[dashboard_assets.ASSETS]
+    return ChartScripts(assets.chart.url if assets.chart else None, assets.own["footfall.js"].url)

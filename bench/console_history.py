@@ -27,7 +27,8 @@ D days of operation, scaled by its stores and its logins:
   approved, a coupon), one more waiting for approval, a blocked category; every footfall login
   saw one running campaign: an impression (or a ghost, for its holdout), some clicks, claims
   of its coupon and redemptions at the till by the store's staff; a POS key per store;
-- marketing: the default tags and one trigger (a lapsed shopper arriving → a portal offer);
+- marketing: the default tags, one trigger (a lapsed shopper arriving → a portal offer) and one
+  segment (the lapsed);
 - the audit log: every change above that the console would log;
 - statistics: ANALYZE at the end, as autovacuum would (some servers run without it: the
   planner then guesses, and the Routers page took 400 ms on 6 routers of 7 days).
@@ -94,6 +95,7 @@ from controller.services import (
 from controller.telemetry import TelemetryIngest
 from kernel.db import create_pool, migrate
 from kernel.mqtt import Delivery
+from marketing import segments as marketing_segments
 from marketing import tags as marketing_tags
 from marketing import triggers as marketing_triggers
 from portal import fas, look, sms, terms, vouchers
@@ -1038,6 +1040,7 @@ async def find_history(db: asyncpg.Pool) -> History:
         "user_id": staff,
         "tag_id": "frequent" if await _has_tag(db, merchant_id, "frequent") else None,
         "trigger_id": await marketing_triggers.trigger_named(db, merchant_id, MARKETING_TRIGGER),
+        "segment_id": await _segment_named(db, merchant_id, MARKETING_SEGMENT),
     }
     if advertiser is not None:
         member = await an_advertiser(db, 0)
@@ -1066,11 +1069,17 @@ async def find_history(db: asyncpg.Pool) -> History:
 
 
 MARKETING_TRIGGER = "Welcome back"
+MARKETING_SEGMENT = "Lapsed shoppers"
+
+
+async def _segment_named(db: asyncpg.Pool, merchant_id: uuid.UUID, name: str) -> uuid.UUID | None:
+    found = await marketing_segments.list_segments(db, merchant_id)
+    return next((s.segment_id for s in found if s.name_en == name), None)
 
 
 async def add_marketing(db: asyncpg.Pool, m: Merchant) -> str:
-    """The merchant's default tags and a trigger (a lapsed shopper arriving → a portal offer),
-    through marketing's own functions; once."""
+    """The merchant's default tags, a trigger (a lapsed shopper arriving → a portal offer) and
+    a segment (the lapsed, shared with advertisers), through marketing's own functions; once."""
     await marketing_tags.ensure_defaults(db, m.merchant_id)
     if await marketing_triggers.trigger_named(db, m.merchant_id, MARKETING_TRIGGER) is None:
         await marketing_triggers.save_trigger(
@@ -1087,7 +1096,13 @@ async def add_marketing(db: asyncpg.Pool, m: Merchant) -> str:
                 message_en="Good to see you again!",
             ),
         )
-    return "default tags, a trigger"
+    if await _segment_named(db, m.merchant_id, MARKETING_SEGMENT) is None:
+        await marketing_segments.save_segment(
+            db,
+            m.merchant_id,
+            marketing_segments.SegmentSpec("流失顾客", MARKETING_SEGMENT, {"tag": "lapsed"}, True),
+        )
+    return "default tags, a trigger, a segment"
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ the contact budget, built with forms in zh-CN and English.
   (marketing/rule_form.py), without code or script (this module);
 - `/marketing/triggers/new`, `/marketing/triggers/<id>`: marketing/console_triggers.py;
 - `/marketing/budget`: marketing/console_budget.py.
+- `/marketing/segments`, `/marketing/segments/new`, `/marketing/segments/<id>`:
+  marketing/console_segments.py.
 
 A form's buttons: Preview shows the rule in words and how many shoppers it matches now
 (marketing/audience.py) without saving; "Add a row" draws the form again with one more row;
@@ -37,8 +39,10 @@ from accounts.web import NotYours, login_required, redirect, render_page, reques
 from kernel.sql import load_queries
 from kernel.web import DB
 from marketing import console_common as common
-from marketing import rule_form, rules, tags
+from marketing import console_reports, rule_form, rules, tags
 from marketing.console_budget import BUDGET_PATH, budget_page, read_budget, save_budget
+from marketing.console_segments import add_routes as add_segment_routes
+from marketing.console_segments import segment_rows
 from marketing.console_triggers import TRIGGERS_PATH, save_trigger, trigger_page
 from marketing.rule_form import Error, RuleForm
 
@@ -71,6 +75,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
         resource = router.add_resource(path, name=name)
         resource.add_route("GET", login_required(show))
         resource.add_route("POST", login_required(save))
+    add_segment_routes(router)  # /marketing/segments: marketing/console_segments.py
+    console_reports.add_routes(router)  # /marketing/triggers/<id>/report
 
 
 # The overview --------------------------------------------------------------------------------
@@ -139,6 +145,7 @@ async def overview(request: web.Request, session: accounts.ConsoleSession) -> we
                 for r in await db.fetch(queries.triggers_of, place.merchant_id)
             ],
             "settings": await read_budget(db, place.merchant_id),
+            "segments": await segment_rows(db, place.merchant_id, language, names),
             "notice": NOTICES.get(request.query.get("notice", "")),
         }
     return render_page(

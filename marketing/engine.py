@@ -32,6 +32,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,11 @@ queries = load_queries(__file__, "engine.sql")
 
 BATCH = 5_000
 CONFIG_TTL = 5.0  # seconds: a console change reaches the engine within this
+# While events wait, a profile whose only change is its latest sighting is written at most
+# this often (seconds); once the inbox is empty, at once. Docs: "The engine, exactly once".
+PRESENCE_WRITE = 180.0
+IDLE = 20 * 60.0  # seconds: a profile not touched for so long is no longer kept in memory
+MAX_KEPT = 2_000_000  # profiles kept in memory at most
 POLL = 1.0  # seconds between looks at the inbox when nothing woke the engine
 RETRY = 5.0  # seconds before a batch the database lost is taken again
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -118,7 +124,7 @@ class Conversion:
 
 
 def event_of(row: Mapping[str, Any]) -> Event:
-    payload = row["payload"]
+    payload = row["payload"] or {}  # a sighting's is not read (take_events)
     return Event(
         merchant_id=row["merchant_id"],
         event_id=row["event_id"],
@@ -407,6 +413,37 @@ def _contact_row(c: Contact, decided_at: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass(slots=True)
+class Kept:
+    """A profile the engine holds in memory, as of the stored row's `version` (its latest
+    sightings may be newer: Engine._lagging); `touched`: when a batch last had it (monotonic)."""
+
+    profile: Profile
+    version: int
+    touched: float
+
+
+def _material(p: Profile) -> tuple[Any, ...]:
+    """Everything of a profile but its latest sighting (last_seen_at, updated_at): a change
+    here is written with the batch."""
+    return (
+        p.visit_store,
+        p.visit_started_at,
+        p.visits_total,
+        p.previous_visit_at,
+        p.dwell_seconds,
+        p.longest_dwell_seconds,
+        len(p.stores),
+        p.claims,
+        p.redemptions,
+        len(p.login_methods),
+        p.consent_sms,
+        p.consent_email,
+        p.opted_out_at,
+        p.tags,  # a new dict at each evaluation (CompiledTags.evaluate), never changed in place
+    )
+
+
 async def load_config(
     conn: asyncpg.Connection, merchant_id: uuid.UUID, *, first: bool = True
 ) -> Config:
@@ -446,7 +483,13 @@ async def load_config(
 
 
 class Engine:
-    """Takes waiting events batch by batch (`step`), or until stopped (`run`)."""
+    """Takes waiting events batch by batch (`step`), or until stopped (`run`).
+
+    It keeps the profiles it wrote in memory, each as of its row's version (`Kept`): a batch
+    reads only the versions of its profiles and reads again in full only those another writer
+    changed (a second engine, an erasure). While events wait, a profile whose only change is its
+    latest sighting is written with a later batch (at most PRESENCE_WRITE behind); once the inbox
+    is empty, every such profile is written (`step` returns 0 only then)."""
 
     def __init__(
         self,
@@ -461,6 +504,8 @@ class Engine:
         self.config_ttl = config_ttl
         self.clock = clock
         self._configs: dict[uuid.UUID, Config] = {}
+        self._kept: OrderedDict[tuple[uuid.UUID, str], Kept] = OrderedDict()  # oldest first
+        self._lagging: dict[tuple[uuid.UUID, str], float] = {}  # in the order they lagged
         self.processed = 0
 
     async def _config(self, conn: asyncpg.Connection, merchant_id: uuid.UUID) -> Config:
@@ -474,26 +519,60 @@ class Engine:
         return config
 
     async def step(self) -> int:
-        """One batch, in one transaction; how many events it took (0: none waiting)."""
+        """One batch, in one transaction: how many events it took or, none waiting, how many
+        profiles held back it wrote; 0 when there was nothing to do."""
+        touching: set[tuple[uuid.UUID, str]] = set()
+        try:
+            return await self._step(touching)
+        except BaseException:
+            # The batch's profiles in memory may hold what was rolled back: read them again.
+            for key in touching:
+                self._kept.pop(key, None)
+                self._lagging.pop(key, None)
+            raise
+
+    async def _step(self, touching: set[tuple[uuid.UUID, str]]) -> int:
+        now = self.clock()
         async with self.db.acquire() as conn, conn.transaction():
             rows = await conn.fetch(queries.take_events, self.batch)
-            if not rows:
-                return 0
             events = [event_of(r) for r in sorted(rows, key=lambda r: r["received_at"])]
+            due = self._due(now, everything=not events)
+            if not events and not due:
+                return 0
+            merchants = {e.merchant_id for e in events} | {k[0] for k in due}
             # Before anything is read: the profiles, links and contacts read next are those
             # the merchant's previous batch committed.
-            await conn.execute(queries.lock_merchants, [e.merchant_id for e in events])
-            configs = {m: await self._config(conn, m) for m in {e.merchant_id for e in events}}
-            batch = await self._prepare(conn, events, configs)
+            await conn.execute(queries.lock_merchants, sorted(merchants))
+            configs = {m: await self._config(conn, m) for m in merchants}
+            batch, versions = await self._prepare(conn, events, configs, due, touching)
+            before = {key: (_material(p), p.last_seen_at) for key, p in batch.profiles.items()}
             for event in events:
                 batch.apply(event)
-            await self._write(conn, batch, events)
+            written, version = await self._write(conn, batch, versions, before, set(due))
+        self._remember(batch, versions, before, written, version, now)
         self.processed += len(events)
-        return len(events)
+        return len(events) or len(written)
+
+    def _due(self, now: float, *, everything: bool) -> list[tuple[uuid.UUID, str]]:
+        """Profiles whose latest sightings are to be written with this batch (at most a batch
+        of them): those held back PRESENCE_WRITE seconds, or any when no event waits."""
+        due = []
+        for key, since in self._lagging.items():  # in the order they began to lag
+            if len(due) >= self.batch or (not everything and now - since < PRESENCE_WRITE):
+                break
+            due.append(key)
+        return due
 
     async def _prepare(
-        self, conn: asyncpg.Connection, events: list[Event], configs: Mapping[uuid.UUID, Config]
-    ) -> Batch:
+        self,
+        conn: asyncpg.Connection,
+        events: list[Event],
+        configs: Mapping[uuid.UUID, Config],
+        due: list[tuple[uuid.UUID, str]],
+        touching: set[tuple[uuid.UUID, str]],
+    ) -> tuple[Batch, dict[tuple[uuid.UUID, str], int]]:
+        """The batch's profiles (those kept at their stored version, the rest read), links and
+        contacts; and the stored versions."""
         devices = sorted({(e.merchant_id, e.device_hash) for e in events})
         linked = {
             (r["merchant_id"], r["device_hash"]): r["profile_key"]
@@ -501,30 +580,58 @@ class Engine:
                 queries.device_profiles, [d[0] for d in devices], [d[1] for d in devices]
             )
         }
-        keys = sorted(profile_keys_needed(events, linked))
+        keys = sorted(profile_keys_needed(events, linked) | set(due))
+        touching.update(keys)
         merchants, names = [k[0] for k in keys], [k[1] for k in keys]
-        first_at = min(e.occurred_at for e in events)
-        stored = {
-            (r["merchant_id"], r["profile_key"]): profile_from_row(r)
-            for r in await conn.fetch(queries.load_profiles, merchants, names)
+        versions = {
+            (r["merchant_id"], r["profile_key"]): r["version"]
+            for r in await conn.fetch(queries.profile_versions, merchants, names)
         }
+        stored: dict[tuple[uuid.UUID, str], Profile] = {}
+        stale = []
+        for key in keys:
+            kept = self._kept.get(key)
+            if key not in versions:  # not stored (new, or erased): nothing kept holds
+                self._kept.pop(key, None)
+                self._lagging.pop(key, None)
+            elif kept is not None and kept.version == versions[key]:
+                stored[key] = kept.profile
+            else:
+                self._lagging.pop(key, None)  # another writer's row wins over what lagged
+                stale.append(key)
+        if stale:
+            for r in await conn.fetch(
+                queries.load_profiles, [k[0] for k in stale], [k[1] for k in stale]
+            ):
+                stored[(r["merchant_id"], r["profile_key"])] = profile_from_row(r)
         histories: dict[tuple[uuid.UUID, str], budget.History] = {}
-        week_ago = first_at - timedelta(days=8)
-        for r in await conn.fetch(queries.recent_contacts, merchants, names, week_ago):
-            history = histories.setdefault((r["merchant_id"], r["profile_key"]), budget.History())
-            if r["status"] != "suppressed":
-                history.offers.add(r["offer_key"])
-            history.armed = history.armed or r["arm"] is not None
-            history.made.append(
-                budget.Made(
-                    r["offer_key"],
-                    r["decided_at"],
-                    r["status"] in ("pending", "sent", "delivered", "failed"),
+        if events:
+            week_ago = min(e.occurred_at for e in events) - timedelta(days=8)
+            for r in await conn.fetch(queries.recent_contacts, merchants, names, week_ago):
+                key = (r["merchant_id"], r["profile_key"])
+                history = histories.setdefault(key, budget.History())
+                if r["status"] != "suppressed":
+                    history.offers.add(r["offer_key"])
+                history.armed = history.armed or r["arm"] is not None
+                history.made.append(
+                    budget.Made(
+                        r["offer_key"],
+                        r["decided_at"],
+                        r["status"] in ("pending", "sent", "delivered", "failed"),
+                    )
                 )
-            )
-        return Batch(configs, stored, histories, dict(linked))
+        return Batch(configs, stored, histories, dict(linked)), versions
 
-    async def _write(self, conn: asyncpg.Connection, batch: Batch, events: list[Event]) -> None:
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        batch: Batch,
+        versions: Mapping[tuple[uuid.UUID, str], int],
+        before: Mapping[tuple[uuid.UUID, str], tuple[tuple[Any, ...], datetime | None]],
+        due: set[tuple[uuid.UUID, str]],
+    ) -> tuple[set[tuple[uuid.UUID, str]], int]:
+        """Write the batch's outcome; the profiles written (the rest changed only their latest
+        sighting, or nothing) and the version their rows now have."""
         if batch.contacts:
             # First, under the profile each was decided for: a profile merged later in the
             # batch then moves them with its stored ones (an offer both had stays once).
@@ -538,7 +645,19 @@ class Engine:
             await conn.execute(
                 queries.delete_profiles, [m[0] for m in batch.merged], [m[1] for m in batch.merged]
             )
-        await conn.execute(queries.save_profiles, *_profile_columns(batch.profiles.values()))
+        contacted = {(c.merchant_id, c.profile_key) for c in batch.contacts}
+        writes = {
+            key: p
+            for key, p in batch.profiles.items()
+            # new, changed beyond its latest sighting, contacted (a dwell trigger must not
+            # fire again from an older sighting), or held back long enough
+            if key not in versions
+            or key in due
+            or key in contacted
+            or _material(p) != before[key][0]
+        }
+        if writes:
+            await conn.execute(queries.save_profiles, *_profile_columns(writes.values()))
         if batch.links:
             items = list(batch.links.items())
             await conn.execute(
@@ -560,6 +679,44 @@ class Engine:
             )
         if any(c.decision.status == "pending" for c in batch.contacts):
             await conn.execute(queries.notify_dispatch)
+        version = await conn.fetchval(queries.written_version) if writes else 0
+        return set(writes), version
+
+    def _remember(
+        self,
+        batch: Batch,
+        versions: Mapping[tuple[uuid.UUID, str], int],
+        before: Mapping[tuple[uuid.UUID, str], tuple[tuple[Any, ...], datetime | None]],
+        written: set[tuple[uuid.UUID, str]],
+        version: int,
+        now: float,
+    ) -> None:
+        """After the commit: keep the batch's profiles as their rows now are (and what of
+        them is not written yet)."""
+        for merchant_id, old, _new in batch.merged:
+            self._kept.pop((merchant_id, old), None)
+            self._lagging.pop((merchant_id, old), None)
+        for key, profile in batch.profiles.items():
+            if key in written:
+                self._kept[key] = Kept(profile, version, now)
+                self._lagging.pop(key, None)
+            else:
+                self._kept[key] = Kept(profile, versions[key], now)
+                if profile.last_seen_at != before[key][1]:
+                    self._lagging.setdefault(key, now)
+            self._kept.move_to_end(key)
+        self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        """Let go of profiles not touched for IDLE seconds (or beyond MAX_KEPT), oldest first;
+        one whose latest sightings are not written yet stays until they are."""
+        while self._kept:
+            key, kept = next(iter(self._kept.items()))
+            if now - kept.touched < IDLE and len(self._kept) <= MAX_KEPT:
+                return
+            if key in self._lagging:
+                return  # written by a coming batch (it is due), then let go
+            del self._kept[key]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Batches until `stop` is set: at once while events wait, else every POLL seconds. A

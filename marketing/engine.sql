@@ -3,7 +3,8 @@
 -- name: take_events
 -- The oldest waiting events, locked for this engine (another one skips them) and marked done
 -- in the same statement: in the batch's transaction, so a rollback leaves them waiting. $1:
--- how many. RETURNING keeps no order: the engine sorts them by received_at.
+-- how many. RETURNING keeps no order: the engine sorts them by received_at. A sighting's
+-- payload is always empty: not sent (most events are sightings).
 WITH taken AS (
     SELECT merchant_id, event_id
     FROM marketing_inbox
@@ -16,7 +17,7 @@ UPDATE marketing_inbox i SET done_at = clock_timestamp()
 FROM taken
 WHERE i.merchant_id = taken.merchant_id AND i.event_id = taken.event_id
 RETURNING i.merchant_id, i.event_id, i.kind, i.device_hash, i.store_id, i.occurred_at,
-          i.payload, i.received_at
+          CASE WHEN i.kind <> 'sighting' THEN i.payload END AS payload, i.received_at
 
 -- name: device_profiles
 -- The profiles the devices were linked to ($1 merchants, $2 devices, parallel).
@@ -32,8 +33,20 @@ SELECT count(pg_advisory_xact_lock(k))
 FROM (SELECT DISTINCT hashtextextended('marketing:' || m::text, 0) AS k
       FROM unnest($1::uuid[]) AS m ORDER BY 1) AS keys
 
+-- name: profile_versions
+-- Which of these profiles are stored, and each row's version: the transaction that wrote it
+-- last (xmin, PostgreSQL's own; any writer's change is a new one). The engine keeps what it
+-- wrote and reads again only a profile whose version is not the one it wrote.
+SELECT p.merchant_id, p.profile_key, p.xmin::text::bigint AS version
+FROM marketing_profiles p
+JOIN unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key) USING (merchant_id, profile_key)
+
+-- name: written_version
+-- The version the batch's writes give their rows (its transaction's id, as xmin shows it).
+SELECT pg_current_xact_id()::xid::text::bigint
+
 -- name: load_profiles
-SELECT p.*
+SELECT p.*, p.xmin::text::bigint AS version
 FROM marketing_profiles p
 JOIN unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key) USING (merchant_id, profile_key)
 

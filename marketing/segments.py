@@ -2,12 +2,13 @@
 marketing/rules.py), with its live size, and what an advertiser may see of them.
 
 - `save_segment` checks and stores one (SegmentError names the field that is wrong);
-  `list_segments` gives the merchant's.
+  `list_segments` gives the merchant's, `get_segment` one, `delete_segment` deletes one.
 - `live_size`: how many of the merchant's profiles match now, counted as the console's preview
   counts (marketing/audience.py `count_matching`: every stored profile read through a cursor,
   its facts taken now in its store's time zone and its tags evaluated now with the merchant's
   current tags, so a tag that fades with time, "frequent" after 30 quiet days, counts as it
-  stands now). A size is kept SIZE_TTL seconds per segment (an edit counts anew at once).
+  stands now). A size is kept SIZE_TTL seconds per segment (an edit counts anew at once);
+  `live_sizes` counts a page of segments in one pass over the profiles.
 - `advertiser_view`: for an advertiser, the merchant's segments marked shared with
   advertisers, each with its size only when it is at least the merchant's k-threshold
   (marketing_settings.k_threshold, 50 by default; PRODUCT.md §4): never a smaller count,
@@ -17,6 +18,7 @@ marketing/rules.py), with its live size, and what an advertiser may see of them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -120,34 +122,84 @@ async def list_segments(
     return [_segment(r) for r in await db.fetch(queries.list_segments, merchant_id)]
 
 
+async def get_segment(
+    db: asyncpg.Pool | asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    segment_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> Segment | None:
+    """The merchant's segment (None: it has none of that id); `lock`: FOR UPDATE, in the
+    caller's transaction (an edit's "before")."""
+    query = queries.segment_for_update if lock else queries.segment
+    row = await db.fetchrow(query, merchant_id, segment_id)
+    return _segment(row) if row is not None else None
+
+
+async def delete_segment(
+    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, segment_id: uuid.UUID
+) -> Segment | None:
+    """Delete the merchant's segment; what it was (None: it had none of that id)."""
+    row = await db.fetchrow(queries.delete_segment, merchant_id, segment_id)
+    return _segment(row) if row is not None else None
+
+
 _sizes: TtlCache[tuple[uuid.UUID, uuid.UUID, datetime], int] = TtlCache(SIZE_TTL)
+
+
+def _size_key(merchant_id: uuid.UUID, segment: Segment) -> tuple[uuid.UUID, uuid.UUID, datetime]:
+    return (merchant_id, segment.segment_id, segment.updated_at)
 
 
 async def live_size(db: asyncpg.Pool, merchant_id: uuid.UUID, segment: Segment) -> int:
     """The segment's size now, counted at most every SIZE_TTL seconds (and again at once
     after an edit: the cache is keyed by the segment's last change)."""
-    key = (merchant_id, segment.segment_id, segment.updated_at)
+    key = _size_key(merchant_id, segment)
     return await _sizes.get_or_load(
         key, lambda: audience.count_matching(db, merchant_id, segment.rule, datetime.now(UTC))
     )
 
 
+async def live_sizes(
+    db: asyncpg.Pool, merchant_id: uuid.UUID, found: Sequence[Segment]
+) -> dict[uuid.UUID, int]:
+    """Each segment's size now, as `live_size` counts it; those not kept are counted together,
+    in one pass over the merchant's profiles (audience.count_each)."""
+    sizes: dict[uuid.UUID, int] = {}
+    missing = []
+    for segment in found:
+        kept = _sizes.get(_size_key(merchant_id, segment))
+        if kept is None:
+            missing.append(segment)
+        else:
+            sizes[segment.segment_id] = kept
+    if missing:
+        now = datetime.now(UTC)
+        counted = await audience.count_each(db, merchant_id, [s.rule for s in missing], now)
+        for segment, size in zip(missing, counted, strict=True):
+            _sizes.put(_size_key(merchant_id, segment), size)
+            sizes[segment.segment_id] = size
+    return sizes
+
+
+async def k_threshold(db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID) -> int:
+    """The merchant's k-threshold: the smallest count an advertiser sees."""
+    return await db.fetchval(queries.k_threshold, merchant_id) or K_THRESHOLD
+
+
 async def advertiser_view(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[SharedSegment]:
     """The merchant's segments shared with advertisers, each with its size when it is at
     least the merchant's k-threshold (else None). Names and counts only."""
-    k = await db.fetchval(queries.k_threshold, merchant_id) or K_THRESHOLD
-    shown = []
-    for segment in await list_segments(db, merchant_id):
-        if not segment.shared_with_advertisers:
-            continue
-        size = await live_size(db, merchant_id, segment)
-        shown.append(
-            SharedSegment(
-                segment.segment_id,
-                segment.name_zh,
-                segment.name_en,
-                size if size >= k else None,
-                k,
-            )
+    k = await k_threshold(db, merchant_id)
+    shared = [s for s in await list_segments(db, merchant_id) if s.shared_with_advertisers]
+    sizes = await live_sizes(db, merchant_id, shared)
+    return [
+        SharedSegment(
+            s.segment_id,
+            s.name_zh,
+            s.name_en,
+            sizes[s.segment_id] if sizes[s.segment_id] >= k else None,
+            k,
         )
-    return shown
+        for s in shared
+    ]

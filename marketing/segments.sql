@@ -19,3 +19,16 @@ FROM marketing_segments WHERE merchant_id = $1 ORDER BY name_en, segment_id
 
 -- name: k_threshold
 SELECT k_threshold FROM marketing_settings WHERE merchant_id = $1
+
+-- name: segment
+SELECT segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_at
+FROM marketing_segments WHERE merchant_id = $1 AND segment_id = $2
+
+-- name: segment_for_update
+SELECT segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_at
+FROM marketing_segments WHERE merchant_id = $1 AND segment_id = $2
+FOR UPDATE
+
+-- name: delete_segment
+DELETE FROM marketing_segments WHERE merchant_id = $1 AND segment_id = $2
+RETURNING segment_id, name_zh, name_en, rule, shared_with_advertisers, updated_at

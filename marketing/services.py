@@ -1,6 +1,7 @@
 """What other domains may ask of marketing (named functions; STYLE.md): the portal's online
 page, through hooks the composition root wires (portico/runtime.py), so the portal never
-imports marketing; and a shopper's data requests (below, marketing/privacy.py).
+imports marketing; and a shopper's data requests (below, marketing/privacy.py); and the
+segments merchants share with advertisers (`shared_segments`, for the advertiser console).
 
 A portal contact is an offer waiting on the shopper's next page, the "you're online" page.
 The dispatcher marks it 'sent' (waiting; marketing/channels.py, PortalChannel); the page asks
@@ -20,10 +21,12 @@ from datetime import timedelta
 import asyncpg
 
 from kernel.sql import load_queries
+from marketing import segments
 from marketing.privacy import Erased as Erased  # shopper data requests (the last section)
 from marketing.privacy import Shopper as Shopper
 from marketing.privacy import erase_shopper as erase_shopper
 from marketing.privacy import export_shopper as export_shopper
+from marketing.segments import SharedSegment as SharedSegment  # what shared_segments gives
 
 queries = load_queries(__file__, "services.sql")
 
@@ -85,3 +88,14 @@ async def mark_offers_shown(
 # device links, contact log and the live stream's kept events (`export_shopper`,
 # `erase_shopper`, `Shopper`, `Erased`, imported above). portico/shopper_data.py (the
 # `portico shopper` command) names the shopper and logs each request in the audit log.
+
+
+# -- What an advertiser sees of a merchant's segments (issue 14 item 3; marketing/segments.py) --
+
+
+async def shared_segments(db: asyncpg.Pool, merchant_id: uuid.UUID) -> list[SharedSegment]:
+    """The merchant's segments shared with advertisers: each one's names, and its size now
+    only when it is at least the merchant's k-threshold (None: fewer than `k`). Never a
+    profile, a key or who matches. The advertiser console asks it for the merchants it works
+    with, through the composition root (portico/console_app.py: ads never imports marketing)."""
+    return await segments.advertiser_view(db, merchant_id)

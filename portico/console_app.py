@@ -17,11 +17,14 @@ import accounts.messages_plans
 import accounts.messages_reset
 import accounts.messages_team
 import ads.messages
+import ads.messages_segments
 import analytics.messages
 import controller.messages
 import marketing.messages
 import marketing.messages_console
 import marketing.messages_privacy
+import marketing.messages_reports
+import marketing.messages_segments
 import portal.messages_email
 import portal.messages_look
 import portal.messages_sessions
@@ -56,6 +59,7 @@ from accounts.web import (
 )
 from ads import (
     advertiser_pages,
+    advertiser_segments,
     advertisers,
     approvals_page,
     code_import_page,
@@ -77,6 +81,7 @@ from kernel.config import Settings
 from kernel.jobs import every
 from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, security_headers
 from marketing import console_pages as marketing_pages
+from marketing import services as marketing_services
 from portal import console_logins, console_look, console_sms, console_vouchers
 from portico import checklist, operator_pages, plan_usage, suspension
 from portico.pos_refusals import PortalRefusalCounters
@@ -111,6 +116,10 @@ def make_console_app(
         "accounts", "ads", "analytics", "controller", "marketing", "portal"
     )
     app[footfall_assets.ASSETS] = footfall_assets.load_assets()  # chart.js, read once
+    # Marketing's shared segments on the advertiser's Segments page (ads never imports marketing).
+    app[advertiser_segments.SEGMENTS] = advertiser_segments.SegmentHooks(
+        shared=marketing_services.shared_segments
+    )
     app[CATALOG] = merge_catalogs(
         accounts.messages.MESSAGES,
         accounts.messages_console.AUDIT,
@@ -125,6 +134,7 @@ def make_console_app(
         ads.messages.CONSOLE,
         ads.messages.CREATIVE_FILES,
         ads.messages.ADVERTISERS,
+        ads.messages_segments.SEGMENTS,
         analytics.messages.MESSAGES,
         controller.messages.MESSAGES,
         portal.messages_sms.CONSOLE,
@@ -135,6 +145,8 @@ def make_console_app(
         marketing.messages_privacy.AUDIT,  # shopper data requests (portico/shopper_data.py)
         marketing.messages.MESSAGES,
         marketing.messages_console.CONSOLE,
+        marketing.messages_segments.SEGMENTS,
+        marketing.messages_reports.REPORTS,  # a trigger's closed-loop report
     )
     add_routes(app.router)
     app.add_subapp(pos_api.PREFIX, _pos_api(settings, db))
@@ -173,6 +185,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     pos_keys_page.add_routes(router)  # /till/api-keys: the POS API's keys
     code_import_page.add_routes(router)  # /till/import: an imported pool's codes
     advertiser_pages.add_routes(router)  # /advertiser: campaigns, line items, caps, creatives
+    advertiser_segments.add_routes(router)  # /advertiser/segments: what merchants share
     report_pages.add_routes(router)  # the campaign report, its CSV and JSON (docs/ad-reports.md)
     approvals_page.add_routes(router)  # /approvals: the merchant's ad approvals and blocks
     store_pages.add_routes(router)  # /stores: a merchant's stores, added and edited (owners)

@@ -10,11 +10,13 @@ At the first start, before the roles run (`prepare`):
    one per device, store and minute as the live producer sends them
    (marketing.intake.Sightings), and their portal logins; staff and fixed devices left out,
    as the footfall ingest leaves them out once it knows them. The history makes regulars,
-   lunchtime regulars and lapsed shoppers; no trigger exists yet, so it sets nothing off.
-   The regulars of a store with SMS login log in by SMS, most of them agreeing to marketing
-   texts, recorded as the portal's SMS login records them (`with_sms_logins`), so the live
-   stream's "20 minutes in the store → SMS" reaches them;
-3. the three triggers.
+   lunchtime regulars and lapsed shoppers. The three triggers are made first, so the history
+   sets them off as it would have live, and the shoppers react to the offers they were shown
+   (portico/demo_closed_loop.py): each trigger's closed-loop report has both arms, their
+   conversions and the uplift from the first start. The regulars of a store with SMS login
+   log in by SMS, most of them agreeing to marketing texts at their latest login, recorded as
+   the portal's SMS login records them (`with_sms_logins`), so the live stream's "20 minutes
+   in the store → SMS" reaches them.
 
 Live, nothing here: the simulated routers' station telemetry goes over MQTT to the
 controller, whose footfall ingest hands the stable devices to marketing (portico/runtime.py),
@@ -41,15 +43,14 @@ from kernel.config import Settings
 from kernel.privacy import device_hash
 from marketing import demo as marketing_demo
 from marketing import intake
-from marketing.engine import Engine
 from marketing.intake import InboxEvent
+from portico import demo_closed_loop
 from portico.demo_footfall import demo_profile, store_seed
 from simulators import shoppers
 
 log = logging.getLogger("portico.demo.marketing")
 
 HISTORY_DAYS = 45  # more than a month: a monthly regular's next visit may be a lapsed return
-CHUNK = 5_000  # events recorded at a time
 NOT_SHOPPERS = ("staff-", "fixed-")  # the shopper model's people who are no shoppers
 LOGINS = uuid.UUID("2b8e6c0f-54a1-4e7b-a0c3-9d1e2f3a4b5c")
 
@@ -67,14 +68,17 @@ async def prepare(
     `zones`: each demo store's agent routers, by store name (their order: the live feed's)."""
     await marketing_demo.seed_tags_and_segments(db, merchant_id)
     if await marketing_demo.has_triggers(db, merchant_id):
+        await demo_closed_loop.settle_cut_short(db, merchant_id)
         return
     now = time.time() if now is None else now
     began = time.monotonic()
+    # The triggers before the history: it sets them off as it would have live.
+    made = await marketing_demo.seed_triggers(db, merchant_id)
     store_ids = {s.name: s.store_id for s in await accounts.list_stores(db, merchant_id)}
-    recorded = 0
+    events: list[InboxEvent] = []
     for index, (name, store_zones) in enumerate(zones.items()):
         profile = demo_profile(index, name, store_zones)
-        events = await asyncio.to_thread(
+        store_events = await asyncio.to_thread(
             history_events,
             settings.secret_key,
             merchant_id,
@@ -84,30 +88,26 @@ async def prepare(
             now - days * 86400,
             now,
         )
-        events = await with_sms_logins(
+        events += await with_sms_logins(
             settings,
             db,
             merchant_id,
             store_ids[name],
             name,
             profile,
-            events,
+            store_events,
             now - days * 86400,
             now,
         )
-        for i in range(0, len(events), CHUNK):
-            recorded += await intake.record_events(db, events[i : i + CHUNK])
-    engine = Engine(db)
-    while await engine.step():
-        pass
-    made = await marketing_demo.seed_triggers(db, merchant_id)
+    end = datetime.fromtimestamp(now, UTC)
+    recorded = await demo_closed_loop.fold_history(db, merchant_id, events, end)
     log.info(
-        "demo marketing: %.0f days of shoppers' visits and logins (%d events) folded into "
-        "profiles in %.0f s; %d triggers",
+        "demo marketing: %.0f days of shoppers' visits, logins and redemptions (%d events) "
+        "folded into profiles and %d triggers' contacts in %.0f s",
         days,
         recorded,
-        time.monotonic() - began,
         len(made),
+        time.monotonic() - began,
     )
 
 
@@ -201,8 +201,9 @@ async def with_sms_logins(
     """At a store with SMS login, its regulars' logins in `events` made SMS logins: each
     regular's number, device and consent recorded through the portal's services as its SMS
     login records them (portal.services.remember_sms_login), and their login events carrying
-    the identity and the consent as the portal tells them (portal/shopper_events.py). Nothing
-    with a real SMS provider: the numbers are made up, and a real one would text them."""
+    the identity and the consent as the portal tells them (portal/shopper_events.py), the
+    consent from their latest login on. Nothing with a real SMS provider: the numbers are made
+    up, and a real one would text them."""
     if store_name not in SMS_STORES:
         return events
     if settings.sms_provider != "outbox":
@@ -210,7 +211,12 @@ async def with_sms_logins(
         return events
     seed = store_seed(store_name)
     _frames, truth = await asyncio.to_thread(shoppers.simulate, profile, start, end, seed)
-    known: dict[str, dict[str, object]] = {}  # device -> the login's payload
+    latest: dict[str, float] = {}  # device -> its latest login
+    for login in truth.logins:
+        if sms_shopper(seed, login.person) is not None:
+            device = device_hash(settings.secret_key, str(merchant_id), login.mac)
+            latest[device] = max(latest.get(device, 0.0), login.ts)
+    known: dict[str, tuple[str, bool, datetime]] = {}  # device -> identity, agreed, since
     async with db.acquire() as conn, conn.transaction():
         for login in truth.logins:
             shopper = sms_shopper(seed, login.person)
@@ -227,21 +233,27 @@ async def with_sms_logins(
                 phone,
                 marketing_consent=agreed,
             )
-            known[device] = {
-                "method": "sms",
-                "identity_hash": identity,
-                "consent_sms": agreed,
-                "consent_email": False,
-            }
+            known[device] = (identity, agreed, datetime.fromtimestamp(latest[device], UTC))
     log.info(
         "demo marketing: %d regulars of %s log in by SMS, %d agreed to marketing texts",
         len(known),
         store_name,
-        sum(1 for p in known.values() if p["consent_sms"]),
+        sum(1 for _i, agreed, _s in known.values() if agreed),
     )
-    return [
-        dataclasses.replace(e, payload=known[e.device_hash])
-        if e.kind == "login" and e.device_hash in known
-        else e
-        for e in events
-    ]
+
+    def told(event: InboxEvent) -> InboxEvent:
+        """A login as the portal tells an SMS login: the box ticked at the latest one (the
+        history's earlier visits were before the shopper agreed: their texts, `no_consent`,
+        do not use up the offer the live stream makes)."""
+        if event.kind != "login" or event.device_hash not in known:
+            return event
+        identity, agreed, since = known[event.device_hash]
+        payload = {
+            "method": "sms",
+            "identity_hash": identity,
+            "consent_sms": agreed and event.occurred_at >= since,
+            "consent_email": False,
+        }
+        return dataclasses.replace(event, payload=payload)
+
+    return [told(e) for e in events]

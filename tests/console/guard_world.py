@@ -2,7 +2,7 @@
 with a store, staff, a router, a voucher batch, a coupon with claimed codes, a POS key with a
 lock and a redemption, an advertiser of its own with a campaign, line item, cap and creative,
 an approval request, a block, an audit entry, a pending invitation, the owner's session, and
-marketing's tag, webhook, trigger and profiles.
+marketing's tag, webhook, trigger, segment and profiles.
 Every name carries the tenant's tag, so a page that shows any of B's names shows B's tag."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ads import services as ads
 from ads.pos_api import PREFIX as POS_PREFIX
 from controller.services import register_router
 from kernel.config import Settings
+from marketing import segments as marketing_segments
 from marketing import tags as marketing_tags
 from marketing import triggers as marketing_triggers
 from portal import look, vouchers
@@ -294,6 +295,11 @@ async def build_tenant(
             message_en=f"Offer {tag}",
         ),
     )
+    segment = await marketing_segments.save_segment(  # shared: the advertisers' page's
+        db,
+        merchant_id,
+        marketing_segments.SegmentSpec(f"人群 {tag}", f"Segment {tag}", {"tag": tag_id}, True),
+    )
     for held in ({tag_id: 1}, {}):
         await db.execute(
             "INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, visits_total,"
@@ -344,6 +350,7 @@ async def build_tenant(
         "redemption_id": str(redemption_id),
         "tag_id": tag_id,
         "trigger_id": str(trigger_id),
+        "segment_id": str(segment.segment_id),
     }
     fields = {
         "merchant": str(merchant_id),

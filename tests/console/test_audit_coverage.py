@@ -307,6 +307,20 @@ async def _marketing_budget(w: World) -> None:
     )
 
 
+@change("POST /marketing/segments/new")
+async def _marketing_segment_new(w: World) -> None:
+    fields = {"name_zh": "审计", "name_en": "Audited", "action": "save"}
+    page = f"/marketing/segments/new?merchant={w.merchant}"
+    await w.form_post("owner", page, "/marketing/segments/new", fields)
+
+
+@change("POST /marketing/segments/{segment_id}")
+async def _marketing_segment(w: World) -> None:
+    path = f"/marketing/segments/{w.tenant.ids['segment_id']}"
+    fields = {"name_en": "Audited segment", "action": "save"}
+    await w.form_post("owner", f"{path}?merchant={w.merchant}", path, fields)
+
+
 async def _new_campaign(w: World) -> str:
     """A campaign of the tenant's advertiser asking no merchant yet (an exempt route)."""
     advertiser = str(w.tenant.advertiser_id)
@@ -473,6 +487,12 @@ async def _router_revoke(w: World) -> None:
 async def _pos_key_revoke(w: World) -> None:
     path = f"/till/api-keys/{w.tenant.ids['key_id']}/revoke"
     await w.post("owner", path, {"merchant": w.merchant})
+
+
+@change("POST /marketing/segments/{segment_id}/delete")
+async def _marketing_segment_delete(w: World) -> None:
+    path = f"/marketing/segments/{w.tenant.ids['segment_id']}"
+    await w.form_post("owner", f"{path}?merchant={w.merchant}", path + "/delete", {})
 
 
 @change("POST /team/members/{user_id}/remove")

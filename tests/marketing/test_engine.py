@@ -279,8 +279,8 @@ async def test_an_event_taken_twice_after_a_crash_is_decided_once(db: asyncpg.Po
 
     original = engine._write
 
-    async def crash_after_writing(conn, batch, events):  # type: ignore[no-untyped-def]
-        await original(conn, batch, events)
+    async def crash_after_writing(*args):  # type: ignore[no-untyped-def]
+        await original(*args)
         raise Crash
 
     engine._write = crash_after_writing  # type: ignore[method-assign]
@@ -291,6 +291,98 @@ async def test_an_event_taken_twice_after_a_crash_is_decided_once(db: asyncpg.Po
     await run_all(Engine(db))
     assert await inbox_counts(db, merchant) == (0, 1)
     assert len(await contacts_of(db, merchant)) == 1
+
+
+async def profile_row(db: asyncpg.Pool, merchant: uuid.UUID, key: str) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT * FROM marketing_profiles WHERE merchant_id = $1 AND profile_key = $2",
+        merchant,
+        key,
+    )
+
+
+async def test_a_rolled_back_batch_leaves_nothing_of_it_in_the_engines_memory(
+    db: asyncpg.Pool,
+) -> None:
+    # The same engine takes the batch again: the profile it held (and had folded the claim
+    # into before the crash) is read again, so the claim counts once.
+    merchant, store = await a_merchant(db)
+    device = "16" * 16
+    engine = Engine(db)
+    await intake.record_events(db, [sighting(merchant, store, device, T0)])
+    await run_all(engine)
+    claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=1), {})
+    await intake.record_events(db, [claim])
+
+    class Crash(Exception):
+        pass
+
+    original = engine._write
+
+    async def crash_after_writing(*args):  # type: ignore[no-untyped-def]
+        await original(*args)
+        raise Crash
+
+    engine._write = crash_after_writing  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await engine.step()
+    engine._write = original  # type: ignore[method-assign]
+    await run_all(engine)
+    assert (await profile_row(db, merchant, "d:" + device))["claims"] == 1
+
+
+async def test_a_sighting_alone_is_written_later_while_events_wait_and_at_once_when_none_do(
+    db: asyncpg.Pool,
+) -> None:
+    merchant, store = await a_merchant(db)
+    device, other = "17" * 16, "18" * 16
+    engine = Engine(db, batch=1)
+    await intake.record_events(db, [sighting(merchant, store, device, T0)])
+    await run_all(engine)  # an arrival: written with its batch
+    assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == T0
+    later = T0 + timedelta(minutes=1)
+    await intake.record_events(
+        db, [sighting(merchant, store, device, later), sighting(merchant, store, other, later)]
+    )
+    # The first batch: a sighting of a visit going on, held back (another event waits) ...
+    assert await engine.step() == 1
+    held = await profile_row(db, merchant, "d:" + device)
+    assert held["last_seen_at"] == T0 and held["visits_total"] == 1
+    # ... written once nothing waits (the inbox is shared: run until the engine rests).
+    await run_all(engine)
+    assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == later
+    assert (await profile_row(db, merchant, "d:" + other))["last_seen_at"] == later
+
+
+async def test_a_profile_another_writer_changed_is_read_again_not_overwritten(
+    db: asyncpg.Pool,
+) -> None:
+    merchant, store = await a_merchant(db)
+    device = "19" * 16
+    engine = Engine(db)
+    await intake.record_events(db, [sighting(merchant, store, device, T0)])
+    await run_all(engine)
+    # Another writer (a second engine, an erasure): its row wins over what this one keeps.
+    await db.execute(
+        "UPDATE marketing_profiles SET claims = 5 WHERE merchant_id = $1 AND profile_key = $2",
+        merchant,
+        "d:" + device,
+    )
+    claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=1), {})
+    await intake.record_events(db, [claim])
+    await run_all(engine)
+    assert (await profile_row(db, merchant, "d:" + device))["claims"] == 6
+    # Erased (the row gone): the next event starts a new profile, nothing kept comes back.
+    await db.execute(
+        "DELETE FROM marketing_profiles WHERE merchant_id = $1 AND profile_key = $2",
+        merchant,
+        "d:" + device,
+    )
+    claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=2), {})
+    await intake.record_events(db, [claim])
+    await run_all(engine)
+    row = await profile_row(db, merchant, "d:" + device)
+    assert (row["claims"], row["visits_total"]) == (1, 0)
 
 
 def test_a_bad_rule_or_trigger_is_refused_with_what_is_wrong() -> None:

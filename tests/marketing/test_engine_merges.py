@@ -122,10 +122,11 @@ async def test_a_batch_waiting_for_a_merge_reads_the_link_it_made(db: asyncpg.Po
     written, release = asyncio.Event(), asyncio.Event()
     original = first._write
 
-    async def write_then_wait(conn, batch, events):  # type: ignore[no-untyped-def]
-        await original(conn, batch, events)
+    async def write_then_wait(*args):  # type: ignore[no-untyped-def]
+        result = await original(*args)
         written.set()
         await release.wait()  # the merge written, not committed: the profiles stay locked
+        return result
 
     first._write = write_then_wait  # type: ignore[method-assign]
     merging = asyncio.create_task(first.step())

@@ -20,7 +20,7 @@ from marketing import intake
 from marketing.dispatch import Dispatcher, standard_channels
 from marketing.engine import Engine
 from portal.sms import SmsProviders
-from portico import demo_marketing
+from portico import demo_closed_loop, demo_marketing
 from portico.demo_footfall import demo_profile, store_seed
 from tests.marketing.receivers import postpone_waiting
 
@@ -100,25 +100,37 @@ async def test_the_ground_floors_regulars_log_in_by_sms_and_a_consenting_one_get
     )
     assert {r["device_hash"] for r in linked} == {e.device_hash for e in sms}
 
-    # Folded into profiles, then the demo's triggers.
-    for chunk in (events, food):
-        await intake.record_events(db, chunk)
-    engine = Engine(db)
-    while await engine.step():
-        pass
+    # The demo's triggers, then the history folded as `prepare` folds it.
     await marketing_demo.seed_triggers(db, merchant)
+    await demo_closed_loop.fold_history(
+        db, merchant, events + food, datetime.fromtimestamp(end, UTC)
+    )
     profiles = await db.fetch(
         "SELECT profile_key, consent_sms FROM marketing_profiles"
         " WHERE merchant_id = $1 AND profile_key LIKE 'i:%'",
         merchant,
     )
     assert {r["profile_key"][2:] for r in profiles if r["consent_sms"]} == agreed
+    # The box was ticked at each one's latest login: the texts of their visits before it were
+    # not sent (no_consent), and did not use up the offer.
+    before = await db.fetch(
+        "SELECT substr(c.profile_key, 3) AS identity, c.status, c.reason"
+        " FROM marketing_contacts c JOIN marketing_triggers t USING (merchant_id, trigger_id)"
+        " WHERE c.merchant_id = $1 AND t.offer_key = 'demo-stay-20'",
+        merchant,
+    )
+    assert any(r["identity"] in agreed and r["reason"] == "no_consent" for r in before)
+    offered = {r["identity"] for r in before if r["status"] != "suppressed"}
+    assert offered <= agreed
 
-    # Live, a day later: one regular who agreed and one who did not come back and stay 21
-    # minutes, their phones seen each minute (a logged-in client's heartbeats).
-    devices = {}
+    # Live, a day later: a regular who agreed (and has not had the offer) and one who did not
+    # come back and stay 21 minutes, their phones seen each minute (a logged-in client's
+    # heartbeats).
+    devices: dict[bool, str] = {}
     for e in sms:
-        devices.setdefault(e.payload["consent_sms"], e.device_hash)
+        consented = e.payload["identity_hash"] in agreed
+        if e.payload["identity_hash"] not in offered:
+            devices.setdefault(consented, e.device_hash)
     at = datetime.fromtimestamp(end, UTC) + timedelta(days=1, hours=-2)  # 18:00 in Shanghai
     live = [
         intake.InboxEvent(merchant, "sighting", device, stores[GROUND], at + timedelta(minutes=m))
@@ -126,7 +138,7 @@ async def test_the_ground_floors_regulars_log_in_by_sms_and_a_consenting_one_get
         for m in range(22)
     ]
     await intake.record_events(db, live)
-    engine = Engine(db)  # one that reads the triggers (an engine reads them every 5 s)
+    engine = Engine(db)
     while await engine.step():
         pass
     async with aiohttp.ClientSession() as http:
@@ -135,13 +147,8 @@ async def test_the_ground_floors_regulars_log_in_by_sms_and_a_consenting_one_get
         )
         while await dispatcher.step():
             pass
-    contacts = await db.fetch(
-        "SELECT c.profile_key, c.status, c.reason FROM marketing_contacts c"
-        " JOIN marketing_triggers t USING (merchant_id, trigger_id)"
-        " WHERE c.merchant_id = $1 AND t.offer_key = 'demo-stay-20'",
-        merchant,
-    )
-    outcome = {r["profile_key"][2:] in agreed: (r["status"], r["reason"]) for r in contacts}
+    after = await stay_contacts(db, merchant, since=at)
+    outcome = {key in agreed: status_reason for key, status_reason in after.items()}
     assert outcome[False] == ("suppressed", "no_consent")
     assert outcome[True] in {("sent", None), ("holdout", None)}  # the 10 % holdout is stable
     texts = await db.fetch("SELECT body FROM sms_outbox WHERE merchant_id = $1", merchant)
@@ -149,6 +156,22 @@ async def test_the_ground_floors_regulars_log_in_by_sms_and_a_consenting_one_get
         assert [r["body"] for r in texts] == ["感谢光临！出示本短信，甜点立减 5 元。 回T退订"]
     else:
         assert texts == []
+
+
+async def stay_contacts(
+    db: asyncpg.Pool, merchant: uuid.UUID, since: datetime | None = None
+) -> dict[str, tuple[str, str | None]]:
+    """The "20 minutes in the store" contacts by shopper (identity hash): the latest one's
+    status and reason."""
+    rows = await db.fetch(
+        "SELECT c.profile_key, c.status, c.reason FROM marketing_contacts c"
+        " JOIN marketing_triggers t USING (merchant_id, trigger_id)"
+        " WHERE c.merchant_id = $1 AND t.offer_key = 'demo-stay-20'"
+        " AND c.event_at >= coalesce($2::timestamptz, '-infinity') ORDER BY c.event_at",
+        merchant,
+        since,
+    )
+    return {r["profile_key"][2:]: (r["status"], r["reason"]) for r in rows}
 
 
 async def test_no_sms_shoppers_with_a_real_sms_provider(
