@@ -69,6 +69,10 @@ class Settings:
     # An approved template for marketing texts (one variable, ${message}); none: marketing SMS
     # are not sent through Alibaba Cloud (the outbox provider keeps them always).
     aliyun_sms_marketing_template_code: str = ""
+    # The secret part of the address Alibaba Cloud pushes shoppers' replies to
+    # (/sms/replies/aliyun/<token>, portal/sms_inbound.py: a "T" ends their marketing-SMS
+    # consent); none: that address answers 404.
+    aliyun_sms_inbound_token: str = field(default="", repr=False)
     # Marketing dispatch (marketing/dispatch.py, docs/marketing-dispatch.md): how many tries a
     # contact gets before it is 'failed'; the wait before the first retry in seconds (doubled
     # at each retry, with jitter, at most an hour); the timeout of every call to a channel (a

@@ -17,6 +17,7 @@ from portal.extend_views import routes as extend_routes
 from portal.keys import OFFERS, SENDER
 from portal.online import OfferHooks
 from portal.returning_views import routes as returning_routes
+from portal.sms_inbound import routes as sms_reply_routes
 from portal.views import error_pages, routes
 from portal.voucher_views import routes as voucher_routes
 from portal.wallet_views import routes as wallet_routes
@@ -50,6 +51,7 @@ def make_portal_app(
     app.add_routes(email_routes)  # email login, consent withdrawal, terms pages
     app.add_routes(returning_routes)
     sms_views.install(app)  # its routes and its SMS provider
+    app.add_routes(sms_reply_routes)  # shoppers' replies to texts (a "T" opts out)
     app.add_routes(voucher_routes)
     app.add_routes(wallet_routes)  # the shopper's coupons, from the online page
     return app

@@ -228,14 +228,20 @@ class GivenConsent:
     merchant_id: uuid.UUID
     consent_id: uuid.UUID
     given_at: datetime
+    purpose: str = PURPOSE  # marketing_email, or marketing_sms (an SMS login's: sms_consent.py)
 
 
 async def consent_of_session(
     db: asyncpg.Pool, merchant_id: uuid.UUID, session_id: uuid.UUID
 ) -> GivenConsent | None:
-    """The marketing consent given (and still in force) in the login that began the session."""
-    row = await db.fetchrow(queries.consent_of_session, merchant_id, session_id, PURPOSE)
-    return GivenConsent(merchant_id, row["consent_id"], row["given_at"]) if row else None
+    """The marketing consent (email or SMS) given, and still in force, in the login that began
+    the session."""
+    row = await db.fetchrow(
+        queries.consent_of_session, merchant_id, session_id, [PURPOSE, "marketing_sms"]
+    )
+    if row is None:
+        return None
+    return GivenConsent(merchant_id, row["consent_id"], row["given_at"], row["purpose"])
 
 
 async def consent_counts(db: asyncpg.Pool, merchant_id: uuid.UUID) -> tuple[int, int]:

@@ -46,10 +46,11 @@ RETURNING consent_id
 -- name: consent_of_session
 -- The consent given in the login that started this session (at most 15 minutes before it:
 -- a WiFiDog token or an authmon grant starts the session a little after the form).
-SELECT c.consent_id, c.given_at
+SELECT c.consent_id, c.given_at, c.purpose
 FROM portal_sessions s
 JOIN shopper_consents c ON c.merchant_id = s.merchant_id AND c.identity_hash = s.identity_hash
-WHERE s.merchant_id = $1 AND s.session_id = $2 AND c.purpose = $3 AND c.withdrawn_at IS NULL
+WHERE s.merchant_id = $1 AND s.session_id = $2 AND c.purpose = ANY($3::text[])
+      AND c.withdrawn_at IS NULL
       AND c.given_at BETWEEN s.started_at - interval '15 minutes' AND s.started_at
 ORDER BY c.given_at DESC
 LIMIT 1

@@ -2,6 +2,7 @@
 
 from portal import (
     messages_email,
+    messages_optout,
     messages_sessions,
     messages_sms,
     messages_vouchers,
@@ -242,4 +243,5 @@ CATALOG = {
     **messages_email.MESSAGES,
     **messages_sessions.MESSAGES,
     **messages_wallet.MESSAGES,
+    **messages_optout.MESSAGES,
 }

@@ -46,7 +46,7 @@ from controller.services import (
 from kernel.errors import PorticoError
 from kernel.shopper_events import OnShopperEvents
 from kernel.sql import load_queries
-from portal import sessions, stores
+from portal import opt_out, sessions, stores
 from portal.email_login import GivenConsent, consent_of_session
 from portal.offers import claim_for_device
 from portal.qr import coupon_qr
@@ -173,6 +173,7 @@ class OnlineSession:
     consent: GivenConsent | None = None  # marketing consent given in this login (email)
     live: LiveSession | None = None  # its policy and what is left of it (portal/sessions.py)
     offers: list[OfferView] = field(default_factory=list)  # marketing's, for this shopper
+    opted_out_at: datetime | None = None  # "No more offers" asked on this page (opt_out.py)
 
     def data_text(self, _: Callable[..., str]) -> str:
         """What is left of the data quota per direction, or the quota, or "no limit"."""
@@ -264,10 +265,11 @@ async def session_status(
     coupons = [CouponView(c.title, c.code, coupon_qr(console_url, c.code)) for c in held]
     consent = await consent_of_session(db, merchant_id, session_id)
     minutes_left = live.minutes_left if live.active else 0
+    opted_out_at = await opt_out.opted_out_at(db, merchant_id, session_id)
     shown: list[OfferView] = []
-    if offers is not None and live.active:
+    if offers is not None and live.active and opted_out_at is None:
         shown = await _show_offers(db, offers, merchant_id, live.device_hash, language)
-    return OnlineSession(live.active, minutes_left, coupons, consent, live, shown)
+    return OnlineSession(live.active, minutes_left, coupons, consent, live, shown, opted_out_at)
 
 
 async def _show_offers(

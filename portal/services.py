@@ -5,7 +5,8 @@ tables or calls its modules (STYLE.md). The composition root wires the portal's 
 Today marketing's dispatcher (marketing/dispatch.py) texts a shopper it knows by their login
 identity, through the same SMS backend as the login codes and coupon texts (portal/sms.py);
 marketing's console puts a trigger's test text into the merchant's SMS outbox
-(`outbox_test_text`).
+(`outbox_test_text`); the demo's history records its shoppers' SMS logins as the SMS login
+does (`remember_sms_login`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import asyncpg
 
 from kernel.errors import PorticoError
 from kernel.privacy import mask_phone
-from portal import identities
+from portal import identities, sms_consent
+from portal.messages_optout import OPT_OUT_SMS
 from portal.sms import (
     OutboxProvider,
     SmsNumberRefused,
@@ -36,6 +38,7 @@ __all__ = [
     "SmsSendUnsure",
     "SmsThrottled",
     "outbox_test_text",
+    "remember_sms_login",
     "text_identity",
 ]
 
@@ -57,9 +60,11 @@ class NoSmsRoute(PorticoError):
 
 def text_for_number(phone_e164: str, texts: Mapping[str, str]) -> str:
     """The text in the number's language: Chinese for a Chinese number, else English (either
-    one when the other is empty)."""
+    one when the other is empty), ending with how to opt out in that language ("回T退订":
+    a "T" reply ends the number's marketing-SMS consent, portal/sms_inbound.py)."""
     first, second = ("zh-CN", "en") if phone_e164.startswith("+86") else ("en", "zh-CN")
-    return texts.get(first) or texts.get(second) or ""
+    text = texts.get(first) or texts.get(second) or ""
+    return f"{text} {OPT_OUT_SMS[first]}" if text else ""
 
 
 async def text_identity(
@@ -105,3 +110,29 @@ async def outbox_test_text(
     text = text_for_number(e164, texts)
     await OutboxProvider(db, secret_key, merchant_id).send(e164, text, {})
     return mask_phone(e164), text
+
+
+async def remember_sms_login(
+    db: asyncpg.Pool | asyncpg.Connection,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    device_hash: str,
+    phone: str,
+    *,
+    marketing_consent: bool,
+) -> str:
+    """A shopper whose number an SMS code proved on a device, recorded as the SMS login records
+    one (portal/sms_views.py): the number verified, sealed and linked to the device, and, when
+    they ticked the marketing box, their marketing-SMS consent in the wording shown now
+    (portal/sms_consent.py). For the demo's history (portico/demo_marketing.py). The identity's
+    keyed hash; identities.BadPhoneNumber when `phone` is no mobile number."""
+    number = identities.normalize_phone(phone)
+    identity = await identities.remember(
+        db, secret_key, merchant_id, "phone", number, verified=True, device=device_hash
+    )
+    if marketing_consent:
+        await sms_consent.give(
+            db, merchant_id, identity.hash, store_id, sms_consent.SMS_CONSENT_WORDING
+        )
+    return identity.hash

@@ -1,10 +1,11 @@
 """What the portal tells of shoppers' events (kernel.shopper_events): logins, consents
-withdrawn and coupons claimed, handed to the `OnShopperEvents` hook the composition root gave
-the portal (precision marketing's live stream), in the transaction that records them.
+withdrawn, opt-outs of every offer and coupons claimed, handed to the `OnShopperEvents` hook
+the composition root gave the portal (precision marketing's live stream), in the transaction
+that records them.
 
 Each is named by its own record, so that a retried request or a replayed poll that records
 nothing new tells nothing new: a login by its session, a withdrawal by the consents it ended,
-a claim by its code.
+an opt-out by the session it was asked on (portal/opt_out.py), a claim by its code.
 """
 
 from __future__ import annotations
@@ -132,6 +133,40 @@ async def tell_claim(
                 store_id,
                 datetime.now(UTC),
                 {"coupon_id": str(coupon_id)},
+            )
+        ],
+    )
+
+
+async def tell_opt_out(
+    conn: asyncpg.Connection,
+    on_events: OnShopperEvents | None,
+    merchant_id: uuid.UUID,
+    session_id: uuid.UUID,
+    store_id: uuid.UUID,
+    device_hash: str,
+    identity_hash: str | None,
+    at: datetime,
+) -> None:
+    """A 'consent' event `channel: all, given: false` (the opt-out of every channel) of the
+    session's device and, if it logged in with one, identity; named by the session, whose
+    opt-out is recorded once (portal/opt_out.py)."""
+    if on_events is None:
+        return
+    data: dict[str, object] = {"channel": "all", "given": False}
+    if identity_hash:
+        data["identity_hash"] = identity_hash
+    await on_events(
+        conn,
+        [
+            ShopperEvent(
+                merchant_id,
+                "consent",
+                event_id("opt-out", merchant_id, session_id),
+                device_hash,
+                store_id,
+                at,
+                data,
             )
         ],
     )

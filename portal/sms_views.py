@@ -1,10 +1,12 @@
 """The SMS code login's pages (portal/sms.py decides), under both gateways
 (login_views.method_post):
 
-- `sms/send`: the splash's number (and the store's terms) → a code sent → the code page, whose
-  form carries `fas`, `lang` and the code's sealed reference (no cookie);
+- `sms/send`: the splash's number (and the store's terms, and the optional marketing-SMS
+  consent: portal/sms_consent.py) → a code sent → the code page, whose form carries `fas`,
+  `lang`, the code's sealed reference and the consent, if given (no cookie);
 - `sms/verify`: the code → the number remembered as a verified identity, linked to the device
-  → an Admission by "sms" → the gateway lets the shopper in (`arrival.admit`);
+  (and the consent recorded, if given) → an Admission by "sms" → the gateway lets the shopper
+  in (`arrival.admit`);
 - `sms/again`: back to the splash (another number, a new code).
 
 A refusal the shopper can mend shows the splash or the code page again with the reason (429
@@ -23,7 +25,18 @@ from aiohttp import web
 from kernel.errors import PorticoError
 from kernel.i18n import translator
 from kernel.web import DB, SETTINGS, client_ip, render
-from portal import grants, identities, login_views, logins, offers, sms, stores, views
+from portal import (
+    email_login,
+    grants,
+    identities,
+    login_views,
+    logins,
+    offers,
+    sms,
+    sms_consent,
+    stores,
+    views,
+)
 from portal.keys import SMS_PROVIDERS
 from portal.logins import Arrival
 from portal.messages import CATALOG
@@ -64,6 +77,11 @@ async def send(request: web.Request) -> web.Response:
     if arrival.form.get("accept") != "1":
         _refused(visit, "send", "terms not accepted")
         return await arrival.splash(error=logins.TermsRequired.message_id, status=400)
+    try:
+        consent = sms_consent.asked(arrival.form)
+    except email_login.BadConsentWording as exc:
+        _refused(visit, "send", exc.detail)
+        return await arrival.splash(error=exc.message_id, status=exc.status)
     app = request.app
     try:
         phone = identities.normalize_phone(arrival.form.get("phone", ""))
@@ -82,7 +100,9 @@ async def send(request: web.Request) -> web.Response:
     except sms.SmsSendFailed as exc:  # the provider's trouble, not the shopper's: for operators
         _refused(visit, "send", exc.detail, logging.WARNING)
         return await arrival.splash(error=exc.message_id, status=exc.status)
-    return _code_page(request, arrival, sent.reference, sent.masked, unsure=sent.unsure)
+    return _code_page(
+        request, arrival, sent.reference, sent.masked, unsure=sent.unsure, consent=consent
+    )
 
 
 @login_views.method_post(routes, "sms/verify", "sms_verify")
@@ -94,17 +114,26 @@ async def verify(request: web.Request) -> web.Response:
     db, secret = app[DB], app[SETTINGS].secret_key
     form = arrival.form
     reference_text, typed = form.get("ref", ""), form.get("code", "")
+    consent = sms_consent.asked(form)  # a version we never showed: an error page, nothing kept
     # If the router refuses by accident or answers late, the shopper's retry posts this again.
     retry = {"fas": arrival.carried, "lang": arrival.lang, "ref": reference_text, "code": typed}
-    request[views.RETRY_FORM] = (request.path, retry)
+    request[views.RETRY_FORM] = (request.path, {**retry, **sms_consent.carried(consent)})
     reference = sms.open_reference(secret, visit.merchant_id, reference_text)
     try:
         identity = await sms.verify_code(db, secret, visit, reference, typed)
     except sms.CodeRefused as exc:
         _refused(visit, "verify", exc.detail)
         return _code_page(
-            request, arrival, reference_text, reference.masked, status=exc.status, error=exc
+            request,
+            arrival,
+            reference_text,
+            reference.masked,
+            status=exc.status,
+            error=exc,
+            consent=consent,
         )
+    if consent:  # before the grant: the login's event tells marketing of it
+        await sms_consent.give(db, visit.merchant_id, identity.hash, visit.router.store_id, consent)
     # The coupons claimed on this visit's splash go to the phone just proved, too.
     since = datetime.now(UTC) - COUPONS_OF_THE_VISIT
     offers.text_coupons_soon(
@@ -142,6 +171,7 @@ def _code_page(
     status: int = 200,
     error: sms.CodeRefused | None = None,
     unsure: bool = False,
+    consent: str | None = None,
 ) -> web.Response:
     portal = arrival.visit.portal
     return render(
@@ -160,4 +190,5 @@ def _code_page(
         error_values=error.values if error else {},
         show_form=error is None or error.can_retry,
         unsure=unsure,
+        consent_fields=sms_consent.carried(consent),
     )

@@ -29,6 +29,7 @@ from portal import (
     logins,
     offers,
     online,
+    opt_out,
     returning,
     stores,
     terms,
@@ -544,6 +545,7 @@ async def session_online(request: web.Request) -> web.Response:
         offer_form=(f"/fas/{router.router_id}/offer", fields),  # an offer's coupon
         # The shopper's coupons (portal/wallet_views.py), under the same signed link.
         wallet_url=f"/fas/{router.router_id}/wallet?{urlencode(fields)}",
+        opt_out_form=(f"/fas/{router.router_id}/opt-out", fields),
     )
 
 
@@ -614,6 +616,24 @@ async def claim_offer_coupon(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/fas/{router_id}/opt-out", name="opt_out")
+async def opt_out_of_offers(request: web.Request) -> web.Response:
+    """ "No more offers" on the online page (portal/opt_out.py): the form posts the page's signed
+    link back, as Log out does; then the online page again, which says it is done. Sent again,
+    it records and tells nothing more."""
+    form = await _read_form(request)
+    lang = language(request, form.get("lang"))
+    db = request.app[DB]
+    router, _portal = await stores.store_gateway(db, request.match_info["router_id"])
+    session_id, next_url, sig = form.get("s", ""), form.get("next", ""), form.get("sig", "")
+    sid = _signed_session(request, router.router_id, session_id, next_url, sig)
+    await opt_out.opt_out(db, router.merchant_id, sid, request.app.get(SHOPPER_EVENTS))
+    secret = request.app[SETTINGS].secret_key
+    raise web.HTTPSeeOther(
+        online.online_link_for(secret, router.router_id, session_id, next_url, lang)
+    )
+
+
 async def _store_online_page(request: web.Request) -> web.Response:
     lang = language(request)
     _router, portal = await stores.store_gateway(request.app[DB], request.match_info["router_id"])
@@ -638,6 +658,7 @@ def _online_page(
     extended: bool = False,
     wallet_url: str = "",
     offer_form: tuple[str, dict[str, str]] | None = None,
+    opt_out_form: tuple[str, dict[str, str]] | None = None,
 ) -> web.Response:
     down_mb, up_mb = online.data_allowance_mb(portal) if portal else (0, 0)
     consent = session.consent if session else None
@@ -667,6 +688,8 @@ def _online_page(
         extended=extended,
         wallet_url=wallet_url,
         offer_form=offer_form,
+        consent_purpose=consent.purpose if consent else "",
+        opt_out_form=opt_out_form,  # portal/online_opt_out.html
     )
 
 

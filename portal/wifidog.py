@@ -47,7 +47,7 @@ from kernel.logs import Throttled
 from kernel.privacy import device_hash, normalize_mac
 from kernel.shopper_events import SHOPPER_EVENTS
 from kernel.web import DB, SETTINGS, render
-from portal import grants, liveness, logins, online, returning, stores, views
+from portal import grants, liveness, logins, online, opt_out, returning, stores, views
 from portal import wifidog_store as store
 from portal.fas import BadRedirect, FasClient, safe_origin_url
 from portal.keys import OFFERS, SENDER
@@ -540,6 +540,7 @@ async def portal_page(request: web.Request) -> web.Response:
         extend_form=online.extend_form(status, extend_path, fields),
         extended=q.get("extended") == "1",
         wallet_url=online_link.replace("/online?", "/wallet?", 1),
+        opt_out_form=(request.app.router["wifidog_opt_out"].url_for().path, fields),
     )
 
 
@@ -583,6 +584,19 @@ async def extend(request: web.Request) -> web.Response:
     query = urlencode(
         {"gw_id": p.router.router_id, "token": p.token, "lang": p.lang, "extended": "1"}
     )
+    raise web.HTTPSeeOther(f"{request.app.router['wifidog_portal'].url_for().path}?{query}")
+
+
+@routes.post(PREFIX + "opt-out", name="wifidog_opt_out")
+async def opt_out_of_offers(request: web.Request) -> web.Response:
+    """ "No more offers" from the portal page (portal/opt_out.py): the form posts back the page's
+    gw_id and token, as Log out does; then the portal page again, which says it is done."""
+    p = await _posted_session(request)
+    db = request.app[DB]
+    await opt_out.opt_out(
+        db, p.router.merchant_id, p.session.session_id, request.app.get(SHOPPER_EVENTS)
+    )
+    query = urlencode({"gw_id": p.router.router_id, "token": p.token, "lang": p.lang})
     raise web.HTTPSeeOther(f"{request.app.router['wifidog_portal'].url_for().path}?{query}")
 
 

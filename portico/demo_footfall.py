@@ -99,10 +99,12 @@ async def stop_presence(feeds: Sequence[PresenceFeed]) -> None:
         await feed.stop()
         stats = feed.stats
         log.info(
-            "presence of %s: %d probe observations and %d station events sent, %d dropped",
+            "presence of %s: %d probe observations, %d station events and %d logged-in "
+            "clients' usage reports sent, %d dropped",
             feed.profile.name,
             stats.probes_sent,
             stats.stations_sent,
+            stats.usage_sent,
             stats.dropped,
         )
 

@@ -13,7 +13,10 @@ At the first start, before the roles run (`prepare`):
    lunchtime regulars and lapsed shoppers. The three triggers are made first, so the history
    sets them off as it would have live, and the shoppers react to the offers they were shown
    (portico/demo_closed_loop.py): each trigger's closed-loop report has both arms, their
-   conversions and the uplift from the first start.
+   conversions and the uplift from the first start. The regulars of a store with SMS login
+   log in by SMS, most of them agreeing to marketing texts at their latest login, recorded as
+   the portal's SMS login records them (`with_sms_logins`), so the live stream's "20 minutes
+   in the store → SMS" reaches them.
 
 Live, nothing here: the simulated routers' station telemetry goes over MQTT to the
 controller, whose footfall ingest hands the stable devices to marketing (portico/runtime.py),
@@ -23,6 +26,8 @@ and logins on the portal are told by the portal; the marketing role's engine dec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 import time
 import uuid
@@ -32,6 +37,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 import accounts.services as accounts
+import portal.services as portal
 from analytics.ingest import FootfallIngest
 from kernel.config import Settings
 from kernel.privacy import device_hash
@@ -72,13 +78,24 @@ async def prepare(
     events: list[InboxEvent] = []
     for index, (name, store_zones) in enumerate(zones.items()):
         profile = demo_profile(index, name, store_zones)
-        events += await asyncio.to_thread(
+        store_events = await asyncio.to_thread(
             history_events,
             settings.secret_key,
             merchant_id,
             store_ids[name],
             profile,
             store_seed(name),
+            now - days * 86400,
+            now,
+        )
+        events += await with_sms_logins(
+            settings,
+            db,
+            merchant_id,
+            store_ids[name],
+            name,
+            profile,
+            store_events,
             now - days * 86400,
             now,
         )
@@ -147,3 +164,96 @@ def history_events(
         )
     events.sort(key=lambda e: e.occurred_at)
     return events
+
+
+# -- the regulars who log in by SMS ------------------------------------------------------------
+
+# Where the demo offers SMS login (portico/demo.py, seed_logins: the ground floor only).
+SMS_STORES = ("Demo Mall · Ground Floor",)
+SMS_CONSENT_SHARE = 0.75  # of them, who tick the marketing-SMS box
+
+
+def _draw(seed: int, person: str, what: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{person}:{what}".encode()).digest()[:8], "big")
+
+
+def sms_shopper(seed: int, person: str) -> tuple[str, bool] | None:
+    """(the mobile number, agreed to marketing texts) of a regular who logs in by SMS at the
+    store of `seed` (the same number at every visit), or None. The numbers are made up: the
+    demo records them only with the outbox provider (`with_sms_logins`)."""
+    if not person.startswith("regular-"):
+        return None
+    number = f"+86139{_draw(seed, person, 'phone') % 10**8:08d}"
+    return number, _draw(seed, person, "consent") % 1000 < SMS_CONSENT_SHARE * 1000
+
+
+async def with_sms_logins(
+    settings: Settings,
+    db: asyncpg.Pool,
+    merchant_id: uuid.UUID,
+    store_id: uuid.UUID,
+    store_name: str,
+    profile: shoppers.StoreProfile,
+    events: list[InboxEvent],
+    start: float,
+    end: float,
+) -> list[InboxEvent]:
+    """At a store with SMS login, its regulars' logins in `events` made SMS logins: each
+    regular's number, device and consent recorded through the portal's services as its SMS
+    login records them (portal.services.remember_sms_login), and their login events carrying
+    the identity and the consent as the portal tells them (portal/shopper_events.py), the
+    consent from their latest login on. Nothing with a real SMS provider: the numbers are made
+    up, and a real one would text them."""
+    if store_name not in SMS_STORES:
+        return events
+    if settings.sms_provider != "outbox":
+        log.warning("demo marketing: no SMS shoppers (their made-up numbers are never texted)")
+        return events
+    seed = store_seed(store_name)
+    _frames, truth = await asyncio.to_thread(shoppers.simulate, profile, start, end, seed)
+    latest: dict[str, float] = {}  # device -> its latest login
+    for login in truth.logins:
+        if sms_shopper(seed, login.person) is not None:
+            device = device_hash(settings.secret_key, str(merchant_id), login.mac)
+            latest[device] = max(latest.get(device, 0.0), login.ts)
+    known: dict[str, tuple[str, bool, datetime]] = {}  # device -> identity, agreed, since
+    async with db.acquire() as conn, conn.transaction():
+        for login in truth.logins:
+            shopper = sms_shopper(seed, login.person)
+            device = device_hash(settings.secret_key, str(merchant_id), login.mac)
+            if shopper is None or device in known:
+                continue
+            phone, agreed = shopper
+            identity = await portal.remember_sms_login(
+                conn,
+                settings.secret_key,
+                merchant_id,
+                store_id,
+                device,
+                phone,
+                marketing_consent=agreed,
+            )
+            known[device] = (identity, agreed, datetime.fromtimestamp(latest[device], UTC))
+    log.info(
+        "demo marketing: %d regulars of %s log in by SMS, %d agreed to marketing texts",
+        len(known),
+        store_name,
+        sum(1 for _i, agreed, _s in known.values() if agreed),
+    )
+
+    def told(event: InboxEvent) -> InboxEvent:
+        """A login as the portal tells an SMS login: the box ticked at the latest one (the
+        history's earlier visits were before the shopper agreed: their texts, `no_consent`,
+        do not use up the offer the live stream makes)."""
+        if event.kind != "login" or event.device_hash not in known:
+            return event
+        identity, agreed, since = known[event.device_hash]
+        payload = {
+            "method": "sms",
+            "identity_hash": identity,
+            "consent_sms": agreed and event.occurred_at >= since,
+            "consent_email": False,
+        }
+        return dataclasses.replace(event, payload=payload)
+
+    return [told(e) for e in events]

@@ -19,6 +19,11 @@ What it models, and from where:
   isv.BUSINESS_LIMIT_CONTROL for the service's own flow control of verification codes (one a
   minute per number and sign name; the same service allows 5 an hour and 10 a day).
 - Outages a test asks for (`fail_next`): an HTTP 500 InternalError, or no answer ("hang").
+- A shopper's reply (上行短信, MO), pushed as the service's "HTTP批量推送模式" pushes its SmsUp
+  messages (help.aliyun.com/zh/sms/developer-reference/smsup-http): `push_replies` POSTs a JSON
+  array of {phone_number (national, no +86), send_time, content, sign_name, dest_code,
+  sequence_id} to the receiver's address; the receiver must answer HTTP 200 with a JSON object
+  whose `code` is a number, or the service pushes again (after 1, 5 and 10 minutes).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+import aiohttp
 from aiohttp import web
 
 COMMON = (
@@ -150,6 +156,31 @@ class AliyunSmsSim:
         if (params["Action"], params["Version"]) != ("SendSms", "2017-05-25"):
             return 400, {"Code": "InvalidApi.NotFound", "Message": "Specified api is not found"}
         return None
+
+    async def push_replies(
+        self, url: str, replies: list[tuple[str, str]], *, sequence: int | None = None
+    ) -> tuple[int, object]:
+        """Push (number, text) replies to `url` as one SmsUp batch; the receiver's HTTP status
+        and JSON answer (None when it is not JSON). `sequence`: the first sequence_id (the same
+        again: a push the service repeats)."""
+        first = sequence if sequence is not None else int(time.time() * 1000)
+        body = [
+            {
+                "phone_number": number.removeprefix("+86"),
+                "send_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "content": content,
+                "sign_name": "Portico",
+                "dest_code": "1234",
+                "sequence_id": first + n,
+            }
+            for n, (number, content) in enumerate(replies)
+        ]
+        async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+            try:
+                answer: object = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+            return response.status, answer
 
     def _send_sms(self, params: dict[str, str]) -> tuple[int, dict[str, str]]:
         for name in SEND_SMS:

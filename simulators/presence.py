@@ -8,6 +8,11 @@ collects what each zone heard for a few seconds (at most 64 observations an even
 contract allows) and publishes it with the router's own broker account, numbering events in
 the router's agent sequence (simulators.agent.AgentModel.tele), as mosquitto_pub does for the
 shell agent's spool (flush_tele, send_tele). The rate is bounded per router.
+
+A shopper the model logs in on the portal is, from the login to the station's leave, a client
+openNDS holds: the agent reports it at every heartbeat (`usage`, its tele_usage over `ndsctl
+json`; HEARTBEAT, 60 s by default), so the controller sees it present each minute, not only
+at its join and leave (`logged_in_usage`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ MAX_OBS = 64  # observations per `probes` event (the contract's limit)
 MAX_PER_SECOND = 200  # observations a router sends a second at most; more are dropped
 CHUNK_SECONDS = 300.0  # how far ahead the model is run at a time
 STATION_IF = "phy0-ap0"
+HEARTBEAT = 60.0  # the agent's default HEARTBEAT (firmware: uci portico.heartbeat)
+LONGEST_VISIT = 4.5 * 3600  # the model's longest shopper visit and more: a login still online
 
 
 def probe_obs(frame: probes.ProbeFrame, ts: int) -> list[Any]:
@@ -52,6 +59,41 @@ class RouterLink:
     agent: AgentModel
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One `usage` report of a logged-in client (the agent's tele_usage at a heartbeat)."""
+
+    ts: float
+    zone: str
+    mac: str
+    session_start: int
+
+
+def logged_in_usage(
+    profile: shoppers.StoreProfile, start: float, end: float, seed: int, every: float = HEARTBEAT
+) -> list[Usage]:
+    """The `usage` reports in [start, end) of the model's logged-in clients: at each heartbeat
+    (multiples of `every`) from their login to their station's leave. Logins up to
+    LONGEST_VISIT before `start` count (a client online when the range begins)."""
+    _frames, truth = shoppers.simulate(profile, start - LONGEST_VISIT, end + LONGEST_VISIT, seed)
+    leaves: dict[tuple[str, str], list[float]] = {}
+    for e in truth.stations:
+        if e.event == "leave":
+            leaves.setdefault((e.zone, e.mac), []).append(e.ts)
+    reports = []
+    for login in truth.logins:
+        left = next((t for t in leaves.get((login.zone, login.mac), []) if t > login.ts), None)
+        if left is None or left <= start or login.ts >= end:
+            continue
+        tick = max(start, login.ts) // every * every
+        while tick < min(left, end):
+            if tick >= start and tick > login.ts:
+                reports.append(Usage(tick, login.zone, login.mac, int(login.ts)))
+            tick += every
+    reports.sort(key=lambda u: u.ts)
+    return reports
+
+
 @dataclass
 class _Pending:
     ts: int = 0
@@ -63,6 +105,7 @@ class _Pending:
 class FeedStats:
     probes_sent: int = 0
     stations_sent: int = 0
+    usage_sent: int = 0  # logged-in clients' heartbeat reports
     dropped: int = 0
 
 
@@ -141,6 +184,9 @@ class PresenceFeed:
         stations = [e for e in truth.stations if e.zone in self.links]
         items: list[tuple[float, int, Any]] = [(e.ts, 0, e) for e in stations]
         items += [(f.ts, 1, f) for f in frames if f.zone in self.links]
+        # The model over a few hours around the range: plain CPU work, in a thread.
+        usage = await asyncio.to_thread(logged_in_usage, self.profile, start, end, self.seed)
+        items += [(u.ts, 2, u) for u in usage if u.zone in self.links]
         items.sort(key=lambda item: (item[0], item[1]))
         for ts, _, item in items:
             wait = ts - self.clock()
@@ -149,6 +195,8 @@ class PresenceFeed:
                 await self.sleep(wait)
             if isinstance(item, shoppers.StationEvent):
                 await self._station(item)
+            elif isinstance(item, Usage):
+                await self._usage(item)
             else:
                 await self._probe(item)
         await self._flush_due(end, force=True)
@@ -193,6 +241,22 @@ class PresenceFeed:
         )
         await self._publish(event.zone, payload)
         self.stats.stations_sent += 1
+
+    async def _usage(self, report: Usage) -> None:
+        """tele_usage of one client openNDS holds (as the agent sends it at a heartbeat)."""
+        minutes = max(0, int(report.ts) - report.session_start) // 60
+        payload = self.links[report.zone].agent.tele(
+            "usage",
+            ts=int(report.ts),
+            mac=report.mac,
+            state="Authenticated",
+            down_kb=minutes * 900,  # a shopper browsing: ~15 kB/s down, ~2 up
+            up_kb=minutes * 120,
+            session_start=report.session_start,
+            last_active=int(report.ts) - 5,
+        )
+        await self._publish(report.zone, payload)
+        self.stats.usage_sent += 1
 
     async def _publish(self, zone: str, event: bytes) -> None:
         client = self._clients.get(zone)

@@ -140,8 +140,9 @@ async def outbox(db: asyncpg.Pool, merchant: uuid.UUID) -> list[asyncpg.Record]:
 @pytest.mark.parametrize(
     ("phone", "masked", "body"),
     [
-        ("+8613812345678", "138****5678", "欢迎光临，今天奶茶八折"),  # Chinese for a Chinese number
-        ("+447700900123", "447****0123", "Welcome back: 20% off milk tea today"),
+        # Chinese for a Chinese number; each ends with how to opt out (portal/services.py)
+        ("+8613812345678", "138****5678", "欢迎光临，今天奶茶八折 回T退订"),
+        ("+447700900123", "447****0123", "Welcome back: 20% off milk tea today Reply T to opt out"),
     ],
 )
 async def test_an_sms_goes_to_the_outbox_once_under_its_delivery_id(

@@ -590,7 +590,7 @@ async def test_a_test_sms_goes_to_the_outbox_marked_and_is_no_contact(
     assert status == 200
     assert "测试短信已放入短信发件箱，收件号码 138****8000" in text_of(body)
     (sent,) = await db.fetch("SELECT * FROM sms_outbox WHERE merchant_id = $1", owner.merchant_id)
-    assert sent["body"] == "【测试】送您一杯茶"
+    assert sent["body"] == "【测试】送您一杯茶 回T退订"
     assert sent["masked_phone"] == "138****8000"
     assert b"13800138000" not in bytes(sent["sealed_phone"])
     outbox = text_of(await page(client, f"/sms-outbox?merchant={owner.merchant_id}"))
@@ -609,7 +609,7 @@ async def test_a_test_sms_goes_to_the_outbox_marked_and_is_no_contact(
     assert entry.after == {
         "mkc_channel": "sms",
         "mkc_to": "138****8000",
-        "mkc_message": "【测试】送您一杯茶",
+        "mkc_message": "【测试】送您一杯茶 回T退订",
     }
 
     # The text in the number's language, as the dispatcher chooses it: English for +44.
@@ -619,7 +619,10 @@ async def test_a_test_sms_goes_to_the_outbox_marked_and_is_no_contact(
     texts = await db.fetch(
         "SELECT body FROM sms_outbox WHERE merchant_id = $1 ORDER BY created_at", owner.merchant_id
     )
-    assert [r["body"] for r in texts] == ["【测试】送您一杯茶", "[TEST] A cup of tea on us"]
+    assert [r["body"] for r in texts] == [
+        "【测试】送您一杯茶 回T退订",
+        "[TEST] A cup of tea on us Reply T to opt out",
+    ]
 
     english = trigger_form(owner, channel="sms", action="test", test_phone="12")
     status, refused = await post(client, "/marketing/triggers/new", english)

@@ -62,7 +62,7 @@ async def test_a_text_goes_to_the_identitys_proved_number_once_per_message_id(
     rows = await db.fetch(
         "SELECT message_id, body FROM sms_outbox WHERE merchant_id = $1", merchant
     )
-    assert [(r["message_id"], r["body"]) for r in rows] == [(message, "今天奶茶八折")]
+    assert [(r["message_id"], r["body"]) for r in rows] == [(message, "今天奶茶八折 回T退订")]
 
 
 async def test_no_text_to_an_unproved_number_or_an_email_identity(
@@ -101,7 +101,7 @@ async def test_alibaba_cloud_sends_the_marketing_template_with_the_message_id_as
     [sent] = aliyun.sent
     assert sent["TemplateCode"] == "SMS_77" and sent["OutId"] == message.hex
     assert sent["PhoneNumbers"] == "8613811114444"
-    assert json.loads(sent["TemplateParam"]) == {"message": "今天奶茶八折"}
+    assert json.loads(sent["TemplateParam"]) == {"message": "今天奶茶八折 回T退订"}
 
 
 async def test_alibaba_cloud_without_a_marketing_template_sends_nothing(
