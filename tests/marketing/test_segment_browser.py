@@ -70,7 +70,7 @@ async def test_an_owner_builds_a_segment_and_an_advertiser_sees_its_count(
         member.merchant_id,
         SegmentSpec("新客", "Newcomers", {"fact": "visits_total", "op": "<=", "value": 1}, True),
     )
-    advertiser, advertiser_email = await an_advertiser(db, name="Jade Tea House")
+    advertiser, advertiser_email = await an_advertiser(db, name="Lotus Tea Rooms")
     campaign = await ask(db, advertiser, member.merchant_id)
     await advertisers.decide(db, member.merchant_id, campaign, "approved", "", member.user_id)
 
