@@ -323,10 +323,15 @@ class SimulatedRouter:
             await client.publish(topic_name, json.dumps(state), qos=1, retain=True)
 
     async def publish_telemetry(self) -> int:
-        """One heartbeat's telemetry (tele_usage, tele_heartbeat, flush_tele); how many."""
+        """One heartbeat (portico-agent's heartbeat(): publish_online, the retained status the
+        controller counts as the router heard from, then tele_usage, tele_heartbeat and
+        flush_tele); how many telemetry events."""
         client = self._client
         if client is None:
             return 0
+        await client.publish(
+            topics.topic(self.router_id, "status"), self._status(), qos=1, retain=True
+        )
         events = self.agent.spool_heartbeat("portico-simulator/1.0", "simulated")
         await self.publish_events(events)
         return len(events)

@@ -427,3 +427,48 @@ async def test_a_resend_asks_a_router_that_comes_back_after_it_started(
         await sender.stop()
     assert [a["status"] for a in sim.acks if a["id"]] == ["done"]
     assert outcomes.get("offline", 0) >= 1  # `away` never came back
+
+
+async def test_a_heartbeating_router_is_heard_from_and_stays_online_through_the_sweep(
+    settings: Settings, db: asyncpg.Pool
+) -> None:
+    # portico-agent's heartbeat() publishes the retained status each beat (publish_online):
+    # a router whose connect was long ago is still heard from. The simulator once sent only
+    # telemetry, and `make run`'s routers went offline 5 minutes after they started.
+    from controller.listener import HEARTBEAT_TIMEOUT
+
+    tenant = await make_tenant(db, with_ad=False)
+    sim = tenant_router(tenant, settings.mqtt_url)
+    client_id = f"test-ctrl-{uuid.uuid4().hex[:8]}"
+    await sim.start(http=False)
+    try:
+        async with controller(settings.mqtt_url, db, client_id, None) as (fleet, _ingest):
+            # Its status at connect handled first (retained: it comes at the subscription) ...
+            async with asyncio.timeout(10):
+                while not await db.fetchval(
+                    "SELECT online FROM routers WHERE merchant_id = $1", tenant.merchant_id
+                ):
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # (a second retained copy, if any, handled too)
+            # ... then as if connected long ago: nothing heard since but its heartbeats.
+            await db.execute(
+                "UPDATE routers SET online = true, last_seen = now() - make_interval(secs => $2)"
+                " WHERE merchant_id = $1",
+                tenant.merchant_id,
+                HEARTBEAT_TIMEOUT + 60,
+            )
+            await sim.publish_telemetry()
+            async with asyncio.timeout(10):
+                while await db.fetchval(
+                    "SELECT last_seen < now() - interval '1 minute' FROM routers"
+                    " WHERE merchant_id = $1",
+                    tenant.merchant_id,
+                ):
+                    await asyncio.sleep(0.05)
+            await fleet.sweep()
+            assert await db.fetchval(
+                "SELECT online FROM routers WHERE merchant_id = $1", tenant.merchant_id
+            )
+    finally:
+        await sim.stop()
+        await forget_session(settings.mqtt_url, client_id)
