@@ -273,12 +273,9 @@ def _tag_rule(
 ) -> tuple[rules.Rule | None, dict[str, Error]]:
     """The rule the form makes; the stored one when the rows cannot show it and the owner did
     not ask to replace it."""
-    if (
-        current is not None
-        and rule_form.from_rule(current.rule) is None
-        and not values.replace_rule
-    ):
-        return current.rule, {}
+    kept = rule_form.kept_rule(current.rule if current else None, values.replace_rule)
+    if kept is not None:
+        return kept, {}
     others = [t.tag_id for t in found if t.tag_id != values.tag_id]
     rule, errors = rule_form.build(values.shape, others, own_tag=values.tag_id)
     if rule is not None and values.tag_id:

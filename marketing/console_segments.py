@@ -232,12 +232,9 @@ def _segment_rule(
 ) -> tuple[rules.Rule | None, dict[str, Error]]:
     """The rule the form makes; the stored one when the rows cannot show it and the owner did
     not ask to replace it."""
-    if (
-        current is not None
-        and rule_form.from_rule(current.rule) is None
-        and not values.replace_rule
-    ):
-        return current.rule, {}
+    kept = rule_form.kept_rule(current.rule if current else None, values.replace_rule)
+    if kept is not None:
+        return kept, {}
     return rule_form.build(values.shape, [t.tag_id for t in found])
 
 

@@ -203,8 +203,9 @@ def _trigger_rule(
     """The rule the form makes; the stored one when the rows cannot show it and the owner did
     not ask to replace it."""
     stored = stored_rule(context.row["rule"]) if context.row is not None else None
-    if stored is not None and rule_form.from_rule(stored) is None and not values.replace_rule:
-        return stored, {}
+    kept = rule_form.kept_rule(stored, values.replace_rule)
+    if kept is not None:
+        return kept, {}
     return rule_form.build(values.shape, [t.tag_id for t in context.found])
 
 

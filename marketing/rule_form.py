@@ -139,6 +139,14 @@ def _condition(row: Row) -> dict[str, Any] | Error:
     return {"fact": row.fact, "op": row.op, "value": value}
 
 
+def kept_rule(stored: rules.Rule | None, replace: bool) -> rules.Rule | None:
+    """The stored rule a save keeps as it is: one the rows cannot show (`from_rule` is None),
+    unless the owner asked to replace it; None: the rows make the rule."""
+    if stored is not None and from_rule(stored) is None and not replace:
+        return stored
+    return None
+
+
 def from_rule(rule: rules.Rule) -> RuleForm | None:
     """The form's fields for a stored rule, when it has a shape the form makes (see the
     module's docstring); None for any other."""
