@@ -2,7 +2,7 @@
 
 At the first start, before the roles run (`prepare`):
 
-1. the default tags and two segments (marketing/demo.py);
+1. the default tags and three segments (marketing/demo.py);
 2. the demo stores' shoppers who joined the WiFi in the last HISTORY_DAYS, folded into
    profiles by the trigger engine: the same shopper model and seeds the live presence plays
    (portico/demo_footfall.py, simulators/shoppers.py), their station joins and leaves made
