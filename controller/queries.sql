@@ -236,9 +236,12 @@ SELECT count(*) FROM stored
 -- name: agent_routers_to_resend
 -- Routers running our agent that are connected, or that said anything since $1 (unix s): a
 -- broker that restarts sends its clients' Last Wills, so a router may be offline for a moment.
+-- The most recently heard first: after a broker killed outright (no Last Wills) dead routers
+-- still look connected, and each costs its tries' timeouts; the live ones are asked first.
 SELECT merchant_id, router_id, online FROM routers
 WHERE gateway = 'opennds' AND revoked_at IS NULL
       AND (online OR last_seen >= to_timestamp($1))
+ORDER BY last_seen DESC NULLS LAST, merchant_id, router_id
 
 -- name: routers_online_among
 -- Which of these routers ($1 merchant ids, $2 router ids, pairwise) are connected now.

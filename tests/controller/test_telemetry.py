@@ -472,3 +472,21 @@ async def test_a_heartbeating_router_is_heard_from_and_stays_online_through_the_
     finally:
         await sim.stop()
         await forget_session(settings.mqtt_url, client_id)
+
+
+async def test_a_resend_asks_the_most_recently_heard_routers_first(db: asyncpg.Pool) -> None:
+    # After a broker killed outright, routers that died with it still look connected (no Last
+    # Will); each costs its tries' timeouts, so the live ones (heard from lately) go first.
+    from controller.telemetry import queries as telemetry_queries
+
+    tenants = [await make_tenant(db, with_ad=False) for _ in range(3)]
+    for tenant, minutes_ago in zip(tenants, (30, 1, 10), strict=True):
+        await db.execute(
+            "UPDATE routers SET online = true,"
+            " last_seen = now() - make_interval(mins => $2) WHERE merchant_id = $1",
+            tenant.merchant_id,
+            minutes_ago,
+        )
+    rows = await db.fetch(telemetry_queries.agent_routers_to_resend, int(time.time()) - 3600)
+    mine = {t.merchant_id: i for i, t in enumerate(tenants)}
+    assert [mine[r["merchant_id"]] for r in rows if r["merchant_id"] in mine] == [1, 2, 0]
