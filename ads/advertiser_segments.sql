@@ -1,4 +1,5 @@
--- The advertiser console's Segments page (ads/advertiser_segments.py; migration 0029's tables).
+-- The advertiser console's Segments page (ads/advertiser_segments.py; migration 0029's tables,
+-- ad_approvals_by_advertiser of 0048).
 
 -- name: related_merchants
 -- The merchants an advertiser works with: those that approved one of its campaigns (an ended
