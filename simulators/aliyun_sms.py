@@ -39,9 +39,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+
+BEIJING = ZoneInfo("Asia/Shanghai")  # the service stamps times in Beijing time
 
 COMMON = (
     "AccessKeyId",
@@ -167,7 +170,7 @@ class AliyunSmsSim:
         body = [
             {
                 "phone_number": number.removeprefix("+86"),
-                "send_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "send_time": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),  # service time
                 "content": content,
                 "sign_name": "Portico",
                 "dest_code": "1234",
