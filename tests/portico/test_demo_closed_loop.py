@@ -98,7 +98,11 @@ async def test_a_history_cut_short_is_folded_and_settled_at_the_next_start(
     made = await marketing_demo.seed_triggers(db, merchant_id)  # then the first start stopped
     (store, *_) = await accounts.list_stores(db, merchant_id)
     before = datetime.now(UTC) - timedelta(hours=3)  # the history's last hours
-    devices = [uuid.uuid4().hex for _ in range(40)]
+    welcome = await trigger_named(db, merchant_id, "First visit welcome")
+    assert welcome in made
+    # Drawn at random, plus one shopper each arm keeps, so both arms are there on every run.
+    devices = [uuid.uuid4().hex for _ in range(38)]
+    devices += [_one_in_arm(merchant_id, welcome, held) for held in (True, False)]
     await intake.record_events(
         db,
         [
@@ -107,8 +111,6 @@ async def test_a_history_cut_short_is_folded_and_settled_at_the_next_start(
         ],
     )
     await demo_marketing.prepare(settings, db, merchant_id, demo.store_zones(), days=1)
-    welcome = await trigger_named(db, merchant_id, "First visit welcome")
-    assert welcome in made
     mine = await db.fetch(
         "SELECT status, sent_at, decided_at, next_attempt_at FROM marketing_contacts"
         " WHERE merchant_id = $1 AND trigger_id = $2",
@@ -123,9 +125,7 @@ async def test_a_history_cut_short_is_folded_and_settled_at_the_next_start(
     # A live contact (decided after the triggers were made) is the dispatcher's: a later start
     # leaves it to send.
     live = datetime.now(UTC)
-    device = next(
-        d for d in (uuid.uuid4().hex for _ in range(100)) if not _held(merchant_id, welcome, d)
-    )
+    device = _one_in_arm(merchant_id, welcome, held=False)
     await intake.record_events(
         db, [InboxEvent(merchant_id, "sighting", device, store.store_id, live)]
     )
@@ -145,6 +145,15 @@ async def test_a_history_cut_short_is_folded_and_settled_at_the_next_start(
 
 def _held(merchant_id: uuid.UUID, trigger_id: uuid.UUID, device: str) -> bool:
     return budget.in_holdout(merchant_id, trigger_id, "d:" + device, 0.1)
+
+
+def _one_in_arm(merchant_id: uuid.UUID, trigger_id: uuid.UUID, held: bool) -> str:
+    """A new device the trigger's 10 % holdout keeps (held) or leaves to the treatment."""
+    return next(
+        d
+        for d in (uuid.uuid4().hex for _ in range(1000))
+        if _held(merchant_id, trigger_id, d) == held
+    )
 
 
 def test_the_shoppers_react_with_the_stated_effect() -> None:
