@@ -16,7 +16,8 @@ bare aiohttp handler of the same run (its requests/s) for the machine's speed.
 
 pipeline: the whole path after the producers, against the machine's PostgreSQL: events written
 into the inbox as the footfall hook writes them (`marketing.intake.record_events`, a batch every
-50 ms) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the engine and the
+50 ms: each store's sightings of it one row, as a router's report is; about rate / 400
+sightings a row) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the engine and the
 dispatcher, production settings, a process of its own) decides and dispatches. The stream: 60 ×
 rate shoppers present in the merchant's 20 stores (their profiles stored first: each seen about
 once a minute, as the producers thin sightings), each event a sighting of one of them, 5 % a

@@ -34,16 +34,24 @@ ORDER BY k.decided_at
 -- failure only under this dispatcher's claim ($3: the attempt it took): a slower dispatcher
 -- whose lease ran out does not overwrite what the one after it recorded; a success always
 -- counts.
-UPDATE marketing_contacts SET
-    status = CASE WHEN $4::text = 'retry' THEN status ELSE $4::text END,
-    reason = $5,
-    sent_at = CASE WHEN $4::text IN ('sent', 'delivered') THEN coalesce(sent_at, now())
-                   ELSE sent_at END,
-    delivered_at = CASE WHEN $4::text = 'delivered' THEN now() ELSE delivered_at END,
-    next_attempt_at = CASE WHEN $4::text = 'retry' THEN now() + make_interval(secs => $7) END,
-    last_error = coalesce($6, last_error)
-WHERE merchant_id = $1 AND contact_id = $2 AND status = 'pending'
-  AND ($4::text IN ('sent', 'delivered') OR attempts = $3)
+-- A contact suppressed here moves its merchant's engine epoch on (migration 0049): an engine
+-- holding the shopper's contacts in memory reads them again.
+WITH marked AS (
+    UPDATE marketing_contacts SET
+        status = CASE WHEN $4::text = 'retry' THEN status ELSE $4::text END,
+        reason = $5,
+        sent_at = CASE WHEN $4::text IN ('sent', 'delivered') THEN coalesce(sent_at, now())
+                       ELSE sent_at END,
+        delivered_at = CASE WHEN $4::text = 'delivered' THEN now() ELSE delivered_at END,
+        next_attempt_at = CASE WHEN $4::text = 'retry' THEN now() + make_interval(secs => $7) END,
+        last_error = coalesce($6, last_error)
+    WHERE merchant_id = $1 AND contact_id = $2 AND status = 'pending'
+      AND ($4::text IN ('sent', 'delivered') OR attempts = $3)
+    RETURNING merchant_id, status
+)
+INSERT INTO marketing_engine_epochs (merchant_id, epoch)
+SELECT merchant_id, 1 FROM marked WHERE status = 'suppressed'
+ON CONFLICT (merchant_id) DO UPDATE SET epoch = marketing_engine_epochs.epoch + 1
 
 -- name: due_count
 SELECT count(*) FROM marketing_contacts WHERE status = 'pending' AND next_attempt_at <= now()

@@ -35,7 +35,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,8 @@ POLL = 1.0  # seconds between looks at the inbox when nothing woke the engine
 RETRY = 5.0  # seconds before a batch the database lost is taken again
 DEFAULT_ZONE = "Asia/Shanghai"
 CONTACT_NAMESPACE = uuid.UUID("6b1f8f0e-4a43-4e59-9a53-2f1c9a7d2e10")
+HISTORY_DAYS = 8  # a batch reads the contacts of so many days before its first event (the week)
+COMPLETE = datetime.min.replace(tzinfo=UTC)  # a history no contact can be missing from (a new key)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,22 @@ class Conversion:
     coupon_id: uuid.UUID | None
 
 
+_NO_PAYLOAD: Mapping[str, Any] = MappingProxyType({})
+
+
+def events_of(row: Mapping[str, Any]) -> list[Event]:
+    """A taken inbox row's events: a sightings row's each (in time order), else the one."""
+    if row["kind"] != "sightings":
+        return [event_of(row)]
+    merchant_id, store_id = row["merchant_id"], row["store_id"]
+    return [
+        Event(merchant_id, event_id, "sighting", device, store_id, at, _NO_PAYLOAD)
+        for device, at, event_id in zip(
+            row["devices"], row["seen_at"], row["sighting_ids"], strict=True
+        )
+    ]
+
+
 def event_of(row: Mapping[str, Any]) -> Event:
     payload = row["payload"] or {}  # a sighting's is not read (take_events)
     return Event(
@@ -173,6 +192,8 @@ class Batch:
     # (merchant, device) -> (the identity's profile, when the login linked them)
     links: dict[tuple[uuid.UUID, str], tuple[str, datetime]] = field(default_factory=dict)
     merged: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # (merchant, from, into)
+    # each history holds every contact decided since this moment (and every one in an arm)
+    since: dict[tuple[uuid.UUID, str], datetime] = field(default_factory=dict)
     _counts: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any, str], tuple[int, int]]] = field(
         default_factory=dict
     )
@@ -180,8 +201,11 @@ class Batch:
     def apply(self, event: Event) -> None:
         config = self.configs[event.merchant_id]
         profile = self._profile_of(event)
-        zone = config.zone_of(event.store_id)
         at = event.occurred_at
+        if event.kind == "sighting" and profile.last_seen_at is not None:
+            if at <= profile.last_seen_at:
+                return  # a late or redelivered sighting: folded already, or older than what was
+        zone = config.zone_of(event.store_id)
         dwell_before = profiles.dwell_now(profile)
         scenes: list[str] = []
         if event.kind in ("sighting", "login") and event.store_id is not None:
@@ -263,6 +287,9 @@ class Batch:
         into.made.extend(gone.made)
         into.offers |= gone.offers
         into.armed = into.armed or gone.armed
+        old_since = self.since.get((merchant_id, old), COMPLETE)
+        new_since = self.since.get((merchant_id, new), COMPLETE)
+        self.since[(merchant_id, new)] = max(old_since, new_since)  # complete from the later
 
     def _convert(self, profile: Profile, at: datetime, kind: str, coupon: uuid.UUID | None) -> None:
         history = self.histories.get((profile.merchant_id, profile.profile_key))
@@ -415,12 +442,36 @@ def _contact_row(c: Contact, decided_at: datetime) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Kept:
-    """A profile the engine holds in memory, as of the stored row's `version` (its latest
-    sightings may be newer: Engine._lagging); `touched`: when a batch last had it (monotonic)."""
+    """A profile the engine holds in memory with its contact history (complete from `since`,
+    and every contact in an arm) and the devices linked to it, as of its merchant's epoch
+    (`Memory`); its latest sightings may be newer than its row (`Memory.lagging`). `touched`:
+    when a batch last had it (monotonic)."""
 
     profile: Profile
-    version: int
+    history: budget.History
+    since: datetime
     touched: float
+    devices: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Memory:
+    """What the engine holds of one merchant, valid while the merchant's stored epoch is
+    `epoch` (the one its own last batch wrote: nobody else changed a profile, link or contact
+    since)."""
+
+    epoch: int
+    kept: OrderedDict[str, Kept] = field(default_factory=OrderedDict)  # oldest touched first
+    links: dict[str, str] = field(default_factory=dict)  # device -> the profile it is linked to
+    lagging: dict[str, float] = field(default_factory=dict)  # in the order they began to lag
+
+    def forget(self, key: str) -> None:
+        kept = self.kept.pop(key, None)
+        self.lagging.pop(key, None)
+        if kept is not None:
+            for device in kept.devices:
+                if self.links.get(device) == key:
+                    del self.links[device]
 
 
 def _material(p: Profile) -> tuple[Any, ...]:
@@ -485,11 +536,13 @@ async def load_config(
 class Engine:
     """Takes waiting events batch by batch (`step`), or until stopped (`run`).
 
-    It keeps the profiles it wrote in memory, each as of its row's version (`Kept`): a batch
-    reads only the versions of its profiles and reads again in full only those another writer
-    changed (a second engine, an erasure). While events wait, a profile whose only change is its
-    latest sighting is written with a later batch (at most PRESENCE_WRITE behind); once the inbox
-    is empty, every such profile is written (`step` returns 0 only then)."""
+    It keeps in memory, per merchant (`Memory`), the profiles its batches had, with their
+    contact histories and device links: a batch reads from the database only the shoppers it
+    does not hold, while the merchant's epoch is the one its own last batch wrote; anyone else's
+    write (another engine, an erasure, the dispatcher suppressing a contact, a trigger deleted)
+    changes the epoch, and the merchant is read afresh. While events wait, a profile whose only
+    change is its latest sighting is written with a later batch (at most PRESENCE_WRITE behind);
+    once the inbox is empty, every such profile is written (`step` returns 0 only then)."""
 
     def __init__(
         self,
@@ -504,9 +557,9 @@ class Engine:
         self.config_ttl = config_ttl
         self.clock = clock
         self._configs: dict[uuid.UUID, Config] = {}
-        self._kept: OrderedDict[tuple[uuid.UUID, str], Kept] = OrderedDict()  # oldest first
-        self._lagging: dict[tuple[uuid.UUID, str], float] = {}  # in the order they lagged
+        self._memory: dict[uuid.UUID, Memory] = {}
         self.processed = 0
+        self.read_from_database = 0  # profiles a batch read (not held in memory): for tests
 
     async def _config(self, conn: asyncpg.Connection, merchant_id: uuid.UUID) -> Config:
         config = self._configs.get(merchant_id)
@@ -521,46 +574,60 @@ class Engine:
     async def step(self) -> int:
         """One batch, in one transaction: how many events it took or, none waiting, how many
         profiles held back it wrote; 0 when there was nothing to do."""
-        touching: set[tuple[uuid.UUID, str]] = set()
+        merchants: list[uuid.UUID] = []
         try:
-            return await self._step(touching)
+            return await self._step(merchants)
         except BaseException:
-            # The batch's profiles in memory may hold what was rolled back: read them again.
-            for key in touching:
-                self._kept.pop(key, None)
-                self._lagging.pop(key, None)
+            # What the engine holds of the batch's merchants may be what was rolled back.
+            for merchant_id in merchants:
+                self._memory.pop(merchant_id, None)
             raise
 
-    async def _step(self, touching: set[tuple[uuid.UUID, str]]) -> int:
+    async def _step(self, merchants: list[uuid.UUID]) -> int:
         now = self.clock()
         async with self.db.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(queries.take_events, self.batch)
-            events = [event_of(r) for r in sorted(rows, key=lambda r: r["received_at"])]
+            rows = await conn.fetch(queries.take_events, self.batch, self.batch)
+            events = [e for r in sorted(rows, key=lambda r: r["received_at"]) for e in events_of(r)]
             due = self._due(now, everything=not events)
             if not events and not due:
                 return 0
-            merchants = {e.merchant_id for e in events} | {k[0] for k in due}
+            merchants += sorted({e.merchant_id for e in events} | {m for m, _ in due})
             # Before anything is read: the profiles, links and contacts read next are those
             # the merchant's previous batch committed.
-            await conn.execute(queries.lock_merchants, sorted(merchants))
+            await conn.execute(queries.lock_merchants, merchants)
+            epochs = dict(await conn.fetch(queries.read_epochs, merchants))
+            for m in merchants:
+                memory = self._memory.get(m)
+                if memory is None or memory.epoch != epochs.get(m, 0):
+                    self._memory[m] = Memory(epochs.get(m, 0))  # someone else wrote: read afresh
+            due = [(m, key) for m, key in due if key in self._memory[m].lagging]
             configs = {m: await self._config(conn, m) for m in merchants}
-            batch, versions = await self._prepare(conn, events, configs, due, touching)
+            batch, fresh = await self._prepare(conn, events, configs, due)
             before = {key: (_material(p), p.last_seen_at) for key, p in batch.profiles.items()}
             for event in events:
                 batch.apply(event)
-            written, version = await self._write(conn, batch, versions, before, set(due))
-        self._remember(batch, versions, before, written, version, now)
+            written = await self._write(conn, batch, fresh, before, set(due))
+            # Last (after the contacts the dispatcher may also be changing): the merchants'
+            # epochs, each one on from what this batch read unless another writer came between.
+            bumped = dict(await conn.fetch(queries.bump_epochs, merchants))
+        for m in merchants:
+            if bumped[m] == epochs.get(m, 0) + 1:
+                self._memory[m].epoch = bumped[m]
+            else:
+                del self._memory[m]
+        self._remember(batch, before, written, now)
         self.processed += len(events)
         return len(events) or len(written)
 
     def _due(self, now: float, *, everything: bool) -> list[tuple[uuid.UUID, str]]:
         """Profiles whose latest sightings are to be written with this batch (at most a batch
         of them): those held back PRESENCE_WRITE seconds, or any when no event waits."""
-        due = []
-        for key, since in self._lagging.items():  # in the order they began to lag
-            if len(due) >= self.batch or (not everything and now - since < PRESENCE_WRITE):
-                break
-            due.append(key)
+        due: list[tuple[uuid.UUID, str]] = []
+        for merchant_id, memory in self._memory.items():
+            for key, since in memory.lagging.items():  # in the order they began to lag
+                if len(due) >= self.batch or (not everything and now - since < PRESENCE_WRITE):
+                    break
+                due.append((merchant_id, key))
         return due
 
     async def _prepare(
@@ -569,47 +636,63 @@ class Engine:
         events: list[Event],
         configs: Mapping[uuid.UUID, Config],
         due: list[tuple[uuid.UUID, str]],
-        touching: set[tuple[uuid.UUID, str]],
-    ) -> tuple[Batch, dict[tuple[uuid.UUID, str], int]]:
-        """The batch's profiles (those kept at their stored version, the rest read), links and
-        contacts; and the stored versions."""
-        devices = sorted({(e.merchant_id, e.device_hash) for e in events})
-        linked = {
-            (r["merchant_id"], r["device_hash"]): r["profile_key"]
+    ) -> tuple[Batch, set[tuple[uuid.UUID, str]]]:
+        """The batch's profiles, links and contact histories: those held in memory, the rest
+        read; and the profiles not stored yet."""
+        first = min((e.occurred_at for e in events), default=datetime.now(UTC))
+        history_from = first - timedelta(days=HISTORY_DAYS)
+        linked: dict[tuple[uuid.UUID, str], str] = {}
+        unknown: set[tuple[uuid.UUID, str]] = set()
+        for e in events:
+            if not e.device_hash:
+                continue
+            memory = self._memory[e.merchant_id]
+            key = memory.links.get(e.device_hash)
+            if key is not None:
+                linked[(e.merchant_id, e.device_hash)] = key
+            elif profiles.device_key(e.device_hash) not in memory.kept:
+                unknown.add((e.merchant_id, e.device_hash))  # held: not linked, as of the epoch
+        if unknown:
+            devices = sorted(unknown)
             for r in await conn.fetch(
                 queries.device_profiles, [d[0] for d in devices], [d[1] for d in devices]
-            )
-        }
-        keys = sorted(profile_keys_needed(events, linked) | set(due))
-        touching.update(keys)
-        merchants, names = [k[0] for k in keys], [k[1] for k in keys]
-        versions = {
-            (r["merchant_id"], r["profile_key"]): r["version"]
-            for r in await conn.fetch(queries.profile_versions, merchants, names)
-        }
-        stored: dict[tuple[uuid.UUID, str], Profile] = {}
-        stale = []
-        for key in keys:
-            kept = self._kept.get(key)
-            if key not in versions:  # not stored (new, or erased): nothing kept holds
-                self._kept.pop(key, None)
-                self._lagging.pop(key, None)
-            elif kept is not None and kept.version == versions[key]:
-                stored[key] = kept.profile
-            else:
-                self._lagging.pop(key, None)  # another writer's row wins over what lagged
-                stale.append(key)
-        if stale:
-            for r in await conn.fetch(
-                queries.load_profiles, [k[0] for k in stale], [k[1] for k in stale]
             ):
-                stored[(r["merchant_id"], r["profile_key"])] = profile_from_row(r)
+                linked[(r["merchant_id"], r["device_hash"])] = r["profile_key"]
+        keys = profile_keys_needed(events, linked) | set(due)
+        held: dict[tuple[uuid.UUID, str], Profile] = {}
         histories: dict[tuple[uuid.UUID, str], budget.History] = {}
-        if events:
-            week_ago = min(e.occurred_at for e in events) - timedelta(days=8)
-            for r in await conn.fetch(queries.recent_contacts, merchants, names, week_ago):
+        since: dict[tuple[uuid.UUID, str], datetime] = {}
+        not_held, short = [], []  # profiles to read; histories to read (not held, or too short)
+        for m, key in keys:
+            kept = self._memory[m].kept.get(key)
+            if kept is None:
+                not_held.append((m, key))
+                short.append((m, key))
+                continue
+            held[(m, key)] = kept.profile  # newer than its row when its sightings lag
+            if kept.since <= history_from:
+                histories[(m, key)], since[(m, key)] = kept.history, kept.since
+            else:  # an event older than those it was read for (a late one)
+                short.append((m, key))
+        fresh = set(not_held)
+        if not_held:
+            not_held.sort()
+            self.read_from_database += len(not_held)
+            for r in await conn.fetch(
+                queries.load_profiles, [k[0] for k in not_held], [k[1] for k in not_held]
+            ):
                 key = (r["merchant_id"], r["profile_key"])
-                history = histories.setdefault(key, budget.History())
+                held[key] = profile_from_row(r)
+                fresh.discard(key)
+        if short:
+            short.sort()
+            for key in short:
+                histories[key] = budget.History()
+                since[key] = COMPLETE if key in fresh else history_from  # a new one has none
+            for r in await conn.fetch(
+                queries.recent_contacts, [k[0] for k in short], [k[1] for k in short], history_from
+            ):
+                history = histories[(r["merchant_id"], r["profile_key"])]
                 if r["status"] != "suppressed":
                     history.offers.add(r["offer_key"])
                 history.armed = history.armed or r["arm"] is not None
@@ -620,18 +703,20 @@ class Engine:
                         r["status"] in ("pending", "sent", "delivered", "failed"),
                     )
                 )
-        return Batch(configs, stored, histories, dict(linked)), versions
+        batch = Batch(configs, held, histories, linked)
+        batch.since = since
+        return batch, fresh
 
     async def _write(
         self,
         conn: asyncpg.Connection,
         batch: Batch,
-        versions: Mapping[tuple[uuid.UUID, str], int],
+        fresh: set[tuple[uuid.UUID, str]],
         before: Mapping[tuple[uuid.UUID, str], tuple[tuple[Any, ...], datetime | None]],
         due: set[tuple[uuid.UUID, str]],
-    ) -> tuple[set[tuple[uuid.UUID, str]], int]:
+    ) -> set[tuple[uuid.UUID, str]]:
         """Write the batch's outcome; the profiles written (the rest changed only their latest
-        sighting, or nothing) and the version their rows now have."""
+        sighting, or nothing)."""
         if batch.contacts:
             # First, under the profile each was decided for: a profile merged later in the
             # batch then moves them with its stored ones (an offer both had stays once).
@@ -651,7 +736,8 @@ class Engine:
             for key, p in batch.profiles.items()
             # new, changed beyond its latest sighting, contacted (a dwell trigger must not
             # fire again from an older sighting), or held back long enough
-            if key not in versions
+            if key in fresh
+            or key not in before
             or key in due
             or key in contacted
             or _material(p) != before[key][0]
@@ -679,44 +765,60 @@ class Engine:
             )
         if any(c.decision.status == "pending" for c in batch.contacts):
             await conn.execute(queries.notify_dispatch)
-        version = await conn.fetchval(queries.written_version) if writes else 0
-        return set(writes), version
+        return set(writes)
 
     def _remember(
         self,
         batch: Batch,
-        versions: Mapping[tuple[uuid.UUID, str], int],
         before: Mapping[tuple[uuid.UUID, str], tuple[tuple[Any, ...], datetime | None]],
         written: set[tuple[uuid.UUID, str]],
-        version: int,
         now: float,
     ) -> None:
-        """After the commit: keep the batch's profiles as their rows now are (and what of
-        them is not written yet)."""
+        """After the commit: hold the batch's profiles, histories and links as they now are
+        (and what of them is not written yet), for the merchants still held."""
         for merchant_id, old, _new in batch.merged:
-            self._kept.pop((merchant_id, old), None)
-            self._lagging.pop((merchant_id, old), None)
-        for key, profile in batch.profiles.items():
-            if key in written:
-                self._kept[key] = Kept(profile, version, now)
-                self._lagging.pop(key, None)
+            memory = self._memory.get(merchant_id)
+            if memory is not None:
+                memory.forget(old)
+        for (merchant_id, key), profile in batch.profiles.items():
+            memory = self._memory.get(merchant_id)
+            if memory is None:
+                continue
+            kept = memory.kept.get(key)
+            history = batch.histories.get((merchant_id, key)) or budget.History()
+            since = batch.since.get((merchant_id, key), COMPLETE)
+            if kept is None:
+                memory.kept[key] = Kept(profile, history, since, now)
             else:
-                self._kept[key] = Kept(profile, versions[key], now)
-                if profile.last_seen_at != before[key][1]:
-                    self._lagging.setdefault(key, now)
-            self._kept.move_to_end(key)
+                kept.profile, kept.history, kept.since, kept.touched = profile, history, since, now
+                memory.kept.move_to_end(key)
+            if (merchant_id, key) in written:
+                memory.lagging.pop(key, None)
+            elif profile.last_seen_at != before.get((merchant_id, key), (None, None))[1]:
+                memory.lagging.setdefault(key, now)
+        for (merchant_id, device), key in batch.linked.items():
+            memory = self._memory.get(merchant_id)
+            kept = memory.kept.get(key) if memory is not None else None
+            if memory is not None and kept is not None:
+                memory.links[device] = key
+                kept.devices.add(device)
         self._forget_idle(now)
 
     def _forget_idle(self, now: float) -> None:
         """Let go of profiles not touched for IDLE seconds (or beyond MAX_KEPT), oldest first;
         one whose latest sightings are not written yet stays until they are."""
-        while self._kept:
-            key, kept = next(iter(self._kept.items()))
-            if now - kept.touched < IDLE and len(self._kept) <= MAX_KEPT:
-                return
-            if key in self._lagging:
-                return  # written by a coming batch (it is due), then let go
-            del self._kept[key]
+        over = sum(len(m.kept) for m in self._memory.values()) - MAX_KEPT
+        for merchant_id, memory in list(self._memory.items()):
+            while memory.kept:
+                key, kept = next(iter(memory.kept.items()))
+                if now - kept.touched < IDLE and over <= 0:
+                    break
+                if key in memory.lagging:
+                    break  # written by a coming batch (it is due), then let go
+                memory.forget(key)
+                over -= 1
+            if not memory.kept:
+                del self._memory[merchant_id]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Batches until `stop` is set: at once while events wait, else every POLL seconds. A

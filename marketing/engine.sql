@@ -1,23 +1,32 @@
 -- The trigger engine (marketing/engine.py, migration 0045).
 
 -- name: take_events
--- The oldest waiting events, locked for this engine (another one skips them) and marked done
--- in the same statement: in the batch's transaction, so a rollback leaves them waiting. $1:
--- how many. RETURNING keeps no order: the engine sorts them by received_at. A sighting's
--- payload is always empty: not sent (most events are sightings).
-WITH taken AS (
-    SELECT merchant_id, event_id
+-- The oldest waiting rows, up to $1 events ($2 rows at most; a sightings row is as many events
+-- as it has sightings, and the first row is taken whatever its size), locked for this engine
+-- (another one skips them) and marked done in the same statement: in the batch's transaction,
+-- so a rollback leaves them waiting. Rows looked at but not taken stay locked until the commit
+-- (another engine skips them meanwhile). RETURNING keeps no order: the engine sorts the rows by
+-- received_at. A sighting's payload is always empty: not sent.
+WITH looked AS (
+    SELECT merchant_id, event_id, received_at, coalesce(cardinality(devices), 1) AS n
     FROM marketing_inbox
     WHERE done_at IS NULL
     ORDER BY received_at
-    LIMIT $1
+    LIMIT $2
     FOR UPDATE SKIP LOCKED
+), taken AS (
+    SELECT merchant_id, event_id
+    FROM (SELECT merchant_id, event_id, n,
+                 sum(n) OVER (ORDER BY received_at, merchant_id, event_id) AS upto
+          FROM looked) AS l
+    WHERE upto - n < $1
 )
 UPDATE marketing_inbox i SET done_at = clock_timestamp()
 FROM taken
 WHERE i.merchant_id = taken.merchant_id AND i.event_id = taken.event_id
 RETURNING i.merchant_id, i.event_id, i.kind, i.device_hash, i.store_id, i.occurred_at,
-          CASE WHEN i.kind <> 'sighting' THEN i.payload END AS payload, i.received_at
+          CASE WHEN i.kind NOT IN ('sighting', 'sightings') THEN i.payload END AS payload,
+          i.received_at, i.devices, i.seen_at, i.sighting_ids
 
 -- name: device_profiles
 -- The profiles the devices were linked to ($1 merchants, $2 devices, parallel).
@@ -33,20 +42,21 @@ SELECT count(pg_advisory_xact_lock(k))
 FROM (SELECT DISTINCT hashtextextended('marketing:' || m::text, 0) AS k
       FROM unnest($1::uuid[]) AS m ORDER BY 1) AS keys
 
--- name: profile_versions
--- Which of these profiles are stored, and each row's version: the transaction that wrote it
--- last (xmin, PostgreSQL's own; any writer's change is a new one). The engine keeps what it
--- wrote and reads again only a profile whose version is not the one it wrote.
-SELECT p.merchant_id, p.profile_key, p.xmin::text::bigint AS version
-FROM marketing_profiles p
-JOIN unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key) USING (merchant_id, profile_key)
+-- name: read_epochs
+-- The merchants' epochs ($1): what the engine holds of a merchant is good while its epoch is the
+-- one the engine's own last batch wrote (migration 0049).
+SELECT merchant_id, epoch FROM marketing_engine_epochs WHERE merchant_id = ANY($1::uuid[])
 
--- name: written_version
--- The version the batch's writes give their rows (its transaction's id, as xmin shows it).
-SELECT pg_current_xact_id()::xid::text::bigint
+-- name: bump_epochs
+-- A batch's merchants ($1, sorted) move to their next epoch, last in the batch: each as the
+-- batch's own when it is one on from what the batch read.
+INSERT INTO marketing_engine_epochs (merchant_id, epoch)
+SELECT m, 1 FROM unnest($1::uuid[]) AS m
+ON CONFLICT (merchant_id) DO UPDATE SET epoch = marketing_engine_epochs.epoch + 1
+RETURNING merchant_id, epoch
 
 -- name: load_profiles
-SELECT p.*, p.xmin::text::bigint AS version
+SELECT p.*
 FROM marketing_profiles p
 JOIN unnest($1::uuid[], $2::text[]) AS k (merchant_id, profile_key) USING (merchant_id, profile_key)
 

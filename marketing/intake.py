@@ -78,7 +78,10 @@ class InboxEvent:
 async def record_events(db: asyncpg.Pool | asyncpg.Connection, events: Sequence[InboxEvent]) -> int:
     """Store the events (in the caller's transaction, if any); one already stored is
     skipped. How many were new. ValueError for a kind the engine does not know, or a device
-    or identity that is not a pseudonym (`addressed`)."""
+    or identity that is not a pseudonym (`addressed`).
+
+    Sightings are stored in batches, a row per store and up to MAX_SIGHTINGS of them
+    (`sightings_rows`): the same sightings batched alike are the same row."""
     if not events:
         return 0
     for e in events:
@@ -86,17 +89,54 @@ async def record_events(db: asyncpg.Pool | asyncpg.Connection, events: Sequence[
             raise ValueError(f"no marketing event kind {e.kind!r}")
         if not addressed(e):
             raise ValueError(f"a {e.kind} event names no device or identity pseudonym")
-    result = await db.execute(
-        queries.insert_events,
-        [e.merchant_id for e in events],
-        [e.id() for e in events],
-        [e.kind for e in events],
-        [e.device_hash for e in events],
-        [e.store_id for e in events],
-        [e.occurred_at for e in events],
-        [json.dumps(cleaned(e.kind, e.payload)) for e in events],
-    )
-    return int(result.rsplit(" ", 1)[-1])
+    new = 0
+    single = [e for e in events if e.kind != "sighting"]
+    if single:
+        result = await db.execute(
+            queries.insert_events,
+            [e.merchant_id for e in single],
+            [e.id() for e in single],
+            [e.kind for e in single],
+            [e.device_hash for e in single],
+            [e.store_id for e in single],
+            [e.occurred_at for e in single],
+            [json.dumps(cleaned(e.kind, e.payload)) for e in single],
+        )
+        new += int(result.rsplit(" ", 1)[-1])
+    for row in sightings_rows([e for e in events if e.kind == "sighting"]):
+        result = await db.execute(queries.insert_sightings, *row)
+        if result.endswith(" 1"):
+            new += len(row[3])
+    return new
+
+
+MAX_SIGHTINGS = 1_000  # sightings in one inbox row at most (migration 0049)
+
+
+def sightings_rows(sightings: Sequence[InboxEvent]) -> list[tuple[Any, ...]]:
+    """The sightings as insert_sightings' rows: per merchant and store, in time order, up to
+    MAX_SIGHTINGS each; a row's id is made of its sightings' ids."""
+    by_store: dict[tuple[uuid.UUID, uuid.UUID | None], list[InboxEvent]] = {}
+    for e in sightings:
+        by_store.setdefault((e.merchant_id, e.store_id), []).append(e)
+    rows = []
+    for (merchant_id, store_id), seen in by_store.items():
+        seen.sort(key=lambda e: e.occurred_at)
+        for i in range(0, len(seen), MAX_SIGHTINGS):
+            chunk = seen[i : i + MAX_SIGHTINGS]
+            ids = [e.id() for e in chunk]
+            row_id = uuid.uuid5(EVENT_NAMESPACE, "sightings|" + ",".join(str(i) for i in ids))
+            rows.append(
+                (
+                    merchant_id,
+                    row_id,
+                    store_id,
+                    [e.device_hash for e in chunk],
+                    [e.occurred_at for e in chunk],
+                    ids,
+                )
+            )
+    return rows
 
 
 def cleaned(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +162,7 @@ def addressed(event: InboxEvent) -> bool:
 
 
 async def waiting(db: asyncpg.Pool | asyncpg.Connection) -> int:
-    """How many events wait for the engine."""
+    """How many events wait for the engine (each sighting of a batch one)."""
     return await db.fetchval(queries.count_waiting)
 
 

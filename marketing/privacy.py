@@ -180,7 +180,7 @@ async def erase_shopper(
     keys = await _keys(conn, merchant_id, shopper)
     linked = await _linked(conn, merchant_id, keys)
     devices = sorted({*shopper.device_hashes, *(r["device_hash"] for r in linked)})
-    events = await conn.execute(
+    events = await conn.fetchval(
         queries.delete_events, merchant_id, devices, _identities(shopper, keys)
     )
     # The engine decides for the merchant under this lock: no batch is between reading these
@@ -188,6 +188,8 @@ async def erase_shopper(
     # have linked a device meanwhile); the events are not touched again under the lock (a
     # batch waiting for it holds its events: we would wait for each other).
     await conn.execute(engine_queries.lock_merchants, [merchant_id])
+    # What an engine holds of the merchant is read again at its next batch, not written back.
+    await conn.execute(engine_queries.bump_epochs, [merchant_id])
     keys = await _keys(conn, merchant_id, shopper)
     linked = await _linked(conn, merchant_id, keys)
     devices = sorted({*devices, *(r["device_hash"] for r in linked)})
@@ -203,7 +205,7 @@ async def erase_shopper(
         profiles=len(deleted),
         devices=_count(unlinked),
         contacts=_count(contacts),
-        events=_count(events),
+        events=int(events),
         opt_outs_kept=len(opted_out),
     )
 

@@ -29,10 +29,16 @@ WHERE c.merchant_id = $1 AND c.profile_key = ANY($2::text[])
 ORDER BY c.decided_at, c.contact_id
 
 -- name: events
--- The live stream's events of these devices ($2) or identities ($3), waiting or done (kept a day).
+-- The live stream's events of these devices ($2) or identities ($3), waiting or done (kept a
+-- day); each of a sightings row's that is theirs, as a sighting.
 SELECT kind, store_id, occurred_at, payload, received_at, done_at FROM marketing_inbox
-WHERE merchant_id = $1
+WHERE merchant_id = $1 AND kind <> 'sightings'
   AND (device_hash = ANY($2::text[]) OR payload->>'identity_hash' = ANY($3::text[]))
+UNION ALL
+SELECT 'sighting', i.store_id, s.at, '{}'::jsonb, i.received_at, i.done_at
+FROM marketing_inbox i, unnest(i.devices, i.seen_at) AS s (device_hash, at)
+WHERE i.merchant_id = $1 AND i.kind = 'sightings' AND i.devices && $2::text[]
+  AND s.device_hash = ANY($2::text[])
 ORDER BY occurred_at, kind
 
 -- name: segments
@@ -41,9 +47,38 @@ WHERE merchant_id = $1
 ORDER BY created_at, segment_id
 
 -- name: delete_events
-DELETE FROM marketing_inbox
-WHERE merchant_id = $1
-  AND (device_hash = ANY($2::text[]) OR payload->>'identity_hash' = ANY($3::text[]))
+-- The shopper's events ($2 devices, $3 identities): their own rows deleted, and their sightings
+-- taken out of the sightings rows that hold them (a row left with none deleted).
+WITH own AS (
+    DELETE FROM marketing_inbox
+    WHERE merchant_id = $1 AND kind <> 'sightings'
+      AND (device_hash = ANY($2::text[]) OR payload->>'identity_hash' = ANY($3::text[]))
+    RETURNING 1
+), kept AS (
+    SELECT i.event_id,
+           array_agg(s.device_hash ORDER BY s.n) FILTER (WHERE s.device_hash <> ALL($2::text[]))
+               AS devices,
+           array_agg(s.at ORDER BY s.n) FILTER (WHERE s.device_hash <> ALL($2::text[])) AS seen_at,
+           array_agg(s.id ORDER BY s.n) FILTER (WHERE s.device_hash <> ALL($2::text[])) AS ids,
+           count(*) FILTER (WHERE s.device_hash = ANY($2::text[])) AS theirs
+    FROM marketing_inbox i,
+         unnest(i.devices, i.seen_at, i.sighting_ids) WITH ORDINALITY AS s (device_hash, at, id, n)
+    WHERE i.merchant_id = $1 AND i.kind = 'sightings' AND i.devices && $2::text[]
+    GROUP BY i.event_id
+), emptied AS (
+    DELETE FROM marketing_inbox i USING kept
+    WHERE i.merchant_id = $1 AND i.event_id = kept.event_id AND kept.devices IS NULL
+    RETURNING kept.theirs
+), thinned AS (
+    UPDATE marketing_inbox i
+    SET devices = kept.devices, seen_at = kept.seen_at, sighting_ids = kept.ids,
+        occurred_at = kept.seen_at[1]
+    FROM kept
+    WHERE i.merchant_id = $1 AND i.event_id = kept.event_id AND kept.devices IS NOT NULL
+    RETURNING kept.theirs
+)
+SELECT (SELECT count(*) FROM own) + coalesce((SELECT sum(theirs) FROM emptied), 0)
+       + coalesce((SELECT sum(theirs) FROM thinned), 0)
 
 -- name: anonymise_contacts
 -- Each contact keeps its trigger, channel, times and outcome (the trigger's report counts it)

@@ -28,6 +28,7 @@ from portal.fas import encode_fas
 from portico.runtime import ROLES
 from tests.e2e.platform import running_platform
 from tests.factories import Tenant, make_tenant, tenant_router
+from tests.inbox import INBOX_EVENTS
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="needs the mosquitto broker")
 
@@ -155,8 +156,8 @@ async def test_a_joined_phone_and_its_login_set_off_triggers_within_seconds(
             await sim.stop()
 
     inbox = await db.fetch(
-        "SELECT kind, device_hash, occurred_at FROM marketing_inbox WHERE merchant_id = $1"
-        " ORDER BY received_at",
+        f"SELECT kind, device_hash, occurred_at FROM {INBOX_EVENTS} WHERE merchant_id = $1"  # noqa: S608
+        " ORDER BY received_at, occurred_at",
         merchant,
     )
     assert (inbox[0]["kind"], inbox[0]["device_hash"]) == ("sighting", device)

@@ -11,9 +11,11 @@ import asyncpg
 import pytest
 
 from accounts import services as accounts
-from marketing import intake, triggers
+from marketing import intake, privacy, triggers
+from marketing.dispatch import queries as dispatch_queries
 from marketing.engine import Engine
 from marketing.intake import InboxEvent
+from tests.inbox import INBOX_EVENTS
 
 # 2026-11-02 10:00 in Shanghai: not quiet hours, not lunchtime.
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -41,9 +43,9 @@ async def inbox_counts(db: asyncpg.Pool, merchant: uuid.UUID) -> tuple[int, int]
     """(waiting, done) events of the merchant: the inbox is shared by every test's shoppers
     (the live stream's producers feed it too), so counts are taken per merchant."""
     row = await db.fetchrow(
-        "SELECT count(*) FILTER (WHERE done_at IS NULL) AS waiting,"
+        "SELECT count(*) FILTER (WHERE done_at IS NULL) AS waiting,"  # noqa: S608 (constant)
         " count(*) FILTER (WHERE done_at IS NOT NULL) AS done"
-        " FROM marketing_inbox WHERE merchant_id = $1",
+        f" FROM {INBOX_EVENTS} WHERE merchant_id = $1",
         merchant,
     )
     return row["waiting"], row["done"]
@@ -341,9 +343,8 @@ async def test_a_sighting_alone_is_written_later_while_events_wait_and_at_once_w
     await run_all(engine)  # an arrival: written with its batch
     assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == T0
     later = T0 + timedelta(minutes=1)
-    await intake.record_events(
-        db, [sighting(merchant, store, device, later), sighting(merchant, store, other, later)]
-    )
+    for d in (device, other):  # two reports: two rows of the inbox
+        await intake.record_events(db, [sighting(merchant, store, d, later)])
     # The first batch: a sighting of a visit going on, held back (another event waits) ...
     assert await engine.step() == 1
     held = await profile_row(db, merchant, "d:" + device)
@@ -359,30 +360,68 @@ async def test_a_profile_another_writer_changed_is_read_again_not_overwritten(
 ) -> None:
     merchant, store = await a_merchant(db)
     device = "19" * 16
-    engine = Engine(db)
+    engine, other = Engine(db), Engine(db)
     await intake.record_events(db, [sighting(merchant, store, device, T0)])
     await run_all(engine)
-    # Another writer (a second engine, an erasure): its row wins over what this one keeps.
-    await db.execute(
-        "UPDATE marketing_profiles SET claims = 5 WHERE merchant_id = $1 AND profile_key = $2",
-        merchant,
-        "d:" + device,
-    )
+    # What the engine holds is used as it is: the next sighting reads no profile.
+    read = engine.read_from_database
+    await intake.record_events(db, [sighting(merchant, store, device, T0 + timedelta(seconds=30))])
+    await run_all(engine)
+    assert engine.read_from_database == read
+    # Another writer, a second engine: its row wins over what this one holds.
     claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=1), {})
     await intake.record_events(db, [claim])
-    await run_all(engine)
-    assert (await profile_row(db, merchant, "d:" + device))["claims"] == 6
-    # Erased (the row gone): the next event starts a new profile, nothing kept comes back.
-    await db.execute(
-        "DELETE FROM marketing_profiles WHERE merchant_id = $1 AND profile_key = $2",
-        merchant,
-        "d:" + device,
-    )
+    await run_all(other)
     claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=2), {})
+    await intake.record_events(db, [claim])
+    await run_all(engine)
+    assert engine.read_from_database > read
+    assert (await profile_row(db, merchant, "d:" + device))["claims"] == 2
+    # Erased: the next event starts a new profile, nothing held comes back.
+    async with db.acquire() as conn, conn.transaction():
+        await privacy.erase_shopper(conn, merchant, privacy.Shopper(device_hashes=(device,)))
+    assert await profile_row(db, merchant, "d:" + device) is None
+    claim = InboxEvent(merchant, "claim", device, store, T0 + timedelta(minutes=3), {})
     await intake.record_events(db, [claim])
     await run_all(engine)
     row = await profile_row(db, merchant, "d:" + device)
     assert (row["claims"], row["visits_total"]) == (1, 0)
+
+
+async def test_a_contact_the_dispatcher_suppresses_is_read_again_by_the_engine(
+    db: asyncpg.Pool,
+) -> None:
+    """The dispatcher's 'suppressed' frees the offer (the one-offer rule counts only contacts
+    not suppressed): an engine holding the shopper's history must not keep it as made."""
+    merchant, store = await a_merchant(db)
+    device = "1a" * 16
+    await triggers.save_trigger(db, merchant, spec())
+    engine = Engine(db)
+    await intake.record_events(db, [sighting(merchant, store, device, T0)])
+    await run_all(engine)
+    (contact,) = await db.fetch(
+        "SELECT contact_id, status FROM marketing_contacts WHERE merchant_id = $1", merchant
+    )
+    assert contact["status"] == "pending"
+    await db.execute(
+        dispatch_queries.mark,
+        merchant,
+        contact["contact_id"],
+        0,  # the attempt it took: none was claimed
+        "suppressed",
+        "opted_out",
+        None,
+        0,
+    )
+    # A new visit the next day: the offer is made again (suppressed ones do not count).
+    await intake.record_events(db, [sighting(merchant, store, device, T0 + timedelta(days=1))])
+    read = engine.read_from_database
+    await run_all(engine)
+    assert engine.read_from_database > read
+    statuses = await db.fetch(
+        "SELECT status FROM marketing_contacts WHERE merchant_id = $1 ORDER BY decided_at", merchant
+    )
+    assert [r["status"] for r in statuses] == ["suppressed", "pending"]
 
 
 def test_a_bad_rule_or_trigger_is_refused_with_what_is_wrong() -> None:

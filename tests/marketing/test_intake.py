@@ -17,6 +17,7 @@ from marketing import intake
 from marketing.engine import Engine
 from marketing.intake import InboxEvent, Sightings
 from portico import shopper_stream
+from tests.inbox import INBOX_EVENTS
 from tests.marketing.test_engine import a_merchant, run_all
 
 SECRET = "test-secret-" + "x" * 40
@@ -25,7 +26,8 @@ MINUTE = 29_500_000  # a whole minute, in minutes since 1970 (2026-02-01 …)
 
 async def inbox_of(db: asyncpg.Pool, merchant: uuid.UUID) -> list[asyncpg.Record]:
     return await db.fetch(
-        "SELECT * FROM marketing_inbox WHERE merchant_id = $1 ORDER BY occurred_at, kind",
+        f"SELECT * FROM {INBOX_EVENTS} WHERE merchant_id = $1"  # noqa: S608 (a constant)
+        " ORDER BY occurred_at, kind, received_at",
         merchant,
     )
 
@@ -49,13 +51,41 @@ async def test_sightings_reach_the_inbox_once_per_device_store_and_minute(
     ]
     assert (sightings.sent, sightings.thinned) == (3, 2)
     assert rows[1]["event_id"] == intake.sighting_id(merchant, store, first, MINUTE)
-    # Another controller process (or this one after a restart) sees the same minute again,
-    # from a redelivered message: the same event, kept once.
+    # A report's sightings are one row of the inbox, in time order (migration 0049).
+    stored = await db.fetch(
+        "SELECT kind, devices, seen_at FROM marketing_inbox WHERE merchant_id = $1"
+        " ORDER BY occurred_at",
+        merchant,
+    )
+    assert [(r["kind"], r["devices"]) for r in stored] == [
+        ("sightings", [second, first]),
+        ("sightings", [first]),
+    ]
+    # The same report redelivered to this process is thinned away; to another controller
+    # process (or this one after a restart) its sightings are the same by minute, so the same
+    # row, kept once. A sighting sent in another batch is a new row ...
     again = Sightings()
     async with db.acquire() as conn:
-        await again.seen(conn, merchant, store, [(first, t + 30), (second, t + 2)])
+        await again.seen(conn, merchant, store, [(first, t + 30), (second, t)])
+        await intake.record_events(
+            conn, [InboxEvent(merchant, "sighting", second, store, datetime.fromtimestamp(t, UTC))]
+        )
     assert again.sent == 2
-    assert len(await inbox_of(db, merchant)) == 3
+    assert len(await inbox_of(db, merchant)) == 4
+    # ... which the engine folds once: a sighting not newer than the profile's latest changes
+    # nothing (one visit each, seen last at the latest sighting).
+    await run_all(Engine(db))
+    profiles = await db.fetch(
+        "SELECT profile_key, visits_total, last_seen_at FROM marketing_profiles"
+        " WHERE merchant_id = $1 ORDER BY profile_key",
+        merchant,
+    )
+    assert [
+        (r["profile_key"], r["visits_total"], r["last_seen_at"].timestamp()) for r in profiles
+    ] == [
+        ("d:" + first, 1, t + 61),
+        ("d:" + second, 1, t),
+    ]
 
 
 async def test_the_sightings_memory_is_bounded(db: asyncpg.Pool) -> None:

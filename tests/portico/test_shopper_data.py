@@ -25,6 +25,7 @@ from portal import identities
 from portico import cli, shopper_data
 from portico.console_app import make_console_app
 from portico.routers import CommandError
+from tests.inbox import INBOX_EVENTS
 from tests.marketing.test_engine import a_merchant, run_all, spec
 
 EMAIL, MAC, OTHER_MAC = "Shopper.One@Example.com", "3c:22:fb:00:00:01", "3c:22:fb:00:00:02"
@@ -171,11 +172,17 @@ async def test_an_erasure_removes_the_shopper_anonymises_contacts_and_keeps_an_o
         merchant,
     )
     assert (left["links"], left["wechat"]) == (0, 0)
-    assert not await db.fetchval(
-        "SELECT count(*) FROM marketing_inbox WHERE merchant_id = $1 AND device_hash = $2",
+    # The shopper's sightings are taken out of the row they shared with the other phone's.
+    left_events = await db.fetch(
+        f"SELECT kind, device_hash FROM {INBOX_EVENTS} WHERE merchant_id = $1",  # noqa: S608
         merchant,
-        phone,
     )
+    assert phone not in {r["device_hash"] for r in left_events}
+    assert ("sighting", other) in {(r["kind"], r["device_hash"]) for r in left_events}
+    assert await db.fetchval(
+        "SELECT devices FROM marketing_inbox WHERE merchant_id = $1 AND kind = 'sightings'",
+        merchant,
+    ) == [other]
     anonymised = await db.fetchrow(
         "SELECT * FROM marketing_contacts WHERE merchant_id = $1 AND profile_key LIKE 'x:%'",
         merchant,
