@@ -17,9 +17,9 @@ bare aiohttp handler of the same run (its requests/s) for the machine's speed.
 pipeline: the whole path after the producers, against the machine's PostgreSQL: events written
 into the inbox as the footfall hook writes them (`marketing.intake.record_events`, a batch every
 50 ms: each store's sightings of it one row, as a router's report is; about rate / 400
-sightings a row) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the engine and the
-dispatcher, production settings, a process of its own) decides and dispatches. The stream: 60 ×
-rate shoppers present in the merchant's 20 stores (their profiles stored first: each seen about
+sightings a row) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the
+engine and the dispatcher, production settings, a process of its own) decides and
+dispatches. The stream: 60 × rate shoppers present in the merchant's 20 stores (their profiles stored first: each seen about
 once a minute, as the producers thin sightings), each event a sighting of one of them, 5 % a
 shopper arriving (an "every arrival" trigger, portal offer, 10 % holdout: a contact for each).
 Reported: events taken per second, the inbox's backlog at the end, and event → dispatch
@@ -59,8 +59,8 @@ from bench.harness import (
     write_section,
 )
 from kernel.db import create_pool, migrate
-from marketing import budget, console_budget, intake, rules, tags, triggers
-from marketing.engine import Batch, Config, Event, Trigger
+from marketing import budget, console_budget, intake, profiles, rules, tags, triggers
+from marketing.engine import Batch, Config, Event, Trigger, load_config, profile_from_row
 
 STORES = 20
 SHOPPERS = 30_000
@@ -210,11 +210,11 @@ async def run_evaluate(events: int, write: bool) -> None:
 
 PRESENT_SQL = """
 INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, visit_store,
-    visit_started_at, last_seen_at, visits_total, recent_visits, updated_at)
+    visit_started_at, last_seen_at, visits_total, recent_visits, tags, updated_at)
 SELECT $1, 'd:' || md5(i::text), now() - interval '30 days', ($2::uuid[])[1 + i % $3],
        now() - interval '10 minutes', now() - interval '30 seconds', 3,
        ARRAY[now() - interval '20 days', now() - interval '10 days', now() - interval '10 minutes'],
-       now()
+       $5::jsonb, now()
 FROM generate_series(0, $4 - 1) AS i
 """
 
@@ -223,8 +223,18 @@ async def seed_present(
     db: Any, merchant: uuid.UUID, stores: list[uuid.UUID], count: int
 ) -> list[tuple[str, uuid.UUID]]:
     """`count` shoppers in the stores now (their profiles stored: a visit 10 minutes old, two
-    earlier visits), each staying in one store: (device hash, store)."""
-    await db.execute(PRESENT_SQL, merchant, stores, len(stores), count, timeout=600)
+    earlier visits), each staying in one store, tagged as the engine tags them now (so their
+    first sighting is not a change to write): (device hash, store)."""
+    await db.execute(PRESENT_SQL, merchant, stores, len(stores), 1, {}, timeout=600)
+    async with db.acquire() as conn:
+        config = await load_config(conn, merchant)
+        row = await conn.fetchrow(
+            "SELECT * FROM marketing_profiles WHERE merchant_id = $1", merchant
+        )
+        await conn.execute("DELETE FROM marketing_profiles WHERE merchant_id = $1", merchant)
+    seeded = profile_from_row(row)
+    tagged = config.tags.evaluate(profiles.facts(seeded, datetime.now(UTC), config.zone))
+    await db.execute(PRESENT_SQL, merchant, stores, len(stores), count, tagged, timeout=600)
     # md5 here only names synthetic devices the way the SQL above does (no security).
     names = (hashlib.md5(str(i).encode(), usedforsecurity=False).hexdigest() for i in range(count))
     return [(name, stores[i % len(stores)]) for i, name in enumerate(names)]

@@ -54,7 +54,7 @@ queries = load_queries(__file__, "engine.sql")
 BATCH = 5_000
 CONFIG_TTL = 5.0  # seconds: a console change reaches the engine within this
 # While events wait, a profile whose only change is its latest sighting is written at most
-# this often (seconds); once the inbox is empty, at once. Docs: "The engine, exactly once".
+# this often (seconds), and at a graceful stop (`flush`). Docs: "The engine, exactly once".
 PRESENCE_WRITE = 180.0
 IDLE = 20 * 60.0  # seconds: a profile not touched for so long is no longer kept in memory
 MAX_KEPT = 2_000_000  # profiles kept in memory at most
@@ -194,9 +194,6 @@ class Batch:
     merged: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # (merchant, from, into)
     # each history holds every contact decided since this moment (and every one in an arm)
     since: dict[tuple[uuid.UUID, str], datetime] = field(default_factory=dict)
-    _counts: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any, str], tuple[int, int]]] = field(
-        default_factory=dict
-    )
 
     def apply(self, event: Event) -> None:
         config = self.configs[event.merchant_id]
@@ -239,13 +236,12 @@ class Batch:
 
     def _visit_counts(self, profile: Profile, at: datetime, zone: ZoneInfo) -> tuple[int, int]:
         """profiles.visit_counts, computed again only when a visit starts or the day turns
-        (most events are sightings of a visit going on)."""
-        key = (profile.merchant_id, profile.profile_key)
+        (most events are sightings of a visit going on): kept with the profile in memory."""
         stamp = (profile.visits_total, at.date(), zone.key)
-        cached = self._counts.get(key)
-        if cached is None or cached[0] != stamp:
-            cached = self._counts[key] = (stamp, profiles.visit_counts(profile, at, zone))
-        return cached[1]
+        memo = profile.counts_memo
+        if memo is None or memo[0] != stamp:
+            memo = profile.counts_memo = (stamp, profiles.visit_counts(profile, at, zone))
+        return memo[1]
 
     def _profile_of(self, event: Event) -> Profile:
         return self._load(event.merchant_id, addressed_key(event, self.linked), event.occurred_at)
@@ -539,10 +535,11 @@ class Engine:
     It keeps in memory, per merchant (`Memory`), the profiles its batches had, with their
     contact histories and device links: a batch reads from the database only the shoppers it
     does not hold, while the merchant's epoch is the one its own last batch wrote; anyone else's
-    write (another engine, an erasure, the dispatcher suppressing a contact, a trigger deleted)
-    changes the epoch, and the merchant is read afresh. While events wait, a profile whose only
-    change is its latest sighting is written with a later batch (at most PRESENCE_WRITE behind);
-    once the inbox is empty, every such profile is written (`step` returns 0 only then)."""
+    write (another engine, an erasure, the dispatcher suppressing a contact)
+    changes the epoch, and the merchant is read afresh. A profile whose only change is its latest
+    sighting is written with a later batch (at most PRESENCE_WRITE behind),
+    and every such profile at a graceful stop (`flush`) or when the engine is drained (`drain`:
+    a demo's history, a test)."""
 
     def __init__(
         self,
@@ -573,22 +570,43 @@ class Engine:
 
     async def step(self) -> int:
         """One batch, in one transaction: how many events it took or, none waiting, how many
-        profiles held back it wrote; 0 when there was nothing to do."""
+        profiles it wrote whose latest sightings were held back PRESENCE_WRITE; 0 when there
+        was nothing to do."""
+        return await self._batch(take=True, flush=False)
+
+    async def drain(self) -> int:
+        """Batches until no event waits, then every profile held back written: the tables
+        then say all the engine knows (a demo's history, a test). How many events and
+        profiles the batches did."""
+        total = 0
+        while done := await self._batch(take=True, flush=True):
+            total += done
+        return total
+
+    async def flush(self) -> int:
+        """Write every profile held back, taking no event (a graceful stop); how many."""
+        total = 0
+        while written := await self._batch(take=False, flush=True):
+            total += written
+        return total
+
+    async def _batch(self, *, take: bool, flush: bool) -> int:
         merchants: list[uuid.UUID] = []
         try:
-            return await self._step(merchants)
+            return await self._step(merchants, take=take, flush=flush)
         except BaseException:
             # What the engine holds of the batch's merchants may be what was rolled back.
             for merchant_id in merchants:
                 self._memory.pop(merchant_id, None)
             raise
 
-    async def _step(self, merchants: list[uuid.UUID]) -> int:
+    async def _step(self, merchants: list[uuid.UUID], *, take: bool, flush: bool) -> int:
         now = self.clock()
         async with self.db.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(queries.take_events, self.batch, self.batch)
+            rows = await conn.fetch(queries.take_events, self.batch, self.batch) if take else []
             events = [e for r in sorted(rows, key=lambda r: r["received_at"]) for e in events_of(r)]
-            due = self._due(now, everything=not events)
+            # Held-back profiles: those due, or (flushing, no event waiting) all of them.
+            due = self._due(now, everything=flush and not events)
             if not events and not due:
                 return 0
             merchants += sorted({e.merchant_id for e in events} | {m for m, _ in due})
@@ -840,6 +858,12 @@ class Engine:
                 continue
             with contextlib.suppress(TimeoutError):  # the poll's wait ended, not the engine
                 await asyncio.wait_for(stop.wait(), POLL)
+        try:
+            written = await self.flush()
+        except TRANSIENT:
+            log.exception("marketing engine: the latest sightings held back were not written")
+        else:
+            log.info("marketing engine stopped: %d profiles' latest sightings written", written)
 
 
 def _final_key(batch: Batch, conversion: Conversion) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from analytics import services as analytics
@@ -62,6 +62,11 @@ class Profile:
     opted_out_at: datetime | None = None
     tags: dict[str, int] = field(default_factory=dict)
     updated_at: datetime | None = None
+    # Not stored: `visit_counts` as last computed, with what it was computed for (the engine
+    # asks at every event; it changes only when a visit starts or the day turns).
+    counts_memo: tuple[tuple[int, date, str], tuple[int, int]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 def new_profile(merchant_id: uuid.UUID, profile_key: str, at: datetime) -> Profile:

@@ -126,11 +126,9 @@ def _parse_fact(rule: Rule) -> Rule:
 def compile_rule(rule: Rule) -> Check:
     """The parsed rule as a function of (facts, tags held)."""
     if "all" in rule:
-        checks = [compile_rule(t) for t in rule["all"]]
-        return lambda f, t: all(c(f, t) for c in checks)
+        return _all([compile_rule(t) for t in rule["all"]])
     if "any" in rule:
-        checks = [compile_rule(t) for t in rule["any"]]
-        return lambda f, t: any(c(f, t) for c in checks)
+        return _any([compile_rule(t) for t in rule["any"]])
     if "not" in rule:
         inner = compile_rule(rule["not"])
         return lambda f, t: not inner(f, t)
@@ -139,6 +137,44 @@ def compile_rule(rule: Rule) -> Check:
         return lambda f, t: tag in t
     name, compare, value = rule["fact"], OPS[rule["op"]], rule["value"]
     return lambda f, t: compare(f[name], value)
+
+
+# The engine evaluates every tag at every event: "all" and "any" of one or two rules (most of
+# them) are plain `and`/`or`, without a generator's cost.
+def _all(checks: list[Check]) -> Check:
+    if not checks:
+        return lambda f, t: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda f, t: first(f, t) and second(f, t)
+
+    def every(f: Mapping[str, int | bool], t: Mapping[str, int]) -> bool:
+        for check in checks:
+            if not check(f, t):
+                return False
+        return True
+
+    return every
+
+
+def _any(checks: list[Check]) -> Check:
+    if not checks:
+        return lambda f, t: False
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda f, t: first(f, t) or second(f, t)
+
+    def some(f: Mapping[str, int | bool], t: Mapping[str, int]) -> bool:
+        for check in checks:
+            if check(f, t):
+                return True
+        return False
+
+    return some
 
 
 def tags_used(rule: Rule) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -23,6 +23,7 @@ from marketing.rules import Check, Rule, RuleError
 queries = load_queries(__file__, "tags.sql")
 
 FREQUENT_VISITS = 4  # "frequent": at least this many visits in 30 days
+MEMO = 100_000  # sets of facts whose tags are remembered (marketing/engine.py asks per event)
 RESERVED_IDS = frozenset({"new"})  # the console's /marketing/tags/new is the new tag's form
 
 
@@ -76,13 +77,25 @@ class CompiledTags:
     """A merchant's enabled tags, compiled, in evaluation order."""
 
     order: tuple[tuple[str, int, Check], ...]
+    # Tags are a function of the facts alone, and many shoppers share the same facts at once
+    # (a visit going on, minute by minute): each set of facts evaluated once, up to MEMO sets.
+    _memo: dict[tuple[tuple[str, int | bool], ...], dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def evaluate(self, facts: Mapping[str, int | bool]) -> dict[str, int]:
-        held: dict[str, int] = {}
-        for tag_id, version, check in self.order:
-            if check(facts, held):
-                held[tag_id] = version
-        return held
+        """The tags held with these facts (a dict of the caller's own)."""
+        key = tuple(facts.items())
+        held = self._memo.get(key)
+        if held is None:
+            held = {}
+            for tag_id, version, check in self.order:
+                if check(facts, held):
+                    held[tag_id] = version
+            if len(self._memo) >= MEMO:
+                self._memo.clear()
+            self._memo[key] = held
+        return dict(held)
 
 
 def compile_tags(tags: Sequence[Tag]) -> CompiledTags:

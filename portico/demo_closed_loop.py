@@ -148,7 +148,7 @@ async def settle_cut_short(db: asyncpg.Pool, merchant_id: uuid.UUID) -> None:
     dispatcher runs, and its contacts settled (those decided before the triggers were made).
     Nothing to do, and quick, after a whole one."""
     if await marketing_demo.history_waiting(db, merchant_id):
-        await _drain(Engine(db))
+        await Engine(db).drain()
     await marketing_demo.settle_history(db, merchant_id)
 
 
@@ -156,10 +156,5 @@ async def _record_and_fold(db: asyncpg.Pool, engine: Engine, events: list[InboxE
     recorded = 0
     for i in range(0, len(events), CHUNK):
         recorded += await intake.record_events(db, events[i : i + CHUNK])
-    await _drain(engine)
+    await engine.drain()
     return recorded
-
-
-async def _drain(engine: Engine) -> None:
-    while await engine.step():
-        pass

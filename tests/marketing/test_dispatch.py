@@ -329,8 +329,7 @@ async def test_every_contact_reaches_its_receiver_exactly_once_across_restarts(
         events.append(InboxEvent(merchant, "login", f"{i:032x}", store, T0, payload))
     await intake.record_events(db, events)
     engine = Engine(db)
-    while await engine.step():
-        pass
+    await engine.drain()
     contacts = await db.fetch(
         "SELECT contact_id, channel, status FROM marketing_contacts WHERE merchant_id = $1",
         merchant,

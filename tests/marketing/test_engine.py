@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from accounts import services as accounts
+from marketing import engine as engine_module
 from marketing import intake, privacy, triggers
 from marketing.dispatch import queries as dispatch_queries
 from marketing.engine import Engine
@@ -33,10 +34,7 @@ def sighting(merchant: uuid.UUID, store: uuid.UUID, device: str, at: datetime) -
 
 
 async def run_all(engine: Engine) -> int:
-    total = 0
-    while taken := await engine.step():
-        total += taken
-    return total
+    return await engine.drain()
 
 
 async def inbox_counts(db: asyncpg.Pool, merchant: uuid.UUID) -> tuple[int, int]:
@@ -333,26 +331,38 @@ async def test_a_rolled_back_batch_leaves_nothing_of_it_in_the_engines_memory(
     assert (await profile_row(db, merchant, "d:" + device))["claims"] == 1
 
 
-async def test_a_sighting_alone_is_written_later_while_events_wait_and_at_once_when_none_do(
+async def test_a_sighting_alone_is_written_presence_write_later_or_at_a_flush(
     db: asyncpg.Pool,
 ) -> None:
     merchant, store = await a_merchant(db)
     device, other = "17" * 16, "18" * 16
-    engine = Engine(db, batch=1)
+    now = [1000.0]
+    engine = Engine(db, batch=1, clock=lambda: now[0])
     await intake.record_events(db, [sighting(merchant, store, device, T0)])
     await run_all(engine)  # an arrival: written with its batch
     assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == T0
     later = T0 + timedelta(minutes=1)
     for d in (device, other):  # two reports: two rows of the inbox
         await intake.record_events(db, [sighting(merchant, store, d, later)])
-    # The first batch: a sighting of a visit going on, held back (another event waits) ...
-    assert await engine.step() == 1
+    # A sighting of a visit going on is held back, even once no event waits ...
+    while await engine.step():
+        pass
     held = await profile_row(db, merchant, "d:" + device)
     assert held["last_seen_at"] == T0 and held["visits_total"] == 1
-    # ... written once nothing waits (the inbox is shared: run until the engine rests).
-    await run_all(engine)
+    # ... until PRESENCE_WRITE has passed: then a step writes it.
+    now[0] += engine_module.PRESENCE_WRITE
+    assert await engine.step() == 1
     assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == later
-    assert (await profile_row(db, merchant, "d:" + other))["last_seen_at"] == later
+    # A graceful stop writes every one held back, taking no event.
+    even_later = later + timedelta(minutes=1)
+    await intake.record_events(db, [sighting(merchant, store, device, even_later)])
+    await engine.step()
+    await intake.record_events(db, [sighting(merchant, store, other, even_later)])
+    assert await engine.flush() == 1
+    assert (await profile_row(db, merchant, "d:" + device))["last_seen_at"] == even_later
+    assert (await inbox_counts(db, merchant))[0] == 1  # the other's, still waiting
+    await run_all(engine)
+    assert (await profile_row(db, merchant, "d:" + other))["last_seen_at"] == even_later
 
 
 async def test_a_profile_another_writer_changed_is_read_again_not_overwritten(

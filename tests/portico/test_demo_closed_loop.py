@@ -130,8 +130,7 @@ async def test_a_history_cut_short_is_folded_and_settled_at_the_next_start(
         db, [InboxEvent(merchant_id, "sighting", device, store.store_id, live)]
     )
     engine = Engine(db)  # the marketing role's, live
-    while await engine.step():
-        pass
+    await engine.drain()
     await demo_marketing.prepare(settings, db, merchant_id, demo.store_zones(), days=1)
     status = await db.fetchval(
         "SELECT status FROM marketing_contacts WHERE merchant_id = $1 AND trigger_id = $2"

@@ -139,8 +139,7 @@ async def test_the_ground_floors_regulars_log_in_by_sms_and_a_consenting_one_get
     ]
     await intake.record_events(db, live)
     engine = Engine(db)
-    while await engine.step():
-        pass
+    await engine.drain()
     async with aiohttp.ClientSession() as http:
         dispatcher = Dispatcher(
             db, standard_channels(db, settings, http, SmsProviders(settings, db))
