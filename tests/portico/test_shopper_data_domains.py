@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from accounts import audit
 from accounts.web import CATALOG
@@ -31,6 +33,7 @@ from portal import identities, opt_out, sms, sms_consent
 from portico import cli, shopper_data
 from portico.console_app import make_console_app
 from portico.routers import CommandError
+from tests.console.test_console_app import EN, ZH, new_member, sign_in
 from tests.factories import Tenant, make_tenant
 from tests.marketing.test_engine import run_all
 
@@ -504,3 +507,23 @@ def test_the_audit_log_names_each_domain_and_count_in_both_languages(
     for domain, names in counted.items():
         ids += [f"au_field_{domain}"] + [f"au_field_{domain}_{n}" for n in names]
     assert [i for i in ids for lang in LANGUAGES if lang not in catalog.get(i, {})] == []
+
+
+async def test_the_audit_page_shows_each_domains_counts_in_both_languages(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    member = await new_member(db)
+    mac = "3c:22:fb:" + ":".join(uuid.uuid4().hex[i : i + 2] for i in (0, 2, 4))
+    device = device_hash(settings.secret_key, str(member.merchant_id), mac)
+    await analytics.record_event(db, member.merchant_id, "login", device_hash=device)
+    words = ("--merchant", str(member.merchant_id), "--mac", mac, "--yes")
+    await shopper_data.erase(db, settings.secret_key, request("erase", *words), io.StringIO())
+    async with TestClient(TestServer(make_console_app(settings, db))) as client:
+        await sign_in(client, member.email)
+        en = await (await client.get("/audit", headers=EN)).text()
+        zh = await (await client.get("/audit", headers=ZH)).text()
+    assert "Shopper&#39;s data erased" in en and f"device …{mac[-5:]}" in en
+    assert re.search(r'"field">Analytics:</span>\s*<ins>events 1</ins>', en)
+    assert re.search(r'"field">Portal:</span>\s*<ins>—</ins>', en)  # nothing there
+    assert "删除顾客数据" in zh
+    assert re.search(r'"field">客流分析:</span>\s*<ins>事件 1</ins>', zh)
