@@ -441,6 +441,70 @@ async def test_a_running_session_keeps_its_mac_until_it_ends_and_names_nobody(
     assert row["client_ip"] is None
 
 
+async def test_a_voucher_holder_is_the_devices_that_used_the_voucher(
+    db: asyncpg.Pool, settings: Settings
+) -> None:
+    tenant = await make_tenant(db, with_ad=False)
+    m = tenant.merchant_id
+    batch, code = uuid.uuid4(), uuid.uuid4().hex[:10].upper()
+    await db.execute(
+        "INSERT INTO voucher_batches (merchant_id, batch_id, name, minutes, max_devices)"
+        " VALUES ($1, $2, 'Rooms', 600, 2)",
+        m,
+        batch,
+    )
+    await db.execute(
+        "INSERT INTO vouchers (merchant_id, code, batch_id, first_used_at)"
+        " VALUES ($1, $2, $3, now())",
+        m,
+        code,
+        batch,
+    )
+    phones = [uuid.uuid4().hex[:32], uuid.uuid4().hex[:32]]  # the holder's two devices
+    session = uuid.uuid4()
+    for device in phones:
+        await db.execute(
+            "INSERT INTO voucher_devices (merchant_id, code, device_hash) VALUES ($1, $2, $3)",
+            m, code, device,
+        )  # fmt: skip
+        await analytics.record_event(db, m, "login", store_id=tenant.store_id, device_hash=device)
+    await db.execute(
+        "INSERT INTO portal_sessions (merchant_id, session_id, store_id, router_id, device_hash,"
+        " method, terms_version, command_id, status, expires_at, voucher_code)"
+        " VALUES ($1, $2, $3, $4, $5, 'voucher', '1', 'c1', 'ended', now(), $6)",
+        m, session, tenant.store_id, tenant.router.router_id, phones[0], code,
+    )  # fmt: skip
+    words = ("--merchant", str(m), "--voucher", code.lower())
+    document = await shopper_data.export(
+        db, settings.secret_key, request("export", *words), io.StringIO()
+    )
+    assert document["shopper"] == f"voucher …{code[-3:]}"
+    assert document["portal"]["devices"] == sorted(phones)
+    assert [s["session_id"] for s in document["portal"]["sessions"]] == [str(session)]
+    assert len(document["analytics"]["events"]) == 2
+
+    erased = await shopper_data.erase(
+        db, settings.secret_key, request("erase", *words, "--yes"), io.StringIO()
+    )
+    assert erased is not None
+    assert (erased.portal.voucher_devices, erased.portal.sessions) == (2, 1)
+    assert erased.analytics.events == 2
+    assert await tables_naming(db, phones) == {}
+    # The voucher is the merchant's: it stays, its two device slots used, its session counted.
+    slots = await db.fetch(
+        "SELECT device_hash FROM voucher_devices WHERE merchant_id = $1 AND code = $2", m, code
+    )
+    assert len(slots) == 2 and all(r["device_hash"].startswith("x:") for r in slots)
+    assert (
+        await db.fetchval(
+            "SELECT voucher_code FROM portal_sessions WHERE merchant_id = $1 AND session_id = $2",
+            m,
+            session,
+        )
+        == code
+    )
+
+
 async def test_probe_hashes_cover_each_store_and_every_day_raw_sightings_are_kept(
     db: asyncpg.Pool, settings: Settings
 ) -> None:
