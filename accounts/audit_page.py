@@ -137,8 +137,11 @@ def _shown(name: str, value: Any, _: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return _("au_yes") if value else _("au_no")
-    if isinstance(value, dict):
-        pairs = (f"{_label(_, f'wd_{k}', k)} {_shown(k, v, _)}" for k, v in value.items())
+    if isinstance(value, dict):  # a key by its weekday's name, or as the field names it
+        pairs = (
+            f"{_label(_, f'wd_{k}', _label(_, f'au_field_{name}_{k}', k))} {_shown(k, v, _)}"
+            for k, v in value.items()
+        )
         text = ", ".join(pairs) or "—"
     elif isinstance(value, list):  # a member's stores: their names
         text = ", ".join(_shown(name, v, _) for v in value) or "—"

@@ -1,5 +1,7 @@
 """What the portal asks of ads: the ad to show, its image, a coupon claim, and the splash ad's
-reports (its file, its impression, its click: portal/ad_views.py)."""
+reports (its file, its impression, its click: portal/ad_views.py). A shopper's export and
+erasure request (portico/shopper_data.py) reads and erases what ads keeps of them
+(`export_shopper`, `erase_shopper`: ads/privacy.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from aiohttp import web
 
 from ads import codes, creative_files, delivery, tracking
 from ads import decision as d
+from ads.privacy import AdsErased as AdsErased
+from ads.privacy import erase_shopper as erase_shopper
+from ads.privacy import export_shopper as export_shopper
 from kernel.cache import TtlCache
 from kernel.errors import PorticoError
 from kernel.sql import load_queries

@@ -1,4 +1,6 @@
-"""Recording events and reading login counts; other domains call these, never the tables."""
+"""Recording events and reading login counts; other domains call these, never the tables. A
+shopper's export and erasure request (portico/shopper_data.py) reads and erases what analytics
+keeps of their devices (`export_shopper`, `erase_shopper`: analytics/privacy.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ import asyncpg
 from aiohttp import web
 
 from analytics import dashboard_assets, visits
+from analytics.privacy import AnalyticsErased as AnalyticsErased
+from analytics.privacy import erase_shopper as erase_shopper
+from analytics.privacy import export_shopper as export_shopper
 from analytics.rollups import mark_dirty
 from kernel.sql import load_queries
 

@@ -1,4 +1,6 @@
-"""What other domains may ask of the controller: find a router, let a client through."""
+"""What other domains may ask of the controller: find a router, let a client through; and, for
+a shopper's export and erasure request (portico/shopper_data.py), what the controller keeps of
+their devices (`export_shopper`, `erase_shopper`: controller/privacy.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from controller.commands import (
     store_ack,
     store_acks,
 )
+from controller.privacy import ControllerErased, erase_shopper, export_shopper
 from controller.restore import Restore, RestoreReport, StillWanted, restore_clients
 from kernel.sql import load_queries
 
@@ -31,6 +34,7 @@ __all__ = [
     "ClientUsage",
     "CommandFailed",
     "CommandSender",
+    "ControllerErased",
     "GatewayPing",
     "Grant",
     "Restore",
@@ -43,6 +47,8 @@ __all__ = [
     "client_usage",
     "command_log",
     "deauth_client",
+    "erase_shopper",
+    "export_shopper",
     "find_router",
     "fleet_routers",
     "latest_grants",

@@ -1,19 +1,12 @@
-"""Marketing's texts of a shopper's data requests, in zh-CN and English: how the console's
-audit log names them (portico/shopper_data.py records them)."""
+"""How the console's audit log names the counts of a shopper's data request recorded before
+those requests covered every domain (marketing's alone, flat: profiles, contacts, …), in zh-CN
+and English. Today's requests and their per-domain counts: portico/messages_shopper_data.py."""
 
 from __future__ import annotations
 
 from kernel.i18n import Catalog
 
 AUDIT: Catalog = {
-    "au_action_shopper_export": {
-        "en": "Shopper's data exported",
-        "zh-CN": "导出顾客数据",
-    },
-    "au_action_shopper_erase": {
-        "en": "Shopper's marketing data erased",
-        "zh-CN": "删除顾客营销数据",
-    },
     "au_field_profiles": {"en": "Profiles", "zh-CN": "顾客画像"},
     "au_field_devices": {"en": "Device links", "zh-CN": "设备关联"},
     "au_field_contacts": {"en": "Contacts", "zh-CN": "触达记录"},

@@ -108,4 +108,40 @@ CONSOLE: dict[str, dict[str, str]] = {
     "sms_outbox_newer": {"en": "← Newer", "zh-CN": "← 较新"},
     "sms_outbox_older": {"en": "Older →", "zh-CN": "较早 →"},
     "sms_outbox_page": {"en": "Page {n}", "zh-CN": "第 {n} 页"},
+    # Simulated replies (portal/console_sms.py: development, owners only)
+    "sms_outbox_reply_intro": {
+        "en": (
+            "A shopper's reply reaches Portico only through Alibaba Cloud's push. In development "
+            "an owner can reply to a text here as its shopper would: the reply is handled as a "
+            "pushed one is, so an opt-out word such as T ends that number's consent to "
+            "marketing texts at every merchant."
+        ),
+        "zh-CN": (
+            "顾客的回复短信只能经阿里云推送到达 Portico。开发环境中，商户所有者可在此以收件顾客的"
+            "身份回复某条短信：该回复按推送的回复同样处理，回复 T 等退订词将撤回该号码在所有商户"
+            "的营销短信同意。"
+        ),
+    },
+    "sms_outbox_col_reply": {"en": "Shopper's reply (simulated)", "zh-CN": "顾客回复（模拟）"},
+    "sms_outbox_reply_label": {"en": "Reply from {masked}", "zh-CN": "以 {masked} 的身份回复"},
+    "sms_outbox_reply_button": {"en": "Simulate reply", "zh-CN": "模拟回复"},
+    "sms_outbox_replied_opt_out": {
+        "en": (
+            "The reply was handled as a pushed reply: an opt-out word. Marketing-text consents "
+            "of that number ended: {ended}."
+        ),
+        "zh-CN": "该回复已按推送的回复处理：为退订词。已撤回该号码的营销短信同意：{ended} 项。",
+    },
+    "sms_outbox_replied_other": {
+        "en": "The reply was handled as a pushed reply: not an opt-out word, so nothing changed.",
+        "zh-CN": "该回复已按推送的回复处理：不是退订词，未作任何更改。",
+    },
+    "sms_outbox_error_reply": {
+        "en": "Type the shopper's reply (at most {max} characters).",
+        "zh-CN": "请输入顾客的回复（最多 {max} 个字符）。",
+    },
+    "sms_outbox_error_owner_only": {
+        "en": "Only the merchant's owners can simulate a shopper's reply.",
+        "zh-CN": "只有商户所有者可以模拟顾客回复。",
+    },
 }

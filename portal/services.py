@@ -6,7 +6,9 @@ Today marketing's dispatcher (marketing/dispatch.py) texts a shopper it knows by
 identity, through the same SMS backend as the login codes and coupon texts (portal/sms.py);
 marketing's console puts a trigger's test text into the merchant's SMS outbox
 (`outbox_test_text`); the demo's history records its shoppers' SMS logins as the SMS login
-does (`remember_sms_login`).
+does (`remember_sms_login`); a shopper's export and erasure request (portico/shopper_data.py)
+reads and erases what the portal keeps of them (`export_shopper`, `erase_shopper`,
+`devices_of`: portal/privacy.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kernel.errors import PorticoError
 from kernel.privacy import mask_phone
 from portal import identities, sms_consent
 from portal.messages_optout import OPT_OUT_SMS
+from portal.privacy import PortalErased, PortalShopper, devices_of, erase_shopper, export_shopper
 from portal.sms import (
     OutboxProvider,
     SmsNumberRefused,
@@ -32,11 +35,16 @@ from portal.sms import (
 __all__ = [
     "NoPhone",
     "NoSmsRoute",
+    "PortalErased",
+    "PortalShopper",
     "SmsNumberRefused",
     "SmsProviders",
     "SmsSendFailed",
     "SmsSendUnsure",
     "SmsThrottled",
+    "devices_of",
+    "erase_shopper",
+    "export_shopper",
     "outbox_test_text",
     "remember_sms_login",
     "text_identity",

@@ -581,3 +581,12 @@ async def outbox_page(
 ) -> list[asyncpg.Record]:
     """The merchant's outbox, newest first."""
     return await db.fetch(queries.outbox_page, merchant_id, limit, offset)
+
+
+async def outbox_phone(
+    db: asyncpg.Pool, secret_key: str, merchant_id: uuid.UUID, message_id: uuid.UUID
+) -> str | None:
+    """The number (E.164) a text in the merchant's outbox went to; None when no such text is
+    there (never one, or deleted after its day)."""
+    sealed = await db.fetchval(queries.outbox_phone, merchant_id, message_id)
+    return unseal(secret_key, str(merchant_id), bytes(sealed)) if sealed is not None else None

@@ -91,6 +91,9 @@ FROM sms_outbox WHERE merchant_id = $1
 ORDER BY created_at DESC, message_id DESC
 LIMIT $2 OFFSET $3
 
+-- name: outbox_phone
+SELECT sealed_phone FROM sms_outbox WHERE merchant_id = $1 AND message_id = $2
+
 -- name: purge_sms
 -- What the SMS login keeps no longer than it needs (portal/retention.py): outbox texts older
 -- than $1 seconds, codes expired, and rate-limit windows that began more than $2 seconds ago.

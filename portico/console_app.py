@@ -83,7 +83,7 @@ from kernel.web import DB, SETTINGS, TEMPLATES, Handler, make_templates, securit
 from marketing import console_pages as marketing_pages
 from marketing import services as marketing_services
 from portal import console_logins, console_look, console_sms, console_vouchers
-from portico import checklist, operator_pages, plan_usage, suspension
+from portico import checklist, messages_shopper_data, operator_pages, plan_usage, suspension
 from portico.pos_refusals import PortalRefusalCounters
 
 log = logging.getLogger("portico.console")
@@ -142,7 +142,8 @@ def make_console_app(
         portal.messages_email.CONSOLE,
         portal.messages_sessions.CONSOLE,
         portal.messages_look.CONSOLE,
-        marketing.messages_privacy.AUDIT,  # shopper data requests (portico/shopper_data.py)
+        marketing.messages_privacy.AUDIT,  # shopper data requests of marketing alone (older)
+        messages_shopper_data.AUDIT,  # shopper data requests (portico/shopper_data.py)
         marketing.messages.MESSAGES,
         marketing.messages_console.CONSOLE,
         marketing.messages_segments.SEGMENTS,

@@ -1,12 +1,13 @@
 """The SMS code login in headless Chromium (Playwright), in zh-CN and English: from the splash
 a phone opens to the "you're online" page, with a simulated router on the real broker; then the
-merchant's console shows the texts in its SMS outbox. No request goes to another host, no
-script is needed, nothing breaks the Content-Security-Policy.
+merchant's console shows the texts in its SMS outbox, where its owner replies to them as the
+shoppers would (development). No request goes to another host, no script is needed, nothing
+breaks the Content-Security-Policy.
 
 Needs Playwright (`pip install playwright`) and a Chromium (`apt-get install chromium
 fonts-noto-cjk`; PORTICO_CHROMIUM names another binary); skipped, saying which is missing,
 without them. With SMS_SCREENSHOTS=<folder> it saves docs/screenshots/portal-sms-*.png and
-console-sms-outbox-*.png there.
+console-sms-outbox-*.png there (with a shopper's simulated reply: console-sms-outbox-replied-*).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from accounts import services as accounts
 from controller.services import CommandSender
 from kernel.config import Settings
+from portal import identities, sms_consent
 from portal.app import make_portal_app
 from portico.console_app import make_console_app
 from simulators.router import SimulatedRouter
@@ -34,6 +36,11 @@ SCREENSHOTS = os.environ.get("SMS_SCREENSHOTS")
 PHONE_SCREEN = {"width": 390, "height": 760}
 DESKTOP = {"width": 1100, "height": 640}
 PASSWORD = "correct horse battery"
+# A reply each: from which number, what, and what the page then says.
+REPLIES = {
+    "en": ("138****5670", "T", "Marketing-text consents of that number ended: 1."),
+    "zh-CN": ("138****5671", "谢谢", "不是退订词，未作任何更改"),
+}
 TEXTS = {
     "en": ("Send me a code", "Enter your code", "You're online"),
     "zh-CN": ("获取验证码", "输入验证码", "您已连接网络"),
@@ -139,7 +146,12 @@ async def test_sms_login_in_chromium_in_both_languages(
 async def _console_outbox(
     browser: object, settings: Settings, db: asyncpg.Pool, tenant: Tenant
 ) -> None:
-    """The merchant's owner signs in to the console and reads the two texts."""
+    """The merchant's owner signs in to the console, reads the two texts and replies to them
+    as their shoppers would."""
+    identity = (
+        identities.identify(settings.secret_key, tenant.merchant_id, "phone", "+8613812345670").hash
+    )  # the first phone agreed to marketing texts (at the login: tests/portal/test_sms_consent.py)
+    await sms_consent.give(db, tenant.merchant_id, identity, tenant.store_id, "sms-1")
     email = f"owner-{uuid.uuid4().hex}@example.com"
     user_id = await accounts.create_user(db, email, "Owner", PASSWORD)
     await accounts.add_membership(db, tenant.merchant_id, user_id, "owner")
@@ -162,6 +174,15 @@ async def _console_outbox(
             assert "138****5670" in text and "138****5671" in text
             assert "13812345670" not in await page.content()
             await shot(page, SCREENSHOTS, f"console-sms-outbox-{lang}")
+            # Reply as the shopper would (development): a "T" from the number that agreed to
+            # marketing texts ends its consent; a thank-you changes nothing.
+            masked, typed, said = REPLIES[lang]
+            row = page.locator("#sms-outbox tbody tr", has_text=masked)
+            await row.locator("input[name=reply]").fill(typed)
+            await row.locator("button[type=submit]").click()
+            await page.wait_for_selector("#sms-replied")
+            assert said in await page.inner_text("#sms-replied")
+            await shot(page, SCREENSHOTS, f"console-sms-outbox-replied-{lang}")
             await context.close()
     finally:
         await server.close()

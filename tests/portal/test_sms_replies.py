@@ -126,6 +126,22 @@ async def test_a_t_reply_ends_the_numbers_consent_everywhere_and_is_told_once(
     assert reason == "no_consent"
 
 
+async def test_a_push_of_more_than_a_thousand_replies_is_read_whole(
+    replies_url: str, aliyun: AliyunSmsSim, db: asyncpg.Pool, settings: Settings
+) -> None:
+    """The service pushes a batch once: a reply past the 1,000th left unread after our 200 is
+    never pushed again (commit 034e0a6; before it only the first 1,000 were read)."""
+    early, _ = await a_consenting_shopper(db, settings, "+8613812361001")
+    late, identity = await a_consenting_shopper(db, settings, "+8613812361002")
+    thanks = [(f"1391236{n:04d}", "谢谢") for n in range(1_298)]
+    replies = [("13812361001", "T"), *thanks, ("13812361002", "T")]  # the last is the 1,300th
+    assert len(replies) == 1_300
+    status, answer = await aliyun.push_replies(replies_url, replies)
+    assert (status, answer) == (200, {"code": 0, "msg": "接收成功"})
+    assert (await in_force(db, early), await in_force(db, late)) == (0, 0)
+    assert await told(db, late) == [{"channel": "sms", "given": False, "identity_hash": identity}]
+
+
 @pytest.mark.parametrize("reply", ["t", "Ｔ", " TD ", "退订", "STOP", "r", "T。"])
 def test_the_opt_out_words_as_phones_type_them(reply: str) -> None:
     assert sms_inbound.is_opt_out(reply)
