@@ -411,6 +411,18 @@ CONSOLE: Catalog = {
         "en": "Contact budget changed",
         "zh-CN": "修改触达预算",
     },
+    # `portico wechat set|show --new-token` (portico/wechat_accounts.py)
+    "au_action_marketing_wechat_account": {
+        "en": "WeChat Official Account set",
+        "zh-CN": "设置微信公众号",
+    },
+    "au_action_marketing_wechat_push_token": {
+        "en": "WeChat push token replaced",
+        "zh-CN": "更换微信消息推送令牌",
+    },
+    "au_field_app_id": {"en": "AppID", "zh-CN": "AppID"},
+    "au_field_template_id": {"en": "template", "zh-CN": "模板"},
+    "au_field_message_key": {"en": "template field", "zh-CN": "模板字段"},
     "au_field_mkc_name_zh": {"en": "name (Chinese)", "zh-CN": "名称（中文）"},
     "au_field_mkc_name_en": {"en": "name (English)", "zh-CN": "名称（英文）"},
     "au_field_mkc_enabled": {"en": "on", "zh-CN": "启用"},
