@@ -228,6 +228,13 @@ async def test_a_message_to_the_account_is_answered_success_and_left_alone(
 ) -> None:
     pushed = await sim.post(text_xml("gh_test", OPENID, int(time.time()), "hi"), openid=OPENID)
     assert (pushed.status, pushed.answer) == (200, "success")
+    menu = (  # a menu's scan event: elements inside a field we do not read
+        f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1"
+        "</CreateTime><MsgType>event</MsgType><Event>scancode_push</Event><EventKey>m1</EventKey>"
+        "<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>x</ScanResult></ScanCodeInfo></xml>"
+    )
+    pushed = await sim.post(menu.encode(), openid=OPENID)
+    assert (pushed.status, pushed.answer) == (200, "success")
     assert (
         await followers(db, account.merchant) == [] and await consents(db, account.merchant) == []
     )
