@@ -38,8 +38,9 @@ class ShopperEvent:
     `device_hash`: the device's merchant-keyed pseudonym (kernel.privacy.device_hash), or None
     for an event about an identity rather than a device (a consent withdrawn by a link or by
     staff: `data["identity_hash"]` names the shopper then). `data` by kind:
-    login {method, identity_hash?, consent_sms?, consent_email?}; consent {channel: sms, email
-    or all, given, identity_hash?}; claim and redemption {coupon_id}."""
+    login {method, identity_hash?, consent_sms?, consent_email?}; consent {channel: sms, email,
+    wechat (marketing's own, from WeChat's pushes) or all, given, identity_hash?}; claim and
+    redemption {coupon_id}."""
 
     merchant_id: uuid.UUID
     kind: str

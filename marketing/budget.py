@@ -3,7 +3,8 @@
 For each contact a trigger wants to make, in order:
 
 1. eligibility: an opted-out shopper gets nothing on any channel ('opted_out'); an SMS needs
-   the shopper's recorded SMS consent and a WeChat message a linked account ('no_consent');
+   the shopper's recorded SMS consent and a WeChat message a follow through the shopper's
+   own code (consent_wechat: marketing/wechat_events.py) ('no_consent');
 2. the same offer never twice: one already made to the shopper, on any channel, in either arm
    ('duplicate_offer');
 3. the arm: the trigger's always-on holdout, stable per shopper (`in_holdout`), gets nothing

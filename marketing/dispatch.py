@@ -11,8 +11,8 @@ The engine (marketing/engine.py) commits contacts as 'pending' and notifies
    id as the delivery id, many at once;
 3. records each outcome: 'sent' or 'delivered'; a retry after an exponential back-off with
    jitter (`backoff`) into next_attempt_at with last_error; 'failed' once it cannot succeed or
-   after `max_attempts` tries; 'suppressed' when the shopper opted out (or withdrew SMS
-   consent) since the engine decided.
+   after `max_attempts` tries; 'suppressed' when the shopper opted out (or withdrew SMS or
+   WeChat consent) since the engine decided.
 
 A crash (or a failed record) between a send and its record leaves the contact pending under
 its lease: when the lease ends it is claimed again and sent again **under the same delivery
@@ -101,13 +101,15 @@ def delivery_of(row: Mapping[str, Any]) -> Delivery:
 
 def precheck(row: Mapping[str, Any], policy: Policy) -> Outcome | None:
     """What a claimed contact comes to before any send, or None to send it: the shopper's
-    opt-out (and SMS consent) as it is now, and the tries a crashing process used up."""
+    opt-out (and SMS or WeChat consent) as it is now, and the tries a crashing process used up."""
     if not row["profile_found"]:
         return channels.failed("the shopper's profile is gone (deleted on request)")
     if row["opted_out_at"] is not None:
         return channels.suppressed("opted_out")
     if row["channel"] == "sms" and not row["consent_sms"]:
         return channels.suppressed("no_consent")
+    if row["channel"] == "wechat" and not row["consent_wechat"]:
+        return channels.suppressed("no_consent")  # unfollowed since (marketing/wechat_events.py)
     if row["attempts"] > policy.max_attempts:
         return channels.failed(
             f"gave up: {policy.max_attempts} tries were taken and none reported back"

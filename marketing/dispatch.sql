@@ -5,7 +5,8 @@
 -- try is put off by that much and counted, and the claim is committed before anything is sent.
 -- Another dispatcher skips them (SKIP LOCKED while the claim runs, then the lease); one that
 -- died mid-send leaves them to be taken again when the lease ends, under the same delivery id.
--- With each: its trigger's message and coupon, and its shopper's opt-out and SMS consent now.
+-- With each: its trigger's message and coupon, and its shopper's opt-out and SMS and WeChat
+-- consent now.
 WITH due AS (
     SELECT merchant_id, contact_id
     FROM marketing_contacts
@@ -22,7 +23,8 @@ WITH due AS (
               c.store_id, c.event_at, c.decided_at, c.attempts
 )
 SELECT k.*, t.message_zh, t.message_en, t.coupon_id, t.webhook_id,
-       p.profile_key IS NOT NULL AS profile_found, p.opted_out_at, p.consent_sms
+       p.profile_key IS NOT NULL AS profile_found, p.opted_out_at, p.consent_sms,
+       p.consent_wechat
 FROM claimed k
 JOIN marketing_triggers t ON t.merchant_id = k.merchant_id AND t.trigger_id = k.trigger_id
 LEFT JOIN marketing_profiles p ON p.merchant_id = k.merchant_id AND p.profile_key = k.profile_key

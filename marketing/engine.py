@@ -223,7 +223,7 @@ class Batch:
             scenes.append("redemption")
         elif event.kind == "consent":
             channel, given = event.payload.get("channel"), event.payload.get("given")
-            if channel in ("sms", "email", "all") and isinstance(given, bool):
+            if channel in ("sms", "email", "wechat", "all") and isinstance(given, bool):
                 profiles.set_consent(profile, channel, given, at)
         facts = profiles.facts(profile, at, zone, self._visit_counts(profile, at, zone))
         profile.tags = config.tags.evaluate(facts)
@@ -346,8 +346,8 @@ def _ineligible(profile: Profile, channel: str) -> str | None:
         return "opted_out"
     if channel == "sms" and not (profile.consent_sms and profile.profile_key.startswith("i:")):
         return "no_consent"
-    if channel == "wechat":
-        return "no_consent"  # no WeChat account is linked to a profile yet (docs/marketing.md)
+    if channel == "wechat" and not profile.consent_wechat:
+        return "no_consent"  # follows the account through the shopper's own code (wechat_events)
     return None
 
 
@@ -382,6 +382,7 @@ def _profile_columns(stored: Iterable[Profile]) -> list[list[Any]]:
         [p.opted_out_at for p in ps],
         [p.tags for p in ps],
         [p.updated_at or p.created_at for p in ps],
+        [p.consent_wechat for p in ps],
     ]
 
 
@@ -411,6 +412,7 @@ def profile_from_row(row: Mapping[str, Any]) -> Profile:
         login_methods=list(row["login_methods"]),
         consent_sms=row["consent_sms"],
         consent_email=row["consent_email"],
+        consent_wechat=row["consent_wechat"],
         opted_out_at=row["opted_out_at"],
         tags=json.loads(stored_tags) if isinstance(stored_tags, str) else dict(stored_tags),
         updated_at=row["updated_at"],
@@ -486,6 +488,7 @@ def _material(p: Profile) -> tuple[Any, ...]:
         len(p.login_methods),
         p.consent_sms,
         p.consent_email,
+        p.consent_wechat,
         p.opted_out_at,
         p.tags,  # a new dict at each evaluation (CompiledTags.evaluate), never changed in place
     )

@@ -75,14 +75,15 @@ INSERT INTO marketing_profiles (
     merchant_id, profile_key, created_at, visit_store, visit_started_at, last_seen_at,
     visits_total, recent_visits, previous_visit_at, dwell_seconds, longest_dwell_seconds, stores,
     claims, redemptions, login_methods, consent_sms, consent_email, opted_out_at, tags,
-    updated_at)
+    updated_at, consent_wechat)
 SELECT m, k, c, vs, va, ls, vt, rv::timestamptz[], pv, ds, ld, st::uuid[], cl, rd, lm::text[],
-       cs, ce, oo, tg, ua
+       cs, ce, oo, tg, ua, cw
 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::timestamptz[],
             $6::timestamptz[], $7::integer[], $8::text[], $9::timestamptz[], $10::bigint[],
             $11::integer[], $12::text[], $13::integer[], $14::integer[], $15::text[],
-            $16::boolean[], $17::boolean[], $18::timestamptz[], $19::jsonb[], $20::timestamptz[])
-    AS p (m, k, c, vs, va, ls, vt, rv, pv, ds, ld, st, cl, rd, lm, cs, ce, oo, tg, ua)
+            $16::boolean[], $17::boolean[], $18::timestamptz[], $19::jsonb[], $20::timestamptz[],
+            $21::boolean[])
+    AS p (m, k, c, vs, va, ls, vt, rv, pv, ds, ld, st, cl, rd, lm, cs, ce, oo, tg, ua, cw)
 ON CONFLICT (merchant_id, profile_key) DO UPDATE SET
     created_at = EXCLUDED.created_at, visit_store = EXCLUDED.visit_store,
     visit_started_at = EXCLUDED.visit_started_at, last_seen_at = EXCLUDED.last_seen_at,
@@ -92,7 +93,8 @@ ON CONFLICT (merchant_id, profile_key) DO UPDATE SET
     claims = EXCLUDED.claims, redemptions = EXCLUDED.redemptions,
     login_methods = EXCLUDED.login_methods, consent_sms = EXCLUDED.consent_sms,
     consent_email = EXCLUDED.consent_email, opted_out_at = EXCLUDED.opted_out_at,
-    tags = EXCLUDED.tags, updated_at = EXCLUDED.updated_at
+    tags = EXCLUDED.tags, updated_at = EXCLUDED.updated_at,
+    consent_wechat = EXCLUDED.consent_wechat
 
 -- name: link_devices
 INSERT INTO marketing_profile_devices (merchant_id, device_hash, profile_key, linked_at)

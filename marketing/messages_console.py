@@ -183,9 +183,10 @@ CONSOLE: Catalog = {
     "mkc_channel": {"en": "Channel", "zh-CN": "渠道"},
     "mkc_channel_hint": {
         "en": "An SMS goes only to shoppers known by phone who agreed to marketing texts; "
-        "WeChat messages need a linked account, which no shopper has yet.",
-        "zh-CN": "短信只发送给已留手机号并同意接收营销短信的顾客；微信模板消息需要已绑定的账号，"
-        "目前尚无顾客绑定。",
+        "a WeChat message only to shoppers who followed your Official Account through the code "
+        "on their WiFi page.",
+        "zh-CN": "短信只发送给已留手机号并同意接收营销短信的顾客；微信模板消息只发送给通过上网页面"
+        "二维码关注了您公众号的顾客。",
     },
     "mkc_webhook": {"en": "Webhook", "zh-CN": "Webhook"},
     "mkc_webhook_none": {"en": "— choose one —", "zh-CN": "— 请选择 —"},
@@ -253,8 +254,9 @@ CONSOLE: Catalog = {
         "zh-CN": "顾客登录后，门户页面在手机上显示的优惠效果。",
     },
     "mkc_test_wechat": {
-        "en": "Not sent: no shopper has a linked WeChat account yet. This is the message.",
-        "zh-CN": "未发送：目前尚无顾客绑定微信账号。以下为消息内容。",
+        "en": "Not sent: a WeChat message goes only to a follower, not to you. This is the "
+        "message.",
+        "zh-CN": "未发送：微信模板消息只发送给关注者，不会发给您。以下为消息内容。",
     },
     "mkc_phone_title_portal": {"en": "You're online", "zh-CN": "您已连接网络"},
     "mkc_phone_label_portal": {"en": "An offer for you", "zh-CN": "为您准备的优惠"},
@@ -411,6 +413,18 @@ CONSOLE: Catalog = {
         "en": "Contact budget changed",
         "zh-CN": "修改触达预算",
     },
+    # `portico wechat set|show --new-token` (portico/wechat_accounts.py)
+    "au_action_marketing_wechat_account": {
+        "en": "WeChat Official Account set",
+        "zh-CN": "设置微信公众号",
+    },
+    "au_action_marketing_wechat_push_token": {
+        "en": "WeChat push token replaced",
+        "zh-CN": "更换微信消息推送令牌",
+    },
+    "au_field_app_id": {"en": "AppID", "zh-CN": "AppID"},
+    "au_field_template_id": {"en": "template", "zh-CN": "模板"},
+    "au_field_message_key": {"en": "template field", "zh-CN": "模板字段"},
     "au_field_mkc_name_zh": {"en": "name (Chinese)", "zh-CN": "名称（中文）"},
     "au_field_mkc_name_en": {"en": "name (English)", "zh-CN": "名称（英文）"},
     "au_field_mkc_enabled": {"en": "on", "zh-CN": "启用"},

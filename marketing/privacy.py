@@ -6,9 +6,10 @@ A request names the shopper as marketing knows them (`Shopper`): their identity'
 profiles are the identity's ('i:'), each device's own ('d:') and whatever profile a device
 was linked to at a login.
 
-- `export_shopper`: every profile (its facts as stored and as rules read them now), its tags
-  with their names and definition versions, the merchant's segments it is in now, its linked
-  devices and WeChat account, its contact log (each contact's trigger, channel, offer,
+- `export_shopper`: every profile (its facts as stored, consent_wechat with them, and as rules
+  read them now), its tags with their names and definition versions, the merchant's segments
+  it is in now, its linked devices, WeChat account and the WeChat follow codes made for it (when
+  made, until when), its contact log (each contact's trigger, channel, offer,
   decision, outcome) and the live stream's events still kept (a day after they are decided).
 - `erase_shopper`, in the caller's transaction: the events are deleted, then the merchant is
   locked as the engine locks it (events first, then the merchant's lock: the engine's order,
@@ -16,8 +17,9 @@ was linked to at a login.
   (each keeps its trigger, channel, times and outcome under a key of its own, 'x:<contact
   id>', so the trigger's counts stand and nobody is named; a contact not yet sent becomes
   suppressed, 'opted_out', and is never sent), the device links and profiles deleted (a
-  profile's WeChat link with it). A profile that had opted out stays as a bare row that says
-  so and nothing else: the shopper's "no offers" outlives the erasure.
+  profile's WeChat link and follow codes with it: migrations 0046 and 0050, ON DELETE
+  CASCADE). A profile that had opted out stays as a bare row that says so and nothing else:
+  the shopper's "no offers" outlives the erasure.
 
 Erasure removes what marketing knows; it does not stop the live stream: a device seen again
 starts a new profile. Consent is the portal's (shopper_consents) and is not changed here.
@@ -117,6 +119,11 @@ async def export_shopper(
         r["profile_key"]: _plain({"openid": r["openid"], "linked_at": r["linked_at"]})
         for r in await conn.fetch(queries.wechat_followers, merchant_id, keys)
     }
+    wechat_codes: dict[str, list[Any]] = {}
+    for r in await conn.fetch(queries.wechat_scenes, merchant_id, keys):
+        wechat_codes.setdefault(r["profile_key"], []).append(
+            _plain({"created_at": r["created_at"], "expires_at": r["expires_at"]})
+        )
     exported = []
     for row in await conn.fetch(queries.profiles, merchant_id, keys):
         profile = profile_from_row(row)
@@ -152,6 +159,7 @@ async def export_shopper(
                     r["device_hash"] for r in linked if r["profile_key"] == profile.profile_key
                 ],
                 "wechat": wechat.get(profile.profile_key),
+                "wechat_codes": wechat_codes.get(profile.profile_key, []),
             }
         )
     contacts = [_plain(dict(r)) for r in await conn.fetch(queries.contacts, merchant_id, keys)]

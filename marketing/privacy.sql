@@ -105,3 +105,9 @@ RETURNING profile_key, opted_out_at
 -- "no offers" outlives the erasure of what we knew.
 INSERT INTO marketing_profiles (merchant_id, profile_key, created_at, opted_out_at, updated_at)
 SELECT $1, k, now(), o, now() FROM unnest($2::text[], $3::timestamptz[]) AS x (k, o)
+
+-- name: wechat_scenes
+-- The WeChat follow codes made for these profiles (migration 0050; deleted with a profile).
+SELECT profile_key, created_at, expires_at FROM marketing_wechat_scenes
+WHERE merchant_id = $1 AND profile_key = ANY($2::text[])
+ORDER BY profile_key, created_at

@@ -59,6 +59,7 @@ class Profile:
     login_methods: list[str] = field(default_factory=list)
     consent_sms: bool = False
     consent_email: bool = False
+    consent_wechat: bool = False  # follows the Official Account through the shopper's own code
     opted_out_at: datetime | None = None
     tags: dict[str, int] = field(default_factory=dict)
     updated_at: datetime | None = None
@@ -137,17 +138,20 @@ def redeem(profile: Profile, at: datetime) -> None:
 
 
 def set_consent(profile: Profile, channel: str, given: bool, at: datetime) -> None:
-    """A consent given or withdrawn ('sms', 'email'); 'all' withdrawn is the opt-out."""
+    """A consent given or withdrawn ('sms', 'email', 'wechat'); 'all' withdrawn is the
+    opt-out."""
     if channel == "all":
         if not given:
             profile.opted_out_at = at
-            profile.consent_sms = profile.consent_email = False
+            profile.consent_sms = profile.consent_email = profile.consent_wechat = False
         else:
             profile.opted_out_at = None
     elif channel == "sms":
         profile.consent_sms = given
     elif channel == "email":
         profile.consent_email = given
+    elif channel == "wechat":
+        profile.consent_wechat = given
     else:
         raise ValueError(f"no consent channel {channel!r}")
     if given and channel != "all":

@@ -13,8 +13,14 @@ What this relies on, from WeChat's public documentation (developers.weixin.qq.co
   "invalid appid"}. Fetching a new token replaces the old one, both working for 5 minutes, and
   WeChat asks for one central place that fetches and refreshes it, lest servers overwrite each
   other's (doc/offiaccount/Basic_Information/Get_access_token.html). So the token is kept in
-  marketing_wechat_accounts, sealed, and refreshed under that row's lock by whichever
-  dispatcher needs it first.
+  marketing_wechat_accounts, sealed, and refreshed under that row's lock by whichever process
+  needs it first (a dispatcher sending, a portal making a QR code: `AccessTokens`).
+- A temporary parametric QR code (doc/offiaccount/Account_Management/
+  Generating_a_Parametric_QR_Code.html): `POST /cgi-bin/qrcode/create?access_token=` with
+  {"expire_seconds": at most 2592000 (30 days; 60 when left out), "action_name":
+  "QR_STR_SCENE", "action_info": {"scene": {"scene_str": 1 to 64 characters}}} →
+  {"ticket", "expire_seconds", "url"}: `url` is what the code holds ("开发者可根据该地址自行生成
+  需要的二维码图片"), so we draw the code ourselves and load nothing from WeChat's hosts.
 - Return codes (doc/offiaccount/Getting_Started/Global_Return_Code.html): -1 system busy,
   try again later; 40001 a wrong AppSecret or an invalid access token; 40003 an invalid
   openid; 40013 an invalid AppID; 40037 an invalid template_id; 42001 the access token
@@ -27,18 +33,22 @@ later. A token refused (40013, 40001 at /cgi-bin/token) fails it: the merchant's
 fixing. WeChat has no delivery id of ours: a message re-sent after a crash between its send and
 its record arrives twice (marketing/dispatch.py says how short that window is).
 
-No profile has an openid yet (linking a shopper's WeChat, through a WeChat login on the
-portal, is future work): the engine suppresses wechat contacts as 'no_consent', and the
-channel is proved end to end by tests that link a follower (`link_follower`) and insert the
-contact directly. simulators/wechat.py is the model of the API the tests run against.
+A profile gets an openid when the shopper follows the merchant's account through the QR code
+their "you're online" page shows (marketing/wechat_follow.py makes it through
+`/cgi-bin/qrcode/create`, this client's `create_qr`) and WeChat pushes that scan to our event
+endpoint (marketing/wechat_events.py): the openid is linked (`link_follower`) and the consent
+given; an unfollow withdraws it and removes the link (docs/marketing.md, "WeChat: following the
+account"). simulators/wechat.py is the model of the API and of the pushes the tests run against.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg
@@ -54,6 +64,9 @@ queries = load_queries(__file__, "wechat.sql")
 TOKEN_INVALID = frozenset({40001, 40014, 42001})  # the token, not the message, was refused
 BUSY, DAILY_QUOTA, MINUTE_QUOTA = -1, 45009, 45011
 REFRESH_EARLY = timedelta(minutes=5)  # a token this close to its end is refreshed first
+MAX_QR_SECONDS = 2_592_000  # a temporary QR code lives 30 days at most
+EVENTS_PATH = "/wechat/events/{merchant_id}"  # the account's 服务器地址(URL), on the portal
+T = TypeVar("T")
 
 
 class WeChatError(Exception):
@@ -71,6 +84,15 @@ class TokenRefused(WeChatError):
 
 class WeChatUnreachable(Exception):
     """No answer in time, no connection, or not WeChat's JSON."""
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """A temporary parametric QR code: WeChat's ticket, what the code holds, its lifetime."""
+
+    ticket: str
+    url: str
+    expire_seconds: int
 
 
 class WeChatClient:
@@ -104,6 +126,30 @@ class WeChatClient:
         msgid = answer.get("msgid")
         return msgid if isinstance(msgid, int) else 0
 
+    async def create_qr(self, access_token: str, scene: str, expire_seconds: int) -> QrCode:
+        """A temporary QR code whose scene is `scene` (QR_STR_SCENE). WeChatError,
+        WeChatUnreachable."""
+        if not 1 <= len(scene) <= 64 or not 60 <= expire_seconds <= MAX_QR_SECONDS:
+            raise ValueError("a scene is 1 to 64 characters, a code lives 60 s to 30 days")
+        body = {
+            "expire_seconds": expire_seconds,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+        answer = await self._call(
+            "POST", "/cgi-bin/qrcode/create", {"access_token": access_token}, body
+        )
+        url, ticket, lifetime = (
+            answer.get("url"),
+            answer.get("ticket"),
+            answer.get("expire_seconds"),
+        )
+        if not (isinstance(url, str) and 0 < len(url) <= 500 and url.isprintable()):
+            raise WeChatUnreachable("/cgi-bin/qrcode/create answered without a url")
+        if not isinstance(lifetime, int) or lifetime <= 0:
+            lifetime = expire_seconds
+        return QrCode(str(ticket or ""), url, min(lifetime, expire_seconds))
+
     async def _call(
         self, method: str, path: str, params: dict[str, str], body: object = None
     ) -> dict[str, Any]:
@@ -135,18 +181,52 @@ async def set_account(
     app_secret: str,
     template_id: str,
     message_key: str = "thing1",
-) -> None:
+) -> str:
     """The merchant's Official Account: the message goes into `message_key` of the template
-    `template_id` ({{thing1.DATA}} in the template's text). A change forgets its token."""
+    `template_id` ({{thing1.DATA}} in the template's text). A change forgets its token. The
+    account's push token (the one it had, or a new one): what the merchant enters as 服务器配置
+    "Token" beside the URL `events_url`."""
     sealed = seal(secret_key, str(merchant_id), app_secret)
     await db.execute(queries.set_account, merchant_id, app_id, sealed, template_id, message_key)
+    return await push_token(db, secret_key, merchant_id, make=True)
+
+
+async def push_token(
+    db: asyncpg.Pool | asyncpg.Connection,
+    secret_key: str,
+    merchant_id: uuid.UUID,
+    *,
+    make: bool = False,
+    rotate: bool = False,
+) -> str | None:
+    """The token WeChat signs the account's pushes with; None without an account, or (unless
+    `make`) without a token yet. `rotate`: a new one (the merchant enters it at WeChat too:
+    pushes signed with the old one are refused from then on)."""
+    if rotate or make:
+        # 服务器配置: "Token … 必须为英文或数字，长度为3-32字符"
+        fresh = seal(secret_key, str(merchant_id), secrets.token_hex(16))
+        await db.execute(queries.make_push_token, merchant_id, fresh, rotate)
+    sealed = await db.fetchval(queries.push_token, merchant_id)
+    return None if sealed is None else unseal(secret_key, str(merchant_id), bytes(sealed))
+
+
+def events_url(portal_url: str, merchant_id: uuid.UUID) -> str:
+    """The account's event endpoint (服务器地址), on the portal: WeChat pushes follows here."""
+    return portal_url.rstrip("/") + EVENTS_PATH.format(merchant_id=merchant_id)
 
 
 async def link_follower(
-    db: asyncpg.Pool | asyncpg.Connection, merchant_id: uuid.UUID, profile_key: str, openid: str
-) -> None:
-    """The profile follows the merchant's Official Account as `openid`."""
-    await db.execute(queries.link_follower, merchant_id, profile_key, openid)
+    db: asyncpg.Pool | asyncpg.Connection,
+    merchant_id: uuid.UUID,
+    profile_key: str,
+    openid: str,
+    *,
+    event_time: int | None = None,
+) -> bool:
+    """The profile follows the merchant's Official Account as `openid`, since the push of
+    CreateTime `event_time` (None: linked otherwise). False when a newer push's link stands."""
+    linked = await db.fetchval(queries.link_follower, merchant_id, profile_key, openid, event_time)
+    return linked is not None
 
 
 @dataclass
@@ -155,54 +235,21 @@ class _Token:
     expires_at: datetime
 
 
-class WeChatChannel:
+class AccessTokens:
+    """The merchants' access tokens, shared by every process through marketing_wechat_accounts
+    (WeChat: one central place fetches and refreshes them)."""
+
     def __init__(self, db: asyncpg.Pool, client: WeChatClient, secret_key: str) -> None:
         self._db = db
-        self._client = client
+        self.client = client
         self._secret_key = secret_key
         self._tokens: dict[uuid.UUID, _Token] = {}  # as last read or fetched, per merchant
 
-    async def send(self, delivery: Delivery) -> Outcome:
-        merchant = delivery.merchant_id
-        account = await self._db.fetchrow(queries.account, merchant)
-        if account is None:
-            return channels.failed("wechat: the merchant has no Official Account set")
-        openid = await self._db.fetchval(queries.follower, merchant, delivery.profile_key)
-        if openid is None:
-            return channels.failed("wechat: no WeChat follower is linked to this shopper")
-        text = delivery.message_zh or delivery.message_en
-        if not text:
-            return channels.failed("wechat: the trigger has no message")
-        message = {
-            "touser": openid,
-            "template_id": account["template_id"],
-            "data": {account["message_key"]: {"value": text}},
-        }
-        try:
-            token = await self._token(merchant)
-            try:
-                await self._client.send_template(token, message)
-            except WeChatError as exc:
-                if exc.errcode not in TOKEN_INVALID:
-                    raise
-                # Expired, or replaced by a newer one: refresh (unless another dispatcher
-                # already has) and send once more.
-                token = await self._token(merchant, stale=token)
-                await self._client.send_template(token, message)
-        except TokenRefused as exc:
-            return channels.failed(f"wechat: the account's token was refused ({exc})")
-        except InvalidTag:
-            return channels.failed("wechat: the AppSecret does not open with this platform's key")
-        except WeChatUnreachable as exc:
-            return channels.retry(f"wechat: {exc}")
-        except WeChatError as exc:
-            return outcome_of(exc)
-        return channels.sent()
-
-    async def _token(self, merchant_id: uuid.UUID, stale: str | None = None) -> str:
+    async def get(self, merchant_id: uuid.UUID, stale: str | None = None) -> str:
         """The account's access token: this process's copy, the stored one, or, when both
         are missing, old or `stale` (refused just now), a new one fetched under the account
-        row's lock so that dispatchers never fetch over each other."""
+        row's lock so that processes never fetch over each other. TokenRefused,
+        WeChatUnreachable, WeChatError (busy), InvalidTag (a secret sealed with another key)."""
         now = datetime.now(UTC)
         known = self._tokens.get(merchant_id)
         if known is not None and known.value != stale and known.expires_at - REFRESH_EARLY > now:
@@ -221,11 +268,58 @@ class WeChatChannel:
                     self._tokens[merchant_id] = stored
                     return stored.value
             app_secret = unseal(*key, bytes(row["sealed_app_secret"]))
-            value, lifetime = await self._client.access_token(row["app_id"], app_secret)
+            value, lifetime = await self.client.access_token(row["app_id"], app_secret)
             fresh = _Token(value, now + timedelta(seconds=lifetime))
             await conn.execute(queries.save_token, merchant_id, seal(*key, value), fresh.expires_at)
         self._tokens[merchant_id] = fresh
         return fresh.value
+
+    async def call(self, merchant_id: uuid.UUID, call: Callable[[str], Awaitable[T]]) -> T:
+        """`call(token)`; once more with a new token when WeChat refused this one (expired, or
+        replaced by a newer one)."""
+        token = await self.get(merchant_id)
+        try:
+            return await call(token)
+        except WeChatError as exc:
+            if exc.errcode not in TOKEN_INVALID:
+                raise
+        # Refresh (unless another process already has) and call once more.
+        return await call(await self.get(merchant_id, stale=token))
+
+
+class WeChatChannel:
+    def __init__(self, db: asyncpg.Pool, client: WeChatClient, secret_key: str) -> None:
+        self._db = db
+        self._tokens = AccessTokens(db, client, secret_key)
+
+    async def send(self, delivery: Delivery) -> Outcome:
+        merchant = delivery.merchant_id
+        account = await self._db.fetchrow(queries.account, merchant)
+        if account is None:
+            return channels.failed("wechat: the merchant has no Official Account set")
+        openid = await self._db.fetchval(queries.follower, merchant, delivery.profile_key)
+        if openid is None:
+            return channels.failed("wechat: no WeChat follower is linked to this shopper")
+        text = delivery.message_zh or delivery.message_en
+        if not text:
+            return channels.failed("wechat: the trigger has no message")
+        message = {
+            "touser": openid,
+            "template_id": account["template_id"],
+            "data": {account["message_key"]: {"value": text}},
+        }
+        client = self._tokens.client
+        try:
+            await self._tokens.call(merchant, lambda token: client.send_template(token, message))
+        except TokenRefused as exc:
+            return channels.failed(f"wechat: the account's token was refused ({exc})")
+        except InvalidTag:
+            return channels.failed("wechat: the AppSecret does not open with this platform's key")
+        except WeChatUnreachable as exc:
+            return channels.retry(f"wechat: {exc}")
+        except WeChatError as exc:
+            return outcome_of(exc)
+        return channels.sent()
 
 
 def outcome_of(error: WeChatError) -> Outcome:

@@ -7,6 +7,7 @@ from portal import (
     messages_sms,
     messages_vouchers,
     messages_wallet,
+    messages_wechat,
 )
 
 _CORE = {
@@ -244,4 +245,5 @@ CATALOG = {
     **messages_sessions.MESSAGES,
     **messages_wallet.MESSAGES,
     **messages_optout.MESSAGES,
+    **messages_wechat.MESSAGES,
 }

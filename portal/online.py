@@ -49,7 +49,7 @@ from kernel.sql import load_queries
 from portal import opt_out, sessions, stores
 from portal.email_login import GivenConsent, consent_of_session
 from portal.offers import claim_for_device
-from portal.qr import coupon_qr
+from portal.qr import coupon_qr, qr_data_uri
 from portal.session_usage import keep
 from portal.sessions import LiveSession
 from portal.stores import StorePortal, Visit
@@ -143,14 +143,27 @@ class OnlineOffer(Protocol):
 
 
 @dataclass(frozen=True)
+class OnlineShopper:
+    """Whom an online page is for, as the portal knows them: the device's pseudonym, and the
+    identity (a phone number's or email address's hash) or voucher the session logged in with."""
+
+    device_hash: str
+    identity_hash: str | None
+    voucher_code: str | None
+
+
+@dataclass(frozen=True)
 class OfferHooks:
     """Where the online page's offers come from, wired by the composition root
     (portico/runtime.py: marketing.services), so the portal never imports marketing:
     `waiting(db, merchant_id, device_hash)` lists a device's offers, `shown(db, merchant_id,
-    offer ids)` says which the page showed (each counts as delivered once)."""
+    offer ids)` says which the page showed (each counts as delivered once), and `wechat(db,
+    merchant_id, shopper)`, if given, what the shopper's "Follow us on WeChat" QR code holds
+    (None: no code for them; marketing/wechat_follow.py)."""
 
     waiting: Callable[[asyncpg.Pool, uuid.UUID, str], Awaitable[Sequence[OnlineOffer]]]
     shown: Callable[[asyncpg.Pool, uuid.UUID, Sequence[uuid.UUID]], Awaitable[int]]
+    wechat: Callable[[asyncpg.Pool, uuid.UUID, OnlineShopper], Awaitable[str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,7 @@ class OnlineSession:
     live: LiveSession | None = None  # its policy and what is left of it (portal/sessions.py)
     offers: list[OfferView] = field(default_factory=list)  # marketing's, for this shopper
     opted_out_at: datetime | None = None  # "No more offers" asked on this page (opt_out.py)
+    wechat_qr: str | None = None  # "Follow us on WeChat": the QR code (a data: URI), if any
 
     def data_text(self, _: Callable[..., str]) -> str:
         """What is left of the data quota per direction, or the quota, or "no limit"."""
@@ -267,9 +281,30 @@ async def session_status(
     minutes_left = live.minutes_left if live.active else 0
     opted_out_at = await opt_out.opted_out_at(db, merchant_id, session_id)
     shown: list[OfferView] = []
+    wechat_qr = None
     if offers is not None and live.active and opted_out_at is None:
         shown = await _show_offers(db, offers, merchant_id, live.device_hash, language)
-    return OnlineSession(live.active, minutes_left, coupons, consent, live, shown, opted_out_at)
+        wechat_qr = await _wechat_qr(db, offers, merchant_id, session_id, live.device_hash)
+    return OnlineSession(
+        live.active, minutes_left, coupons, consent, live, shown, opted_out_at, wechat_qr
+    )
+
+
+async def _wechat_qr(
+    db: asyncpg.Pool, offers: OfferHooks, merchant_id: uuid.UUID, session_id: uuid.UUID, device: str
+) -> str | None:
+    """The shopper's "Follow us on WeChat" code, drawn here (nothing from WeChat's hosts), or
+    None: no hook, no code for this shopper, or it could not be had (the page goes on)."""
+    if offers.wechat is None:
+        return None
+    row = await db.fetchrow(queries.session_identity, merchant_id, session_id)
+    shopper = OnlineShopper(device, row["identity_hash"], row["voucher_code"])
+    try:
+        content = await offers.wechat(db, merchant_id, shopper)
+    except (OSError, asyncpg.PostgresError) as exc:
+        log.warning("no WeChat follow code for session %s: %s", session_id, exc)
+        return None
+    return qr_data_uri(content) if content else None
 
 
 async def _show_offers(

@@ -279,6 +279,10 @@ RETURNING session_id, store_id, device_hash, expires_at AS ended_at
 SELECT router_id, status, client_mac, store_id, device_hash
 FROM portal_sessions WHERE merchant_id = $1 AND session_id = $2
 
+-- name: session_identity
+-- Whom the session logged in as (portal/online.py: marketing's follow code names the shopper).
+SELECT identity_hash, voucher_code FROM portal_sessions WHERE merchant_id = $1 AND session_id = $2
+
 -- name: end_session
 -- Ends an active session ($3: why) and drops its raw MAC (PRODUCT.md §5); no row when it had
 -- ended already.

@@ -1,5 +1,5 @@
 """The `portico` command: migrate, serve (all roles or one), demo, router add/code/revoke/simulate,
-advertiser add, shopper export/erase, analytics import-pcap/rebuild/accuracy."""
+advertiser add, shopper export/erase, wechat set/show, analytics import-pcap/rebuild/accuracy."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     _advertiser_parser(sub)
     _operator_parser(sub)
     _shopper_parser(sub)
+    _wechat_parser(sub)
     _analytics_parser(sub)
     return parser
 
@@ -63,6 +64,12 @@ def _shopper_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     from portico import shopper_data
 
     shopper_data.add_parser(sub)
+
+
+def _wechat_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from portico import wechat_accounts
+
+    wechat_accounts.add_parser(sub)
 
 
 def _analytics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -198,6 +205,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         await _operator_command(args, settings)
     if args.command == "shopper":
         await _shopper_command(args, settings)
+    if args.command == "wechat":
+        await _wechat_command(args, settings)
+
+
+async def _wechat_command(args: argparse.Namespace, settings: Settings) -> None:
+    from portico import runtime, wechat_accounts
+
+    async with runtime.database(settings) as db:
+        if args.action == "set":
+            await wechat_accounts.set_account(db, settings.portal_url, settings.secret_key, args)
+        else:
+            await wechat_accounts.show(db, settings.portal_url, settings.secret_key, args)
 
 
 async def _shopper_command(args: argparse.Namespace, settings: Settings) -> None:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,7 +40,7 @@ from kernel.embedded import (
 from kernel.shopper_events import SHOPPER_EVENTS
 from marketing import intake as marketing_intake
 from marketing import services as marketing
-from marketing import webhooks
+from marketing import webhooks, wechat_events, wechat_follow
 from marketing.dispatch import Dispatcher, Policy, standard_channels
 from marketing.engine import Engine as MarketingEngine
 from portal import online as portal_online
@@ -246,18 +247,46 @@ async def running_roles(
 
 def portal_app(settings: Settings, db: asyncpg.Pool, sender: CommandSender) -> web.Application:
     """The portal app with the routers' install endpoints (owned by the controller) mounted,
-    marketing's offers on its online page, and its shoppers' logins, consent withdrawals and
-    claims told to marketing (the portal never imports marketing)."""
-    app = make_portal_app(settings, db, sender, offers=marketing_offers())
+    marketing's offers and WeChat follow code on its online page, WeChat's event pushes
+    (marketing/wechat_events.py), and its shoppers' logins, consent withdrawals and claims told
+    to marketing (the portal never imports marketing)."""
+    follow = wechat_follow.FollowCodes(
+        db,
+        settings.marketing_wechat_api_url,
+        settings.secret_key,
+        timeout=min(settings.marketing_send_timeout, wechat_follow.TIMEOUT),
+    )
+    app = make_portal_app(settings, db, sender, offers=marketing_offers(settings, follow))
+    app.on_cleanup.append(lambda _app: follow.close())
     app.add_routes(device_routes.routes)
+    app.add_routes(wechat_events.routes)  # /wechat/events/<merchant>: the account's pushes
     app[SHOPPER_EVENTS] = shopper_stream.shopper_events(settings.secret_key)
     return app
 
 
-def marketing_offers() -> portal_online.OfferHooks:
-    """Marketing's portal offers, as the portal's online page asks for them."""
+def marketing_offers(
+    settings: Settings, follow: wechat_follow.FollowCodes | None = None
+) -> portal_online.OfferHooks:
+    """Marketing's portal offers, as the portal's online page asks for them; and, with
+    `follow`, the shopper's WeChat follow code (a voucher login names its holder by the
+    voucher's keyed pseudonym, as the live stream does)."""
+    if follow is None:
+        return portal_online.OfferHooks(
+            waiting=marketing.offers_for_device, shown=marketing.mark_offers_shown
+        )
+
+    async def wechat(
+        _db: asyncpg.Pool, merchant_id: uuid.UUID, shopper: portal_online.OnlineShopper
+    ) -> str | None:
+        identity = shopper.identity_hash
+        if identity is None and shopper.voucher_code:
+            identity = shopper_stream.voucher_holder(
+                settings.secret_key, merchant_id, shopper.voucher_code
+            )
+        return await follow.code_for(merchant_id, identity, shopper.device_hash)
+
     return portal_online.OfferHooks(
-        waiting=marketing.offers_for_device, shown=marketing.mark_offers_shown
+        waiting=marketing.offers_for_device, shown=marketing.mark_offers_shown, wechat=wechat
     )
 
 

@@ -45,9 +45,9 @@ def channel(
 async def a_follower_contact(
     db: asyncpg.Pool, settings: Settings, *, openid: str = FOLLOWER, secret: str = APP_SECRET
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """A merchant with an Official Account, a profile linked to a follower, and a wechat
-    contact inserted directly (the engine suppresses wechat contacts: no profile has an
-    openid yet)."""
+    """A merchant with an Official Account, a profile linked to a follower who agreed (as a
+    follow through the shopper's code leaves it: tests/marketing/test_wechat_follow.py), and a
+    wechat contact inserted directly."""
     merchant, _store = await a_merchant(db)
     await wechat.set_account(
         db,
@@ -61,6 +61,12 @@ async def a_follower_contact(
     profile = "i:" + uuid.uuid4().hex
     contact = await a_contact(db, merchant, trigger, profile, channel="wechat")
     await wechat.link_follower(db, merchant, profile, openid)
+    await db.execute(
+        "UPDATE marketing_profiles SET consent_wechat = true"
+        " WHERE merchant_id = $1 AND profile_key = $2",
+        merchant,
+        profile,
+    )
     return merchant, contact
 
 
