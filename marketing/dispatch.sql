@@ -31,28 +31,34 @@ LEFT JOIN marketing_profiles p ON p.merchant_id = k.merchant_id AND p.profile_ke
 ORDER BY k.decided_at
 
 -- name: mark
--- What one try came to ($4: 'sent', 'delivered', 'retry' in $7 seconds, 'failed',
--- 'suppressed' with reason $5; $6 the error or note). Only a pending contact changes, and a
--- failure only under this dispatcher's claim ($3: the attempt it took): a slower dispatcher
--- whose lease ran out does not overwrite what the one after it recorded; a success always
--- counts.
--- A contact suppressed here moves its merchant's engine epoch on (migration 0049): an engine
--- holding the shopper's contacts in memory reads them again.
-WITH marked AS (
-    UPDATE marketing_contacts SET
-        status = CASE WHEN $4::text = 'retry' THEN status ELSE $4::text END,
-        reason = $5,
-        sent_at = CASE WHEN $4::text IN ('sent', 'delivered') THEN coalesce(sent_at, now())
-                       ELSE sent_at END,
-        delivered_at = CASE WHEN $4::text = 'delivered' THEN now() ELSE delivered_at END,
-        next_attempt_at = CASE WHEN $4::text = 'retry' THEN now() + make_interval(secs => $7) END,
-        last_error = coalesce($6, last_error)
-    WHERE merchant_id = $1 AND contact_id = $2 AND status = 'pending'
-      AND ($4::text IN ('sent', 'delivered') OR attempts = $3)
-    RETURNING merchant_id, status
+-- What tries came to (parallel arrays: $1 merchants, $2 contacts, $3 the attempt each took,
+-- $4 'sent', 'delivered', 'retry' in $7 seconds, 'failed', 'suppressed' with reason $5; $6 the
+-- error or note). Only a pending contact changes, and a failure only under this dispatcher's
+-- claim (the attempt it took): a slower dispatcher whose lease ran out does not overwrite what
+-- the one after it recorded; a success always counts. A contact suppressed here moves its
+-- merchant's engine epoch on (migration 0049): an engine holding the shopper's contacts in
+-- memory reads them again.
+WITH outcome AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::integer[], $4::text[], $5::text[],
+                         $6::text[], $7::float8[])
+        AS o (merchant_id, contact_id, attempt, status, reason, error, retry_after)
+), marked AS (
+    UPDATE marketing_contacts c SET
+        status = CASE WHEN o.status = 'retry' THEN c.status ELSE o.status END,
+        reason = o.reason,
+        sent_at = CASE WHEN o.status IN ('sent', 'delivered') THEN coalesce(c.sent_at, now())
+                       ELSE c.sent_at END,
+        delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE c.delivered_at END,
+        next_attempt_at = CASE WHEN o.status = 'retry'
+                               THEN now() + make_interval(secs => o.retry_after) END,
+        last_error = coalesce(o.error, c.last_error)
+    FROM outcome o
+    WHERE c.merchant_id = o.merchant_id AND c.contact_id = o.contact_id AND c.status = 'pending'
+      AND (o.status IN ('sent', 'delivered') OR c.attempts = o.attempt)
+    RETURNING c.merchant_id, c.status
 )
 INSERT INTO marketing_engine_epochs (merchant_id, epoch)
-SELECT merchant_id, 1 FROM marked WHERE status = 'suppressed'
+SELECT DISTINCT merchant_id, 1 FROM marked WHERE status = 'suppressed'
 ON CONFLICT (merchant_id) DO UPDATE SET epoch = marketing_engine_epochs.epoch + 1
 
 -- name: due_count

@@ -415,13 +415,13 @@ async def test_a_contact_the_dispatcher_suppresses_is_read_again_by_the_engine(
     assert contact["status"] == "pending"
     await db.execute(
         dispatch_queries.mark,
-        merchant,
-        contact["contact_id"],
-        0,  # the attempt it took: none was claimed
-        "suppressed",
-        "opted_out",
-        None,
-        0,
+        [merchant],
+        [contact["contact_id"]],
+        [0],  # the attempt it took: none was claimed
+        ["suppressed"],
+        ["opted_out"],
+        [None],
+        [0.0],
     )
     # A new visit the next day: the offer is made again (suppressed ones do not count).
     await intake.record_events(db, [sighting(merchant, store, device, T0 + timedelta(days=1))])
