@@ -16,20 +16,20 @@ bare aiohttp handler of the same run (its requests/s) for the machine's speed.
 
 pipeline: the whole path after the producers, against the machine's PostgreSQL: events written
 into the inbox as the footfall hook writes them (`marketing.intake.record_events`, a batch every
-50 ms: each store's sightings of it one row, as a router's report is; about rate / 400
-sightings a row) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the
-engine and the dispatcher, production settings, a process of its own) decides and
-dispatches. The stream: 60 × rate shoppers present in the merchant's 20 stores (their
-profiles stored first: each seen about once a minute, as the producers thin sightings), each
-event a sighting of one of them, 5 % a shopper arriving (an "every arrival" trigger, portal
-offer, 10 % holdout: a contact for each). Before the timed run, one sighting of each present
-shopper, waited for until the engine has taken them all: the engine then holds the shoppers
-in the stores, as one running for a minute does (docs/marketing.md, "Profiles kept in
-memory"); that warm-up is reported too (a restarted engine's first minute: every shopper
-read once). Reported: events taken per second, the inbox's backlog at the end, and event →
-dispatch latency (a contact's sent_at less its event's time) at p50/p99, beside the raw insert
-rate of the same inbox with nothing consuming (the baseline) and the bare handler; the
-marketing process's resident memory at the end.
+50 ms: each store's sightings of it one row, as a router's report is; about rate / 400 sightings
+a row) at `--rate` events/s for `--seconds`, while `portico serve marketing` (the engine and the
+dispatcher, production settings, each a process of its own: `serve marketing-engine`, `serve
+marketing-dispatch`) decides and dispatches. The stream: 60 × rate shoppers present in the
+merchant's 20 stores (their profiles stored first: each seen about once a minute, as the
+producers thin sightings), each event a sighting of one of them, 5 % a shopper arriving (an
+"every arrival" trigger, portal offer, 10 % holdout: a contact for each). Before the timed run,
+one sighting of each present shopper, waited for until the engine has taken them all: the engine
+then holds the shoppers in the stores, as one running for a minute does (docs/marketing.md,
+"Profiles kept in memory"); that warm-up is reported too (a restarted engine's first minute:
+every shopper read once). Reported: events taken per second, the inbox's backlog at the end, and
+event → dispatch latency (a contact's sent_at less its event's time) at p50/p99, beside the raw
+insert rate of the same inbox with nothing consuming (the baseline) and the bare handler; the
+engine process's resident memory at the end.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ STORES = 20
 SHOPPERS = 30_000
 DAYS = 14
 TARGET = 20_000  # events/s on one core
-MAX_INSERT = 10_000  # events an insert at most (the flat-out baseline falls behind at once)
+MAX_INSERT = 10_000  # events an insert at most
+PREPARE = 15.0  # seconds to draw the timed run's stream before it starts
 
 
 def stream(events: int, seed: int = 1) -> tuple[uuid.UUID, list[uuid.UUID], list[Event]]:
@@ -245,38 +246,54 @@ async def seed_present(
     return [(name, stores[i % len(stores)]) for i, name in enumerate(names)]
 
 
-async def produce(
-    db: Any,
+TICK = 0.05  # seconds between the producer's inserts
+
+
+def draw_stream(
     merchant: uuid.UUID,
     stores: list[uuid.UUID],
     rate: int,
     seconds: float,
     present: list[tuple[str, uuid.UUID]],
-) -> int:
-    """Events into the inbox at `rate` a second for `seconds` (a batch every 50 ms): sightings of
-    the `present` shoppers, 5 % of shoppers arriving (added to them); how many."""
+    start: datetime,
+) -> list[list[tuple[Any, ...]]]:
+    """The stream, drawn before it is played (the producer's own work kept out of the timed
+    run, on a machine it shares with the engine): for each TICK from `start`, its sightings at
+    `rate` a second, of the `present` shoppers, 5 % of them a shopper arriving (added to them),
+    each named as Sightings.seen names it and stamped with its tick's time; as the inbox rows
+    `intake.record_events` would insert (`intake.sightings_rows`)."""
     rng = random.Random(7)
-    produced = 0
-    started = time.monotonic()
-    tick = 0
-    while (elapsed := time.monotonic() - started) < seconds:
-        due = int(rate * elapsed) - produced
-        now = datetime.now(UTC)
-        batch = []
-        for _ in range(max(0, min(due, MAX_INSERT))):  # behind: catch up in bounded inserts
+    ticks = []
+    drawn = 0
+    for tick in range(round(seconds / TICK)):
+        now = start + timedelta(seconds=tick * TICK)
+        minute = int(now.timestamp()) // intake.SIGHTING_SECONDS
+        events = []
+        for _ in range(round(rate * TICK * (tick + 1)) - drawn):
             if not present or rng.random() < 0.05:
                 present.append((uuid.uuid4().hex, rng.choice(stores)))
                 device, store = present[-1]
             else:
                 device, store = present[rng.randrange(len(present))]
-            batch.append(intake.InboxEvent(merchant, "sighting", device, store, now))
-            now += timedelta(microseconds=1)
-        if batch:
-            await intake.record_events(db, batch)
-            produced += len(batch)
-        tick += 1
-        await asyncio.sleep(max(0.0, started + tick * 0.05 - time.monotonic()))
-    return produced
+            sighting = intake.sighting_id(merchant, store, device, minute)
+            events.append(intake.InboxEvent(merchant, "sighting", device, store, now, {}, sighting))
+        drawn += len(events)
+        ticks.append(intake.sightings_rows(events))
+    return ticks
+
+
+async def play(db: Any, ticks: list[list[tuple[Any, ...]]], tick_seconds: float = TICK) -> int:
+    """Insert each tick's rows at its time (a tick late is inserted at once, catching up), as
+    `intake.record_events` does; how many sightings."""
+    started = time.monotonic()
+    played = 0
+    for tick, rows in enumerate(ticks):
+        await asyncio.sleep(max(0.0, started + tick * tick_seconds - time.monotonic()))
+        async with db.acquire() as conn:
+            for row in rows:
+                await conn.execute(intake.queries.insert_sightings, *row)
+                played += len(row[3])
+    return played
 
 
 async def warm(db: Any, merchant: uuid.UUID, present: list[tuple[str, uuid.UUID]]) -> float:
@@ -342,41 +359,69 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
                     console_budget.queries.save_budget, merchant, 1, 3, dtime(0), dtime(0), 50
                 )
                 # The baseline: the same inserts with nothing consuming them, flat out.
-                raw = await produce(db, merchant, stores, 1_000_000, 5.0, []) / 5.0
+                flat_out = draw_stream(merchant, stores, rate, 10.0, [], datetime.now(UTC))
+                began = time.monotonic()
+                raw = await play(db, flat_out, tick_seconds=0.0) / (time.monotonic() - began)
                 await db.execute("DELETE FROM marketing_inbox")
                 await db.execute("DELETE FROM marketing_profiles")
                 # Each present shopper seen about once a minute (the producers' thinning).
                 present = await seed_present(db, merchant, stores, 60 * rate)
                 await db.execute("VACUUM ANALYZE marketing_profiles", timeout=600)
                 env = role_env(url, mqtt_url, PORTICO_DATA_DIR=str(Path(tmp) / "var"))
-                child = await spawn(
-                    "marketing",
-                    [sys.executable, "-m", "portico.cli", "serve", "marketing"],
-                    env,
-                    Path(tmp) / "marketing.log",
-                    terminate=True,
-                )
+                # The engine and the dispatcher, each a process (docs/marketing.md).
+                children = [
+                    await spawn(
+                        part,
+                        [sys.executable, "-m", "portico.cli", "serve", part],
+                        env,
+                        Path(tmp) / f"{part}.log",
+                        terminate=True,
+                    )
+                    for part in ("marketing-engine", "marketing-dispatch")
+                ]
                 try:
-                    for _ in range(600):
-                        if "marketing role up" in child.log_path.read_text(errors="replace"):
-                            break
-                        await asyncio.sleep(0.1)
-                    else:
-                        raise BenchError(f"the marketing role did not start:\n{child.log_tail()}")
+                    for child in children:
+                        for _ in range(600):
+                            if "marketing role up" in child.log_path.read_text(errors="replace"):
+                                break
+                            await asyncio.sleep(0.1)
+                        else:
+                            raise BenchError(f"{child.name} did not start:\n{child.log_tail()}")
                     warm_up = await warm(db, merchant, present)
-                    started = datetime.now(UTC)
-                    produced = await produce(db, merchant, stores, rate, seconds, present)
+                    started = datetime.now(UTC) + timedelta(seconds=PREPARE)
+                    stream = draw_stream(merchant, stores, rate, seconds, present, started)
+                    await asyncio.sleep(max(0.0, (started - datetime.now(UTC)).total_seconds()))
+                    produced = await play(db, stream)
                     backlog = await intake.waiting(db)
                     await asyncio.sleep(10)  # what was decided gets dispatched
                     left = await intake.waiting(db)
-                    rss = resident_mib(child.proc.pid)
+                    rss = resident_mib(children[0].proc.pid)
                 finally:
-                    await stop(child)
+                    for child in children:
+                        await stop(child)
                 rows = await db.fetch(
                     "SELECT extract(epoch FROM sent_at - decided_at) AS s FROM marketing_contacts"
                     " WHERE sent_at IS NOT NULL AND decided_at >= $1",
                     started,
                 )
+                windows = await db.fetch(
+                    "SELECT floor(extract(epoch FROM event_at - $1) / 5) * 5 AS w, count(*) AS n,"
+                    " percentile_cont(0.5) WITHIN GROUP (ORDER BY sent_at - decided_at) AS p50,"
+                    " percentile_cont(0.99) WITHIN GROUP (ORDER BY sent_at - decided_at) AS p99"
+                    " FROM marketing_contacts WHERE sent_at IS NOT NULL AND decided_at >= $1"
+                    " GROUP BY 1 ORDER BY 1",
+                    started,
+                )
+                taking = {
+                    int(w["w"]): w["p99"].total_seconds()
+                    for w in await db.fetch(
+                        "SELECT floor(extract(epoch FROM occurred_at - $1) / 5) * 5 AS w,"
+                        " percentile_cont(0.99) WITHIN GROUP (ORDER BY done_at - occurred_at)"
+                        " AS p99 FROM marketing_inbox WHERE occurred_at >= $1 AND done_at"
+                        " IS NOT NULL GROUP BY 1",
+                        started,
+                    )
+                }
                 statuses = dict(
                     await db.fetch(
                         "SELECT status, count(*) FROM marketing_contacts GROUP BY status"
@@ -398,6 +443,16 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
         "dispatched": len(latencies),
         "statuses": statuses,
         "warm_up": warm_up,
+        "windows": [
+            (
+                int(w["w"]),
+                w["n"],
+                w["p50"].total_seconds(),
+                w["p99"].total_seconds(),
+                taking.get(int(w["w"]), math.nan),
+            )
+            for w in windows
+        ],
         "rss": rss,
     }
     report_pipeline(result, bare.rps, write)
@@ -406,6 +461,7 @@ async def run_pipeline(rate: int, seconds: float, write: bool) -> None:
 def report_pipeline(r: dict[str, Any], bare_rps: float, write: bool) -> None:
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     facts = machine_facts()
+    windows = r["windows"]
     keeps_up = r["backlog"] <= r["rate"]  # at most a second's events waiting at the end
     lines = [
         marker("marketing_pipeline", date),
@@ -428,9 +484,16 @@ def report_pipeline(r: dict[str, Any], bare_rps: float, write: bool) -> None:
         f"({'meets' if keeps_up and r['p99'] < 5 and r['rate'] >= TARGET else 'misses'}) |",
         "",
         f"- contacts by status: {r['statuses']}.",
+        "- by the events' 5 s of the run (contacts, their p50 s and p99 s; the p99 s from an "
+        "event to the engine taking its row): "
+        + "; ".join(
+            f"{w}–{w + 5} s: {n:,}, {p50:.2f}, {p99:.2f}; {took:.2f}"
+            for w, n, p50, p99, took in windows
+        )
+        + ".",
         f"- warm-up (one sighting of each of the {60 * r['rate']:,} present shoppers, the engine "
         f"reading each once): {r['warm_up']:.0f} s, "
-        f"{60 * r['rate'] / r['warm_up']:,.0f} shoppers/s; the marketing process then held "
+        f"{60 * r['rate'] / r['warm_up']:,.0f} shoppers/s; the engine process then held "
         f"{r['rss']:,.0f} MiB resident at the end.",
         marker("marketing_pipeline", date, end=True),
     ]

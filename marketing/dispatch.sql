@@ -6,21 +6,35 @@
 -- Another dispatcher skips them (SKIP LOCKED while the claim runs, then the lease); one that
 -- died mid-send leaves them to be taken again when the lease ends, under the same delivery id.
 -- With each: its trigger's message and coupon, and its shopper's opt-out and SMS and WeChat
--- consent now.
+-- consent now. A portal offer has nothing to send (PortalChannel): with $3, one that passes
+-- the dispatcher's checks (its shopper's profile there and not opted out, a try left of $4,
+-- something to show) is recorded 'sent' by the claim itself, returned as such, and needs no
+-- other statement.
 WITH due AS (
-    SELECT merchant_id, contact_id
-    FROM marketing_contacts
-    WHERE status = 'pending' AND next_attempt_at <= now()
-    ORDER BY next_attempt_at
+    SELECT c.merchant_id, c.contact_id,
+           $3::boolean AND c.channel = 'portal' AND c.attempts < $4::integer
+           AND EXISTS (SELECT 1 FROM marketing_profiles p
+                       WHERE p.merchant_id = c.merchant_id AND p.profile_key = c.profile_key
+                         AND p.opted_out_at IS NULL)
+           AND EXISTS (SELECT 1 FROM marketing_triggers t
+                       WHERE t.merchant_id = c.merchant_id AND t.trigger_id = c.trigger_id
+                         AND (coalesce(t.message_zh, '') <> '' OR coalesce(t.message_en, '') <> ''
+                              OR t.coupon_id IS NOT NULL)) AS shown
+    FROM marketing_contacts c
+    WHERE c.status = 'pending' AND c.next_attempt_at <= now()
+    ORDER BY c.next_attempt_at
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF c SKIP LOCKED
 ), claimed AS (
     UPDATE marketing_contacts c
-    SET attempts = c.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+    SET attempts = c.attempts + 1,
+        status = CASE WHEN due.shown THEN 'sent' ELSE c.status END,
+        sent_at = CASE WHEN due.shown THEN now() ELSE c.sent_at END,
+        next_attempt_at = CASE WHEN due.shown THEN NULL ELSE now() + make_interval(secs => $2) END
     FROM due
     WHERE c.merchant_id = due.merchant_id AND c.contact_id = due.contact_id
     RETURNING c.merchant_id, c.contact_id, c.profile_key, c.trigger_id, c.offer_key, c.channel,
-              c.store_id, c.event_at, c.decided_at, c.attempts
+              c.store_id, c.event_at, c.decided_at, c.attempts, c.status
 )
 SELECT k.*, t.message_zh, t.message_en, t.coupon_id, t.webhook_id,
        p.profile_key IS NOT NULL AS profile_found, p.opted_out_at, p.consent_sms,

@@ -187,11 +187,15 @@ class PublicResolver(AbstractResolver):
         await self._resolver.close()
 
 
+PER_HOST = 16  # requests at once to one receiver (a merchant's webhook, WeChat's API)
+
+
 def http_session(*, allow_private: bool) -> aiohttp.ClientSession:
     """The client session dispatch channels call out with: in production its resolver refuses
-    private addresses. No proxies from the environment, no cookies kept."""
+    private addresses. No proxies from the environment, no cookies kept. At most PER_HOST
+    requests at once to one receiver (the dispatcher has many contacts in flight)."""
     resolver = None if allow_private else PublicResolver()
-    connector = aiohttp.TCPConnector(resolver=resolver, limit=100)
+    connector = aiohttp.TCPConnector(resolver=resolver, limit=100, limit_per_host=PER_HOST)
     return aiohttp.ClientSession(
         connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
     )

@@ -18,7 +18,7 @@ from controller.provisioning import ProvisioningError
 from kernel.config import ConfigError, Settings, load_settings
 from kernel.embedded import EmbeddedError
 from portico.routers import CommandError
-from portico.runtime import ROLES, StartupError
+from portico.runtime import MARKETING_PARTS, ROLES, StartupError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations and exit")
     serve = sub.add_parser("serve", help="run the platform (all roles, or one)")
-    serve.add_argument("role", nargs="?", choices=ROLES, help="run only this role")
+    serve.add_argument(
+        "role",
+        nargs="?",
+        choices=ROLES + MARKETING_PARTS,
+        help="run only this role (or one half of marketing)",
+    )
     serve.add_argument(
         "--workers",
         type=_workers,

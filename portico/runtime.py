@@ -54,7 +54,10 @@ from portico import broker, shopper_stream
 
 log = logging.getLogger("portico")
 
-ROLES = ("portal", "console", "controller", "marketing")
+ROLES = ("portal", "console", "controller", "marketing")  # all of them: `serve` naming none
+# The marketing role's two halves, each for a process of its own (the engine's batches keep a
+# core busy at peak, and a dispatcher in the same process waits for them).
+MARKETING_PARTS = ("marketing-engine", "marketing-dispatch")
 
 
 class StartupError(Exception):
@@ -240,8 +243,14 @@ async def running_roles(
             app = console_app(settings, infra.db, sender)
             await _serve_app(stack, app, settings.bind, settings.console_port, reuse_port)
             log.info("console role up at %s", settings.console_url)
-        if "marketing" in roles:
-            await _start_marketing(stack, settings, infra.db)
+        if "marketing" in roles or set(MARKETING_PARTS) & set(roles):
+            await _start_marketing(
+                stack,
+                settings,
+                infra.db,
+                engine="marketing" in roles or "marketing-engine" in roles,
+                dispatch="marketing" in roles or "marketing-dispatch" in roles,
+            )
         yield
 
 
@@ -329,19 +338,26 @@ def console_app(
 
 
 async def _start_marketing(
-    stack: contextlib.AsyncExitStack, settings: Settings, db: asyncpg.Pool
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    db: asyncpg.Pool,
+    *,
+    engine: bool = True,
+    dispatch: bool = True,
 ) -> None:
-    """The marketing role: the trigger engine on the live stream, the dispatcher sending what
-    it decides (any number of processes may run both: each takes other events and contacts),
-    and the inbox's retention."""
-    # Started first, stopped last: contacts the engine decides at the stop still go out.
-    await stack.enter_async_context(marketing_dispatch(settings, db))
-    stop = asyncio.Event()
-    engine = asyncio.create_task(MarketingEngine(db).run(stop), name="marketing-engine")
-    stack.push_async_callback(_stop_then_wait, stop, engine)
-    purge = asyncio.create_task(marketing_intake.purge_forever(db), name="marketing-purge")
-    stack.push_async_callback(_cancel, purge)
-    log.info("marketing role up")
+    """The marketing role: the trigger engine on the live stream with the inbox's retention,
+    and the dispatcher sending what it decides; both, or one (`MARKETING_PARTS`). Any number
+    of processes may run either: each takes other events and contacts."""
+    if dispatch:  # started first, stopped last: contacts decided at the stop still go out
+        await stack.enter_async_context(marketing_dispatch(settings, db))
+    if engine:
+        stop = asyncio.Event()
+        task = asyncio.create_task(MarketingEngine(db).run(stop), name="marketing-engine")
+        stack.push_async_callback(_stop_then_wait, stop, task)
+        purge = asyncio.create_task(marketing_intake.purge_forever(db), name="marketing-purge")
+        stack.push_async_callback(_cancel, purge)
+    parts = [name for name, on in (("engine", engine), ("dispatcher", dispatch)) if on]
+    log.info("marketing role up (%s)", " and ".join(parts))
 
 
 async def _stop_then_wait(stop: asyncio.Event, task: asyncio.Task[Any]) -> None:

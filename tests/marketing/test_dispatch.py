@@ -57,6 +57,39 @@ def test_backoff_doubles_from_the_base_with_jitter_up_to_the_cap() -> None:
         assert max(waits) - min(waits) > ceiling / 4  # jittered, not one value
 
 
+class CountingMarks(Dispatcher):
+    """A dispatcher that counts the outcomes it records by statement (`_mark`)."""
+
+    marks = 0
+
+    async def _mark(self, delivery: Delivery, outcome: Outcome) -> None:
+        self.marks += 1
+        await super()._mark(delivery, outcome)
+
+
+async def test_a_portal_offer_is_recorded_sent_by_its_claim_and_the_rest_as_before(
+    db: asyncpg.Pool,
+) -> None:
+    merchant, _store = await a_merchant(db)
+    trigger = await a_trigger(db, merchant, "portal")
+    shown = await a_contact(db, merchant, trigger, "d:" + "a1" * 16, channel="portal")
+    opted_out = await a_contact(db, merchant, trigger, "d:" + "a2" * 16, channel="portal")
+    await db.execute(
+        "UPDATE marketing_profiles SET opted_out_at = now() WHERE merchant_id = $1"
+        " AND profile_key = $2",
+        merchant,
+        "d:" + "a2" * 16,
+    )
+    d = CountingMarks(db, {"portal": channels.PortalChannel()})
+    assert await d.step() == 2
+    assert d.marks == 1  # only the opted-out shopper's, through the dispatcher's checks
+    assert d.outcomes == {"sent": 1, "suppressed": 1}
+    row = await contact_row(db, merchant, shown)
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("sent", 1, None)
+    assert row["sent_at"] is not None
+    assert (await contact_row(db, merchant, opted_out))["reason"] == "opted_out"
+
+
 async def test_a_portal_offer_waits_for_the_page_and_is_delivered_when_shown(
     db: asyncpg.Pool, settings: Settings, http: aiohttp.ClientSession
 ) -> None:
