@@ -41,6 +41,8 @@ from tests.console.test_guards import EN, forms_of
 
 # Routes that change no merchant's data, and why. Everything else must record an entry.
 EXEMPT: dict[str, str] = {
+    "POST /sms-outbox/reply": "a shopper's reply, simulated in development (the outbox provider"
+    " only): recorded where a pushed reply is, the consent it ends (shopper_consents)",
     "POST /login": "signing in changes no merchant's records",
     "POST /logout": "signing out",
     "POST /signup": "a sign-up request: the merchant is made at /signup/verify",
