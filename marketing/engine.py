@@ -627,7 +627,7 @@ class Engine:
     async def _step(self, merchants: list[uuid.UUID], *, take: bool, flush: bool) -> int:
         now = self.clock()
         async with self.db.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(queries.take_events, self.batch, self.batch) if take else []
+            rows = await conn.fetch(queries.take_events, self.batch) if take else []
             events = [e for r in sorted(rows, key=lambda r: r["received_at"]) for e in events_of(r)]
             # Held-back profiles: those due, or (flushing, no event waiting) all of them.
             due = self._due(now, everything=flush and not events)

@@ -1,8 +1,8 @@
 -- The trigger engine (marketing/engine.py, migration 0045).
 
 -- name: take_events
--- The oldest waiting rows, up to $1 events ($2 rows at most; a sightings row is as many events
--- as it has sightings, and the first row is taken whatever its size), locked for this engine
+-- The oldest waiting rows, up to $1 events (and $1 rows at most; a sightings row is as many
+-- events as it has sightings, and the first row is taken whatever its size), locked for this engine
 -- (another one skips them) and marked done in the same statement: in the batch's transaction,
 -- so a rollback leaves them waiting. Rows looked at but not taken stay locked until the commit
 -- (another engine skips them meanwhile). RETURNING keeps no order: the engine sorts the rows by
@@ -12,7 +12,7 @@ WITH looked AS (
     FROM marketing_inbox
     WHERE done_at IS NULL
     ORDER BY received_at
-    LIMIT $2
+    LIMIT $1
     FOR UPDATE SKIP LOCKED
 ), taken AS (
     SELECT merchant_id, event_id

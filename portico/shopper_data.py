@@ -103,7 +103,7 @@ async def name_shopper(
     db: asyncpg.Pool | asyncpg.Connection, secret_key: str, args: argparse.Namespace
 ) -> Named:
     """The merchant and the shopper a request names (CommandError when it cannot be read)."""
-    merchant_id = await _merchant(db, args.merchant)
+    merchant_id = await merchant_of(db, args.merchant)
     given = [x for x in (args.phone, args.email, args.voucher) if x]
     if len(given) > 1:
         raise CommandError("name the shopper by one of --phone, --email or --voucher (and --mac)")
@@ -146,7 +146,8 @@ async def name_shopper(
     )
 
 
-async def _merchant(db: asyncpg.Pool | asyncpg.Connection, text: str) -> uuid.UUID:
+async def merchant_of(db: asyncpg.Pool | asyncpg.Connection, text: str) -> uuid.UUID:
+    """The merchant a --merchant names: its id, or its exact name (CommandError if none)."""
     try:
         merchant_id = uuid.UUID(text)
     except ValueError:

@@ -27,6 +27,7 @@ import accounts.services as accounts
 from accounts import audit
 from marketing import wechat
 from portico.routers import CommandError
+from portico.shopper_data import merchant_of
 
 SECRET_ENV = "PORTICO_WECHAT_APP_SECRET"  # noqa: S105 (the variable's name, not a secret)
 ACTOR = audit.Actor.system("portico wechat")
@@ -58,20 +59,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument(
         "--new-token", action="store_true", help="replace the push token (enter it at WeChat)"
     )
-
-
-async def merchant_of(db: asyncpg.Pool | asyncpg.Connection, text: str) -> uuid.UUID:
-    """The merchant a --merchant names: its id, or its exact name."""
-    try:
-        merchant_id = uuid.UUID(text)
-    except ValueError:
-        found = await accounts.merchant_named(db, text)
-        if found is None:
-            raise CommandError(f"no merchant is called {text!r}") from None
-        return found
-    if not await accounts.merchant_names(db, [merchant_id]):
-        raise CommandError(f"no merchant {merchant_id}")
-    return merchant_id
 
 
 def read_secret(ask: Callable[[str], str] = getpass.getpass) -> str:
